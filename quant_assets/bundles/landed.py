@@ -1,0 +1,89 @@
+"""Read partitions out of bundles that were verified and landed by ``bundle import``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from quant_assets.lake.store import ParquetLake
+from quant_assets.partitions import DaySymbol
+
+MANIFEST_NAME = "bundle_manifest.json"
+LANDED_NAME = "LANDED.json"
+
+
+@dataclass(frozen=True)
+class Provenance:
+    bundle_id: str
+    bundle_sha256: str
+    file_sha256: str
+
+
+@dataclass(frozen=True)
+class LandedBundle:
+    root: Path
+    bundle_id: str
+    bundle_sha256: str
+    landed_at: str
+    files: dict[tuple[str, DaySymbol], str]  # (asset, partition) -> file sha256
+
+    @property
+    def lake(self) -> ParquetLake:
+        return ParquetLake(str(self.root / "lake"))
+
+
+def load_landed(root: Path) -> LandedBundle:
+    landed = json.loads((root / LANDED_NAME).read_text())
+    manifest = json.loads((root / MANIFEST_NAME).read_text())
+    files = {
+        (entry["asset"], DaySymbol.parse(f"{entry['date']}|{entry['symbol']}")): entry["sha256"]
+        for entry in manifest["files"]
+    }
+    return LandedBundle(root, manifest["bundle_id"], landed["bundle_sha256"], landed["landed_at"], files)
+
+
+class LandedBundles:
+    """All landed bundles under one folder; the most recently landed one wins a partition."""
+
+    def __init__(self, root: str):
+        self.root = Path(root)
+
+    def bundles(self) -> list[LandedBundle]:
+        if not self.root.exists():
+            return []
+        found = [load_landed(d) for d in self.root.iterdir() if (d / LANDED_NAME).exists()]
+        return sorted(found, key=lambda b: b.landed_at, reverse=True)
+
+    def locate(self, asset: str, parts: list[DaySymbol]) -> dict[DaySymbol, LandedBundle]:
+        bundles = self.bundles()
+        located = {}
+        for part in parts:
+            for bundle in bundles:
+                if (asset, part) in bundle.files:
+                    located[part] = bundle
+                    break
+        return located
+
+    def read(self, asset: str, parts: list[DaySymbol]) -> tuple[pl.DataFrame, dict[DaySymbol, Provenance]]:
+        """Rows of the requested partitions (with ``symbol``), and where each came from.
+
+        A partition that no landed bundle holds is an error naming it: the bundle source
+        never invents an empty day.
+        """
+        located = self.locate(asset, parts)
+        missing = [str(p) for p in parts if p not in located]
+        if missing:
+            shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            raise FileNotFoundError(
+                f"no imported bundle holds {asset} for {shown}; run `quant-assets bundle import FILE`"
+            )
+        frames = []
+        provenance = {}
+        for part in parts:
+            bundle = located[part]
+            frames.append(bundle.lake.read(asset, part).with_columns(symbol=pl.lit(part.symbol)))
+            provenance[part] = Provenance(bundle.bundle_id, bundle.bundle_sha256, bundle.files[(asset, part)])
+        return pl.concat(frames, how="vertical") if frames else pl.DataFrame(), provenance

@@ -1,0 +1,41 @@
+"""The one ``Definitions`` of the code location, merged from small domain modules."""
+
+from __future__ import annotations
+
+import os
+
+from dagster import Definitions, load_asset_checks_from_modules, load_assets_from_modules
+
+from quant_assets import settings
+from quant_assets.assets import market, market_checks
+from quant_assets.resources.lake import LakeResource
+from quant_assets.resources.market_data import BundleMarketData, CcxtMarketData, MarketDataSource
+
+
+def market_data_source() -> MarketDataSource:
+    """``QUANT_ASSETS_MARKET_SOURCE=ccxt`` fetches from the exchange; the default reads bundles."""
+    home = settings.home()
+    kind = os.environ.get("QUANT_ASSETS_MARKET_SOURCE", "bundle")
+    if kind == "ccxt":
+        return CcxtMarketData(
+            exchange_id=os.environ.get("QUANT_ASSETS_EXCHANGE", "binance"),
+            market_type=os.environ.get("QUANT_ASSETS_MARKET_TYPE", "spot"),
+        )
+    if kind == "bundle":
+        return BundleMarketData(bundles_root=home.bundles)
+    raise ValueError(f"QUANT_ASSETS_MARKET_SOURCE={kind!r}: expected 'bundle' or 'ccxt'")
+
+
+def build_definitions() -> Definitions:
+    home = settings.home()
+    return Definitions(
+        assets=load_assets_from_modules([market]),
+        asset_checks=load_asset_checks_from_modules([market_checks]),
+        resources={
+            "lake": LakeResource(root=home.lake),
+            "market_data": market_data_source(),
+        },
+    )
+
+
+defs = build_definitions()

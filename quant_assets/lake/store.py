@@ -1,0 +1,148 @@
+"""A small parquet lake of our own (polars + fsspec/UPath).
+
+Layout: ``<root>/<asset>/date=YYYY-MM-DD/symbol=<KEY>/part-0.parquet``. Partition columns
+live in the path, not in the file, so DuckDB's hive partitioning and polars agree on them.
+
+Writes are atomic: the file is written next to its final name under a temporary name, synced
+and renamed over the old one, so a killed run leaves either the old or the new partition,
+never half of one. Files are written with fixed settings, so the same frame gives the same
+bytes, and the SHA-256 of those bytes is the partition's content hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import uuid
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+import polars as pl
+from upath import UPath
+
+from quant_assets.partitions import DaySymbol
+
+PART_FILE = "part-0.parquet"
+
+
+@dataclass(frozen=True)
+class PartitionWrite:
+    asset: str
+    partition: DaySymbol
+    path: str
+    rows: int
+    sha256: str
+
+
+def parquet_bytes(frame: pl.DataFrame) -> bytes:
+    """Serialise deterministically: same frame, same bytes."""
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer, compression="zstd", compression_level=3, statistics=True)
+    return buffer.getvalue()
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class ParquetLake:
+    def __init__(self, root: str):
+        self.root = UPath(root)
+        self._local = self.root.protocol in ("", "file", "local")
+
+    # ---- paths -------------------------------------------------------------------------
+    def partition_dir(self, asset: str, part: DaySymbol) -> UPath:
+        return self.root / asset / f"date={part.day.isoformat()}" / f"symbol={part.symbol}"
+
+    def partition_path(self, asset: str, part: DaySymbol) -> UPath:
+        return self.partition_dir(asset, part) / PART_FILE
+
+    def relative_path(self, asset: str, part: DaySymbol) -> str:
+        """Path inside the lake, as stored in bundle manifests."""
+        return f"{asset}/date={part.day.isoformat()}/symbol={part.symbol}/{PART_FILE}"
+
+    def exists(self, asset: str, part: DaySymbol) -> bool:
+        return self.partition_path(asset, part).exists()
+
+    def partitions(self, asset: str) -> list[DaySymbol]:
+        """Every stored partition of an asset, sorted."""
+        base = self.root / asset
+        if not base.exists():
+            return []
+        found = []
+        for day_dir in base.iterdir():
+            if not day_dir.name.startswith("date="):
+                continue
+            for sym_dir in day_dir.iterdir():
+                if sym_dir.name.startswith("symbol=") and (sym_dir / PART_FILE).exists():
+                    found.append(DaySymbol.parse(f"{day_dir.name[5:]}|{sym_dir.name[7:]}"))
+        return sorted(found)
+
+    # ---- writes ------------------------------------------------------------------------
+    def write_bytes(self, asset: str, part: DaySymbol, data: bytes) -> str:
+        """Put already-serialised parquet bytes in place atomically; returns the path."""
+        target = self.partition_path(asset, part)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if self._local:
+            tmp = target.parent / f".{PART_FILE}.{uuid.uuid4().hex}.tmp"
+            with open(tmp.path, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp.path, target.path)
+            _fsync_dir(target.parent.path)
+        else:
+            # Object stores publish an object only when its upload completes.
+            with target.open("wb") as handle:
+                handle.write(data)
+        return str(target)
+
+    def write(self, asset: str, part: DaySymbol, frame: pl.DataFrame) -> PartitionWrite:
+        data = parquet_bytes(frame)
+        path = self.write_bytes(asset, part, data)
+        return PartitionWrite(asset, part, path, frame.height, sha256_bytes(data))
+
+    def write_many(
+        self, asset: str, frames: Iterable[tuple[DaySymbol, pl.DataFrame]]
+    ) -> list[PartitionWrite]:
+        return [self.write(asset, part, frame) for part, frame in frames]
+
+    # ---- reads -------------------------------------------------------------------------
+    def read(self, asset: str, part: DaySymbol) -> pl.DataFrame:
+        path = self.partition_path(asset, part)
+        if not path.exists():
+            raise FileNotFoundError(f"lake partition {asset} {part} is not materialised ({path})")
+        with path.open("rb") as handle:
+            return pl.read_parquet(handle.read())
+
+    def read_many(self, asset: str, parts: Iterable[DaySymbol], missing_ok: bool = False) -> pl.DataFrame:
+        """Concatenate partitions, adding the ``symbol`` column from the path."""
+        frames = []
+        for part in sorted(parts):
+            if missing_ok and not self.exists(asset, part):
+                continue
+            frames.append(self.read(asset, part).with_columns(symbol=pl.lit(part.symbol)))
+        if not frames:
+            return pl.DataFrame()
+        return pl.concat(frames, how="vertical")
+
+    def file_sha256(self, asset: str, part: DaySymbol) -> str:
+        with self.partition_path(asset, part).open("rb") as handle:
+            return sha256_bytes(handle.read())
+
+    def iter_files(self, asset: str) -> Iterator[tuple[DaySymbol, UPath]]:
+        for part in self.partitions(asset):
+            yield part, self.partition_path(asset, part)
+
+
+def _fsync_dir(path: str) -> None:
+    # Make the rename itself durable; not every filesystem allows opening a directory.
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,1 @@
+"""Market data: 5m bars, their schema, pure transforms and quality rules."""

@@ -1,0 +1,1 @@
+"""Dagster resources: thin, configurable handles over the lake and the data sources."""
