@@ -9,11 +9,20 @@ from dagster import Definitions, load_asset_checks_from_modules, load_assets_fro
 from quant_assets import settings
 from quant_assets.assets import market, market_checks
 from quant_assets.resources.lake import LakeResource
-from quant_assets.resources.market_data import BundleMarketData, CcxtMarketData, MarketDataSource
+from quant_assets.resources.market_data import (
+    BundleMarketData,
+    CcxtMarketData,
+    FileDropMarketData,
+    MarketDataSource,
+)
 
 
 def market_data_source() -> MarketDataSource:
-    """``QUANT_ASSETS_MARKET_SOURCE=ccxt`` fetches from the exchange; the default reads bundles."""
+    """Where bars come from, per environment (``QUANT_ASSETS_MARKET_SOURCE``).
+
+    ``bundle`` (default) reads imported offline bundles; ``ccxt`` fetches from the exchange;
+    ``file`` reads exchange downloads dropped in ``QUANT_ASSETS_FILE_DROP``.
+    """
     home = settings.home()
     kind = os.environ.get("QUANT_ASSETS_MARKET_SOURCE", "bundle")
     if kind == "ccxt":
@@ -23,7 +32,13 @@ def market_data_source() -> MarketDataSource:
         )
     if kind == "bundle":
         return BundleMarketData(bundles_root=home.bundles)
-    raise ValueError(f"QUANT_ASSETS_MARKET_SOURCE={kind!r}: expected 'bundle' or 'ccxt'")
+    if kind == "file":
+        return FileDropMarketData(
+            folder=os.environ["QUANT_ASSETS_FILE_DROP"],
+            pattern=os.environ.get("QUANT_ASSETS_BARS_FILES", "binance_spot_5m.parquet"),
+            source_name=os.environ.get("QUANT_ASSETS_BARS_SOURCE_NAME", "binance-spot"),
+        )
+    raise ValueError(f"QUANT_ASSETS_MARKET_SOURCE={kind!r}: expected 'bundle', 'ccxt' or 'file'")
 
 
 def build_definitions() -> Definitions:

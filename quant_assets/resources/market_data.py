@@ -13,7 +13,7 @@ from pydantic import PrivateAttr
 
 from quant_assets.bundles.landed import LandedBundles
 from quant_assets.exchange import make_exchange
-from quant_assets.market.bars import BARS_ASSET, empty_bars, only_closed
+from quant_assets.market.bars import BARS_ASSET, empty_bars, only_closed, with_availability
 from quant_assets.market.ccxt_bars import fetch_bars
 from quant_assets.partitions import DaySymbol
 from quant_assets.symbols import Symbol
@@ -53,6 +53,30 @@ class CcxtMarketData(MarketDataSource):
         frame = pl.concat(frames) if frames else empty_bars().with_columns(symbol=pl.lit(""))
         meta = {p: {"source": f"ccxt:{self.exchange_id}:{self.market_type}"} for p in parts}
         return frame, meta
+
+
+class FileDropMarketData(MarketDataSource):
+    """Bars from parquet files dropped in a folder, freqtrade/ccxt style long format.
+
+    Each file holds ``symbol`` (ccxt form, ``BTC/USDT``), ``ts`` (bar open, UTC) and OHLCV;
+    this is how exchange downloads made elsewhere (``../shared/data``) enter the lake.
+    """
+
+    folder: str
+    pattern: str = "*.parquet"
+    source_name: str = "file"
+
+    def fetch_bars(self, parts, now):
+        wanted = {Symbol.from_key(s).spot: s for s in {p.symbol for p in parts}}
+        start, end = min(p.start for p in parts), max(p.end for p in parts)
+        frame = (
+            pl.scan_parquet(f"{self.folder.rstrip('/')}/{self.pattern}")
+            .filter(pl.col("symbol").is_in(list(wanted)), pl.col("ts") >= start, pl.col("ts") < end)
+            .with_columns(symbol=pl.col("symbol").replace_strict(wanted, return_dtype=pl.String))
+            .collect()
+        )
+        bars = with_availability(frame, source=self.source_name)
+        return only_closed(bars, now), {p: {"source": f"file:{self.source_name}"} for p in parts}
 
 
 class BundleMarketData(MarketDataSource):

@@ -1,0 +1,20 @@
+"""The ``quant-assets`` command: bundles, audits, the demo and the Dagster UI."""
+
+from __future__ import annotations
+
+import click
+
+from quant_assets.cli.audit import audit
+from quant_assets.cli.bundle import bundle
+from quant_assets.cli.demo import demo, dev
+
+
+@click.group(help="quant_assets: point-in-time crypto data assets on Dagster.")
+def main() -> None:
+    pass
+
+
+main.add_command(bundle)
+main.add_command(audit)
+main.add_command(demo)
+main.add_command(dev)
