@@ -1,0 +1,74 @@
+"""market_bars materialised with the Dagster instance on the machine's real PostgreSQL.
+
+Each test run gets its own database, created and dropped here, so runs never see each
+other's events. Where PostgreSQL is unreachable the test skips, except in CI (CI=true),
+where that is a failure: the CI machine always runs PostgreSQL.
+"""
+
+import os
+import shutil
+import uuid
+from datetime import date
+
+import psycopg2
+import pytest
+
+from quant_assets.instance import get_instance
+from quant_assets.partitions import DaySymbol
+from quant_assets.runs import materialize
+from quant_assets_tests.conftest import SPOT_FIXTURE
+
+PG_ADMIN_DSN = os.environ.get("QUANT_ASSETS_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
+
+
+@pytest.fixture
+def pg_database():
+    try:
+        admin = psycopg2.connect(PG_ADMIN_DSN, connect_timeout=5)
+    except psycopg2.OperationalError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL must be reachable in CI ({PG_ADMIN_DSN}): {exc}")
+        pytest.skip(f"no PostgreSQL at {PG_ADMIN_DSN}")
+    admin.autocommit = True
+    name = f"qa_test_{uuid.uuid4().hex[:12]}"
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    params = admin.get_dsn_parameters()
+    yield f"postgresql+psycopg2://{params['user']}@{params['host']}:{params['port']}/{name}"
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
+def test_market_bars_on_postgres_instance(qa_home, pg_database, monkeypatch, tmp_path):
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    shutil.copy(SPOT_FIXTURE, drop / "binance_spot_5m.parquet")
+    monkeypatch.setenv("QUANT_ASSETS_PG_URL", pg_database)
+    monkeypatch.setenv("QUANT_ASSETS_MARKET_SOURCE", "file")
+    monkeypatch.setenv("QUANT_ASSETS_FILE_DROP", str(drop))
+    from quant_assets.definitions import build_definitions
+
+    parts = [DaySymbol(date(2025, 10, d), s) for d in (5, 6) for s in ("BTC-USDT", "ETH-USDT")]
+    instance = get_instance()
+    try:
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        results = materialize(build_definitions(), ["market_bars"], parts, ["BTC-USDT", "ETH-USDT", "SOL-USDT"], instance)
+        assert [r.success for r in results] == [True]
+        # Read back from PostgreSQL, not from the in-memory result.
+        from dagster import AssetKey
+
+        stored = instance.get_materialized_partitions(AssetKey("market_bars"))
+        assert stored == {str(p) for p in parts}
+        record = instance.get_latest_materialization_event(AssetKey("market_bars"))
+        assert record.asset_materialization.metadata["rows"].value == 288
+        checks = {
+            e.check_name: e.passed for r in results for e in r.get_asset_check_evaluations()
+        }
+        assert checks and all(checks.values())
+    finally:
+        instance.dispose()
+
+    with psycopg2.connect(pg_database.replace("postgresql+psycopg2://", "postgresql://")) as conn, conn.cursor() as cur:
+        cur.execute("select count(*) from event_logs where dagster_event_type = 'ASSET_MATERIALIZATION'")
+        assert cur.fetchone()[0] == len(parts)
