@@ -7,6 +7,7 @@ import click
 from quant_assets.cli.audit import audit
 from quant_assets.cli.bundle import bundle
 from quant_assets.cli.demo import demo, dev
+from quant_assets.cli.sql import sql
 
 
 @click.group(help="quant_assets: point-in-time crypto data assets on Dagster.")
@@ -18,3 +19,4 @@ main.add_command(bundle)
 main.add_command(audit)
 main.add_command(demo)
 main.add_command(dev)
+main.add_command(sql)

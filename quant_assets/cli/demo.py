@@ -1,15 +1,51 @@
-"""``quant-assets demo`` and ``quant-assets dev`` (filled in with the sample bundle)."""
+"""``quant-assets demo`` (the README's main command) and ``quant-assets dev`` (the UI)."""
 
 from __future__ import annotations
 
+import os
+import time
+
 import click
+
+from quant_assets import settings
+from quant_assets.instance import prepare_dagster_home
+
+SAMPLE_BUNDLE = settings.REPO_ROOT / "data" / "sample_bundle.tar.gz"
 
 
 @click.command(help="Import the shipped sample bundle and materialise the whole graph.")
-def demo() -> None:
-    raise click.ClickException("not ready yet")
+@click.option("--bundle", "archive", default=str(SAMPLE_BUNDLE), show_default=True, type=click.Path(exists=True, dir_okay=False))
+def demo(archive: str) -> None:
+    from quant_assets.cli.bundle import import_bundle
+    from quant_assets.definitions import build_definitions
+    from quant_assets.instance import get_instance
+    from quant_assets.runs import materialize
+
+    started = time.perf_counter()
+    home = settings.home()
+    click.echo(f"QUANT_ASSETS_HOME = {home.root}")
+    with get_instance() as instance:
+        imported = import_bundle(archive, instance=instance)
+        defs = build_definitions()
+        bundled = set(imported.assets)
+        rest = [key.to_user_string() for key in defs.resolve_all_asset_keys() if key.to_user_string() not in bundled]
+        if rest:
+            click.echo(f"materialising {', '.join(sorted(rest))} for {len(imported.partitions)} partitions ...")
+            results = materialize(defs, rest, imported.partitions, settings.universe(), instance)
+            failed = [r.run_id for r in results if not r.success]
+            if failed:
+                raise click.ClickException(f"materialisation failed in runs {', '.join(failed)}; see the Dagster UI")
+    click.echo(f"done in {time.perf_counter() - started:.0f}s.")
+    click.echo(f"  lake:            {home.lake}")
+    click.echo(f"  Dagster home:    {os.environ['DAGSTER_HOME']}")
+    click.echo("  Dagster UI:      .venv/bin/quant-assets dev   (then open http://127.0.0.1:3000)")
+    click.echo(f"  ad-hoc SQL:      duckdb over {home.lake}/<asset>/*/*/*.parquet (hive_partitioning)")
 
 
-@click.command(help="Start the Dagster UI on this project's instance.")
-def dev() -> None:
-    raise click.ClickException("not ready yet")
+@click.command(help="Start the Dagster UI and daemon on this project's instance.")
+@click.option("--port", default=3000, show_default=True)
+def dev(port: int) -> None:
+    prepare_dagster_home()
+    workspace = settings.REPO_ROOT / "workspace.yaml"
+    os.chdir(settings.REPO_ROOT)
+    os.execvp("dagster", ["dagster", "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", str(port)])

@@ -1,0 +1,33 @@
+"""DuckDB over the lake in place: one view per stored asset, partitions read from the paths.
+
+``date`` and ``symbol`` come from the hive folders (``date=.../symbol=...``), so a query can
+filter on them and DuckDB skips the other files.
+"""
+
+from __future__ import annotations
+
+import duckdb
+from upath import UPath
+
+from quant_assets.lake.store import PART_FILE
+
+
+def lake_views(lake_root: str, connection: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
+    """A connection with a view named after every asset that has stored partitions."""
+    con = connection or duckdb.connect()
+    root = UPath(lake_root)
+    if not root.exists():
+        return con
+    for asset_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        pattern = f"{str(asset_dir).rstrip('/')}/date=*/symbol=*/{PART_FILE}"
+        con.execute(
+            f"CREATE OR REPLACE VIEW {_identifier(asset_dir.name)} AS "
+            f"SELECT * FROM read_parquet('{pattern}', hive_partitioning = true, union_by_name = true)"
+        )
+    return con
+
+
+def _identifier(name: str) -> str:
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"lake folder {name!r} is not a valid view name")
+    return name
