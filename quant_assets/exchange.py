@@ -1,9 +1,13 @@
 """ccxt plumbing shared by every exchange-backed source: client creation and retries.
 
-Rate limits are ccxt's own (``enableRateLimit``); on top of that, transient failures
-(``NetworkError`` and its children ``RateLimitExceeded``, ``ExchangeNotAvailable``,
-``RequestTimeout``) are retried with exponential backoff. Everything else, ``BadSymbol``
-first of all, fails at once with a message that names the call.
+Rate limits are ccxt's own (``enableRateLimit``: every request waits for its endpoint's
+weight). On top of that, transient failures are retried with exponential backoff: ccxt's
+``OperationFailed`` family, which is ``NetworkError`` and its children
+(``RateLimitExceeded``, ``DDoSProtection`` for HTTP 429/418, ``ExchangeNotAvailable`` for
+5xx, ``RequestTimeout``) plus exchange codes ccxt marks as "try again" (Binance -1000,
+-1001, -1008: server busy or internal error). Only read-only calls go through here, so a
+retry can never double an order. Everything else, ``BadSymbol`` first of all, fails at once
+with a message that names the call.
 
 Keys, when a private endpoint needs them, come from the environment
 (``<EXCHANGE>_API_KEY`` / ``<EXCHANGE>_API_SECRET``) and are never logged.
@@ -22,7 +26,16 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-RETRYABLE = (ccxt.NetworkError,)
+# ccxt's own meaning of OperationFailed: "may succeed if retried" (its fetch2 retries these).
+RETRYABLE = (ccxt.OperationFailed,)
+
+# ccxt market types for the names the project uses (see ``Symbol.ccxt_symbol``).
+_CCXT_TYPE = {"spot": "spot", "swap": "swap", "perp": "swap", "future": "swap"}
+
+# Binance's load_markets reads spot, USD-M and COIN-M exchangeInfo by default: three requests,
+# and a spot job would fail where the futures hosts are blocked (HTTP 451). Load only the
+# family the job trades; ``options={"fetchMarkets": ...}`` in overrides still wins.
+_MARKETS_TO_LOAD = {"binance": {"spot": ["spot"], "swap": ["linear"]}}
 
 
 class ExchangeCallFailed(RuntimeError):
@@ -30,16 +43,20 @@ class ExchangeCallFailed(RuntimeError):
 
 
 def make_exchange(exchange_id: str, market_type: str, **overrides) -> ccxt.Exchange:
-    if not hasattr(ccxt, exchange_id):
+    """A ccxt client with rate limiting on, defaulting to ``market_type`` markets."""
+    if exchange_id not in ccxt.exchanges:
         raise ExchangeCallFailed(f"ccxt has no exchange {exchange_id!r}")
-    config = {
-        "enableRateLimit": True,
-        "options": {"defaultType": market_type},
-    }
+    ccxt_type = _CCXT_TYPE.get(market_type, market_type)
+    options: dict = {"defaultType": ccxt_type}
+    types = _MARKETS_TO_LOAD.get(exchange_id, {}).get(ccxt_type)
+    if types:
+        options["fetchMarkets"] = {"types": types}
+    config = {"enableRateLimit": True}
     prefix = exchange_id.upper()
     if os.environ.get(f"{prefix}_API_KEY"):
         config["apiKey"] = os.environ[f"{prefix}_API_KEY"]
         config["secret"] = os.environ.get(f"{prefix}_API_SECRET", "")
+    config["options"] = {**options, **overrides.pop("options", {})}
     config.update(overrides)
     return getattr(ccxt, exchange_id)(config)
 
@@ -51,7 +68,12 @@ def call_with_retries(
     base_delay_s: float = 1.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
-    """Run one exchange call, retrying transient failures with exponential backoff."""
+    """Run one exchange call, retrying transient failures with exponential backoff.
+
+    Waits ``base_delay_s * 2**k`` after the k-th failure (1, 2, 4, 8 s by default) and
+    raises ``ExchangeCallFailed`` after ``attempts`` tries; non-transient ccxt errors raise
+    it at once. ``what`` names the call (exchange, method, symbol) in every message.
+    """
     for attempt in range(1, attempts + 1):
         try:
             return fn()
@@ -59,7 +81,9 @@ def call_with_retries(
             raise ExchangeCallFailed(f"{what}: the exchange does not know this symbol ({exc})") from exc
         except RETRYABLE as exc:
             if attempt == attempts:
-                raise ExchangeCallFailed(f"{what}: still failing after {attempts} attempts: {type(exc).__name__}: {exc}") from exc
+                raise ExchangeCallFailed(
+                    f"{what}: still failing after {attempts} attempts: {type(exc).__name__}: {exc}"
+                ) from exc
             delay = base_delay_s * 2 ** (attempt - 1)
             log.warning("%s: %s, retry %d/%d in %.1fs", what, type(exc).__name__, attempt, attempts - 1, delay)
             sleep(delay)
