@@ -1,0 +1,66 @@
+"""Rebuild data/sample_bundle.tar.gz from ../shared/data (a maintainer's script, not run by users).
+
+The source-level assets run over the raw downloads through their file-drop sources, with
+their blocking checks, into a scratch home; the stored partitions are then exported as a
+bundle, exactly as ``quant-assets bundle export`` would. The sample is the slice
+../shared/data/README.md suggests: BTC, ETH, SOL for October and November 2025.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from datetime import date
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SYMBOLS = ["BTC-USDT", "ETH-USDT", "SOL-USDT"]
+START, END = date(2025, 10, 1), date(2025, 11, 30)
+# The assets a bundle carries: what arrives from outside. Everything downstream is
+# recomputed from them on the importing machine.
+BUNDLED_ASSETS = ["market_bars"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--shared", default=str(REPO.parent / "shared" / "data"))
+    parser.add_argument("--out", default=str(REPO / "data" / "sample_bundle.tar.gz"))
+    args = parser.parse_args()
+
+    scratch = Path(tempfile.mkdtemp(prefix="sample-bundle-"))
+    os.environ.update(
+        QUANT_ASSETS_HOME=str(scratch),
+        QUANT_ASSETS_SYMBOLS=",".join(SYMBOLS),
+        QUANT_ASSETS_START_DATE=START.isoformat(),
+        QUANT_ASSETS_MARKET_SOURCE="file",
+        QUANT_ASSETS_FILE_DROP=args.shared,
+        QUANT_ASSETS_DERIVATIVES_SOURCE="file",
+        QUANT_ASSETS_SOCIAL_SOURCE="file",
+        HF_HUB_OFFLINE="1",
+    )
+    from dagster import DagsterInstance
+
+    from quant_assets.bundles.export import export_lake
+    from quant_assets.definitions import build_definitions
+    from quant_assets.lake.store import ParquetLake
+    from quant_assets.partitions import DaySymbol, days_between
+    from quant_assets.runs import materialize
+
+    defs = build_definitions()
+    known = {key.to_user_string() for key in defs.resolve_all_asset_keys()}
+    assets = [a for a in BUNDLED_ASSETS if a in known]
+    parts = [DaySymbol(d, s) for d in days_between(START, END) for s in SYMBOLS]
+    with DagsterInstance.ephemeral() as instance:
+        results = materialize(defs, assets, parts, SYMBOLS, instance)
+    if not all(r.success for r in results):
+        sys.exit("a source asset or one of its blocking checks failed; nothing exported")
+    manifest = export_lake(ParquetLake(str(scratch / "lake")), args.out, START, END, SYMBOLS, assets)
+    size = Path(args.out).stat().st_size
+    print(f"{args.out}: bundle {manifest.bundle_id}, {len(manifest.files)} files, "
+          f"{sum(f.rows for f in manifest.files)} rows, {size / 1e6:.1f} MB")
+
+
+if __name__ == "__main__":
+    main()
