@@ -66,9 +66,12 @@ def materialize(
     universe: list[str],
     instance: DagsterInstance,
     tags: dict[str, str] | None = None,
+    log_level: str = "WARNING",
 ) -> list[ExecuteInProcessResult]:
     """Materialise ``assets`` (and their checks) for ``parts``, one run per rectangle."""
     job = defs.resolve_implicit_global_asset_job_def()
+    # Dagster's console logger prints a DEBUG line per event; a CLI wants only problems.
+    quiet = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     selection = [AssetKey(a) for a in assets]
     results = []
     for rect in rectangles(parts, universe):
@@ -76,6 +79,7 @@ def materialize(
             job.execute_in_process(
                 instance=instance,
                 asset_selection=selection,
+                run_config=quiet,
                 tags={**rect.tags, **(tags or {})},
                 raise_on_error=False,
             )

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+
 import click
+from dagster import BetaWarning, PreviewWarning
+
+# backfill_policy and partitioned checks are marked beta/preview; a CLI user cannot act on that.
+warnings.filterwarnings("ignore", category=BetaWarning)
+warnings.filterwarnings("ignore", category=PreviewWarning)
 
 from quant_assets.cli.audit import audit
 from quant_assets.cli.bundle import bundle

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import click
 
@@ -24,14 +25,14 @@ def demo(archive: str) -> None:
     started = time.perf_counter()
     home = settings.home()
     click.echo(f"QUANT_ASSETS_HOME = {home.root}")
+    manifest = import_bundle(Path(archive))
+    parts = sorted({f.partition for f in manifest.files})
     with get_instance() as instance:
-        imported = import_bundle(archive, instance=instance)
         defs = build_definitions()
-        bundled = set(imported.assets)
-        rest = [key.to_user_string() for key in defs.resolve_all_asset_keys() if key.to_user_string() not in bundled]
+        rest = [key.to_user_string() for key in defs.resolve_all_asset_keys() if key.to_user_string() not in manifest.assets]
         if rest:
-            click.echo(f"materialising {', '.join(sorted(rest))} for {len(imported.partitions)} partitions ...")
-            results = materialize(defs, rest, imported.partitions, settings.universe(), instance)
+            click.echo(f"materialising {', '.join(sorted(rest))} for {len(parts)} partitions ...")
+            results = materialize(defs, rest, parts, settings.universe(), instance)
             failed = [r.run_id for r in results if not r.success]
             if failed:
                 raise click.ClickException(f"materialisation failed in runs {', '.join(failed)}; see the Dagster UI")
@@ -39,7 +40,7 @@ def demo(archive: str) -> None:
     click.echo(f"  lake:            {home.lake}")
     click.echo(f"  Dagster home:    {os.environ['DAGSTER_HOME']}")
     click.echo("  Dagster UI:      .venv/bin/quant-assets dev   (then open http://127.0.0.1:3000)")
-    click.echo(f"  ad-hoc SQL:      duckdb over {home.lake}/<asset>/*/*/*.parquet (hive_partitioning)")
+    click.echo('  ad-hoc SQL:      .venv/bin/quant-assets sql "select symbol, count(*) from market_bars group by 1"')
 
 
 @click.command(help="Start the Dagster UI and daemon on this project's instance.")

@@ -1,0 +1,37 @@
+"""Fixtures for bundle tests: a home whose universe fits the fixture, and a good bundle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from quant_assets.bundles.export import write_bundle
+from quant_assets.cli import main
+from quant_assets_tests.bundles.kit import SYMBOLS, bundle_entries
+
+
+@pytest.fixture
+def home(qa_home, monkeypatch) -> Path:
+    """A fresh QUANT_ASSETS_HOME and Dagster home; the universe is the fixture's two symbols."""
+    monkeypatch.setenv("QUANT_ASSETS_SYMBOLS", ",".join(SYMBOLS))
+    monkeypatch.setenv("QUANT_ASSETS_START_DATE", "2025-10-01")
+    monkeypatch.delenv("QUANT_ASSETS_MARKET_SOURCE", raising=False)
+    return qa_home
+
+
+@pytest.fixture
+def good_bundle(tmp_path):
+    """A bundle of the fixture's four partitions, written by the real exporter."""
+    path = tmp_path / "good.tar.gz"
+    manifest = write_bundle(path, bundle_entries())
+    return path, manifest
+
+
+@pytest.fixture
+def cli():
+    def invoke(*args: str):
+        return CliRunner().invoke(main, [str(a) for a in args])
+
+    return invoke
