@@ -7,7 +7,13 @@ import os
 from dagster import Definitions, load_asset_checks_from_modules, load_assets_from_modules
 
 from quant_assets import settings
-from quant_assets.assets import market, market_checks
+from quant_assets.assets import derivatives, derivatives_checks, market, market_checks
+from quant_assets.resources.derivatives_data import (
+    BundleDerivatives,
+    CcxtDerivatives,
+    DerivativesSource,
+    FileDropDerivatives,
+)
 from quant_assets.resources.lake import LakeResource
 from quant_assets.resources.market_data import (
     BundleMarketData,
@@ -41,14 +47,29 @@ def market_data_source() -> MarketDataSource:
     raise ValueError(f"QUANT_ASSETS_MARKET_SOURCE={kind!r}: expected 'bundle', 'ccxt' or 'file'")
 
 
+def derivatives_data_source() -> DerivativesSource:
+    """Where derivatives come from (``QUANT_ASSETS_DERIVATIVES_SOURCE``, else the market source):
+    ``bundle``, ``ccxt`` (the exchange's perpetuals) or ``file`` (``QUANT_ASSETS_FILE_DROP``)."""
+    home = settings.home()
+    kind = os.environ.get("QUANT_ASSETS_DERIVATIVES_SOURCE", os.environ.get("QUANT_ASSETS_MARKET_SOURCE", "bundle"))
+    if kind == "ccxt":
+        return CcxtDerivatives(exchange_id=os.environ.get("QUANT_ASSETS_EXCHANGE", "binance"))
+    if kind == "bundle":
+        return BundleDerivatives(bundles_root=home.bundles)
+    if kind == "file":
+        return FileDropDerivatives(folder=os.environ["QUANT_ASSETS_FILE_DROP"])
+    raise ValueError(f"QUANT_ASSETS_DERIVATIVES_SOURCE={kind!r}: expected 'bundle', 'ccxt' or 'file'")
+
+
 def build_definitions() -> Definitions:
     home = settings.home()
     return Definitions(
-        assets=load_assets_from_modules([market]),
-        asset_checks=load_asset_checks_from_modules([market_checks]),
+        assets=load_assets_from_modules([market, derivatives]),
+        asset_checks=load_asset_checks_from_modules([market_checks, derivatives_checks]),
         resources={
             "lake": LakeResource(root=home.lake),
             "market_data": market_data_source(),
+            "derivatives_data": derivatives_data_source(),
         },
     )
 

@@ -128,9 +128,10 @@ def _bundle_twin(resource, home: settings.HomeLayout):
     A new source kind (derivatives, social text) joins by adding its pair here.
     """
     # Imported here: the sources pull in ccxt, which only an import needs.
+    from quant_assets.resources.derivatives_data import BundleDerivatives, DerivativesSource
     from quant_assets.resources.market_data import BundleMarketData, MarketDataSource
 
-    twins = {MarketDataSource: BundleMarketData}
+    twins = {MarketDataSource: BundleMarketData, DerivativesSource: BundleDerivatives}
     for base, twin in twins.items():
         if isinstance(resource, base) and not isinstance(resource, twin):
             return twin(bundles_root=home.bundles)

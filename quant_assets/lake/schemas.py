@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from quant_assets.derivatives.frame import DERIVATIVES_ASSET, DERIVATIVES_SCHEMA
 from quant_assets.market.bars import BAR_SCHEMA, BARS_ASSET
 
 
@@ -32,6 +33,7 @@ class AssetSchema:
 
 ASSET_SCHEMAS: dict[str, AssetSchema] = {
     BARS_ASSET: AssetSchema(BAR_SCHEMA, key=("ts",)),
+    DERIVATIVES_ASSET: AssetSchema(DERIVATIVES_SCHEMA, key=("metric", "event_time")),
 }
 
 

@@ -1,0 +1,88 @@
+"""Blocking checks on derivatives: a failure stops every downstream asset (the feature matrix)."""
+
+
+import polars as pl
+from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, asset_check
+
+from quant_assets.assets.checks import result_from_offending, run_partitions
+from quant_assets.derivatives import quality
+from quant_assets.derivatives.frame import DERIVATIVES_ASSET
+from quant_assets.lake.schemas import schema_for
+from quant_assets.resources.lake import LakeResource
+
+
+def _stored(context: AssetCheckExecutionContext, lake: LakeResource) -> pl.DataFrame:
+    return lake.lake().read_many(DERIVATIVES_ASSET, run_partitions(context))
+
+
+def _result(offending: pl.DataFrame, what: str, checked_rows: int) -> AssetCheckResult:
+    # The shared reporter names rows by (symbol, ts); here ``ts`` is the row's event_time.
+    return result_from_offending(offending.rename({"event_time": "ts"}), what, checked_rows)
+
+
+@asset_check(
+    asset=DERIVATIVES_ASSET,
+    blocking=True,
+    description="Columns and dtypes match the derivatives schema; every metric is a known one.",
+)
+def derivatives_schema(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+    parts = run_partitions(context)
+    store, expected = lake.lake(), schema_for(DERIVATIVES_ASSET)
+    problems = []
+    for part in parts:
+        stored = store.read(DERIVATIVES_ASSET, part)
+        problems += [f"{part}: {p}" for p in expected.problems(stored.schema)]
+        if "metric" in stored.columns:
+            unknown = quality.unknown_metrics(stored.with_columns(symbol=pl.lit(part.symbol)))
+            problems += [f"{part}: unknown metric {m}" for m in unknown["metric"].unique().sort().to_list()]
+    return AssetCheckResult(
+        passed=not problems,
+        severity=AssetCheckSeverity.ERROR,
+        description="schema ok" if not problems else "; ".join(problems[:10]),
+        metadata={"partitions_checked": len(parts), "problems": len(problems)},
+    )
+
+
+@asset_check(
+    asset=DERIVATIVES_ASSET,
+    blocking=True,
+    description="No two rows share (metric, event_time) in a partition, and rows are sorted by them.",
+)
+def derivatives_unique(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+    rows = _stored(context, lake)
+    offending = pl.concat([quality.duplicate_rows(rows), quality.unsorted_rows(rows)])
+    return _result(offending, "unique and sorted (metric, event_time)", rows.height)
+
+
+@asset_check(
+    asset=DERIVATIVES_ASSET,
+    blocking=True,
+    description=(
+        "available_at >= event_time and equals the metric's rule: funding at its funding "
+        "time; mark, basis, OI, long/short and taker one hour after the hour's open. "
+        "Hourly metrics sit on the hour."
+    ),
+)
+def derivatives_available_at(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+    rows = _stored(context, lake)
+    return _result(quality.wrong_availability(rows), "available_at follows the rule", rows.height)
+
+
+@asset_check(
+    asset=DERIVATIVES_ASSET,
+    blocking=True,
+    description="Values are finite unless flagged is_missing (then null); funding is never a missing row.",
+)
+def derivatives_values_finite(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+    rows = _stored(context, lake)
+    return _result(quality.bad_values(rows), "finite values, missing flagged", rows.height)
+
+
+@asset_check(
+    asset=DERIVATIVES_ASSET,
+    blocking=True,
+    description=f"Every funding rate is within |rate| < {quality.MAX_ABS_FUNDING_RATE} per interval.",
+)
+def derivatives_funding_sane(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+    rows = _stored(context, lake)
+    return _result(quality.insane_funding(rows), "funding rate sane", rows.height)
