@@ -19,8 +19,10 @@ def run_partitions(context: AssetCheckExecutionContext) -> list[DaySymbol]:
     return parse_keys(op_context.partition_keys)
 
 
-def result_from_offending(offending: pl.DataFrame, what: str, checked_rows: int) -> AssetCheckResult:
-    """Pass when nothing offends; otherwise fail naming the rows (symbol, ts, problem)."""
+def result_from_offending(
+    offending: pl.DataFrame, what: str, checked_rows: int, time_column: str = "ts"
+) -> AssetCheckResult:
+    """Pass when nothing offends; otherwise fail naming the rows (symbol, time, problem)."""
     passed = offending.is_empty()
     return AssetCheckResult(
         passed=passed,
@@ -29,6 +31,6 @@ def result_from_offending(offending: pl.DataFrame, what: str, checked_rows: int)
         metadata={
             "rows_checked": checked_rows,
             "offending_rows": offending.height,
-            "offending_preview": preview(offending.sort("symbol", "ts"), rows=20),
+            "offending_preview": preview(offending.sort("symbol", time_column), rows=20),
         },
     )

@@ -54,7 +54,7 @@ def derivatives(
         facts = {k: _metadata_value(v) for k, v in coverage(rows, part, now).items()}
         facts["spot_bars"] = "present" if (part.day, part.symbol) in spot_days else "absent: basis flagged missing"
         context.add_asset_metadata(
-            partition_metadata(write, rows.rename({"event_time": "ts"}), {**facts, **source_meta.get(part, {})}),
+            partition_metadata(write, rows, {**facts, **source_meta.get(part, {})}, time_column="event_time"),
             partition_key=part.dagster_key,
         )
     missing = int(frame["is_missing"].sum()) if frame.height else 0

@@ -16,8 +16,7 @@ def _stored(context: AssetCheckExecutionContext, lake: LakeResource) -> pl.DataF
 
 
 def _result(offending: pl.DataFrame, what: str, checked_rows: int) -> AssetCheckResult:
-    # The shared reporter names rows by (symbol, ts); here ``ts`` is the row's event_time.
-    return result_from_offending(offending.rename({"event_time": "ts"}), what, checked_rows)
+    return result_from_offending(offending, what, checked_rows, time_column="event_time")
 
 
 @asset_check(

@@ -27,11 +27,13 @@ def time_span(frame: pl.DataFrame, column: str = "ts") -> dict:
     return {"first_ts": str(frame[column].min()), "last_ts": str(frame[column].max())}
 
 
-def partition_metadata(write: PartitionWrite, frame: pl.DataFrame, extra: dict | None = None) -> dict:
+def partition_metadata(
+    write: PartitionWrite, frame: pl.DataFrame, extra: dict | None = None, time_column: str = "ts"
+) -> dict:
     """What every lake partition records: rows, time span, content hash, path."""
     return {
         "rows": write.rows,
-        **time_span(frame),
+        **time_span(frame, time_column),
         "content_sha256": write.sha256,
         "path": MetadataValue.path(write.path),
         **(extra or {}),
