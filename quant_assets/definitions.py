@@ -7,19 +7,26 @@ import os
 from dagster import Definitions, load_asset_checks_from_modules, load_assets_from_modules
 
 from quant_assets import settings
-from quant_assets.assets import derivatives, derivatives_checks, market, market_checks
+from quant_assets.assets import derivatives, derivatives_checks, market, market_checks, social, social_checks
 from quant_assets.resources.derivatives_data import (
     BundleDerivatives,
     CcxtDerivatives,
     DerivativesSource,
     FileDropDerivatives,
 )
+from quant_assets.resources.embedding import EmbeddingModel
 from quant_assets.resources.lake import LakeResource
 from quant_assets.resources.market_data import (
     BundleMarketData,
     CcxtMarketData,
     FileDropMarketData,
     MarketDataSource,
+)
+from quant_assets.resources.social_data import (
+    BundleSocialText,
+    FileDropSocialText,
+    SocialLinking,
+    SocialTextSource,
 )
 
 
@@ -61,15 +68,43 @@ def derivatives_data_source() -> DerivativesSource:
     raise ValueError(f"QUANT_ASSETS_DERIVATIVES_SOURCE={kind!r}: expected 'bundle', 'ccxt' or 'file'")
 
 
+def social_text_source() -> SocialTextSource:
+    """Where social text comes from (``QUANT_ASSETS_SOCIAL_SOURCE``, else the market source
+    when that is ``file`` or ``bundle``): ``bundle`` or ``file`` (scraped Reddit files in
+    ``QUANT_ASSETS_SOCIAL_FILE_DROP``, else ``QUANT_ASSETS_FILE_DROP``)."""
+    market = os.environ.get("QUANT_ASSETS_MARKET_SOURCE", "bundle")
+    kind = os.environ.get("QUANT_ASSETS_SOCIAL_SOURCE", market if market in ("file", "bundle") else "bundle")
+    if kind == "bundle":
+        return BundleSocialText(bundles_root=settings.home().bundles)
+    if kind == "file":
+        folder = os.environ.get("QUANT_ASSETS_SOCIAL_FILE_DROP") or os.environ.get("QUANT_ASSETS_FILE_DROP")
+        if not folder:
+            raise ValueError("the file social source needs QUANT_ASSETS_SOCIAL_FILE_DROP (or QUANT_ASSETS_FILE_DROP)")
+        return FileDropSocialText(folder=folder)
+    raise ValueError(f"QUANT_ASSETS_SOCIAL_SOURCE={kind!r}: expected 'bundle' or 'file'")
+
+
+def embedding_model() -> EmbeddingModel:
+    """all-MiniLM-L6-v2, offline; ``QUANT_ASSETS_EMBEDDING_DEVICE`` (cpu) and ``_BATCH`` (64)."""
+    return EmbeddingModel(
+        cache_root=settings.home().cache.rstrip("/") + "/embeddings",
+        device=os.environ.get("QUANT_ASSETS_EMBEDDING_DEVICE", "cpu"),
+        batch_size=int(os.environ.get("QUANT_ASSETS_EMBEDDING_BATCH", "64")),
+    )
+
+
 def build_definitions() -> Definitions:
     home = settings.home()
     return Definitions(
-        assets=load_assets_from_modules([market, derivatives]),
-        asset_checks=load_asset_checks_from_modules([market_checks, derivatives_checks]),
+        assets=load_assets_from_modules([market, derivatives, social]),
+        asset_checks=load_asset_checks_from_modules([market_checks, derivatives_checks, social_checks]),
         resources={
             "lake": LakeResource(root=home.lake),
             "market_data": market_data_source(),
             "derivatives_data": derivatives_data_source(),
+            "social_source": social_text_source(),
+            "social_linking": SocialLinking(),
+            "embedding_model": embedding_model(),
         },
     )
 

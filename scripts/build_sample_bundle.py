@@ -20,7 +20,7 @@ SYMBOLS = ["BTC-USDT", "ETH-USDT", "SOL-USDT"]
 START, END = date(2025, 10, 1), date(2025, 11, 30)
 # The assets a bundle carries: what arrives from outside. Everything downstream is
 # recomputed from them on the importing machine.
-BUNDLED_ASSETS = ["market_bars", "derivatives"]
+BUNDLED_ASSETS = ["market_bars", "derivatives", "social_text"]
 
 
 def main() -> None:

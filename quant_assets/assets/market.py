@@ -1,7 +1,6 @@
 """market_bars: 5m OHLCV per (UTC day, symbol), from ccxt or an imported bundle."""
 
 
-import polars as pl
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, asset
 
 from quant_assets.assets.metadata import partition_metadata, preview, time_span

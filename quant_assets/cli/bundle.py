@@ -130,8 +130,9 @@ def _bundle_twin(resource, home: settings.HomeLayout):
     # Imported here: the sources pull in ccxt, which only an import needs.
     from quant_assets.resources.derivatives_data import BundleDerivatives, DerivativesSource
     from quant_assets.resources.market_data import BundleMarketData, MarketDataSource
+    from quant_assets.resources.social_data import BundleSocialText, SocialTextSource
 
-    twins = {MarketDataSource: BundleMarketData, DerivativesSource: BundleDerivatives}
+    twins = {MarketDataSource: BundleMarketData, DerivativesSource: BundleDerivatives, SocialTextSource: BundleSocialText}
     for base, twin in twins.items():
         if isinstance(resource, base) and not isinstance(resource, twin):
             return twin(bundles_root=home.bundles)

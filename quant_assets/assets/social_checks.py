@@ -1,0 +1,199 @@
+"""Checks on social_text, text_embeddings and text_latents.
+
+Integrity and leakage checks are blocking: a failure stops every downstream asset. The
+comment/post ratio is a warning: thin comment coverage is worth knowing, not a reason to
+stop the pipeline.
+"""
+
+
+from datetime import timedelta
+
+import polars as pl
+from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, asset_check
+
+from quant_assets.assets.checks import result_from_offending, run_partitions
+from quant_assets.assets.metadata import preview
+from quant_assets.lake.schemas import schema_for
+from quant_assets.lake.store import ParquetLake
+from quant_assets.partitions import DaySymbol
+from quant_assets.resources.lake import LakeResource
+from quant_assets.social import quality
+from quant_assets.social.text import SOCIAL_TEXT_ASSET
+from quant_assets.text import embeddings as emb
+from quant_assets.text.latents import TEXT_LATENTS_ASSET, grid_problems, latent_spec, missing_problems, projection_problems
+from quant_assets.timegrid import utc_now
+
+
+def stored(store: ParquetLake, asset_name: str, parts: list[DaySymbol]) -> pl.DataFrame:
+    """The run's partitions of an asset, with ``symbol`` and ``partition_day`` added."""
+    frames = [
+        store.read(asset_name, part).with_columns(symbol=pl.lit(part.symbol), partition_day=pl.lit(part.day))
+        for part in parts
+    ]
+    return pl.concat(frames, how="vertical") if frames else pl.DataFrame()
+
+
+def _stored(context: AssetCheckExecutionContext, lake: LakeResource, asset_name: str) -> tuple[list[DaySymbol], pl.DataFrame]:
+    parts = run_partitions(context)
+    return parts, stored(lake.lake(), asset_name, parts)
+
+
+def _schema_result(context: AssetCheckExecutionContext, lake: LakeResource, asset_name: str) -> AssetCheckResult:
+    parts = run_partitions(context)
+    store, expected = lake.lake(), schema_for(asset_name)
+    problems = []
+    for part in parts:
+        problems += [f"{part}: {p}" for p in expected.problems(store.read(asset_name, part).schema)]
+    return AssetCheckResult(
+        passed=not problems,
+        severity=AssetCheckSeverity.ERROR,
+        description="schema ok" if not problems else "; ".join(problems[:10]),
+        metadata={"partitions_checked": len(parts), "problems": len(problems)},
+    )
+
+
+# ---- social_text ------------------------------------------------------------------------
+
+@asset_check(asset=SOCIAL_TEXT_ASSET, blocking=True, description="Columns and dtypes match the social_text schema.")
+def social_text_schema(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+    return _schema_result(context, lake, SOCIAL_TEXT_ASSET)
+
+
+@asset_check(asset=SOCIAL_TEXT_ASSET, blocking=True, description="No item_id appears twice for a symbol.")
+def social_text_unique_ids(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+    _, texts = _stored(context, lake, SOCIAL_TEXT_ASSET)
+    return result_from_offending(quality.duplicate_items(texts), "unique item_id", texts.height)
+
+
+@asset_check(
+    asset=SOCIAL_TEXT_ASSET,
+    blocking=True,
+    description=(
+        "created_at lies inside the partition's UTC day, available_at = created_at, and "
+        "engagement is never observed before the text existed."
+    ),
+)
+def social_text_timestamps_in_day(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+    _, texts = _stored(context, lake, SOCIAL_TEXT_ASSET)
+    return result_from_offending(quality.outside_day(texts), "timestamps inside the day", texts.height)
+
+
+@asset_check(asset=SOCIAL_TEXT_ASSET, blocking=True, description="Every row has non-blank text.")
+def social_text_non_empty(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+    _, texts = _stored(context, lake, SOCIAL_TEXT_ASSET)
+    return result_from_offending(quality.empty_text(texts), "non-empty text", texts.height)
+
+
+@asset_check(
+    asset=SOCIAL_TEXT_ASSET,
+    blocking=True,
+    description="Every comment's post is known to the source and was created before the comment.",
+)
+def social_text_comments_have_posts(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+    _, texts = _stored(context, lake, SOCIAL_TEXT_ASSET)
+    return result_from_offending(quality.orphan_comments(texts), "every comment's post known", texts.height)
+
+
+@asset_check(
+    asset=SOCIAL_TEXT_ASSET,
+    blocking=False,
+    description=(
+        f"Comments per post, per partition and over the run; warns when below "
+        f"{quality.MIN_COMMENT_POST_RATIO:g} (the old system's gate)."
+    ),
+)
+def social_text_comment_post_ratio(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+    parts, texts = _stored(context, lake, SOCIAL_TEXT_ASSET)
+    report = quality.comment_post_ratio(texts, parts)
+    low = report.low
+    ratio = report.ratio
+    return AssetCheckResult(
+        passed=report.ok,
+        severity=AssetCheckSeverity.WARN,
+        description=(
+            f"comment/post ratio {ratio:.2f} over the run" if ratio is not None else "no posts in the run"
+        ) + (f"; {low.height} partitions below {report.threshold:g}" if low.height else ""),
+        metadata={
+            "comment_post_ratio": round(ratio, 3) if ratio is not None else "no posts",
+            "threshold": report.threshold,
+            "posts": report.posts,
+            "comments": report.comments,
+            "partitions_below": low.height,
+            "partitions_without_posts": int(report.per_partition["posts"].eq(0).sum()),
+            "per_partition": preview(report.per_partition.with_columns(pl.col("ratio").round(2)), rows=20),
+        },
+    )
+
+
+# ---- text_embeddings --------------------------------------------------------------------
+
+@asset_check(asset=emb.TEXT_EMBEDDINGS_ASSET, blocking=True, description="Columns and dtypes match the text_embeddings schema (384-dim Float32 arrays).")
+def text_embeddings_schema(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+    return _schema_result(context, lake, emb.TEXT_EMBEDDINGS_ASSET)
+
+
+@asset_check(
+    asset=emb.TEXT_EMBEDDINGS_ASSET,
+    blocking=True,
+    description="Exactly one embedding per social_text row, and each row's text_sha256 is the hash of that row's text.",
+)
+def text_embeddings_cover_text(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+    parts = run_partitions(context)
+    store = lake.lake()
+    texts, vectors = stored(store, SOCIAL_TEXT_ASSET, parts), stored(store, emb.TEXT_EMBEDDINGS_ASSET, parts)
+    offending = pl.concat(
+        [
+            emb.coverage_problems(texts, vectors),
+            quality.duplicate_items(vectors).with_columns(problem=pl.lit("two embeddings for one item")),
+        ],
+        how="vertical",
+    )
+    return result_from_offending(offending, "one embedding per text", vectors.height)
+
+
+@asset_check(
+    asset=emb.TEXT_EMBEDDINGS_ASSET,
+    blocking=True,
+    description="Vectors are finite, unit length (the model normalises) and from one model version per run.",
+)
+def text_embeddings_vectors_sane(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+    _, vectors = _stored(context, lake, emb.TEXT_EMBEDDINGS_ASSET)
+    return result_from_offending(emb.vector_problems(vectors), "vectors sane", vectors.height)
+
+
+# ---- text_latents -----------------------------------------------------------------------
+
+@asset_check(asset=TEXT_LATENTS_ASSET, blocking=True, description="Columns and dtypes match the text_latents schema.")
+def text_latents_schema(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+    return _schema_result(context, lake, TEXT_LATENTS_ASSET)
+
+
+@asset_check(
+    asset=TEXT_LATENTS_ASSET,
+    blocking=True,
+    description="One row per 5m bucket of the day (288; today only ended buckets), on the grid, available_at = ts + 5m.",
+)
+def text_latents_grid(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+    parts, latents = _stored(context, lake, TEXT_LATENTS_ASSET)
+    offending = grid_problems(latents, parts, utc_now(), slack=timedelta(hours=1))
+    return result_from_offending(offending, "complete 5m grid", latents.height)
+
+
+@asset_check(
+    asset=TEXT_LATENTS_ASSET,
+    blocking=True,
+    description="The projection was fitted only on text before the partition's day: fit_end <= day start, always.",
+)
+def text_latents_projection_before_day(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+    _, latents = _stored(context, lake, TEXT_LATENTS_ASSET)
+    return result_from_offending(projection_problems(latents), "projection fitted before the day", latents.height)
+
+
+@asset_check(
+    asset=TEXT_LATENTS_ASSET,
+    blocking=True,
+    description="Empty buckets are explicit: counts 0 and latents null with *_latent_missing; present latents are complete.",
+)
+def text_latents_missing_explicit(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+    _, latents = _stored(context, lake, TEXT_LATENTS_ASSET)
+    return result_from_offending(missing_problems(latents, latent_spec()), "missing is explicit", latents.height)

@@ -1,0 +1,139 @@
+"""social_text's checks through Dagster: each planted defect fails its own check and blocks
+everything downstream; a thin comment/post ratio only warns."""
+
+from datetime import timedelta
+
+import polars as pl
+import pytest
+from dagster import AssetCheckSeverity, DagsterInstance, asset, materialize
+
+from quant_assets.assets import social_checks
+from quant_assets.assets.social import PARTITIONS, social_text
+from quant_assets.lake.store import ParquetLake
+from quant_assets.partitions import DaySymbol
+from quant_assets.resources.lake import LakeResource
+from quant_assets.resources.social_data import FileDropSocialText, SocialLinking
+from quant_assets.runs import Rectangle
+from quant_assets.social.text import SOCIAL_TEXT_ASSET
+from quant_assets_tests.social.support import DAY1, DAY2, REDDIT_FIXTURES
+
+CHECKS = [
+    social_checks.social_text_schema,
+    social_checks.social_text_unique_ids,
+    social_checks.social_text_timestamps_in_day,
+    social_checks.social_text_non_empty,
+    social_checks.social_text_comments_have_posts,
+    social_checks.social_text_comment_post_ratio,
+]
+RECT = Rectangle(DaySymbol(DAY1, "BTC-USDT"), DaySymbol(DAY2, "SOL-USDT"))
+BTC_DAY1 = DaySymbol(DAY1, "BTC-USDT")
+
+
+@asset(partitions_def=PARTITIONS, deps=[social_text])
+def social_consumer() -> None:
+    """Stands in for text_embeddings: it must never run after a failed blocking check."""
+
+
+class PlantedSource(FileDropSocialText):
+    """The fixture, with one defect planted by a buggy source."""
+
+    defect: str = "none"
+
+    def fetch(self, parts, now):
+        frame, meta = super().fetch(parts, now)
+        comments = frame.filter((pl.col("kind") == "comment") & (pl.col("subreddit") == "bitcoin"))
+        if self.defect == "duplicate":
+            frame = pl.concat([frame, comments.head(1)])
+        elif self.defect == "empty_text":
+            victim = comments["item_id"][0]
+            frame = frame.with_columns(text=pl.when(pl.col("item_id") == victim).then(pl.lit("   ")).otherwise(pl.col("text")))
+        elif self.defect == "orphan":
+            lost_post = comments["post_id"][0]
+            frame = frame.filter(~((pl.col("kind") == "post") & (pl.col("post_id") == lost_post)))
+        elif self.defect == "few_comments":
+            frame = frame.filter((pl.col("kind") == "post") | (pl.col("item_id").hash() % 20 == 0))
+        return frame, meta
+
+
+class MisfilingLake(ParquetLake):
+    """A buggy writer: it files a row of 2025-10-10 in BTC's 2025-10-09 partition."""
+
+    def write(self, asset_name, part, frame):
+        if asset_name == SOCIAL_TEXT_ASSET and part == BTC_DAY1 and frame.height:
+            stray = frame.head(1).with_columns(
+                created_at=pl.col("created_at") + timedelta(days=1), available_at=pl.col("available_at") + timedelta(days=1)
+            )
+            frame = pl.concat([frame, stray.with_columns(item_id=pl.lit("stray"))])
+        return super().write(asset_name, part, frame)
+
+
+class MisfilingLakeResource(LakeResource):
+    def lake(self) -> ParquetLake:
+        return MisfilingLake(self.root)
+
+
+def blocking_failures(checks) -> set[str]:
+    return {n for n, e in checks.items() if not e.passed and e.severity == AssetCheckSeverity.ERROR}
+
+
+def run(tmp_path, source, lake=None):
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize(
+            [social_text, *CHECKS, social_consumer],
+            resources={
+                "lake": lake or LakeResource(root=str(tmp_path / "lake")),
+                "social_source": source,
+                "social_linking": SocialLinking(),
+            },
+            instance=instance,
+            tags=RECT.tags,
+            raise_on_error=False,
+        )
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    consumed = len(result.asset_materializations_for_node("social_consumer"))
+    return result, checks, consumed
+
+
+def test_clean_fixture_passes_every_check_and_reaches_downstream(tmp_path):
+    _, checks, consumed = run(tmp_path, PlantedSource(folder=str(REDDIT_FIXTURES)))
+    assert len(checks) == len(CHECKS)
+    assert not blocking_failures(checks), {n: e.description for n, e in checks.items()}
+    # The real fixture is above the old gate over the run; one thin partition is reported.
+    ratio = checks["social_text_comment_post_ratio"].metadata
+    assert ratio["comment_post_ratio"].value > 10 and ratio["threshold"].value == 10.0
+    assert ratio["posts"].value > 0 and ratio["comments"].value > 10 * ratio["posts"].value
+    assert consumed == 6
+
+
+@pytest.mark.parametrize(
+    "defect, failing",
+    [
+        ("duplicate", "social_text_unique_ids"),
+        ("empty_text", "social_text_non_empty"),
+        ("orphan", "social_text_comments_have_posts"),
+    ],
+)
+def test_each_planted_defect_fails_its_check_and_blocks_downstream(tmp_path, defect, failing):
+    _, checks, consumed = run(tmp_path, PlantedSource(folder=str(REDDIT_FIXTURES), defect=defect))
+    assert blocking_failures(checks) == {failing}, {n: e.description for n, e in checks.items()}
+    assert checks[failing].severity == AssetCheckSeverity.ERROR
+    assert checks[failing].metadata["offending_rows"].value >= 1
+    assert consumed == 0
+
+
+def test_a_row_filed_under_the_wrong_day_fails_the_timestamp_check(tmp_path):
+    lake = MisfilingLakeResource(root=str(tmp_path / "lake"))
+    _, checks, consumed = run(tmp_path, PlantedSource(folder=str(REDDIT_FIXTURES)), lake=lake)
+    assert blocking_failures(checks) == {"social_text_timestamps_in_day"}, {n: e.description for n, e in checks.items()}
+    assert checks["social_text_timestamps_in_day"].metadata["offending_rows"].value == 1
+    assert consumed == 0
+
+
+def test_thin_comments_warn_but_do_not_block(tmp_path):
+    _, checks, consumed = run(tmp_path, PlantedSource(folder=str(REDDIT_FIXTURES), defect="few_comments"))
+    ratio = checks["social_text_comment_post_ratio"]
+    assert not ratio.passed and ratio.severity == AssetCheckSeverity.WARN
+    assert ratio.metadata["comment_post_ratio"].value < 10
+    assert ratio.metadata["partitions_below"].value >= 1
+    assert not blocking_failures(checks)
+    assert consumed == 6
