@@ -28,7 +28,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from dagster import AssetKey, DagsterInstance, Definitions, ExecuteInProcessResult
+from dagster import AssetCheckSeverity, AssetKey, DagsterInstance, Definitions, ExecuteInProcessResult
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from quant_assets import runs
@@ -295,7 +295,8 @@ class RunOutcome:
     success: bool
     error: str | None
     checks_passed: list[str]
-    checks_failed: list[str]  # "check: description"
+    checks_failed: list[str]  # "check: description", blocking (ERROR) checks only
+    checks_warned: list[str]  # failed WARN-severity checks: reported, not fatal
 
 
 @dataclass
@@ -316,6 +317,10 @@ class MaterialiseReport:
     @property
     def checks_failed(self) -> list[str]:
         return [f"{r.asset}.{c}" for r in self.runs for c in r.checks_failed]
+
+    @property
+    def checks_warned(self) -> list[str]:
+        return [f"{r.asset}.{c}" for r in self.runs for c in r.checks_warned]
 
     @property
     def ok(self) -> bool:
@@ -376,5 +381,14 @@ def _outcome(asset: str, result: ExecuteInProcessResult) -> RunOutcome:
         success=result.success,
         error=error,
         checks_passed=[e.check_name for e in evaluations if e.passed],
-        checks_failed=[f"{e.check_name}: {e.description}" for e in evaluations if not e.passed],
+        checks_failed=[
+            f"{e.check_name}: {e.description}"
+            for e in evaluations
+            if not e.passed and e.severity == AssetCheckSeverity.ERROR
+        ],
+        checks_warned=[
+            f"{e.check_name}: {e.description}"
+            for e in evaluations
+            if not e.passed and e.severity != AssetCheckSeverity.ERROR
+        ],
     )

@@ -96,6 +96,8 @@ def import_bundle(archive: Path, land_only: bool = False) -> Manifest:
             + (f" ({'; '.join(failed)})" if failed else "")
             + (f"; checks failed: {'; '.join(report.checks_failed)}" if report.checks_failed else "")
         )
+    for warning in report.checks_warned:
+        click.echo(f"warning: {warning}", err=True)
     click.echo(summary)
     return manifest
 
