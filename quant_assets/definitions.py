@@ -7,7 +7,16 @@ import os
 from dagster import Definitions, load_asset_checks_from_modules, load_assets_from_modules
 
 from quant_assets import settings
-from quant_assets.assets import derivatives, derivatives_checks, market, market_checks, social, social_checks
+from quant_assets.assets import (
+    derivatives,
+    derivatives_checks,
+    features,
+    features_checks,
+    market,
+    market_checks,
+    social,
+    social_checks,
+)
 from quant_assets.resources.derivatives_data import (
     BundleDerivatives,
     CcxtDerivatives,
@@ -96,8 +105,10 @@ def embedding_model() -> EmbeddingModel:
 def build_definitions() -> Definitions:
     home = settings.home()
     return Definitions(
-        assets=load_assets_from_modules([market, derivatives, social]),
-        asset_checks=load_asset_checks_from_modules([market_checks, derivatives_checks, social_checks]),
+        assets=load_assets_from_modules([market, derivatives, social, features]),
+        asset_checks=load_asset_checks_from_modules(
+            [market_checks, derivatives_checks, social_checks, features_checks]
+        ),
         resources={
             "lake": LakeResource(root=home.lake),
             "market_data": market_data_source(),

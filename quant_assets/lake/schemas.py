@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from quant_assets.derivatives.frame import DERIVATIVES_ASSET, DERIVATIVES_SCHEMA
+from quant_assets.features.contract import COLUMNS as FEATURE_COLUMNS, FEATURES_ASSET
 from quant_assets.market.bars import BAR_SCHEMA, BARS_ASSET
 from quant_assets.social.text import SOCIAL_TEXT_ASSET, SOCIAL_TEXT_SCHEMA
 from quant_assets.text.embeddings import TEXT_EMBEDDINGS_ASSET, TEXT_EMBEDDINGS_SCHEMA
@@ -36,6 +37,7 @@ class AssetSchema:
 
 ASSET_SCHEMAS: dict[str, AssetSchema] = {
     BARS_ASSET: AssetSchema(BAR_SCHEMA, key=("ts",)),
+    FEATURES_ASSET: AssetSchema(FEATURE_COLUMNS, key=("t",)),
     DERIVATIVES_ASSET: AssetSchema(DERIVATIVES_SCHEMA, key=("metric", "event_time")),
     SOCIAL_TEXT_ASSET: AssetSchema(SOCIAL_TEXT_SCHEMA, key=("item_id",)),
     TEXT_EMBEDDINGS_ASSET: AssetSchema(TEXT_EMBEDDINGS_SCHEMA, key=("item_id",)),

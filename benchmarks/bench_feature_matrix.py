@@ -1,0 +1,294 @@
+"""Benchmark: feature_matrix backfilled through Dagster vs the same work in bare polars.
+
+    python benchmarks/bench_feature_matrix.py                       # 2025-01-01..2025-11-30, all pairs
+    python benchmarks/bench_feature_matrix.py --start 2025-10-01 --end 2025-10-14 --symbols BTC-USDT,ETH-USDT
+
+Data: ../shared/data (Binance spot 5m, USD-M funding and 1h mark). Universe: the spot pairs
+that have a perpetual there (with funding and mark), unless --symbols says otherwise.
+
+Setup (not timed): a real on-disk Dagster instance (SQLite under a temporary DAGSTER_HOME),
+``market_bars`` (file-drop spot bars) and ``derivatives`` (file-drop funding + mark, basis
+against the spot bars) materialised through Dagster, one run per rectangle, for the feature
+days and the day before. ``text_latents`` is declared but not materialised: its features
+come out missing and flagged, as they would for a user without text.
+
+Timed, in this order (floor first, so that it never runs on a bigger instance than the
+pipeline did):
+
+- ``dagster_floor_s``: a trivial asset over the same partitions run the same way (same
+  partition mapping, the same per-partition metadata keys with constant values, a five-spec
+  blocking check that passes at once): Dagster's own cost for the same runs and events;
+- ``pipeline_s``: ``feature_matrix`` backfilled the way a user would, through
+  ``quant_assets.runs.materialize`` (one single run per rectangle, the asset plus its five
+  blocking checks);
+- ``raw_compute_s``: the same data work without Dagster in bare polars: read the same upstream
+  lake files (one multi-file polars read), compute the features (the same pure functions),
+  write one parquet per partition, and run the same checks (structural, missing policy,
+  prefix invariance on the same samples) on the result;
+- the audit (``quant-assets audit``, default sampling) over every stored partition: rows/s.
+
+The last line printed is JSON with ``pipeline_s``, ``raw_compute_s``, ``dagster_floor_s``,
+``ratio_vs_floor_plus_raw`` (= pipeline / (floor + raw); target <= 1.3) and
+``audit_rows_per_s``.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "data"
+
+
+def perp_pairs(data: Path) -> list[str]:
+    import polars as pl
+
+    spot = set(pl.read_parquet(data / "binance_spot_5m.parquet", columns=["symbol"])["symbol"].unique())
+    perps = {s.split(":")[0] for s in pl.read_parquet(data / "binance_usdm_funding_rate.parquet", columns=["symbol"])["symbol"].unique()}
+    marks = {s.split(":")[0] for s in pl.read_parquet(data / "binance_usdm_mark_1h.parquet", columns=["symbol"])["symbol"].unique()}
+    return sorted(s.replace("/", "-") for s in spot & perps & marks)
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--start", default="2025-01-01")
+    p.add_argument("--end", default="2025-11-30")
+    p.add_argument("--symbols", default=None, help="comma-separated keys (default: spot pairs with perpetuals)")
+    p.add_argument("--data", default=str(DEFAULT_DATA))
+    p.add_argument("--workdir", default=None, help="keep everything here (default: a temporary folder, removed)")
+    p.add_argument("--sample", default="3", help="prefix-invariance samples per partition besides first/last")
+    return p.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    data = Path(args.data).resolve()
+    start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
+    symbols = sorted(args.symbols.split(",")) if args.symbols else perp_pairs(data)
+    work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="bench_feature_matrix_"))
+    work.mkdir(parents=True, exist_ok=True)
+    # Partition definitions are read from the environment when the assets are imported.
+    os.environ.update(
+        QUANT_ASSETS_HOME=str(work / "home"),
+        QUANT_ASSETS_SYMBOLS=",".join(symbols),
+        QUANT_ASSETS_START_DATE=(start - timedelta(days=1)).isoformat(),
+        DAGSTER_HOME=str(work / "dagster"),
+    )
+    import logging
+
+    logging.getLogger("dagster").setLevel(logging.WARNING)
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    try:
+        result = run(args, data, start, end, symbols, work)
+    finally:
+        if not args.workdir:
+            shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(result))
+
+
+def run(args, data, start, end, symbols, work) -> dict:
+    from dagster import (
+        AssetCheckResult,
+        AssetCheckSpec,
+        AssetDep,
+        AssetSpec,
+        BackfillPolicy,
+        Definitions,
+        MaterializeResult,
+        asset,
+        load_asset_checks_from_modules,
+        load_assets_from_modules,
+        multi_asset_check,
+    )
+
+    from quant_assets import settings
+    from quant_assets.assets import derivatives as derivatives_assets
+    from quant_assets.assets import derivatives_checks, market, market_checks
+    from quant_assets.assets.features import feature_matrix, lookback_mapping
+    from quant_assets.assets.features_checks import feature_matrix_checks
+    from quant_assets.features import audit as feature_audit
+    from quant_assets.features import contract
+    from quant_assets.features.inputs import TEXT_LATENTS, UPSTREAM
+    from quant_assets.instance import get_instance
+    from quant_assets.partitions import DaySymbol, daily_symbol_partitions, days_between, parse_keys
+    from quant_assets.resources.derivatives_data import FileDropDerivatives
+    from quant_assets.resources.lake import LakeResource
+    from quant_assets.resources.market_data import FileDropMarketData
+    from quant_assets.runs import materialize
+
+    sample = "all" if args.sample == "all" else int(args.sample)
+    lake_root = settings.home().lake
+    universe = settings.universe()
+    feature_parts = [DaySymbol(d, s) for d in days_between(start, end) for s in symbols]
+    upstream_parts = [DaySymbol(d, s) for d in days_between(start - timedelta(days=1), end) for s in symbols]
+
+    @asset(
+        name="bench_floor",
+        partitions_def=daily_symbol_partitions(),
+        backfill_policy=BackfillPolicy.single_run(),
+        deps=[AssetDep(a, partition_mapping=lookback_mapping()) for a in UPSTREAM],
+    )
+    def bench_floor(context) -> MaterializeResult:
+        keys = ["rows", "first_t", "last_t", "content_sha256", "path", "contract_version", "contract_hash",
+                "feature_count", "inputs_read", "upstream_notes"]  # fmt: skip
+        for part in parse_keys(context.partition_keys):
+            context.add_asset_metadata({k: "x" for k in keys}, partition_key=part.dagster_key)
+        return MaterializeResult(metadata={"run_partitions": len(context.partition_keys)})
+
+    @multi_asset_check(
+        specs=[AssetCheckSpec(f"floor_{c}", asset="bench_floor", blocking=True) for c in feature_audit.CHECKS]
+    )
+    def bench_floor_checks(context):
+        for c in feature_audit.CHECKS:
+            yield AssetCheckResult(check_name=f"floor_{c}", asset_key="bench_floor", passed=True)
+
+    defs = Definitions(
+        assets=[
+            *load_assets_from_modules([market, derivatives_assets]),
+            AssetSpec(TEXT_LATENTS, partitions_def=daily_symbol_partitions()),
+            feature_matrix,
+            bench_floor,
+        ],
+        asset_checks=[
+            *load_asset_checks_from_modules([market_checks, derivatives_checks]),
+            feature_matrix_checks,
+            bench_floor_checks,
+        ],
+        resources={
+            "lake": LakeResource(root=lake_root),
+            "market_data": FileDropMarketData(folder=str(data), pattern="binance_spot_5m.parquet", source_name="binance-spot"),
+            "derivatives_data": FileDropDerivatives(folder=str(data)),
+        },
+    )
+    instance = get_instance()
+    out = {
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "symbols": symbols,
+        "partitions": len(feature_parts),
+        "instance": type(instance.run_storage).__name__,
+        "machine_cpus": os.cpu_count(),
+    }
+
+    def timed(assets, parts):
+        t0 = time.perf_counter()
+        results = materialize(defs, assets, parts, universe, instance)
+        elapsed = time.perf_counter() - t0
+        failed = [r.run_id for r in results if not r.success]
+        if failed:
+            raise SystemExit(f"{assets} runs failed: {failed}")
+        return elapsed, results
+
+    print(f"setup: market_bars + derivatives for {len(upstream_parts)} partitions ...", file=sys.stderr, flush=True)
+    out["setup_market_bars_s"] = round(timed(["market_bars"], upstream_parts)[0], 2)
+    out["setup_derivatives_s"] = round(timed(["derivatives"], upstream_parts)[0], 2)
+
+    # The floor runs first: the instance then holds fewer events than when the pipeline
+    # runs, which if anything flatters the floor (a conservative ratio).
+    print("floor: a trivial asset over the same partitions ...", file=sys.stderr, flush=True)
+    floor_s, _ = timed(["bench_floor"], feature_parts)
+
+    print(f"pipeline: feature_matrix for {len(feature_parts)} partitions ...", file=sys.stderr, flush=True)
+    pipeline_s, results = timed([contract.FEATURES_ASSET], feature_parts)
+    evaluations = {e.check_name: e.passed for r in results for e in r.get_asset_check_evaluations()}
+    out["pipeline_checks_passed"] = evaluations
+
+    print("raw: the same work in bare polars ...", file=sys.stderr, flush=True)
+    raw = raw_polars(lake_root, feature_parts, work / "raw_out", sample)
+    out.update({f"raw_{k}": round(v, 3) for k, v in raw.items()})
+
+    print("audit ...", file=sys.stderr, flush=True)
+    from click.testing import CliRunner
+
+    from quant_assets.cli import main as cli
+
+    t0 = time.perf_counter()
+    audit = CliRunner().invoke(
+        cli, ["audit", "--asset", contract.FEATURES_ASSET, "--start", start.isoformat(), "--end", end.isoformat(),
+              "--lake", lake_root, "--quiet", "--sample", str(sample), "--json-report", str(work / "audit.json")],
+    )  # fmt: skip
+    audit_s = time.perf_counter() - t0
+    report = json.loads((work / "audit.json").read_text())
+    raw_s = raw["total_s"]
+    out.update(
+        {
+            "pipeline_s": round(pipeline_s, 2),
+            "raw_compute_s": round(raw_s, 2),
+            "dagster_floor_s": round(floor_s, 2),
+            "ratio_vs_floor_plus_raw": round(pipeline_s / (floor_s + raw_s), 3),
+            "audit_exit_code": audit.exit_code,
+            "audit_violations": report["violations"],
+            "audit_rows_checked": report["rows_checked"],
+            "audit_rows_recomputed": report["rows_recomputed"],
+            "audit_s": round(audit_s, 2),
+            "audit_rows_per_s": round(report["rows_checked"] / audit_s, 1),
+        }
+    )
+    return out
+
+
+def raw_polars(lake_root: str, parts, out_dir: Path, sample) -> dict[str, float]:
+    """Features + checks for ``parts`` straight from the lake files, no Dagster."""
+    import polars as pl
+
+    from quant_assets.features.audit import asof_violations, choose_samples, missing_policy_violations, prefix_violations
+    from quant_assets.features.compute import features_for_partitions, recompute_at
+    from quant_assets.features.inputs import UPSTREAM, Inputs, mapped_days
+    from quant_assets.partitions import DaySymbol
+
+    timings = {}
+    t0 = time.perf_counter()
+    days = sorted({d for p in parts for d in mapped_days(p.day)})
+    symbols = sorted({p.symbol for p in parts})
+    frames = {}
+    for asset in UPSTREAM:
+        root = Path(lake_root) / asset
+        files = [
+            str(root / f"date={d.isoformat()}" / f"symbol={s}" / "part-0.parquet")
+            for d in days
+            for s in symbols
+            if (root / f"date={d.isoformat()}" / f"symbol={s}" / "part-0.parquet").exists()
+        ]
+        if files:
+            frames[asset] = pl.read_parquet(files, include_file_paths="_path").with_columns(
+                symbol=pl.col("_path").str.extract(r"symbol=([^/]+)/")
+            ).drop("_path")
+        else:
+            frames[asset] = None
+    inputs = Inputs(*(frames[a] for a in UPSTREAM))
+    timings["read_s"] = time.perf_counter() - t0
+
+    t1 = time.perf_counter()
+    upstream = {p: {a: mapped_days(p.day) for a in UPSTREAM} for p in parts}
+    features = features_for_partitions(inputs, parts, upstream)
+    timings["features_s"] = time.perf_counter() - t1
+
+    t2 = time.perf_counter()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for (name,), frame in features.partition_by("partition", as_dict=True, maintain_order=True).items():
+        frame.drop("partition").write_parquet(out_dir / f"{name.replace('|', '_')}.parquet", compression="zstd", compression_level=3)
+    timings["write_s"] = time.perf_counter() - t2
+
+    t3 = time.perf_counter()
+    violations = asof_violations(features) + missing_policy_violations(features)
+    samples = []
+    for name, times in features.group_by("partition", maintain_order=True).agg(pl.col("t")).iter_rows():
+        part = DaySymbol.parse(name)
+        samples += [(part, t) for t in choose_samples(part, times, sample)]
+    violations += prefix_violations(features, recompute_at(inputs, samples, upstream))
+    timings["checks_s"] = time.perf_counter() - t3
+    timings["violations"] = float(len(violations))
+    timings["total_s"] = time.perf_counter() - t0
+    return timings
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""feature_matrix: one row per symbol per 5m decision time, all sources joined as-of.
+
+Thin glue: which partitions to read comes from Dagster's partition mapping, the data work
+from ``quant_assets.features`` (vectorised over every partition of the run), the column
+contract from ``quant_assets.features.contract``.
+"""
+
+
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+
+import polars as pl
+from dagster import (
+    AssetDep,
+    AssetExecutionContext,
+    BackfillPolicy,
+    BetaWarning,
+    DimensionPartitionMapping,
+    IdentityPartitionMapping,
+    MaterializeResult,
+    MetadataValue,
+    MultiPartitionMapping,
+    TimeWindowPartitionMapping,
+    asset,
+)
+
+from quant_assets.assets.metadata import preview
+from quant_assets.features import compute as feature_compute
+from quant_assets.features import contract
+from quant_assets.features.inputs import LOOKBACK_DAYS, UPSTREAM, mapped_days
+from quant_assets.features.lake_io import read_inputs, write_partition
+from quant_assets.partitions import DATE_DIM, SYMBOL_DIM, DaySymbol, daily_symbol_partitions, parse_keys
+from quant_assets.resources.lake import LakeResource
+from quant_assets.timegrid import utc_now
+
+FEATURES_GROUP = "features"
+WRITE_THREADS = 8
+
+
+def lookback_mapping() -> MultiPartitionMapping:
+    """Feature day D of a symbol reads upstream days D-LOOKBACK_DAYS..D of the same symbol.
+
+    Days before the first partition do not exist; they are dropped, not an error, and the
+    features that needed them come out missing and flagged.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BetaWarning)  # both are stable in use since Dagster 1.6
+        return MultiPartitionMapping(
+            {
+                DATE_DIM: DimensionPartitionMapping(
+                    DATE_DIM,
+                    TimeWindowPartitionMapping(
+                        start_offset=-LOOKBACK_DAYS, end_offset=0, allow_nonexistent_upstream_partitions=True
+                    ),
+                ),
+                SYMBOL_DIM: DimensionPartitionMapping(SYMBOL_DIM, IdentityPartitionMapping()),
+            }
+        )
+
+
+def _mapped_upstream(context: AssetExecutionContext, upstream: str) -> list[DaySymbol] | None:
+    """The upstream partitions Dagster maps this run to; None when the code location does
+    not define ``upstream`` as a partitioned asset (its features are then missing)."""
+    try:
+        return parse_keys(context.asset_partition_keys_for_input(upstream))
+    except Exception as error:  # Dagster raises a CheckError for an unpartitioned/undefined input
+        if "no asset partitions" in str(error):
+            return None
+        raise
+
+
+def _partition_stats(frame: pl.DataFrame) -> dict[str, dict]:
+    """Per-partition facts for the metadata, computed once over the whole run."""
+    aggs = [pl.len().alias("rows"), pl.col("t").min().alias("first_t"), pl.col("t").max().alias("last_t")]
+    for source, flags in contract.FLAGS_BY_SOURCE.items():
+        aggs.append(pl.any_horizontal([pl.col(f) for f in flags]).sum().alias(f"rows_with_missing_{source}"))
+        aggs.append(pl.col(contract.ASOF_COLUMNS[source]).max().alias(f"newest_{source}_available_at"))
+    stats = frame.group_by("partition").agg(aggs)
+    return {row.pop("partition"): row for row in stats.iter_rows(named=True)}
+
+
+@asset(
+    name=contract.FEATURES_ASSET,
+    group_name=FEATURES_GROUP,
+    kinds={"polars", "parquet"},
+    partitions_def=daily_symbol_partitions(),
+    backfill_policy=BackfillPolicy.single_run(),
+    deps=[AssetDep(upstream, partition_mapping=lookback_mapping()) for upstream in UPSTREAM],
+    description=(
+        "One row per 5m decision time t (a bar's close) for one UTC day of one symbol: bar "
+        "features over trailing windows, derivatives and text joined as-of on available_at, "
+        "explicit missing flags, and per source the newest available_at used. Columns follow "
+        f"the feature contract v{contract.SCHEMA_VERSION} (quant_assets.features.contract)."
+    ),
+)
+def feature_matrix(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
+    clock = [time.perf_counter()]
+
+    def lap() -> float:
+        clock.append(time.perf_counter())
+        return round(clock[-1] - clock[-2], 3)
+
+    parts = parse_keys(context.partition_keys)
+    store = lake.lake()
+    mapped = {upstream: _mapped_upstream(context, upstream) for upstream in UPSTREAM}
+    timings = {"mapping_s": lap()}
+    inputs, absent = read_inputs(store, {a: keys or [] for a, keys in mapped.items()})
+    timings["read_s"] = lap()
+    mapped_sets = {a: (None if keys is None else set(keys)) for a, keys in mapped.items()}
+    read = {a: (keys or set()) - set(absent[a]) for a, keys in mapped_sets.items()}
+    upstream_days: dict[DaySymbol, dict[str, list[date]]] = {
+        p: {a: [d for d in mapped_days(p.day) if DaySymbol(d, p.symbol) in read[a]] for a in UPSTREAM} for p in parts
+    }
+    frame = feature_compute.features_for_partitions(inputs, parts, upstream_days, now=utc_now())
+    stats = _partition_stats(frame)
+    timings["compute_s"] = lap()
+    by_part = frame.partition_by("partition", as_dict=True, maintain_order=True)
+    empty = contract.empty()
+
+    def write(part: DaySymbol):
+        rows = by_part.get((str(part),))
+        return write_partition(store, part, empty if rows is None else rows.drop("partition"), upstream_days[part])
+
+    # Many small atomic writes (write, fsync, rename): concurrent, results in partition order.
+    with ThreadPoolExecutor(WRITE_THREADS) as pool:
+        writes = list(pool.map(write, parts))
+    for part, write in zip(parts, writes):
+        name = str(part)
+        notes = []
+        for upstream in UPSTREAM:
+            if mapped_sets[upstream] is None:
+                notes.append(f"{upstream}: not defined in this code location, its features are missing")
+                continue
+            wanted = [d for d in mapped_days(part.day) if DaySymbol(d, part.symbol) in mapped_sets[upstream]]
+            gone = [d.isoformat() for d in wanted if d not in upstream_days[part][upstream]]
+            if gone:
+                notes.append(f"{upstream}: partitions {', '.join(gone)} not materialised, their features are missing")
+        facts = stats.get(name, {"rows": 0})
+        context.add_asset_metadata(
+            {
+                **{k: (str(v) if v is not None and not isinstance(v, int) else v) for k, v in facts.items() if v is not None},
+                "content_sha256": write.sha256,
+                "path": MetadataValue.path(write.path),
+                **contract.metadata(),
+                "inputs_read": "; ".join(
+                    f"{a}: {', '.join(d.isoformat() for d in upstream_days[part][a]) or 'none'}" for a in UPSTREAM
+                ),
+                "upstream_notes": "; ".join(notes) or "all mapped upstream partitions read",
+            },
+            partition_key=part.dagster_key,
+        )
+    timings["write_and_metadata_s"] = lap()
+    context.log.info("wrote %d feature rows in %d partitions (%s)", frame.height, len(parts), timings)
+    return MaterializeResult(
+        metadata={
+            "run_rows": frame.height,
+            "run_partitions": len(parts),
+            **contract.metadata(),
+            **{f"run_{k}": v for k, v in timings.items()},
+            "preview": preview(frame.select("partition", *contract.COLUMN_NAMES[:12]).sort("partition", "t")),
+        }
+    )

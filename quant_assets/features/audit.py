@@ -1,0 +1,358 @@
+"""The feature_matrix checks as pure functions: the blocking asset checks and the
+``quant-assets audit`` command both call :func:`audit_lake`, so they cannot disagree.
+
+Checks, per stored partition:
+
+- ``contract``: columns, order and dtypes are the contract's; the file records the current
+  contract hash and the upstream partitions it read; ``t`` is unique, sorted and on the
+  partition's decision grid (a finished day has all 288 decision times).
+- ``no_forward_columns``: no column outside the contract, and no name that reads as a
+  label or a look-ahead (``fwd_``, ``label``, ``target``, ``future``, ``y_`` ...).
+- ``asof``: structural as-of: for every row and source, ``asof_<source> <= t``, and the text
+  projection's ``fit_end <= t``.
+- ``missing_policy``: each feature is null iff its missing flag is set; flags never null;
+  no NaN or infinity; a source's as-of stamp is set iff one of its features is present.
+- ``prefix_invariance``: for sampled decision times (always the first and last row, plus
+  ``sample`` random ones, or every row with ``sample="all"``), the row recomputed from the
+  partition's recorded inputs truncated at ``t`` (``available_at <= t``) equals the stored
+  row: floats within ``|a - b| <= ATOL + RTOL * |b|``, everything else exactly.
+
+Every violation names the check, the partition, the decision time, the column and the
+stored and expected values.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Callable, Iterator
+
+import polars as pl
+
+from quant_assets.features import contract
+from quant_assets.features.compute import recompute_at
+from quant_assets.features.inputs import UPSTREAM, Inputs, decision_grid, mapped_days
+from quant_assets.features.lake_io import read_inputs, read_partitions, recorded_contract, recorded_inputs
+from quant_assets.lake.store import ParquetLake
+from quant_assets.partitions import DaySymbol
+
+CHECKS = ("contract", "no_forward_columns", "asof", "missing_policy", "prefix_invariance")
+RTOL = 1e-9
+ATOL = 1e-12
+DEFAULT_SAMPLE = 3
+MAX_LISTED = 50  # violations listed per partition and check; all are counted
+
+
+@dataclass(frozen=True)
+class Violation:
+    check: str
+    partition: str
+    t: datetime | None
+    feature: str | None
+    stored: str | None
+    expected: str | None
+    detail: str = ""
+
+    def line(self) -> str:
+        t = self.t.isoformat() if self.t is not None else "-"
+        return (
+            f"[{self.check}] {self.partition} t={t} feature={self.feature or '-'} "
+            f"stored={self.stored} expected={self.expected}" + (f" ({self.detail})" if self.detail else "")
+        )
+
+    def as_dict(self) -> dict:
+        return {
+            "check": self.check,
+            "partition": self.partition,
+            "t": self.t.isoformat() if self.t is not None else None,
+            "feature": self.feature,
+            "stored": self.stored,
+            "expected": self.expected,
+            "detail": self.detail,
+        }
+
+
+@dataclass
+class PartitionReport:
+    partition: DaySymbol
+    rows: int = 0
+    recomputed: int = 0
+    violations: list[Violation] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=lambda: {c: 0 for c in CHECKS})
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(self.counts.values())
+
+    def add(self, found: list[Violation]) -> None:
+        for v in found:
+            self.counts[v.check] = self.counts.get(v.check, 0) + 1
+            if sum(1 for w in self.violations if w.check == v.check) < MAX_LISTED:
+                self.violations.append(v)
+
+    def line(self) -> str:
+        status = "OK" if self.ok else "FAIL " + ", ".join(f"{c}={n}" for c, n in self.counts.items() if n)
+        notes = f"  notes: {'; '.join(self.notes)}" if self.notes else ""
+        return f"{self.partition}  rows={self.rows} recomputed={self.recomputed}  {status}{notes}"
+
+
+def _fmt(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+# ---- per-partition checks on one stored frame -----------------------------------------
+def contract_violations(
+    part: DaySymbol, frame: pl.DataFrame, kv: dict[str, str] | None, now: datetime | None = None
+) -> list[Violation]:
+    name = str(part)
+    out = [Violation("contract", name, None, None, None, None, p) for p in contract.schema_problems(frame.schema)]
+    recorded = recorded_contract(kv or {})
+    if recorded is None:
+        out.append(Violation("contract", name, None, None, None, contract.CONTRACT_HASH, "file records no feature contract"))
+    elif recorded.get("hash") != contract.CONTRACT_HASH:
+        out.append(
+            Violation(
+                "contract", name, None, None, f"{recorded.get('version')}/{recorded.get('hash')}",
+                f"{contract.SCHEMA_VERSION}/{contract.CONTRACT_HASH}", "written under another contract",
+            )
+        )  # fmt: skip
+    if recorded_inputs(kv or {}) is None:
+        out.append(Violation("contract", name, None, None, None, None, "file records no upstream inputs"))
+    if contract.KEY_COLUMN not in frame.columns:
+        return out
+    times = frame[contract.KEY_COLUMN].to_list()
+    grid = decision_grid(part)
+    on_grid = set(grid)
+    seen, duplicates = set(), set()
+    for t in times:
+        (duplicates if t in seen else seen).add(t)
+    for t in sorted(duplicates):
+        out.append(Violation("contract", name, t, "t", _fmt(t), "unique", "duplicate decision time"))
+    for t in [t for t in times if t not in on_grid]:
+        out.append(Violation("contract", name, t, "t", _fmt(t), "on the day's 5m close grid", "t outside partition"))
+    if any(b <= a for a, b in zip(times, times[1:])) and not duplicates:
+        out.append(Violation("contract", name, None, "t", None, "increasing", "rows not sorted by t"))
+    last = max(times) if times else None
+    complete_day = now is None or part.end <= now
+    needed = [t for t in grid if (complete_day or (last is not None and t <= last))]
+    for t in [t for t in needed if t not in seen]:
+        out.append(Violation("contract", name, t, "t", None, _fmt(t), "decision time missing"))
+    return out
+
+
+def forward_column_violations(part: DaySymbol, columns: list[str]) -> list[Violation]:
+    out = []
+    for c in columns:
+        if contract.FORBIDDEN_NAME.search(c):
+            out.append(Violation("no_forward_columns", str(part), None, c, "present", "absent", "label or forward-looking name"))
+        elif c not in contract.COLUMNS:
+            out.append(Violation("no_forward_columns", str(part), None, c, "present", "absent", "column not in the contract"))
+    return out
+
+
+def _rows_to_violations(check: str, frame: pl.DataFrame, feature: str, stored: str, expected: str, detail: str) -> list[Violation]:
+    return [
+        Violation(check, p, t, feature, _fmt(s), _fmt(e), detail)
+        for p, t, s, e in frame.select("partition", "t", stored, expected).iter_rows()
+    ]
+
+
+def asof_violations(frame: pl.DataFrame) -> list[Violation]:
+    """Vectorised over a frame with ``partition`` + contract columns."""
+    stamps = [*contract.ASOF_COLUMNS.values(), contract.PROJECTION_FIT_END]
+    out = []
+    for col in _masks_with_hits(frame, {c: pl.col(c) > pl.col("t") for c in stamps}):
+        bad = frame.filter(pl.col(col) > pl.col("t")).with_columns(_e=pl.lit("<= t"))
+        out += _rows_to_violations("asof", bad, col, col, "_e", "used a record not yet available at t")
+    return out
+
+
+def _masks_with_hits(frame: pl.DataFrame, masks: dict[str, pl.Expr]) -> list[str]:
+    """Names of the masks true on at least one row: one pass over the frame for all of them."""
+    if not masks or frame.is_empty():
+        return []
+    counts = frame.select([m.fill_null(False).sum().alias(k) for k, m in masks.items()]).row(0, named=True)
+    return [k for k, n in counts.items() if n]
+
+
+def missing_policy_violations(frame: pl.DataFrame) -> list[Violation]:
+    rules: dict[str, tuple[pl.Expr, str, pl.Expr, pl.Expr, str]] = {}
+    for f in contract.FLAG_NAMES:
+        rules[f"null:{f}"] = (pl.col(f).is_null(), f, pl.lit(None, pl.String), pl.lit("true/false"), "missing flag is null")
+    for feat in contract.FEATURES:
+        v, g = pl.col(feat.name), pl.col(feat.flag)
+        rules[f"filled:{feat.name}"] = (g & v.is_not_null(), feat.name, v.cast(pl.String), pl.lit(None, pl.String), f"value present while {feat.flag} is set")
+        rules[f"silent:{feat.name}"] = (~g & v.is_null(), feat.name, pl.lit(None, pl.String), pl.lit("a value"), f"null while {feat.flag} is not set")
+        if feat.dtype in (contract.F64, contract.F32):
+            rules[f"nan:{feat.name}"] = (v.is_nan() | v.is_infinite(), feat.name, v.cast(pl.String), pl.lit("finite"), "NaN or infinite")
+    for source, asof in contract.ASOF_COLUMNS.items():
+        any_present = pl.any_horizontal([pl.col(n).is_not_null() for n in contract.FEATURES_BY_SOURCE[source]])
+        a = pl.col(asof)
+        rules[f"asof:{asof}"] = (
+            any_present != a.is_not_null(), asof, a.cast(pl.String),
+            pl.when(any_present).then(pl.lit("a stamp")).otherwise(pl.lit(None)),
+            f"as-of stamp inconsistent with the {source} features present",
+        )  # fmt: skip
+    any_latent = pl.any_horizontal([pl.col(n).is_not_null() for n in contract.LATENT_FEATURES])
+    fe = pl.col(contract.PROJECTION_FIT_END)
+    rules["fit_end"] = (
+        any_latent != fe.is_not_null(), contract.PROJECTION_FIT_END, fe.cast(pl.String),
+        pl.when(any_latent).then(pl.lit("a fit end")).otherwise(pl.lit(None)),
+        "projection fit end inconsistent with latents present",
+    )  # fmt: skip
+    out = []
+    for key in _masks_with_hits(frame, {k: r[0] for k, r in rules.items()}):
+        mask, feature, stored, expected, detail = rules[key]
+        bad = frame.filter(mask).with_columns(_s=stored, _e=expected)
+        out += _rows_to_violations("missing_policy", bad, feature, "_s", "_e", detail)
+    return out
+
+
+def choose_samples(part: DaySymbol, times: list[datetime], sample: int | str, seed: int = 0) -> list[datetime]:
+    """First and last row always; ``sample`` more at random (seeded per partition), or all."""
+    if not times:
+        return []
+    if sample == "all":
+        return list(times)
+    chosen = {times[0], times[-1]}
+    middle = [t for t in times[1:-1]]
+    rng = random.Random(f"{seed}:{part}")
+    chosen.update(rng.sample(middle, min(int(sample), len(middle))))
+    return sorted(chosen)
+
+
+def prefix_violations(
+    stored: pl.DataFrame,
+    recomputed: pl.DataFrame,
+    rtol: float = RTOL,
+    atol: float = ATOL,
+) -> list[Violation]:
+    """Compare stored rows with rows recomputed from truncated inputs (both ``partition`` + contract)."""
+    cols = [c for c in contract.COLUMN_NAMES if c != contract.KEY_COLUMN]
+    joined = recomputed.join(stored, on=["partition", "t"], how="left", suffix="__stored")
+    masks = {}
+    for c in cols:
+        s, r = pl.col(f"{c}__stored"), pl.col(c)
+        if c in contract.FLOAT_COLUMNS:
+            s64, r64 = s.cast(pl.Float64), r.cast(pl.Float64)
+            both = s64.is_not_null() & r64.is_not_null()
+            close = ((s64 - r64).abs() <= atol + rtol * r64.abs()) | (s64.is_nan() & r64.is_nan()) | (s64 == r64)
+            masks[c] = (s64.is_null() != r64.is_null()) | (both & ~close.fill_null(False))
+        else:
+            masks[c] = ~s.eq_missing(r)
+    out = []
+    for c in _masks_with_hits(joined, masks):
+        bad = joined.filter(masks[c]).with_columns(_s=pl.col(f"{c}__stored").cast(pl.String), _e=pl.col(c).cast(pl.String))
+        out += _rows_to_violations("prefix_invariance", bad, c, "_s", "_e", "stored row differs from the recompute on inputs truncated at t")
+    return out
+
+
+# ---- over the lake ---------------------------------------------------------------------
+Compute = Callable[..., pl.DataFrame] | None
+
+
+def audit_lake(
+    store: ParquetLake,
+    parts: list[DaySymbol],
+    *,
+    sample: int | str = DEFAULT_SAMPLE,
+    seed: int = 0,
+    compute: Compute = None,
+    now: datetime | None = None,
+    first_day: date | None = None,
+    samples_per_chunk: int = 1000,
+) -> Iterator[PartitionReport]:
+    """Audit stored partitions; yields one report per partition, in order.
+
+    Inputs for the recompute are the upstream partitions each file records it read (see
+    :mod:`lake_io`); a file that records none is recomputed from the mapping rule.
+    Partitions are processed in chunks so that memory stays bounded for long ranges.
+    """
+    parts = sorted(parts)
+    samples_per_part = 288 if sample == "all" else int(sample) + 2
+    chunk = max(1, samples_per_chunk // samples_per_part)
+    for i in range(0, len(parts), chunk):
+        yield from _audit_chunk(store, parts[i : i + chunk], sample, seed, compute, now, first_day)
+
+
+def _audit_chunk(store, parts, sample, seed, compute, now, first_day) -> list[PartitionReport]:
+    reports = {p: PartitionReport(p) for p in parts}
+    frames, upstream_days = [], {}
+    for part, stored_part in zip(parts, read_partitions(store, parts)):
+        report = reports[part]
+        if stored_part is None:
+            report.add([Violation("contract", str(part), None, None, None, None, "partition is not materialised")])
+            continue
+        frame, kv = stored_part
+        report.rows = frame.height
+        report.add(contract_violations(part, frame, kv, now))
+        report.add(forward_column_violations(part, frame.columns))
+        if contract.schema_problems(frame.select([c for c in frame.columns if c in contract.COLUMNS]).schema):
+            report.notes.append("columns do not match the contract: row checks skipped")
+            continue
+        recorded = recorded_inputs(kv)
+        if recorded is None:
+            recorded = {a: mapped_days(part.day, first_day) for a in UPSTREAM}
+            report.notes.append("inputs not recorded: recomputed from the mapping rule")
+        outside = {a: [d for d in days if d not in mapped_days(part.day)] for a, days in recorded.items()}
+        for asset, days in outside.items():
+            if days:
+                report.add([Violation("contract", str(part), None, asset, str(days), str(mapped_days(part.day)), "read outside its partition mapping")])
+        upstream_days[part] = recorded
+        frames.append(frame.select(contract.COLUMN_NAMES).with_columns(partition=pl.lit(str(part))))
+    if not frames:
+        return [reports[p] for p in parts]
+    stored = pl.concat(frames)
+    for v in asof_violations(stored) + missing_policy_violations(stored):
+        reports[DaySymbol.parse(v.partition)].add([v])
+
+    samples = []
+    by_part = stored.group_by("partition", maintain_order=True).agg(pl.col("t"))
+    for name, times in by_part.iter_rows():
+        part = DaySymbol.parse(name)
+        chosen = choose_samples(part, times, sample, seed)
+        reports[part].recomputed = len(chosen)
+        samples += [(part, t) for t in chosen]
+    wanted = {a: [DaySymbol(d, p.symbol) for p in upstream_days for d in upstream_days[p].get(a, [])] for a in UPSTREAM}
+    inputs, absent = read_inputs(store, wanted)
+    for asset, missing in absent.items():
+        for gone in missing:
+            for part in upstream_days:
+                if gone.symbol == part.symbol and gone.day in upstream_days[part].get(asset, []):
+                    reports[part].notes.append(f"recorded input {asset} {gone} is no longer in the lake")
+    recomputed = recompute_at(inputs, samples, upstream_days, compute=compute)
+    for v in prefix_violations(stored, recomputed):
+        reports[DaySymbol.parse(v.partition)].add([v])
+    return [reports[p] for p in parts]
+
+
+def audit_frames(
+    stored: dict[DaySymbol, pl.DataFrame],
+    inputs: Inputs,
+    upstream_days: dict[DaySymbol, dict[str, list[date]]],
+    *,
+    sample: int | str = DEFAULT_SAMPLE,
+    seed: int = 0,
+    compute: Compute = None,
+) -> dict[DaySymbol, PartitionReport]:
+    """The row checks on in-memory frames (no lake): for tests and notebooks."""
+    reports = {p: PartitionReport(p, rows=f.height) for p, f in stored.items()}
+    frame = pl.concat([f.select(contract.COLUMN_NAMES).with_columns(partition=pl.lit(str(p))) for p, f in stored.items()])
+    for v in asof_violations(frame) + missing_policy_violations(frame):
+        reports[DaySymbol.parse(v.partition)].add([v])
+    samples = []
+    for part, f in stored.items():
+        chosen = choose_samples(part, f["t"].to_list(), sample, seed)
+        reports[part].recomputed = len(chosen)
+        samples += [(part, t) for t in chosen]
+    for v in prefix_violations(frame, recompute_at(inputs, samples, upstream_days, compute=compute)):
+        reports[DaySymbol.parse(v.partition)].add([v])
+    return reports

@@ -1,0 +1,153 @@
+"""The upstream frames the feature matrix reads, and which partitions of them a day needs.
+
+Upstream schemas are fixed by their assets; here they are only named, so that an absent
+source (no partition materialised for the range) is an empty frame of the right shape and
+its features come out missing and flagged rather than failing or being filled.
+
+Lookback: a feature partition ``(D, symbol)`` reads the upstream partitions of days
+``D - LOOKBACK_DAYS .. D`` of the same symbol. The Dagster asset declares exactly this as a
+partition mapping; :func:`mapped_days` is the same rule for code without a Dagster context
+(the audit, the benchmark's bare-polars run), and a test holds the two equal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import polars as pl
+
+from quant_assets.features.contract import LATENT_DIM
+from quant_assets.partitions import DaySymbol
+from quant_assets.timegrid import BAR, TS_DTYPE
+
+BARS = "market_bars"
+DERIVATIVES = "derivatives"
+TEXT_LATENTS = "text_latents"
+UPSTREAM = (BARS, DERIVATIVES, TEXT_LATENTS)
+
+LOOKBACK_DAYS = 1
+SERIES = "series"  # one independent time series per feature partition (see compute)
+
+BARS_SCHEMA = {
+    "symbol": pl.String(),
+    "ts": TS_DTYPE,
+    "available_at": TS_DTYPE,
+    "open": pl.Float64(),
+    "high": pl.Float64(),
+    "low": pl.Float64(),
+    "close": pl.Float64(),
+    "volume": pl.Float64(),
+}
+DERIVATIVES_SCHEMA = {
+    "symbol": pl.String(),
+    "metric": pl.String(),
+    "event_time": TS_DTYPE,
+    "available_at": TS_DTYPE,
+    "value": pl.Float64(),
+    "is_missing": pl.Boolean(),
+}
+LATENT_COLUMNS = [f"{tower}_z_{i:02d}" for tower in ("post", "comment") for i in range(LATENT_DIM)]
+LATENTS_SCHEMA = {
+    "symbol": pl.String(),
+    "ts": TS_DTYPE,
+    "available_at": TS_DTYPE,
+    "post_count": pl.Int64(),
+    "comment_count": pl.Int64(),
+    "market_post_count": pl.Int64(),
+    "comment_post_ratio": pl.Float64(),
+    "post_score_observed_mean": pl.Float64(),
+    "post_num_comments_observed_mean": pl.Float64(),
+    "post_latent_missing": pl.Boolean(),
+    "comment_latent_missing": pl.Boolean(),
+    **{c: pl.Float32() for c in LATENT_COLUMNS},
+    "projection_id": pl.String(),
+    "projection_fit_start": TS_DTYPE,
+    "projection_fit_end": TS_DTYPE,
+}
+SCHEMAS = {BARS: BARS_SCHEMA, DERIVATIVES: DERIVATIVES_SCHEMA, TEXT_LATENTS: LATENTS_SCHEMA}
+# The column that decides which lake partition (UTC day) a record belongs to.
+DAY_COLUMN = {BARS: "ts", DERIVATIVES: "event_time", TEXT_LATENTS: "ts"}
+
+
+def conform(asset: str, frame: pl.DataFrame | None) -> pl.DataFrame:
+    """The columns the features use, cast to their schema; an absent source is an empty frame."""
+    wanted = SCHEMAS[asset]
+    if frame is None or frame.width == 0:
+        return pl.DataFrame(schema=wanted)
+    missing = [c for c in wanted if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{asset} input lacks columns {missing}")
+    return frame.select([pl.col(c).cast(t) for c, t in wanted.items()])
+
+
+@dataclass
+class Inputs:
+    """Upstream frames with a ``symbol`` column, plus which day partitions each came from."""
+
+    bars: pl.DataFrame
+    derivatives: pl.DataFrame
+    latents: pl.DataFrame
+
+    def __post_init__(self):
+        self.bars = conform(BARS, self.bars)
+        self.derivatives = conform(DERIVATIVES, self.derivatives)
+        self.latents = conform(TEXT_LATENTS, self.latents)
+
+    def frame(self, asset: str) -> pl.DataFrame:
+        return {BARS: self.bars, DERIVATIVES: self.derivatives, TEXT_LATENTS: self.latents}[asset]
+
+
+def mapped_days(day: date, first_day: date | None = None) -> list[date]:
+    """Upstream days a feature partition of ``day`` reads (those before ``first_day`` do not exist)."""
+    days = [day - timedelta(days=k) for k in range(LOOKBACK_DAYS, -1, -1)]
+    return [d for d in days if first_day is None or d >= first_day]
+
+
+def mapped_parts(parts: list[DaySymbol], first_day: date | None = None) -> list[DaySymbol]:
+    return sorted({DaySymbol(d, p.symbol) for p in parts for d in mapped_days(p.day, first_day)})
+
+
+def decision_grid(part: DaySymbol, now: datetime | None = None) -> list[datetime]:
+    """The 288 decision times of a partition: closes of the day's bars, ``D 00:05 .. D+1 00:00``."""
+    times = pl.datetime_range(part.start + BAR, part.end, BAR, eager=True, time_zone="UTC").to_list()
+    return [t for t in times if now is None or t <= now]
+
+
+def series_name(part: DaySymbol, cutoff: datetime | None = None) -> str:
+    return str(part) if cutoff is None else f"{part}@{cutoff.isoformat()}"
+
+
+def per_series(
+    asset: str,
+    frame: pl.DataFrame,
+    plan: pl.DataFrame,
+) -> pl.DataFrame:
+    """Give every series its own copy of exactly the upstream days it reads.
+
+    ``plan`` has one row per (series, symbol, day) the series reads, and optionally a
+    ``cutoff``: then only records with ``available_at <= cutoff`` are kept (inputs truncated
+    at a decision time, for the prefix-invariance recompute). The ``symbol`` column is
+    replaced by ``series``.
+    """
+    keyed = frame.with_columns(_day=pl.col(DAY_COLUMN[asset]).dt.date())
+    joined = plan.join(keyed, left_on=["symbol", "day"], right_on=["symbol", "_day"], how="inner")
+    if "cutoff" in plan.columns:
+        joined = joined.filter(pl.col("available_at") <= pl.col("cutoff"))
+    keep = [c for c in SCHEMAS[asset] if c != "symbol"]
+    return joined.select(SERIES, *keep)
+
+
+def read_plan(series_days: list[tuple[str, str, date, datetime | None]]) -> pl.DataFrame:
+    """(series, symbol, day, cutoff) rows -> plan frame for :func:`per_series`."""
+    with_cutoff = any(c is not None for *_, c in series_days)
+    data = {
+        SERIES: [s for s, *_ in series_days],
+        "symbol": [sym for _, sym, _, _ in series_days],
+        "day": [d for _, _, d, _ in series_days],
+    }
+    schema = {SERIES: pl.String(), "symbol": pl.String(), "day": pl.Date()}
+    if with_cutoff:
+        data["cutoff"] = [c for *_, c in series_days]
+        schema["cutoff"] = TS_DTYPE
+    return pl.DataFrame(data, schema=schema)

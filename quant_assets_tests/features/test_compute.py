@@ -1,0 +1,159 @@
+"""The feature computation on real data: grid, as-of semantics, flags, independence."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime, timedelta, timezone
+
+import polars as pl
+import pytest
+from dagster import MultiPartitionsDefinition
+
+from quant_assets.features import contract
+from quant_assets.features.audit import missing_policy_violations, asof_violations
+from quant_assets.features.compute import derivative_features, features_for_partitions
+from quant_assets.features.inputs import SERIES, UPSTREAM, Inputs, mapped_days, mapped_parts
+from quant_assets.partitions import DaySymbol, daily_symbol_partitions
+from quant_assets_tests.features import realdata
+
+UTC = timezone.utc
+FIRST = realdata.OCT[0]
+
+
+@pytest.fixture(scope="module")
+def inputs() -> Inputs:
+    return Inputs(realdata.bars(), realdata.derivatives(), realdata.latents())
+
+
+def run(inputs, parts, now=None, first_day=FIRST, drop=()):
+    days = {p: {a: ([] if a in drop else mapped_days(p.day, first_day)) for a in UPSTREAM} for p in parts}
+    return features_for_partitions(inputs, parts, days, now=now)
+
+
+def test_one_row_per_decision_time_in_contract_order(inputs):
+    part = DaySymbol(date(2025, 10, 7), "BTC-USDT")
+    out = run(inputs, [part])
+    assert out.columns == ["partition", *contract.COLUMN_NAMES]
+    assert out.height == 288
+    assert out["t"][0] == datetime(2025, 10, 7, 0, 5, tzinfo=UTC)
+    assert out["t"][-1] == datetime(2025, 10, 8, 0, 0, tzinfo=UTC)
+    frame = out.select(contract.COLUMN_NAMES)
+    assert contract.schema_problems(frame.schema) == []
+
+
+def test_a_row_uses_the_bar_that_closes_at_t_and_nothing_later(inputs):
+    part = DaySymbol(date(2025, 10, 7), "ETH-USDT")
+    out = run(inputs, [part])
+    bars = realdata.bars(["ETH-USDT"])
+    close = dict(zip(bars["available_at"].to_list(), bars["close"].to_list()))
+    for row in out.select("t", "ret_5m", "ret_1h", "asof_bars").iter_rows(named=True):
+        t = row["t"]
+        assert row["asof_bars"] == t
+        assert row["ret_5m"] == pytest.approx(math.log(close[t] / close[t - timedelta(minutes=5)]), rel=1e-12)
+        assert row["ret_1h"] == pytest.approx(math.log(close[t] / close[t - timedelta(hours=1)]), rel=1e-12)
+
+
+def test_first_day_has_no_history_and_says_so(inputs):
+    out = run(inputs, [DaySymbol(FIRST, "BTC-USDT")])
+    assert out["bars_1d_missing"].all() and out["ret_1d"].is_null().all()
+    # the 24h text window ending at D+1 00:00 lies wholly inside the day: complete
+    assert out["text_24h_missing"].to_list() == [True] * 287 + [False]
+    assert out["bars_5m_missing"].to_list() == [True] + [False] * 287
+    assert not missing_policy_violations(out)
+
+
+def test_clean_output_obeys_the_policies(inputs):
+    parts = [DaySymbol(d, s) for d in (date(2025, 10, 6), date(2025, 10, 7), date(2025, 10, 8)) for s in realdata.SYMBOLS]
+    out = run(inputs, parts)
+    assert not missing_policy_violations(out)
+    assert not asof_violations(out)
+    # real values where the data has them
+    full = out.filter(pl.col("partition") == "2025-10-07|BTC-USDT")
+    for name in ("ret_1d", "rv_1d", "volz_1d", "rsi_4h", "funding_rate", "basis_bps", "text_post_count_24h"):
+        assert full[name].null_count() == 0, name
+    # the 2025 source has no open interest, long/short or taker data: flagged, never filled
+    assert full["oi_1h_missing"].all() and full["long_short_missing"].all() and full["taker_missing"].all()
+
+
+def test_a_partition_does_not_depend_on_its_run(inputs):
+    part = DaySymbol(date(2025, 10, 7), "BTC-USDT")
+    alone = run(inputs, [part]).drop("partition")
+    many = [DaySymbol(d, s) for d in (date(2025, 10, 6), date(2025, 10, 7), date(2025, 10, 8)) for s in realdata.SYMBOLS]
+    together = run(inputs, many).filter(pl.col("partition") == str(part)).drop("partition")
+    assert alone.equals(together)
+
+
+def test_absent_source_becomes_flags_not_fills(inputs):
+    out = run(inputs, [DaySymbol(date(2025, 10, 7), "ETH-USDT")], drop=("derivatives", "text_latents"))
+    for source in ("derivatives", "text"):
+        assert out.select(contract.FEATURES_BY_SOURCE[source]).null_count().row(0) == (288,) * len(contract.FEATURES_BY_SOURCE[source])
+        assert out.select(contract.FLAGS_BY_SOURCE[source]).min().row(0) == (True,) * len(contract.FLAGS_BY_SOURCE[source])
+        assert out[contract.ASOF_COLUMNS[source]].is_null().all()
+    assert not missing_policy_violations(out)
+
+
+def test_today_stops_at_now(inputs):
+    now = datetime(2025, 10, 7, 12, 2, tzinfo=UTC)
+    out = run(inputs, [DaySymbol(date(2025, 10, 7), "BTC-USDT")], now=now)
+    assert out["t"].max() == datetime(2025, 10, 7, 12, 0, tzinfo=UTC) and out.height == 144
+
+
+def test_funding_is_as_of_available_at_and_ages_out(inputs):
+    part = DaySymbol(date(2025, 10, 7), "BTC-USDT")
+    out = run(inputs, [part])
+    # the partition reads days D-1..D: a funding stamped exactly at D+1 00:00 is in day D+1's
+    # partition, so the last row (t = D+1 00:00) still uses the previous one
+    funding = realdata.derivatives(["BTC-USDT"]).filter(
+        pl.col("metric") == "funding_rate", pl.col("event_time").dt.date().is_in([date(2025, 10, 6), part.day])
+    )
+    stamps = funding["available_at"].to_list()
+    for row in out.select("t", "funding_rate", "funding_age_h").iter_rows(named=True):
+        latest = max(s for s in stamps if s <= row["t"])
+        value = funding.filter(pl.col("available_at") == latest)["value"][0]
+        assert row["funding_rate"] == value
+        assert row["funding_age_h"] == pytest.approx((row["t"] - latest).total_seconds() / 3600)
+    # drop the funding of the day: older than 8h is missing, not carried forward
+    sparse = realdata.derivatives().filter(~((pl.col("metric") == "funding_rate") & (pl.col("event_time").dt.date() == part.day)))
+    out = run(Inputs(realdata.bars(), sparse, realdata.latents()), [part])
+    assert out.filter(pl.col("t") > datetime(2025, 10, 7, 0, 0, tzinfo=UTC))["funding_missing"].all()
+
+
+def test_open_interest_long_short_and_taker_on_real_sol_data():
+    rows = realdata.sol_oi_derivatives().with_columns(pl.lit("s").alias(SERIES))
+    times = pl.DataFrame({SERIES: ["s"] * 3, "t": [datetime(2026, 6, 1, h, 5, tzinfo=UTC) for h in (10, 11, 12)]}).with_columns(
+        pl.col("t").cast(contract.COLUMNS["t"])
+    )
+    out = derivative_features(rows, times)
+    raw = realdata._read("sol_oi_lsr_taker_1h.parquet")
+    at = {ts: r for ts, *r in raw.select("ts", "oi_value_usd", "global_long_short_account_ratio", "taker_buy_vol", "taker_sell_vol").iter_rows()}
+    for row in out.iter_rows(named=True):
+        hour = row["t"].replace(minute=0) - timedelta(hours=1)  # the hour that closed at or before t
+        oi, lsr, buy, sell = at[hour]
+        assert row["oi_change_1h"] == pytest.approx(oi / at[hour - timedelta(hours=1)][0] - 1, rel=1e-12)
+        assert row["oi_change_4h"] == pytest.approx(oi / at[hour - timedelta(hours=4)][0] - 1, rel=1e-12)
+        assert row["long_short_ratio"] == lsr
+        assert row["taker_imbalance_1h"] == pytest.approx((buy - sell) / (buy + sell), rel=1e-12)
+        assert row["asof_derivatives"] == hour + timedelta(hours=1)
+    # an hourly slot the source lacks: the features that need it are missing and flagged
+    gap = rows.with_columns(
+        value=pl.when((pl.col("metric") == "open_interest_usd") & (pl.col("event_time") == datetime(2026, 6, 1, 10, tzinfo=UTC))).then(None).otherwise(pl.col("value")),
+    ).with_columns(is_missing=pl.col("value").is_null())  # fmt: skip
+    out = derivative_features(gap, times)
+    # 10:05 uses hour 09:00; 11:05 would use 10:00 (lacking; 09:00 is over 1h old);
+    # 12:05 uses 11:00, whose 1h change needs 10:00 but whose 4h change needs 07:00
+    assert out["oi_1h_missing"].to_list() == [False, True, True]
+    assert out["oi_4h_missing"].to_list() == [False, True, False]
+    assert out["long_short_missing"].to_list() == [False, False, False]
+
+
+def test_dagster_mapping_is_the_lookback_rule():
+    from quant_assets.assets.features import lookback_mapping
+
+    parts_def = daily_symbol_partitions()
+    parts = [DaySymbol(date(2025, 10, d), s) for d in (1, 2, 7) for s in ("BTC-USDT", "SOL-USDT")]
+    subset = parts_def.empty_subset().with_partition_keys([p.dagster_key for p in parts])
+    result = lookback_mapping().get_upstream_mapped_partitions_result_for_partitions(subset, parts_def, parts_def)
+    upstream = sorted(DaySymbol.parse(k) for k in result.partitions_subset.get_partition_keys())
+    first = date.fromisoformat(parts_def.get_partitions_def_for_dimension("date").start.strftime("%Y-%m-%d"))
+    assert isinstance(parts_def, MultiPartitionsDefinition)
+    assert upstream == mapped_parts(parts, first)
