@@ -8,14 +8,21 @@ symbol of every day in ``d0..d1``: that is what a single-run backfill hands an a
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
+import polars as pl
 from dagster import (
+    BetaWarning,
     DailyPartitionsDefinition,
+    DimensionPartitionMapping,
+    IdentityPartitionMapping,
     MultiPartitionKey,
+    MultiPartitionMapping,
     MultiPartitionsDefinition,
     StaticPartitionsDefinition,
+    TimeWindowPartitionMapping,
 )
 
 from quant_assets import settings
@@ -110,3 +117,37 @@ def parse_keys(keys) -> list[DaySymbol]:
 def days_between(start: date, end: date) -> list[date]:
     """Inclusive list of days."""
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def split_by_partition(
+    frame: pl.DataFrame, parts: list[DaySymbol], day_column: str, empty: pl.DataFrame
+) -> list[tuple[DaySymbol, pl.DataFrame]]:
+    """Cut a frame with ``symbol`` into the requested partitions, by ``day_column``'s UTC day.
+
+    Every requested partition gets a frame (``empty`` when it has no rows) without ``symbol``;
+    rows outside the requested partitions are dropped, and rows keep their order.
+    """
+    keyed = frame.with_columns(_day=pl.col(day_column).dt.date())
+    groups = {
+        (day, symbol): group.drop("_day", "symbol")
+        for (day, symbol), group in keyed.group_by(["_day", "symbol"], maintain_order=True)
+    }
+    return [(part, groups.get((part.day, part.symbol), empty)) for part in parts]
+
+
+def day_lookback_mapping(days: int) -> MultiPartitionMapping:
+    """Day D of a symbol reads upstream days D-days..D of the same symbol.
+
+    Days before the first partition do not exist; they are dropped, not an error.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BetaWarning)  # both are stable in use since Dagster 1.6
+        return MultiPartitionMapping(
+            {
+                DATE_DIM: DimensionPartitionMapping(
+                    DATE_DIM,
+                    TimeWindowPartitionMapping(start_offset=-days, end_offset=0, allow_nonexistent_upstream_partitions=True),
+                ),
+                SYMBOL_DIM: DimensionPartitionMapping(SYMBOL_DIM, IdentityPartitionMapping()),
+            }
+        )

@@ -1,11 +1,15 @@
 """Shared glue for asset checks: which partitions a check covers and how it reports."""
 
 
+from collections.abc import Callable
+
 import polars as pl
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity
 
 from quant_assets.assets.metadata import preview
+from quant_assets.lake.schemas import schema_for
 from quant_assets.partitions import DaySymbol, parse_keys
+from quant_assets.resources.lake import LakeResource
 
 
 def run_partitions(context: AssetCheckExecutionContext) -> list[DaySymbol]:
@@ -33,4 +37,30 @@ def result_from_offending(
             "offending_rows": offending.height,
             "offending_preview": preview(offending.sort("symbol", time_column), rows=20),
         },
+    )
+
+
+def schema_check(
+    context: AssetCheckExecutionContext,
+    lake: LakeResource,
+    asset_name: str,
+    extra: Callable[[DaySymbol, pl.DataFrame], list[str]] | None = None,
+) -> AssetCheckResult:
+    """Every stored partition of the run has the asset's columns and dtypes.
+
+    ``extra(part, frame)`` may name further per-partition problems (e.g. unknown values).
+    """
+    parts = run_partitions(context)
+    store, expected = lake.lake(), schema_for(asset_name)
+    problems = []
+    for part in parts:
+        frame = store.read(asset_name, part)
+        problems += [f"{part}: {p}" for p in expected.problems(frame.schema)]
+        if extra is not None:
+            problems += [f"{part}: {p}" for p in extra(part, frame)]
+    return AssetCheckResult(
+        passed=not problems,
+        severity=AssetCheckSeverity.ERROR,
+        description="schema ok" if not problems else "; ".join(problems[:10]),
+        metadata={"partitions_checked": len(parts), "problems": len(problems)},
     )

@@ -2,12 +2,11 @@
 
 
 import polars as pl
-from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, asset_check
+from dagster import AssetCheckExecutionContext, AssetCheckResult, asset_check
 
-from quant_assets.assets.checks import result_from_offending, run_partitions
+from quant_assets.assets.checks import result_from_offending, run_partitions, schema_check
 from quant_assets.derivatives import quality
 from quant_assets.derivatives.frame import DERIVATIVES_ASSET
-from quant_assets.lake.schemas import schema_for
 from quant_assets.resources.lake import LakeResource
 
 
@@ -25,21 +24,13 @@ def _result(offending: pl.DataFrame, what: str, checked_rows: int) -> AssetCheck
     description="Columns and dtypes match the derivatives schema; every metric is a known one.",
 )
 def derivatives_schema(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    parts = run_partitions(context)
-    store, expected = lake.lake(), schema_for(DERIVATIVES_ASSET)
-    problems = []
-    for part in parts:
-        stored = store.read(DERIVATIVES_ASSET, part)
-        problems += [f"{part}: {p}" for p in expected.problems(stored.schema)]
-        if "metric" in stored.columns:
-            unknown = quality.unknown_metrics(stored.with_columns(symbol=pl.lit(part.symbol)))
-            problems += [f"{part}: unknown metric {m}" for m in unknown["metric"].unique().sort().to_list()]
-    return AssetCheckResult(
-        passed=not problems,
-        severity=AssetCheckSeverity.ERROR,
-        description="schema ok" if not problems else "; ".join(problems[:10]),
-        metadata={"partitions_checked": len(parts), "problems": len(problems)},
-    )
+    def unknown_metrics(part, stored: pl.DataFrame) -> list[str]:
+        if "metric" not in stored.columns:
+            return []
+        unknown = quality.unknown_metrics(stored.with_columns(symbol=pl.lit(part.symbol)))
+        return [f"unknown metric {m}" for m in unknown["metric"].unique().sort().to_list()]
+
+    return schema_check(context, lake, DERIVATIVES_ASSET, extra=unknown_metrics)
 
 
 @asset_check(

@@ -7,7 +7,6 @@ contract from ``quant_assets.features.contract``.
 
 
 import time
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
@@ -16,13 +15,9 @@ from dagster import (
     AssetDep,
     AssetExecutionContext,
     BackfillPolicy,
-    BetaWarning,
-    DimensionPartitionMapping,
-    IdentityPartitionMapping,
     MaterializeResult,
     MetadataValue,
     MultiPartitionMapping,
-    TimeWindowPartitionMapping,
     asset,
 )
 
@@ -31,7 +26,7 @@ from quant_assets.features import compute as feature_compute
 from quant_assets.features import contract
 from quant_assets.features.inputs import LOOKBACK_DAYS, UPSTREAM, mapped_days
 from quant_assets.features.lake_io import read_inputs, write_partition
-from quant_assets.partitions import DATE_DIM, SYMBOL_DIM, DaySymbol, daily_symbol_partitions, parse_keys
+from quant_assets.partitions import DaySymbol, daily_symbol_partitions, day_lookback_mapping, parse_keys
 from quant_assets.resources.lake import LakeResource
 from quant_assets.timegrid import utc_now
 
@@ -45,19 +40,7 @@ def lookback_mapping() -> MultiPartitionMapping:
     Days before the first partition do not exist; they are dropped, not an error, and the
     features that needed them come out missing and flagged.
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", BetaWarning)  # both are stable in use since Dagster 1.6
-        return MultiPartitionMapping(
-            {
-                DATE_DIM: DimensionPartitionMapping(
-                    DATE_DIM,
-                    TimeWindowPartitionMapping(
-                        start_offset=-LOOKBACK_DAYS, end_offset=0, allow_nonexistent_upstream_partitions=True
-                    ),
-                ),
-                SYMBOL_DIM: DimensionPartitionMapping(SYMBOL_DIM, IdentityPartitionMapping()),
-            }
-        )
+    return day_lookback_mapping(LOOKBACK_DAYS)
 
 
 def _mapped_upstream(context: AssetExecutionContext, upstream: str) -> list[DaySymbol] | None:

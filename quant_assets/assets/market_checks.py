@@ -6,10 +6,9 @@ from datetime import timedelta
 import polars as pl
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, asset_check
 
-from quant_assets.assets.checks import result_from_offending, run_partitions
+from quant_assets.assets.checks import result_from_offending, run_partitions, schema_check
 from quant_assets.assets.metadata import preview
 from quant_assets.market import quality
-from quant_assets.lake.schemas import schema_for
 from quant_assets.market.bars import BARS_ASSET
 from quant_assets.partitions import DaySymbol
 from quant_assets.resources.lake import LakeResource
@@ -23,17 +22,7 @@ def _stored_bars(context: AssetCheckExecutionContext, lake: LakeResource) -> tup
 
 @asset_check(asset=BARS_ASSET, blocking=True, description="Columns and dtypes match the bar schema.")
 def bars_schema(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    parts = run_partitions(context)
-    store, expected = lake.lake(), schema_for(BARS_ASSET)
-    problems = []
-    for part in parts:
-        problems += [f"{part}: {p}" for p in expected.problems(store.read(BARS_ASSET, part).schema)]
-    return AssetCheckResult(
-        passed=not problems,
-        severity=AssetCheckSeverity.ERROR,
-        description="schema ok" if not problems else "; ".join(problems[:10]),
-        metadata={"partitions_checked": len(parts), "problems": len(problems)},
-    )
+    return schema_check(context, lake, BARS_ASSET)
 
 
 @asset_check(asset=BARS_ASSET, blocking=True, description="No two bars share (symbol, ts).")

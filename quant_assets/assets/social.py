@@ -10,18 +10,14 @@ from dagster import (
     AssetKey,
     AssetRecordsFilter,
     BackfillPolicy,
-    DimensionPartitionMapping,
-    IdentityPartitionMapping,
     MaterializeResult,
     MetadataValue,
-    MultiPartitionMapping,
-    TimeWindowPartitionMapping,
     asset,
 )
 
 from quant_assets.assets.metadata import preview, time_span
 from quant_assets.lake.store import ParquetLake, PartitionWrite
-from quant_assets.partitions import DATE_DIM, SYMBOL_DIM, DaySymbol, daily_symbol_partitions, days_between, parse_keys
+from quant_assets.partitions import DaySymbol, daily_symbol_partitions, day_lookback_mapping, days_between, parse_keys
 from quant_assets.resources.embedding import EmbeddingModel
 from quant_assets.resources.lake import LakeResource
 from quant_assets.resources.social_data import SocialLinking, SocialTextSource
@@ -171,19 +167,9 @@ def text_embeddings(context: AssetExecutionContext, lake: LakeResource, embeddin
 
 # ---- text_latents -----------------------------------------------------------------------
 
-_HISTORY = MultiPartitionMapping(
-    {
-        DATE_DIM: DimensionPartitionMapping(
-            DATE_DIM,
-            # Day D reads the embeddings of D (to pool) and of the lookback days before it
-            # (to fit the projection, on text strictly before D only).
-            TimeWindowPartitionMapping(
-                start_offset=-LATENT_SPEC.lookback_days, end_offset=0, allow_nonexistent_upstream_partitions=True
-            ),
-        ),
-        SYMBOL_DIM: DimensionPartitionMapping(SYMBOL_DIM, IdentityPartitionMapping()),
-    }
-)
+# Day D reads the embeddings of D (to pool) and of the lookback days before it (to fit the
+# projection, on text strictly before D only).
+_HISTORY = day_lookback_mapping(LATENT_SPEC.lookback_days)
 
 
 @asset(

@@ -11,9 +11,8 @@ from datetime import timedelta
 import polars as pl
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, asset_check
 
-from quant_assets.assets.checks import result_from_offending, run_partitions
+from quant_assets.assets.checks import result_from_offending, run_partitions, schema_check
 from quant_assets.assets.metadata import preview
-from quant_assets.lake.schemas import schema_for
 from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import DaySymbol
 from quant_assets.resources.lake import LakeResource
@@ -38,25 +37,11 @@ def _stored(context: AssetCheckExecutionContext, lake: LakeResource, asset_name:
     return parts, stored(lake.lake(), asset_name, parts)
 
 
-def _schema_result(context: AssetCheckExecutionContext, lake: LakeResource, asset_name: str) -> AssetCheckResult:
-    parts = run_partitions(context)
-    store, expected = lake.lake(), schema_for(asset_name)
-    problems = []
-    for part in parts:
-        problems += [f"{part}: {p}" for p in expected.problems(store.read(asset_name, part).schema)]
-    return AssetCheckResult(
-        passed=not problems,
-        severity=AssetCheckSeverity.ERROR,
-        description="schema ok" if not problems else "; ".join(problems[:10]),
-        metadata={"partitions_checked": len(parts), "problems": len(problems)},
-    )
-
-
 # ---- social_text ------------------------------------------------------------------------
 
 @asset_check(asset=SOCIAL_TEXT_ASSET, blocking=True, description="Columns and dtypes match the social_text schema.")
 def social_text_schema(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    return _schema_result(context, lake, SOCIAL_TEXT_ASSET)
+    return schema_check(context, lake, SOCIAL_TEXT_ASSET)
 
 
 @asset_check(asset=SOCIAL_TEXT_ASSET, blocking=True, description="No item_id appears twice for a symbol.")
@@ -129,7 +114,7 @@ def social_text_comment_post_ratio(context: AssetCheckExecutionContext, lake: La
 
 @asset_check(asset=emb.TEXT_EMBEDDINGS_ASSET, blocking=True, description="Columns and dtypes match the text_embeddings schema (384-dim Float32 arrays).")
 def text_embeddings_schema(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    return _schema_result(context, lake, emb.TEXT_EMBEDDINGS_ASSET)
+    return schema_check(context, lake, emb.TEXT_EMBEDDINGS_ASSET)
 
 
 @asset_check(
@@ -165,7 +150,7 @@ def text_embeddings_vectors_sane(context: AssetCheckExecutionContext, lake: Lake
 
 @asset_check(asset=TEXT_LATENTS_ASSET, blocking=True, description="Columns and dtypes match the text_latents schema.")
 def text_latents_schema(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    return _schema_result(context, lake, TEXT_LATENTS_ASSET)
+    return schema_check(context, lake, TEXT_LATENTS_ASSET)
 
 
 @asset_check(

@@ -41,7 +41,7 @@ from quant_assets.bundles.manifest import (
     Progress,
     describe_parquet,
 )
-from quant_assets.lake.store import ParquetLake
+from quant_assets.lake.store import ParquetLake, fsync_dir
 from quant_assets.partitions import DaySymbol
 
 BUNDLE_ID_TAG = "quant_assets/bundle_id"
@@ -265,19 +265,8 @@ def _commit(staging: Path, final: Path, manifest: Manifest, archive_sha256: str)
         # Only a folder without LANDED.json, which no reader looks at: not a landed bundle.
         shutil.rmtree(final)
     os.rename(staging, final)
-    _fsync_dir(final.parent)
+    fsync_dir(final.parent)
     return Landing(load_landed(final), manifest, fresh=True)
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _one_line(err: BaseException) -> str:

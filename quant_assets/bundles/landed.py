@@ -87,3 +87,13 @@ class LandedBundles:
             frames.append(bundle.lake.read(asset, part).with_columns(symbol=pl.lit(part.symbol)))
             provenance[part] = Provenance(bundle.bundle_id, bundle.bundle_sha256, bundle.files[(asset, part)])
         return pl.concat(frames, how="vertical") if frames else pl.DataFrame(), provenance
+
+    def read_with_provenance(self, asset: str, parts: list[DaySymbol]) -> tuple[pl.DataFrame, dict[DaySymbol, dict[str, str]]]:
+        """:meth:`read`, with each partition's provenance as the materialisation metadata
+        the bundle sources report (``source``, ``bundle_id``, ``bundle_sha256``)."""
+        frame, provenance = self.read(asset, parts)
+        meta = {
+            part: {"source": "bundle", "bundle_id": prov.bundle_id, "bundle_sha256": prov.bundle_sha256}
+            for part, prov in provenance.items()
+        }
+        return frame, meta

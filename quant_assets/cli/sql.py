@@ -10,7 +10,12 @@ from quant_assets import settings
 @click.command(help="Run a SQL query over the lake; every asset is a view, e.g. market_bars.")
 @click.argument("query")
 def sql(query: str) -> None:
+    import duckdb
+
     from quant_assets.lake.duckdb_views import lake_views
 
     con = lake_views(settings.home().lake)
-    click.echo(con.sql(query))
+    try:
+        click.echo(con.sql(query))
+    except duckdb.Error as err:
+        raise click.ClickException(" ".join(str(err).split())) from None

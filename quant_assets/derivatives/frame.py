@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from quant_assets.partitions import DaySymbol
+from quant_assets.partitions import DaySymbol, split_by_partition
 from quant_assets.timegrid import BAR, TS_DTYPE
 
 DERIVATIVES_ASSET = "derivatives"
@@ -243,13 +243,8 @@ def split_partitions(frame: pl.DataFrame, parts: list[DaySymbol]) -> list[tuple[
     Every requested partition gets a frame (empty when nothing is known for it); rows keep
     their order.
     """
-    keyed = frame.with_columns(_day=pl.col("event_time").dt.date())
-    groups = {
-        (day, symbol): group.select(list(DERIVATIVES_SCHEMA))
-        for (day, symbol), group in keyed.group_by(["_day", "symbol"], maintain_order=True)
-    }
-    empty = empty_derivatives()
-    return [(part, groups.get((part.day, part.symbol), empty)) for part in parts]
+    rows = frame.select("symbol", *DERIVATIVES_SCHEMA)  # only the lake columns are stored
+    return split_by_partition(rows, parts, "event_time", empty_derivatives())
 
 
 def coverage(rows: pl.DataFrame, part: DaySymbol, now: datetime) -> dict[str, float | int | None]:

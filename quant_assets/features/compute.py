@@ -149,9 +149,9 @@ def _usable(derivatives: pl.DataFrame, metric: str) -> pl.DataFrame:
     ).select(SERIES, "event_time", "available_at", "value")
 
 
-def _asof(times: pl.DataFrame, rows: pl.DataFrame, max_age: timedelta, prefix: str) -> pl.DataFrame:
-    """Latest row with ``available_at <= t`` per series; nulled when older than ``max_age``."""
-    joined = times.join_asof(
+def _latest_available(times: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
+    """For each (series, t) of ``times`` (sorted by t), the newest row with ``available_at <= t``."""
+    return times.join_asof(
         rows.sort("available_at"),
         left_on="t",
         right_on="available_at",
@@ -160,6 +160,11 @@ def _asof(times: pl.DataFrame, rows: pl.DataFrame, max_age: timedelta, prefix: s
         coalesce=False,
         check_sortedness=False,  # sorted by the join key above; `by` groups keep that order
     )
+
+
+def _asof(times: pl.DataFrame, rows: pl.DataFrame, max_age: timedelta, prefix: str) -> pl.DataFrame:
+    """Latest row with ``available_at <= t`` per series; nulled when older than ``max_age``."""
+    joined = _latest_available(times, rows)
     fresh = (pl.col("t") - pl.col("available_at")) <= max_age
     cols = [c for c in rows.columns if c not in (SERIES,)]
     return joined.select(
@@ -260,15 +265,7 @@ def text_features(latents: pl.DataFrame, decision_times: pl.DataFrame) -> pl.Dat
         "projection_fit_end",
     ]
     times = decision_times.select(SERIES, "t").sort("t")
-    j = times.join_asof(
-        lat.select(keep).sort("available_at"),
-        left_on="t",
-        right_on="available_at",
-        by=SERIES,
-        strategy="backward",
-        coalesce=False,
-        check_sortedness=False,  # sorted by the join key above; `by` groups keep that order
-    )
+    j = _latest_available(times, lat.select(keep))
     fresh = pl.col("available_at") == pl.col("t")  # the bucket that closes at t
     ok_1h = fresh & (pl.col("_n_1h") == TEXT_WINDOWS["1h"])
     ok_24h = fresh & (pl.col("_n_24h") == TEXT_WINDOWS["24h"])

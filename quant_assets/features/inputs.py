@@ -17,54 +17,36 @@ from datetime import date, datetime, timedelta
 
 import polars as pl
 
+from quant_assets.derivatives.frame import DERIVATIVES_ASSET
+from quant_assets.derivatives.frame import DERIVATIVES_SCHEMA as LAKE_DERIVATIVES_SCHEMA
 from quant_assets.features.contract import LATENT_DIM
+from quant_assets.market.bars import BAR_SCHEMA, BARS_ASSET
 from quant_assets.partitions import DaySymbol
+from quant_assets.text.latents import TEXT_LATENTS_ASSET, TOWERS, LatentSpec, latent_columns, latent_schema
 from quant_assets.timegrid import BAR, TS_DTYPE
 
-BARS = "market_bars"
-DERIVATIVES = "derivatives"
-TEXT_LATENTS = "text_latents"
+BARS = BARS_ASSET
+DERIVATIVES = DERIVATIVES_ASSET
+TEXT_LATENTS = TEXT_LATENTS_ASSET
 UPSTREAM = (BARS, DERIVATIVES, TEXT_LATENTS)
 
 LOOKBACK_DAYS = 1
 SERIES = "series"  # one independent time series per feature partition (see compute)
 
-BARS_SCHEMA = {
-    "symbol": pl.String(),
-    "ts": TS_DTYPE,
-    "available_at": TS_DTYPE,
-    "open": pl.Float64(),
-    "high": pl.Float64(),
-    "low": pl.Float64(),
-    "close": pl.Float64(),
-    "volume": pl.Float64(),
-}
-DERIVATIVES_SCHEMA = {
-    "symbol": pl.String(),
-    "metric": pl.String(),
-    "event_time": TS_DTYPE,
-    "available_at": TS_DTYPE,
-    "value": pl.Float64(),
-    "is_missing": pl.Boolean(),
-}
-LATENT_COLUMNS = [f"{tower}_z_{i:02d}" for tower in ("post", "comment") for i in range(LATENT_DIM)]
-LATENTS_SCHEMA = {
-    "symbol": pl.String(),
-    "ts": TS_DTYPE,
-    "available_at": TS_DTYPE,
-    "post_count": pl.Int64(),
-    "comment_count": pl.Int64(),
-    "market_post_count": pl.Int64(),
-    "comment_post_ratio": pl.Float64(),
-    "post_score_observed_mean": pl.Float64(),
-    "post_num_comments_observed_mean": pl.Float64(),
-    "post_latent_missing": pl.Boolean(),
-    "comment_latent_missing": pl.Boolean(),
-    **{c: pl.Float32() for c in LATENT_COLUMNS},
-    "projection_id": pl.String(),
-    "projection_fit_start": TS_DTYPE,
-    "projection_fit_end": TS_DTYPE,
-}
+
+def _with_symbol(schema: dict[str, pl.DataType]) -> dict[str, pl.DataType]:
+    """An upstream lake schema as the features read it: ``symbol`` (from the partition path)
+    first, and without ``source``, which no feature uses."""
+    return {"symbol": pl.String(), **{c: t for c, t in schema.items() if c != "source"}}
+
+
+BARS_SCHEMA = _with_symbol(BAR_SCHEMA)
+DERIVATIVES_SCHEMA = _with_symbol(LAKE_DERIVATIVES_SCHEMA)
+# The contract fixes the latent sizes (LATENT_DIM per tower), whatever the text_latents
+# settings: latents of another size lack some of these columns and ``conform`` refuses them.
+_LATENT_SPEC = LatentSpec(post_dims=LATENT_DIM, comment_dims=LATENT_DIM)
+LATENT_COLUMNS = [c for tower in TOWERS for c in latent_columns(tower, LATENT_DIM)]
+LATENTS_SCHEMA = _with_symbol(latent_schema(_LATENT_SPEC))
 SCHEMAS = {BARS: BARS_SCHEMA, DERIVATIVES: DERIVATIVES_SCHEMA, TEXT_LATENTS: LATENTS_SCHEMA}
 # The column that decides which lake partition (UTC day) a record belongs to.
 DAY_COLUMN = {BARS: "ts", DERIVATIVES: "event_time", TEXT_LATENTS: "ts"}

@@ -49,7 +49,6 @@ def sha256_bytes(data: bytes) -> str:
 class ParquetLake:
     def __init__(self, root: str):
         self.root = UPath(root)
-        self._local = self.root.protocol in ("", "file", "local")
 
     # ---- paths -------------------------------------------------------------------------
     def partition_dir(self, asset: str, part: DaySymbol) -> UPath:
@@ -84,18 +83,7 @@ class ParquetLake:
         """Put already-serialised parquet bytes in place atomically; returns the path."""
         target = self.partition_path(asset, part)
         target.parent.mkdir(parents=True, exist_ok=True)
-        if self._local:
-            tmp = target.parent / f".{PART_FILE}.{uuid.uuid4().hex}.tmp"
-            with open(tmp.path, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp.path, target.path)
-            _fsync_dir(target.parent.path)
-        else:
-            # Object stores publish an object only when its upload completes.
-            with target.open("wb") as handle:
-                handle.write(data)
+        atomic_write_bytes(target, data)
         return str(target)
 
     def write(self, asset: str, part: DaySymbol, frame: pl.DataFrame) -> PartitionWrite:
@@ -136,8 +124,28 @@ class ParquetLake:
             yield part, self.partition_path(asset, part)
 
 
-def _fsync_dir(path: str) -> None:
-    # Make the rename itself durable; not every filesystem allows opening a directory.
+def atomic_write_bytes(target: UPath, data: bytes) -> None:
+    """Put ``data`` at ``target`` whole or not at all (the parent folder must exist).
+
+    Locally: written under a temporary name next to the target, synced, renamed over it, and
+    the rename synced; a killed writer leaves only a ``.tmp`` file nobody reads.
+    """
+    if target.protocol in ("", "file", "local"):
+        tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+        with open(tmp.path, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp.path, target.path)
+        fsync_dir(target.parent.path)
+    else:
+        # Object stores publish an object only when its upload completes.
+        with target.open("wb") as handle:
+            handle.write(data)
+
+
+def fsync_dir(path: str | os.PathLike) -> None:
+    """Make a rename in ``path`` durable; not every filesystem allows opening a directory."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:

@@ -10,7 +10,7 @@ from datetime import datetime
 
 import polars as pl
 
-from quant_assets.partitions import DaySymbol
+from quant_assets.partitions import DaySymbol, split_by_partition
 from quant_assets.timegrid import BAR, TS_DTYPE
 
 BARS_ASSET = "market_bars"
@@ -74,10 +74,4 @@ def split_partitions(frame: pl.DataFrame, parts: list[DaySymbol]) -> list[tuple[
     by the checks instead of being silently repaired. The lake files do not store
     ``symbol``: it is in the partition path.
     """
-    keyed = frame.with_columns(_day=pl.col("ts").dt.date())
-    groups = {
-        (day, symbol): group.drop("_day", "symbol")
-        for (day, symbol), group in keyed.group_by(["_day", "symbol"], maintain_order=True)
-    }
-    empty = empty_bars()
-    return [(part, groups.get((part.day, part.symbol), empty)) for part in parts]
+    return split_by_partition(frame, parts, "ts", empty_bars())

@@ -160,13 +160,5 @@ class BundleDerivatives(DerivativesSource):
     bundles_root: str
 
     def fetch(self, parts, now, spot_bars):
-        frame, provenance = LandedBundles(self.bundles_root).read(DERIVATIVES_ASSET, parts)
-        meta = {
-            part: {
-                "source": "bundle",
-                "bundle_id": prov.bundle_id,
-                "bundle_sha256": prov.bundle_sha256,
-            }
-            for part, prov in provenance.items()
-        }
+        frame, meta = LandedBundles(self.bundles_root).read_with_provenance(DERIVATIVES_ASSET, parts)
         return complete_stored(frame, parts, now, source="bundle"), meta

@@ -85,14 +85,6 @@ class BundleMarketData(MarketDataSource):
     bundles_root: str
 
     def fetch_bars(self, parts, now):
-        frame, provenance = LandedBundles(self.bundles_root).read(BARS_ASSET, parts)
-        meta = {
-            part: {
-                "source": "bundle",
-                "bundle_id": prov.bundle_id,
-                "bundle_sha256": prov.bundle_sha256,
-            }
-            for part, prov in provenance.items()
-        }
+        frame, meta = LandedBundles(self.bundles_root).read_with_provenance(BARS_ASSET, parts)
         # A bundle exported mid-day may hold a bar that, on this clock, is still forming.
         return only_closed(frame, now), meta

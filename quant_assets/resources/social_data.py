@@ -154,14 +154,10 @@ class BundleSocialText(SocialTextSource):
         return "bundle"
 
     def fetch(self, parts, now):
-        frame, provenance = LandedBundles(self.bundles_root).read(self.asset, parts)
+        frame, meta = LandedBundles(self.bundles_root).read_with_provenance(self.asset, parts)
         if not frame.is_empty():
             unseen = pl.col("observed_at").is_null() | (pl.col("observed_at") > now)
             frame = frame.filter(pl.col("created_at") <= now).with_columns(
                 [pl.when(unseen).then(None).otherwise(pl.col(c)).alias(c) for c in (*ENGAGEMENT_COLUMNS, "observed_at")]
             )
-        meta = {
-            part: {"source": "bundle", "bundle_id": prov.bundle_id, "bundle_sha256": prov.bundle_sha256}
-            for part, prov in provenance.items()
-        }
         return frame, meta

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from quant_assets.partitions import DaySymbol
+from quant_assets.partitions import DaySymbol, split_by_partition
 from quant_assets.social.items import ITEM_SCHEMA
 from quant_assets.timegrid import TS_DTYPE
 
@@ -55,10 +55,4 @@ def split_partitions(frame: pl.DataFrame, parts: list[DaySymbol]) -> list[tuple[
     other days (a comment's older post, brought along for linking) are dropped. Nothing is
     de-duplicated here: a bad source is for the checks to see.
     """
-    keyed = frame.with_columns(_day=pl.col("created_at").dt.date())
-    groups = {
-        (day, symbol): group.drop("_day", "symbol")
-        for (day, symbol), group in keyed.group_by(["_day", "symbol"], maintain_order=True)
-    }
-    empty = empty_social_text()
-    return [(part, groups.get((part.day, part.symbol), empty)) for part in parts]
+    return split_by_partition(frame, parts, "created_at", empty_social_text())

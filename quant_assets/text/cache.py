@@ -9,7 +9,6 @@ everything earlier runs wrote.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import time
@@ -19,7 +18,7 @@ import numpy as np
 import polars as pl
 from upath import UPath
 
-from quant_assets.lake.store import parquet_bytes
+from quant_assets.lake.store import atomic_write_bytes, parquet_bytes
 
 _SHARDS: dict[str, pl.DataFrame] = {}
 _LOCK = threading.Lock()
@@ -34,7 +33,6 @@ class EmbeddingCache:
         self.model_version = model_version
         self.dimensions = dimensions
         self.dir = UPath(root) / _safe(model_version)
-        self._local = self.dir.protocol in ("", "file", "local")
 
     @property
     def schema(self) -> dict[str, pl.DataType]:
@@ -78,16 +76,7 @@ class EmbeddingCache:
         name = f"shard-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:12]}.parquet"
         target = self.dir / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        if self._local:
-            tmp = target.parent / f".{name}.tmp"
-            with open(tmp.path, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp.path, target.path)
-        else:
-            with target.open("wb") as handle:
-                handle.write(data)
+        atomic_write_bytes(target, data)
         with _LOCK:
             _SHARDS[str(target)] = frame
         return str(target)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from quant_assets.partitions import split_by_partition
 from quant_assets.text.cache import EmbeddingCache
 from quant_assets.text.model import Encoder
 from quant_assets.timegrid import TS_DTYPE
@@ -93,13 +94,7 @@ def embed_rows(rows: pl.DataFrame, encoder: Encoder, cache: EmbeddingCache) -> t
 
 def split_partitions(frame: pl.DataFrame, parts) -> list:
     """Per requested partition, its rows (without ``symbol``); empty when it has none."""
-    keyed = frame.with_columns(_day=pl.col("created_at").dt.date())
-    groups = {
-        (day, symbol): group.drop("_day", "symbol")
-        for (day, symbol), group in keyed.group_by(["_day", "symbol"], maintain_order=True)
-    }
-    empty = frame.drop("symbol").clear()
-    return [(part, groups.get((part.day, part.symbol), empty)) for part in parts]
+    return split_by_partition(frame, parts, "created_at", frame.drop("symbol").clear())
 
 
 # ---- quality rules ----------------------------------------------------------------------
