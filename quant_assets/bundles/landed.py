@@ -80,12 +80,16 @@ class LandedBundles:
             raise FileNotFoundError(
                 f"no imported bundle holds {asset} for {shown}; run `quant-assets bundle import FILE`"
             )
-        frames = []
-        provenance = {}
+        by_bundle: dict[str, list[DaySymbol]] = {}
         for part in parts:
-            bundle = located[part]
-            frames.append(bundle.lake.read(asset, part).with_columns(symbol=pl.lit(part.symbol)))
-            provenance[part] = Provenance(bundle.bundle_id, bundle.bundle_sha256, bundle.files[(asset, part)])
+            by_bundle.setdefault(located[part].bundle_id, []).append(part)
+        bundles = {b.bundle_id: b for b in located.values()}
+        # One multi-file read per bundle, not one read per partition.
+        frames = [bundles[b].lake.read_many(asset, group) for b, group in sorted(by_bundle.items())]
+        provenance = {
+            part: Provenance(located[part].bundle_id, located[part].bundle_sha256, located[part].files[(asset, part)])
+            for part in parts
+        }
         return pl.concat(frames, how="vertical") if frames else pl.DataFrame(), provenance
 
     def read_with_provenance(self, asset: str, parts: list[DaySymbol]) -> tuple[pl.DataFrame, dict[DaySymbol, dict[str, str]]]:

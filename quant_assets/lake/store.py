@@ -105,15 +105,29 @@ class ParquetLake:
             return pl.read_parquet(handle.read())
 
     def read_many(self, asset: str, parts: Iterable[DaySymbol], missing_ok: bool = False) -> pl.DataFrame:
-        """Concatenate partitions, adding the ``symbol`` column from the path."""
-        frames = []
-        for part in sorted(parts):
-            if missing_ok and not self.exists(asset, part):
-                continue
-            frames.append(self.read(asset, part).with_columns(symbol=pl.lit(part.symbol)))
-        if not frames:
+        """Concatenate partitions, adding the ``symbol`` column from the path.
+
+        Local lakes are read in one multi-file scan (polars reads the files in parallel,
+        several times faster than one read per partition over a long backfill).
+        """
+        wanted = sorted(parts)
+        present = [p for p in wanted if not missing_ok or self.exists(asset, p)]
+        if not present:
             return pl.DataFrame()
-        return pl.concat(frames, how="vertical")
+        if not self._is_local():
+            frames = [self.read(asset, p).with_columns(symbol=pl.lit(p.symbol)) for p in present]
+            return pl.concat(frames, how="vertical")
+        paths = [self.partition_path(asset, p).path for p in present]
+        missing = [str(p) for p, path in zip(present, paths) if not os.path.exists(path)]
+        if missing:
+            raise FileNotFoundError(f"lake partitions of {asset} not materialised: {', '.join(missing[:5])}")
+        frame = pl.scan_parquet(
+            paths, hive_partitioning=True, hive_schema={"date": pl.String(), "symbol": pl.String()}
+        ).collect()
+        return frame.drop("date")
+
+    def _is_local(self) -> bool:
+        return self.root.protocol in ("", "file", "local")
 
     def file_sha256(self, asset: str, part: DaySymbol) -> str:
         with self.partition_path(asset, part).open("rb") as handle:
