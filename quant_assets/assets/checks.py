@@ -54,10 +54,9 @@ def schema_check(
     store, expected = lake.lake(), schema_for(asset_name)
     problems = []
     for part in parts:
-        frame = store.read(asset_name, part)
-        problems += [f"{part}: {p}" for p in expected.problems(frame.schema)]
+        problems += [f"{part}: {p}" for p in expected.problems(store.read_schema(asset_name, part))]
         if extra is not None:
-            problems += [f"{part}: {p}" for p in extra(part, frame)]
+            problems += [f"{part}: {p}" for p in extra(part, store.read(asset_name, part))]
     return AssetCheckResult(
         passed=not problems,
         severity=AssetCheckSeverity.ERROR,

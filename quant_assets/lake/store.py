@@ -104,6 +104,11 @@ class ParquetLake:
         with path.open("rb") as handle:
             return pl.read_parquet(handle.read())
 
+    def read_schema(self, asset: str, part: DaySymbol) -> pl.Schema:
+        """The partition's columns and dtypes, from the parquet footer only."""
+        with self.partition_path(asset, part).open("rb") as handle:
+            return pl.Schema(pl.read_parquet_schema(handle))
+
     def read_many(self, asset: str, parts: Iterable[DaySymbol], missing_ok: bool = False) -> pl.DataFrame:
         """Concatenate partitions, adding the ``symbol`` column from the path.
 

@@ -129,3 +129,21 @@ def test_planted_bad_bar_fails_its_check_and_blocks_downstream(qa_home, drop_fol
     assert "BTC-USDT" in named and "2025-10-06 12:0" in named
     assert not result.success
     assert result.asset_materializations_for_node("downstream_probe") == []
+
+
+def test_wrong_dtype_written_to_the_lake_fails_the_schema_check(qa_home, drop_folder, monkeypatch):
+    """A writer bug (volume stored as Float32) is caught from the stored files' footers."""
+    from quant_assets.assets import market
+
+    real_split = market.split_partitions
+
+    def float32_volume(frame, parts):
+        return [(part, bars.with_columns(pl.col("volume").cast(pl.Float32))) for part, bars in real_split(frame, parts)]
+
+    monkeypatch.setattr(market, "split_partitions", float32_volume)
+    with DagsterInstance.ephemeral() as instance:
+        result = _run(qa_home / "lake", drop_folder, instance, with_probe=True)
+    schema = _checks(result)["bars_schema"]
+    assert not schema.passed
+    assert "2025-10-05|BTC-USDT: column volume is Float32, expected Float64" in schema.description
+    assert result.asset_materializations_for_node("downstream_probe") == []
