@@ -23,6 +23,14 @@ def run_partitions(context: AssetCheckExecutionContext) -> list[DaySymbol]:
     return parse_keys(op_context.partition_keys)
 
 
+def stored_run(
+    context: AssetCheckExecutionContext, lake: LakeResource, asset_name: str, with_partition_day: bool = False
+) -> tuple[list[DaySymbol], pl.DataFrame]:
+    """The run's partitions and their stored rows (with ``symbol``), in one lake scan."""
+    parts = run_partitions(context)
+    return parts, lake.lake().read_many(asset_name, parts, with_partition_day=with_partition_day)
+
+
 def result_from_offending(
     offending: pl.DataFrame, what: str, checked_rows: int, time_column: str = "ts"
 ) -> AssetCheckResult:

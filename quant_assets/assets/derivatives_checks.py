@@ -4,14 +4,10 @@
 import polars as pl
 from dagster import AssetCheckExecutionContext, AssetCheckResult, asset_check
 
-from quant_assets.assets.checks import result_from_offending, run_partitions, schema_check
+from quant_assets.assets.checks import result_from_offending, schema_check, stored_run
 from quant_assets.derivatives import quality
 from quant_assets.derivatives.frame import DERIVATIVES_ASSET
 from quant_assets.resources.lake import LakeResource
-
-
-def _stored(context: AssetCheckExecutionContext, lake: LakeResource) -> pl.DataFrame:
-    return lake.lake().read_many(DERIVATIVES_ASSET, run_partitions(context))
 
 
 def _result(offending: pl.DataFrame, what: str, checked_rows: int) -> AssetCheckResult:
@@ -39,7 +35,7 @@ def derivatives_schema(context: AssetCheckExecutionContext, lake: LakeResource) 
     description="No two rows share (metric, event_time) in a partition, and rows are sorted by them.",
 )
 def derivatives_unique(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    rows = _stored(context, lake)
+    _, rows = stored_run(context, lake, DERIVATIVES_ASSET)
     offending = pl.concat([quality.duplicate_rows(rows), quality.unsorted_rows(rows)])
     return _result(offending, "unique and sorted (metric, event_time)", rows.height)
 
@@ -54,7 +50,7 @@ def derivatives_unique(context: AssetCheckExecutionContext, lake: LakeResource) 
     ),
 )
 def derivatives_available_at(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    rows = _stored(context, lake)
+    _, rows = stored_run(context, lake, DERIVATIVES_ASSET)
     return _result(quality.wrong_availability(rows), "available_at follows the rule", rows.height)
 
 
@@ -64,7 +60,7 @@ def derivatives_available_at(context: AssetCheckExecutionContext, lake: LakeReso
     description="Values are finite unless flagged is_missing (then null); funding is never a missing row.",
 )
 def derivatives_values_finite(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    rows = _stored(context, lake)
+    _, rows = stored_run(context, lake, DERIVATIVES_ASSET)
     return _result(quality.bad_values(rows), "finite values, missing flagged", rows.height)
 
 
@@ -74,5 +70,5 @@ def derivatives_values_finite(context: AssetCheckExecutionContext, lake: LakeRes
     description=f"Every funding rate is within |rate| < {quality.MAX_ABS_FUNDING_RATE} per interval.",
 )
 def derivatives_funding_sane(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    rows = _stored(context, lake)
+    _, rows = stored_run(context, lake, DERIVATIVES_ASSET)
     return _result(quality.insane_funding(rows), "funding rate sane", rows.height)

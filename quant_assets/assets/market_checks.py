@@ -6,18 +6,13 @@ from datetime import timedelta
 import polars as pl
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, asset_check
 
-from quant_assets.assets.checks import result_from_offending, run_partitions, schema_check
+from quant_assets.assets.checks import result_from_offending, schema_check, stored_run
 from quant_assets.assets.metadata import preview
 from quant_assets.market import quality
 from quant_assets.market.bars import BARS_ASSET
 from quant_assets.partitions import DaySymbol
 from quant_assets.resources.lake import LakeResource
 from quant_assets.timegrid import utc_now
-
-
-def _stored_bars(context: AssetCheckExecutionContext, lake: LakeResource) -> tuple[list[DaySymbol], pl.DataFrame]:
-    parts = run_partitions(context)
-    return parts, lake.lake().read_many(BARS_ASSET, parts)
 
 
 @asset_check(asset=BARS_ASSET, blocking=True, description="Columns and dtypes match the bar schema.")
@@ -27,13 +22,13 @@ def bars_schema(context: AssetCheckExecutionContext, lake: LakeResource) -> Asse
 
 @asset_check(asset=BARS_ASSET, blocking=True, description="No two bars share (symbol, ts).")
 def bars_unique(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    _, bars = _stored_bars(context, lake)
+    _, bars = stored_run(context, lake, BARS_ASSET)
     return result_from_offending(quality.duplicate_bars(bars), "unique (symbol, ts)", bars.height)
 
 
 @asset_check(asset=BARS_ASSET, blocking=True, description="Bars are stored in increasing ts order.")
 def bars_sorted(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    _, bars = _stored_bars(context, lake)
+    _, bars = stored_run(context, lake, BARS_ASSET)
     return result_from_offending(quality.unsorted_bars(bars), "sorted by ts", bars.height)
 
 
@@ -43,7 +38,7 @@ def bars_sorted(context: AssetCheckExecutionContext, lake: LakeResource) -> Asse
     description="Every ts is on the 5m grid and available_at = ts + 5m.",
 )
 def bars_on_grid(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    _, bars = _stored_bars(context, lake)
+    _, bars = stored_run(context, lake, BARS_ASSET)
     return result_from_offending(quality.off_grid_bars(bars), "on the 5m grid", bars.height)
 
 
@@ -53,7 +48,7 @@ def bars_on_grid(context: AssetCheckExecutionContext, lake: LakeResource) -> Ass
     description="low <= open, close <= high; prices > 0; volume >= 0; no null or NaN.",
 )
 def bars_ohlc_sane(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    _, bars = _stored_bars(context, lake)
+    _, bars = stored_run(context, lake, BARS_ASSET)
     return result_from_offending(quality.insane_ohlc(bars), "OHLC sane", bars.height)
 
 
@@ -66,7 +61,7 @@ def bars_ohlc_sane(context: AssetCheckExecutionContext, lake: LakeResource) -> A
     ),
 )
 def bars_complete(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    parts, bars = _stored_bars(context, lake)
+    parts, bars = stored_run(context, lake, BARS_ASSET)
     listed_before = _listed_before(parts, bars, lake)
     results = quality.completeness(bars, parts, utc_now(), listed_before)
     gaps = [r for r in results if not r.ok]

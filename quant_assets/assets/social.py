@@ -16,7 +16,7 @@ from dagster import (
 )
 
 from quant_assets.assets.metadata import preview, time_span
-from quant_assets.lake.store import ParquetLake, PartitionWrite
+from quant_assets.lake.store import PartitionWrite
 from quant_assets.partitions import DaySymbol, daily_symbol_partitions, day_lookback_mapping, days_between, parse_keys
 from quant_assets.resources.embedding import EmbeddingModel
 from quant_assets.resources.lake import LakeResource
@@ -53,10 +53,6 @@ def _run_meta(frame: pl.DataFrame, parts: list[DaySymbol], column: str, sort: li
         **{f"run_{k}": v for k, v in time_span(frame, column).items()},
         "preview": preview(frame.sort(sort) if not frame.is_empty() else frame),
     }
-
-
-def _read_parts(store: ParquetLake, asset_name: str, parts: list[DaySymbol]) -> pl.DataFrame:
-    return store.read_many(asset_name, parts)
 
 
 # ---- social_text ------------------------------------------------------------------------
@@ -137,7 +133,7 @@ def social_text(
 def text_embeddings(context: AssetExecutionContext, lake: LakeResource, embedding_model: EmbeddingModel) -> MaterializeResult:
     parts = parse_keys(context.partition_keys)
     store = lake.lake()
-    texts = _read_parts(store, SOCIAL_TEXT_ASSET, parts)
+    texts = store.read_many(SOCIAL_TEXT_ASSET, parts)
     encoder = embedding_model.encoder()
     cache = embedding_model.cache(encoder)
     columns = ["symbol", "item_id", "kind", "created_at", "text"]
@@ -194,7 +190,7 @@ def text_latents(context: AssetExecutionContext, lake: LakeResource) -> Material
     spec = latent_spec()
     now = utc_now()
     store = lake.lake()
-    texts = _read_parts(store, SOCIAL_TEXT_ASSET, parts)
+    texts = store.read_many(SOCIAL_TEXT_ASSET, parts)
     written = []
     for symbol in sorted({p.symbol for p in parts}):
         days = sorted(p.day for p in parts if p.symbol == symbol)

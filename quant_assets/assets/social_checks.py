@@ -11,9 +11,8 @@ from datetime import timedelta
 import polars as pl
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, asset_check
 
-from quant_assets.assets.checks import result_from_offending, run_partitions, schema_check
+from quant_assets.assets.checks import result_from_offending, run_partitions, schema_check, stored_run
 from quant_assets.assets.metadata import preview
-from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import DaySymbol
 from quant_assets.resources.lake import LakeResource
 from quant_assets.social import quality
@@ -23,18 +22,9 @@ from quant_assets.text.latents import TEXT_LATENTS_ASSET, grid_problems, latent_
 from quant_assets.timegrid import utc_now
 
 
-def stored(store: ParquetLake, asset_name: str, parts: list[DaySymbol]) -> pl.DataFrame:
-    """The run's partitions of an asset, with ``symbol`` and ``partition_day`` added."""
-    frames = [
-        store.read(asset_name, part).with_columns(symbol=pl.lit(part.symbol), partition_day=pl.lit(part.day))
-        for part in parts
-    ]
-    return pl.concat(frames, how="vertical") if frames else pl.DataFrame()
-
-
 def _stored(context: AssetCheckExecutionContext, lake: LakeResource, asset_name: str) -> tuple[list[DaySymbol], pl.DataFrame]:
-    parts = run_partitions(context)
-    return parts, stored(lake.lake(), asset_name, parts)
+    # The quality rules compare rows with the day of the partition they were stored in.
+    return stored_run(context, lake, asset_name, with_partition_day=True)
 
 
 # ---- social_text ------------------------------------------------------------------------
@@ -125,7 +115,8 @@ def text_embeddings_schema(context: AssetCheckExecutionContext, lake: LakeResour
 def text_embeddings_cover_text(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
     parts = run_partitions(context)
     store = lake.lake()
-    texts, vectors = stored(store, SOCIAL_TEXT_ASSET, parts), stored(store, emb.TEXT_EMBEDDINGS_ASSET, parts)
+    texts = store.read_many(SOCIAL_TEXT_ASSET, parts, with_partition_day=True)
+    vectors = store.read_many(emb.TEXT_EMBEDDINGS_ASSET, parts, with_partition_day=True)
     offending = pl.concat(
         [
             emb.coverage_problems(texts, vectors),

@@ -109,8 +109,11 @@ class ParquetLake:
         with self.partition_path(asset, part).open("rb") as handle:
             return pl.Schema(pl.read_parquet_schema(handle))
 
-    def read_many(self, asset: str, parts: Iterable[DaySymbol], missing_ok: bool = False) -> pl.DataFrame:
-        """Concatenate partitions, adding the ``symbol`` column from the path.
+    def read_many(
+        self, asset: str, parts: Iterable[DaySymbol], missing_ok: bool = False, with_partition_day: bool = False
+    ) -> pl.DataFrame:
+        """Concatenate partitions, adding the ``symbol`` column from the path (and the
+        partition's day as ``partition_day`` when asked, for checks on day boundaries).
 
         Local lakes are read in one multi-file scan (polars reads the files in parallel,
         several times faster than one read per partition over a long backfill).
@@ -120,8 +123,12 @@ class ParquetLake:
         if not present:
             return pl.DataFrame()
         if not self._is_local():
-            frames = [self.read(asset, p).with_columns(symbol=pl.lit(p.symbol)) for p in present]
-            return pl.concat(frames, how="vertical")
+            frames = [
+                self.read(asset, p).with_columns(symbol=pl.lit(p.symbol), partition_day=pl.lit(p.day))
+                for p in present
+            ]
+            frame = pl.concat(frames, how="vertical")
+            return frame if with_partition_day else frame.drop("partition_day")
         paths = [self.partition_path(asset, p).path for p in present]
         missing = [str(p) for p, path in zip(present, paths) if not os.path.exists(path)]
         if missing:
@@ -129,6 +136,8 @@ class ParquetLake:
         frame = pl.scan_parquet(
             paths, hive_partitioning=True, hive_schema={"date": pl.String(), "symbol": pl.String()}
         ).collect()
+        if with_partition_day:
+            return frame.with_columns(pl.col("date").str.to_date()).rename({"date": "partition_day"})
         return frame.drop("date")
 
     def _is_local(self) -> bool:
