@@ -53,10 +53,17 @@ def social_text_timestamps_in_day(context: AssetCheckExecutionContext, lake: Lak
     return result_from_offending(quality.outside_day(texts), "timestamps inside the day", texts.height)
 
 
-@asset_check(asset=SOCIAL_TEXT_ASSET, blocking=True, description="Every row has non-blank text.")
-def social_text_non_empty(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+@asset_check(
+    asset=SOCIAL_TEXT_ASSET,
+    blocking=True,
+    description=(
+        "Text that is gone is marked: null (the item is kept and counted), never a blank or "
+        "a [deleted] / [removed] placeholder that would be embedded as words."
+    ),
+)
+def social_text_unavailable_marked(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
     _, texts = _stored(context, lake, SOCIAL_TEXT_ASSET)
-    return result_from_offending(quality.empty_text(texts), "non-empty text", texts.height)
+    return result_from_offending(quality.unmarked_unavailable_text(texts), "unavailable text marked null", texts.height)
 
 
 @asset_check(
@@ -110,7 +117,10 @@ def text_embeddings_schema(context: AssetCheckExecutionContext, lake: LakeResour
 @asset_check(
     asset=emb.TEXT_EMBEDDINGS_ASSET,
     blocking=True,
-    description="Exactly one embedding per social_text row, and each row's text_sha256 is the hash of that row's text.",
+    description=(
+        "Exactly one embedding per social_text row with text, none for text marked unavailable; "
+        "each row's text_sha256 is the hash of its text and its created_at is its text's."
+    ),
 )
 def text_embeddings_cover_text(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
     parts = run_partitions(context)
