@@ -13,11 +13,13 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeve
 
 from quant_assets.assets.checks import result_from_offending, run_partitions, schema_check, stored_run
 from quant_assets.assets.metadata import preview
-from quant_assets.partitions import DaySymbol
+from quant_assets.assets.social import read_embeddings
+from quant_assets.partitions import DaySymbol, days_between
 from quant_assets.resources.lake import LakeResource
 from quant_assets.social import quality
 from quant_assets.social.text import SOCIAL_TEXT_ASSET
 from quant_assets.text import embeddings as emb
+from quant_assets.text import rederive
 from quant_assets.text.latents import TEXT_LATENTS_ASSET, grid_problems, latent_spec, missing_problems, projection_problems
 from quant_assets.timegrid import utc_now
 
@@ -183,3 +185,65 @@ def text_latents_projection_before_day(context: AssetCheckExecutionContext, lake
 def text_latents_missing_explicit(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
     _, latents = _stored(context, lake, TEXT_LATENTS_ASSET)
     return result_from_offending(missing_problems(latents, latent_spec()), "missing is explicit", latents.height)
+
+
+# Re-derived from social_text and text_embeddings: these trust no stamp text_latents wrote.
+
+def _stored_with_text(context: AssetCheckExecutionContext, lake: LakeResource) -> tuple[list[DaySymbol], pl.DataFrame, pl.DataFrame]:
+    parts, latents = _stored(context, lake, TEXT_LATENTS_ASSET)
+    return parts, latents, lake.lake().read_many(SOCIAL_TEXT_ASSET, parts, with_partition_day=True)
+
+
+@asset_check(
+    asset=TEXT_LATENTS_ASSET,
+    blocking=True,
+    description=(
+        "Recounted from social_text: every bucket's post, comment and market-post counts and "
+        "its comment/post ratio are the social_text rows created in it, deleted text included."
+    ),
+)
+def text_latents_counts_match_text(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+    _, latents, texts = _stored_with_text(context, lake)
+    return result_from_offending(rederive.count_problems(latents, texts), "bucket counts are social_text's", latents.height)
+
+
+@asset_check(
+    asset=TEXT_LATENTS_ASSET,
+    blocking=True,
+    description=(
+        "Re-derived from social_text: a bucket's engagement is the mean over its posts whose "
+        "engagement was observed by the bucket's available_at; none where none was observed."
+    ),
+)
+def text_latents_engagement_observed(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+    _, latents, texts = _stored_with_text(context, lake)
+    return result_from_offending(rederive.engagement_problems(latents, texts), "engagement observed by the bucket's end", latents.height)
+
+
+@asset_check(
+    asset=TEXT_LATENTS_ASSET,
+    blocking=True,
+    description=(
+        "Refits each partition's projections on the text created in the fit window its rows "
+        "record and recomputes the latents: a projection fitted on other text (the day's own) "
+        "while recording an earlier window gives other latents and fails."
+    ),
+)
+def text_latents_projection_refit(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+    parts, latents, texts = _stored_with_text(context, lake)
+    store, spec = lake.lake(), latent_spec()
+    refits = []
+    for symbol in sorted({p.symbol for p in parts}):
+        mine = [p for p in parts if p.symbol == symbol]
+        rows = latents.filter(pl.col("symbol") == symbol)
+        # Read from the earliest recorded fit start: the window the rows claim, not the settings'.
+        starts = rows["projection_fit_start"].drop_nulls()
+        first = min([p.day for p in mine] + ([starts.min().date()] if len(starts) else []))
+        vectors = read_embeddings(store, [DaySymbol(d, symbol) for d in days_between(first, max(p.day for p in mine))])
+        for part in mine:
+            refit = rederive.refit_latents(part, rows.filter(pl.col("partition_day") == part.day), texts, vectors, spec)
+            if refit is not None:
+                refits.append(refit)
+    refitted = pl.concat(refits, how="diagonal_relaxed") if refits else latents.clear()
+    offending = rederive.refit_problems(latents, refitted, spec)
+    return result_from_offending(offending, "latents reproduced by a refit on the recorded fit window", latents.height)
