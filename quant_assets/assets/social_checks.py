@@ -14,7 +14,7 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeve
 from quant_assets.assets.checks import result_from_offending, run_partitions, schema_check, stored_run
 from quant_assets.assets.metadata import preview
 from quant_assets.assets.social import read_embeddings
-from quant_assets.partitions import DaySymbol, days_between
+from quant_assets.partitions import DaySymbol
 from quant_assets.resources.lake import LakeResource
 from quant_assets.social import quality
 from quant_assets.social.text import SOCIAL_TEXT_ASSET
@@ -231,19 +231,6 @@ def text_latents_engagement_observed(context: AssetCheckExecutionContext, lake: 
 )
 def text_latents_projection_refit(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
     parts, latents, texts = _stored_with_text(context, lake)
-    store, spec = lake.lake(), latent_spec()
-    refits = []
-    for symbol in sorted({p.symbol for p in parts}):
-        mine = [p for p in parts if p.symbol == symbol]
-        rows = latents.filter(pl.col("symbol") == symbol)
-        # Read from the earliest recorded fit start: the window the rows claim, not the settings'.
-        starts = rows["projection_fit_start"].drop_nulls()
-        first = min([p.day for p in mine] + ([starts.min().date()] if len(starts) else []))
-        vectors = read_embeddings(store, [DaySymbol(d, symbol) for d in days_between(first, max(p.day for p in mine))])
-        for part in mine:
-            refit = rederive.refit_latents(part, rows.filter(pl.col("partition_day") == part.day), texts, vectors, spec)
-            if refit is not None:
-                refits.append(refit)
-    refitted = pl.concat(refits, how="diagonal_relaxed") if refits else latents.clear()
-    offending = rederive.refit_problems(latents, refitted, spec)
+    vectors = read_embeddings(lake.lake(), rederive.refit_reads(latents, parts))
+    offending = rederive.refit_problems(parts, latents, texts, vectors, latent_spec())
     return result_from_offending(offending, "latents reproduced by a refit on the recorded fit window", latents.height)

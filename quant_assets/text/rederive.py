@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from quant_assets.partitions import DaySymbol
+from quant_assets.partitions import DaySymbol, days_between
 from quant_assets.social.items import COMMENT, POST
 from quant_assets.social.linking import SCOPE_MARKET
 from quant_assets.text.latents import (
@@ -122,8 +122,33 @@ def refit_latents(
     return refit.with_columns(symbol=pl.lit(part.symbol), partition_day=pl.lit(part.day))
 
 
-def refit_problems(latents: pl.DataFrame, refits: pl.DataFrame, spec: LatentSpec) -> pl.DataFrame:
-    """Stored latents that a projection refitted on the recorded fit window does not give."""
+def refit_reads(latents: pl.DataFrame, parts: list[DaySymbol]) -> list[DaySymbol]:
+    """The text_embeddings partitions a refit reads: per symbol, from the earliest fit start
+    its rows record (the window they claim, not the settings') to its last day."""
+    out = []
+    for symbol in sorted({p.symbol for p in parts}):
+        days = [p.day for p in parts if p.symbol == symbol]
+        starts = latents.filter(pl.col("symbol") == symbol)["projection_fit_start"].drop_nulls()
+        first = min(days + ([starts.min().date()] if len(starts) else []))
+        out += [DaySymbol(d, symbol) for d in days_between(first, max(days))]
+    return out
+
+
+def refit_problems(
+    parts: list[DaySymbol], latents: pl.DataFrame, texts: pl.DataFrame, vectors: pl.DataFrame, spec: LatentSpec
+) -> pl.DataFrame:
+    """Stored latents that projections refitted on each partition's recorded fit window do not give."""
+    refits = []
+    for part in parts:
+        mine = latents.filter((pl.col("symbol") == part.symbol) & (pl.col("partition_day") == part.day))
+        refit = refit_latents(part, mine, texts, vectors, spec)
+        if refit is not None:
+            refits.append(refit)
+    return compare_refit(latents, pl.concat(refits) if refits else latents.clear(), spec)
+
+
+def compare_refit(latents: pl.DataFrame, refits: pl.DataFrame, spec: LatentSpec) -> pl.DataFrame:
+    """Stored latents that the refitted ones (same keys) do not reproduce."""
     out = []
     for tower in TOWERS:
         names = [f"{tower}_latent_missing", *latent_columns(tower, spec.dims(tower))]

@@ -13,8 +13,6 @@ from dagster import AssetCheckSeverity, DagsterInstance, asset, load_asset_check
 from quant_assets.assets import social, social_checks
 from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import DaySymbol
-from quant_assets.resources.lake import LakeResource
-from quant_assets.resources.social_data import FileDropSocialText, SocialLinking
 from quant_assets.runs import Rectangle
 from quant_assets.text import latents, rederive
 from quant_assets.text.latents import bucket_latents
@@ -22,7 +20,7 @@ from quant_assets.text.rederive import count_problems, engagement_problems
 from quant_assets_tests.social.support import DAY1, DAY2, REDDIT_FIXTURES
 from quant_assets_tests.social.support import NOW
 from quant_assets_tests.text.test_latents import PART, SPEC, WINDOW, projections, rows, t, vectors_for
-from quant_assets_tests.text.test_pipeline import FakeEmbeddingModel
+from quant_assets_tests.text.test_pipeline import FakeEmbeddingModel, resources
 
 CHECKS = load_asset_checks_from_modules([social_checks])
 BTC = "BTC-USDT"
@@ -39,12 +37,7 @@ def run(tmp_path, folder=REDDIT_FIXTURES):
     with DagsterInstance.ephemeral() as instance:
         result = materialize(
             [social.social_text, social.text_embeddings, social.text_latents, *CHECKS, latents_consumer],
-            resources={
-                "lake": LakeResource(root=str(tmp_path / "lake")),
-                "social_source": FileDropSocialText(folder=str(folder)),
-                "social_linking": SocialLinking(),
-                "embedding_model": FakeEmbeddingModel(cache_root=str(tmp_path / "cache")),
-            },
+            resources=resources(tmp_path, FakeEmbeddingModel, folder),
             instance=instance,
             tags=RECT.tags,
             raise_on_error=False,
@@ -122,9 +115,10 @@ def refit_problems_of(tmp_path) -> pl.DataFrame:
     parts = [DaySymbol(DAY1, BTC), DaySymbol(DAY2, BTC)]
     rows = store.read_many("text_latents", parts, with_partition_day=True)
     texts = store.read_many("social_text", parts, with_partition_day=True)
-    vectors = social.read_embeddings(store, parts)
-    refits = [rederive.refit_latents(p, rows.filter(pl.col("partition_day") == p.day), texts, vectors, spec) for p in parts]
-    return rederive.refit_problems(rows, pl.concat(refits), spec)
+    # Day 1's recorded window starts 30 days before it: that is where the refit reads from.
+    assert rederive.refit_reads(rows, parts) == [DaySymbol(DAY1 - timedelta(days=30 - i), BTC) for i in range(32)]
+    vectors = social.read_embeddings(store, rederive.refit_reads(rows, parts))
+    return rederive.refit_problems(parts, rows, texts, vectors, spec)
 
 
 def test_latents_that_count_only_surviving_text_are_caught(tmp_path, monkeypatch):
