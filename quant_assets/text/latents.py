@@ -7,6 +7,10 @@ projection fitted only on text before the day (see ``projection.py``), then mean
 Engagement enters only where it was observed by the bucket's end (``observed_at <= ts + 5m``);
 a score scraped days later is invisible here, whatever its value.
 
+Counts are of every social_text row, text deleted or removed later included (it existed);
+only texts with an embedding are pooled, so a bucket whose texts are all gone has counts and
+a missing latent.
+
 An empty bucket is explicit: counts are 0 and the latents are null with
 ``*_latent_missing = true``; a zero vector is never passed off as text. When there is no
 projection (too little history before the day), the tower is missing in every bucket.
