@@ -194,30 +194,32 @@ def _stored_with_text(context: AssetCheckExecutionContext, lake: LakeResource) -
     return parts, latents, lake.lake().read_many(SOCIAL_TEXT_ASSET, parts, with_partition_day=True)
 
 
-@asset_check(
-    asset=TEXT_LATENTS_ASSET,
-    blocking=True,
-    description=(
-        "Recounted from social_text: every bucket's post, comment and market-post counts and "
-        "its comment/post ratio are the social_text rows created in it, deleted text included."
-    ),
-)
-def text_latents_counts_match_text(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    _, latents, texts = _stored_with_text(context, lake)
-    return result_from_offending(rederive.count_problems(latents, texts), "bucket counts are social_text's", latents.height)
+def _rederived_from_text(name: str, rule, what: str, description: str):
+    """A blocking check on text_latents that applies ``rule(latents, social_text)``."""
+
+    @asset_check(asset=TEXT_LATENTS_ASSET, name=name, blocking=True, description=description)
+    def _check(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+        _, latents, texts = _stored_with_text(context, lake)
+        return result_from_offending(rule(latents, texts), what, latents.height)
+
+    return _check
 
 
-@asset_check(
-    asset=TEXT_LATENTS_ASSET,
-    blocking=True,
-    description=(
-        "Re-derived from social_text: a bucket's engagement is the mean over its posts whose "
-        "engagement was observed by the bucket's available_at; none where none was observed."
-    ),
+text_latents_counts_match_text = _rederived_from_text(
+    "text_latents_counts_match_text",
+    rederive.count_problems,
+    "bucket counts are social_text's",
+    "Recounted from social_text: every bucket's post, comment and market-post counts and its "
+    "comment/post ratio are the social_text rows created in it, deleted text included.",
 )
-def text_latents_engagement_observed(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    _, latents, texts = _stored_with_text(context, lake)
-    return result_from_offending(rederive.engagement_problems(latents, texts), "engagement observed by the bucket's end", latents.height)
+
+text_latents_engagement_observed = _rederived_from_text(
+    "text_latents_engagement_observed",
+    rederive.engagement_problems,
+    "engagement observed by the bucket's end",
+    "Re-derived from social_text: a bucket's engagement is the mean over its posts whose "
+    "engagement was observed by the bucket's available_at; none where none was observed.",
+)
 
 
 @asset_check(
