@@ -17,8 +17,7 @@ from quant_assets.runs import Rectangle
 from quant_assets.text import latents, rederive
 from quant_assets.text.latents import bucket_latents
 from quant_assets.text.rederive import count_problems, engagement_problems
-from quant_assets_tests.social.support import DAY1, DAY2, REDDIT_FIXTURES
-from quant_assets_tests.social.support import NOW
+from quant_assets_tests.social.support import DAY1, DAY2, NOW, REDDIT_FIXTURES
 from quant_assets_tests.text.test_latents import PART, SPEC, WINDOW, projections, rows, t, vectors_for
 from quant_assets_tests.text.test_pipeline import FakeEmbeddingModel, resources
 
@@ -92,7 +91,8 @@ def test_a_projection_fitted_on_the_days_own_text_recording_an_earlier_fit_end_i
         # would), and the projection is stamped with the window the day is allowed.
         tomorrow = DaySymbol(part.day + timedelta(days=1), part.symbol)
         projections, meta = honest_fit(pl.concat([history, day_vectors]), day_vectors, tomorrow, (window[0], part.end), spec)
-        return {t: p and dataclasses.replace(p, fit_end=window[1]) for t, p in projections.items()}, meta
+        stamped = {tower: dataclasses.replace(p, fit_end=window[1]) if p else None for tower, p in projections.items()}
+        return stamped, meta
 
     monkeypatch.setattr(social, "fit_towers", fitted_through_the_day)
     checks, failed, consumed = run(tmp_path)
