@@ -12,8 +12,11 @@ from quant_assets.assets import (
     derivatives_checks,
     features,
     features_checks,
+    labels,
+    labels_checks,
     market,
     market_checks,
+    models_checks,
     social,
     social_checks,
 )
@@ -24,7 +27,10 @@ from quant_assets.resources.derivatives_data import (
     FileDropDerivatives,
 )
 from quant_assets.resources.embedding import EmbeddingModel
+from quant_assets.assets.models import build_model_asset
+from quant_assets.registry.store import MlflowStore
 from quant_assets.resources.lake import LakeResource
+from quant_assets.resources.models import MlflowTracking, ModelTraining
 from quant_assets.resources.market_data import (
     BundleMarketData,
     CcxtMarketData,
@@ -102,12 +108,27 @@ def embedding_model() -> EmbeddingModel:
     )
 
 
+def mlflow_tracking() -> MlflowTracking:
+    """The MLflow store (see ``quant_assets.registry.store``); ``QUANT_ASSETS_MLFLOW_UI_URL`` is
+    where links in asset metadata point (default: ``quant-assets mlflow``'s http://127.0.0.1:5000)."""
+    store = MlflowStore.from_env()
+    return MlflowTracking(
+        tracking_uri=store.tracking_uri,
+        artifact_root=store.artifact_root,
+        cache_root=settings.home().cache.rstrip("/") + "/models",
+        ui_url=os.environ.get("QUANT_ASSETS_MLFLOW_UI_URL", "http://127.0.0.1:5000"),
+    )
+
+
 def build_definitions() -> Definitions:
     home = settings.home()
     return Definitions(
-        assets=load_assets_from_modules([market, derivatives, social, features]),
+        assets=[
+            *load_assets_from_modules([market, derivatives, social, features, labels]),
+            build_model_asset(settings.train_days(), settings.refit_days()),
+        ],
         asset_checks=load_asset_checks_from_modules(
-            [market_checks, derivatives_checks, social_checks, features_checks]
+            [market_checks, derivatives_checks, social_checks, features_checks, labels_checks, models_checks]
         ),
         resources={
             "lake": LakeResource(root=home.lake),
@@ -116,6 +137,8 @@ def build_definitions() -> Definitions:
             "social_source": social_text_source(),
             "social_linking": SocialLinking(),
             "embedding_model": embedding_model(),
+            "mlflow_tracking": mlflow_tracking(),
+            "model_training": ModelTraining(),
         },
     )
 

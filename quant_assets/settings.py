@@ -10,7 +10,9 @@ the first partition day are environment settings rather than run config.
 
 from __future__ import annotations
 
+import functools
 import os
+import subprocess
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -71,3 +73,38 @@ def universe() -> list[str]:
 
 def start_date() -> date:
     return date.fromisoformat(os.environ.get("QUANT_ASSETS_START_DATE", DEFAULT_START_DATE))
+
+
+DEFAULT_TRAIN_DAYS = 90
+DEFAULT_REFIT_DAYS = 7
+
+
+def _whole_days(variable: str, default: int) -> int:
+    raw = os.environ.get(variable, str(default))
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{variable}={raw!r}: expected a whole number of days") from None
+
+
+def train_days() -> int:
+    """Length of a model's fit window, in days (``QUANT_ASSETS_TRAIN_DAYS``, default 90)."""
+    return _whole_days("QUANT_ASSETS_TRAIN_DAYS", DEFAULT_TRAIN_DAYS)
+
+
+def refit_days() -> int:
+    """Refit cadence: days that share a cadence anchor share one fit (``QUANT_ASSETS_REFIT_DAYS``, default 7)."""
+    return _whole_days("QUANT_ASSETS_REFIT_DAYS", DEFAULT_REFIT_DAYS)
+
+
+@functools.cache
+def code_version() -> str:
+    """The git commit of the checkout (``+dirty`` with uncommitted changes), else 'unknown'."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    if commit.returncode != 0:
+        return "unknown"
+    return commit.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")

@@ -22,6 +22,7 @@ from dagster import (
 )
 
 from quant_assets.assets.metadata import preview
+from quant_assets.assets.upstream import mapped_upstream
 from quant_assets.features import compute as feature_compute
 from quant_assets.features import contract
 from quant_assets.features.inputs import LOOKBACK_DAYS, UPSTREAM, mapped_days
@@ -41,17 +42,6 @@ def lookback_mapping() -> MultiPartitionMapping:
     features that needed them come out missing and flagged.
     """
     return day_lookback_mapping(LOOKBACK_DAYS)
-
-
-def _mapped_upstream(context: AssetExecutionContext, upstream: str) -> list[DaySymbol] | None:
-    """The upstream partitions Dagster maps this run to; None when the code location does
-    not define ``upstream`` as a partitioned asset (its features are then missing)."""
-    try:
-        return parse_keys(context.asset_partition_keys_for_input(upstream))
-    except Exception as error:  # Dagster raises a CheckError for an unpartitioned/undefined input
-        if "no asset partitions" in str(error):
-            return None
-        raise
 
 
 def _partition_stats(frame: pl.DataFrame) -> dict[str, dict]:
@@ -87,7 +77,7 @@ def feature_matrix(context: AssetExecutionContext, lake: LakeResource) -> Materi
 
     parts = parse_keys(context.partition_keys)
     store = lake.lake()
-    mapped = {upstream: _mapped_upstream(context, upstream) for upstream in UPSTREAM}
+    mapped = {upstream: mapped_upstream(context, upstream) for upstream in UPSTREAM}
     timings = {"mapping_s": lap()}
     inputs, absent = read_inputs(store, {a: keys or [] for a, keys in mapped.items()})
     timings["read_s"] = lap()

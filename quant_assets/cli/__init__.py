@@ -14,6 +14,7 @@ warnings.filterwarnings("ignore", category=PreviewWarning)
 from quant_assets.cli.audit import audit
 from quant_assets.cli.bundle import bundle
 from quant_assets.cli.demo import demo, dev
+from quant_assets.cli.mlflow_ui import mlflow_ui
 from quant_assets.cli.sql import sql
 
 
@@ -27,3 +28,4 @@ main.add_command(audit)
 main.add_command(demo)
 main.add_command(dev)
 main.add_command(sql)
+main.add_command(mlflow_ui)

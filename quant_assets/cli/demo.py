@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -16,10 +17,12 @@ SAMPLE_BUNDLE = settings.REPO_ROOT / "data" / "sample_bundle.tar.gz"
 
 @click.command(help="Import the shipped sample bundle and materialise the whole graph.")
 @click.option("--bundle", "archive", default=str(SAMPLE_BUNDLE), show_default=True, type=click.Path(exists=True, dir_okay=False))
-def demo(archive: str) -> None:
+@click.option("--model-days", default=28, show_default=True, help="multi_horizon_model for the bundle's last N days")
+def demo(archive: str, model_days: int) -> None:
     from quant_assets.cli.bundle import import_bundle
     from quant_assets.definitions import build_definitions
     from quant_assets.instance import get_instance
+    from quant_assets.models.record import MODELS_ASSET
     from quant_assets.runs import materialize
 
     started = time.perf_counter()
@@ -30,9 +33,15 @@ def demo(archive: str) -> None:
     with get_instance() as instance:
         defs = build_definitions()
         rest = [key.to_user_string() for key in defs.resolve_all_asset_keys() if key.to_user_string() not in manifest.assets]
-        if rest:
-            click.echo(f"materialising {', '.join(sorted(rest))} for {len(parts)} partitions ...")
-            results = materialize(defs, rest, parts, settings.universe(), instance)
+        data = sorted(a for a in rest if a != MODELS_ASSET)
+        # Models train on every day before them, so they are fitted for the sample's last weeks only.
+        last_day = max(p.day for p in parts)
+        model_parts = [p for p in parts if p.day > last_day - timedelta(days=model_days)]
+        for assets, chosen in ((data, parts), ([MODELS_ASSET], model_parts)):
+            if not assets or not chosen:
+                continue
+            click.echo(f"materialising {', '.join(assets)} for {len(chosen)} partitions ...")
+            results = materialize(defs, assets, chosen, settings.universe(), instance)
             failed = [r.run_id for r in results if not r.success]
             if failed:
                 raise click.ClickException(f"materialisation failed in runs {', '.join(failed)}; see the Dagster UI")
@@ -40,6 +49,7 @@ def demo(archive: str) -> None:
     click.echo(f"  lake:            {home.lake}")
     click.echo(f"  Dagster home:    {os.environ['DAGSTER_HOME']}")
     click.echo("  Dagster UI:      .venv/bin/quant-assets dev   (then open http://127.0.0.1:3000)")
+    click.echo("  MLflow UI:       .venv/bin/quant-assets mlflow   (then open http://127.0.0.1:5000)")
     click.echo('  ad-hoc SQL:      .venv/bin/quant-assets sql "select symbol, count(*) from market_bars group by 1"')
 
 
