@@ -43,7 +43,7 @@ class Thresholds:
         for f in fields(self):
             problem = _out_of_range(f.name, getattr(self, f.name), self)
             if problem:
-                raise ValueError(f"gate threshold {f.name}={getattr(self, f.name)!r}: {problem}")
+                raise ValueError(f"gate threshold {f.name}={getattr(self, f.name)!r} ({env_var(f.name)}): {problem}")
 
     @classmethod
     def from_env(cls, environ=None) -> "Thresholds":
@@ -64,10 +64,7 @@ class Thresholds:
             problem = _out_of_range(f.name, values[f.name], None)
             if problem:
                 raise ValueError(f"{var}={raw!r}: {problem}")
-        try:
-            return cls(**values)
-        except ValueError as exc:  # a combination out of range, e.g. beaten > windows
-            raise ValueError(f"{ENV_PREFIX}* settings: {exc}") from None
+        return cls(**values)  # a combination out of range (beaten > windows) names its variable
 
 
 def env_var(name: str) -> str:

@@ -2,7 +2,8 @@
 
 A daily PnL frame (``day`` plus one column per series: the strategy and each baseline,
 as ``metrics.daily_pnl`` gives them) is cut into K contiguous sub-windows of as equal a
-number of days as can be; each gets the annualised daily Sharpe of every series.
+number of days as can be; each gets the annualised daily Sharpe of every series. A day
+on which a series had no evaluable decision counts as a flat day (0).
 """
 
 from __future__ import annotations
