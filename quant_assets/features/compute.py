@@ -149,7 +149,7 @@ def _usable(derivatives: pl.DataFrame, metric: str) -> pl.DataFrame:
     ).select(SERIES, "event_time", "available_at", "value")
 
 
-def _latest_available(times: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
+def latest_available(times: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
     """For each (series, t) of ``times`` (sorted by t), the newest row with ``available_at <= t``."""
     return times.join_asof(
         rows.sort("available_at"),
@@ -164,7 +164,7 @@ def _latest_available(times: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
 
 def _asof(times: pl.DataFrame, rows: pl.DataFrame, max_age: timedelta, prefix: str) -> pl.DataFrame:
     """Latest row with ``available_at <= t`` per series; nulled when older than ``max_age``."""
-    joined = _latest_available(times, rows)
+    joined = latest_available(times, rows)
     fresh = (pl.col("t") - pl.col("available_at")) <= max_age
     cols = [c for c in rows.columns if c not in (SERIES,)]
     return joined.select(
@@ -265,7 +265,7 @@ def text_features(latents: pl.DataFrame, decision_times: pl.DataFrame) -> pl.Dat
         "projection_fit_end",
     ]
     times = decision_times.select(SERIES, "t").sort("t")
-    j = _latest_available(times, lat.select(keep))
+    j = latest_available(times, lat.select(keep))
     fresh = pl.col("available_at") == pl.col("t")  # the bucket that closes at t
     ok_1h = fresh & (pl.col("_n_1h") == TEXT_WINDOWS["1h"])
     ok_24h = fresh & (pl.col("_n_24h") == TEXT_WINDOWS["24h"])
