@@ -134,7 +134,7 @@ def run(args, data, start, end, symbols, work) -> dict:
         name="bench_floor",
         partitions_def=daily_symbol_partitions(),
         backfill_policy=BackfillPolicy.single_run(),
-        deps=[AssetDep(a, partition_mapping=lookback_mapping()) for a in UPSTREAM],
+        deps=[AssetDep(a, partition_mapping=lookback_mapping(a)) for a in UPSTREAM],
     )
     def bench_floor(context) -> MaterializeResult:
         keys = ["rows", "first_t", "last_t", "content_sha256", "path", "contract_version", "contract_hash",
@@ -241,12 +241,12 @@ def raw_polars(lake_root: str, parts, out_dir: Path, sample) -> dict[str, float]
 
     from quant_assets.features.audit import asof_violations, choose_samples, missing_policy_violations, prefix_violations
     from quant_assets.features.compute import features_for_partitions, recompute_at
-    from quant_assets.features.inputs import UPSTREAM, Inputs, mapped_days
+    from quant_assets.features.inputs import UPSTREAM, Inputs, all_mapped_days
     from quant_assets.partitions import DaySymbol
 
     timings = {}
     t0 = time.perf_counter()
-    days = sorted({d for p in parts for d in mapped_days(p.day)})
+    days = sorted({d for p in parts for ds in all_mapped_days(p.day).values() for d in ds})
     symbols = sorted({p.symbol for p in parts})
     frames = {}
     for asset in UPSTREAM:
@@ -267,7 +267,7 @@ def raw_polars(lake_root: str, parts, out_dir: Path, sample) -> dict[str, float]
     timings["read_s"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    upstream = {p: {a: mapped_days(p.day) for a in UPSTREAM} for p in parts}
+    upstream = {p: all_mapped_days(p.day) for p in parts}
     features = features_for_partitions(inputs, parts, upstream)
     timings["features_s"] = time.perf_counter() - t1
 

@@ -32,7 +32,7 @@ import polars as pl
 
 from quant_assets.features import contract
 from quant_assets.features.compute import recompute_at
-from quant_assets.features.inputs import UPSTREAM, Inputs, decision_grid, mapped_days
+from quant_assets.features.inputs import UPSTREAM, Inputs, all_mapped_days, decision_grid
 from quant_assets.features.lake_io import read_inputs, read_partitions, recorded_contract, recorded_inputs
 from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import DaySymbol
@@ -300,12 +300,13 @@ def _audit_chunk(store, parts, sample, seed, compute, now, first_day) -> list[Pa
             continue
         recorded = recorded_inputs(kv)
         if recorded is None:
-            recorded = {a: mapped_days(part.day, first_day) for a in UPSTREAM}
+            recorded = all_mapped_days(part.day, first_day)
             report.notes.append("inputs not recorded: recomputed from the mapping rule")
-        outside = {a: [d for d in days if d not in mapped_days(part.day)] for a, days in recorded.items()}
-        for asset, days in outside.items():
-            if days:
-                report.add([Violation("contract", str(part), None, asset, str(days), str(mapped_days(part.day)), "read outside its partition mapping")])
+        mapped = all_mapped_days(part.day)
+        for asset, days in recorded.items():
+            outside = [d for d in days if d not in mapped[asset]]
+            if outside:
+                report.add([Violation("contract", str(part), None, asset, str(outside), str(mapped[asset]), "read outside its partition mapping")])
         upstream_days[part] = recorded
         frames.append(frame.select(contract.COLUMN_NAMES).with_columns(partition=pl.lit(str(part))))
     if not frames:

@@ -14,9 +14,9 @@ Time rules, all trailing:
   makes every window over it incomplete, and an incomplete window gives null + flag.
 - derivatives: as-of join (backward) on ``available_at`` per (series, metric), skipping
   slots the source marks missing; a value older than its metric's max age is missing.
-  A partition reads the derivatives of days D-1..D (by event time), so at its last decision
-  time, D+1 00:00, a funding stamped exactly at midnight (day D+1's partition) is not seen
-  and the previous one is used, with its age: late by design, never early.
+  A partition reads the derivatives of days D-1..D+1 (by event time, see
+  ``inputs.AHEAD_DAYS``), cut at its last decision time: at t = D+1 00:00 a funding stamped
+  exactly at midnight (day D+1's partition) is known, and used with age 0.
 - text: trailing sums over the buckets with ``available_at`` in ``(t - w, t]``; a window
   that lacks buckets is missing. Latents are averaged only over buckets sharing the latest
   bucket's projection (coordinates of different projections do not mix).
@@ -330,9 +330,8 @@ def compute_features(
 UpstreamDays = dict[DaySymbol, dict[str, list[date]]]
 
 
-def _plans(
-    items: list[tuple[str, DaySymbol, datetime | None]], upstream_days: UpstreamDays
-) -> dict[str, pl.DataFrame]:
+def _plans(items: list[tuple[str, DaySymbol, datetime]], upstream_days: UpstreamDays) -> dict[str, pl.DataFrame]:
+    """Per upstream asset, the read plan of every (series, partition, cutoff) item."""
     plans = {}
     for asset in UPSTREAM:
         rows = [
@@ -340,19 +339,12 @@ def _plans(
             for series, part, cutoff in items
             for day in upstream_days[part].get(asset, [])
         ]
-        plans[asset] = read_plan(rows) if rows else None
+        plans[asset] = read_plan(rows)
     return plans
 
 
-def _series_inputs(inputs: Inputs, plans: dict[str, pl.DataFrame | None]) -> dict[str, pl.DataFrame]:
-    out = {}
-    for asset in UPSTREAM:
-        plan = plans[asset]
-        frame = inputs.frame(asset)
-        if plan is None:
-            plan = read_plan([]).head(0)
-        out[asset] = per_series(asset, frame, plan)
-    return out
+def _series_inputs(inputs: Inputs, plans: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    return {asset: per_series(asset, inputs.frame(asset), plans[asset]) for asset in UPSTREAM}
 
 
 def features_for_partitions(
@@ -363,9 +355,10 @@ def features_for_partitions(
     compute=None,
 ) -> pl.DataFrame:
     """Feature rows of ``parts`` (columns ``partition`` + contract), each partition reading
-    only its ``upstream_days``; decision times after ``now`` are not produced."""
+    only its ``upstream_days``, cut at its last decision time; decision times after ``now``
+    are not produced."""
     compute = compute or compute_features
-    items = [(series_name(p), p, None) for p in parts]
+    items = [(series_name(p), p, p.end) for p in parts]
     frames = _series_inputs(inputs, _plans(items, upstream_days))
     times = pl.DataFrame(
         {SERIES: [series_name(p) for p in parts for _ in decision_grid(p, now)],

@@ -124,12 +124,14 @@ def test_missing_partition_and_unknown_asset(lake):
 
 def test_records_what_it_read(lake):
     store = ParquetLake(lake)
-    _, kv = read_partition(store, PART)
+    stored, kv = read_partition(store, PART)
     assert recorded_inputs(kv) == {
         "market_bars": [date(2025, 10, 6), date(2025, 10, 7)],
-        "derivatives": [date(2025, 10, 6), date(2025, 10, 7)],
+        "derivatives": [date(2025, 10, 6), date(2025, 10, 7), date(2025, 10, 8)],
         "text_latents": [date(2025, 10, 6), date(2025, 10, 7)],
     }
+    # through Dagster's mapping: the day's last row uses the funding stamped at D+1 00:00
+    assert stored.select(pl.col("t").dt.hour(), "funding_age_h").row(-1) == (0, 0.0)
     # unchanged write path: the audit reads exactly what the file records
     frame, kv = read_partition(store, PART)
     write_partition(store, PART, frame, recorded_inputs(kv))
