@@ -1,7 +1,7 @@
-"""Blocking checks on feature_matrix: contract, no forward columns, structural as-of,
-missing-value policy and prefix invariance.
+"""Blocking checks on feature_matrix: contract, no forward columns, structural as-of, as-of
+re-derived from the recorded inputs, missing-value policy and prefix invariance.
 
-One op runs all five over the run's partitions (they share the reads and the recompute)
+One op runs all six over the run's partitions (they share the reads and the recompute)
 and reports each as its own blocking check. The logic is ``quant_assets.features.audit``,
 the same code ``quant-assets audit`` runs on stored partitions.
 """
@@ -30,6 +30,10 @@ CHECK_DESCRIPTIONS = {
     "contract": "Columns, order and dtypes are the feature contract's; the file records the contract hash and its inputs; t is the day's decision grid.",
     "no_forward_columns": "No label or forward-looking column, and no column outside the contract.",
     "asof": "Structural as-of: for every row and source, the newest available_at used is <= t (and the text projection's fit end too).",
+    "asof_inputs": (
+        "Re-derived as-of: on every row, the as-of stamps and the one-record values (funding, basis, long/short, "
+        "projection fit end) are those of the newest record with available_at <= t in the partition's recorded inputs."
+    ),
     "missing_policy": "Each feature is null iff its missing flag is set; no NaN/inf; as-of stamps set iff the source was used.",
     "prefix_invariance": (
         "For the first and last rows and a configurable number of random rows, recomputing from inputs "

@@ -10,6 +10,9 @@ Checks, per stored partition:
   label or a look-ahead (``fwd_``, ``label``, ``target``, ``future``, ``y_`` ...).
 - ``asof``: structural as-of: for every row and source, ``asof_<source> <= t``, and the text
   projection's ``fit_end <= t``.
+- ``asof_inputs``: the as-of stamps and the one-record values of every row equal the newest
+  record with ``available_at <= t`` re-derived from the partition's recorded inputs, without
+  the feature code's join (:mod:`asof_replay`).
 - ``missing_policy``: each feature is null iff its missing flag is set; flags never null;
   no NaN or infinity; a source's as-of stamp is set iff one of its features is present.
 - ``prefix_invariance``: for sampled decision times (always the first and last row, plus
@@ -30,14 +33,14 @@ from typing import Callable, Iterator
 
 import polars as pl
 
-from quant_assets.features import contract
-from quant_assets.features.compute import recompute_at
+from quant_assets.features import asof_replay, contract
+from quant_assets.features.compute import partition_inputs, recompute_at
 from quant_assets.features.inputs import UPSTREAM, Inputs, all_mapped_days, decision_grid
 from quant_assets.features.lake_io import read_inputs, read_partitions, recorded_contract, recorded_inputs
 from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import DaySymbol
 
-CHECKS = ("contract", "no_forward_columns", "asof", "missing_policy", "prefix_invariance")
+CHECKS = ("contract", "no_forward_columns", "asof", "asof_inputs", "missing_policy", "prefix_invariance")
 RTOL = 1e-9
 ATOL = 1e-12
 DEFAULT_SAMPLE = 3
@@ -172,6 +175,21 @@ def asof_violations(frame: pl.DataFrame) -> list[Violation]:
     for col in _masks_with_hits(frame, {c: pl.col(c) > pl.col("t") for c in stamps}):
         bad = frame.filter(pl.col(col) > pl.col("t")).with_columns(_e=pl.lit("<= t"))
         out += _rows_to_violations("asof", bad, col, col, "_e", "used a record not yet available at t")
+    return out
+
+
+def asof_input_violations(
+    stored: pl.DataFrame, series_inputs: dict[str, pl.DataFrame], rtol: float = RTOL, atol: float = ATOL
+) -> list[Violation]:
+    """``stored`` (``partition`` + contract) against the newest records its inputs held at each
+    ``t``; ``series_inputs`` are :func:`compute.partition_inputs` (series = partition)."""
+    frame = asof_replay.replay_frame(stored, series_inputs)
+    found = asof_replay.rules(rtol, atol)
+    out = []
+    for key in _masks_with_hits(frame, {k: r[2] for k, r in found.items()}):
+        column, want, mask, detail = found[key]
+        bad = frame.filter(mask).with_columns(_e=want)  # raw values: _fmt prints floats and times exactly
+        out += _rows_to_violations("asof_inputs", bad, column, column, "_e", detail)
     return out
 
 
@@ -329,6 +347,8 @@ def _audit_chunk(store, parts, sample, seed, compute, now, first_day) -> list[Pa
             for part in upstream_days:
                 if gone.symbol == part.symbol and gone.day in upstream_days[part].get(asset, []):
                     reports[part].notes.append(f"recorded input {asset} {gone} is no longer in the lake")
+    for v in asof_input_violations(stored, partition_inputs(inputs, list(upstream_days), upstream_days)):
+        reports[DaySymbol.parse(v.partition)].add([v])
     recomputed = recompute_at(inputs, samples, upstream_days, compute=compute)
     for v in prefix_violations(stored, recomputed):
         reports[DaySymbol.parse(v.partition)].add([v])
@@ -348,6 +368,8 @@ def audit_frames(
     reports = {p: PartitionReport(p, rows=f.height) for p, f in stored.items()}
     frame = pl.concat([f.select(contract.COLUMN_NAMES).with_columns(partition=pl.lit(str(p))) for p, f in stored.items()])
     for v in asof_violations(frame) + missing_policy_violations(frame):
+        reports[DaySymbol.parse(v.partition)].add([v])
+    for v in asof_input_violations(frame, partition_inputs(inputs, list(stored), upstream_days)):
         reports[DaySymbol.parse(v.partition)].add([v])
     samples = []
     for part, f in stored.items():

@@ -109,6 +109,31 @@ def test_as_of_stamp_after_t_is_caught(lake):
     assert (t + timedelta(hours=1)).isoformat() in output
 
 
+def test_stamp_or_value_of_another_record_is_caught_by_the_rederived_asof(lake):
+    """Plausible rewrites the structural check cannot see (everything stays <= t): a stamp
+    one hour too old, and a funding rate swapped for the one before it."""
+    store = ParquetLake(lake)
+    frame, _ = read_partition(store, PART)
+    fundings = frame["funding_rate"].unique(maintain_order=True).to_list()
+    assert len(fundings) >= 3
+    row = pl.int_range(pl.len())
+    _rewrite(
+        lake,
+        lambda f: f.with_columns(
+            asof_derivatives=pl.when(row == 40).then(pl.col("asof_derivatives") - timedelta(hours=1)).otherwise(pl.col("asof_derivatives")),
+            funding_rate=pl.when(pl.col("funding_rate") == fundings[1]).then(pl.lit(fundings[0])).otherwise(pl.col("funding_rate")),
+        ),
+    )
+    code, output = audit_cli(lake, RUN, "--symbols", "BTC-USDT")
+    assert code == 1
+    t40 = frame["t"][40]
+    assert f"[asof_inputs] 2025-10-07|BTC-USDT t={t40.isoformat()} feature=asof_derivatives" in output
+    swapped = frame.filter(pl.col("funding_rate") == fundings[1])
+    assert f"asof_inputs={swapped.height + 1}" in output
+    assert f"feature=funding_rate stored={fundings[0]} expected={fundings[1]}" in output
+    assert "[asof]" not in output
+
+
 def test_missing_partition_and_unknown_asset(lake):
     code, output = audit_cli(lake, (RUN[0], RUN[1] + timedelta(days=1)), "--symbols", "BTC-USDT,ETH-USDT")
     assert code == 1 and "partition is not materialised" in output

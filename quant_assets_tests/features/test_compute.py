@@ -10,8 +10,8 @@ import pytest
 from dagster import MultiPartitionsDefinition
 
 from quant_assets.features import contract
-from quant_assets.features.audit import missing_policy_violations, asof_violations
-from quant_assets.features.compute import derivative_features, features_for_partitions
+from quant_assets.features.audit import asof_input_violations, asof_violations, missing_policy_violations
+from quant_assets.features.compute import derivative_features, features_for_partitions, partition_inputs
 from quant_assets.features.inputs import SERIES, UPSTREAM, Inputs, all_mapped_days, mapped_parts
 from quant_assets.partitions import DaySymbol, daily_symbol_partitions
 from quant_assets_tests.features import realdata
@@ -63,10 +63,13 @@ def test_first_day_has_no_history_and_says_so(inputs):
 
 
 def test_clean_output_obeys_the_policies(inputs):
-    parts = [DaySymbol(d, s) for d in (date(2025, 10, 6), date(2025, 10, 7), date(2025, 10, 8)) for s in realdata.SYMBOLS]
+    parts = [DaySymbol(d, s) for d in (FIRST, date(2025, 10, 6), date(2025, 10, 7), date(2025, 10, 8)) for s in realdata.SYMBOLS]
     out = run(inputs, parts)
     assert not missing_policy_violations(out)
     assert not asof_violations(out)
+    # every row's stamps and one-record values are the newest records its inputs held at t
+    days = {p: all_mapped_days(p.day, FIRST) for p in parts}
+    assert not asof_input_violations(out, partition_inputs(inputs, parts, days))
     # real values where the data has them
     full = out.filter(pl.col("partition") == "2025-10-07|BTC-USDT")
     for name in ("ret_1d", "rv_1d", "volz_1d", "rsi_4h", "funding_rate", "basis_bps", "text_post_count_24h"):
