@@ -26,6 +26,7 @@ from quant_assets.features import compute as feature_compute
 from quant_assets.features import contract
 from quant_assets.features.inputs import AHEAD_DAYS, LOOKBACK_DAYS, UPSTREAM, mapped_days
 from quant_assets.features.lake_io import read_inputs, write_partition
+from quant_assets.features.provenance import input_hashes
 from quant_assets.partitions import DaySymbol, daily_symbol_partitions, day_lookback_mapping, parse_keys
 from quant_assets.resources.lake import LakeResource
 from quant_assets.timegrid import utc_now
@@ -90,7 +91,7 @@ def feature_matrix(context: AssetExecutionContext, lake: LakeResource) -> Materi
     store = lake.lake()
     mapped = {upstream: _mapped_upstream(context, upstream) for upstream in UPSTREAM}
     timings = {"mapping_s": lap()}
-    inputs, absent = read_inputs(store, {a: keys or [] for a, keys in mapped.items()})
+    inputs, absent, file_shas = read_inputs(store, {a: keys or [] for a, keys in mapped.items()})
     timings["read_s"] = lap()
     mapped_sets = {a: (None if keys is None else set(keys)) for a, keys in mapped.items()}
     read = {a: (keys or set()) - set(absent[a]) for a, keys in mapped_sets.items()}
@@ -100,12 +101,16 @@ def feature_matrix(context: AssetExecutionContext, lake: LakeResource) -> Materi
     frame = feature_compute.features_for_partitions(inputs, parts, upstream_days, now=utc_now())
     stats = _partition_stats(frame)
     timings["compute_s"] = lap()
+    hashes = input_hashes(inputs, parts, upstream_days, file_shas)
+    timings["input_hashes_s"] = lap()
     by_part = frame.partition_by("partition", as_dict=True, maintain_order=True)
     empty = contract.empty()
 
     def write(part: DaySymbol):
         rows = by_part.get((str(part),))
-        return write_partition(store, part, empty if rows is None else rows.drop("partition"), upstream_days[part])
+        return write_partition(
+            store, part, empty if rows is None else rows.drop("partition"), upstream_days[part], hashes[part]
+        )
 
     # Many small atomic writes (write, fsync, rename): concurrent, results in partition order.
     with ThreadPoolExecutor(WRITE_THREADS) as pool:

@@ -36,11 +36,20 @@ import polars as pl
 from quant_assets.features import asof_replay, contract
 from quant_assets.features.compute import partition_inputs, recompute_at
 from quant_assets.features.inputs import UPSTREAM, Inputs, all_mapped_days, decision_grid
-from quant_assets.features.lake_io import read_inputs, read_partitions, recorded_contract, recorded_inputs
+from quant_assets.features.lake_io import (
+    read_inputs,
+    read_partitions,
+    recorded_contract,
+    recorded_hashes,
+    recorded_inputs,
+)
+from quant_assets.features.provenance import changed_inputs, input_hashes
 from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import DaySymbol
 
 CHECKS = ("contract", "no_forward_columns", "asof", "asof_inputs", "missing_policy", "prefix_invariance")
+# The checks that recompute from the recorded inputs: skipped where those changed since the build.
+INPUT_CHECKS = ("asof_inputs", "prefix_invariance")
 RTOL = 1e-9
 ATOL = 1e-12
 DEFAULT_SAMPLE = 3
@@ -84,10 +93,19 @@ class PartitionReport:
     violations: list[Violation] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=lambda: {c: 0 for c in CHECKS})
     notes: list[str] = field(default_factory=list)
+    # upstream days whose content differs from the build's: the recompute is skipped
+    inputs_changed: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
+        """No violation (a partition whose inputs changed can still be ok: see ``status``)."""
         return not any(self.counts.values())
+
+    @property
+    def status(self) -> str:
+        if not self.ok:
+            return "FAIL"
+        return "INPUTS_CHANGED" if self.inputs_changed else "OK"
 
     def add(self, found: list[Violation]) -> None:
         for v in found:
@@ -96,7 +114,11 @@ class PartitionReport:
                 self.violations.append(v)
 
     def line(self) -> str:
-        status = "OK" if self.ok else "FAIL " + ", ".join(f"{c}={n}" for c, n in self.counts.items() if n)
+        status = self.status
+        if not self.ok:
+            status += " " + ", ".join(f"{c}={n}" for c, n in self.counts.items() if n)
+        if self.inputs_changed:
+            status += f"  inputs changed since build ({'; '.join(self.inputs_changed)}): not recomputed"
         notes = f"  notes: {'; '.join(self.notes)}" if self.notes else ""
         return f"{self.partition}  rows={self.rows} recomputed={self.recomputed}  {status}{notes}"
 
@@ -234,6 +256,11 @@ def missing_policy_violations(frame: pl.DataFrame) -> list[Violation]:
     return out
 
 
+def draw_seed() -> int:
+    """A fresh seed for the random rows, so repeated audits reach different rows."""
+    return random.SystemRandom().randrange(2**31)
+
+
 def choose_samples(part: DaySymbol, times: list[datetime], sample: int | str, seed: int = 0) -> list[datetime]:
     """First and last row always; ``sample`` more at random (seeded per partition), or all."""
     if not times:
@@ -303,7 +330,7 @@ def audit_lake(
 
 def _audit_chunk(store, parts, sample, seed, compute, now, first_day) -> list[PartitionReport]:
     reports = {p: PartitionReport(p) for p in parts}
-    frames, upstream_days = [], {}
+    frames, upstream_days, hashes = [], {}, {}
     for part, stored_part in zip(parts, read_partitions(store, parts)):
         report = reports[part]
         if stored_part is None:
@@ -326,6 +353,9 @@ def _audit_chunk(store, parts, sample, seed, compute, now, first_day) -> list[Pa
             if outside:
                 report.add([Violation("contract", str(part), None, asset, str(outside), str(mapped[asset]), "read outside its partition mapping")])
         upstream_days[part] = recorded
+        hashes[part] = recorded_hashes(kv)
+        if hashes[part] is None:
+            report.notes.append("input hashes not recorded: changes since the build cannot be seen")
         frames.append(frame.select(contract.COLUMN_NAMES).with_columns(partition=pl.lit(str(part))))
     if not frames:
         return [reports[p] for p in parts]
@@ -333,24 +363,40 @@ def _audit_chunk(store, parts, sample, seed, compute, now, first_day) -> list[Pa
     for v in asof_violations(stored) + missing_policy_violations(stored):
         reports[DaySymbol.parse(v.partition)].add([v])
 
+    # read what each partition read, and what its mapping reaches now (to see new partitions)
+    current_days = {
+        p: {a: sorted(set(days) | set(all_mapped_days(p.day, first_day)[a] if hashes[p] else [])) for a, days in recorded.items()}
+        for p, recorded in upstream_days.items()
+    }
+    wanted = {a: [DaySymbol(d, p.symbol) for p in current_days for d in current_days[p][a]] for a in UPSTREAM}
+    inputs, absent, file_shas = read_inputs(store, wanted)
+    present = {p: {a: [d for d in days if DaySymbol(d, p.symbol) not in absent[a]] for a, days in by_asset.items()} for p, by_asset in current_days.items()}
+    with_hashes = [p for p in upstream_days if hashes[p] is not None]
+    now_hashes = input_hashes(inputs, with_hashes, present, file_shas)
+    for part in with_hashes:
+        reports[part].inputs_changed = changed_inputs(hashes[part], now_hashes[part])
+    for part in upstream_days:
+        if hashes[part] is None:
+            for asset, days in upstream_days[part].items():
+                reports[part].notes += [f"recorded input {asset} {d} is no longer in the lake" for d in days if d not in present[part][asset]]
+
+    # the recompute only where the inputs are the build's: elsewhere it would prove nothing
+    same = [p for p in upstream_days if not reports[p].inputs_changed]
+    if not same:
+        return [reports[p] for p in parts]
+    names = {str(p) for p in same}
+    kept = stored.filter(pl.col("partition").is_in(names))
+    same_days = {p: upstream_days[p] for p in same}
+    for v in asof_input_violations(kept, partition_inputs(inputs, same, same_days)):
+        reports[DaySymbol.parse(v.partition)].add([v])
     samples = []
-    by_part = stored.group_by("partition", maintain_order=True).agg(pl.col("t"))
-    for name, times in by_part.iter_rows():
+    for name, times in kept.group_by("partition", maintain_order=True).agg(pl.col("t")).iter_rows():
         part = DaySymbol.parse(name)
         chosen = choose_samples(part, times, sample, seed)
         reports[part].recomputed = len(chosen)
         samples += [(part, t) for t in chosen]
-    wanted = {a: [DaySymbol(d, p.symbol) for p in upstream_days for d in upstream_days[p].get(a, [])] for a in UPSTREAM}
-    inputs, absent = read_inputs(store, wanted)
-    for asset, missing in absent.items():
-        for gone in missing:
-            for part in upstream_days:
-                if gone.symbol == part.symbol and gone.day in upstream_days[part].get(asset, []):
-                    reports[part].notes.append(f"recorded input {asset} {gone} is no longer in the lake")
-    for v in asof_input_violations(stored, partition_inputs(inputs, list(upstream_days), upstream_days)):
-        reports[DaySymbol.parse(v.partition)].add([v])
-    recomputed = recompute_at(inputs, samples, upstream_days, compute=compute)
-    for v in prefix_violations(stored, recomputed):
+    recomputed = recompute_at(inputs, samples, same_days, compute=compute)
+    for v in prefix_violations(kept, recomputed):
         reports[DaySymbol.parse(v.partition)].add([v])
     return [reports[p] for p in parts]
 

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from quant_assets.features.contract import FEATURES_ASSET
-from quant_assets.features.lake_io import read_partition, recorded_inputs, serialise, write_partition
+from quant_assets.features.lake_io import read_partition, recorded_hashes, recorded_inputs, serialise, write_partition
 from quant_assets.lake.store import ParquetLake, parquet_bytes
 from quant_assets.partitions import DaySymbol
 from quant_assets_tests.features import harness, realdata
@@ -40,7 +40,7 @@ def _rewrite(lake: str, change) -> tuple[pl.DataFrame, dict]:
     store = ParquetLake(lake)
     frame, kv = read_partition(store, PART)
     changed = change(frame)
-    store.write_bytes(FEATURES_ASSET, PART, serialise(changed, recorded_inputs(kv)))
+    store.write_bytes(FEATURES_ASSET, PART, serialise(changed, recorded_inputs(kv), recorded_hashes(kv)))
     return frame, kv
 
 
@@ -144,7 +144,7 @@ def test_missing_partition_and_unknown_asset(lake):
     from quant_assets.cli import main
 
     result = CliRunner().invoke(main, ["audit", "--asset", "market_bars", "--start", "2025-10-06", "--end", "2025-10-06", "--lake", lake])
-    assert result.exit_code != 0 and "no audit is defined" in result.output
+    assert result.exit_code == 2 and "no audit is defined" in result.output
 
 
 def test_records_what_it_read(lake):
@@ -159,8 +159,8 @@ def test_records_what_it_read(lake):
     assert stored.select(pl.col("t").dt.hour(), "funding_age_h").row(-1) == (0, 0.0)
     # unchanged write path: the audit reads exactly what the file records
     frame, kv = read_partition(store, PART)
-    write_partition(store, PART, frame, recorded_inputs(kv))
-    assert audit_cli(lake, RUN)[0] == 0
+    write_partition(store, PART, frame, recorded_inputs(kv), recorded_hashes(kv))
+    assert audit_cli(lake, RUN, "--strict")[0] == 0
 
 
 def test_upstream_not_in_the_code_location_is_flagged_and_noted(tmp_path, instance):

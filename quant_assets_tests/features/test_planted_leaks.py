@@ -29,7 +29,7 @@ from quant_assets.features import compute as feature_compute
 from quant_assets.features.audit import CHECKS, audit_lake
 from quant_assets.features.contract import FEATURES_ASSET
 from quant_assets.features.inputs import SERIES, Inputs, all_mapped_days
-from quant_assets.features.lake_io import read_partition, recorded_inputs, write_partition
+from quant_assets.features.lake_io import read_partition, recorded_hashes, recorded_inputs, write_partition
 from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import DaySymbol
 from quant_assets.runs import rectangles
@@ -226,7 +226,7 @@ def test_stored_value_overwritten_with_future_one_is_caught(clean_lakes, tmp_pat
     corrupted = frame.with_columns(
         ret_1h=pl.when(pl.int_range(pl.len()) == row).then(pl.lit(leaked)).otherwise(pl.col("ret_1h"))
     )
-    write_partition(store, part, corrupted, recorded_inputs(kv))
+    write_partition(store, part, corrupted, recorded_inputs(kv), recorded_hashes(kv))
 
     # the pure check functions
     reports = {r.partition: r for r in audit_lake(store, [part], sample="all")}
