@@ -4,16 +4,17 @@ external specs here, partitioned like the real ones, so the partition mapping is
 
 from __future__ import annotations
 
-from dagster import AssetSpec, DagsterInstance, Definitions
+from dagster import AssetCheckKey, AssetKey, AssetSpec, DagsterInstance, Definitions
 
 from quant_assets import settings
 from quant_assets.assets.features import feature_matrix
 from quant_assets.assets.features_checks import feature_matrix_checks
+from quant_assets.features.audit import CHECKS
 from quant_assets.features.contract import FEATURES_ASSET
 from quant_assets.features.inputs import UPSTREAM
 from quant_assets.partitions import DaySymbol, daily_symbol_partitions, days_between
 from quant_assets.resources.lake import LakeResource
-from quant_assets.runs import materialize
+from quant_assets.runs import materialize, rectangles
 
 
 def definitions(lake_root: str) -> Definitions:
@@ -42,3 +43,19 @@ def check_results(results) -> dict[str, object]:
         for evaluation in result.get_asset_check_evaluations():
             out[evaluation.check_name] = evaluation
     return out
+
+
+def run_checks(lake_root: str, part: DaySymbol, instance: DagsterInstance, config: dict | None = None) -> dict[str, object]:
+    """The blocking feature checks alone over one stored partition (no materialisation):
+    check name -> AssetCheckEvaluation."""
+    job = definitions(lake_root).resolve_implicit_global_asset_job_def()
+    keys = {AssetCheckKey(AssetKey(FEATURES_ASSET), f"feature_matrix_{c}") for c in CHECKS}
+    only_checks = job.get_subset(asset_selection=set(), asset_check_selection=keys)
+    (rect,) = rectangles([part], settings.universe())
+    run = only_checks.execute_in_process(
+        instance=instance,
+        tags=rect.tags,
+        run_config={"ops": {"feature_matrix_checks": {"config": config or {}}}},
+        raise_on_error=False,
+    )
+    return {ev.check_name: ev for ev in run.get_asset_check_evaluations()}

@@ -21,9 +21,7 @@ from datetime import date
 import polars as pl
 import pytest
 from click.testing import CliRunner
-from dagster import AssetCheckKey, AssetKey
 
-from quant_assets import settings
 from quant_assets.cli import main
 from quant_assets.features import compute as feature_compute
 from quant_assets.features.audit import CHECKS, audit_lake
@@ -32,7 +30,6 @@ from quant_assets.features.inputs import SERIES, Inputs, all_mapped_days
 from quant_assets.features.lake_io import read_partition, recorded_hashes, recorded_inputs, write_partition
 from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import DaySymbol
-from quant_assets.runs import rectangles
 from quant_assets_tests.features import harness, realdata
 
 REAL_COMPUTE = feature_compute.compute_features
@@ -235,18 +232,7 @@ def test_stored_value_overwritten_with_future_one_is_caught(clean_lakes, tmp_pat
     assert float(found[0].stored) == leaked and float(found[0].expected) == original
 
     # the blocking Dagster checks, run alone over the stored partitions
-    defs = harness.definitions(lake)
-    job = defs.resolve_implicit_global_asset_job_def()
-    keys = {AssetCheckKey(AssetKey(FEATURES_ASSET), f"feature_matrix_{c}") for c in CHECKS}
-    only_checks = job.get_subset(asset_selection=set(), asset_check_selection=keys)
-    (rect,) = rectangles([part], settings.universe())
-    run = only_checks.execute_in_process(
-        instance=instance,
-        tags=rect.tags,
-        run_config={"ops": {"feature_matrix_checks": {"config": {"prefix_samples": "all"}}}},
-        raise_on_error=False,
-    )
-    evaluations = {ev.check_name: ev for ev in run.get_asset_check_evaluations()}
+    evaluations = harness.run_checks(lake, part, instance, {"prefix_samples": "all"})
     assert not evaluations["feature_matrix_prefix_invariance"].passed
     assert all(evaluations[f"feature_matrix_{c}"].passed for c in CHECKS if c != "prefix_invariance")
     assert "ret_1h" in evaluations["feature_matrix_prefix_invariance"].description

@@ -155,3 +155,20 @@ def test_exit_codes_for_the_range_and_the_asset(lake):
     assert result.exit_code == 2 and "nothing to audit" in result.output
     result = run("--asset", "market_bars", "--start", "2025-10-06", "--end", "2025-10-06")
     assert result.exit_code == 2 and "no audit is defined" in result.output
+
+
+def test_blocking_checks_rerun_after_an_upstream_change_cannot_pass_and_say_why(lake, instance):
+    """The checks that recompute from the inputs cannot vouch for a partition whose inputs
+    are no longer the build's; the others still judge the stored rows. Each run draws its
+    own seed and records it."""
+    before = harness.run_checks(lake, PART, instance)
+    assert all(ev.passed for ev in before.values())
+    _edit(lake, "text_latents", PART, lambda f: f.with_columns(post_count=pl.col("post_count") + 1))
+    after = harness.run_checks(lake, PART, instance)
+    for name in ("asof_inputs", "prefix_invariance"):
+        ev = after[f"feature_matrix_{name}"]
+        assert not ev.passed and "inputs changed since build, not verified" in ev.description
+        assert "text_latents 2025-10-07 content differs" in ev.description
+    assert all(after[f"feature_matrix_{c}"].passed for c in ("contract", "no_forward_columns", "asof", "missing_policy"))
+    seeds = {ev.metadata["prefix_seed"].value for ev in (before["feature_matrix_contract"], after["feature_matrix_contract"])}
+    assert len(seeds) == 2
