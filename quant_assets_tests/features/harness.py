@@ -4,6 +4,9 @@ external specs here, partitioned like the real ones, so the partition mapping is
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 from dagster import AssetCheckKey, AssetKey, AssetSpec, DagsterInstance, Definitions
 
 from quant_assets import settings
@@ -59,3 +62,23 @@ def run_checks(lake_root: str, part: DaySymbol, instance: DagsterInstance, confi
         raise_on_error=False,
     )
     return {ev.check_name: ev for ev in run.get_asset_check_evaluations()}
+
+
+def built_lake(root: str, run_days, instance: DagsterInstance, prepare=None) -> str:
+    """The real upstream slice in a lake at ``root`` (``prepare(store)`` may edit it), with
+    the features of ``run_days`` materialised and every check passing."""
+    from quant_assets_tests.features import realdata
+
+    store = realdata.write_lake(root, days=realdata.OCT)
+    if prepare is not None:
+        prepare(store)
+    results = run_features(root, run_days, realdata.SYMBOLS, instance)
+    assert all(ev.passed for ev in check_results(results).values())
+    return root
+
+
+def copy_lake(source: str, tmp_path: Path) -> str:
+    """A private copy of a lake, for a test that edits it."""
+    root = str(tmp_path / "lake")
+    shutil.copytree(source, root)
+    return root

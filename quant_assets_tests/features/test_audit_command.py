@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import date, timedelta
 
 import polars as pl
@@ -22,18 +21,12 @@ PART = DaySymbol(date(2025, 10, 7), "BTC-USDT")
 
 @pytest.fixture(scope="module")
 def materialised(tmp_path_factory, instance):
-    root = str(tmp_path_factory.mktemp("audit") / "lake")
-    realdata.write_lake(root, days=realdata.OCT)
-    results = harness.run_features(root, RUN, realdata.SYMBOLS, instance)
-    assert all(ev.passed for ev in harness.check_results(results).values())
-    return root
+    return harness.built_lake(str(tmp_path_factory.mktemp("audit") / "lake"), RUN, instance)
 
 
 @pytest.fixture
 def lake(materialised, tmp_path) -> str:
-    root = str(tmp_path / "lake")
-    shutil.copytree(materialised, root)
-    return root
+    return harness.copy_lake(materialised, tmp_path)
 
 
 def _rewrite(lake: str, change) -> tuple[pl.DataFrame, dict]:

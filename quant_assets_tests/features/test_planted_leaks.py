@@ -106,11 +106,7 @@ def clean_lakes(tmp_path_factory):
 
 
 def _fresh_lake(clean_lakes, days, tmp_path) -> str:
-    import shutil
-
-    root = str(tmp_path / "lake")
-    shutil.copytree(clean_lakes[days], root)
-    return root
+    return harness.copy_lake(clean_lakes[days], tmp_path)
 
 
 def test_clean_data_gives_zero_violations(clean_lakes, tmp_path, instance):

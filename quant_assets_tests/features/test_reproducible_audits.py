@@ -29,21 +29,18 @@ MIDNIGHT = datetime(2025, 10, 8, tzinfo=timezone.utc)
 def built(tmp_path_factory, instance):
     """Features of RUN built while day D+1's derivatives held only what was known at
     midnight (the funding stamped then), as when the day's features are built at 00:05."""
-    root = str(tmp_path_factory.mktemp("reproducible") / "lake")
-    store = realdata.write_lake(root, days=realdata.OCT)
-    for symbol in realdata.SYMBOLS:
-        part = DaySymbol(AHEAD.day, symbol)
-        store.write("derivatives", part, store.read("derivatives", part).filter(pl.col("available_at") <= MIDNIGHT))
-    results = harness.run_features(root, RUN, realdata.SYMBOLS, instance)
-    assert all(ev.passed for ev in harness.check_results(results).values())
-    return root
+
+    def known_at_midnight(store):
+        for symbol in realdata.SYMBOLS:
+            part = DaySymbol(AHEAD.day, symbol)
+            store.write("derivatives", part, store.read("derivatives", part).filter(pl.col("available_at") <= MIDNIGHT))
+
+    return harness.built_lake(str(tmp_path_factory.mktemp("reproducible") / "lake"), RUN, instance, known_at_midnight)
 
 
 @pytest.fixture
 def lake(built, tmp_path) -> str:
-    root = str(tmp_path / "lake")
-    shutil.copytree(built, root)
-    return root
+    return harness.copy_lake(built, tmp_path)
 
 
 def _full_day_ahead(lake: str) -> None:
