@@ -84,9 +84,10 @@ def feature_matrix_checks(context: AssetCheckExecutionContext, lake: LakeResourc
         ).drop("check")
         first = found[0].line() if found else ""
         unverified = changed if name in feature_audit.INPUT_CHECKS else []
-        description = f"{name}: ok" if total == 0 else f"{name}: {total} violations in {len(failing)} partitions; first: {first}"
+        verdicts = [f"{total} violations in {len(failing)} partitions; first: {first}"] if total else []
         if unverified:
-            description += f"; inputs changed since build, not verified: {unverified[0]}"
+            verdicts.append(f"inputs changed since build, not verified: {', '.join(unverified[:3])}")
+        description = f"{name}: {'; '.join(verdicts) or 'ok'}"
         yield AssetCheckResult(
             check_name=f"feature_matrix_{name}",
             asset_key=contract.FEATURES_ASSET,

@@ -67,7 +67,7 @@ def _sample(value: str):
 @click.option(
     "--symbols",
     multiple=True,
-    help="symbol keys (repeat or comma-separate); default: every symbol the lake holds for the asset in the range",
+    help="symbols (BTC-USDT or BTC/USDT), repeated or comma-separated; default: every symbol the lake holds for the asset in the range",
 )
 @click.option(
     "--sample",

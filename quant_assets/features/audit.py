@@ -330,6 +330,24 @@ def audit_lake(
 
 def _audit_chunk(store, parts, sample, seed, compute, now, first_day) -> list[PartitionReport]:
     reports = {p: PartitionReport(p) for p in parts}
+    stored, upstream_days, hashes = _read_stored(store, reports, now, first_day)
+    if stored is None:
+        return [reports[p] for p in parts]
+    for v in asof_violations(stored) + missing_policy_violations(stored):
+        reports[DaySymbol.parse(v.partition)].add([v])
+    inputs = _read_inputs_noting_changes(store, reports, upstream_days, hashes, first_day)
+    # recompute only where the inputs are the build's: elsewhere it would prove nothing
+    same = {p: days for p, days in upstream_days.items() if not reports[p].inputs_changed}
+    if same:
+        _input_checks(reports, stored.filter(pl.col("partition").is_in([str(p) for p in same])), inputs, same, sample, seed, compute)
+    return [reports[p] for p in parts]
+
+
+def _read_stored(store, reports, now, first_day):
+    """Stored partitions through the checks that need only the file; returns the rows fit
+    for the row checks (``partition`` + contract, or None), and per partition the upstream
+    days and hashes it records."""
+    parts = list(reports)
     frames, upstream_days, hashes = [], {}, {}
     for part, stored_part in zip(parts, read_partitions(store, parts)):
         report = reports[part]
@@ -357,48 +375,43 @@ def _audit_chunk(store, parts, sample, seed, compute, now, first_day) -> list[Pa
         if hashes[part] is None:
             report.notes.append("input hashes not recorded: changes since the build cannot be seen")
         frames.append(frame.select(contract.COLUMN_NAMES).with_columns(partition=pl.lit(str(part))))
-    if not frames:
-        return [reports[p] for p in parts]
-    stored = pl.concat(frames)
-    for v in asof_violations(stored) + missing_policy_violations(stored):
-        reports[DaySymbol.parse(v.partition)].add([v])
+    return (pl.concat(frames) if frames else None), upstream_days, hashes
 
-    # read what each partition read, and what its mapping reaches now (to see new partitions)
-    current_days = {
+
+def _read_inputs_noting_changes(store, reports, upstream_days, hashes, first_day) -> Inputs:
+    """Read what each partition read, and what its mapping reaches now; note on each report
+    the upstream days whose content differs from the build's."""
+    reach = {
         p: {a: sorted(set(days) | set(all_mapped_days(p.day, first_day)[a] if hashes[p] else [])) for a, days in recorded.items()}
         for p, recorded in upstream_days.items()
     }
-    wanted = {a: [DaySymbol(d, p.symbol) for p in current_days for d in current_days[p][a]] for a in UPSTREAM}
+    wanted = {a: [DaySymbol(d, p.symbol) for p in reach for d in reach[p][a]] for a in UPSTREAM}
     inputs, absent, file_shas = read_inputs(store, wanted)
-    present = {p: {a: [d for d in days if DaySymbol(d, p.symbol) not in absent[a]] for a, days in by_asset.items()} for p, by_asset in current_days.items()}
+    present = {p: {a: [d for d in days if DaySymbol(d, p.symbol) not in absent[a]] for a, days in by_asset.items()} for p, by_asset in reach.items()}
     with_hashes = [p for p in upstream_days if hashes[p] is not None]
     now_hashes = input_hashes(inputs, with_hashes, present, file_shas)
-    for part in with_hashes:
-        reports[part].inputs_changed = changed_inputs(hashes[part], now_hashes[part])
     for part in upstream_days:
-        if hashes[part] is None:
-            for asset, days in upstream_days[part].items():
-                reports[part].notes += [f"recorded input {asset} {d} is no longer in the lake" for d in days if d not in present[part][asset]]
+        if part in now_hashes:
+            reports[part].inputs_changed = changed_inputs(hashes[part], now_hashes[part])
+            continue
+        for asset, days in upstream_days[part].items():
+            reports[part].notes += [f"recorded input {asset} {d} is no longer in the lake" for d in days if d not in present[part][asset]]
+    return inputs
 
-    # the recompute only where the inputs are the build's: elsewhere it would prove nothing
-    same = [p for p in upstream_days if not reports[p].inputs_changed]
-    if not same:
-        return [reports[p] for p in parts]
-    names = {str(p) for p in same}
-    kept = stored.filter(pl.col("partition").is_in(names))
-    same_days = {p: upstream_days[p] for p in same}
-    for v in asof_input_violations(kept, partition_inputs(inputs, same, same_days)):
+
+def _input_checks(reports, stored, inputs, upstream_days, sample, seed, compute) -> None:
+    """The checks that recompute from the recorded inputs: as-of re-derived on every row,
+    prefix invariance on the sampled rows."""
+    for v in asof_input_violations(stored, partition_inputs(inputs, list(upstream_days), upstream_days)):
         reports[DaySymbol.parse(v.partition)].add([v])
     samples = []
-    for name, times in kept.group_by("partition", maintain_order=True).agg(pl.col("t")).iter_rows():
+    for name, times in stored.group_by("partition", maintain_order=True).agg(pl.col("t")).iter_rows():
         part = DaySymbol.parse(name)
         chosen = choose_samples(part, times, sample, seed)
         reports[part].recomputed = len(chosen)
         samples += [(part, t) for t in chosen]
-    recomputed = recompute_at(inputs, samples, same_days, compute=compute)
-    for v in prefix_violations(kept, recomputed):
+    for v in prefix_violations(stored, recompute_at(inputs, samples, upstream_days, compute=compute)):
         reports[DaySymbol.parse(v.partition)].add([v])
-    return [reports[p] for p in parts]
 
 
 def audit_frames(
@@ -415,13 +428,5 @@ def audit_frames(
     frame = pl.concat([f.select(contract.COLUMN_NAMES).with_columns(partition=pl.lit(str(p))) for p, f in stored.items()])
     for v in asof_violations(frame) + missing_policy_violations(frame):
         reports[DaySymbol.parse(v.partition)].add([v])
-    for v in asof_input_violations(frame, partition_inputs(inputs, list(stored), upstream_days)):
-        reports[DaySymbol.parse(v.partition)].add([v])
-    samples = []
-    for part, f in stored.items():
-        chosen = choose_samples(part, f["t"].to_list(), sample, seed)
-        reports[part].recomputed = len(chosen)
-        samples += [(part, t) for t in chosen]
-    for v in prefix_violations(frame, recompute_at(inputs, samples, upstream_days, compute=compute)):
-        reports[DaySymbol.parse(v.partition)].add([v])
+    _input_checks(reports, frame, inputs, {p: upstream_days[p] for p in stored}, sample, seed, compute)
     return reports
