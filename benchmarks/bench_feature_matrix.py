@@ -16,15 +16,15 @@ Timed, in this order (floor first, so that it never runs on a bigger instance th
 pipeline did):
 
 - ``dagster_floor_s``: a trivial asset over the same partitions run the same way (same
-  partition mapping, the same per-partition metadata keys with constant values, a five-spec
+  partition mapping, the same per-partition metadata keys with constant values, a six-spec
   blocking check that passes at once): Dagster's own cost for the same runs and events;
 - ``pipeline_s``: ``feature_matrix`` backfilled the way a user would, through
-  ``quant_assets.runs.materialize`` (one single run per rectangle, the asset plus its five
+  ``quant_assets.runs.materialize`` (one single run per rectangle, the asset plus its six
   blocking checks);
 - ``raw_compute_s``: the same data work without Dagster in bare polars: read the same upstream
   lake files (one multi-file polars read), compute the features (the same pure functions),
-  write one parquet per partition, and run the same checks (structural, missing policy,
-  prefix invariance on the same samples) on the result;
+  write one parquet per partition, and run the same checks (structural, as-of from inputs,
+  missing policy, prefix invariance on the same samples) on the result;
 - the audit (``quant-assets audit``, default sampling) over every stored partition: rows/s.
 
 The last line printed is JSON with ``pipeline_s``, ``raw_compute_s``, ``dagster_floor_s``,
@@ -134,7 +134,7 @@ def run(args, data, start, end, symbols, work) -> dict:
         name="bench_floor",
         partitions_def=daily_symbol_partitions(),
         backfill_policy=BackfillPolicy.single_run(),
-        deps=[AssetDep(a, partition_mapping=lookback_mapping()) for a in UPSTREAM],
+        deps=[AssetDep(a, partition_mapping=lookback_mapping(a)) for a in UPSTREAM],
     )
     def bench_floor(context) -> MaterializeResult:
         keys = ["rows", "first_t", "last_t", "content_sha256", "path", "contract_version", "contract_hash",
@@ -239,14 +239,20 @@ def raw_polars(lake_root: str, parts, out_dir: Path, sample) -> dict[str, float]
     """Features + checks for ``parts`` straight from the lake files, no Dagster."""
     import polars as pl
 
-    from quant_assets.features.audit import asof_violations, choose_samples, missing_policy_violations, prefix_violations
-    from quant_assets.features.compute import features_for_partitions, recompute_at
-    from quant_assets.features.inputs import UPSTREAM, Inputs, mapped_days
+    from quant_assets.features.audit import (
+        asof_input_violations,
+        asof_violations,
+        choose_samples,
+        missing_policy_violations,
+        prefix_violations,
+    )
+    from quant_assets.features.compute import features_for_partitions, partition_inputs, recompute_at
+    from quant_assets.features.inputs import UPSTREAM, Inputs, all_mapped_days
     from quant_assets.partitions import DaySymbol
 
     timings = {}
     t0 = time.perf_counter()
-    days = sorted({d for p in parts for d in mapped_days(p.day)})
+    days = sorted({d for p in parts for ds in all_mapped_days(p.day).values() for d in ds})
     symbols = sorted({p.symbol for p in parts})
     frames = {}
     for asset in UPSTREAM:
@@ -267,7 +273,7 @@ def raw_polars(lake_root: str, parts, out_dir: Path, sample) -> dict[str, float]
     timings["read_s"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    upstream = {p: {a: mapped_days(p.day) for a in UPSTREAM} for p in parts}
+    upstream = {p: all_mapped_days(p.day) for p in parts}
     features = features_for_partitions(inputs, parts, upstream)
     timings["features_s"] = time.perf_counter() - t1
 
@@ -279,6 +285,7 @@ def raw_polars(lake_root: str, parts, out_dir: Path, sample) -> dict[str, float]
 
     t3 = time.perf_counter()
     violations = asof_violations(features) + missing_policy_violations(features)
+    violations += asof_input_violations(features, partition_inputs(inputs, parts, upstream))
     samples = []
     for name, times in features.group_by("partition", maintain_order=True).agg(pl.col("t")).iter_rows():
         part = DaySymbol.parse(name)

@@ -135,12 +135,13 @@ def split_by_partition(
     return [(part, groups.get((part.day, part.symbol), empty)) for part in parts]
 
 
-def day_lookback_mapping(days: int) -> MultiPartitionMapping:
-    """Day D of a symbol reads upstream days D-days..D of the same symbol.
+def day_lookback_mapping(days: int, ahead: int = 0) -> MultiPartitionMapping:
+    """Day D of a symbol reads upstream days D-days..D+ahead of the same symbol.
 
-    Days before the first partition do not exist; they are dropped, not an error.
+    Days before the first partition (or after the last) do not exist; they are dropped,
+    not an error.
     """
-    return day_window_mapping(-days, 0)
+    return day_window_mapping(-days, ahead)
 
 
 def day_window_mapping(start_offset: int, end_offset: int) -> MultiPartitionMapping:

@@ -1,7 +1,7 @@
 """A small lake for the model half's tests, seeded from the shipped sample bundle.
 
 Bars and derivatives are the bundle's own lake files (real Binance data); feature_matrix is
-computed by the real feature code and written the way the asset writes it. Text is absent,
+materialised by the real asset, checks included. Text is absent,
 so text features are missing and flagged, as they are before October in the demo.
 """
 
@@ -13,13 +13,8 @@ from datetime import date
 from pathlib import Path
 
 from quant_assets.derivatives.frame import DERIVATIVES_ASSET
-from quant_assets.features import compute as feature_compute
-from quant_assets.features.inputs import UPSTREAM, mapped_days, mapped_parts
-from quant_assets.features.lake_io import read_inputs, write_partition
-from quant_assets.features.contract import empty
-from quant_assets.lake.store import ParquetLake
 from quant_assets.market.bars import BARS_ASSET
-from quant_assets.partitions import DaySymbol, days_between
+from quant_assets.partitions import days_between
 from quant_assets.settings import REPO_ROOT
 
 SAMPLE_BUNDLE = REPO_ROOT / "data" / "sample_bundle.tar.gz"
@@ -41,24 +36,19 @@ def copy_bundle_assets(lake_root: Path, first: date, last: date, symbols: list[s
                     shutil.copyfileobj(src, dst)
 
 
-def write_features(lake_root: Path, parts: list[DaySymbol]) -> None:
-    """feature_matrix partitions computed by the real feature code from the lake's upstream."""
-    store = ParquetLake(str(lake_root))
-    first = min(p.day for p in parts)
-    wanted = mapped_parts(parts, first_day=None)
-    inputs, absent = read_inputs(store, {a: wanted for a in UPSTREAM})
-    read = {a: set(wanted) - set(absent[a]) for a in UPSTREAM}
-    upstream_days = {p: {a: [d for d in mapped_days(p.day) if DaySymbol(d, p.symbol) in read[a]] for a in UPSTREAM} for p in parts}
-    frame = feature_compute.features_for_partitions(inputs, parts, upstream_days)
-    by_part = frame.partition_by("partition", as_dict=True)
-    for p in parts:
-        rows = by_part.get((str(p),))
-        write_partition(store, p, empty() if rows is None else rows.drop("partition"), upstream_days[p])
-    del first
+def write_features(lake_root: Path, first: date, last: date, symbols: list[str]) -> None:
+    """feature_matrix for first..last, materialised by the real asset (and its checks)."""
+    from dagster import DagsterInstance
+
+    from quant_assets_tests.features.harness import check_results, run_features
+
+    with DagsterInstance.ephemeral() as instance:
+        results = run_features(str(lake_root), (first, last), symbols, instance)
+    failed = [name for name, ev in check_results(results).items() if not ev.passed]
+    assert all(r.success for r in results) and not failed, f"seeding feature_matrix failed: {failed}"
 
 
 def seed(lake_root: Path, first: date, last: date, symbols: list[str], features_from: date | None = None) -> None:
-    """Bars and derivatives for first..last; features from ``features_from`` (default first+1) to last."""
+    """Bars and derivatives for first..last; features from ``features_from`` (default first) to last."""
     copy_bundle_assets(lake_root, first, last, symbols)
-    start = features_from or first
-    write_features(lake_root, [DaySymbol(d, s) for d in days_between(start, last) for s in symbols])
+    write_features(lake_root, features_from or first, last, symbols)
