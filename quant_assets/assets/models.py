@@ -14,9 +14,12 @@ from dagster import AssetDep, AssetExecutionContext, BackfillPolicy, Materialize
 
 from quant_assets import settings
 from quant_assets.assets.metadata import partition_metadata
+from quant_assets.bundles.landed import LandedBundles
+from quant_assets.derivatives.frame import DERIVATIVES_ASSET
 from quant_assets.features.contract import CONTRACT_HASH, FEATURES_ASSET, SCHEMA_VERSION
 from quant_assets.labels.forward import LABELS_ASSET
 from quant_assets.labels.horizons import HORIZON_NAMES
+from quant_assets.market.bars import BARS_ASSET
 from quant_assets.models.plan import PlannedFit, fit_key, plan_fits
 from quant_assets.models.record import MODELS_ASSET, inputs_digest, model_record
 from quant_assets.models.train import fit_multi_horizon
@@ -24,8 +27,10 @@ from quant_assets.models.window import upstream_day_offsets
 from quant_assets.partitions import daily_symbol_partitions, day_window_mapping, parse_keys
 from quant_assets.resources.lake import LakeResource
 from quant_assets.resources.models import MlflowTracking, ModelTraining
+from quant_assets.social.text import SOCIAL_TEXT_ASSET
 
 MODELS_GROUP = "models"
+RAW_ASSETS = (BARS_ASSET, DERIVATIVES_ASSET, SOCIAL_TEXT_ASSET)  # where a bundle's provenance is recorded
 
 
 def _read_window(store, fit: PlannedFit) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, str]]:
@@ -38,6 +43,14 @@ def _read_window(store, fit: PlannedFit) -> tuple[pl.DataFrame, pl.DataFrame, di
         frames[asset_name] = frame.drop("symbol") if "symbol" in frame.columns else frame
         hashes.update({f"{asset_name}/{p}": store.file_sha256(asset_name, p) for p in present})
     return frames[FEATURES_ASSET], frames[LABELS_ASSET], hashes
+
+
+def _bundle_ids(fit: PlannedFit) -> list[str]:
+    """The imported bundles that hold the raw data of the window's days (empty for exchange data)."""
+    landed = LandedBundles(settings.home().bundles)
+    return sorted(
+        {bundle.bundle_id for asset_name in RAW_ASSETS for bundle in landed.locate(asset_name, fit.input_parts).values()}
+    )
 
 
 def build_model_asset(train_days: int, refit_days: int):
@@ -83,6 +96,7 @@ def build_model_asset(train_days: int, refit_days: int):
                         f"in the fit window {fit.window.days[0]}..{fit.window.days[-1]}; materialise them first"
                     )
                 model = fit_multi_horizon(features, labels, fit.window, config)
+                bundles = _bundle_ids(fit)
                 logged = tracking.log_fit(
                     model,
                     features,
@@ -90,8 +104,9 @@ def build_model_asset(train_days: int, refit_days: int):
                     params={**config.params(), **fit.window.describe(), "train_days": train_days, "refit_days": refit_days,
                             "contract_version": SCHEMA_VERSION, "contract_hash": CONTRACT_HASH, "inputs_sha256": digest},
                     tags={"symbol": fit.window.symbol, "fit_anchor": fit.window.anchor.isoformat(), "dagster_run_id": context.run_id,
-                          "dagster_partitions": ", ".join(str(p) for p in fit.serves), "code_version": settings.code_version()},
-                    inputs=hashes,
+                          "dagster_partitions": ", ".join(str(p) for p in fit.serves), "code_version": settings.code_version(),
+                          "bundle_ids": ", ".join(bundles) or "none (not from bundles)"},
+                    inputs={"content_sha256": hashes, "bundle_ids": bundles},
                     version_tags={"dagster_run_id": context.run_id, "fit_anchor": fit.window.anchor.isoformat(), "symbol": fit.window.symbol},
                 )  # fmt: skip
                 fitted_count += 1

@@ -46,10 +46,10 @@ def test_one_fit_serves_both_days_and_is_registered_per_horizon(home, fresh_inst
     defs, results = _materialise(home, fresh_instance)
     assert all(r.success for r in results)
     checks = modelkit.checks_of(results)
+    store = ParquetLake(str(home / "lake"))
     assert {n: c.passed for n, c in checks.items() if n.startswith("model_")} == {
         "model_embargo": True, "model_purge": True, "model_inputs_contract": True, "model_reproduces": True,
     }  # fmt: skip
-    store = ParquetLake(str(home / "lake"))
     records = [store.read(MODELS_ASSET, DaySymbol(d, modelkit.SYMBOL)).row(0, named=True) for d in SERVED]
     assert records[0] == records[1], "two days of one anchor share one fit"
     record = records[0]
@@ -60,6 +60,12 @@ def test_one_fit_serves_both_days_and_is_registered_per_horizon(home, fresh_inst
     assert run.data.params["fit_end"] == "2025-11-02T23:55:00+00:00" and run.data.params["embargo"] == "7 days, 0:05:00"
     assert run.data.tags["dagster_run_id"] == results[0].run_id
     assert run.data.params["contract_hash"] == record["contract_hash"]
+    # the partitions read, by content hash (and the bundles behind them; none here: the lake was copied)
+    inputs = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/inputs.json")
+    window_days = [f"2025-10-{d}" for d in range(20, 32)] + [f"2025-11-0{d}" for d in (1, 2)]
+    assert sorted(inputs["content_sha256"]) == sorted(f"{a}/{d}|BTC-USDT" for a in (FEATURES_ASSET, LABELS_ASSET) for d in window_days)
+    assert inputs["content_sha256"][f"{FEATURES_ASSET}/2025-10-20|BTC-USDT"] == store.file_sha256(FEATURES_ASSET, DaySymbol(date(2025, 10, 20), "BTC-USDT"))
+    assert run.data.tags["bundle_ids"] == "none (not from bundles)" and inputs["bundle_ids"] == []
     for h in HORIZON_NAMES:
         version = client.get_model_version(registered_name(modelkit.SYMBOL, h), "1")
         assert version.run_id == record["mlflow_run_id"] and version.tags["dagster_run_id"] == results[0].run_id
