@@ -51,6 +51,7 @@ from quant_assets.bundles.manifest import (
     read_footer,
     schema_strings,
 )
+from quant_assets.bundles.rollback import kept_aside
 from quant_assets.bundles.stream import CHUNK, BoundedGunzip, HashingReader
 from quant_assets.lake.store import ParquetLake, atomic_write_bytes, fsync_dir
 from quant_assets.partitions import DaySymbol
@@ -394,7 +395,8 @@ def materialise(
     A partition belongs to the bundle landed last that has it (what the bundle sources read).
     Partitions a later bundle holds are reported in ``held_by`` and left alone; partitions
     whose lake file already has the bundle file's SHA-256 are skipped. So importing a bundle
-    again, even after a newer one replaced some of its partitions, runs nothing.
+    again, even after a newer one replaced some of its partitions, runs nothing. If any run
+    fails or any blocking check fails, the lake files the runs wrote are put back as they were.
     """
     manifest, bundle = landing.manifest, landing.bundle
     known = set(defs.resolve_all_asset_keys())
@@ -420,11 +422,16 @@ def materialise(
     if not todo:
         return report
     label = ",".join(manifest.assets)
-    for result in runs.materialize(defs, manifest.assets, todo, universe, instance, tags={BUNDLE_ID_TAG: bundle.bundle_id}):
-        outcome = _outcome(label, result)
-        report.runs.append(outcome)
-        if on_run:
-            on_run(outcome)
+    touched = [(asset, part) for asset in manifest.assets for part in todo]
+    spool = bundle.root.parent / f"{STAGING_PREFIX}lake-{uuid.uuid4().hex}"
+    with kept_aside(lake, touched, spool) as before:
+        for result in runs.materialize(defs, manifest.assets, todo, universe, instance, tags={BUNDLE_ID_TAG: bundle.bundle_id}):
+            outcome = _outcome(label, result)
+            report.runs.append(outcome)
+            if on_run:
+                on_run(outcome)
+        if not report.ok:
+            before.restore()
     return report
 
 

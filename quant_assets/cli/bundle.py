@@ -103,6 +103,7 @@ def import_bundle(archive: Path, land_only: bool = False) -> Manifest:
             f"{summary}; {len(report.failed_runs)} of {len(report.runs)} runs failed"
             + (f" ({'; '.join(failed)})" if failed else "")
             + (f"; checks failed: {'; '.join(report.checks_failed)}" if report.checks_failed else "")
+            + "; the lake was left as it was"
         )
     for warning in report.checks_warned:
         click.echo(f"warning: {warning}", err=True)

@@ -145,6 +145,9 @@ def test_import_fails_when_a_blocking_check_fails(home, tmp_path, cli):
     result = cli("bundle", "import", path)
     assert result.exit_code == 1
     assert "checks failed" in result.stderr and "bars_complete" in result.stderr
+    assert "the lake was left as it was" in result.stderr
+    # The run had written all four partitions before the check failed; none is left behind.
+    assert tree_digest(home / "lake") == {}
 
 
 def test_long_imports_and_exports_show_progress(home, good_bundle, tmp_path, cli, monkeypatch):
