@@ -14,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
-from quant_assets.bundles.manifest import FileEntry, bundle_id_for
+from quant_assets.bundles.manifest import FileEntry, bundle_id_for, member_path
 from quant_assets.lake.store import ParquetLake, parquet_bytes
 from quant_assets.market.bars import BARS_ASSET, split_partitions, with_availability
 from quant_assets.partitions import DaySymbol
@@ -24,6 +24,9 @@ FIXTURE = Path(__file__).parents[1] / "fixtures" / "bars_btc_eth_2025-10-06_07.p
 SYMBOLS = ["BTC-USDT", "ETH-USDT"]
 DAYS = [date(2025, 10, 6), date(2025, 10, 7)]
 PARTS = [DaySymbol(day, symbol) for day in DAYS for symbol in SYMBOLS]
+# Where the first two partitions sit inside a bundle.
+FIRST = member_path(BARS_ASSET, PARTS[0])
+SECOND = member_path(BARS_ASSET, PARTS[1])
 
 
 def fixture_partitions() -> list[tuple[DaySymbol, pl.DataFrame]]:

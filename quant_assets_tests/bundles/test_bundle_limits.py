@@ -18,31 +18,12 @@ import pytest
 from quant_assets.bundles.importer import verify_and_land
 from quant_assets.bundles.limits import LOCK_TIMEOUT_ENV, MAX_BYTES_ENV, MAX_RATIO_ENV, BundleLimits
 from quant_assets.bundles.manifest import BundleError
-from quant_assets_tests.bundles.kit import (
-    bundle_members,
-    fill_lake,
-    gzip_with_zeros,
-    header_only,
-    manifest_bytes,
-    member,
-    read_archive,
-    refresh_id,
-    tar_bytes,
-    tree_digest,
-    write_archive,
-)
+from quant_assets_tests.bundles.kit import FIRST, bundle_members, gzip_with_zeros, header_only, member, read_archive
+from quant_assets_tests.bundles.kit import refresh_id, tar_bytes, tree_digest, write_archive
 
-FIRST = "lake/market_bars/date=2025-10-06/symbol=BTC-USDT/part-0.parquet"
 GIB = 1 << 30
 # Inflating 10 GiB of zeros takes ~30 s on this machine; refusing up front takes ~1 s.
 NEVER_INFLATED_S = 15
-
-
-@pytest.fixture
-def lived_in_home(home, good_bundle):
-    fill_lake(home / "lake")
-    verify_and_land(good_bundle[0], home / "bundles")
-    return home
 
 
 def _refusal(cli, path) -> str:

@@ -20,9 +20,10 @@ from quant_assets.bundles.importer import verify_and_land
 from quant_assets.bundles.manifest import BundleError
 from quant_assets.lake.store import parquet_bytes
 from quant_assets_tests.bundles.kit import (
+    FIRST,
+    SECOND,
     bundle_members,
     describe,
-    fill_lake,
     member,
     read_archive,
     refresh_id,
@@ -31,8 +32,6 @@ from quant_assets_tests.bundles.kit import (
     write_archive,
 )
 
-FIRST = "lake/market_bars/date=2025-10-06/symbol=BTC-USDT/part-0.parquet"
-SECOND = "lake/market_bars/date=2025-10-06/symbol=ETH-USDT/part-0.parquet"
 
 
 def _replace_file(manifest, files, path, data, new_path=None, **fields):
@@ -278,14 +277,6 @@ CASES = [
         ["SOL-USDT", "not in the universe", "QUANT_ASSETS_SYMBOLS"],
     ),
 ]
-
-
-@pytest.fixture
-def lived_in_home(home, good_bundle):
-    """A home with a lake and a landed bundle already in it: what a refusal must not touch."""
-    fill_lake(home / "lake")
-    verify_and_land(good_bundle[0], home / "bundles")
-    return home
 
 
 def _bad_archive(tmp_path, good_path, build) -> Path:
