@@ -15,7 +15,8 @@ from dagster import Definitions
 
 from quant_assets import settings
 from quant_assets.bundles.export import export_lake
-from quant_assets.bundles.importer import MaterialiseReport, RunOutcome, check_fits_settings, land, materialise
+from quant_assets.bundles.importer import MaterialiseReport, RunOutcome, materialise
+from quant_assets.bundles.land import check_fits_settings, land
 from quant_assets.bundles.limits import BundleLimits
 from quant_assets.bundles.lock import bundle_lock
 from quant_assets.bundles.manifest import BundleError, Manifest

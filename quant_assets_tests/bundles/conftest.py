@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from quant_assets.bundles.export import write_bundle
-from quant_assets.bundles.importer import verify_and_land
+from quant_assets.bundles.land import verify_and_land
 from quant_assets.cli import main
 from quant_assets_tests.bundles.kit import SYMBOLS, bundle_entries, fill_lake
 

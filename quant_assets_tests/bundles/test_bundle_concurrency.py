@@ -21,7 +21,7 @@ from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
 from quant_assets import settings
 from quant_assets.bundles.export import write_bundle
-from quant_assets.bundles.importer import land
+from quant_assets.bundles.land import land
 from quant_assets.bundles.landed import LANDED_NAME, LandedBundles
 from quant_assets.bundles.limits import LOCK_TIMEOUT_ENV
 from quant_assets.bundles.lock import bundle_lock

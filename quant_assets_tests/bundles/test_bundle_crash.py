@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from quant_assets.bundles import importer
-from quant_assets.bundles.importer import land
+from quant_assets.bundles import land as land_module
+from quant_assets.bundles.land import land
 from quant_assets.bundles.landed import LANDED_NAME, LandedBundles
 from quant_assets.bundles.limits import BundleLimits
 from quant_assets.market.bars import BARS_ASSET
@@ -27,7 +27,7 @@ REPO = Path(__file__).parents[2]
 # folder is renamed into place, or just before the landed marker is put in place.
 IMPORT_THEN_PAUSE = """
 import os, sys, time
-from quant_assets.bundles.importer import land
+from quant_assets.bundles.land import land
 
 archive, root, pause_at = sys.argv[1:]
 real_rename, real_replace = os.rename, os.replace
@@ -97,8 +97,8 @@ def test_an_import_killed_before_its_commit_is_ignored_then_cleaned(home, good_b
 
 def test_staged_folders_are_synced_before_the_rename(home, good_bundle, monkeypatch):
     events = []
-    real_fsync_dir, real_rename = importer.fsync_dir, os.rename
-    monkeypatch.setattr(importer, "fsync_dir", lambda path: events.append(("fsync", Path(path))) or real_fsync_dir(path))
+    real_fsync_dir, real_rename = land_module.fsync_dir, os.rename
+    monkeypatch.setattr(land_module, "fsync_dir", lambda path: events.append(("fsync", Path(path))) or real_fsync_dir(path))
     monkeypatch.setattr(os, "rename", lambda src, dst: events.append(("rename", Path(src))) or real_rename(src, dst))
     land(good_bundle[0], home / "bundles")
 

@@ -15,7 +15,7 @@ import time
 import pyarrow.parquet as pq
 import pytest
 
-from quant_assets.bundles.importer import verify_and_land
+from quant_assets.bundles.land import verify_and_land
 from quant_assets.bundles.limits import LOCK_TIMEOUT_ENV, MAX_BYTES_ENV, MAX_RATIO_ENV, BundleLimits
 from quant_assets.bundles.manifest import BundleError
 from quant_assets_tests.bundles.kit import FIRST, bundle_members, gzip_with_zeros, header_only, member, read_archive

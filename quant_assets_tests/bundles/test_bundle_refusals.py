@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from quant_assets.bundles.importer import verify_and_land
+from quant_assets.bundles.land import verify_and_land
 from quant_assets.bundles.manifest import BundleError
 from quant_assets.lake.store import parquet_bytes
 from quant_assets_tests.bundles.kit import (

@@ -10,7 +10,8 @@ import polars as pl
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
 from quant_assets.bundles.export import export_lake, write_bundle
-from quant_assets.bundles.importer import BUNDLE_ID_TAG, verify_and_land
+from quant_assets.bundles.importer import BUNDLE_ID_TAG
+from quant_assets.bundles.land import verify_and_land
 from quant_assets.bundles.landed import LandedBundles
 from quant_assets.bundles.manifest import Manifest, schema_strings
 from quant_assets.lake.store import ParquetLake
