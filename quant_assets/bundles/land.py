@@ -15,6 +15,7 @@ the landed bundles are left as they were. Nothing here needs Dagster.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -151,8 +152,7 @@ def _verify_into(archive: Path, staging: Path, limits: BundleLimits, progress: P
     the configured caps, then the manifest (at most ``MAX_MANIFEST_BYTES``), then exactly the
     files it declares (each tar header must agree with it), then the end-of-archive padding.
     """
-    compressed = archive.stat().st_size
-    cap, cap_why = limits.unpack_ceiling(compressed)
+    cap, cap_why = limits.unpack_ceiling(archive.stat().st_size)
     manifest: Manifest | None = None
     seen: set[str] = set()
     with open(archive, "rb") as handle:
@@ -174,7 +174,7 @@ def _verify_into(archive: Path, staging: Path, limits: BundleLimits, progress: P
                     seen.add(name)
                     if manifest is None:
                         manifest = _read_manifest(tar, member, name, staging)
-                        _bound_to_manifest(gz, tar.offset, manifest, compressed, limits, cap, archive.name)
+                        _bound_to_manifest(gz, tar.offset, manifest, cap, cap_why, archive.name)
                         continue
                     entry = manifest.entry(name)
                     if entry is None:
@@ -207,15 +207,12 @@ def _bound(gz: BoundedGunzip, ceiling: int, cap: int, why: str) -> None:
         gz.bound(ceiling, why)
 
 
-def _bound_to_manifest(
-    gz: BoundedGunzip, manifest_end: int, manifest: Manifest, compressed: int, limits: BundleLimits, cap: int, name: str
-) -> None:
+def _bound_to_manifest(gz: BoundedGunzip, manifest_end: int, manifest: Manifest, cap: int, cap_why: str, name: str) -> None:
     """Refuse a manifest that declares more than the caps allow, before any file is inflated;
     then allow the stream exactly what it declares, plus tar's own headers and padding."""
     declared = manifest_end + sum(f.bytes for f in manifest.files)
     if declared > cap:
-        _, why = limits.unpack_ceiling(compressed)
-        raise BundleError(f"{MANIFEST_NAME} declares {declared} bytes, over the limit for {name} of {why}")
+        raise BundleError(f"{MANIFEST_NAME} declares {declared} bytes, over the limit for {name} of {cap_why}")
     layout = manifest_end + sum(f.bytes + HEADER_ALLOWANCE for f in manifest.files) + TAIL_ALLOWANCE
     _bound(gz, layout, cap, f"{name} holds more than its manifest declares ({declared} bytes)")
 
@@ -259,7 +256,7 @@ def _read_manifest(tar: tarfile.TarFile, member: tarfile.TarInfo, name: str, sta
         raise BundleError(f"{MANIFEST_NAME} is {member.size} bytes, over the {MAX_MANIFEST_BYTES} limit")
     text = tar.extractfile(member).read()
     manifest = Manifest.from_json(text)
-    (staging / MANIFEST_NAME).write_bytes(text)
+    _stage(io.BytesIO(text), staging / MANIFEST_NAME)  # synced like every file it vouches for
     return manifest
 
 
