@@ -19,7 +19,7 @@ from quant_assets.bundles.importer import MaterialiseReport, RunOutcome, materia
 from quant_assets.bundles.land import check_fits_settings, land
 from quant_assets.bundles.limits import BundleLimits
 from quant_assets.bundles.lock import bundle_lock
-from quant_assets.bundles.manifest import BundleError, Manifest
+from quant_assets.bundles.manifest import BundleError, Manifest, one_line
 from quant_assets.instance import get_instance
 from quant_assets.lake.store import ParquetLake
 from quant_assets.symbols import Symbol
@@ -84,6 +84,8 @@ def import_bundle(archive: Path, land_only: bool = False) -> Manifest:
                 raise click.ClickException(f"bundle {archive.name}: {err}") from None
     except BundleError as err:  # the settings, the lock, or verification
         raise click.ClickException(f"bundle {archive.name} refused: {err}") from None
+    except OSError as err:  # the lake or the disk, while materialising: a line, not a traceback
+        raise click.ClickException(f"bundle {archive.name}: {one_line(err)}") from None
     manifest, landed = landing.manifest, landing.bundle
     what = (
         f"bundle {manifest.bundle_id} (sha256 {landed.bundle_sha256[:12]}): {len(manifest.files)} files, "

@@ -335,3 +335,13 @@ def test_crafted_members_are_what_the_cases_claim(tmp_path):
     with tarfile.open(path, "r:gz") as tar:
         names = [(m.name, m.type) for m in tar]
     assert names == [("/abs", tarfile.REGTYPE), ("a/../b", tarfile.REGTYPE), ("l", tarfile.SYMTYPE)]
+
+
+def test_an_unusable_bundles_folder_is_one_line_not_a_traceback(home, good_bundle, cli):
+    home.mkdir()
+    (home / "bundles").write_text("not a folder")
+    result = cli("bundle", "import", good_bundle[0])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert result.stderr.strip().splitlines() == [
+        f"Error: bundle good.tar.gz refused: cannot take the bundle lock {home / 'bundles' / '.lock'}: File exists"
+    ]
