@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -46,7 +47,15 @@ def demo(archive: str) -> None:
 @click.command(help="Start the Dagster UI and daemon on this project's instance.")
 @click.option("--port", default=3000, show_default=True)
 def dev(port: int) -> None:
+    # Load the code location once here: a misconfigured setting stops with its one line now,
+    # not as a failed code location inside the UI.
+    import quant_assets.definitions  # noqa: F401
+
     prepare_dagster_home()
     workspace = settings.REPO_ROOT / "workspace.yaml"
     os.chdir(settings.REPO_ROOT)
-    os.execvp("dagster", ["dagster", "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", str(port)])
+    # `.venv/bin/quant-assets dev` runs without an activated venv, so `dagster` may not be on
+    # PATH: start Dagster from this interpreter, whose environment has it (dagster dev starts
+    # its webserver, daemon and code servers from sys.executable too).
+    command = ["-m", "dagster", "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", str(port)]
+    os.execv(sys.executable, [sys.executable, *command])
