@@ -3,14 +3,22 @@
 A run covers a partition *range*; for ``date`` x ``symbol`` a range is a rectangle (days
 d0..d1 x symbols s0..s1 in universe order). Any set of partitions is cut into a few such
 rectangles, one run each, instead of one run per partition.
+
+A long materialisation reports where it stands (asset partitions done of total, the step
+running, elapsed, rate) from the runs' own Dagster events, so a demo, a bundle import or a
+backfill is never minutes of silence.
 """
 
 from __future__ import annotations
 
+import sys
+import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import groupby
 
-from dagster import AssetKey, DagsterInstance, Definitions, ExecuteInProcessResult
+from dagster import AssetKey, DagsterEventType, DagsterInstance, Definitions, EventLogEntry, ExecuteInProcessResult
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from quant_assets.partitions import DaySymbol
@@ -59,6 +67,100 @@ def rectangles(parts: list[DaySymbol], universe: list[str]) -> list[Rectangle]:
     return out
 
 
+@dataclass(frozen=True)
+class Progress:
+    """Where one ``materialize`` call stands, over all its runs."""
+
+    done: int  # asset partitions materialised so far
+    total: int  # assets x partitions asked for
+    assets_done: int  # assets with every partition materialised
+    assets_total: int
+    elapsed_s: float
+    running: str = ""  # the asset whose step runs now; "" while its checks (or nothing) run
+    finished: bool = False
+
+    @property
+    def rate(self) -> float:
+        """Asset partitions per second so far."""
+        return self.done / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def line(self) -> str:
+        state = "done" if self.finished else f"running {self.running}" if self.running else "materialising"
+        return (
+            f"materialise: {state}; {self.assets_done}/{self.assets_total} assets, "
+            f"{self.done}/{self.total} asset partitions, {_duration(self.elapsed_s)} elapsed, "
+            f"{self.rate:.1f} partitions/s"
+        )
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+ProgressReport = Callable[[Progress], None]
+PROGRESS_EVERY_S = 2.0
+
+
+class ProgressLines:
+    """Progress as lines (stderr by default): nothing while a job is short, then a line when an
+    asset's step starts (it may run for minutes without an event), at most one every
+    ``every_s`` seconds otherwise, and the final line."""
+
+    def __init__(self, every_s: float | None = None, write: Callable[[str], None] | None = None):
+        self.every_s = PROGRESS_EVERY_S if every_s is None else every_s
+        self.write = write or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.last_s = 0.0
+        self.last_running = ""
+
+    def __call__(self, progress: Progress) -> None:
+        started = progress.running != "" and progress.running != self.last_running
+        self.last_running = progress.running
+        if progress.elapsed_s < self.every_s:
+            return  # a short job stays quiet, so a refusal or a quick run is just its own lines
+        if progress.finished or started or progress.elapsed_s - self.last_s >= self.every_s:
+            self.last_s = progress.elapsed_s
+            self.write(progress.line())
+
+
+class _Tally:
+    """Counts one ``materialize`` call's materialisations from its runs' Dagster events."""
+
+    def __init__(self, assets: list[str], partitions: int, report: ProgressReport):
+        self.per_asset = dict.fromkeys(assets, 0)
+        self.step_asset = {AssetKey(a).to_python_identifier(): a for a in assets}  # op name -> asset
+        self.partitions, self.report = partitions, report
+        self.started = time.perf_counter()
+        self.running = ""
+
+    def on_event(self, entry: EventLogEntry) -> None:
+        event = entry.dagster_event
+        if event is None:
+            return
+        if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
+            key = event.asset_key.to_user_string()
+            if key in self.per_asset:
+                self.per_asset[key] += 1
+        elif event.event_type == DagsterEventType.STEP_START:
+            self.running = self.step_asset.get(event.step_key or "", "")
+        elif event.event_type in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
+            self.running = ""
+        else:
+            return
+        self.report(self.snapshot())
+
+    def snapshot(self, finished: bool = False) -> Progress:
+        return Progress(
+            done=sum(self.per_asset.values()),
+            total=len(self.per_asset) * self.partitions,
+            assets_done=sum(n >= self.partitions for n in self.per_asset.values()),
+            assets_total=len(self.per_asset),
+            elapsed_s=time.perf_counter() - self.started,
+            running="" if finished else self.running,
+            finished=finished,
+        )
+
+
 def materialize(
     defs: Definitions,
     assets: list[str],
@@ -67,21 +169,32 @@ def materialize(
     instance: DagsterInstance,
     tags: dict[str, str] | None = None,
     log_level: str = "WARNING",
+    progress: ProgressReport | None = None,
 ) -> list[ExecuteInProcessResult]:
-    """Materialise ``assets`` (and their checks) for ``parts``, one run per rectangle."""
+    """Materialise ``assets`` (and their checks) for ``parts``, one run per rectangle.
+
+    ``progress`` gets a ``Progress`` at every step start and end and every materialisation,
+    and a last one with ``finished`` set; by default ``ProgressLines`` on stderr.
+    """
     job = defs.resolve_implicit_global_asset_job_def()
     # Dagster's console logger prints a DEBUG line per event; a CLI wants only problems.
     quiet = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     selection = [AssetKey(a) for a in assets]
+    tally = _Tally(assets, len(parts), progress or ProgressLines())
     results = []
     for rect in rectangles(parts, universe):
+        # The instance calls the listener with each event the in-process run stores.
+        run_id = str(uuid.uuid4())
+        instance.add_event_listener(run_id, tally.on_event)
         results.append(
             job.execute_in_process(
                 instance=instance,
                 asset_selection=selection,
                 run_config=quiet,
+                run_id=run_id,
                 tags={**rect.tags, **(tags or {})},
                 raise_on_error=False,
             )
         )
+    tally.report(tally.snapshot(finished=True))
     return results

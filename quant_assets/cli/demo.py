@@ -11,6 +11,7 @@ import click
 
 from quant_assets import settings
 from quant_assets.instance import prepare_dagster_home
+from quant_assets.runs import ProgressLines, materialize
 
 SAMPLE_BUNDLE = settings.REPO_ROOT / "data" / "sample_bundle.tar.gz"
 
@@ -21,19 +22,24 @@ def demo(archive: str) -> None:
     from quant_assets.cli.bundle import import_bundle
     from quant_assets.definitions import build_definitions
     from quant_assets.instance import get_instance
-    from quant_assets.runs import materialize
 
     started = time.perf_counter()
     home = settings.home()
     click.echo(f"QUANT_ASSETS_HOME = {home.root}")
+    # Both stages report progress on stderr as they go (runs.materialize), so minutes of
+    # work are never minutes of silence.
+    click.echo(f"[1/2] importing {Path(archive).name}: verify, land, materialise its assets ...")
     manifest = import_bundle(Path(archive))
     parts = sorted({f.partition for f in manifest.files})
     with get_instance() as instance:
         defs = build_definitions()
         rest = [key.to_user_string() for key in defs.resolve_all_asset_keys() if key.to_user_string() not in manifest.assets]
         if rest:
-            click.echo(f"materialising {', '.join(sorted(rest))} for {len(parts)} partitions ...")
-            results = materialize(defs, rest, parts, settings.universe(), instance)
+            click.echo(
+                f"[2/2] {time.perf_counter() - started:.0f}s in; materialising {', '.join(sorted(rest))} "
+                f"for {len(parts)} partitions ({len(rest) * len(parts)} asset partitions) ..."
+            )
+            results = materialize(defs, rest, parts, settings.universe(), instance, progress=ProgressLines(write=_echo_err))
             failed = [r.run_id for r in results if not r.success]
             if failed:
                 raise click.ClickException(f"materialisation failed in runs {', '.join(failed)}; see the Dagster UI")
@@ -42,6 +48,10 @@ def demo(archive: str) -> None:
     click.echo(f"  Dagster home:    {os.environ['DAGSTER_HOME']}")
     click.echo("  Dagster UI:      .venv/bin/quant-assets dev   (then open http://127.0.0.1:3000)")
     click.echo('  ad-hoc SQL:      .venv/bin/quant-assets sql "select symbol, count(*) from market_bars group by 1"')
+
+
+def _echo_err(line: str) -> None:
+    click.echo(line, err=True)
 
 
 @click.command(help="Start the Dagster UI and daemon on this project's instance.")
