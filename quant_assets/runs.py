@@ -12,9 +12,11 @@ backfill is never minutes of silence.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import groupby
 
@@ -103,28 +105,33 @@ PROGRESS_EVERY_S = 2.0
 
 
 class ProgressLines:
-    """Progress as lines (stderr by default): nothing while a job is short, then a line when an
-    asset's step starts (it may run for minutes without an event), at most one every
-    ``every_s`` seconds otherwise, and the final line."""
+    """Progress as lines (stderr by default). Nothing while a job is short (under ``every_s``);
+    then a line when an asset's step starts, when partitions were done (at most one line every
+    ``every_s``), every ``heartbeat_s`` while a long step emits nothing, and the final line."""
 
-    def __init__(self, every_s: float | None = None, write: Callable[[str], None] | None = None):
+    def __init__(self, every_s: float | None = None, write: Callable[[str], None] | None = None, heartbeat_s: float = 30.0):
         self.every_s = PROGRESS_EVERY_S if every_s is None else every_s
+        self.heartbeat_s = heartbeat_s
         self.write = write or (lambda line: print(line, file=sys.stderr, flush=True))
-        self.last_s = 0.0
-        self.last_running = ""
+        self.last_s, self.last_done = 0.0, 0
+        self.last_running, self.step_started = "", False
 
     def __call__(self, progress: Progress) -> None:
-        started = progress.running != "" and progress.running != self.last_running
+        if progress.running and progress.running != self.last_running:
+            self.step_started = True  # kept until printed: a step may start in the quiet spell
         self.last_running = progress.running
         if progress.elapsed_s < self.every_s:
             return  # a short job stays quiet, so a refusal or a quick run is just its own lines
-        if progress.finished or started or progress.elapsed_s - self.last_s >= self.every_s:
-            self.last_s = progress.elapsed_s
+        since = progress.elapsed_s - self.last_s
+        moved = progress.done != self.last_done and since >= self.every_s
+        if progress.finished or self.step_started or moved or since >= self.heartbeat_s:
+            self.last_s, self.last_done, self.step_started = progress.elapsed_s, progress.done, False
             self.write(progress.line())
 
 
 class _Tally:
-    """Counts one ``materialize`` call's materialisations from its runs' Dagster events."""
+    """Counts one ``materialize`` call's materialisations from its runs' Dagster events, and
+    reports on each event and on a clock tick (a long step emits no events for minutes)."""
 
     def __init__(self, assets: list[str], partitions: int, report: ProgressReport):
         self.per_asset = dict.fromkeys(assets, 0)
@@ -132,22 +139,45 @@ class _Tally:
         self.partitions, self.report = partitions, report
         self.started = time.perf_counter()
         self.running = ""
+        self.lock = threading.Lock()  # events arrive on the run's thread, ticks on the ticker's
 
     def on_event(self, entry: EventLogEntry) -> None:
         event = entry.dagster_event
         if event is None:
             return
-        if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
-            key = event.asset_key.to_user_string()
-            if key in self.per_asset:
-                self.per_asset[key] += 1
-        elif event.event_type == DagsterEventType.STEP_START:
-            self.running = self.step_asset.get(event.step_key or "", "")
-        elif event.event_type in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
-            self.running = ""
-        else:
-            return
-        self.report(self.snapshot())
+        with self.lock:
+            if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
+                key = event.asset_key.to_user_string()
+                if key in self.per_asset:
+                    self.per_asset[key] += 1
+            elif event.event_type == DagsterEventType.STEP_START:
+                self.running = self.step_asset.get(event.step_key or "", "")
+            elif event.event_type in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
+                self.running = ""
+            else:
+                return
+            self.report(self.snapshot())
+
+    def tick(self, finished: bool = False) -> None:
+        with self.lock:
+            self.report(self.snapshot(finished))
+
+    @contextmanager
+    def ticking(self, every_s: float) -> Iterator[None]:
+        """Report every ``every_s`` seconds from a daemon thread while the block runs."""
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.wait(every_s):
+                self.tick()
+
+        thread = threading.Thread(target=loop, name="materialize-progress", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
     def snapshot(self, finished: bool = False) -> Progress:
         return Progress(
@@ -173,8 +203,9 @@ def materialize(
 ) -> list[ExecuteInProcessResult]:
     """Materialise ``assets`` (and their checks) for ``parts``, one run per rectangle.
 
-    ``progress`` gets a ``Progress`` at every step start and end and every materialisation,
-    and a last one with ``finished`` set; by default ``ProgressLines`` on stderr.
+    ``progress`` gets a ``Progress`` at every step start and end, every materialisation and
+    every ``PROGRESS_EVERY_S`` seconds, and a last one with ``finished`` set; by default
+    ``ProgressLines`` on stderr.
     """
     job = defs.resolve_implicit_global_asset_job_def()
     # Dagster's console logger prints a DEBUG line per event; a CLI wants only problems.
@@ -182,19 +213,20 @@ def materialize(
     selection = [AssetKey(a) for a in assets]
     tally = _Tally(assets, len(parts), progress or ProgressLines())
     results = []
-    for rect in rectangles(parts, universe):
-        # The instance calls the listener with each event the in-process run stores.
-        run_id = str(uuid.uuid4())
-        instance.add_event_listener(run_id, tally.on_event)
-        results.append(
-            job.execute_in_process(
-                instance=instance,
-                asset_selection=selection,
-                run_config=quiet,
-                run_id=run_id,
-                tags={**rect.tags, **(tags or {})},
-                raise_on_error=False,
+    with tally.ticking(max(PROGRESS_EVERY_S, 0.25)):
+        for rect in rectangles(parts, universe):
+            # The instance calls the listener with each event the in-process run stores.
+            run_id = str(uuid.uuid4())
+            instance.add_event_listener(run_id, tally.on_event)
+            results.append(
+                job.execute_in_process(
+                    instance=instance,
+                    asset_selection=selection,
+                    run_config=quiet,
+                    run_id=run_id,
+                    tags={**rect.tags, **(tags or {})},
+                    raise_on_error=False,
+                )
             )
-        )
-    tally.report(tally.snapshot(finished=True))
+    tally.tick(finished=True)
     return results

@@ -76,6 +76,19 @@ def test_lines_are_quiet_for_a_short_job_then_per_step_throttled_and_final():
     for p in [_p(0.2, "market_bars"), _p(1.9, "", 10, finished=True)]:
         short(p)
     assert quiet == []
+
+
+def test_a_step_started_while_quiet_is_shown_and_a_silent_step_gets_a_heartbeat():
+    lines: list[str] = []
+    report = ProgressLines(every_s=2.0, heartbeat_s=30.0, write=lines.append)
+    # The step starts in the quiet spell and then emits nothing: the clock ticks carry on.
+    for p in [_p(0.1, "text_embeddings"), _p(2.0, "text_embeddings"), _p(4.0, "text_embeddings"),
+              _p(31.0, "text_embeddings"), _p(32.1, "text_embeddings"), _p(34.0, "text_embeddings")]:  # fmt: skip
+        report(p)
+    assert [line.split(";")[0] + " @" + line.split(", ")[2] for line in lines] == [
+        "materialise: running text_embeddings @2s elapsed",
+        "materialise: running text_embeddings @32s elapsed",
+    ]
     assert Progress(done=0, total=6, assets_done=0, assets_total=1, elapsed_s=125.0).line().endswith("2m05s elapsed, 0.0 partitions/s")
 
 
