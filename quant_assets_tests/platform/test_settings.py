@@ -15,13 +15,11 @@ from click.testing import CliRunner
 from quant_assets import settings
 from quant_assets.settings import REPO_ROOT, SettingsError
 
-# (bad environment, the variable the one line must name)
+# (bad environment, the variable the one line must name); each costs a fresh interpreter.
 MISCONFIGURATIONS = [
     ({"QUANT_ASSETS_MARKET_SOURCE": "file"}, "QUANT_ASSETS_FILE_DROP"),
     ({"QUANT_ASSETS_START_DATE": "2025-13-01"}, "QUANT_ASSETS_START_DATE"),
     ({"QUANT_ASSETS_SYMBOLS": "BTC-USDT,ETH/USDT"}, "QUANT_ASSETS_SYMBOLS"),
-    ({"QUANT_ASSETS_DERIVATIVES_SOURCE": "exchange"}, "QUANT_ASSETS_DERIVATIVES_SOURCE"),
-    ({"QUANT_ASSETS_EMBEDDING_BATCH": "sixty-four"}, "QUANT_ASSETS_EMBEDDING_BATCH"),
 ]
 
 
@@ -108,6 +106,25 @@ def test_universe_and_start_date_are_checked(monkeypatch):
     monkeypatch.setenv("QUANT_ASSETS_SYMBOLS", ",")
     with pytest.raises(SettingsError, match="QUANT_ASSETS_SYMBOLS.*no symbols"):
         settings.universe()
+
+
+@pytest.mark.parametrize(
+    "variable, value, reason",
+    [
+        ("QUANT_ASSETS_MARKET_SOURCE", "files", "not one of bundle, ccxt, file"),
+        ("QUANT_ASSETS_DERIVATIVES_SOURCE", "exchange", "not one of bundle, ccxt, file"),
+        ("QUANT_ASSETS_SOCIAL_SOURCE", "ccxt", "not one of bundle, file"),
+        ("QUANT_ASSETS_EXCHANGE", "binanse", "ccxt has no such exchange"),
+        ("QUANT_ASSETS_EMBEDDING_BATCH", "sixty-four", "invalid literal for int"),
+    ],
+)
+def test_every_source_setting_is_checked_when_the_definitions_are_built(monkeypatch, variable, value, reason):
+    from quant_assets.definitions import build_definitions
+
+    monkeypatch.setenv("QUANT_ASSETS_MARKET_SOURCE", "ccxt")  # so the exchange is read too
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError, match=rf"^{variable}='{value}' is not usable \({reason}"):
+        build_definitions()
 
 
 def test_a_file_drop_folder_that_does_not_exist_is_named(monkeypatch, tmp_path):
