@@ -156,11 +156,17 @@ class _Tally:
                 self.running = ""
             else:
                 return
-            self.report(self.snapshot())
+            self._report(self.snapshot())
 
     def tick(self, finished: bool = False) -> None:
         with self.lock:
-            self.report(self.snapshot(finished))
+            self._report(self.snapshot(finished))
+
+    def _report(self, progress: Progress) -> None:
+        try:
+            self.report(progress)
+        except OSError:
+            pass  # a closed or broken stderr must not fail the run it reports on
 
     @contextmanager
     def ticking(self, every_s: float) -> Iterator[None]:

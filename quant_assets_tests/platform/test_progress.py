@@ -111,3 +111,12 @@ def test_bundle_import_shows_materialisation_progress_on_stderr(qa_home, tmp_pat
     assert progress[0].startswith("materialise: running market_bars; 0/1 assets, 0/4 asset partitions")
     assert progress[-1].startswith("materialise: done; 1/1 assets, 4/4 asset partitions, ")
     assert "materialise:" not in result.stdout
+
+
+def test_a_broken_progress_stream_does_not_fail_the_run(file_drop_defs):
+    def broken(progress: Progress) -> None:
+        raise BrokenPipeError("stderr closed")
+
+    with DagsterInstance.ephemeral() as instance:
+        results = materialize(file_drop_defs, ["market_bars"], PARTS[:2], UNIVERSE, instance, progress=broken)
+    assert [r.success for r in results] == [True]
