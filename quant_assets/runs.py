@@ -80,6 +80,9 @@ class Progress:
     elapsed_s: float
     running: str = ""  # the asset whose step runs now; "" while its checks (or nothing) run
     finished: bool = False
+    # Asset partitions Dagster has recorded as planned: a run of many partitions spends its
+    # first seconds or minutes on that bookkeeping, before any step starts.
+    planned: int = 0
 
     @property
     def rate(self) -> float:
@@ -88,9 +91,10 @@ class Progress:
 
     def line(self) -> str:
         state = "done" if self.finished else f"running {self.running}" if self.running else "materialising"
+        planning = f" ({self.planned} planned)" if self.planned < self.total and not self.finished else ""
         return (
             f"materialise: {state}; {self.assets_done}/{self.assets_total} assets, "
-            f"{self.done}/{self.total} asset partitions, {_duration(self.elapsed_s)} elapsed, "
+            f"{self.done}/{self.total} asset partitions{planning}, {_duration(self.elapsed_s)} elapsed, "
             f"{self.rate:.1f} partitions/s"
         )
 
@@ -113,7 +117,7 @@ class ProgressLines:
         self.every_s = PROGRESS_EVERY_S if every_s is None else every_s
         self.heartbeat_s = heartbeat_s
         self.write = write or (lambda line: print(line, file=sys.stderr, flush=True))
-        self.last_s, self.last_done = 0.0, 0
+        self.last_s, self.last_counts = 0.0, (0, 0)
         self.last_running, self.step_started = "", False
 
     def __call__(self, progress: Progress) -> None:
@@ -123,9 +127,10 @@ class ProgressLines:
         if progress.elapsed_s < self.every_s:
             return  # a short job stays quiet, so a refusal or a quick run is just its own lines
         since = progress.elapsed_s - self.last_s
-        moved = progress.done != self.last_done and since >= self.every_s
+        counts = (progress.done, progress.planned)
+        moved = counts != self.last_counts and since >= self.every_s
         if progress.finished or self.step_started or moved or since >= self.heartbeat_s:
-            self.last_s, self.last_done, self.step_started = progress.elapsed_s, progress.done, False
+            self.last_s, self.last_counts, self.step_started = progress.elapsed_s, counts, False
             self.write(progress.line())
 
 
@@ -135,6 +140,7 @@ class _Tally:
 
     def __init__(self, assets: list[str], partitions: int, report: ProgressReport):
         self.per_asset = dict.fromkeys(assets, 0)
+        self.planned = 0
         self.step_asset = {AssetKey(a).to_python_identifier(): a for a in assets}  # op name -> asset
         self.partitions, self.report = partitions, report
         self.started = time.perf_counter()
@@ -150,6 +156,8 @@ class _Tally:
                 key = event.asset_key.to_user_string()
                 if key in self.per_asset:
                     self.per_asset[key] += 1
+            elif event.event_type == DagsterEventType.ASSET_MATERIALIZATION_PLANNED:
+                self.planned += 1
             elif event.event_type == DagsterEventType.STEP_START:
                 self.running = self.step_asset.get(event.step_key or "", "")
             elif event.event_type in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
@@ -194,6 +202,7 @@ class _Tally:
             elapsed_s=time.perf_counter() - self.started,
             running="" if finished else self.running,
             finished=finished,
+            planned=self.planned,
         )
 
 

@@ -51,12 +51,15 @@ def test_progress_counts_every_asset_partition_across_runs(file_drop_defs):
     # market_bars has all 5 partitions only in the second run, before derivatives does.
     assert next(p for p in seen if p.assets_done == 1).done == 7
     assert next(p for p in seen if p.assets_done == 2).done == 10
+    # Dagster records every asset partition as planned before a run's steps start.
+    assert final.planned == 10 and [p.planned for p in seen if p.running][0] == 4
+    assert "(4 planned)" in next(p for p in seen if p.running).line()
     elapsed = [p.elapsed_s for p in seen]
     assert elapsed == sorted(elapsed) and final.rate == pytest.approx(10 / final.elapsed_s)
 
 
 def _p(elapsed_s, running="", done=0, finished=False) -> Progress:
-    return Progress(done=done, total=10, assets_done=0, assets_total=2, elapsed_s=elapsed_s, running=running, finished=finished)
+    return Progress(done=done, total=10, assets_done=0, assets_total=2, elapsed_s=elapsed_s, running=running, finished=finished, planned=10)
 
 
 def test_lines_are_quiet_for_a_short_job_then_per_step_throttled_and_final():
@@ -108,7 +111,8 @@ def test_bundle_import_shows_materialisation_progress_on_stderr(qa_home, tmp_pat
     result = CliRunner().invoke(main, ["bundle", "import", str(archive)])
     assert result.exit_code == 0, result.output
     progress = [line for line in result.stderr.splitlines() if line.startswith("materialise: ")]
-    assert progress[0].startswith("materialise: running market_bars; 0/1 assets, 0/4 asset partitions")
+    assert progress[0].startswith("materialise: materialising; 0/1 assets, 0/4 asset partitions (1 planned), ")
+    assert next(line for line in progress if "running" in line).startswith("materialise: running market_bars; 0/1 assets, 0/4 asset partitions, ")
     assert progress[-1].startswith("materialise: done; 1/1 assets, 4/4 asset partitions, ")
     assert "materialise:" not in result.stdout
 
