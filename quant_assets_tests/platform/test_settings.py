@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from datetime import date
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -36,20 +37,25 @@ def _assert_one_line_naming(stderr: str, variable: str) -> None:
 
 
 def test_each_misconfiguration_is_one_line_naming_the_variable_when_the_code_loads(tmp_path):
-    # Loaded the way a code server or `dagster asset materialize -m` loads it; Dagster's own
-    # beta warnings (-W ignore) are not about settings. All at once: each load takes seconds.
+    # Loaded the way a code server or `dagster asset materialize -m` loads it, and by
+    # `quant-assets dev` before it starts the UI; Dagster's own beta warnings are not about
+    # settings (PYTHONWARNINGS=ignore). All at once: each load takes seconds.
+    load = [sys.executable, "-c", "import quant_assets.definitions"]
+    dev = [str(Path(sys.executable).parent / "quant-assets"), "dev", "--port", "1"]
+    cases = [(load, bad, variable) for bad, variable in MISCONFIGURATIONS]
+    cases.append((dev, {"QUANT_ASSETS_START_DATE": "01/10/2025"}, "QUANT_ASSETS_START_DATE"))
     procs = [
         (
             variable,
             subprocess.Popen(
-                [sys.executable, "-W", "ignore", "-c", "import quant_assets.definitions"],
-                env=_env(tmp_path, bad),
+                cmd,
+                env={**_env(tmp_path, bad), "PYTHONWARNINGS": "ignore"},
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
             ),
         )
-        for bad, variable in MISCONFIGURATIONS
+        for cmd, bad, variable in cases
     ]
     for variable, proc in procs:
         out, err = proc.communicate(timeout=120)
