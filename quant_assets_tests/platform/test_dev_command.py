@@ -19,8 +19,8 @@ LOCATIONS = "{ workspaceOrError { ... on Workspace { locationEntries { name load
 
 
 def _bare_path() -> str:
-    """The system PATH without the venv's bin (and without any other venv)."""
-    keep = [p for p in os.environ.get("PATH", "/usr/bin:/bin").split(os.pathsep) if p and Path(p).resolve() != VENV_BIN.resolve()]
+    """The PATH of a shell with nothing activated: no folder that holds a `dagster` command."""
+    keep = [p for p in os.environ.get("PATH", "/usr/bin:/bin").split(os.pathsep) if p and not (Path(p) / "dagster").exists()]
     return os.pathsep.join(keep or ["/usr/bin", "/bin"])
 
 
