@@ -3,12 +3,11 @@
 (That no label column ever enters feature_matrix is feature_matrix's own blocking check.)
 """
 
-import os
-
 import polars as pl
 
 from dagster import AssetCheckExecutionContext, AssetCheckSpec, multi_asset_check
 
+from quant_assets import settings
 from quant_assets.assets.checks import problems_result, run_partitions
 from quant_assets.labels import verify
 from quant_assets.labels.costs import cost_from_env
@@ -17,8 +16,6 @@ from quant_assets.market.bars import BARS_ASSET
 from quant_assets.resources.lake import LakeResource
 from quant_assets.timegrid import TS_DTYPE, utc_now
 
-SAMPLE_ENV = "QUANT_ASSETS_LABEL_SAMPLES"
-DEFAULT_SAMPLES = 20
 
 
 @multi_asset_check(
@@ -41,7 +38,7 @@ DEFAULT_SAMPLES = 20
 def labels_checks(context: AssetCheckExecutionContext, lake: LakeResource):
     parts = run_partitions(context)
     store = lake.lake()
-    samples = int(os.environ.get(SAMPLE_ENV, DEFAULT_SAMPLES))
+    samples = settings.read("QUANT_ASSETS_LABEL_SAMPLES", "20", settings.positive_int, "random rows per partition, e.g. 20")
     log_cost = cost_from_env().log_cost
     bar_parts = sorted({b for p in parts for b in verify.bar_days(p)})
     bars = store.read_many(BARS_ASSET, bar_parts, missing_ok=True)

@@ -20,7 +20,7 @@ from quant_assets.features.contract import CONTRACT_HASH, FEATURES_ASSET, SCHEMA
 from quant_assets.labels.forward import LABELS_ASSET
 from quant_assets.labels.horizons import HORIZON_NAMES
 from quant_assets.market.bars import BARS_ASSET
-from quant_assets.models.plan import PlannedFit, fit_key, plan_fits
+from quant_assets.models.plan import PlannedFit, code_digest, fit_key, plan_fits
 from quant_assets.models.record import MODELS_ASSET, inputs_digest, model_record
 from quant_assets.models.train import fit_multi_horizon
 from quant_assets.models.window import upstream_day_offsets
@@ -86,7 +86,7 @@ def build_model_asset(train_days: int, refit_days: int):
             started = time.perf_counter()
             features, labels, hashes = _read_window(store, fit)
             digest = inputs_digest(hashes)
-            key = fit_key(fit.window, config, CONTRACT_HASH, digest, settings.code_version())
+            key = fit_key(fit.window, config, CONTRACT_HASH, digest, code_digest())
             logged = tracking.find_fit(key)
             was_reused = logged is not None
             if not was_reused:
@@ -104,7 +104,7 @@ def build_model_asset(train_days: int, refit_days: int):
                     params={**config.params(), **fit.window.describe(), "train_days": train_days, "refit_days": refit_days,
                             "contract_version": SCHEMA_VERSION, "contract_hash": CONTRACT_HASH, "inputs_sha256": digest},
                     tags={"symbol": fit.window.symbol, "fit_anchor": fit.window.anchor.isoformat(), "dagster_run_id": context.run_id,
-                          "dagster_partitions": ", ".join(str(p) for p in fit.serves), "code_version": settings.code_version(),
+                          "dagster_partitions": ", ".join(str(p) for p in fit.serves), "code_version": settings.code_version(), "code_digest": code_digest(),
                           "bundle_ids": ", ".join(bundles) or "none (not from bundles)"},
                     inputs={"content_sha256": hashes, "bundle_ids": bundles},
                     version_tags={"dagster_run_id": context.run_id, "fit_anchor": fit.window.anchor.isoformat(), "symbol": fit.window.symbol},

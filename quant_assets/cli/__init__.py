@@ -11,6 +11,7 @@ from dagster import BetaWarning, PreviewWarning
 warnings.filterwarnings("ignore", category=BetaWarning)
 warnings.filterwarnings("ignore", category=PreviewWarning)
 
+from quant_assets import settings
 from quant_assets.cli.audit import audit
 from quant_assets.cli.bundle import bundle
 from quant_assets.cli.demo import demo, dev
@@ -18,7 +19,15 @@ from quant_assets.cli.mlflow_ui import mlflow_ui
 from quant_assets.cli.sql import sql
 
 
-@click.group(help="quant_assets: point-in-time crypto data assets on Dagster.")
+class _Commands(click.Group):
+    """Every command reads settings; a bad one is one line naming the variable, exit 1."""
+
+    def invoke(self, ctx: click.Context):
+        with settings.exit_on_settings_error():
+            return super().invoke(ctx)
+
+
+@click.group(cls=_Commands, help="quant_assets: point-in-time crypto data assets on Dagster.")
 def main() -> None:
     pass
 

@@ -8,10 +8,11 @@ the taker fee twice plus slippage on both legs. One setting overrides the whole 
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 
-TAKER_FEE_BPS = {"spot": 10.0, "swap": 5.0, "future": 5.0}
+from quant_assets import settings
+
+TAKER_FEE_BPS = {"spot": 10.0, "swap": 5.0, "perp": 5.0, "future": 5.0}
 SLIPPAGE_BPS_PER_SIDE = 1.0
 COST_ENV = "QUANT_ASSETS_ROUND_TRIP_COST_BPS"
 
@@ -44,13 +45,13 @@ def default_cost(market_type: str) -> RoundTripCost:
 
 def cost_from_env() -> RoundTripCost:
     """``QUANT_ASSETS_ROUND_TRIP_COST_BPS`` if set, else the default for the market type."""
-    raw = os.environ.get(COST_ENV)
-    if raw is None or raw.strip() == "":
-        return default_cost(os.environ.get("QUANT_ASSETS_MARKET_TYPE", "spot"))
-    try:
-        bps = float(raw)
-    except ValueError:
-        raise ValueError(f"{COST_ENV}={raw!r}: expected a number of basis points, e.g. 22") from None
-    if not 0 <= bps < 1e4 or math.isnan(bps):
-        raise ValueError(f"{COST_ENV}={raw!r}: expected 0 <= bps < 10000")
-    return RoundTripCost(bps, f"{COST_ENV}")
+    if not settings.is_set(COST_ENV):
+        return default_cost(settings.read("QUANT_ASSETS_MARKET_TYPE", "spot", settings.one_of(*TAKER_FEE_BPS), "spot or swap"))
+    return RoundTripCost(settings.read(COST_ENV, None, _bps, "basis points for a whole round trip, 0 <= bps < 10000, e.g. 22"), COST_ENV)
+
+
+def _bps(raw: str) -> float:
+    bps = float(raw)
+    if not 0 <= bps < 1e4:
+        raise ValueError("out of range")
+    return bps

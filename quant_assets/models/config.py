@@ -8,7 +8,9 @@ from dataclasses import asdict, dataclass
 @dataclass(frozen=True)
 class TrainingConfig:
     seed: int = 7
-    threads: int = 2
+    # One thread: on a shared 2-core machine two OpenMP threads spin at every barrier and a fit
+    # ran 8-16x slower (benchmarks/bench_training.py); one costs ~10% on a quiet one.
+    threads: int = 1
     valid_fraction: float = 0.2  # time-ordered validation tail of the fit window, for early stopping
     # LightGBM, one booster per horizon
     lgbm_rounds: int = 400

@@ -95,7 +95,15 @@ class FittedNet:
 def fit_net(data: TrainingSet, train: np.ndarray, valid: np.ndarray, config: TrainingConfig) -> tuple[FittedNet, dict[str, float]]:
     """Masked MSE over the horizons, Adam, best epoch on the validation tail."""
     torch.manual_seed(config.seed)
+    threads = torch.get_num_threads()
     torch.set_num_threads(config.threads)
+    try:
+        return _fit_net(data, train, valid, config)
+    finally:
+        torch.set_num_threads(threads)  # the process's setting, not ours to keep
+
+
+def _fit_net(data: TrainingSet, train: np.ndarray, valid: np.ndarray, config: TrainingConfig) -> tuple[FittedNet, dict[str, float]]:
     rows = train.any(axis=1)
     text_mask, text_features = text_masks(data.columns)
     scaler = Standardiser.fit(data.x[rows])

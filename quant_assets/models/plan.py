@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from quant_assets.models.config import TrainingConfig
 from quant_assets.models.window import FitWindow, fit_window
@@ -33,8 +35,25 @@ def plan_fits(parts: list[DaySymbol], train_days: int, refit_days: int) -> list[
     return list(fits.values())
 
 
+# The code a fit depends on: change any of it and earlier fits are no longer reused.
+FIT_CODE = ("models", "labels", "registry")
+
+
+@functools.cache
+def code_digest() -> str:
+    """SHA-256 over the source of the packages in ``FIT_CODE`` (committed or not)."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(p for package in FIT_CODE for p in (root / package).glob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def fit_key(window: FitWindow, config: TrainingConfig, contract_hash: str, inputs_sha256: str, code_version: str) -> str:
-    """Same window, inputs, settings and code: the same fit (logged once, reused after)."""
+    """Same window, inputs, settings and code: the same fit (logged once, reused after).
+
+    ``code_version`` is :func:`code_digest`, not a git commit: uncommitted edits count.
+    """
     spec = {
         "window": window.describe(),
         "symbol": window.symbol,

@@ -10,7 +10,6 @@ e.g. ``s3://bucket/mlflow``).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,15 +27,19 @@ class MlflowStore:
     @classmethod
     def from_env(cls) -> "MlflowStore":
         home = settings.home().mlflow
-        pg_url = os.environ.get("QUANT_ASSETS_MLFLOW_PG_URL", "")
-        if pg_url and not pg_url.startswith("postgresql+psycopg2://"):
-            raise ValueError(
-                "QUANT_ASSETS_MLFLOW_PG_URL: expected postgresql+psycopg2://user@host:5432/db (SQLAlchemy 2.1 needs the driver)"
-            )
-        tracking = os.environ.get("QUANT_ASSETS_MLFLOW_TRACKING_URI") or pg_url
+        pg_url = settings.read("QUANT_ASSETS_MLFLOW_PG_URL", "", _psycopg2_url, "postgresql+psycopg2://user@host:5432/db")
+        tracking = settings.read("QUANT_ASSETS_MLFLOW_TRACKING_URI", "", expect="a tracking server, e.g. http://mlflow:5000") or pg_url
         local = not tracking
         if local:
             Path(home).mkdir(parents=True, exist_ok=True)
             tracking = f"sqlite:///{Path(home).resolve() / DB_FILE}"
-        artifacts = os.environ.get("QUANT_ASSETS_MLFLOW_ARTIFACTS") or (Path(home).resolve() / "artifacts").as_uri()
+        artifacts = settings.read("QUANT_ASSETS_MLFLOW_ARTIFACTS", "", expect="an artifact root, e.g. s3://bucket/mlflow") or (
+            Path(home).resolve() / "artifacts"
+        ).as_uri()
         return cls(tracking, artifacts)
+
+
+def _psycopg2_url(raw: str) -> str:
+    if raw and not raw.startswith("postgresql+psycopg2://"):
+        raise ValueError("SQLAlchemy 2.1 needs the explicit driver")
+    return raw

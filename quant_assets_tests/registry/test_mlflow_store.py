@@ -61,7 +61,7 @@ def test_fits_are_tracked_and_registered_on_postgres(qa_home, pg_database, monke
 
 def test_a_postgres_url_without_the_driver_is_one_clear_line(qa_home, monkeypatch):
     monkeypatch.setenv("QUANT_ASSETS_MLFLOW_PG_URL", "postgresql://postgres@127.0.0.1/test")
-    with pytest.raises(ValueError, match="QUANT_ASSETS_MLFLOW_PG_URL: expected postgresql\\+psycopg2://"):
+    with pytest.raises(ValueError, match="QUANT_ASSETS_MLFLOW_PG_URL=.*expected postgresql\\+psycopg2://"):
         MlflowStore.from_env()
 
 
