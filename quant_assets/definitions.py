@@ -17,6 +17,8 @@ with settings.exit_on_settings_error():
     from quant_assets.assets import (
         derivatives,
         derivatives_checks,
+        evaluation,
+        evaluation_checks,
         features,
         features_checks,
         labels,
@@ -147,11 +149,11 @@ def build_definitions() -> Definitions:
     home = settings.home()
     return Definitions(
         assets=[
-            *load_assets_from_modules([market, derivatives, social, features, labels]),
+            *load_assets_from_modules([market, derivatives, social, features, labels, evaluation]),
             build_model_asset(settings.train_days(), settings.refit_days()),
         ],
         asset_checks=load_asset_checks_from_modules(
-            [market_checks, derivatives_checks, social_checks, features_checks, labels_checks, models_checks]
+            [market_checks, derivatives_checks, social_checks, features_checks, labels_checks, models_checks, evaluation_checks]
         ),
         resources={
             "lake": LakeResource(root=home.lake),
