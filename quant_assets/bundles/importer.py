@@ -32,6 +32,7 @@ from dagster import AssetCheckSeverity, AssetKey, DagsterInstance, Definitions, 
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from quant_assets import runs
+from quant_assets.bundles.coverage import import_steps
 from quant_assets.bundles.landed import LANDED_NAME, LandedBundle, load_landed
 from quant_assets.bundles.manifest import (
     MANIFEST_NAME,
@@ -341,16 +342,17 @@ def materialise(
             (report.skipped if same else report.materialised).setdefault(asset, []).append(part)
     # One run per partition rectangle for all of the bundle's assets together, so Dagster
     # orders them (derivatives read the bars of the same partition) and a partition is
-    # redone whole when any of its assets differs from the bundle.
-    todo = sorted({part for parts in report.materialised.values() for part in parts})
-    if not todo:
-        return report
-    label = ",".join(manifest.assets)
-    for result in runs.materialize(defs, manifest.assets, todo, universe, instance, tags={BUNDLE_ID_TAG: bundle.bundle_id}):
-        outcome = _outcome(label, result)
-        report.runs.append(outcome)
-        if on_run:
-            on_run(outcome)
+    # redone whole when any of its assets differs from the bundle; partitions that hold
+    # fewer assets (text collected later than bars) run apart, only what they hold.
+    todo = {part for parts in report.materialised.values() for part in parts}
+    held = {asset: set(manifest.partitions(asset)) for asset in manifest.assets}
+    for assets, parts in import_steps(held, todo):
+        tags = {BUNDLE_ID_TAG: bundle.bundle_id}
+        for result in runs.materialize(defs, assets, parts, universe, instance, tags=tags):
+            outcome = _outcome(",".join(assets), result)
+            report.runs.append(outcome)
+            if on_run:
+                on_run(outcome)
     return report
 
 
