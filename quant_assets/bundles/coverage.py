@@ -16,9 +16,15 @@ from __future__ import annotations
 
 from typing import Mapping
 
+from quant_assets.bundles.manifest import Manifest
 from quant_assets.partitions import DaySymbol
 
 Step = tuple[list[str], list[DaySymbol]]
+
+
+def held_partitions(manifest: Manifest) -> dict[str, set[DaySymbol]]:
+    """Per asset of the bundle, the partitions it holds."""
+    return {asset: set(manifest.partitions(asset)) for asset in manifest.assets}
 
 
 def import_steps(held: Mapping[str, set[DaySymbol]], todo: set[DaySymbol]) -> list[Step]:

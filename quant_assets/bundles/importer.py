@@ -32,7 +32,7 @@ from dagster import AssetCheckSeverity, AssetKey, DagsterInstance, Definitions, 
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from quant_assets import runs
-from quant_assets.bundles.coverage import import_steps
+from quant_assets.bundles.coverage import held_partitions, import_steps
 from quant_assets.bundles.landed import LANDED_NAME, LandedBundle, load_landed
 from quant_assets.bundles.manifest import (
     MANIFEST_NAME,
@@ -345,8 +345,7 @@ def materialise(
     # redone whole when any of its assets differs from the bundle; partitions that hold
     # fewer assets (text collected later than bars) run apart, only what they hold.
     todo = {part for parts in report.materialised.values() for part in parts}
-    held = {asset: set(manifest.partitions(asset)) for asset in manifest.assets}
-    for assets, parts in import_steps(held, todo):
+    for assets, parts in import_steps(held_partitions(manifest), todo):
         tags = {BUNDLE_ID_TAG: bundle.bundle_id}
         for result in runs.materialize(defs, assets, parts, universe, instance, tags=tags):
             outcome = _outcome(",".join(assets), result)

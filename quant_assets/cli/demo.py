@@ -17,7 +17,7 @@ SAMPLE_BUNDLE = settings.REPO_ROOT / "data" / "sample_bundle.tar.gz"
 @click.command(help="Import the shipped sample bundle and materialise the whole graph.")
 @click.option("--bundle", "archive", default=str(SAMPLE_BUNDLE), show_default=True, type=click.Path(exists=True, dir_okay=False))
 def demo(archive: str) -> None:
-    from quant_assets.bundles.coverage import downstream_steps
+    from quant_assets.bundles.coverage import downstream_steps, held_partitions
     from quant_assets.cli.bundle import import_bundle
     from quant_assets.definitions import build_definitions
     from quant_assets.instance import get_instance
@@ -28,7 +28,7 @@ def demo(archive: str) -> None:
     click.echo(f"QUANT_ASSETS_HOME = {home.root}")
     manifest = import_bundle(Path(archive))
     click.echo(f"imported in {time.perf_counter() - started:.0f}s")
-    held = {asset: set(manifest.partitions(asset)) for asset in manifest.assets}
+    held = held_partitions(manifest)
     with get_instance() as instance:
         defs = build_definitions()
         rest = [key.to_user_string() for key in defs.resolve_all_asset_keys() if key.to_user_string() not in manifest.assets]

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from quant_assets import settings
-from quant_assets.bundles.coverage import downstream_steps
+from quant_assets.bundles.coverage import downstream_steps, held_partitions
 from quant_assets.bundles.export import write_bundle
 from quant_assets.bundles.importer import check_fits_settings, land
 from quant_assets.cli.demo import SAMPLE_BUNDLE, _direct_deps
@@ -76,8 +76,8 @@ def test_demo_plans_text_assets_only_where_the_sample_has_text(landing):
     manifest = landing.manifest
     defs = build_definitions()
     rest = [k.to_user_string() for k in defs.resolve_all_asset_keys() if k.to_user_string() not in manifest.assets]
-    held = {a: set(manifest.partitions(a)) for a in manifest.assets}
-    covered = {a: set(parts) for names, parts in downstream_steps(rest, _direct_deps(defs, rest), held) for a in names}
+    steps = downstream_steps(rest, _direct_deps(defs, rest), held_partitions(manifest))
+    covered = {a: set(parts) for names, parts in steps for a in names}
     assert covered["text_embeddings"] == covered["text_latents"] == _parts(TEXT_FROM)
     assert covered[contract.FEATURES_ASSET] == _parts(MARKET_FROM)
 
