@@ -13,7 +13,9 @@ it come out missing and flagged (what the models' modality dropout is for).
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from datetime import date
@@ -35,6 +37,8 @@ def main() -> None:
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="sample-bundle-"))
+    # The scratch home holds a lake and a Dagster instance of ~100 MB: gone however we exit.
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)
     os.environ.update(
         QUANT_ASSETS_HOME=str(scratch),
         QUANT_ASSETS_SYMBOLS=",".join(SYMBOLS),
