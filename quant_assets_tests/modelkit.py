@@ -17,7 +17,9 @@ from quant_assets.assets.labels_checks import labels_checks
 from quant_assets.assets.models import build_model_asset
 from quant_assets.assets.models_checks import model_checks
 from quant_assets.features.contract import FEATURES_ASSET
+from quant_assets.labels.forward import LABELS_ASSET
 from quant_assets.market.bars import BARS_ASSET
+from quant_assets.models.record import MODELS_ASSET
 from quant_assets.partitions import DaySymbol, daily_symbol_partitions, days_between
 from quant_assets.registry.store import MlflowStore
 from quant_assets.resources.lake import LakeResource
@@ -64,6 +66,34 @@ def definitions(home: Path, model_asset=None, training: ModelTraining = FAST) ->
         asset_checks=[labels_checks, model_checks],
         resources={"lake": LakeResource(root=str(home / "lake")), "mlflow_tracking": mlflow_resource(home), "model_training": training},
     )
+
+
+def oos_definitions(lake_root: Path, home: Path) -> Definitions:
+    """``definitions`` plus oos_eval and its checks, over a lake of the test's own."""
+    from quant_assets.assets.evaluation import oos_eval
+    from quant_assets.assets.evaluation_checks import oos_eval_checks
+
+    specs = [AssetSpec(a, partitions_def=daily_symbol_partitions()) for a in (BARS_ASSET, FEATURES_ASSET)]
+    return Definitions(
+        assets=[*specs, labels_asset, build_model_asset(TRAIN_DAYS, REFIT_DAYS), oos_eval],
+        asset_checks=[oos_eval_checks],
+        resources={"lake": LakeResource(root=str(lake_root)), "mlflow_tracking": mlflow_resource(home), "model_training": FAST},
+    )
+
+
+def fitted_home(home: Path, seed_cache: Path, lake_days: tuple[date, date], label_days: tuple[date, date],
+                served: tuple[date, date], assets: tuple[str, ...] = (MODELS_ASSET,)) -> Path:
+    """``home`` over the seeded lake of ``lake_days``, with labels of ``label_days`` and ``assets``
+    (the model, and oos_eval if asked) of ``served``, materialised through Dagster."""
+    import pytest
+
+    with pytest.MonkeyPatch.context() as mp, DagsterInstance.ephemeral() as instance:
+        mp.setenv("QUANT_ASSETS_HOME", str(home))
+        copy_lake(seeded_lake(seed_cache, *lake_days), home)
+        defs = oos_definitions(home / "lake", home)
+        assert all(r.success for r in run(defs, [LABELS_ASSET], *label_days, instance))
+        assert all(r.success for r in run(defs, list(assets), *served, instance))
+    return home
 
 
 def parts(first: date, last: date, symbols=(SYMBOL,)) -> list[DaySymbol]:

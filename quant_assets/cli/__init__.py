@@ -1,4 +1,4 @@
-"""The ``quant-assets`` command: bundles, audits, the demo and the Dagster UI."""
+"""The ``quant-assets`` command: bundles, audits, evaluations, the demo and the Dagster and MLflow UIs."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from quant_assets import settings
 from quant_assets.cli.audit import audit
 from quant_assets.cli.bundle import bundle
 from quant_assets.cli.demo import demo, dev
+from quant_assets.cli.evaluate import evaluate
 from quant_assets.cli.mlflow_ui import mlflow_ui
 from quant_assets.cli.sql import sql
 
@@ -34,6 +35,7 @@ def main() -> None:
 
 main.add_command(bundle)
 main.add_command(audit)
+main.add_command(evaluate)
 main.add_command(demo)
 main.add_command(dev)
 main.add_command(sql)

@@ -127,14 +127,14 @@ def summary(rows: pl.DataFrame) -> dict[str, dict]:
     """``metrics.summarise`` per (family, horizon), keyed ``family/horizon``, JSON-safe
     (a non-finite figure, e.g. rank IC without predictions, becomes null)."""
     figures = metrics.summarise(rows, by=("family", "horizon"))
-    return {f"{family}/{h}": _finite(v) for (family, h), v in sorted(figures.items())}
+    return {f"{family}/{h}": json_safe(v) for (family, h), v in sorted(figures.items())}
 
 
-def _finite(value):
+def json_safe(value):
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_finite(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value

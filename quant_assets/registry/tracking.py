@@ -18,6 +18,8 @@ from pathlib import Path
 import mlflow
 import polars as pl
 from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
 
 from quant_assets.labels.horizons import HORIZON_NAMES
 from quant_assets.models.artefact import FittedModel
@@ -40,6 +42,10 @@ class LoggedFit:
     run_id: str
     model_uri: str
     versions: dict[str, str]  # horizon -> registered model version
+
+
+class NoSuchVersion(LookupError):
+    """A registered name, alias or version that is not there; the message is one line."""
 
 
 class Tracking:
@@ -107,8 +113,11 @@ class Tracking:
                 mlflow.set_tags({"quant_assets.versions": json.dumps(versions), "quant_assets.model_uri": info.model_uri})
         return LoggedFit(run.info.run_id, info.model_uri, versions)
 
+    def _is_registered(self, name: str) -> bool:
+        return bool(self.client.search_registered_models(filter_string=f"name = '{name}'", max_results=1))
+
     def _ensure_registered(self, name: str, symbol: str, horizon: str) -> None:
-        if self.client.search_registered_models(filter_string=f"name = '{name}'", max_results=1):
+        if self._is_registered(name):
             return
         self.client.create_registered_model(
             name,
@@ -118,6 +127,30 @@ class Tracking:
                 "see the version's run). Aliases: challenger is set by a passing gate verdict; champion only by a person."
             ),
         )
+
+    def registered_version(self, name: str, *, alias: str | None = None, version: int | None = None) -> ModelVersion:
+        """Version ``version`` of ``name``, or the one ``alias`` points at; ``NoSuchVersion``
+        (one line saying what there is instead) when the name, version or alias is not set."""
+        if not self._is_registered(name):
+            raise NoSuchVersion(f"{name} is not registered in {self.store.tracking_uri}: no fit of that symbol has been logged")
+        try:
+            if version is not None:
+                return self.client.get_model_version(name, str(version))
+            return self.client.get_model_version_by_alias(name, alias)
+        except MlflowException:
+            pass
+        if version is not None:
+            known = sorted(int(v.version) for v in self.client.search_model_versions(f"name = '{name}'"))
+            have = f"versions {known[0]}..{known[-1]}" if known else "no versions"
+            raise NoSuchVersion(f"{name} has no version {version} ({have})")
+        aliases = self.client.get_registered_model(name).aliases
+        have = ", ".join(f"{a} -> {v}" for a, v in sorted(aliases.items())) or "none"
+        raise NoSuchVersion(f"{name} has no alias '{alias}' (aliases set: {have})")
+
+    @staticmethod
+    def version_model_uri(version: ModelVersion) -> str:
+        """The logged model a registered version points at (``models:/<model id>``)."""
+        return f"models:/{version.model_id}" if version.model_id else version.source
 
     def load_fitted(self, model_uri: str, cache_root: Path) -> FittedModel:
         """The native model behind a logged model, downloaded once into ``cache_root``."""

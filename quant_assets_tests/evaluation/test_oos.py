@@ -10,10 +10,9 @@ import polars as pl
 import pytest
 
 from quant_assets.evaluation import oos, oos_verify, strategy
-from quant_assets.labels.forward import LABEL_SCHEMA, available_column, gross_column, missing_column, net_column
-from quant_assets.labels.horizons import HORIZON_NAMES, HORIZONS, embargo
+from quant_assets.labels.horizons import HORIZON_NAMES, embargo
 from quant_assets.partitions import DaySymbol
-from quant_assets_tests.evaluation.kit import grid
+from quant_assets_tests.evaluation.kit import oos_day
 
 DAY = date(2025, 11, 5)  # a Wednesday: its last row, Thu 00:00, is a 7d decision
 PART = DaySymbol(DAY, "BTC-USDT")
@@ -22,22 +21,7 @@ FIT = oos.Fit("models:/m-1", datetime(2025, 10, 28, 23, 55, tzinfo=timezone.utc)
 
 
 def _day(seed: int = 0, known=HORIZON_NAMES):
-    rng = np.random.default_rng(seed)
-    t = grid(DAY, 1)
-    n = len(t)
-    features = pl.DataFrame(
-        {"t": t, **{c: rng.uniform(0.002, 0.02, n) for c in ("rv_1h", "rv_4h", "rv_1d")}, **{c: rng.normal(0, 0.01, n) for c in ("ret_1h", "ret_4h", "ret_1d")}}
-    )
-    labels = {"t": t, "close_t": np.full(n, 100.0)}
-    for h in HORIZON_NAMES:
-        gross = rng.normal(0, 0.01, n) if h in known else np.full(n, np.nan)
-        labels[gross_column(h)] = gross
-        labels[net_column(h)] = gross - COST
-        labels[available_column(h)] = [x + HORIZONS[h] if h in known else None for x in t]
-        labels[missing_column(h)] = np.full(n, h not in known)
-    labels = pl.DataFrame(labels).with_columns(pl.col(pl.Float64).fill_nan(None)).cast(LABEL_SCHEMA)
-    predictions = {f: rng.normal(0, 0.01, (n, len(HORIZON_NAMES))) for f in ("lgbm", "lgbm_no_text")}
-    return features, labels, predictions
+    return oos_day(DAY, seed=seed, known=known, cost=COST)
 
 
 def test_every_family_the_model_returns_and_every_baseline_per_horizon():

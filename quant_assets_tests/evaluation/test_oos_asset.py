@@ -10,22 +10,16 @@ from datetime import date, timedelta
 
 import polars as pl
 import pytest
-from dagster import AssetKey, AssetSpec, DagsterInstance, Definitions
+from dagster import AssetKey
 
-from quant_assets.assets.evaluation import oos_eval
-from quant_assets.assets.evaluation_checks import CHECKS, oos_eval_checks
-from quant_assets.assets.labels import labels as labels_asset
-from quant_assets.assets.models import build_model_asset
+from quant_assets.assets.evaluation_checks import CHECKS
 from quant_assets.evaluation import oos, strategy
 from quant_assets.evaluation.oos import OOS_ASSET, SUMMARY_KEY, summary
 from quant_assets.features.contract import FEATURES_ASSET
-from quant_assets.labels.forward import LABELS_ASSET
 from quant_assets.labels.horizons import HORIZON_NAMES, embargo
 from quant_assets.lake.store import ParquetLake
-from quant_assets.market.bars import BARS_ASSET
 from quant_assets.models.record import MODELS_ASSET
-from quant_assets.partitions import DaySymbol, daily_symbol_partitions
-from quant_assets.resources.lake import LakeResource
+from quant_assets.partitions import DaySymbol
 from quant_assets_tests import modelkit
 
 FIRST, LAST = date(2025, 10, 1), date(2025, 11, 12)
@@ -36,26 +30,10 @@ LABEL_DAYS = (date(2025, 10, 19), date(2025, 11, 11))
 DAY = DaySymbol(SERVED[0], modelkit.SYMBOL)
 
 
-def _definitions(lake_root, home) -> Definitions:
-    specs = [AssetSpec(a, partitions_def=daily_symbol_partitions()) for a in (BARS_ASSET, FEATURES_ASSET)]
-    return Definitions(
-        assets=[*specs, labels_asset, build_model_asset(modelkit.TRAIN_DAYS, modelkit.REFIT_DAYS), oos_eval],
-        asset_checks=[oos_eval_checks],
-        resources={"lake": LakeResource(root=str(lake_root)), "mlflow_tracking": modelkit.mlflow_resource(home), "model_training": modelkit.FAST},
-    )
-
-
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory, seed_cache):
     """A home with labels and one real fit serving SERVED (built once: the fit is the slow part)."""
-    home = tmp_path_factory.mktemp("oos") / "home"
-    with pytest.MonkeyPatch.context() as mp, DagsterInstance.ephemeral() as instance:
-        mp.setenv("QUANT_ASSETS_HOME", str(home))
-        modelkit.copy_lake(modelkit.seeded_lake(seed_cache, FIRST, LAST), home)
-        defs = _definitions(home / "lake", home)
-        assert all(r.success for r in modelkit.run(defs, [LABELS_ASSET], *LABEL_DAYS, instance))
-        assert all(r.success for r in modelkit.run(defs, [MODELS_ASSET], *SERVED, instance))
-    return home
+    return modelkit.fitted_home(tmp_path_factory.mktemp("oos") / "home", seed_cache, (FIRST, LAST), LABEL_DAYS, SERVED)
 
 
 @pytest.fixture
@@ -68,7 +46,7 @@ def lake(fitted, tmp_path, monkeypatch):
 
 
 def _evaluate(lake, fitted, instance, days=SERVED):
-    return modelkit.run(_definitions(lake, fitted), [OOS_ASSET], days[0], days[-1], instance)
+    return modelkit.run(modelkit.oos_definitions(lake, fitted), [OOS_ASSET], days[0], days[-1], instance)
 
 
 def _verdicts(results) -> dict[str, bool]:
