@@ -60,6 +60,8 @@ def test_one_fit_serves_both_days_and_is_registered_per_horizon(home, fresh_inst
     assert run.data.params["fit_end"] == "2025-11-02T23:55:00+00:00" and run.data.params["embargo"] == "7 days, 0:05:00"
     assert run.data.tags["dagster_run_id"] == results[0].run_id
     assert run.data.params["contract_hash"] == record["contract_hash"]
+    # the ablations were trained in the same run
+    assert {f"{f}_{h}_best_iteration" for f in ("lgbm_no_text", "lgbm_no_derivatives") for h in HORIZON_NAMES} <= set(run.data.metrics)
     # the partitions read, by content hash (and the bundles behind them; none here: the lake was copied)
     inputs = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/inputs.json")
     window_days = [f"2025-10-{d}" for d in range(20, 32)] + [f"2025-11-0{d}" for d in (1, 2)]
@@ -84,6 +86,7 @@ def test_one_fit_serves_both_days_and_is_registered_per_horizon(home, fresh_inst
     native = defs.resources["mlflow_tracking"].load_fitted(defs.resources["mlflow_tracking"].tracking(), record["model_uri"])
     rows = store.read(FEATURES_ASSET, DaySymbol(SERVED[0], modelkit.SYMBOL)).head(5)
     generic = pyfunc.predict(rows.to_pandas())
+    assert list(generic.columns) == [f"{f}_{h}" for f in ("lgbm", "mhnet") for h in HORIZON_NAMES]  # served families only
     assert np.allclose(generic["lgbm_1h"].to_numpy(), native.predict(rows)["lgbm"][:, 0])
 
     # the training rows stop before the fit end, per horizon, and were purged
