@@ -2,8 +2,8 @@
 saved as plain files.
 
 A folder holds ``model.json`` (window, input columns, contract, training summary, metrics,
-standardiser, and a reproducibility sample: a few training-window rows' decision times
-with every family's predictions made right after the fit), one
+standardiser, the purged k-fold results, and a reproducibility sample: a few training-window
+rows' decision times with every family's predictions made right after the fit), one
 ``<family>_<h>.txt`` per LightGBM family and horizon (LightGBM's own format, which names the
 columns each booster reads: ``lgbm`` all contract inputs, ``lgbm_no_<source>`` the
 ablations) and ``mhnet.pt`` (the net's state dict). Serving and the checks load these
@@ -54,6 +54,7 @@ class FittedModel:
     contract_version: str = contract.SCHEMA_VERSION
     sample: dict = field(default_factory=dict)  # {"t": [...], "predictions": {family: [[...]]}}
     ablations: dict[str, dict[str, lgb.Booster]] = field(default_factory=dict)  # family -> horizon -> booster
+    cv: dict = field(default_factory=dict)  # purged k-fold results (``quant_assets.models.cv``)
 
     # ---- prediction --------------------------------------------------------------------
     def predict_matrix(self, x: np.ndarray) -> dict[str, np.ndarray]:
@@ -95,6 +96,7 @@ class FittedModel:
             "families": [*FAMILIES, *self.ablations],
             "boosters": sorted(self.boosters),
             "ablations": {family: sorted(boosters) for family, boosters in self.ablations.items()},
+            "cv": self.cv,
             "config": self.config.params(),
             "training": self.training,
             "metrics": self.metrics,
@@ -139,5 +141,5 @@ class FittedModel:
         )
         return cls(
             window, columns, boosters, fitted_net, config, meta["training"], meta["metrics"],
-            meta["contract_hash"], meta["contract_version"], meta["sample"], ablations,
+            meta["contract_hash"], meta["contract_version"], meta["sample"], ablations, meta.get("cv", {}),
         )  # fmt: skip

@@ -7,7 +7,10 @@
   the contract's inputs, minus the ablated source's (``contract.source_columns``) for an
   ablation family;
 - reproduction: a reloaded model's predictions on stored feature rows against those made
-  right after the fit.
+  right after the fit;
+- cross-validation: each purged k-fold fold stored with the model trained on no row whose
+  label reaches into its test fold, nor on one inside the embargo after it, with label ends
+  and embargo derived from the horizons (not from what the fit recorded).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import polars as pl
 
 from quant_assets.features import contract
 from quant_assets.labels.forward import available_column
-from quant_assets.labels.horizons import HORIZON_NAMES, embargo
+from quant_assets.labels.horizons import HORIZON_NAMES, HORIZONS, embargo
 from quant_assets.models.artefact import FittedModel
 from quant_assets.models.lgbm import ABLATIONS, MAIN
 from quant_assets.partitions import DaySymbol
@@ -111,6 +114,27 @@ def _differences(found: list[str], expected: list[str]) -> str:
     extra = [c for c in found if c not in expected]
     lacking = [c for c in expected if c not in found]
     return f"not expected: {extra or 'none'}; missing: {lacking or 'none'}{'; order differs' if not extra and not lacking else ''}"
+
+
+def cv_problems(part: DaySymbol, model: FittedModel) -> list[str]:
+    """Per stored fold: the newest train row before it has ``t + h`` before the fold's first
+    ``t``; the oldest after it has ``t`` after the fold's last ``t + h`` + embargo."""
+    problems = []
+    gap = embargo()
+    for fold in model.cv.get("folds", []):
+        h, name = HORIZONS[fold["horizon"]], f"{fold['horizon']} fold {fold['fold']}"
+        start, end = datetime.fromisoformat(fold["test_start"]), datetime.fromisoformat(fold["test_end"])
+        if fold["train_t_before"] and datetime.fromisoformat(fold["train_t_before"]) + h >= start:
+            problems.append(
+                f"{part}: purged k-fold {name} trained on t={fold['train_t_before']}, whose label ends at or after "
+                f"the test fold starts ({fold['test_start']}): not purged"
+            )
+        if fold["train_t_after"] and datetime.fromisoformat(fold["train_t_after"]) <= end + h + gap:
+            problems.append(
+                f"{part}: purged k-fold {name} trained on t={fold['train_t_after']}, within the fold's last label "
+                f"({end + h}) + embargo {gap}: not purged or not embargoed"
+            )
+    return problems
 
 
 def reproduction_problems(part: DaySymbol, model: FittedModel, rows: pl.DataFrame) -> list[str]:
