@@ -20,6 +20,7 @@ from pathlib import Path
 import mlflow
 import polars as pl
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
 from quant_assets.labels.horizons import HORIZON_NAMES
 from quant_assets.models import cv
@@ -121,7 +122,7 @@ class Tracking:
         uri = f"{self.client.get_run(run_id).info.artifact_uri}/{cv.ARTIFACT}"
         try:
             stored = mlflow.artifacts.load_dict(uri)
-        except mlflow.exceptions.MlflowException as error:
+        except (MlflowException, OSError) as error:
             raise ValueError(f"MLflow run {run_id} has no {cv.ARTIFACT} (fitted before purged k-fold was stored?): {error}") from error
         return cv.fold_results(stored)
 

@@ -118,3 +118,13 @@ def test_the_fit_key_covers_the_evaluation_code_the_fit_runs():
                     used.add(root / "evaluation" / f"{node.module.rsplit('.', 1)[-1]}.py")
     assert used and used <= set(plan.fit_code_files()), sorted(str(p) for p in used - set(plan.fit_code_files()))
     assert root / "features" / "contract.py" in plan.fit_code_files()
+
+
+def test_a_run_without_stored_folds_says_so_in_one_line(qa_home):
+    from quant_assets.registry.store import MlflowStore
+    from quant_assets.registry.tracking import Tracking
+
+    tracking = Tracking(MlflowStore.from_env())
+    run = tracking.client.create_run(tracking.experiment_id)
+    with pytest.raises(ValueError, match=f"MLflow run {run.info.run_id} has no purged_kfold.json"):
+        tracking.purged_kfold(run.info.run_id)
