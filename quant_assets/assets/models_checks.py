@@ -19,6 +19,10 @@ CHECKS = {
     "purge": "For each horizon, the labels asset says the newest label the fit trained on was known by the fit end.",
     "inputs_contract": "The fitted model's input columns and contract hash are the feature contract's.",
     "reproduces": "The model reloaded from MLflow predicts, on the stored feature rows of its sample, what it predicted right after the fit.",
+    "cv_purged": (
+        "Every purged k-fold fold stored with the model trained on no row whose label (t + horizon) reaches its test fold, "
+        "nor on one within the fold's last label + embargo (longest horizon + one bar, derived from the horizons)."
+    ),
 }
 
 
@@ -54,5 +58,6 @@ def model_checks(context: AssetCheckExecutionContext, lake: LakeResource, mlflow
         problems["purge"] += [p + days for p in fit_problems]
         problems["inputs_contract"] += [p + days for p in input_problems]
         problems["reproduces"] += [p + days for p in reproduction]
+        problems["cv_purged"] += [p + days for p in verify.cv_problems(part, model)]
     for name in CHECKS:
         yield problems_result(f"model_{name}", MODELS_ASSET, problems[name], len(parts), name)

@@ -238,7 +238,7 @@ def derivative_features(derivatives: pl.DataFrame, decision_times: pl.DataFrame)
         long_short_missing=pl.col("long_short_ratio").is_null(),
         taker_missing=pl.col("taker_imbalance_1h").is_null(),
     )
-    names = contract.FEATURES_BY_SOURCE["derivatives"] + contract.FLAGS_BY_SOURCE["derivatives"]
+    names = contract.source_columns("derivatives")
     return j.select(*keys, "asof_derivatives", *names)
 
 
@@ -315,7 +315,7 @@ def text_features(latents: pl.DataFrame, decision_times: pl.DataFrame) -> pl.Dat
         asof_text=pl.when(~pl.col("text_1h_missing")).then(pl.col("available_at")),
         text_projection_fit_end=pl.when(any_latent).then(pl.col("projection_fit_end")),
     )
-    names = contract.FEATURES_BY_SOURCE["text"] + contract.FLAGS_BY_SOURCE["text"]
+    names = contract.source_columns("text")
     return j.select(SERIES, "t", "asof_text", "text_projection_fit_end", *names)
 
 

@@ -129,6 +129,15 @@ FEATURES_BY_SOURCE: dict[str, tuple[str, ...]] = {
 FLAGS_BY_SOURCE: dict[str, tuple[str, ...]] = {
     s: tuple(dict.fromkeys(f.flag for f in FEATURES if f.source == s)) for s in SOURCES
 }
+
+
+def source_columns(source: str) -> tuple[str, ...]:
+    """The model inputs that belong to ``source``: its features, then their missing flags."""
+    if source not in SOURCES:
+        raise ValueError(f"unknown source {source!r}; known: {', '.join(SOURCES)}")
+    return FEATURES_BY_SOURCE[source] + FLAGS_BY_SOURCE[source]
+
+
 LATENT_FEATURES: tuple[str, ...] = tuple(n for n in FEATURE_NAMES if "_z_" in n)
 
 # The stored partition, in order: key, as-of stamps, features, flags.

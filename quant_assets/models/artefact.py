@@ -1,10 +1,13 @@
-"""A fitted multi-horizon model: both families, their window and inputs, saved as plain files.
+"""A fitted multi-horizon model: both families, their ablations, their window and inputs,
+saved as plain files.
 
 A folder holds ``model.json`` (window, input columns, contract, training summary, metrics,
-standardiser, and a reproducibility sample: a few training-window rows' decision times with
-the predictions made right after the fit), one ``lgbm_<h>.txt`` per horizon (LightGBM's own
-format) and ``mhnet.pt`` (the net's state dict). Serving and the checks load these natively;
-MLflow stores the same folder as the registered model's artifacts.
+standardiser, the purged k-fold results, and a reproducibility sample: a few training-window
+rows' decision times with every family's predictions made right after the fit), one
+``<family>_<h>.txt`` per LightGBM family and horizon (LightGBM's own format, which names the
+columns each booster reads: ``lgbm`` all contract inputs, ``lgbm_no_<source>`` the
+ablations) and ``mhnet.pt`` (the net's state dict). Serving and the checks load these
+natively; MLflow stores the same folder as the registered model's artifacts.
 """
 
 from __future__ import annotations
@@ -23,16 +26,19 @@ from quant_assets.features import contract
 from quant_assets.labels.horizons import HORIZON_NAMES
 from quant_assets.models.config import TrainingConfig
 from quant_assets.models.dataset import design_matrix
+from quant_assets.models.lgbm import MAIN, predict_boosters
 from quant_assets.models.multihead import FittedNet, MultiHeadNet, Standardiser, text_masks
 from quant_assets.models.window import FitWindow
 
-FAMILIES = ("lgbm", "mhnet")
+# The served families (the registered pyfunc's outputs); ablations (``lgbm.ABLATIONS``) are
+# predicted and evaluated too, but only for comparison.
+FAMILIES = (MAIN, "mhnet")
 META_FILE = "model.json"
 NET_FILE = "mhnet.pt"
 
 
-def booster_file(h: str) -> str:
-    return f"lgbm_{h}.txt"
+def booster_file(h: str, family: str = MAIN) -> str:
+    return f"{family}_{h}.txt"
 
 
 @dataclass
@@ -47,15 +53,15 @@ class FittedModel:
     contract_hash: str = contract.CONTRACT_HASH
     contract_version: str = contract.SCHEMA_VERSION
     sample: dict = field(default_factory=dict)  # {"t": [...], "predictions": {family: [[...]]}}
+    ablations: dict[str, dict[str, lgb.Booster]] = field(default_factory=dict)  # family -> horizon -> booster
+    cv: dict = field(default_factory=dict)  # purged k-fold results (``quant_assets.models.cv``)
 
     # ---- prediction --------------------------------------------------------------------
     def predict_matrix(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        """family -> [rows, horizons] predicted gross log returns (NaN: no booster for h)."""
-        lgbm = np.full((x.shape[0], len(HORIZON_NAMES)), np.nan)
-        for j, h in enumerate(HORIZON_NAMES):
-            if h in self.boosters:
-                lgbm[:, j] = self.boosters[h].predict(x, num_iteration=self.boosters[h].best_iteration or None)
-        return {"lgbm": lgbm, "mhnet": self.net.predict(x)}
+        """family -> [rows, horizons] predicted gross log returns (NaN: no booster for h);
+        ``x``'s columns are ``input_columns``, the ablations read their subsets of them."""
+        lgbm = {family: predict_boosters(b, x, self.input_columns) for family, b in {MAIN: self.boosters, **self.ablations}.items()}
+        return {MAIN: lgbm.pop(MAIN), "mhnet": self.net.predict(x), **lgbm}
 
     def predict(self, features: pl.DataFrame) -> dict[str, np.ndarray]:
         return self.predict_matrix(design_matrix(features, self.input_columns))
@@ -71,8 +77,9 @@ class FittedModel:
     # ---- files -------------------------------------------------------------------------
     def save(self, folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
-        for h, booster in self.boosters.items():
-            booster.save_model(str(folder / booster_file(h)), num_iteration=booster.best_iteration or None)
+        for family, boosters in {MAIN: self.boosters, **self.ablations}.items():
+            for h, booster in boosters.items():
+                booster.save_model(str(folder / booster_file(h, family)), num_iteration=booster.best_iteration or None)
         torch.save(self.net.net.state_dict(), folder / NET_FILE)
         meta = {
             "symbol": self.window.symbol,
@@ -86,8 +93,10 @@ class FittedModel:
             "contract_hash": self.contract_hash,
             "contract_version": self.contract_version,
             "horizons": list(HORIZON_NAMES),
-            "families": list(FAMILIES),
+            "families": [*FAMILIES, *self.ablations],
             "boosters": sorted(self.boosters),
+            "ablations": {family: sorted(boosters) for family, boosters in self.ablations.items()},
+            "cv": self.cv,
             "config": self.config.params(),
             "training": self.training,
             "metrics": self.metrics,
@@ -116,6 +125,10 @@ class FittedModel:
         config = TrainingConfig(**meta["config"])
         columns = meta["input_columns"]
         boosters = {h: lgb.Booster(model_file=str(folder / booster_file(h))) for h in meta["boosters"]}
+        ablations = {
+            family: {h: lgb.Booster(model_file=str(folder / booster_file(h, family))) for h in horizons}
+            for family, horizons in meta.get("ablations", {}).items()
+        }
         text_mask, text_features = text_masks(columns)
         net = MultiHeadNet(int((~text_mask).sum()), int(text_mask.sum()), len(meta["horizons"]), config.nn_hidden, config.nn_text_hidden)
         net.load_state_dict(torch.load(folder / NET_FILE, weights_only=True))
@@ -128,5 +141,5 @@ class FittedModel:
         )
         return cls(
             window, columns, boosters, fitted_net, config, meta["training"], meta["metrics"],
-            meta["contract_hash"], meta["contract_version"], meta["sample"],
+            meta["contract_hash"], meta["contract_version"], meta["sample"], ablations, meta.get("cv", {}),
         )  # fmt: skip

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from quant_assets.evaluation.strategy import DEFAULT_ROUND_TRIP_COST
+
 
 @dataclass(frozen=True)
 class TrainingConfig:
@@ -26,6 +28,9 @@ class TrainingConfig:
     nn_learning_rate: float = 1e-3
     nn_weight_decay: float = 1e-4
     text_dropout: float = 0.5  # modality dropout: share of training rows whose text branch is dropped
+    # purged k-fold with embargo over the fit window, LightGBM only (quant_assets.models.cv)
+    cv_folds: int = 5  # k; below 2, no cross-validation
+    cv_round_trip_cost: float = DEFAULT_ROUND_TRIP_COST  # the reference strategy's cost in the folds' PnL
 
     def params(self) -> dict[str, float | int]:
         return asdict(self)

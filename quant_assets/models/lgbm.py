@@ -1,15 +1,32 @@
-"""LightGBM, one booster per horizon, early-stopped on the validation tail."""
+"""LightGBM, one booster per horizon, early-stopped on the validation tail.
+
+Ablations: besides the main family ``lgbm`` on every contract input, each fit trains one
+LightGBM family per source in ``ABLATIONS`` on the contract's inputs minus that source's
+columns (``contract.source_columns``), with the same rows, validation tail, settings, seed
+and early stopping, so the gap between ``lgbm`` and ``lgbm_no_<source>`` is what the source
+adds and nothing else.
+"""
 
 from __future__ import annotations
 
 import lightgbm as lgb
 import numpy as np
 
+from quant_assets.features import contract
 from quant_assets.labels.horizons import HORIZON_NAMES
 from quant_assets.models.config import TrainingConfig
 from quant_assets.models.dataset import TrainingSet
 
 MIN_ROWS = 100
+MAIN = "lgbm"
+# family -> the source whose columns it goes without
+ABLATIONS: dict[str, str] = {"lgbm_no_text": "text", "lgbm_no_derivatives": "derivatives"}
+
+
+def ablation_columns(columns: list[str], source: str) -> list[str]:
+    """``columns`` (in their order) without the inputs of ``source``."""
+    dropped = set(contract.source_columns(source))
+    return [c for c in columns if c not in dropped]
 
 
 def booster_params(config: TrainingConfig) -> dict:
@@ -28,25 +45,57 @@ def booster_params(config: TrainingConfig) -> dict:
     }
 
 
+def best_iteration(booster: lgb.Booster) -> int:
+    """The early-stopped iteration count (all iterations when nothing stopped it)."""
+    return int(booster.best_iteration or booster.current_iteration())
+
+
 def fit_boosters(
-    data: TrainingSet, train: np.ndarray, valid: np.ndarray, config: TrainingConfig
+    data: TrainingSet, train: np.ndarray, valid: np.ndarray, config: TrainingConfig, family: str = MAIN, columns: list[str] | None = None
 ) -> tuple[dict[str, lgb.Booster], dict[str, float]]:
-    """One booster per horizon with enough rows; metrics: validation RMSE and best iteration."""
+    """One booster per horizon with enough rows, on ``columns`` (default: all of ``data``'s);
+    metrics ``<family>_<h>_*``: validation RMSE and best iteration."""
+    columns = list(data.columns) if columns is None else columns
+    x = data.x[:, [data.columns.index(c) for c in columns]]
     boosters, metrics = {}, {}
     for j, h in enumerate(HORIZON_NAMES):
         tr, va = train[:, j], valid[:, j]
         if tr.sum() < MIN_ROWS:
             continue
-        train_set = lgb.Dataset(data.x[tr], data.y[tr, j], feature_name=data.columns, free_raw_data=True)
+        train_set = lgb.Dataset(x[tr], data.y[tr, j], feature_name=columns, free_raw_data=True)
         callbacks = [lgb.log_evaluation(0)]
         valid_sets = []
         if va.sum() >= MIN_ROWS // 4:
-            valid_sets = [lgb.Dataset(data.x[va], data.y[va, j], reference=train_set)]
+            valid_sets = [lgb.Dataset(x[va], data.y[va, j], reference=train_set)]
             callbacks.append(lgb.early_stopping(config.lgbm_early_stopping, verbose=False))
         booster = lgb.train(booster_params(config), train_set, config.lgbm_rounds, valid_sets=valid_sets, callbacks=callbacks)
         boosters[h] = booster
-        metrics[f"lgbm_{h}_best_iteration"] = float(booster.best_iteration or booster.current_iteration())
+        metrics[f"{family}_{h}_best_iteration"] = float(best_iteration(booster))
         if valid_sets:
-            pred = booster.predict(data.x[va], num_iteration=booster.best_iteration or None)
-            metrics[f"lgbm_{h}_valid_rmse"] = float(np.sqrt(np.mean((pred - data.y[va, j]) ** 2)))
+            pred = booster.predict(x[va], num_iteration=booster.best_iteration or None)
+            metrics[f"{family}_{h}_valid_rmse"] = float(np.sqrt(np.mean((pred - data.y[va, j]) ** 2)))
     return boosters, metrics
+
+
+def fit_ablations(
+    data: TrainingSet, train: np.ndarray, valid: np.ndarray, config: TrainingConfig
+) -> tuple[dict[str, dict[str, lgb.Booster]], dict[str, float]]:
+    """Every family of ``ABLATIONS``: family -> horizon -> booster, and their metrics."""
+    families, metrics = {}, {}
+    for family, source in ABLATIONS.items():
+        families[family], found = fit_boosters(data, train, valid, config, family, ablation_columns(data.columns, source))
+        metrics.update(found)
+    return families, metrics
+
+
+def predict_boosters(boosters: dict[str, lgb.Booster], x: np.ndarray, columns: list[str]) -> np.ndarray:
+    """[rows, horizons] from one family's boosters on ``x`` (whose columns are ``columns``),
+    each booster fed the columns it was trained on, by name; NaN where a horizon has none."""
+    out = np.full((x.shape[0], len(HORIZON_NAMES)), np.nan)
+    for j, h in enumerate(HORIZON_NAMES):
+        if h in boosters:
+            booster = boosters[h]
+            names = booster.feature_name()
+            picked = x if names == columns else x[:, [columns.index(c) for c in names]]
+            out[:, j] = booster.predict(picked, num_iteration=booster.best_iteration or None)
+    return out

@@ -31,9 +31,9 @@ STD_FLOOR = 1e-8
 
 def text_masks(columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """(the text branch's inputs: text features and flags; the text features alone)."""
+    branch = set(contract.source_columns("text"))
     features = set(contract.FEATURES_BY_SOURCE["text"])
-    flags = set(contract.FLAGS_BY_SOURCE["text"])
-    return np.array([c in features or c in flags for c in columns]), np.array([c in features for c in columns])
+    return np.array([c in branch for c in columns]), np.array([c in features for c in columns])
 
 
 def text_present(x: np.ndarray, text_features: np.ndarray) -> torch.Tensor:

@@ -35,16 +35,28 @@ def plan_fits(parts: list[DaySymbol], train_days: int, refit_days: int) -> list[
     return list(fits.values())
 
 
-# The code a fit depends on: change any of it and earlier fits are no longer reused.
-FIT_CODE = ("models", "labels", "registry")
+# The code a fit depends on: change any of it and earlier fits are no longer reused. Whole
+# packages, and the modules of others that decide what a fit stores: the feature contract
+# (which columns are a source's, hence the ablations' inputs) and the evaluation modules the
+# purged k-fold runs (fold split, reference strategy, metrics, oos_eval's trailing inputs).
+FIT_CODE = (
+    "models", "labels", "registry", "features/contract.py",
+    "evaluation/purged_kfold.py", "evaluation/strategy.py", "evaluation/metrics.py", "evaluation/oos.py",
+)  # fmt: skip
+
+
+def fit_code_files() -> list[Path]:
+    """The source files of ``FIT_CODE``: a package's ``*.py``, or the module named."""
+    root = Path(__file__).resolve().parents[1]
+    return sorted({p for entry in FIT_CODE for p in ((root / entry).glob("*.py") if (root / entry).is_dir() else [root / entry])})
 
 
 @functools.cache
 def code_digest() -> str:
-    """SHA-256 over the source of the packages in ``FIT_CODE`` (committed or not)."""
+    """SHA-256 over the source of ``fit_code_files`` (committed or not)."""
     root = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256()
-    for path in sorted(p for package in FIT_CODE for p in (root / package).glob("*.py")):
+    for path in fit_code_files():
         digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 

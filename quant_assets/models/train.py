@@ -1,4 +1,5 @@
-"""One fit: the training set of a window, both families, and what the fit records."""
+"""One fit: the training set of a window, both families, the LightGBM ablations, the purged
+k-fold over the window, and what the fit records."""
 
 from __future__ import annotations
 
@@ -7,14 +8,16 @@ import polars as pl
 from quant_assets.models import dataset
 from quant_assets.models.artefact import FittedModel
 from quant_assets.models.config import TrainingConfig
-from quant_assets.models.lgbm import fit_boosters
+from quant_assets.models.cv import cross_validate
+from quant_assets.models.lgbm import fit_ablations, fit_boosters
 from quant_assets.models.multihead import fit_net
 from quant_assets.models.split import validation_split
 from quant_assets.models.window import FitWindow
 
 
 def fit_multi_horizon(features: pl.DataFrame, labels: pl.DataFrame, window: FitWindow, config: TrainingConfig) -> FittedModel:
-    """Fit LightGBM per horizon and the multi-head net on the window's purged rows.
+    """Fit LightGBM per horizon, its ablations (``lgbm.ABLATIONS``) and the multi-head net on
+    the window's purged rows, then cross-validate LightGBM by purged k-fold (``cv``).
 
     ``features`` and ``labels`` are one symbol's rows (column ``t`` plus their own columns)
     for at least the window's days; rows outside the window are ignored.
@@ -27,8 +30,12 @@ def fit_multi_horizon(features: pl.DataFrame, labels: pl.DataFrame, window: FitW
         )
     train, valid = validation_split(data, config.valid_fraction)
     boosters, lgbm_metrics = fit_boosters(data, train, valid, config)
+    ablations, ablation_metrics = fit_ablations(data, train, valid, config)
     net, net_metrics = fit_net(data, train, valid, config)
-    model = FittedModel(window, data.columns, boosters, net, config, data.summary(), {**lgbm_metrics, **net_metrics})
+    model = FittedModel(
+        window, data.columns, boosters, net, config, data.summary(), {**lgbm_metrics, **ablation_metrics, **net_metrics},
+        ablations=ablations, cv=cross_validate(data, boosters, config, window.embargo),
+    )  # fmt: skip
     in_window = features.filter((pl.col("t") > window.start) & (pl.col("t") <= window.end)).sort("t")
     model.record_sample(in_window)
     return model

@@ -2,9 +2,15 @@
 
 - embargo: from the stored window and the horizons (never from a recorded embargo);
 - purge: from the labels asset, the availability of the newest label each horizon trained on;
-- inputs: the fitted model's input columns against the feature contract itself;
+- inputs: the fitted model's input columns against the feature contract itself, and the
+  columns each LightGBM booster was trained on (as the booster itself names them) against
+  the contract's inputs, minus the ablated source's (``contract.source_columns``) for an
+  ablation family;
 - reproduction: a reloaded model's predictions on stored feature rows against those made
-  right after the fit.
+  right after the fit;
+- cross-validation: each purged k-fold fold stored with the model trained on no row whose
+  label reaches into its test fold, nor on one inside the embargo after it, with label ends
+  and embargo derived from the horizons (not from what the fit recorded).
 """
 
 from __future__ import annotations
@@ -16,8 +22,9 @@ import polars as pl
 
 from quant_assets.features import contract
 from quant_assets.labels.forward import available_column
-from quant_assets.labels.horizons import HORIZON_NAMES, embargo
+from quant_assets.labels.horizons import HORIZON_NAMES, HORIZONS, embargo
 from quant_assets.models.artefact import FittedModel
+from quant_assets.models.lgbm import ABLATIONS, MAIN
 from quant_assets.partitions import DaySymbol
 
 ATOL, RTOL = 1e-9, 1e-6
@@ -78,14 +85,55 @@ def input_problems(part: DaySymbol, model: FittedModel) -> list[str]:
     problems = []
     expected = contract_inputs()
     if model.input_columns != expected:
-        extra = [c for c in model.input_columns if c not in expected]
-        lacking = [c for c in expected if c not in model.input_columns]
-        problems.append(
-            f"{part}: model inputs differ from the feature contract (not in contract: {extra or 'none'}; "
-            f"missing: {lacking or 'none'}{'; order differs' if not extra and not lacking else ''})"
-        )
+        problems.append(f"{part}: model inputs differ from the feature contract ({_differences(model.input_columns, expected)})")
+    problems += booster_input_problems(part, model)
     if model.contract_hash != contract.CONTRACT_HASH:
         problems.append(f"{part}: model was fitted under contract {model.contract_hash[:12]}, the lake's is {contract.CONTRACT_HASH[:12]}")
+    return problems
+
+
+def booster_input_problems(part: DaySymbol, model: FittedModel) -> list[str]:
+    """Each booster read the contract's inputs (``lgbm``) or them minus its source's (ablations)."""
+    problems = []
+    expected = {MAIN: contract_inputs()}
+    for family, source in ABLATIONS.items():
+        dropped = set(contract.source_columns(source))
+        expected[family] = [c for c in contract_inputs() if c not in dropped]
+    for family, boosters in {MAIN: model.boosters, **model.ablations}.items():
+        if family not in expected:
+            problems.append(f"{part}: LightGBM family {family} is neither {MAIN} nor an ablation ({', '.join(ABLATIONS)})")
+            continue
+        for h, booster in sorted(boosters.items()):
+            read = booster.feature_name()
+            if read != expected[family]:
+                problems.append(f"{part}: {family} {h} was trained on other columns than it should ({_differences(read, expected[family])})")
+    return problems
+
+
+def _differences(found: list[str], expected: list[str]) -> str:
+    extra = [c for c in found if c not in expected]
+    lacking = [c for c in expected if c not in found]
+    return f"not expected: {extra or 'none'}; missing: {lacking or 'none'}{'; order differs' if not extra and not lacking else ''}"
+
+
+def cv_problems(part: DaySymbol, model: FittedModel) -> list[str]:
+    """Per stored fold: the newest train row before it has ``t + h`` before the fold's first
+    ``t``; the oldest after it has ``t`` after the fold's last ``t + h`` + embargo."""
+    problems = []
+    gap = embargo()
+    for fold in model.cv.get("folds", []):
+        h, name = HORIZONS[fold["horizon"]], f"{fold['horizon']} fold {fold['fold']}"
+        start, end = datetime.fromisoformat(fold["test_start"]), datetime.fromisoformat(fold["test_end"])
+        if fold["train_t_before"] and datetime.fromisoformat(fold["train_t_before"]) + h >= start:
+            problems.append(
+                f"{part}: purged k-fold {name} trained on t={fold['train_t_before']}, whose label ends at or after "
+                f"the test fold starts ({fold['test_start']}): not purged"
+            )
+        if fold["train_t_after"] and datetime.fromisoformat(fold["train_t_after"]) <= end + h + gap:
+            problems.append(
+                f"{part}: purged k-fold {name} trained on t={fold['train_t_after']}, within the fold's last label "
+                f"({end + h}) + embargo {gap}: not purged or not embargoed"
+            )
     return problems
 
 

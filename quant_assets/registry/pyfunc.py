@@ -25,6 +25,9 @@ NATIVE_DIR = "native"
 _MLFLOW_TYPES = {pl.Float64(): "double", pl.Float32(): "float", pl.Int64(): "double", pl.Boolean(): "boolean"}
 
 
+# Only the served families (``FAMILIES``) are outputs: the ablations (``lgbm_no_text``,
+# ``lgbm_no_derivatives``) exist to show what a source adds, in oos_eval and the run's
+# metrics; they stay in the native files, which the evaluation loads, not in the served face.
 def output_columns() -> list[str]:
     return [f"{family}_{h}" for family in FAMILIES for h in HORIZON_NAMES]
 

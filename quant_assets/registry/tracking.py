@@ -2,7 +2,9 @@
 
 A fit is one MLflow run in the ``quant_assets`` experiment: parameters (training settings,
 window, embargo, contract), tags (symbol, fit key, Dagster run and partitions, code
-version), metrics per horizon, the input partitions' content hashes as an artifact, and the
+version), metrics per horizon (ablations included), the purged k-fold per fold (metrics
+``cv_<h>_<figure>`` with the fold as step, their means, and the artifact
+``purged_kfold.json``), the input partitions' content hashes as an artifact, and the
 model (a pyfunc with the contract's signature and an input example, whose artifacts are the
 native files). The logged model is registered as a new version of each horizon's name.
 """
@@ -22,6 +24,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from quant_assets.labels.horizons import HORIZON_NAMES
+from quant_assets.models import cv
 from quant_assets.models.artefact import FittedModel
 from quant_assets.registry.names import registered_name
 from quant_assets.registry.pyfunc import NATIVE_DIR, signature
@@ -88,12 +91,17 @@ class Tracking:
         with tempfile.TemporaryDirectory() as tmp:
             folder = model.save(Path(tmp) / NATIVE_DIR)
             (Path(tmp) / "inputs.json").write_text(json.dumps(inputs, indent=1, sort_keys=True))
+            (Path(tmp) / cv.ARTIFACT).write_text(json.dumps(model.cv, indent=1, sort_keys=True))
             with mlflow.start_run(experiment_id=self.experiment_id, run_name=f"{symbol} {model.window.anchor}") as run:
                 mlflow.set_tags({**tags, FIT_KEY_TAG: fit_key})
                 mlflow.log_params(params)
                 mlflow.log_metrics({k: v for k, v in model.metrics.items() if v == v})
                 mlflow.log_metrics({f"train_rows_{h}": float(s["rows"]) for h, s in model.training.items()})
+                mlflow.log_metrics(cv.summary_metrics(model.cv))
+                for step, figures in cv.fold_metrics(model.cv).items():
+                    mlflow.log_metrics(figures, step=step)
                 mlflow.log_artifact(str(Path(tmp) / "inputs.json"))
+                mlflow.log_artifact(str(Path(tmp) / cv.ARTIFACT))
                 info = mlflow.pyfunc.log_model(
                     name=MODEL_ARTIFACT,
                     python_model=str(PYFUNC_CODE),
@@ -115,6 +123,16 @@ class Tracking:
 
     def _is_registered(self, name: str) -> bool:
         return bool(self.client.search_registered_models(filter_string=f"name = '{name}'", max_results=1))
+
+    def purged_kfold(self, run_id: str) -> pl.DataFrame:
+        """The purged k-fold results a fit stored in its run, one row per (horizon, fold)
+        (``models.cv.FOLD_SCHEMA``; the same as ``cv.fold_results(model.cv)``)."""
+        uri = f"{self.client.get_run(run_id).info.artifact_uri}/{cv.ARTIFACT}"
+        try:
+            stored = mlflow.artifacts.load_dict(uri)
+        except (MlflowException, OSError) as error:
+            raise ValueError(f"MLflow run {run_id} has no {cv.ARTIFACT} (fitted before purged k-fold was stored?): {error}") from error
+        return cv.fold_results(stored)
 
     def _ensure_registered(self, name: str, symbol: str, horizon: str) -> None:
         if self._is_registered(name):

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from dagster import ConfigurableResource
 
+from quant_assets.labels.costs import cost_from_env
 from quant_assets.models.artefact import FittedModel
 from quant_assets.models.config import TrainingConfig
 from quant_assets.registry.store import MlflowStore
@@ -37,8 +38,11 @@ class ModelTraining(ConfigurableResource):
     lgbm_rounds: int = TrainingConfig.lgbm_rounds
     nn_epochs: int = TrainingConfig.nn_epochs
     text_dropout: float = TrainingConfig.text_dropout
+    cv_folds: int = TrainingConfig.cv_folds  # purged k-fold over the fit window; below 2, none
 
     def config(self) -> TrainingConfig:
+        """The settings, with the folds' PnL charged the one round-trip cost (QUANT_ASSETS_ROUND_TRIP_COST_BPS)."""
         return TrainingConfig(
-            seed=self.seed, threads=self.threads, lgbm_rounds=self.lgbm_rounds, nn_epochs=self.nn_epochs, text_dropout=self.text_dropout
-        )
+            seed=self.seed, threads=self.threads, lgbm_rounds=self.lgbm_rounds, nn_epochs=self.nn_epochs, text_dropout=self.text_dropout,
+            cv_folds=self.cv_folds, cv_round_trip_cost=cost_from_env().fraction,
+        )  # fmt: skip

@@ -62,7 +62,8 @@ def test_the_day_d_model_is_evaluated_on_day_d_and_is_partial_until_7d(lake, fit
     rows = store.read(OOS_ASSET, DAY)
     features = store.read(FEATURES_ASSET, DAY)
     model_families = set(rows.filter(pl.col("model_uri").is_not_null())["family"].unique())
-    assert {"lgbm", "mhnet"} <= model_families and not model_families & set(strategy.BASELINES)
+    assert model_families == {"lgbm", "mhnet", "lgbm_no_text", "lgbm_no_derivatives"}  # the ablations are evaluated too
+    assert not model_families & set(strategy.BASELINES)
     assert set(rows["family"].unique()) == model_families | set(strategy.BASELINES)
     assert rows.height == len(model_families | set(strategy.BASELINES)) * len(HORIZON_NAMES) * features.height
     models = rows.filter(pl.col("model_uri").is_not_null())
@@ -83,6 +84,10 @@ def test_the_day_d_model_is_evaluated_on_day_d_and_is_partial_until_7d(lake, fit
     stored = json.loads(store.read_file_metadata(OOS_ASSET, DAY)[SUMMARY_KEY])
     assert stored == meta[str(DAY.dagster_key)]["summary"].value == json.loads(json.dumps(summary(rows)))
     assert stored["lgbm/1h"]["decisions"] == 24 and stored["lgbm/7d"]["decisions"] == 0
+    for family in ("lgbm_no_text", "lgbm_no_derivatives"):
+        ablation = rows.filter((pl.col("family") == family) & (pl.col("horizon") == "1d")).sort("t")
+        assert ablation["prediction"].to_numpy().tolist() == model.predict(features.sort("t"))[family][:, 2].tolist()
+        assert stored[f"{family}/1h"]["decisions"] == 24 and stored[f"{family}/1h"]["rank_ic"] is not None
 
 
 def test_a_model_record_whose_fit_ends_inside_the_embargo_is_caught(lake, fitted, fresh_instance):

@@ -14,6 +14,7 @@ from quant_assets.features.contract import FEATURES_ASSET
 from quant_assets.labels.forward import LABELS_ASSET
 from quant_assets.labels.horizons import HORIZON_NAMES
 from quant_assets.lake.store import ParquetLake
+from quant_assets.models import cv
 from quant_assets.models.artefact import FittedModel
 from quant_assets.models.record import MODELS_ASSET
 from quant_assets.models.verify import contract_inputs
@@ -48,7 +49,7 @@ def test_one_fit_serves_both_days_and_is_registered_per_horizon(home, fresh_inst
     checks = modelkit.checks_of(results)
     store = ParquetLake(str(home / "lake"))
     assert {n: c.passed for n, c in checks.items() if n.startswith("model_")} == {
-        "model_embargo": True, "model_purge": True, "model_inputs_contract": True, "model_reproduces": True,
+        "model_embargo": True, "model_purge": True, "model_inputs_contract": True, "model_reproduces": True, "model_cv_purged": True,
     }  # fmt: skip
     records = [store.read(MODELS_ASSET, DaySymbol(d, modelkit.SYMBOL)).row(0, named=True) for d in SERVED]
     assert records[0] == records[1], "two days of one anchor share one fit"
@@ -60,6 +61,10 @@ def test_one_fit_serves_both_days_and_is_registered_per_horizon(home, fresh_inst
     assert run.data.params["fit_end"] == "2025-11-02T23:55:00+00:00" and run.data.params["embargo"] == "7 days, 0:05:00"
     assert run.data.tags["dagster_run_id"] == results[0].run_id
     assert run.data.params["contract_hash"] == record["contract_hash"]
+    # the ablations were trained in the same run, and the purged k-fold is stored in it
+    assert {f"{f}_{h}_best_iteration" for f in ("lgbm_no_text", "lgbm_no_derivatives") for h in HORIZON_NAMES} <= set(run.data.metrics)
+    assert {"cv_1h_folds", "cv_1h_rank_ic_mean", "cv_1h_pnl_mean"} <= set(run.data.metrics)
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "cv_1h_rank_ic")] == [0, 1, 2, 3, 4]
     # the partitions read, by content hash (and the bundles behind them; none here: the lake was copied)
     inputs = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/inputs.json")
     window_days = [f"2025-10-{d}" for d in range(20, 32)] + [f"2025-11-0{d}" for d in (1, 2)]
@@ -84,7 +89,10 @@ def test_one_fit_serves_both_days_and_is_registered_per_horizon(home, fresh_inst
     native = defs.resources["mlflow_tracking"].load_fitted(defs.resources["mlflow_tracking"].tracking(), record["model_uri"])
     rows = store.read(FEATURES_ASSET, DaySymbol(SERVED[0], modelkit.SYMBOL)).head(5)
     generic = pyfunc.predict(rows.to_pandas())
+    assert list(generic.columns) == [f"{f}_{h}" for f in ("lgbm", "mhnet") for h in HORIZON_NAMES]  # served families only
     assert np.allclose(generic["lgbm_1h"].to_numpy(), native.predict(rows)["lgbm"][:, 0])
+    folds = defs.resources["mlflow_tracking"].tracking().purged_kfold(record["mlflow_run_id"])
+    assert folds.equals(cv.fold_results(native.cv)) and folds.height == 5 * len(HORIZON_NAMES)
 
     # the training rows stop before the fit end, per horizon, and were purged
     for h in HORIZON_NAMES:

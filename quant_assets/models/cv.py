@@ -1,0 +1,146 @@
+"""Purged k-fold with embargo over a fit window, computed at fit time (LightGBM only).
+
+Per horizon with a main booster, the window's usable rows for that horizon (decision time
+``t``, label interval ``[t, label_available_at]``) are cut into ``config.cv_folds``
+contiguous test folds by ``evaluation.purged_kfold`` (train rows whose label touches the
+fold are purged; rows after it wait the fit window's embargo, longest horizon + one bar).
+Each fold trains LightGBM with the main fit's settings for as many rounds as the main
+booster's early-stopped iteration count (the test fold never steers a round), predicts the
+test fold, and runs the one reference strategy (``evaluation.strategy.reference``, each
+fold starting flat) with the trailing volatility that oos_eval uses (``oos.TRAILING``) at
+``config.cv_round_trip_cost``. Figures per fold are ``metrics.series_figures``'s.
+
+Each fold also records where its training rows stop around the test fold (newest train
+``t`` before it, oldest after it), so a check can re-derive from the horizons alone that
+no train label overlapped the fold and the embargo held (``verify.cv_problems``).
+
+Stored with the model (``FittedModel.cv``, in ``model.json``) and in its MLflow run (the
+artifact ``purged_kfold.json``, metrics ``cv_<h>_<figure>`` per fold as steps and their
+means). Read them as a frame with :func:`fold_results` (from a model's ``cv``) or
+``registry.tracking.Tracking.purged_kfold`` (from a run id).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta, timezone
+
+import lightgbm as lgb
+import numpy as np
+import polars as pl
+
+from quant_assets.evaluation import metrics, strategy
+from quant_assets.evaluation.oos import TRAILING
+from quant_assets.evaluation.purged_kfold import purged_kfold
+from quant_assets.labels.horizons import HORIZON_NAMES, HORIZONS
+from quant_assets.models.config import TrainingConfig
+from quant_assets.models.dataset import TrainingSet
+from quant_assets.models.lgbm import MIN_ROWS, best_iteration, booster_params
+from quant_assets.timegrid import TS_DTYPE
+
+ARTIFACT = "purged_kfold.json"
+FIGURES = ("rank_ic", "hit_rate", "pnl", "decisions", "trades", "turnover", "max_drawdown", "daily_sharpe")
+TIMES = ("test_start", "test_end", "train_t_before", "train_t_after")
+FOLD_SCHEMA: dict[str, pl.DataType] = {
+    "horizon": pl.String(),
+    "fold": pl.Int64(),
+    "rounds": pl.Int64(),
+    "train_rows": pl.Int64(),
+    "test_rows": pl.Int64(),
+    "purged_rows": pl.Int64(),  # neither train nor test: purged or embargoed
+    "test_start": TS_DTYPE,
+    "test_end": TS_DTYPE,
+    "train_t_before": TS_DTYPE,  # newest train t before the fold (null: none)
+    "train_t_after": TS_DTYPE,  # oldest train t after the fold (null: none)
+    **{f: pl.Int64() if f in ("decisions", "trades") else pl.Float64() for f in FIGURES},
+    "skipped": pl.String(),  # why a fold has no figures (null: it has them)
+}
+
+
+def cross_validate(data: TrainingSet, boosters: dict[str, lgb.Booster], config: TrainingConfig, embargo: timedelta) -> dict:
+    """The purged k-fold results of one fit: settings and one record per (horizon, fold)."""
+    out = {"k": config.cv_folds, "embargo_s": embargo.total_seconds(), "round_trip_cost": config.cv_round_trip_cost, "folds": []}
+    if config.cv_folds < 2:
+        return out
+    gap = np.timedelta64(embargo // timedelta(microseconds=1), "us")
+    for j, h in enumerate(HORIZON_NAMES):
+        rows = np.flatnonzero(data.usable[:, j])
+        if h not in boosters or rows.size < max(MIN_ROWS, config.cv_folds):
+            continue
+        t, end = data.t[rows], data.label_available_at[rows, j]
+        rounds = best_iteration(boosters[h])
+        for i, fold in enumerate(purged_kfold(t, end, config.cv_folds, gap)):
+            train, test = rows[fold.train], rows[fold.test]
+            before, after = fold.train[t[fold.train] < t[fold.test[0]]], fold.train[t[fold.train] > t[fold.test[-1]]]
+            record = {
+                "horizon": h,
+                "fold": i,
+                "rounds": rounds,
+                "train_rows": int(train.size),
+                "test_rows": int(test.size),
+                "purged_rows": int(rows.size - train.size - test.size),
+                "test_start": _iso(t[fold.test[0]]),
+                "test_end": _iso(t[fold.test[-1]]),
+                "train_t_before": _iso(t[before].max()) if before.size else None,
+                "train_t_after": _iso(t[after].min()) if after.size else None,
+            }
+            if train.size < MIN_ROWS:
+                record["skipped"] = f"{train.size} train rows after purge and embargo, fewer than {MIN_ROWS}"
+            else:
+                record.update(_fold_figures(data, j, h, train, test, rounds, config))
+            out["folds"].append(record)
+    return out
+
+
+def _fold_figures(data: TrainingSet, j: int, h: str, train: np.ndarray, test: np.ndarray, rounds: int, config: TrainingConfig) -> dict:
+    booster = lgb.train(booster_params(config), lgb.Dataset(data.x[train], data.y[train, j], feature_name=data.columns), rounds)
+    trailing = TRAILING[h]
+    series = pl.DataFrame(
+        {
+            "t": pl.Series(data.t[test]).dt.replace_time_zone("UTC"),
+            "prediction": booster.predict(data.x[test]),
+            "label": data.y[test, j],
+            "vol": data.x[test, data.columns.index(trailing.vol)] * trailing.vol_scale,
+        }
+    )
+    run = strategy.reference(series, horizon=HORIZONS[h], cost=config.cv_round_trip_cost)
+    figures = metrics.series_figures(run)
+    return {f: _finite(figures[f]) for f in FIGURES}
+
+
+def _finite(value):
+    return value if not isinstance(value, float) or math.isfinite(value) else None
+
+
+def _iso(t: np.datetime64) -> str:
+    return t.astype("datetime64[us]").item().replace(tzinfo=timezone.utc).isoformat()
+
+
+def fold_results(cv: dict) -> pl.DataFrame:
+    """One row per (horizon, fold) (``FOLD_SCHEMA``) from a model's ``cv`` (or the run's artifact)."""
+    rows = [
+        {c: (datetime.fromisoformat(v) if c in TIMES and v else v) for c, v in fold.items()} for fold in cv.get("folds", [])
+    ]
+    return pl.DataFrame([{c: row.get(c) for c in FOLD_SCHEMA} for row in rows], schema=FOLD_SCHEMA)
+
+
+def fold_metrics(cv: dict) -> dict[int, dict[str, float]]:
+    """MLflow metrics per fold (the step): ``cv_<h>_<figure>`` of every fold with figures."""
+    out: dict[int, dict[str, float]] = {}
+    for fold in cv.get("folds", []):
+        if fold.get("skipped") is None:
+            out.setdefault(fold["fold"], {}).update({f"cv_{fold['horizon']}_{f}": float(fold[f]) for f in FIGURES if fold.get(f) is not None})
+    return out
+
+
+def summary_metrics(cv: dict) -> dict[str, float]:
+    """Per horizon: folds with figures, and the mean rank IC and after-cost PnL over them."""
+    out = {}
+    frame = fold_results(cv).filter(pl.col("skipped").is_null())
+    for (h,), group in frame.group_by(["horizon"], maintain_order=True):
+        out[f"cv_{h}_folds"] = float(group.height)
+        for figure in ("rank_ic", "pnl"):
+            mean = group[figure].drop_nulls().mean()
+            if mean is not None:
+                out[f"cv_{h}_{figure}_mean"] = float(mean)
+    return out

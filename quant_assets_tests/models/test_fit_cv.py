@@ -1,0 +1,130 @@
+"""Purged k-fold over the fit window, at fit time: the folds never train on a row whose label
+reaches into the test fold or sits in the embargo after it (a fold split without purge, or
+without embargo, is caught by the check), and the per-fold results are stored with the model
+and come out the same from the same inputs."""
+
+import ast
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from quant_assets.evaluation import purged_kfold as pkf
+from quant_assets.labels.horizons import HORIZON_NAMES, HORIZONS, embargo
+from quant_assets.models import cv, plan
+from quant_assets.models.artefact import FittedModel
+from quant_assets.models.verify import cv_problems
+from quant_assets.partitions import DaySymbol
+from quant_assets_tests import modelkit
+from quant_assets_tests.evaluation.test_purged_kfold import leaks
+
+PART = DaySymbol(date(2025, 11, 10), modelkit.SYMBOL)
+
+
+@pytest.fixture(scope="module")
+def spied(seed_cache):
+    """A small fit, with every fold split the cross-validation asked for."""
+    calls = []
+
+    def spy(t, end, n_splits, embargo):
+        folds = pkf.purged_kfold(t, end, n_splits, embargo)
+        calls.append((t, end, embargo, folds))
+        return folds
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(cv, "purged_kfold", spy)
+        model, features = modelkit.small_fit(seed_cache)
+    return model, features, calls
+
+
+def test_no_fold_trains_on_a_label_that_reaches_its_test_fold_or_its_embargo(spied):
+    model, _, calls = spied
+    assert model.config.cv_folds == 5 and model.cv["k"] == 5 and model.cv["embargo_s"] == embargo().total_seconds()
+    assert len(calls) == len(HORIZON_NAMES)  # one split per horizon, over that horizon's usable rows
+    for t, end, gap, folds in calls:
+        assert gap == np.timedelta64(embargo() // timedelta(microseconds=1), "us")
+        assert np.array_equal(np.concatenate([f.test for f in folds]), np.arange(t.size))
+        for fold in folds:
+            assert leaks(t, end, fold, gap) == []
+    assert cv_problems(PART, model) == []
+    frame = cv.fold_results(model.cv)
+    assert frame.height == 5 * len(HORIZON_NAMES) and frame.schema == pl.Schema(cv.FOLD_SCHEMA)
+    # 1h: every fold trains (with the main booster's early-stopped rounds) and has figures
+    short = frame.filter(pl.col("horizon") == "1h")
+    assert short["skipped"].null_count() == 5 and short["rank_ic"].is_finite().all() and short["pnl"].is_not_null().all()
+    assert (short["rounds"] == model.metrics["lgbm_1h_best_iteration"]).all()
+    assert (short["train_rows"] + short["test_rows"] + short["purged_rows"] == model.training["1h"]["rows"]).all()
+    # middle folds lose the hour of labels before them and the hour + embargo after them
+    middle = short.filter(pl.col("fold").is_between(1, 3))
+    assert ((middle["test_start"] - middle["train_t_before"]) > HORIZONS["1h"]).all()
+    assert ((middle["train_t_after"] - middle["test_end"]) > HORIZONS["1h"] + embargo()).all()
+    # a 21-day window leaves 7d folds nothing to train on after purge and embargo: said, not faked
+    assert frame.filter(pl.col("horizon") == "7d")["skipped"].str.contains("train rows after purge and embargo").all()
+
+
+def _plain_kfold(t, end, n_splits, embargo):
+    """A faulty split: every row outside the test fold trains (no purge, no embargo)."""
+    return [pkf.Fold(train=np.setdiff1d(np.arange(t.size), f.test), test=f.test) for f in pkf.purged_kfold(t, end, n_splits, embargo)]
+
+
+def _no_embargo(t, end, n_splits, embargo):
+    return pkf.purged_kfold(t, end, n_splits, embargo * 0)
+
+
+@pytest.mark.parametrize("split, says", [(_plain_kfold, "not purged"), (_no_embargo, "not embargoed")], ids=["no-purge", "no-embargo"])
+def test_a_fold_split_that_does_not_purge_or_embargo_is_caught(split, says, seed_cache, monkeypatch):
+    monkeypatch.setattr(cv, "purged_kfold", split)
+    model, _ = modelkit.small_fit(seed_cache)
+    problems = cv_problems(PART, model)
+    assert problems and all(says in p for p in problems)
+    assert {p.split(" fold ")[0].rsplit(" ", 1)[-1] for p in problems} >= {"1h", "4h", "1d"}
+
+
+def test_fold_results_are_stored_and_reproducible(spied, seed_cache, tmp_path):
+    model, _, _ = spied
+    again, _ = modelkit.small_fit(seed_cache)
+    assert again.cv == model.cv, "the same inputs give the same folds and figures"
+    loaded = FittedModel.load(model.save(tmp_path / "native"))
+    assert loaded.cv == model.cv
+    assert cv.fold_results(loaded.cv).equals(cv.fold_results(model.cv))
+    per_fold = cv.fold_metrics(model.cv)
+    assert sorted(per_fold) == list(range(5)) and "cv_1h_rank_ic" in per_fold[0] and "cv_7d_pnl" not in per_fold[0]
+    summary = cv.summary_metrics(model.cv)
+    assert summary["cv_1h_folds"] == 5 and "cv_7d_folds" not in summary
+    assert summary["cv_1h_rank_ic_mean"] == pytest.approx(np.mean([per_fold[i]["cv_1h_rank_ic"] for i in range(5)]))
+
+
+def test_fewer_than_two_folds_is_no_cross_validation(spied):
+    model, _, _ = spied
+    from dataclasses import replace
+
+    from quant_assets.models import dataset
+
+    assert cv.cross_validate(dataset.TrainingSet(*[None] * 5), model.boosters, replace(model.config, cv_folds=1), embargo())["folds"] == []
+
+
+def test_the_fit_key_covers_the_evaluation_code_the_fit_runs():
+    # a change to the fold split, the strategy or the metrics must not reuse fits whose stored folds it would change
+    root = Path(plan.__file__).resolve().parents[1]
+    used = set()
+    for path in (root / "models").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("quant_assets.evaluation"):
+                if node.module == "quant_assets.evaluation":
+                    used |= {root / "evaluation" / f"{a.name}.py" for a in node.names}
+                else:
+                    used.add(root / "evaluation" / f"{node.module.rsplit('.', 1)[-1]}.py")
+    assert used and used <= set(plan.fit_code_files()), sorted(str(p) for p in used - set(plan.fit_code_files()))
+    assert root / "features" / "contract.py" in plan.fit_code_files()
+
+
+def test_a_run_without_stored_folds_says_so_in_one_line(qa_home):
+    from quant_assets.registry.store import MlflowStore
+    from quant_assets.registry.tracking import Tracking
+
+    tracking = Tracking(MlflowStore.from_env())
+    run = tracking.client.create_run(tracking.experiment_id)
+    with pytest.raises(ValueError, match=f"MLflow run {run.info.run_id} has no purged_kfold.json"):
+        tracking.purged_kfold(run.info.run_id)
