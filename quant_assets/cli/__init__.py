@@ -1,4 +1,4 @@
-"""The ``quant-assets`` command: bundles, audits, the demo and the Dagster UI."""
+"""The ``quant-assets`` command: bundles, audits, the demo, the Dagster UI and the trading ledger."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from quant_assets.cli.bundle import bundle
 from quant_assets.cli.demo import demo, dev
 from quant_assets.cli.mlflow_ui import mlflow_ui
 from quant_assets.cli.sql import sql
+from serving.cli import orders, positions, trading
 
 
 class _Commands(click.Group):
@@ -38,3 +39,7 @@ main.add_command(demo)
 main.add_command(dev)
 main.add_command(sql)
 main.add_command(mlflow_ui)
+# The trading half lives in the top-level serving package; its commands join the one CLI.
+main.add_command(trading)
+main.add_command(positions)
+main.add_command(orders)
