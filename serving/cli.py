@@ -25,36 +25,33 @@ def trading() -> None:
     pass
 
 
-@trading.command(help="Set the kill switch: the next order batch places nothing, in every mode.")
-@click.option("--by", default=getpass.getuser, show_default="your user name", help="who sets it")
-@click.option("--reason", required=True, help="why")
-def kill(by: str, reason: str) -> None:
-    _ledger().set_kill_switch(True, by, reason)
-    click.echo(f"kill switch SET by {by}: {reason}")
+def _lever(name: str, help: str, setter: str, on: bool, said: str, by_required: bool = False) -> None:
+    """A ``trading`` command that appends one kill-switch or enablement event (who, why)."""
+    by_option = (
+        click.option("--by", required=True, help="the person who takes responsibility")
+        if by_required
+        else click.option("--by", default=getpass.getuser, show_default="your user name", help="who")
+    )
+
+    @trading.command(name, help=help)
+    @by_option
+    @click.option("--reason", required=True, help="why")
+    def command(by: str, reason: str) -> None:
+        getattr(_ledger(), setter)(on, by, reason)
+        click.echo(f"{said} by {by}: {reason}")
 
 
-@trading.command(help="Reset the kill switch: the next order batch trades again.")
-@click.option("--by", default=getpass.getuser, show_default="your user name", help="who resets it")
-@click.option("--reason", required=True, help="why")
-def resume(by: str, reason: str) -> None:
-    _ledger().set_kill_switch(False, by, reason)
-    click.echo(f"kill switch reset by {by}: {reason}")
-
-
-@trading.command("enable-live", help="Allow live orders (exchange keys must also be in the environment).")
-@click.option("--by", required=True, help="the person who takes responsibility")
-@click.option("--reason", required=True, help="why")
-def enable_live(by: str, reason: str) -> None:
-    _ledger().set_live_enabled(True, by, reason)
-    click.echo(f"live trading ENABLED by {by}: {reason}")
-
-
-@trading.command("disable-live", help="Refuse live orders from the next batch on.")
-@click.option("--by", default=getpass.getuser, show_default="your user name", help="who disables it")
-@click.option("--reason", required=True, help="why")
-def disable_live(by: str, reason: str) -> None:
-    _ledger().set_live_enabled(False, by, reason)
-    click.echo(f"live trading disabled by {by}: {reason}")
+_lever("kill", "Set the kill switch: the next order batch places nothing, in every mode.", "set_kill_switch", True, "kill switch SET")
+_lever("resume", "Reset the kill switch: the next order batch trades again.", "set_kill_switch", False, "kill switch reset")
+_lever(
+    "enable-live",
+    "Allow live orders (exchange keys must also be in the environment).",
+    "set_live_enabled",
+    True,
+    "live trading ENABLED",
+    by_required=True,  # never a default: a person puts their name to it
+)
+_lever("disable-live", "Refuse live orders from the next batch on.", "set_live_enabled", False, "live trading disabled")
 
 
 @trading.command(help="Show the kill switch and live enablement, with who set them and why.")

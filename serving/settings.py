@@ -12,18 +12,8 @@ from dataclasses import dataclass
 from quant_assets import settings
 
 
-def _fraction(raw: str) -> float:
-    value = float(raw)
-    if not 0 < value <= 1:
-        raise ValueError("must be in (0, 1]")
-    return value
-
-
-def _non_negative(raw: str) -> float:
-    value = float(raw)
-    if value < 0:
-        raise ValueError("must not be negative")
-    return value
+_fraction = settings.bounded(float, 0, 1, above=True)
+_non_negative = settings.bounded(float, 0)
 
 
 def _ledger_url(raw: str) -> str:

@@ -124,16 +124,10 @@ class Ledger:
             return self._order(conn, client_order_id)
 
     def orders(self, mode: str | None = None, status: tuple[str, ...] | None = None, limit: int | None = None) -> list[dict]:
+        """Orders, newest first."""
         orders = self.t["orders"]
-        query = sa.select(orders).order_by(orders.c.id.desc())
-        if mode:
-            query = query.where(orders.c.mode == mode)
-        if status:
-            query = query.where(orders.c.status.in_(status))
-        if limit:
-            query = query.limit(limit)
-        with self.engine.connect() as conn:
-            return [_aware_row(r) for r in conn.execute(query).mappings()]
+        where = [orders.c.status.in_(status)] if status else []
+        return self._rows("orders", *where, order_by=[orders.c.id.desc()], limit=limit, mode=mode)
 
     def apply(self, update: OrderUpdate) -> int:
         """Book what a venue reported: new fills (each once), positions, cash, status.
@@ -238,26 +232,22 @@ class Ledger:
             self._insert_once(conn, "cash", values, ["mode", "strategy"])
 
     def positions(self, mode: str | None = None, strategy: str | None = None) -> list[dict]:
-        return self._rows("positions", mode, strategy)
+        return self._rows("positions", mode=mode, strategy=strategy)
 
     def cash(self, mode: str | None = None, strategy: str | None = None) -> list[dict]:
-        return self._rows("cash", mode, strategy)
+        return self._rows("cash", mode=mode, strategy=strategy)
 
     def fills(self, client_order_id: str | None = None) -> list[dict]:
-        fills = self.t["fills"]
-        query = sa.select(fills).order_by(fills.c.id)
-        if client_order_id:
-            query = query.where(fills.c.client_order_id == client_order_id)
-        with self.engine.connect() as conn:
-            return [_aware_row(r) for r in conn.execute(query).mappings()]
+        return self._rows("fills", client_order_id=client_order_id)
 
-    def _rows(self, table: str, mode: str | None, strategy: str | None) -> list[dict]:
+    def _rows(self, table: str, *where, order_by=None, limit: int | None = None, **equal) -> list[dict]:
+        """Rows of ``table`` matching ``where`` and each ``column=value`` not None, as dicts
+        with aware UTC times; in primary-key order unless ``order_by`` says otherwise."""
         t = self.t[table]
-        query = sa.select(t).order_by(*t.primary_key.columns)
-        if mode:
-            query = query.where(t.c.mode == mode)
-        if strategy:
-            query = query.where(t.c.strategy == strategy)
+        query = sa.select(t).where(*where, *(t.c[k] == v for k, v in equal.items() if v is not None))
+        query = query.order_by(*(order_by or t.primary_key.columns))
+        if limit:
+            query = query.limit(limit)
         with self.engine.connect() as conn:
             return [_aware_row(r) for r in conn.execute(query).mappings()]
 
@@ -320,12 +310,7 @@ class Ledger:
             return self._insert_once(conn, "risk_events", values, ["mode", "strategy", "decision_bar", "code", "symbol"])
 
     def risk_events(self, mode: str | None = None) -> list[dict]:
-        events = self.t["risk_events"]
-        query = sa.select(events).order_by(events.c.id)
-        if mode:
-            query = query.where(events.c.mode == mode)
-        with self.engine.connect() as conn:
-            return [_aware_row(r) for r in conn.execute(query).mappings()]
+        return self._rows("risk_events", mode=mode)
 
     def set_kill_switch(self, active: bool, by: str, reason: str) -> None:
         self._switch("kill_switch_events", "active", active, by, reason)
@@ -341,9 +326,7 @@ class Ledger:
         return self._state("live_enablement_events", "enabled")
 
     def switch_history(self, table: str) -> list[dict]:
-        t = self.t[table]
-        with self.engine.connect() as conn:
-            return [_aware_row(r) for r in conn.execute(sa.select(t).order_by(t.c.id)).mappings()]
+        return self._rows(table)
 
     def _switch(self, table: str, flag: str, on: bool, by: str, reason: str) -> None:
         if not by.strip() or not reason.strip():
