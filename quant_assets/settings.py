@@ -109,11 +109,22 @@ def one_of(*choices: str) -> Callable[[str], str]:
     return parse
 
 
-def positive_int(raw: str) -> int:
-    value = int(raw)
-    if value < 1:
-        raise ValueError("must be at least 1")
-    return value
+def bounded(convert: Callable[[str], T], low=None, high=None, *, above: bool = False) -> Callable[[str], T]:
+    """A parser: ``convert`` the value, then require ``low <= value`` (``low < value`` with
+    ``above``) and ``value <= high``; either bound may be None."""
+
+    def parse(raw: str) -> T:
+        value = convert(raw)
+        if low is not None and (value <= low if above else value < low):
+            raise ValueError(f"must be {'above' if above else 'at least'} {low}")
+        if high is not None and value > high:
+            raise ValueError(f"must be at most {high}")
+        return value
+
+    return parse
+
+
+positive_int = bounded(int, 1)
 
 
 def local_folder(raw: str) -> str:

@@ -16,7 +16,8 @@ for real, and a test sees ccxt's real exception classes.
 
 Routing: a request goes to the first route (in the order added) whose URL path equals
 ``path`` and whose ``when`` holds (a dict of query parameters that must be equal, compared
-as strings, or a predicate over the query dict). A route's replies are used in order, one per
+as strings, or a predicate over the query dict; a POST's form body counts as query too,
+since signed Binance calls such as ``POST /api/v3/order`` send their parameters there). A route's replies are used in order, one per
 request, and the last one repeats, so ``route(p, http_error(503), payload)`` fails once and
 then serves ``payload`` for good. A request no route matches raises ``UnroutedRequest`` (an
 ``AssertionError``, which no retry loop swallows). Every request is recorded in
@@ -114,6 +115,7 @@ class Request:
     path: str
     query: Query
     status: int | None  # None when the reply was a transport failure or unrouted
+    form: Query = field(default_factory=dict)  # a POST/DELETE body's parameters (signed Binance calls)
 
 
 class UnroutedRequest(AssertionError):
@@ -180,13 +182,15 @@ class RecordedExchange:
         ex = self.exchange
         parts = urlsplit(url)
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
-        route = next((r for r in self._routes if r.matches(parts.path, query)), None)
+        form = dict(parse_qsl(body, keep_blank_values=True)) if isinstance(body, str) and method != "GET" else {}
+        params = {**query, **form}  # routes and bodies see both, as the venue does
+        route = next((r for r in self._routes if r.matches(parts.path, params)), None)
         if route is None:
-            self.requests.append(Request(method, url, parts.path, query, None))
+            self.requests.append(Request(method, url, parts.path, query, None, form))
             known = ", ".join(sorted({r.path for r in self._routes})) or "none"
             raise UnroutedRequest(f"no recorded reply for {method} {url} (routes: {known})")
         reply = route.next_reply()
-        self.requests.append(Request(method, url, parts.path, query, None if reply.raises else reply.status))
+        self.requests.append(Request(method, url, parts.path, query, None if reply.raises else reply.status, form))
         details = " ".join([ex.id, method, url])
         if reply.raises is not None:
             raise reply.raises(details)
@@ -195,7 +199,7 @@ class RecordedExchange:
         response_headers = CaseInsensitiveDict({"Content-Type": "application/json;charset=UTF-8", **(reply.headers or {})})
         status, reason = reply.status, HTTPStatus(reply.status).phrase
         # From here on, the same steps and calls as ccxt's Exchange.fetch after session.request.
-        http_response = ex.on_rest_response(status, reason, url, method, response_headers, reply.text(query), request_headers, body)
+        http_response = ex.on_rest_response(status, reason, url, method, response_headers, reply.text(params), request_headers, body)
         json_response = ex.parse_json(http_response)
         if ex.enableLastHttpResponse:
             ex.last_http_response = http_response

@@ -1,4 +1,4 @@
-"""The ``quant-assets`` command: bundles, audits, evaluations, the demo and the Dagster and MLflow UIs."""
+"""The ``quant-assets`` command: bundles, audits, evaluations, the demo, the Dagster and MLflow UIs and the trading ledger."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from quant_assets.cli.demo import demo, dev
 from quant_assets.cli.evaluate import evaluate
 from quant_assets.cli.mlflow_ui import mlflow_ui
 from quant_assets.cli.sql import sql
+from serving.cli import orders, positions, trading
 
 
 class _Commands(click.Group):
@@ -40,3 +41,7 @@ main.add_command(demo)
 main.add_command(dev)
 main.add_command(sql)
 main.add_command(mlflow_ui)
+# The trading half lives in the top-level serving package; its commands join the one CLI.
+main.add_command(trading)
+main.add_command(positions)
+main.add_command(orders)

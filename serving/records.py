@@ -1,0 +1,75 @@
+"""The values that travel between the batch runner, the adapters and the ledger.
+
+Plain frozen dataclasses, no behaviour: an adapter reports what happened to an order as an
+``OrderUpdate``, the ledger stores it; neither needs the other's types.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+MODES = ("paper", "live")
+
+# Order lifecycle. ``new``: recorded, not yet acknowledged by the venue (a crash may have hit
+# before or after it reached it); ``open``: acknowledged, fills may still come; the rest are final.
+NEW, OPEN, FILLED, PARTIAL, REJECTED = "new", "open", "filled", "partial", "rejected"
+FINAL = (FILLED, PARTIAL, REJECTED)
+
+
+def client_order_id(mode: str, strategy: str, symbol: str, decision_bar: datetime) -> str:
+    """The idempotency key of the one order a (mode, strategy, symbol, decision bar) may have.
+
+    Deterministic, so a tick run twice, a sensor firing twice or a retry after a crash derives
+    the same id; the ledger and the exchange both refuse a second order with it. Binance allows
+    ``^[.A-Z:/a-z0-9_-]{1,36}$``: a short prefix and 30 hex digits of a SHA-256 fit.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    bar = decision_bar.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    digest = hashlib.sha256(f"{mode}|{strategy}|{symbol}|{bar}".encode()).hexdigest()[:30]
+    return f"qa{mode[0]}-{digest}"
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """A market order the strategy wants for one decision bar; ``quantity`` in base units, > 0."""
+
+    mode: str
+    strategy: str
+    symbol: str  # ccxt symbol, e.g. "BTC/USDT"
+    side: str  # "buy" or "sell"
+    quantity: float
+    decision_bar: datetime  # open time of the newest closed bar the decision used
+    reference_price: float  # that bar's close: for sizing checks and minimum notional
+
+    @property
+    def client_order_id(self) -> str:
+        return client_order_id(self.mode, self.strategy, self.symbol, self.decision_bar)
+
+    @property
+    def signed_quantity(self) -> float:
+        return self.quantity if self.side == "buy" else -self.quantity
+
+
+@dataclass(frozen=True)
+class Fill:
+    fill_id: str  # the venue's trade id (paper: derived from the order and the bar)
+    ts: datetime
+    quantity: float  # base units, > 0; the side is the order's
+    price: float
+    fee: float
+    fee_currency: str
+
+
+@dataclass(frozen=True)
+class OrderUpdate:
+    """What a venue says about one order now: its status and every fill known so far."""
+
+    client_order_id: str
+    status: str
+    exchange_order_id: str | None = None
+    fills: tuple[Fill, ...] = field(default=())
+    reason_code: str | None = None
+    reason: str | None = None
