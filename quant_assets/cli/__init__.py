@@ -16,6 +16,7 @@ from quant_assets.cli.audit import audit
 from quant_assets.cli.bundle import bundle
 from quant_assets.cli.demo import demo, dev
 from quant_assets.cli.mlflow_ui import mlflow_ui
+from quant_assets.cli.model import model
 from quant_assets.cli.sql import sql
 
 
@@ -38,3 +39,4 @@ main.add_command(demo)
 main.add_command(dev)
 main.add_command(sql)
 main.add_command(mlflow_ui)
+main.add_command(model)
