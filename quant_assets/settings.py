@@ -31,7 +31,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_HOME = REPO_ROOT / ".quant_assets_home"
 
 DEFAULT_SYMBOLS = "BTC-USDT,ETH-USDT,SOL-USDT"
-DEFAULT_START_DATE = "2025-10-01"
+DEFAULT_START_DATE = "2025-06-01"
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """Shared test setup: every test gets its own QUANT_ASSETS_HOME and Dagster home.
 
 Partition definitions are built from the environment when the code location is imported,
-so the universe and first day are fixed here, before any quant_assets import, to the
-shipped sample's: BTC, ETH, SOL against USDT from 2025-10-01.
+so the universe and first day are fixed here, before any quant_assets import: BTC, ETH,
+SOL against USDT from 2025-10-01, the first day of the shipped sample's text (its bars, and
+the default first day, start on 2025-06-01).
 """
 
 import os

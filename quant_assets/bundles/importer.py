@@ -16,6 +16,7 @@ from dagster import AssetCheckSeverity, AssetKey, DagsterInstance, Definitions, 
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from quant_assets import runs
+from quant_assets.bundles.coverage import held_partitions, import_steps
 from quant_assets.bundles.land import Landing
 from quant_assets.bundles.land import verify_and_land  # noqa: F401 - where callers found it before landing moved
 from quant_assets.bundles.landed import STAGING_PREFIX, LandedBundles
@@ -104,19 +105,20 @@ def materialise(
             (report.skipped if same else report.materialised).setdefault(asset, []).append(part)
     # One run per partition rectangle for all of the bundle's assets together, so Dagster
     # orders them (derivatives read the bars of the same partition) and a partition is
-    # redone whole when any of its assets differs from the bundle.
+    # redone whole when any of its assets differs from the bundle; partitions that hold
+    # fewer assets (text collected later than bars) run apart, only what they hold.
     todo = sorted({part for parts in report.materialised.values() for part in parts})
     if not todo:
         return report
-    label = ",".join(manifest.assets)
     touched = [(asset, part) for asset in manifest.assets for part in todo]
     spool = bundle.root.parent / f"{STAGING_PREFIX}lake-{uuid.uuid4().hex}"
     with kept_aside(lake, touched, spool) as before:
-        for result in runs.materialize(defs, manifest.assets, todo, universe, instance, tags={BUNDLE_ID_TAG: bundle.bundle_id}):
-            outcome = _outcome(label, result)
-            report.runs.append(outcome)
-            if on_run:
-                on_run(outcome)
+        for assets, parts in import_steps(held_partitions(manifest), set(todo)):
+            for result in runs.materialize(defs, assets, parts, universe, instance, tags={BUNDLE_ID_TAG: bundle.bundle_id}):
+                outcome = _outcome(",".join(assets), result)
+                report.runs.append(outcome)
+                if on_run:
+                    on_run(outcome)
         if not report.ok:
             before.restore()
     return report

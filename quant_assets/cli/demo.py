@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -19,39 +18,52 @@ SAMPLE_BUNDLE = settings.REPO_ROOT / "data" / "sample_bundle.tar.gz"
 
 @click.command(help="Import the shipped sample bundle and materialise the whole graph.")
 @click.option("--bundle", "archive", default=str(SAMPLE_BUNDLE), show_default=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--model-days", default=28, show_default=True, help="multi_horizon_model for the bundle's last N days")
+@click.option("--model-days", default=28, show_default=True, help="models and their evaluations for the bundle's last N days")
 def demo(archive: str, model_days: int) -> None:
+    from quant_assets.bundles.coverage import downstream_steps, held_partitions, servable_days
     from quant_assets.cli.bundle import import_bundle
     from quant_assets.definitions import build_definitions
     from quant_assets.instance import get_instance
     from quant_assets.models.record import MODELS_ASSET
+    from quant_assets.models.window import MIN_TRAIN_DAYS
 
     started = time.perf_counter()
     home = settings.home()
     click.echo(f"QUANT_ASSETS_HOME = {home.root}")
-    # Both stages report progress on stderr as they go (runs.materialize), so minutes of
+    # Every step reports progress on stderr as it goes (runs.materialize), so minutes of
     # work are never minutes of silence.
-    click.echo(f"[1/3] importing {Path(archive).name}: verify, land, materialise its assets ...")
+    click.echo(f"[1] importing {Path(archive).name}: verify, land, materialise its assets ...")
     manifest = import_bundle(Path(archive))
-    parts = sorted({f.partition for f in manifest.files})
+    click.echo(f"imported in {time.perf_counter() - started:.0f}s")
+    held = held_partitions(manifest)
     with get_instance() as instance:
         defs = build_definitions()
         rest = [key.to_user_string() for key in defs.resolve_all_asset_keys() if key.to_user_string() not in manifest.assets]
-        data = sorted(a for a in rest if a != MODELS_ASSET)
-        # Models train on every day before them, so they are fitted for the sample's last weeks only.
-        last_day = max(p.day for p in parts)
-        model_parts = [p for p in parts if p.day > last_day - timedelta(days=model_days)]
-        for i, (assets, chosen) in enumerate(((data, parts), ([MODELS_ASSET], model_parts)), start=2):
-            if not assets or not chosen:
+        deps = _direct_deps(defs, rest)
+        # Models train on every day before them, so they and what follows them are run for the
+        # sample's last weeks only, and only where a fit window holds enough of the bundle's
+        # days; the data assets run wherever the bundle holds their inputs.
+        modelled = _downstream_of(MODELS_ASSET, deps)
+        steps = downstream_steps([a for a in rest if a not in modelled], deps, held)
+        every = set().union(*held.values())
+        served = servable_days(every, model_days, settings.train_days(), settings.refit_days())
+        if served:
+            steps.append(([a for a in rest if a in modelled], served))
+        else:
+            click.echo(f"no models: no day of the bundle's last {model_days} has {MIN_TRAIN_DAYS} bundled days in its fit window")
+        for i, (assets, parts) in enumerate(steps, start=2):
+            if not assets or not parts:
                 continue
             click.echo(
-                f"[{i}/3] {time.perf_counter() - started:.0f}s in; materialising {', '.join(assets)} "
-                f"for {len(chosen)} partitions ({len(assets) * len(chosen)} asset partitions) ..."
+                f"[{i}/{len(steps) + 1}] {time.perf_counter() - started:.0f}s in; materialising {', '.join(assets)} "
+                f"for {len(parts)} partitions ({len(assets) * len(parts)} asset partitions) ..."
             )
-            results = materialize(defs, assets, chosen, settings.universe(), instance, progress=ProgressLines(write=_echo_err))
+            step_started = time.perf_counter()
+            results = materialize(defs, assets, parts, settings.universe(), instance, progress=ProgressLines(write=_echo_err))
             failed = [r.run_id for r in results if not r.success]
             if failed:
                 raise click.ClickException(f"materialisation failed in runs {', '.join(failed)}; see the Dagster UI")
+            click.echo(f"  in {time.perf_counter() - step_started:.0f}s")
     click.echo(f"done in {time.perf_counter() - started:.0f}s.")
     click.echo(f"  lake:            {home.lake}")
     click.echo(f"  Dagster home:    {os.environ['DAGSTER_HOME']}")
@@ -62,6 +74,21 @@ def demo(archive: str, model_days: int) -> None:
 
 def _echo_err(line: str) -> None:
     click.echo(line, err=True)
+
+
+def _direct_deps(defs, assets: list[str]) -> dict[str, set[str]]:
+    """The assets each of ``assets`` reads directly, by name."""
+    return {a: {k.to_user_string() for k in defs.resolve_assets_def(a).dependency_keys} for a in assets}
+
+
+def _downstream_of(root: str, deps: dict[str, set[str]]) -> set[str]:
+    """``root`` and every asset that reads it, directly or not."""
+    found = {root}
+    while True:
+        more = {a for a, parents in deps.items() if parents & found} - found
+        if not more:
+            return found
+        found |= more
 
 
 @click.command(help="Start the Dagster UI and daemon on this project's instance.")
