@@ -8,10 +8,13 @@ Where the facts live, all in the MLflow registry so the UI shows them:
 - a promotion writes who, why, when and whether it was forced as tags of the promoted
   version (``quant_assets.promoted_*``);
 - rollback history is a model-level tag, ``quant_assets.champion_history``: a JSON list of
-  the versions that were champion before the current one, oldest first. A promotion pushes
-  the outgoing champion (whoever set it, CLI or UI); a rollback pops the newest entry that
-  is not the current champion and makes it champion again. A model tag, not one alias per
-  generation, because aliases are names a person reads in the UI and history would crowd them.
+  the versions that were champion, oldest first, ending with the one the CLI made champion
+  last. A promotion first appends the outgoing champion when the list does not already end
+  with it (a person moved ``champion`` in the UI since), then the new one; a rollback drops
+  the entries equal to the current champion from the end and makes the newest remaining one
+  champion again. So a promotion in the UI is rolled back by the CLI too (consecutive UI
+  moves keep only the one before the last). A model tag, not one alias per generation,
+  because aliases are names a person reads in the UI and history would crowd them.
 
 Nothing here moves ``champion`` except ``promote`` and ``rollback``, which a person calls.
 """
@@ -108,8 +111,10 @@ def promote(client: MlflowClient, symbol: str, horizon: str, *, version: str | N
     current = _alias_version(client, name, CHAMPION)
     if current == version:
         raise Refused(f"{name} version {version} is already champion")
-    if current is not None:
-        client.set_registered_model_tag(name, HISTORY_TAG, json.dumps([*_history(client, name), current]))
+    history = _history(client, name)
+    if current is not None and history[-1:] != [current]:
+        history.append(current)  # set outside the CLI (the UI): still what a rollback returns to
+    client.set_registered_model_tag(name, HISTORY_TAG, json.dumps([*history, version]))
     stamp = (now or datetime.now(timezone.utc)).isoformat(timespec="seconds")
     for key, value in ((PROMOTED_BY_TAG, by), (PROMOTED_REASON_TAG, (reason or "passing gate verdict")[:MAX_TAG_CHARS]),
                        (PROMOTED_AT_TAG, stamp), (PROMOTED_FORCED_TAG, str(not passed).lower())):  # fmt: skip
@@ -127,7 +132,7 @@ def rollback(client: MlflowClient, symbol: str, horizon: str, *, by: str, now: d
         history.pop()
     if not history:
         raise Refused(f"{name}: no previous champion to roll back to (champion: {current or 'none'})")
-    target = history.pop()
+    target = history[-1]  # stays last: it is the champion again
     stamp = (now or datetime.now(timezone.utc)).isoformat(timespec="seconds")
     client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
     client.set_registered_model_tag(name, ROLLED_BACK_TAG, f"{by} at {stamp}: version {current} -> {target}")

@@ -73,7 +73,7 @@ def test_promote_defaults_to_the_challenger_and_records_who_and_why(client):
     assert champion(client) == "2" and str(client.get_model_version_by_alias(NAME, CHALLENGER).version) == "2"
     tags = client.get_model_version(NAME, "2").tags
     assert tags[aliases.PROMOTED_BY_TAG] == "alice" and tags[aliases.PROMOTED_FORCED_TAG] == "false" and tags[aliases.PROMOTED_AT_TAG]
-    assert json.loads(client.get_registered_model(NAME).tags[aliases.HISTORY_TAG]) == ["3"]
+    assert json.loads(client.get_registered_model(NAME).tags[aliases.HISTORY_TAG]) == ["3", "2"]
 
 
 def test_rollback_restores_the_previous_champion_and_refuses_when_there_is_none(client):
@@ -88,6 +88,20 @@ def test_rollback_restores_the_previous_champion_and_refuses_when_there_is_none(
     assert cli("rollback", "--symbol", "BTC-USDT", "--horizon", "4h")[0] == 0 and champion(client) == "1"
     code, out = cli("rollback", "--symbol", "BTC-USDT", "--horizon", "4h")
     assert code == 1 and out == f"Error: {NAME}: no previous champion to roll back to (champion: 1)" and champion(client) == "1"
+
+
+def test_champion_moved_in_the_ui_is_rolled_back_by_the_cli(client):
+    """The MLflow UI sets the alias directly (what set_registered_model_alias does); the CLI's
+    history still returns to the champion before that move, and past it."""
+    cli("promote", "--symbol", "BTC-USDT", "--horizon", "4h", "--version", "1", "--force", "--reason", "first")
+    client.set_registered_model_alias(NAME, CHAMPION, "3")  # a person, in the UI
+    code, out = cli("rollback", "--symbol", "BTC-USDT", "--horizon", "4h")
+    assert code == 0 and out == f"{NAME}: champion is version 1 again (was 3)" and champion(client) == "1"
+    client.set_registered_model_alias(NAME, CHAMPION, "3")  # the UI again, then the CLI promotes over it
+    assert cli("promote", "--symbol", "BTC-USDT", "--horizon", "4h")[1] == f"{NAME}: champion is version 2 (was 3)"
+    assert [cli("rollback", "--symbol", "BTC-USDT", "--horizon", "4h")[1] for _ in range(2)] == [
+        f"{NAME}: champion is version 3 again (was 2)", f"{NAME}: champion is version 1 again (was 3)"]
+    assert cli("rollback", "--symbol", "BTC-USDT", "--horizon", "4h")[0] == 1 and champion(client) == "1"
 
 
 def test_unknown_models_and_versions_and_a_missing_challenger_are_one_line(client):
