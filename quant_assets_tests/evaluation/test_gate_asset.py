@@ -5,7 +5,10 @@ series is good, judged over the trailing window with the checks read from the in
 - a sound model: lgbm/4h passes, `challenger` lands on its 4h version with the verdict as
   tags, and no `champion` is ever set;
 - the same good metrics behind a model trained without an embargo (its model_embargo check
-  fails): refused by the leakage gate alone, naming the partition, and no alias moves.
+  fails): refused by the leakage gate alone, naming the partition, and no alias moves;
+- the sound model on the same good series evaluated over only five days: a FAIL for lack
+  of evidence, said in the partition's Dagster metadata, and no alias moves;
+- and the demo runs gate_verdict in its model step (the days a model can serve).
 """
 
 import json
@@ -13,7 +16,7 @@ from datetime import date, timedelta
 
 import polars as pl
 import pytest
-from dagster import AssetCheckResult, AssetSpec, BackfillPolicy, Definitions, asset, asset_check
+from dagster import AssetCheckResult, AssetKey, AssetRecordsFilter, AssetSpec, BackfillPolicy, Definitions, asset, asset_check
 from mlflow.exceptions import MlflowException
 
 from quant_assets.assets.gate import EVIDENCE, SERVED, build_gate_asset
@@ -21,6 +24,8 @@ from quant_assets.assets.labels import labels as labels_asset
 from quant_assets.assets.labels_checks import labels_checks
 from quant_assets.assets.models import build_model_asset
 from quant_assets.assets.models_checks import model_checks
+from quant_assets.cli.demo import _direct_deps, _downstream_of
+from quant_assets.definitions import build_definitions
 from quant_assets.evaluation.gate import Thresholds
 from quant_assets.evaluation.gate_window import GATE_ASSET
 from quant_assets.evaluation.oos import OOS_ASSET
@@ -68,7 +73,7 @@ def _definitions(home) -> Definitions:
     )
 
 
-def _judge(home, instance, monkeypatch, leaky: bool):
+def _judge(home, instance, monkeypatch, leaky: bool, evidence_days=EVIDENCE_DAYS):
     """Labels, the model of D (leaky or not), the planted evidence, then the gate on D."""
     monkeypatch.setenv("QUANT_ASSETS_HOME", str(home))
     defs = _definitions(home)
@@ -76,7 +81,7 @@ def _judge(home, instance, monkeypatch, leaky: bool):
     if leaky:
         monkeypatch.setattr(plan, "fit_window", _no_embargo)
     modelkit.run(defs, [MODELS_ASSET], D, D, instance)  # a leaky model's blocking check fails the run
-    assert all(r.success for r in modelkit.run(defs, [OOS_ASSET], *EVIDENCE_DAYS, instance))
+    assert all(r.success for r in modelkit.run(defs, [OOS_ASSET], *evidence_days, instance))
     results = modelkit.run(defs, [GATE_ASSET], D, D, instance)
     assert all(r.success for r in results)
     store = ParquetLake(str(home / "lake"))
@@ -121,3 +126,25 @@ def test_a_leaky_model_with_good_metrics_is_refused_by_the_leakage_gate(home, fr
     assert failures[0].startswith(f"FAIL leakage: upstream blocking checks failed: {MODELS_ASSET} {D}|{modelkit.SYMBOL}: model_embargo")
     assert not table["passed"].any()
     assert {h: (_alias(client, h, CHALLENGER), _alias(client, h, CHAMPION)) for h in HORIZON_NAMES} == {h: (None, None) for h in HORIZON_NAMES}
+
+
+def test_a_sound_model_over_too_few_days_fails_for_lack_of_evidence_and_says_so(home, fresh_instance, monkeypatch):
+    table, record, client = _judge(home, fresh_instance, monkeypatch, leaky=False, evidence_days=(D - timedelta(days=5), D - timedelta(days=1)))
+    assert set(table["completed_days"]) == {5} and not table["passed"].any()
+    row = table.filter((pl.col("family") == "lgbm") & (pl.col("horizon") == "4h")).row(0, named=True)
+    lines = row["reasons"].splitlines()
+    assert lines[0].startswith("FAIL evidence: too little evidence: 5 completed days (min 30)")
+    assert lines[1].startswith("PASS leakage"), "the model is sound: evidence, not leakage, refuses it"
+    key = DaySymbol(D, modelkit.SYMBOL).dagster_key
+    [found] = fresh_instance.fetch_materializations(AssetRecordsFilter(asset_key=AssetKey(GATE_ASSET), asset_partitions=[key]), limit=1).records
+    metadata = found.asset_materialization.metadata
+    assert metadata["passed"].value == "none" and metadata["challenger_set"].value == "none"
+    assert "**lgbm/4h**" in metadata["reasons"].value and "FAIL evidence: too little evidence: 5 completed days" in metadata["reasons"].value
+    assert {h: (_alias(client, h, CHALLENGER), _alias(client, h, CHAMPION)) for h in HORIZON_NAMES} == {h: (None, None) for h in HORIZON_NAMES}
+
+
+def test_the_demo_runs_gate_verdict_in_its_model_step():
+    """The demo runs the model asset and everything downstream of it together, on the servable days."""
+    defs = build_definitions()
+    rest = [k.to_user_string() for k in defs.resolve_all_asset_keys()]
+    assert _downstream_of(MODELS_ASSET, _direct_deps(defs, rest)) == {MODELS_ASSET, OOS_ASSET, GATE_ASSET}
