@@ -16,7 +16,7 @@ from dagster import (
 )
 
 from quant_assets.assets.metadata import preview, time_span
-from quant_assets.lake.store import PartitionWrite
+from quant_assets.lake.store import ParquetLake, PartitionWrite
 from quant_assets.partitions import DaySymbol, daily_symbol_partitions, day_lookback_mapping, days_between, parse_keys
 from quant_assets.resources.embedding import EmbeddingModel
 from quant_assets.resources.lake import LakeResource
@@ -25,8 +25,7 @@ from quant_assets.social.items import COMMENT, POST
 from quant_assets.social.linking import SCOPE_MARKET, link_items
 from quant_assets.social.text import SOCIAL_TEXT_ASSET, SOCIAL_TEXT_SCHEMA, social_text_rows, split_partitions
 from quant_assets.text import embeddings as emb
-from quant_assets.text.latents import TEXT_LATENTS_ASSET, TOWERS, bucket_latents, latent_spec
-from quant_assets.text.projection import InsufficientHistory, fit_projection
+from quant_assets.text.latents import TEXT_LATENTS_ASSET, bucket_latents, created_in, fit_towers, latent_spec
 from quant_assets.timegrid import utc_now
 
 SOCIAL_GROUP = "social"
@@ -69,7 +68,9 @@ def _run_meta(frame: pl.DataFrame, parts: list[DaySymbol], column: str, sort: li
         "`num_comments` and `upvote_ratio` only from `observed_at` (the scrape time). "
         "Linked by explicit rules (subreddit, mentions such as bitcoin / btc / $BTC, a "
         "comment's post); market-wide text (a general subreddit, no coin named) is kept in "
-        "every symbol's partition with `scope = market`. `author` is a salted hash."
+        "every symbol's partition with `scope = market`. Items deleted or removed after they "
+        "were written are kept and counted, with `text` null (unavailable, never embedded). "
+        "`author` is a salted hash."
     ),
 )
 def social_text(
@@ -102,6 +103,8 @@ def social_text(
             "posts": posts,
             "comments": comments,
             "market_rows": int((texts["scope"] == SCOPE_MARKET).sum()),
+            # Deleted or removed later: counted above, not embedded.
+            "text_unavailable": texts["text"].null_count(),
             "comment_post_ratio": round(comments / posts, 3) if posts else "no posts",
             # The clock the source was read at: a day read before it ended holds only text to here.
             AS_OF: now.isoformat(),
@@ -179,7 +182,8 @@ _HISTORY = day_lookback_mapping(LATENT_SPEC.lookback_days)
         "Per 5m bucket of the day (288 rows; `available_at = ts + 5m`): post and comment "
         f"towers, mean-pooled and compressed to {LATENT_SPEC.post_dims}+{LATENT_SPEC.comment_dims} "
         f"dims by a PCA fitted only on the previous {LATENT_SPEC.lookback_days} days' text "
-        "(fit window recorded per row), plus post/comment counts, the comment/post ratio and "
+        "(fit window recorded per row), plus post/comment counts (deleted text included: it "
+        "existed), the comment/post ratio and "
         "post engagement only where observed by the bucket's end. Empty buckets have counts 0 "
         "and `*_latent_missing = true`, never a zero vector; without enough history the tower "
         "is missing."
@@ -195,9 +199,7 @@ def text_latents(context: AssetExecutionContext, lake: LakeResource) -> Material
     for symbol in sorted({p.symbol for p in parts}):
         days = sorted(p.day for p in parts if p.symbol == symbol)
         window = [DaySymbol(d, symbol) for d in days_between(spec.fit_window(days[0])[0].date(), days[-1])]
-        vectors = store.read_many(emb.TEXT_EMBEDDINGS_ASSET, window, missing_ok=True)
-        if vectors.width == 0:  # no embeddings stored at all for this window
-            vectors = emb.empty_embeddings().with_columns(symbol=pl.lit(None, pl.String))
+        vectors = read_embeddings(store, window)
         stored_days = {p.day for p in window if store.exists(emb.TEXT_EMBEDDINGS_ASSET, p)}
         for day in days:
             part = DaySymbol(day, symbol)
@@ -222,6 +224,14 @@ def text_latents(context: AssetExecutionContext, lake: LakeResource) -> Material
     )
 
 
+def read_embeddings(store: ParquetLake, parts: list[DaySymbol]) -> pl.DataFrame:
+    """text_embeddings of ``parts`` (with ``symbol``); those not stored are skipped."""
+    vectors = store.read_many(emb.TEXT_EMBEDDINGS_ASSET, parts, missing_ok=True)
+    if vectors.width == 0:  # no embeddings stored at all for these days
+        return emb.empty_embeddings().with_columns(symbol=pl.lit(None, pl.String))
+    return vectors
+
+
 def _text_clock(context: AssetExecutionContext, part: DaySymbol, now: datetime) -> tuple[datetime, str]:
     """Up to when the partition's social_text is known: its source's clock, at most ``now``.
 
@@ -244,51 +254,22 @@ def _text_clock(context: AssetExecutionContext, part: DaySymbol, now: datetime) 
 def _latents_for(
     part: DaySymbol, texts: pl.DataFrame, vectors: pl.DataFrame, stored_days: set, spec, now
 ) -> tuple[pl.DataFrame, dict]:
-    fit_start, fit_end = spec.fit_window(part.day)
-    in_part = lambda f, start, end: f.filter(  # noqa: E731
-        (pl.col("symbol") == part.symbol) & (pl.col("created_at") >= start) & (pl.col("created_at") < end)
-    ) if not f.is_empty() else f
-    day_texts = in_part(texts, part.start, part.end)
-    day_vectors = in_part(vectors, part.start, part.end)
-    history = in_part(vectors, fit_start, fit_end)
-    versions = day_vectors["model_version"].unique().to_list() if not day_vectors.is_empty() else []
-    if not versions and not history.is_empty():
-        versions = [history["model_version"].mode().sort()[0]]
-    notes, projections, meta = [], {}, {}
-    fit_days = sum(1 for d in stored_days if fit_start.date() <= d < fit_end.date())
-    for tower in TOWERS:
-        rows = history.filter((pl.col("kind") == tower) & pl.col("model_version").is_in(versions)) if not history.is_empty() else history
-        matrix = rows["embedding"].to_numpy().reshape(rows.height, -1) if rows.height else None
-        try:
-            if matrix is None:
-                raise InsufficientHistory(f"no {tower} texts in [{fit_start.date()}, {fit_end.date()})")
-            projection = fit_projection(
-                matrix, rows["created_at"], fit_start, fit_end, part.day, spec.dims(tower),
-                tower=tower, model_version=versions[0], min_texts=spec.min_fit_texts,
-            )
-            meta[f"{tower}_projection_id"] = projection.projection_id
-            meta[f"{tower}_explained_variance"] = round(float(projection.explained_variance_ratio.sum()), 4)
-        except InsufficientHistory as why:
-            projection = None
-            notes.append(f"{tower} tower missing: {why}")
-            meta[f"{tower}_projection_id"] = "none"
-        meta[f"{tower}_fit_texts"] = rows.height
-        projections[tower] = projection
-    frame = bucket_latents(
-        day_texts, day_vectors, projections, part, spec, (fit_start, fit_end), now
-    )
+    window = spec.fit_window(part.day)
+    day_vectors = created_in(vectors, part.symbol, part.start, part.end)
+    history = created_in(vectors, part.symbol, *window)
+    projections, meta = fit_towers(history, day_vectors, part, window, spec)
+    frame = bucket_latents(created_in(texts, part.symbol, part.start, part.end), day_vectors, projections, part, spec, window, now)
     meta.update(
         {
-            "projection_fit_start": fit_start.isoformat(),
-            "projection_fit_end": fit_end.isoformat(),
-            "fit_days_stored": fit_days,
+            "projection_fit_start": window[0].isoformat(),
+            "projection_fit_end": window[1].isoformat(),
+            "fit_days_stored": sum(1 for d in stored_days if window[0].date() <= d < window[1].date()),
             "buckets": frame.height,
             "buckets_with_posts": int((frame["post_count"] > 0).sum()),
             "buckets_with_comments": int((frame["comment_count"] > 0).sum()),
             "post_latent_present": int((~frame["post_latent_missing"]).sum()),
             "comment_latent_present": int((~frame["comment_latent_missing"]).sum()),
             "engagement_buckets_observed": int(frame["post_score_observed_mean"].is_not_null().sum()),
-            "note": "; ".join(notes) if notes else "both towers projected",
         }
     )
     return frame, meta

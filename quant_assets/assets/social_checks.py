@@ -13,11 +13,13 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeve
 
 from quant_assets.assets.checks import result_from_offending, run_partitions, schema_check, stored_run
 from quant_assets.assets.metadata import preview
+from quant_assets.assets.social import read_embeddings
 from quant_assets.partitions import DaySymbol
 from quant_assets.resources.lake import LakeResource
 from quant_assets.social import quality
 from quant_assets.social.text import SOCIAL_TEXT_ASSET
 from quant_assets.text import embeddings as emb
+from quant_assets.text import rederive
 from quant_assets.text.latents import TEXT_LATENTS_ASSET, grid_problems, latent_spec, missing_problems, projection_problems
 from quant_assets.timegrid import utc_now
 
@@ -53,10 +55,17 @@ def social_text_timestamps_in_day(context: AssetCheckExecutionContext, lake: Lak
     return result_from_offending(quality.outside_day(texts), "timestamps inside the day", texts.height)
 
 
-@asset_check(asset=SOCIAL_TEXT_ASSET, blocking=True, description="Every row has non-blank text.")
-def social_text_non_empty(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+@asset_check(
+    asset=SOCIAL_TEXT_ASSET,
+    blocking=True,
+    description=(
+        "Text that is gone is marked: null (the item is kept and counted), never a blank or "
+        "a [deleted] / [removed] placeholder that would be embedded as words."
+    ),
+)
+def social_text_unavailable_marked(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
     _, texts = _stored(context, lake, SOCIAL_TEXT_ASSET)
-    return result_from_offending(quality.empty_text(texts), "non-empty text", texts.height)
+    return result_from_offending(quality.unmarked_unavailable_text(texts), "unavailable text marked null", texts.height)
 
 
 @asset_check(
@@ -110,7 +119,10 @@ def text_embeddings_schema(context: AssetCheckExecutionContext, lake: LakeResour
 @asset_check(
     asset=emb.TEXT_EMBEDDINGS_ASSET,
     blocking=True,
-    description="Exactly one embedding per social_text row, and each row's text_sha256 is the hash of that row's text.",
+    description=(
+        "Exactly one embedding per social_text row with text, none for text marked unavailable; "
+        "each row's text_sha256 is the hash of its text and its created_at is its text's."
+    ),
 )
 def text_embeddings_cover_text(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
     parts = run_partitions(context)
@@ -173,3 +185,54 @@ def text_latents_projection_before_day(context: AssetCheckExecutionContext, lake
 def text_latents_missing_explicit(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
     _, latents = _stored(context, lake, TEXT_LATENTS_ASSET)
     return result_from_offending(missing_problems(latents, latent_spec()), "missing is explicit", latents.height)
+
+
+# Re-derived from social_text and text_embeddings: these trust no stamp text_latents wrote.
+
+def _stored_with_text(context: AssetCheckExecutionContext, lake: LakeResource) -> tuple[list[DaySymbol], pl.DataFrame, pl.DataFrame]:
+    parts, latents = _stored(context, lake, TEXT_LATENTS_ASSET)
+    return parts, latents, lake.lake().read_many(SOCIAL_TEXT_ASSET, parts, with_partition_day=True)
+
+
+def _rederived_from_text(name: str, rule, what: str, description: str):
+    """A blocking check on text_latents that applies ``rule(latents, social_text)``."""
+
+    @asset_check(asset=TEXT_LATENTS_ASSET, name=name, blocking=True, description=description)
+    def _check(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+        _, latents, texts = _stored_with_text(context, lake)
+        return result_from_offending(rule(latents, texts), what, latents.height)
+
+    return _check
+
+
+text_latents_counts_match_text = _rederived_from_text(
+    "text_latents_counts_match_text",
+    rederive.count_problems,
+    "bucket counts are social_text's",
+    "Recounted from social_text: every bucket's post, comment and market-post counts and its "
+    "comment/post ratio are the social_text rows created in it, deleted text included.",
+)
+
+text_latents_engagement_observed = _rederived_from_text(
+    "text_latents_engagement_observed",
+    rederive.engagement_problems,
+    "engagement observed by the bucket's end",
+    "Re-derived from social_text: a bucket's engagement is the mean over its posts whose "
+    "engagement was observed by the bucket's available_at; none where none was observed.",
+)
+
+
+@asset_check(
+    asset=TEXT_LATENTS_ASSET,
+    blocking=True,
+    description=(
+        "Refits each partition's projections on the text created in the fit window its rows "
+        "record and recomputes the latents: a projection fitted on other text (the day's own) "
+        "while recording an earlier window gives other latents and fails."
+    ),
+)
+def text_latents_projection_refit(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+    parts, latents, texts = _stored_with_text(context, lake)
+    vectors = read_embeddings(lake.lake(), rederive.refit_reads(latents, parts))
+    offending = rederive.refit_problems(parts, latents, texts, vectors, latent_spec())
+    return result_from_offending(offending, "latents reproduced by a refit on the recorded fit window", latents.height)

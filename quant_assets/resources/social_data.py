@@ -27,7 +27,6 @@ from quant_assets.social.items import (
     ITEM_SCHEMA,
     as_of,
     comments_to_items,
-    drop_textless,
     empty_items,
     first_observation,
     in_span_with_parents,
@@ -114,11 +113,11 @@ class FileDropSocialText(SocialTextSource):
         frames = [posts_to_items(_read_table(p)) for p in post_files]
         frames += [comments_to_items(_read_table(p)) for p in comment_files]
         items = pl.concat(frames, how="vertical") if frames else empty_items()
-        items, textless = drop_textless(items)
+        # Items whose text was deleted or removed by the scrape are kept: they existed.
         items, repeats = first_observation(items)
         info = {
             "files": [p.name for p in post_files + comment_files],
-            "textless_dropped": textless,
+            "text_unavailable": int(items["text"].null_count()),
             "repeat_observations_dropped": repeats,
         }
         return items, info
@@ -131,7 +130,7 @@ class FileDropSocialText(SocialTextSource):
             p: {
                 "source": self.source_name(),
                 "source_files": ", ".join(info["files"]),
-                "source_textless_dropped": info["textless_dropped"],
+                "source_text_unavailable": info["text_unavailable"],
                 "source_repeat_observations_dropped": info["repeat_observations_dropped"],
             }
             for p in parts

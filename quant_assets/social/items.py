@@ -4,6 +4,9 @@ Every source (a file drop of scraped Reddit files, a future Reddit or RSS connec
 produces this frame; linking and partitioning are the same for all of them.
 
 - ``created_at``: when the text was written; the text is knowable from then.
+- ``text``: null when the scrape saw it gone (``[deleted]``, ``[removed]``, blank). The item
+  still existed from ``created_at``: its removal happened later, so it is kept and counted,
+  only its words are unavailable (never embedded, never in a latent).
 - ``observed_at``: when the engagement fields were observed (the scrape time). Engagement is
   never knowable before it, however early the text was written.
 """
@@ -34,7 +37,7 @@ ITEM_SCHEMA: dict[str, pl.DataType] = {
 }
 
 # Reddit's stand-ins for text that is gone: the item existed but carries no text.
-PLACEHOLDER_TEXTS = ("[deleted]", "[removed]")
+PLACEHOLDER_TEXTS = ("[deleted]", "[removed]", "[deleted by user]", "[removed by reddit]")
 
 POST_COLUMNS = ("post_id", "subreddit", "created_utc", "title", "author", "score", "num_comments", "upvote_ratio", "scraped_at")
 COMMENT_COLUMNS = ("comment_id", "post_id", "subreddit", "created_utc", "body", "author", "score", "scraped_at")
@@ -124,12 +127,6 @@ def comments_to_items(comments: pl.DataFrame) -> pl.DataFrame:
         upvote_ratio=pl.lit(None, dtype=pl.Float64),
         observed_at=pl.col("scraped_at"),
     )
-
-
-def drop_textless(items: pl.DataFrame) -> tuple[pl.DataFrame, int]:
-    """Drop items whose text is gone (``[deleted]``, ``[removed]``, blank); returns the count."""
-    kept = items.filter(pl.col("text").is_not_null())
-    return kept, items.height - kept.height
 
 
 def first_observation(items: pl.DataFrame) -> tuple[pl.DataFrame, int]:

@@ -12,6 +12,10 @@ market-wide: written in a general subreddit (r/cryptocurrency) and naming no coi
 (no mention rule of any asset matches it, not only the universe's); a comment is market-wide
 only when its post is too. Market-wide text appears in every symbol's partition, marked.
 Everything else (r/dogecoin chatter for a BTC partition) is not that symbol's text.
+
+An item whose text is unavailable (null: deleted or removed after it was written) matches
+no mention rule, so it links by its subreddit and its post only; in a general subreddit it is
+market-wide. Deleted text is thus never linked by what it might have said.
 """
 
 from __future__ import annotations

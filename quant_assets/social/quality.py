@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from quant_assets.partitions import DaySymbol
-from quant_assets.social.items import COMMENT, POST
+from quant_assets.social.items import COMMENT, PLACEHOLDER_TEXTS, POST
 
 # The old system refused a day whose comments were fewer than ten per post.
 MIN_COMMENT_POST_RATIO = 10.0
@@ -50,9 +50,16 @@ def outside_day(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def empty_text(frame: pl.DataFrame) -> pl.DataFrame:
-    text = pl.col("text")
-    return _offending(frame, text.is_null() | (text.str.strip_chars() == ""), "empty text")
+def unmarked_unavailable_text(frame: pl.DataFrame) -> pl.DataFrame:
+    """Text that is gone but not marked so: blank, or a placeholder stored as if it were words.
+
+    Unavailable text is null (the item is kept and counted); a blank or ``[deleted]`` string
+    would be embedded as if someone had written it.
+    """
+    stripped = pl.col("text").str.strip_chars()
+    return _offending(
+        frame, (stripped == "") | stripped.is_in(PLACEHOLDER_TEXTS), "unavailable text not marked null (blank or placeholder)"
+    )
 
 
 def orphan_comments(frame: pl.DataFrame) -> pl.DataFrame:

@@ -1,7 +1,9 @@
 """social_text partitions: linked posts and comments of one UTC day of one symbol.
 
 A text belongs to the UTC day of its ``created_at``. ``available_at = created_at`` is when the
-text could first be known; the engagement fields carry their own ``observed_at``.
+text could first be known; the engagement fields carry their own ``observed_at``. An item the
+scrape saw deleted or removed is still a row (it existed at ``created_at``; it went later),
+with ``text`` null: counted in every volume, never embedded.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ SOCIAL_TEXT_SCHEMA: dict[str, pl.DataType] = {
     "subreddit": pl.String(),
     "created_at": TS_DTYPE,
     "available_at": TS_DTYPE,
-    "text": pl.String(),
+    "text": pl.String(),  # null: unavailable (deleted or removed after it was written)
     "author": pl.String(),  # a salted hash in the source data; never a real user name
     "score": pl.Int64(),
     "num_comments": pl.Int64(),

@@ -1,4 +1,7 @@
-"""text_embeddings partitions: one vector per social_text row, computed once per text.
+"""text_embeddings partitions: one vector per social_text row with text, computed once per text.
+
+A row whose text is unavailable (null: deleted or removed later) has no vector: its words
+are unknown, so nothing about it may enter a latent.
 
 Every row carries the SHA-256 of its text and the model version; the (model version, hash)
 pair keys the embedding cache, so a re-materialisation, or the same market-wide text in
@@ -63,9 +66,10 @@ def embed_rows(rows: pl.DataFrame, encoder: Encoder, cache: EmbeddingCache) -> t
     Unique texts are looked up in the cache; only those missing are encoded, in one batched
     call across every partition of the run, then stored. Returns ``symbol`` + the
     text_embeddings schema + ``cached`` (whether the text came from the cache rather than
-    from this run's encoding), in the input order.
+    from this run's encoding), in the input order, for the rows that have text.
     """
     dims = encoder.dimensions
+    rows = rows.filter(pl.col("text").is_not_null())
     if rows.is_empty():
         empty = empty_embeddings(dims).with_columns(symbol=pl.lit(None, pl.String), cached=pl.lit(None, pl.Boolean))
         return empty.select(["symbol", *TEXT_EMBEDDINGS_SCHEMA, "cached"]), EmbedStats(0, 0, 0, 0, 0.0)
@@ -100,7 +104,9 @@ def split_partitions(frame: pl.DataFrame, parts) -> list:
 # ---- quality rules ----------------------------------------------------------------------
 
 def coverage_problems(texts: pl.DataFrame, embeddings: pl.DataFrame) -> pl.DataFrame:
-    """Rows of social_text with no embedding, embeddings of no text, hashes that do not match.
+    """Rows of social_text with text but no embedding, embeddings of no text or of text marked
+    unavailable, hashes that do not match, and embeddings stamped with another creation time
+    than their text (text_latents fits its projection by that stamp).
 
     Both frames carry ``symbol`` and ``partition_day``; returns ``symbol, ts, item_id, problem``.
     """
@@ -109,11 +115,22 @@ def coverage_problems(texts: pl.DataFrame, embeddings: pl.DataFrame) -> pl.DataF
     left = texts.select(*keys, "created_at", "text")
     right = embeddings.select(*keys, "text_sha256", _emb_created=pl.col("created_at"))
     out = []
-    no_vector = left.join(right, on=keys, how="anti")
+    no_vector = left.filter(pl.col("text").is_not_null()).join(right, on=keys, how="anti")
     out.append(no_vector.select("symbol", ts="created_at", item_id="item_id", problem=pl.lit("text without embedding")))
     no_text = right.join(left, on=keys, how="anti")
     out.append(no_text.select("symbol", ts="_emb_created", item_id="item_id", problem=pl.lit("embedding of no stored text")))
     both = left.join(right, on=keys, how="inner")
+    out.append(
+        both.filter(pl.col("text").is_null()).select(
+            "symbol", ts="created_at", item_id="item_id", problem=pl.lit("embedding of a text marked unavailable")
+        )
+    )
+    out.append(
+        both.filter(pl.col("_emb_created") != pl.col("created_at")).select(
+            "symbol", ts="_emb_created", item_id="item_id", problem=pl.lit("embedding's created_at differs from its text's")
+        )
+    )
+    both = both.filter(pl.col("text").is_not_null())
     if not both.is_empty():
         wrong = both.with_columns(_expected=text_sha256(both["text"])).filter(pl.col("_expected") != pl.col("text_sha256"))
         out.append(wrong.select("symbol", ts="created_at", item_id="item_id", problem=pl.lit("text_sha256 does not match the text")))

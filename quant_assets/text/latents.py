@@ -7,6 +7,10 @@ projection fitted only on text before the day (see ``projection.py``), then mean
 Engagement enters only where it was observed by the bucket's end (``observed_at <= ts + 5m``);
 a score scraped days later is invisible here, whatever its value.
 
+Counts are of every social_text row, text deleted or removed later included (it existed);
+only texts with an embedding are pooled, so a bucket whose texts are all gone has counts and
+a missing latent.
+
 An empty bucket is explicit: counts are 0 and the latents are null with
 ``*_latent_missing = true``; a zero vector is never passed off as text. When there is no
 projection (too little history before the day), the tower is missing in every bucket.
@@ -32,7 +36,7 @@ import polars as pl
 from quant_assets.partitions import DaySymbol
 from quant_assets.social.items import COMMENT, POST
 from quant_assets.social.linking import SCOPE_MARKET
-from quant_assets.text.projection import Projection, day_start
+from quant_assets.text.projection import InsufficientHistory, Projection, day_start, fit_projection
 from quant_assets.timegrid import BAR, BARS_PER_DAY, TS_DTYPE
 
 TEXT_LATENTS_ASSET = "text_latents"
@@ -139,6 +143,61 @@ def _pool(
     return pooled, counts
 
 
+def observed_engagement(bucketed: pl.DataFrame) -> pl.DataFrame:
+    """Per bucket ``ts``, the mean engagement of its posts observed by the bucket's end."""
+    seen = pl.col("observed_at").is_not_null() & (pl.col("observed_at") <= pl.col("ts") + BAR)
+    return (
+        bucketed.filter((pl.col("kind") == POST) & seen)
+        .group_by("ts")
+        .agg(
+            post_score_observed_mean=pl.col("score").cast(pl.Float64).mean(),
+            post_num_comments_observed_mean=pl.col("num_comments").cast(pl.Float64).mean(),
+        )
+    )
+
+
+def created_in(frame: pl.DataFrame, symbol: str, start: datetime, end: datetime) -> pl.DataFrame:
+    """The symbol's rows created in ``[start, end)``."""
+    if frame.is_empty():
+        return frame
+    return frame.filter((pl.col("symbol") == symbol) & (pl.col("created_at") >= start) & (pl.col("created_at") < end))
+
+
+def fit_towers(
+    history: pl.DataFrame, day_vectors: pl.DataFrame, part: DaySymbol, window: tuple[datetime, datetime], spec: LatentSpec
+) -> tuple[dict[str, Projection | None], dict]:
+    """Per tower, the projection for ``part``'s day, fitted on ``history`` (text_embeddings rows
+    created in ``window``), or None when there is too little history; plus metadata.
+
+    Only vectors of the day's model version count (the most common one in the history when
+    the day has no text), so a projection never maps vectors of another model.
+    """
+    fit_start, fit_end = window
+    versions = day_vectors["model_version"].unique().to_list() if not day_vectors.is_empty() else []
+    if not versions and not history.is_empty():
+        versions = [history["model_version"].mode().sort()[0]]
+    projections, meta, notes = {}, {}, []
+    for tower in TOWERS:
+        rows = history.filter((pl.col("kind") == tower) & pl.col("model_version").is_in(versions)) if not history.is_empty() else history
+        try:
+            if rows.is_empty():
+                raise InsufficientHistory(f"no {tower} texts in [{fit_start.date()}, {fit_end.date()})")
+            projection = fit_projection(
+                rows["embedding"].to_numpy().reshape(rows.height, -1), rows["created_at"], fit_start, fit_end, part.day,
+                spec.dims(tower), tower=tower, model_version=versions[0], min_texts=spec.min_fit_texts,
+            )
+            meta[f"{tower}_projection_id"] = projection.projection_id
+            meta[f"{tower}_explained_variance"] = round(float(projection.explained_variance_ratio.sum()), 4)
+        except InsufficientHistory as why:
+            projection = None
+            notes.append(f"{tower} tower missing: {why}")
+            meta[f"{tower}_projection_id"] = "none"
+        meta[f"{tower}_fit_texts"] = rows.height
+        projections[tower] = projection
+    meta["note"] = "; ".join(notes) if notes else "both towers projected"
+    return projections, meta
+
+
 def bucket_latents(
     texts: pl.DataFrame,
     embeddings: pl.DataFrame,
@@ -165,14 +224,7 @@ def bucket_latents(
         comment_count=(pl.col("kind") == COMMENT).sum().cast(pl.Int64),
         market_post_count=((pl.col("kind") == POST) & (pl.col("scope") == SCOPE_MARKET)).sum().cast(pl.Int64),
     )
-    engagement = (
-        bucketed.filter((pl.col("kind") == POST) & pl.col("observed_at").is_not_null() & (pl.col("observed_at") <= pl.col("ts") + BAR))
-        .group_by("ts")
-        .agg(
-            post_score_observed_mean=pl.col("score").cast(pl.Float64).mean(),
-            post_num_comments_observed_mean=pl.col("num_comments").cast(pl.Float64).mean(),
-        )
-    )
+    engagement = observed_engagement(bucketed)
     out = (
         grid.join(counts, on="ts", how="left", maintain_order="left")
         .join(engagement, on="ts", how="left", maintain_order="left")
@@ -208,7 +260,8 @@ def bucket_latents(
 _OFFENDING = {"symbol": pl.String, "ts": TS_DTYPE, "problem": pl.String}
 
 
-def _offending(frame: pl.DataFrame, mask: pl.Expr, problem: str) -> pl.DataFrame:
+def offending_buckets(frame: pl.DataFrame, mask: pl.Expr, problem: str) -> pl.DataFrame:
+    """``symbol, ts, problem`` for the rows of ``frame`` where ``mask`` holds."""
     if frame.is_empty():
         return pl.DataFrame(schema=_OFFENDING)
     return frame.filter(mask).select("symbol", "ts", problem=pl.lit(problem)).cast(_OFFENDING)
@@ -229,11 +282,11 @@ def grid_problems(frame: pl.DataFrame, parts: list[DaySymbol], now: datetime, sl
     return pl.concat(
         [
             missing,
-            _offending(frame, pl.struct(keys).is_duplicated(), "bucket twice"),
-            _offending(frame, pl.col("ts").dt.truncate("5m") != pl.col("ts"), "ts not on the 5m grid"),
-            _offending(frame, pl.col("ts").dt.date() != pl.col("partition_day"), "ts outside the partition's day"),
-            _offending(frame, pl.col("available_at") != pl.col("ts") + BAR, "available_at != ts + 5m"),
-            _offending(frame, pl.col("available_at") > now, "bucket not ended yet"),
+            offending_buckets(frame, pl.struct(keys).is_duplicated(), "bucket twice"),
+            offending_buckets(frame, pl.col("ts").dt.truncate("5m") != pl.col("ts"), "ts not on the 5m grid"),
+            offending_buckets(frame, pl.col("ts").dt.date() != pl.col("partition_day"), "ts outside the partition's day"),
+            offending_buckets(frame, pl.col("available_at") != pl.col("ts") + BAR, "available_at != ts + 5m"),
+            offending_buckets(frame, pl.col("available_at") > now, "bucket not ended yet"),
         ],
         how="vertical",
     )
@@ -244,10 +297,10 @@ def projection_problems(frame: pl.DataFrame) -> pl.DataFrame:
     day_start = pl.col("partition_day").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
     return pl.concat(
         [
-            _offending(frame, pl.col("projection_fit_end").is_null() | pl.col("projection_fit_start").is_null(), "no fit window recorded"),
-            _offending(frame, pl.col("projection_fit_end") > day_start, "projection fitted on text from the partition's day or later"),
-            _offending(frame, pl.col("projection_fit_start") >= pl.col("projection_fit_end"), "empty fit window"),
-            _offending(
+            offending_buckets(frame, pl.col("projection_fit_end").is_null() | pl.col("projection_fit_start").is_null(), "no fit window recorded"),
+            offending_buckets(frame, pl.col("projection_fit_end") > day_start, "projection fitted on text from the partition's day or later"),
+            offending_buckets(frame, pl.col("projection_fit_start") >= pl.col("projection_fit_end"), "empty fit window"),
+            offending_buckets(
                 frame,
                 pl.col("projection_id").is_null() & ~(pl.col("post_latent_missing") & pl.col("comment_latent_missing")),
                 "latents without a projection id",
@@ -266,21 +319,21 @@ def missing_problems(frame: pl.DataFrame, spec: LatentSpec) -> pl.DataFrame:
         any_null = pl.any_horizontal(pl.col(c).is_null() | pl.col(c).is_nan() for c in names)
         any_set = pl.any_horizontal(pl.col(c).is_not_null() for c in names)
         out += [
-            _offending(frame, flag.is_null(), f"{tower}_latent_missing is null"),
-            _offending(frame, flag & any_set, f"{tower} latent flagged missing but has values"),
-            _offending(frame, ~flag & any_null, f"{tower} latent present but has null or NaN values"),
-            _offending(frame, (count == 0) & ~flag, f"{tower} latent present in an empty bucket"),
-            _offending(frame, count.is_null() | (count < 0), f"{tower}_count null or negative"),
+            offending_buckets(frame, flag.is_null(), f"{tower}_latent_missing is null"),
+            offending_buckets(frame, flag & any_set, f"{tower} latent flagged missing but has values"),
+            offending_buckets(frame, ~flag & any_null, f"{tower} latent present but has null or NaN values"),
+            offending_buckets(frame, (count == 0) & ~flag, f"{tower} latent present in an empty bucket"),
+            offending_buckets(frame, count.is_null() | (count < 0), f"{tower}_count null or negative"),
         ]
     out.append(
-        _offending(
+        offending_buckets(
             frame,
             (pl.col("post_count") == 0) & pl.col("comment_post_ratio").is_not_null(),
             "comment_post_ratio without posts",
         )
     )
     out.append(
-        _offending(
+        offending_buckets(
             frame,
             (pl.col("market_post_count") > pl.col("post_count")),
             "more market posts than posts",

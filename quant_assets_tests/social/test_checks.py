@@ -21,7 +21,7 @@ CHECKS = [
     social_checks.social_text_schema,
     social_checks.social_text_unique_ids,
     social_checks.social_text_timestamps_in_day,
-    social_checks.social_text_non_empty,
+    social_checks.social_text_unavailable_marked,
     social_checks.social_text_comments_have_posts,
     social_checks.social_text_comment_post_ratio,
 ]
@@ -44,9 +44,11 @@ class PlantedSource(FileDropSocialText):
         comments = frame.filter((pl.col("kind") == "comment") & (pl.col("subreddit") == "bitcoin"))
         if self.defect == "duplicate":
             frame = pl.concat([frame, comments.head(1)])
-        elif self.defect == "empty_text":
+        elif self.defect in ("blank_text", "placeholder_text"):
+            # A source that forgot to mark gone text: the words "[removed]" would be embedded.
             victim = comments["item_id"][0]
-            frame = frame.with_columns(text=pl.when(pl.col("item_id") == victim).then(pl.lit("   ")).otherwise(pl.col("text")))
+            gone = "   " if self.defect == "blank_text" else "[removed]"
+            frame = frame.with_columns(text=pl.when(pl.col("item_id") == victim).then(pl.lit(gone)).otherwise(pl.col("text")))
         elif self.defect == "orphan":
             lost_post = comments["post_id"][0]
             frame = frame.filter(~((pl.col("kind") == "post") & (pl.col("post_id") == lost_post)))
@@ -109,7 +111,8 @@ def test_clean_fixture_passes_every_check_and_reaches_downstream(tmp_path):
     "defect, failing",
     [
         ("duplicate", "social_text_unique_ids"),
-        ("empty_text", "social_text_non_empty"),
+        ("blank_text", "social_text_unavailable_marked"),
+        ("placeholder_text", "social_text_unavailable_marked"),
         ("orphan", "social_text_comments_have_posts"),
     ],
 )

@@ -44,13 +44,17 @@ def test_comments_bring_their_older_posts_for_linking_but_not_into_partitions():
         assert comments["post_created_at"].null_count() == 0, part
 
 
-def test_deleted_and_removed_comments_are_not_text():
+def test_deleted_and_removed_comments_are_kept_with_their_text_unavailable():
+    # They existed when written; the scrape, weeks later, saw them gone.
     frame, meta = source().fetch(parts_for([DAY1, DAY2]), NOW)
     raw = pl.read_parquet(REDDIT_FIXTURES / "reddit_crypto_comments.parquet")
-    gone = raw.filter(pl.col("body").is_in(["[deleted]", "[removed]"]))["comment_id"]
-    assert gone.len() == 22
-    assert frame.filter(pl.col("item_id").is_in(gone.implode())).is_empty()
-    assert meta[DaySymbol(DAY1, "BTC-USDT")]["source_textless_dropped"] == 22
+    gone = raw.filter(pl.col("body").is_in(["[deleted]", "[removed]"]))
+    assert gone.height == 22
+    kept = frame.filter(pl.col("item_id").is_in(gone["comment_id"].implode()))
+    assert kept.height == 22 and kept["text"].null_count() == 22
+    assert kept.sort("item_id")["created_at"].to_list() == gone.sort("comment_id")["created_utc"].to_list()
+    assert frame.filter(~pl.col("item_id").is_in(gone["comment_id"].implode()))["text"].null_count() == 0
+    assert meta[DaySymbol(DAY1, "BTC-USDT")]["source_text_unavailable"] == 22
 
 
 def test_jsonl_drop_with_epoch_and_iso_times_reads_like_parquet(tmp_path):
