@@ -1,6 +1,6 @@
 """Promotion by a person in the browser: headless Chromium (Debian's, driven by Playwright)
 opens the MLflow UI that ``quant-assets mlflow`` serves on loopback, sets ``champion`` on
-the challenger's version page (Aliases -> Add -> champion -> Save aliases), and the MLflow
+the challenger's version page (Aliases: the pencil -> champion -> Save aliases), and the MLflow
 client sees the alias moved; ``quant-assets model rollback`` then undoes the browser's move.
 
 Without Chromium or Playwright the test skips, except in CI (CI set), where that is a
@@ -8,6 +8,7 @@ failure: ``scripts/bootstrap.sh`` installs both.
 """
 
 import os
+import time
 from datetime import date
 from pathlib import Path
 
@@ -26,27 +27,47 @@ NAME = registered_name("BTC-USDT", "4h")
 UI_TIMEOUT_MS = 120_000  # seconds on a quiet machine; a busy one serves the first page slowly
 
 
-def _playwright():
-    problem = None
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as err:
-        problem = f"playwright is not installed ({err})"
-    if problem is None and not CHROMIUM.exists():
-        problem = f"no Chromium at {CHROMIUM} (Debian package chromium)"
+try:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+    from playwright.sync_api import sync_playwright
+except ImportError as err:  # said by _require_browser, a failure in CI
+    sync_playwright, PlaywrightTimeoutError, NO_PLAYWRIGHT = None, None, f"playwright is not installed ({err})"
+else:
+    NO_PLAYWRIGHT = None
+
+
+def _require_browser() -> None:
+    problem = NO_PLAYWRIGHT or (None if CHROMIUM.exists() else f"no Chromium at {CHROMIUM} (Debian package chromium)")
     if problem:
         if os.environ.get("CI"):
             pytest.fail(f"the browser test must run in CI: {problem}; scripts/bootstrap.sh installs it")
         pytest.skip(problem)
-    return sync_playwright
 
 
 def _aliases_of(client, version: str) -> set[str]:
     return set(client.get_model_version(NAME, version).aliases)
 
 
+def _open_alias_dialog(page, tmp_path):
+    """Click the version's Aliases control until its dialog shows: the pencil "Edit aliases"
+    (a version without aliases shows "Add" instead), which exists only once the version's
+    aliases are loaded. On a busy machine the page may still re-render, and a click then
+    opens nothing: click again."""
+    dialog = page.get_by_role("dialog").filter(has_text="Add/Edit alias for model version 2")
+    deadline = time.monotonic() + UI_TIMEOUT_MS / 1000
+    while True:
+        page.get_by_title("Edit aliases").click()
+        try:
+            dialog.wait_for(timeout=10_000)
+            return dialog
+        except PlaywrightTimeoutError:
+            if time.monotonic() > deadline:
+                page.screenshot(path=str(tmp_path / "no-alias-dialog.png"))
+                raise AssertionError(f"the alias dialog never opened; the page is in {tmp_path / 'no-alias-dialog.png'}") from None
+
+
 def test_a_person_sets_champion_in_the_mlflow_ui_and_the_registry_follows(qa_home, tmp_path):
-    sync_playwright = _playwright()
+    _require_browser()
     client = Tracking(MlflowStore.from_env()).client
     client.create_registered_model(NAME)
     for _ in range(2):
@@ -62,9 +83,8 @@ def test_a_person_sets_champion_in_the_mlflow_ui_and_the_registry_follows(qa_hom
             page.set_default_timeout(UI_TIMEOUT_MS)
             page.goto(f"{url}/#/models/{NAME}/versions/2")
             page.get_by_role("heading", name="Version 2").wait_for()
-            page.get_by_role("button", name="Add").first.click()  # the Aliases "Add" control
-            dialog = page.get_by_role("dialog")
-            dialog.get_by_text("Add/Edit alias for model version 2").wait_for()
+            dialog = _open_alias_dialog(page, tmp_path)
+            dialog.get_by_title(CHALLENGER).wait_for()  # the alias tags the version has, kept
             box = dialog.get_by_role("combobox")
             box.fill(CHAMPION)
             box.press("Enter")
