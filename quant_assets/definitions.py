@@ -36,6 +36,7 @@ from quant_assets.resources.derivatives_data import (
     FileDropDerivatives,
 )
 from quant_assets.resources.embedding import EmbeddingModel
+from quant_assets.assets.gate import build_gate_asset, gate_thresholds
 from quant_assets.assets.models import build_model_asset
 from quant_assets.registry.store import MlflowStore
 from quant_assets.resources.lake import LakeResource
@@ -151,6 +152,7 @@ def build_definitions() -> Definitions:
         assets=[
             *load_assets_from_modules([market, derivatives, social, features, labels, evaluation]),
             build_model_asset(settings.train_days(), settings.refit_days()),
+            build_gate_asset(gate_thresholds()),
         ],
         asset_checks=load_asset_checks_from_modules(
             [market_checks, derivatives_checks, social_checks, features_checks, labels_checks, models_checks, evaluation_checks]

@@ -4,6 +4,12 @@
 # later resolves a newer torch with gigabytes of CUDA packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The MLflow UI browser test drives Debian's chromium through Playwright (no browser download).
+if [ ! -x /usr/bin/chromium ]; then
+  SUDO=$([ "$(id -u)" -eq 0 ] || echo sudo)
+  $SUDO apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null || PYTHON=python3
 if [ ! -x .venv/bin/python ]; then

@@ -17,6 +17,7 @@ from quant_assets.cli.bundle import bundle
 from quant_assets.cli.demo import demo, dev
 from quant_assets.cli.evaluate import evaluate
 from quant_assets.cli.mlflow_ui import mlflow_ui
+from quant_assets.cli.model import model
 from quant_assets.cli.sql import sql
 from serving.cli import orders, positions, trading
 
@@ -41,6 +42,7 @@ main.add_command(demo)
 main.add_command(dev)
 main.add_command(sql)
 main.add_command(mlflow_ui)
+main.add_command(model)
 # The trading half lives in the top-level serving package; its commands join the one CLI.
 main.add_command(trading)
 main.add_command(positions)

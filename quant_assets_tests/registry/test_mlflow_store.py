@@ -1,12 +1,6 @@
 """The MLflow store: SQLite under the home by default, PostgreSQL by one setting, and the UI
 that `quant-assets mlflow` serves over it."""
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +13,7 @@ from quant_assets.registry.names import registered_name
 from quant_assets.registry.store import MlflowStore
 from quant_assets.registry.tracking import Tracking
 from quant_assets_tests import modelkit
+from quant_assets_tests.registry.mlflow_server import served_mlflow_ui
 
 
 @pytest.fixture(scope="module")
@@ -65,33 +60,9 @@ def test_a_postgres_url_without_the_driver_is_one_clear_line(qa_home, monkeypatc
         MlflowStore.from_env()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_quant_assets_mlflow_serves_the_registry(qa_home, fitted):
     _log(Tracking(MlflowStore.from_env()), fitted)
-    port = _free_port()
-    cli = Path(sys.executable).with_name("quant-assets")
-    env = {**os.environ, "PATH": "/usr/bin:/bin"}  # the venv need not be on PATH
-    server = subprocess.Popen([str(cli), "mlflow", "--port", str(port)], env=env, start_new_session=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
-    try:
-        deadline = time.monotonic() + 240  # ~10 s on a quiet machine; much more on a busy one
-        while True:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/health", timeout=2).ok:
-                    break
-            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or still starting
-                pass
-            assert server.poll() is None, server.stdout.read().decode()[-2000:]
-            assert time.monotonic() < deadline, "the MLflow UI did not answer within 240 s"
-            time.sleep(0.5)
-        found = requests.get(f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/registered-models/search", timeout=10).json()
+    with served_mlflow_ui() as url:
+        found = requests.get(f"{url}/ajax-api/2.0/mlflow/registered-models/search", timeout=10).json()
         assert sorted(m["name"] for m in found["registered_models"]) == sorted(registered_name("BTC-USDT", h) for h in HORIZON_NAMES)
-        assert requests.get(f"http://127.0.0.1:{port}/", timeout=10).ok
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        assert requests.get(f"{url}/", timeout=10).ok

@@ -1,0 +1,143 @@
+"""gate_verdict: the verdict on the model serving day D for symbol S, per model family and
+horizon, over a trailing window of completed oos_eval days; a pass sets ``challenger``.
+
+Thin glue: read the window's oos_eval rows and the model record of (D, S), ask the Dagster
+instance whether every upstream partition the verdict rests on passed its blocking checks
+(``upstream_checks``), judge (``quant_assets.evaluation.gate_window``), write one row per
+(family, horizon), and put ``challenger`` on the registered version of every horizon that
+passed. ``champion`` is never touched here.
+"""
+
+
+import json
+
+import polars as pl
+from dagster import AssetDep, AssetExecutionContext, BackfillPolicy, IdentityPartitionMapping, MaterializeResult, MetadataValue, asset
+
+from quant_assets import settings
+from quant_assets.assets.evaluation import EVALUATION_GROUP
+from quant_assets.assets.metadata import partition_metadata, preview
+from quant_assets.assets.upstream_checks import failing_upstream
+from quant_assets.derivatives.frame import DERIVATIVES_ASSET
+from quant_assets.evaluation import gate_window
+from quant_assets.evaluation.gate import Thresholds
+from quant_assets.evaluation.gate_window import GATE_ASSET
+from quant_assets.evaluation.oos import OOS_ASSET
+from quant_assets.features.contract import FEATURES_ASSET
+from quant_assets.labels.forward import LABELS_ASSET
+from quant_assets.market.bars import BARS_ASSET
+from quant_assets.models.record import MODELS_ASSET
+from quant_assets.partitions import DaySymbol, daily_symbol_partitions, day_window_mapping, parse_keys
+from quant_assets.registry.aliases import mark_challenger
+from quant_assets.resources.lake import LakeResource
+from quant_assets.resources.models import MlflowTracking
+from quant_assets.social.text import SOCIAL_TEXT_ASSET
+from quant_assets.text.embeddings import TEXT_EMBEDDINGS_ASSET
+from quant_assets.text.latents import TEXT_LATENTS_ASSET
+from quant_assets.timegrid import utc_now
+
+# Which partitions of each asset a verdict rests on: the evidence days (the completed days of
+# the window), the served day D, or both. The model of day D is the one the verdict is on; the
+# models that produced the evidence are vouched for by oos_eval's own blocking checks
+# (oos_embargo re-derives each evaluating fit's embargo), read on every evidence day.
+EVIDENCE, SERVED, BOTH = "evidence", "served", "both"
+LEAKAGE_ASSETS: dict[str, str] = {
+    **{a: BOTH for a in (BARS_ASSET, DERIVATIVES_ASSET, SOCIAL_TEXT_ASSET, TEXT_EMBEDDINGS_ASSET, TEXT_LATENTS_ASSET, FEATURES_ASSET, LABELS_ASSET)},
+    MODELS_ASSET: SERVED,
+    OOS_ASSET: EVIDENCE,
+}
+FIGURES = ("completed_days", "trades", "coverage", "daily_sharpe", "windows_beaten", "dsr_probability", "n_trials", "pbo", "max_drawdown", "turnover")
+
+
+def gate_thresholds() -> Thresholds:
+    """The gate thresholds (``QUANT_ASSETS_GATE_*``); a bad one is one settings line."""
+    try:
+        return Thresholds.from_env()
+    except ValueError as err:
+        raise settings.SettingsError(str(err)) from None
+
+
+def _window_rows(store, part: DaySymbol, window: int) -> dict:
+    days = gate_window.window_days(part.day, window, settings.start_date())
+    return {d: store.read(OOS_ASSET, p) for d in days if store.exists(OOS_ASSET, p := DaySymbol(d, part.symbol))}
+
+
+def _failing(instance, leakage_assets: dict[str, str], part: DaySymbol, rows_by_day: dict, now) -> list[str]:
+    """The upstream partitions the verdict of ``part`` rests on whose blocking checks did not pass."""
+    evidence = [DaySymbol(d, part.symbol) for d, rows in sorted(rows_by_day.items()) if gate_window.is_complete(d, rows, now)]
+    days = {EVIDENCE: evidence, SERVED: [part], BOTH: sorted({*evidence, part})}
+    return [line for asset, which in leakage_assets.items() for line in failing_upstream(instance, [asset], days[which])]
+
+
+def _challenge(tracking, part: DaySymbol, record: dict, judged: pl.DataFrame) -> list[str]:
+    """``challenger`` on the model version of each horizon with a passing family; what was set."""
+    versions = json.loads(record["versions"])
+    marked = []
+    for (horizon,), passing in judged.filter("passed").group_by(["horizon"], maintain_order=True):
+        families = sorted(passing["family"].to_list())
+        reasons = "\n".join(f"{f}: {r}" for f, r in passing.select("family", "reasons").iter_rows())
+        mark_challenger(tracking.client, part.symbol, horizon, versions[horizon], part.day, families, reasons)
+        marked.append(f"{horizon} v{versions[horizon]} ({', '.join(families)})")
+    return marked
+
+
+def build_gate_asset(thresholds: Thresholds, leakage_assets: dict[str, str] | None = None):
+    """The asset for a window length (the partition mapping needs it at definition time).
+    ``leakage_assets``: upstream asset -> which days (``EVIDENCE``, ``SERVED``, ``BOTH``) must have
+    passed their blocking checks in the Dagster instance (default ``LEAKAGE_ASSETS``; a code
+    location that does not materialise some of them through Dagster names fewer)."""
+    window = thresholds.window_days
+    leakage_assets = LEAKAGE_ASSETS if leakage_assets is None else leakage_assets
+
+    @asset(
+        name=GATE_ASSET,
+        group_name=EVALUATION_GROUP,
+        kinds={"polars", "parquet", "mlflow"},
+        partitions_def=daily_symbol_partitions(),
+        backfill_policy=BackfillPolicy.single_run(),
+        deps=[
+            AssetDep(OOS_ASSET, partition_mapping=day_window_mapping(-(window - 1), 0)),
+            AssetDep(MODELS_ASSET, partition_mapping=IdentityPartitionMapping()),
+        ],
+        description=(
+            f"The gate's verdict on the model serving day D for symbol S, per model family and horizon, over the "
+            f"completed oos_eval days among D-{window - 1}..D: evidence (enough days and trades), leakage (every upstream "
+            "partition's blocking checks passed, read from the Dagster instance), data quality (coverage), performance "
+            "(beats every baseline in enough walk-forward sub-windows, daily-Sharpe floor), deflated Sharpe and PBO over "
+            "every variant evaluated, stability (drawdown, turnover). One row per (family, horizon) with the reasons "
+            "and figures. A pass sets the MLflow alias `challenger` on that horizon's model version; never `champion`."
+        ),
+        metadata={"window_days": window, "thresholds": MetadataValue.json(vars(thresholds)), "leakage_assets": MetadataValue.json(leakage_assets)},
+    )
+    def gate_verdict(context: AssetExecutionContext, lake: LakeResource, mlflow_tracking: MlflowTracking) -> MaterializeResult:
+        parts = parse_keys(context.partition_keys)
+        store, now = lake.lake(), utc_now()
+        missing = [str(p) for p in parts if not store.exists(MODELS_ASSET, p)]
+        if missing:
+            raise ValueError(f"{GATE_ASSET}: {MODELS_ASSET} partitions not materialised: {', '.join(missing[:10])}; materialise them first")
+        judged = []
+        for part in parts:  # judge every partition before writing any
+            rows_by_day = _window_rows(store, part, window)
+            failing = _failing(context.instance, leakage_assets, part, rows_by_day, now)
+            days = gate_window.window_days(part.day, window, settings.start_date())
+            verdicts = gate_window.verdicts(rows_by_day, (days[0], days[-1]), failing, thresholds, now)
+            judged.append((part, verdicts, store.read(MODELS_ASSET, part).row(0, named=True)))
+        tracking = mlflow_tracking.tracking()
+        passed = 0
+        for part, verdicts, record in judged:
+            write = store.write(GATE_ASSET, part, verdicts)
+            marked = _challenge(tracking, part, record, verdicts)
+            passed += bool(marked)
+            context.add_asset_metadata(
+                partition_metadata(write, verdicts, {
+                    "passed": ", ".join(f"{f}/{h}" for f, h in verdicts.filter("passed").select("family", "horizon").iter_rows()) or "none",
+                    "challenger_set": ", ".join(marked) or "none",
+                    "model_uri": record["model_uri"],
+                    "verdicts": preview(verdicts.select("family", "horizon", "passed", *FIGURES), rows=verdicts.height or 1),
+                    "reasons": MetadataValue.md("\n\n".join(f"**{f}/{h}**\n\n" + r.replace("\n", "  \n") for f, h, r in verdicts.select("family", "horizon", "reasons").iter_rows()) or "_no model series in the window_"),
+                }, time_column="window_end"),
+                partition_key=part.dagster_key,
+            )  # fmt: skip
+        return MaterializeResult(metadata={"run_partitions": len(parts), "run_partitions_with_challenger": passed})
+
+    return gate_verdict

@@ -1,0 +1,64 @@
+"""Did every blocking check of these upstream partitions pass? Read from the Dagster instance.
+
+Public instance APIs only: ``fetch_materializations`` filtered to one asset partition gives
+the run that last wrote it, and that run's event log (``all_logs``) holds the checks it
+planned and their evaluations. The checks here judge a whole run's partitions at once
+(partition-less evaluations), so the run that last wrote a partition is the one whose
+checks vouch for it. A partition fails the leakage gate when it was never materialised, a
+blocking check of that run failed, or a planned check has no evaluation (the run died
+before it, or the check was skipped).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from dagster import AssetKey, AssetRecordsFilter, DagsterEventType, DagsterInstance
+
+from quant_assets.partitions import DaySymbol
+
+CHECK_EVENTS = {DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED, DagsterEventType.ASSET_CHECK_EVALUATION}
+
+
+def _run_checks(instance: DagsterInstance, run_id: str, asset: str) -> tuple[set[str], dict[str, bool]]:
+    """Checks of ``asset`` the run planned but never evaluated, and per evaluated blocking check whether it passed."""
+    planned, evaluated, passed = set(), set(), {}
+    for entry in instance.all_logs(run_id, of_type=CHECK_EVENTS):
+        event = entry.dagster_event
+        if event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED:
+            data = event.asset_check_planned_data
+            if data.asset_key == AssetKey(asset):
+                planned.add(data.check_name)
+        else:
+            data = event.asset_check_evaluation_data
+            if data.asset_key != AssetKey(asset):
+                continue
+            evaluated.add(data.check_name)
+            if data.blocking is not False:  # a non-blocking check is advice, not a gate
+                passed[data.check_name] = passed.get(data.check_name, True) and data.passed
+    return planned - evaluated, passed
+
+
+def failing_upstream(instance: DagsterInstance, assets: Iterable[str], parts: Iterable[DaySymbol]) -> list[str]:
+    """One line per upstream partition whose blocking checks did not all pass, naming it."""
+    runs: dict[tuple[str, str], tuple[set[str], dict[str, bool]]] = {}
+    problems = []
+    for part in parts:
+        for asset in assets:
+            found = instance.fetch_materializations(
+                AssetRecordsFilter(asset_key=AssetKey(asset), asset_partitions=[str(part.dagster_key)]), limit=1
+            ).records
+            if not found:
+                problems.append(f"{asset} {part}: not materialised")
+                continue
+            run_id = found[0].run_id
+            if (run_id, asset) not in runs:
+                runs[(run_id, asset)] = _run_checks(instance, run_id, asset)
+            unevaluated, passed = runs[(run_id, asset)]
+            failed = sorted(name for name, ok in passed.items() if not ok)
+            missing = sorted(unevaluated)
+            if failed:
+                problems.append(f"{asset} {part}: {', '.join(failed)} failed (run {run_id[:8]})")
+            if missing:
+                problems.append(f"{asset} {part}: {', '.join(missing)} not evaluated (run {run_id[:8]})")
+    return problems

@@ -1,0 +1,147 @@
+"""gate_verdict's pure half: one verdict per model (family, horizon) from a trailing window
+of oos_eval rows.
+
+Only complete days are evidence: a day whose longest horizon has not passed yet, or whose
+rows still lack a label, would score a model on part of its trades. For each model series
+(a family that predicted, on one horizon) the window gives:
+
+- the book: daily after-cost PnL of that series (``strategy``) and of the horizon's baselines;
+- the trials: daily PnL of every model series evaluated in the window (families x horizons,
+  ablations included), which the deflated Sharpe and the PBO count;
+- trades, turnover per day, and coverage: evaluable decisions over the decisions the
+  horizon's grid holds in the complete days (a missing bar, label or input lowers it).
+
+A day without an evaluable decision of a series books 0 for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from datetime import date, datetime, time, timedelta, timezone
+
+import polars as pl
+
+from quant_assets.evaluation import metrics, strategy
+from quant_assets.evaluation.completeness import missing_horizons
+from quant_assets.evaluation.evidence import collect_evidence
+from quant_assets.evaluation.gate import Evidence, Thresholds, verdict
+from quant_assets.labels.horizons import HORIZON_NAMES, HORIZONS
+
+GATE_ASSET = "gate_verdict"
+REASON_SEPARATOR = "\n"
+PARTITION_SEPARATOR = "; "
+
+VERDICT_SCHEMA: dict[str, pl.DataType] = {
+    "family": pl.String(),
+    "horizon": pl.String(),
+    "passed": pl.Boolean(),
+    "reasons": pl.String(),  # one PASS/FAIL line per gate, joined by newlines
+    "window_start": pl.Date(),
+    "window_end": pl.Date(),
+    "completed_days": pl.Int64(),
+    "trades": pl.Int64(),
+    "upstream_checks_passed": pl.Boolean(),
+    "failing_partitions": pl.String(),  # "; "-joined, empty when none
+    "coverage": pl.Float64(),
+    "daily_sharpe": pl.Float64(),
+    "windows_beaten": pl.Int64(),
+    "n_windows": pl.Int64(),
+    "dsr_probability": pl.Float64(),
+    "n_trials": pl.Int64(),
+    "pbo": pl.Float64(),
+    "max_drawdown": pl.Float64(),
+    "turnover": pl.Float64(),
+    "cv_sharpe": pl.Float64(),
+}
+
+
+def window_days(day: date, window: int, first_day: date) -> list[date]:
+    """Days ``day - (window-1) .. day`` that exist (not before the first partition day);
+    the same days as the asset's ``day_window_mapping(-(window-1), 0)``."""
+    return [d for d in (day - timedelta(days=i) for i in range(window - 1, -1, -1)) if d >= first_day]
+
+
+def is_complete(day: date, rows: pl.DataFrame, as_of: datetime) -> bool:
+    """Every horizon's time has come and every stored row carries its label."""
+    return not rows.is_empty() and not missing_horizons(day, HORIZONS, as_of) and rows["label"].null_count() == 0
+
+
+def model_series(rows: pl.DataFrame) -> list[tuple[str, str]]:
+    """(family, horizon) of every series a model predicted (baselines excluded), in order."""
+    models = rows.filter(~pl.col("family").is_in(strategy.BASELINES))
+    pairs = models.select("family", "horizon").unique()
+    order = {h: i for i, h in enumerate(HORIZON_NAMES)}
+    return sorted(pairs.iter_rows(), key=lambda p: (order.get(p[1], len(order)), p[0]))
+
+
+def _daily(rows: pl.DataFrame, days: pl.DataFrame, family: str, horizon: str, name: str) -> pl.DataFrame:
+    series = rows.filter((pl.col("family") == family) & (pl.col("horizon") == horizon))
+    booked = metrics.daily_pnl(series).rename({"pnl": name})
+    return days.join(booked, on="day", how="left").with_columns(pl.col(name).fill_null(0.0))
+
+
+def grid_decisions(days: Sequence[date], horizon: timedelta) -> int:
+    """Decision instants of the horizon's epoch-aligned grid (``strategy.on_grid``) among the
+    days' rows, t in (D 00:00, D+1 00:00]: what a fully covered series decides."""
+    step = horizon // timedelta(microseconds=1)
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+    def instants(moment: datetime) -> int:  # grid points in (epoch, moment]
+        return ((moment - epoch) // timedelta(microseconds=1)) // step
+
+    starts = [datetime.combine(d, time(), tzinfo=timezone.utc) for d in days]
+    return sum(instants(s + timedelta(days=1)) - instants(s) for s in starts)
+
+
+def _series_key(family: str, horizon: str) -> str:
+    return f"{family}/{horizon}"
+
+
+def evidence(
+    rows: pl.DataFrame, days: Sequence[date], family: str, horizon: str, failing_partitions: Sequence[str], thresholds: Thresholds
+) -> Evidence:
+    """The evidence on one model series over the complete ``days`` (``rows``: theirs only)."""
+    grid = pl.DataFrame({"day": list(days)}, schema={"day": pl.Date()})
+    book = _daily(rows, grid, family, horizon, strategy.STRATEGY)
+    for name in strategy.BASELINES:
+        book = book.join(_daily(rows, grid, name, horizon, name), on="day")
+    trials = grid
+    for f, h in model_series(rows):
+        trials = trials.join(_daily(rows, grid, f, h, _series_key(f, h)), on="day")
+    series = rows.filter((pl.col("family") == family) & (pl.col("horizon") == horizon))
+    expected_decisions = grid_decisions(days, HORIZONS[horizon])
+    return collect_evidence(
+        book,
+        trials,
+        trades=int((series["trade_size"] > strategy.TRADE_EPS).sum()),
+        turnover=float(series["trade_size"].sum()) / len(days) if days else 0.0,
+        coverage=float(series["evaluable"].sum()) / expected_decisions if expected_decisions else 0.0,
+        failing_partitions=failing_partitions,
+        thresholds=thresholds,
+    )
+
+
+def verdicts(
+    rows_by_day: Mapping[date, pl.DataFrame],
+    window: tuple[date, date],
+    failing_partitions: Sequence[str],
+    thresholds: Thresholds,
+    as_of: datetime,
+) -> pl.DataFrame:
+    """One row per model series stored in the window (``VERDICT_SCHEMA``). ``rows_by_day``:
+    the oos_eval rows of each stored day of the window; partial days are stored but are no
+    evidence, so a window of partial days is judged on zero completed days (a FAIL)."""
+    if not rows_by_day:
+        return pl.DataFrame(schema=VERDICT_SCHEMA)
+    stored = pl.concat(list(rows_by_day.values()), how="vertical")
+    complete = sorted(d for d, rows in rows_by_day.items() if is_complete(d, rows, as_of))
+    rows = stored.filter(metrics.decision_day().is_in(complete))
+    out = []
+    for family, horizon in model_series(stored):
+        e = evidence(rows, complete, family, horizon, failing_partitions, thresholds)
+        v = verdict(e, thresholds)
+        figures = asdict(e) | {"failing_partitions": PARTITION_SEPARATOR.join(e.failing_partitions)}
+        out.append({"family": family, "horizon": horizon, "passed": v.passed, "reasons": REASON_SEPARATOR.join(v.reasons),
+                    "window_start": window[0], "window_end": window[1], **figures})
+    return pl.DataFrame(out, schema=VERDICT_SCHEMA)
