@@ -4,9 +4,10 @@ Public instance APIs only: ``fetch_materializations`` filtered to one asset part
 the run that last wrote it, and that run's event log (``all_logs``) holds the checks it
 planned and their evaluations. The checks here judge a whole run's partitions at once
 (partition-less evaluations), so the run that last wrote a partition is the one whose
-checks vouch for it. A partition fails the leakage gate when it was never materialised, a
-blocking check of that run failed, or a planned check has no evaluation (the run died
-before it, or the check was skipped).
+checks vouch for it. A partition fails the leakage gate when it was never materialised
+(unless its asset may be absent: see ``failing_upstream``), a blocking check of that run
+failed, or a planned check has no evaluation (the run died before it, or the check was
+skipped).
 """
 
 from __future__ import annotations
@@ -39,8 +40,12 @@ def _run_checks(instance: DagsterInstance, run_id: str, asset: str) -> tuple[set
     return planned - evaluated, passed
 
 
-def failing_upstream(instance: DagsterInstance, assets: Iterable[str], parts: Iterable[DaySymbol]) -> list[str]:
-    """One line per upstream partition whose blocking checks did not all pass, naming it."""
+def failing_upstream(
+    instance: DagsterInstance, assets: Iterable[str], parts: Iterable[DaySymbol], absent_ok: bool = False
+) -> list[str]:
+    """One line per upstream partition whose blocking checks did not all pass, naming it.
+    ``absent_ok``: a partition never materialised is not a failure (a source that was not
+    collected that day was read by nobody); one that was materialised must still have passed."""
     runs: dict[tuple[str, str], tuple[set[str], dict[str, bool]]] = {}
     problems = []
     for part in parts:
@@ -49,7 +54,8 @@ def failing_upstream(instance: DagsterInstance, assets: Iterable[str], parts: It
                 AssetRecordsFilter(asset_key=AssetKey(asset), asset_partitions=[str(part.dagster_key)]), limit=1
             ).records
             if not found:
-                problems.append(f"{asset} {part}: not materialised")
+                if not absent_ok:
+                    problems.append(f"{asset} {part}: not materialised")
                 continue
             run_id = found[0].run_id
             if (run_id, asset) not in runs:

@@ -38,6 +38,7 @@ def collect_evidence(
     failing_partitions: Sequence[str] = (),
     thresholds: Thresholds | None = None,
     cv_sharpe: float = math.nan,
+    source_coverage: Mapping[str, float] | None = None,
 ) -> Evidence:
     th = thresholds or Thresholds()
     daily = daily.sort("day")
@@ -66,4 +67,5 @@ def collect_evidence(
         max_drawdown=max_drawdown(strategy),
         turnover=float(turnover),
         cv_sharpe=cv_sharpe,
+        **{f"{source}_coverage": float(value) for source, value in (source_coverage or {}).items()},
     )

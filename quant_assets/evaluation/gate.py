@@ -6,7 +6,11 @@ verdict says everything that is wrong at once; the verdict passes only if every 
 - evidence: completed days >= min_days and trades >= min_trades; a verdict never passes
   on too little evidence;
 - leakage: every upstream partition's blocking checks passed (failing ones are named);
-- data quality: coverage (share of expected evaluation rows present) >= min_coverage;
+- data quality: coverage (share of expected evaluation rows present) >= min_coverage, and
+  each source's coverage (share of the evidence days' feature rows the source reached,
+  see ``gate_window.source_coverage``) >= its own minimum (text 0 by default: collected only since
+  the scrape began, and the models are trained to do without it, so it is reported, not
+  required, unless a deployment raises it);
 - performance: the strategy beats every baseline's Sharpe in >= min_windows_beaten
   walk-forward sub-windows and its daily Sharpe >= sharpe_floor;
 - deflated Sharpe: DSR probability >= min_dsr, with the trials actually evaluated;
@@ -22,6 +26,8 @@ import math
 import os
 from dataclasses import asdict, dataclass, field, fields
 
+from quant_assets.features.contract import SOURCES
+
 ENV_PREFIX = "QUANT_ASSETS_GATE_"
 
 
@@ -31,6 +37,9 @@ class Thresholds:
     min_days: int = 30                # completed days needed for any verdict
     min_trades: int = 30
     min_coverage: float = 0.95
+    min_bars_coverage: float = 0.95   # per source: share of feature rows with the source present
+    min_derivatives_coverage: float = 0.90
+    min_text_coverage: float = 0.0
     walk_forward_windows: int = 4
     min_windows_beaten: int = 2
     sharpe_floor: float = 1.5         # annualised daily Sharpe, after cost
@@ -74,7 +83,7 @@ def env_var(name: str) -> str:
 def _out_of_range(name: str, value, whole: Thresholds | None) -> str | None:
     if isinstance(value, float) and not math.isfinite(value):
         return "must be finite"
-    if name in ("min_coverage", "min_dsr", "max_pbo", "max_drawdown") and not 0.0 <= value <= 1.0:
+    if (name.endswith("coverage") or name in ("min_dsr", "max_pbo", "max_drawdown")) and not 0.0 <= value <= 1.0:
         return "must be a fraction in [0, 1]"
     if name in ("window_days", "min_days", "walk_forward_windows", "min_windows_beaten") and value < 1:
         return "must be at least 1"
@@ -104,6 +113,10 @@ class Evidence:
     turnover: float
     # Purged k-fold Sharpe from fit time: reported beside the walk-forward one, not gated.
     cv_sharpe: float = math.nan
+    # Per source (features.contract.SOURCES): NaN when the feature rows were not read.
+    bars_coverage: float = math.nan
+    derivatives_coverage: float = math.nan
+    text_coverage: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -136,7 +149,14 @@ def _leakage(e: Evidence, th: Thresholds) -> tuple[bool, str]:
 
 
 def _coverage(e: Evidence, th: Thresholds) -> tuple[bool, str]:
-    return _line(e.coverage >= th.min_coverage, "data quality", f"coverage {e.coverage:.3f} (min {th.min_coverage})")
+    ok = e.coverage >= th.min_coverage
+    parts = [f"coverage {e.coverage:.3f} (min {th.min_coverage})"]
+    for source in SOURCES:
+        value, floor = getattr(e, f"{source}_coverage"), getattr(th, f"min_{source}_coverage")
+        # A source that could not be measured fails unless nothing is required of it.
+        ok &= floor == 0.0 or value >= floor
+        parts.append(f"{source} {value:.3f} (min {floor})")
+    return _line(ok, "data quality", ", ".join(parts))
 
 
 def _performance(e: Evidence, th: Thresholds) -> tuple[bool, str]:

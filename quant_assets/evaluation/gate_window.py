@@ -9,7 +9,12 @@ rows still lack a label, would score a model on part of its trades. For each mod
 - the trials: daily PnL of every model series evaluated in the window (families x horizons,
   ablations included), which the deflated Sharpe and the PBO count;
 - trades, turnover per day, and coverage: evaluable decisions over the decisions the
-  horizon's grid holds in the complete days (a missing bar, label or input lowers it).
+  horizon's grid holds in the complete days (a missing bar, label or input lowers it);
+- per source, the share of the complete days' feature rows where the source reached the
+  model: at least one of its feature groups present (``source_coverage``; a source whose
+  every flag is set at a row was absent there). One figure for every series of the symbol;
+- the purged k-fold Sharpe of the fit, where the fit stored one (LightGBM), beside the
+  walk-forward one.
 
 A day without an evaluable decision of a series books 0 for it.
 """
@@ -26,6 +31,7 @@ from quant_assets.evaluation import metrics, strategy
 from quant_assets.evaluation.completeness import missing_horizons
 from quant_assets.evaluation.evidence import collect_evidence
 from quant_assets.evaluation.gate import Evidence, Thresholds, verdict
+from quant_assets.features.contract import FLAGS_BY_SOURCE
 from quant_assets.labels.horizons import HORIZON_NAMES, HORIZONS
 
 GATE_ASSET = "gate_verdict"
@@ -53,6 +59,9 @@ VERDICT_SCHEMA: dict[str, pl.DataType] = {
     "max_drawdown": pl.Float64(),
     "turnover": pl.Float64(),
     "cv_sharpe": pl.Float64(),
+    "bars_coverage": pl.Float64(),
+    "derivatives_coverage": pl.Float64(),
+    "text_coverage": pl.Float64(),
 }
 
 
@@ -98,8 +107,29 @@ def _series_key(family: str, horizon: str) -> str:
     return f"{family}/{horizon}"
 
 
+def source_coverage(features: pl.DataFrame | None) -> dict[str, float]:
+    """Per source, the share of feature rows with at least one of its feature groups present,
+    i.e. not every one of its missing flags set (``{}`` when no feature rows were read: the
+    figures stay NaN and say so). Not "every group present": Binance serves open interest
+    and long/short ratios for its last 30 days only, so a backfill lacks them for good while
+    funding and basis arrive; that is a thinner source, not an absent one."""
+    if features is None or features.height == 0:
+        return {}
+    present = features.select(
+        [(~pl.all_horizontal(list(flags))).mean().alias(source) for source, flags in FLAGS_BY_SOURCE.items()]
+    )
+    return present.row(0, named=True)
+
+
 def evidence(
-    rows: pl.DataFrame, days: Sequence[date], family: str, horizon: str, failing_partitions: Sequence[str], thresholds: Thresholds
+    rows: pl.DataFrame,
+    days: Sequence[date],
+    family: str,
+    horizon: str,
+    failing_partitions: Sequence[str],
+    thresholds: Thresholds,
+    sources: Mapping[str, float] | None = None,
+    cv_sharpe: float = float("nan"),
 ) -> Evidence:
     """The evidence on one model series over the complete ``days`` (``rows``: theirs only)."""
     grid = pl.DataFrame({"day": list(days)}, schema={"day": pl.Date()})
@@ -119,6 +149,8 @@ def evidence(
         coverage=float(series["evaluable"].sum()) / expected_decisions if expected_decisions else 0.0,
         failing_partitions=failing_partitions,
         thresholds=thresholds,
+        cv_sharpe=cv_sharpe,
+        source_coverage=sources,
     )
 
 
@@ -128,18 +160,25 @@ def verdicts(
     failing_partitions: Sequence[str],
     thresholds: Thresholds,
     as_of: datetime,
+    features_by_day: Mapping[date, pl.DataFrame] | None = None,
+    cv_sharpes: Mapping[tuple[str, str], float] | None = None,
 ) -> pl.DataFrame:
     """One row per model series stored in the window (``VERDICT_SCHEMA``). ``rows_by_day``:
     the oos_eval rows of each stored day of the window; partial days are stored but are no
-    evidence, so a window of partial days is judged on zero completed days (a FAIL)."""
+    evidence, so a window of partial days is judged on zero completed days (a FAIL).
+    ``features_by_day``: the feature rows (missing flags at least) of the window's days;
+    ``cv_sharpes``: the fit's purged k-fold Sharpe per (family, horizon), where stored."""
     if not rows_by_day:
         return pl.DataFrame(schema=VERDICT_SCHEMA)
     stored = pl.concat(list(rows_by_day.values()), how="vertical")
     complete = sorted(d for d, rows in rows_by_day.items() if is_complete(d, rows, as_of))
     rows = stored.filter(metrics.decision_day().is_in(complete))
+    features = [features_by_day[d] for d in complete if d in (features_by_day or {})]
+    sources = source_coverage(pl.concat(features, how="vertical") if features else None)
     out = []
     for family, horizon in model_series(stored):
-        e = evidence(rows, complete, family, horizon, failing_partitions, thresholds)
+        cv = (cv_sharpes or {}).get((family, horizon), float("nan"))
+        e = evidence(rows, complete, family, horizon, failing_partitions, thresholds, sources, cv)
         v = verdict(e, thresholds)
         figures = asdict(e) | {"failing_partitions": PARTITION_SEPARATOR.join(e.failing_partitions)}
         out.append({"family": family, "horizon": horizon, "passed": v.passed, "reasons": REASON_SEPARATOR.join(v.reasons),

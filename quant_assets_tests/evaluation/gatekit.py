@@ -43,3 +43,14 @@ def planted_day(day: date, skills: dict[tuple[str, str], float], default_skill: 
         end = pl.col("t").max() - timedelta(hours=1)
         rows = rows.with_columns(label=pl.when(pl.col("t") > end).then(None).otherwise("label"))
     return rows
+
+
+def planted_flags(day: date, missing: dict[str, float] | None = None) -> pl.DataFrame:
+    """A day of feature_matrix missing flags (288 rows): for each source, its first
+    ``missing[source]`` share of rows flagged missing (a source's flags together)."""
+    from quant_assets.features.contract import FLAGS_BY_SOURCE
+
+    n = 288
+    return pl.DataFrame(
+        {flag: [i < round(n * (missing or {}).get(source, 0.0)) for i in range(n)] for source, flags in FLAGS_BY_SOURCE.items() for flag in flags}
+    )

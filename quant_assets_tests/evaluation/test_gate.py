@@ -15,6 +15,7 @@ GOOD = Evidence(
     completed_days=60, trades=400, upstream_checks_passed=True, failing_partitions=(),
     coverage=0.99, daily_sharpe=2.4, windows_beaten=3, n_windows=4, dsr_probability=0.98,
     n_trials=16, pbo=0.2, max_drawdown=0.08, turnover=3.0,
+    bars_coverage=1.0, derivatives_coverage=0.97, text_coverage=0.4,
 )
 
 
@@ -54,6 +55,8 @@ CROSSINGS = [
     ("completed_days", 29, 30, "evidence"),
     ("trades", 29, 30, "evidence"),
     ("coverage", 0.949, 0.95, "data quality"),
+    ("bars_coverage", 0.949, 0.95, "data quality"),
+    ("derivatives_coverage", 0.899, 0.9, "data quality"),
     ("windows_beaten", 1, 2, "performance"),
     ("daily_sharpe", 1.49, 1.5, "performance"),
     ("dsr_probability", 0.949, 0.95, "deflated Sharpe"),
@@ -101,3 +104,15 @@ def test_the_process_environment_is_read_by_default(monkeypatch):
     monkeypatch.setenv("QUANT_ASSETS_GATE_MAX_TURNOVER", "2.5")
     assert Thresholds.from_env().max_turnover == 2.5
     assert not verdict(GOOD, Thresholds.from_env()).passed
+
+
+def test_a_source_that_was_not_measured_fails_only_where_a_minimum_is_set():
+    """Feature rows not read leave a source's coverage NaN: bars and derivatives, which the
+    gate requires, then fail data quality by name; text, required by nobody by default, does
+    not, until a deployment sets a minimum for it."""
+    unread = verdict(replace(GOOD, bars_coverage=math.nan))
+    assert [gate_of(r) for r in unread.failures] == ["FAIL data quality"] and "bars nan (min 0.95)" in unread.failures[0]
+    no_text = replace(GOOD, text_coverage=math.nan)
+    assert verdict(no_text).passed
+    assert not verdict(no_text, Thresholds(min_text_coverage=0.5)).passed
+    assert not verdict(replace(GOOD, text_coverage=0.4), Thresholds(min_text_coverage=0.5)).passed

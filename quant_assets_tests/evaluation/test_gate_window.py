@@ -8,7 +8,7 @@ import pytest
 from quant_assets.evaluation.gate import Thresholds
 from quant_assets.evaluation.gate_window import grid_decisions, verdicts, window_days
 from quant_assets.labels.horizons import HORIZONS
-from quant_assets_tests.evaluation.gatekit import planted_day
+from quant_assets_tests.evaluation.gatekit import planted_day, planted_flags
 
 FIRST = date(2025, 10, 1)
 LATER = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -28,9 +28,10 @@ def forty():
     return _window(40)
 
 
-def _judge(rows, failing=(), as_of=LATER):
+def _judge(rows, failing=(), as_of=LATER, missing=None):
     days = sorted(rows)
-    table = verdicts(rows, (days[0], days[-1]), list(failing), Thresholds(), as_of)
+    features = {d: planted_flags(d, missing or {"text": 0.5}) for d in days}
+    table = verdicts(rows, (days[0], days[-1]), list(failing), Thresholds(), as_of, features_by_day=features)
     return {(f, h): (p, r) for f, h, p, r in table.select("family", "horizon", "passed", "reasons").iter_rows()}, table
 
 
@@ -42,7 +43,15 @@ def test_only_the_skilled_series_passes_and_every_gate_says_so(forty):
     assert [r.split(":")[0] for r in reasons] == [f"PASS {g}" for g in ("evidence", "leakage", "data quality", "performance", "deflated Sharpe", "overfitting", "stability")]
     row = table.filter((table["family"] == "lgbm") & (table["horizon"] == "4h")).row(0, named=True)
     assert row["completed_days"] == 40 and row["n_trials"] == 8 and row["coverage"] == 1.0
+    assert (row["bars_coverage"], row["derivatives_coverage"], row["text_coverage"]) == (1.0, 1.0, 0.5)
     assert "over 8 trials" in judged[("lgbm", "4h")][1]
+
+
+def test_derivatives_missing_too_often_fail_data_quality_by_name(forty):
+    judged, table = _judge(forty, missing={"derivatives": 0.25})
+    ok, reasons = judged[("lgbm", "4h")]
+    assert not ok and [r.split(":")[0] for r in reasons.splitlines() if r.startswith("FAIL")] == ["FAIL data quality"]
+    assert "derivatives 0.750 (min 0.9)" in reasons and set(table["derivatives_coverage"]) == {0.75}
 
 
 def test_partial_days_are_no_evidence_and_too_few_fail():
