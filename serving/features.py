@@ -67,8 +67,22 @@ class FeatureServer:
 
     def rows(self, symbols: list[str], t: datetime, fetched_bars: pl.DataFrame | None = None) -> pl.DataFrame:
         """One contract row per symbol at decision time ``t``: ``symbol`` then the contract's columns."""
+        return self.snapshot(symbols, t, fetched_bars)[0]
+
+    def snapshot(self, symbols: list[str], t: datetime, fetched_bars: pl.DataFrame | None = None) -> tuple[pl.DataFrame, dict[str, float]]:
+        """``rows`` and, per symbol, the close of the newest bar available at ``t`` (the marks)."""
         inputs, parts = self.inputs(symbols, t, fetched_bars)
         upstream_days = {p: {a: mapped_days(p.day, a) for a in UPSTREAM} for p in parts}
         rows = recompute_at(inputs, [(p, t) for p in parts], upstream_days)
         symbol = pl.col("partition").str.split("|").list.get(1)
-        return rows.select(symbol.alias("symbol"), *contract.COLUMN_NAMES)
+        closes = (
+            inputs.bars.filter(pl.col("available_at") <= t).sort("available_at").group_by("symbol").agg(pl.col("close").last())
+        )
+        return rows.select(symbol.alias("symbol"), *contract.COLUMN_NAMES), dict(closes.iter_rows())
+
+    def bar(self, symbol: str, open_time: datetime, now: datetime) -> pl.DataFrame:
+        """The lake's bar of ``symbol`` opened at ``open_time`` if it had closed by ``now`` (0 or 1 row)."""
+        frame = self._read(BARS, DaySymbol(open_time.date(), symbol))
+        if frame is None:
+            return pl.DataFrame(schema=conform(BARS, None).schema)
+        return frame.filter((pl.col("ts") == open_time) & (pl.col("available_at") <= now))
