@@ -18,7 +18,7 @@ from quant_assets.cli.demo import demo, dev
 from quant_assets.cli.evaluate import evaluate
 from quant_assets.cli.mlflow_ui import mlflow_ui
 from quant_assets.cli.sql import sql
-from serving.cli import orders, positions, trading
+from serving.cli import orders, paper, positions, trading
 
 
 class _Commands(click.Group):
@@ -45,3 +45,4 @@ main.add_command(mlflow_ui)
 main.add_command(trading)
 main.add_command(positions)
 main.add_command(orders)
+main.add_command(paper)

@@ -104,3 +104,16 @@ def test_live_sensor_is_stopped_and_refuses_unless_a_person_enabled_it(env, monk
         ledger.set_kill_switch(False, "tester", "drill over")
         ledger.set_live_enabled(False, "a person", "done")
         assert "not been enabled" in evaluate().skip_message
+
+
+def test_paper_replay_command_trades_the_champion_into_the_ledger(env):
+    from click.testing import CliRunner
+
+    from quant_assets.cli import main
+
+    tradekit.crown(env)
+    result = CliRunner().invoke(main, ["paper", "replay", "--start", "2025-11-10T11:00", "--end", "2025-11-10T13:00", "--symbols", modelkit.SYMBOL])
+    assert result.exit_code == 0, result.output
+    assert "replayed 24 ticks" in result.output
+    orders = [o for o in Ledger.open().orders("paper") if o["strategy"] == "replay"]
+    assert orders and all(o["status"] == "filled" for o in orders)
