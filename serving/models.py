@@ -23,12 +23,21 @@ from quant_assets.registry.tracking import Tracking
 
 
 @dataclass(frozen=True)
-class Champion:
+class Slot:
+    """One (symbol, horizon), the unit that has (or lacks) a champion."""
+
     symbol: str
     horizon: str
-    name: str
+
+    @property
+    def name(self) -> str:
+        return registered_name(self.symbol, self.horizon)
+
+
+@dataclass(frozen=True)
+class Champion(Slot):
     version: str
-    model_uri: str
+    model_uri: str  # the logged model the version points at (the cache key)
     model: FittedModel
 
     @property
@@ -38,10 +47,7 @@ class Champion:
 
 
 @dataclass(frozen=True)
-class NoChampion:
-    symbol: str
-    horizon: str
-    name: str
+class NoChampion(Slot):
     reason: str
 
 
@@ -75,15 +81,15 @@ class ChampionModels:
             for h in horizons:
                 name = registered_name(symbol, h)
                 if name not in aliases:
-                    out[symbol, h] = NoChampion(symbol, h, name, f"{name} is not registered: no fit of {symbol} has been logged")
+                    out[symbol, h] = NoChampion(symbol, h, f"{name} is not registered: no fit of {symbol} has been logged")
                     continue
                 version = aliases[name].get(self.alias)
                 if version is None:
                     have = ", ".join(f"{a} -> {v}" for a, v in sorted(aliases[name].items())) or "none"
-                    out[symbol, h] = NoChampion(symbol, h, name, f"{name} has no alias '{self.alias}' (aliases set: {have})")
+                    out[symbol, h] = NoChampion(symbol, h, f"{name} has no alias '{self.alias}' (aliases set: {have})")
                     continue
                 uri = self._uri(name, str(version))
-                out[symbol, h] = Champion(symbol, h, name, str(version), uri, self._model(uri))
+                out[symbol, h] = Champion(symbol, h, str(version), uri, self._model(uri))
         in_use = {c.model_uri for c in out.values() if isinstance(c, Champion)}
         for uri in [u for u in self._models if u not in in_use]:
             del self._models[uri]  # demoted: nothing points at it any more
