@@ -42,6 +42,7 @@ from serving.tick import Trader, lake_bars, run_tick
 
 UTC = timezone.utc
 JOB = "trading_tick"
+OP = "run_trading_tick"  # op and job names share one namespace in a repository
 
 
 class TickConfig(Config):
@@ -77,7 +78,7 @@ def build_trader(mode: str, lake: LakeResource, mlflow_tracking: MlflowTracking,
     )  # fmt: skip
 
 
-@op(name=JOB, description="One trading tick for one closed bar: champions, features, signals, risk, orders, fills.")
+@op(name=OP, description="One trading tick for one closed bar: champions, features, signals, risk, orders, fills.")
 def trading_tick_op(context: OpExecutionContext, config: TickConfig, lake: LakeResource, mlflow_tracking: MlflowTracking) -> dict:
     if config.mode not in ("paper", "live"):
         raise ValueError(f"mode must be paper or live, not {config.mode!r}")
@@ -137,7 +138,7 @@ def _request(context: SensorEvaluationContext, mode: str, now: datetime | None =
     context.update_cursor(bar.isoformat())
     return RunRequest(
         run_key=f"{mode}:{bar.isoformat()}",
-        run_config={"ops": {JOB: {"config": {"mode": mode, "bar": bar.isoformat()}}}},
+        run_config={"ops": {OP: {"config": {"mode": mode, "bar": bar.isoformat()}}}},
         tags={"quant_assets/trading_mode": mode, "quant_assets/bar": bar.isoformat()},
     )
 

@@ -33,6 +33,16 @@ def _clock(monkeypatch, now):
     monkeypatch.setattr(jobs, "utc_now", lambda: now)
 
 
+def test_the_code_location_with_the_job_and_sensors_loads():
+    from dagster import Definitions
+
+    from quant_assets.definitions import defs
+
+    Definitions.validate_loadable(defs)  # op and job names share one namespace: a clash fails here
+    repo = defs.get_repository_def()
+    assert repo.get_job("trading_tick") and {s.name for s in repo.sensor_defs} >= {"paper_trading_sensor", "live_trading_sensor"}
+
+
 def test_paper_sensor_requests_one_run_per_new_closed_bar(env, monkeypatch):
     assert jobs.paper_trading_sensor.default_status == DefaultSensorStatus.RUNNING
     _clock(monkeypatch, NOON + timedelta(minutes=3))
@@ -40,7 +50,7 @@ def test_paper_sensor_requests_one_run_per_new_closed_bar(env, monkeypatch):
         context = build_sensor_context(instance=instance)
         first = jobs.paper_trading_sensor(context)
         assert isinstance(first, RunRequest) and first.run_key == f"paper:{NOON.isoformat()}"
-        assert first.run_config["ops"]["trading_tick"]["config"] == {"mode": "paper", "bar": NOON.isoformat()}
+        assert first.run_config["ops"]["run_trading_tick"]["config"] == {"mode": "paper", "bar": NOON.isoformat()}
         assert context.cursor == NOON.isoformat()
         again = jobs.paper_trading_sensor(build_sensor_context(instance=instance, cursor=context.cursor))
         assert isinstance(again, SkipReason)  # the same bar is not requested twice
@@ -56,10 +66,10 @@ def _run(env, bar, instance):
         "mlflow_tracking": MlflowTracking(tracking_uri=store.tracking_uri, artifact_root=store.artifact_root,
                                           cache_root=str(env / "cache" / "models")),
     }  # fmt: skip
-    config = {"ops": {"trading_tick": {"config": {"mode": "paper", "bar": bar.isoformat(), "now": bar.isoformat()}}}}
+    config = {"ops": {"run_trading_tick": {"config": {"mode": "paper", "bar": bar.isoformat(), "now": bar.isoformat()}}}}
     result = jobs.trading_tick_job.execute_in_process(run_config=config, resources=resources, instance=instance)
     assert result.success
-    return result.output_for_node("trading_tick")
+    return result.output_for_node("run_trading_tick")
 
 
 def test_a_tick_run_twice_for_a_bar_places_one_order_and_the_kill_switch_stops_the_next(env):
@@ -98,7 +108,7 @@ def test_live_sensor_is_stopped_and_refuses_unless_a_person_enabled_it(env, monk
         monkeypatch.setenv("QUANT_ASSETS_EXCHANGE_API_KEY", "k")
         monkeypatch.setenv("QUANT_ASSETS_EXCHANGE_API_SECRET", "s")
         request = evaluate()
-        assert isinstance(request, RunRequest) and request.run_config["ops"]["trading_tick"]["config"]["mode"] == "live"
+        assert isinstance(request, RunRequest) and request.run_config["ops"]["run_trading_tick"]["config"]["mode"] == "live"
         ledger.set_kill_switch(True, "tester", "drill")
         assert "kill switch" in evaluate().skip_message
         ledger.set_kill_switch(False, "tester", "drill over")
