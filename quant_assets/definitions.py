@@ -47,6 +47,7 @@ from quant_assets.resources.market_data import (
     FileDropMarketData,
     MarketDataSource,
 )
+from serving.jobs import live_trading_sensor, paper_trading_sensor, trading_tick_job
 from quant_assets.resources.social_data import (
     BundleSocialText,
     FileDropSocialText,
@@ -157,6 +158,10 @@ def build_definitions() -> Definitions:
         asset_checks=load_asset_checks_from_modules(
             [market_checks, derivatives_checks, social_checks, features_checks, labels_checks, models_checks, evaluation_checks]
         ),
+        # The trading half (serving/): one tick job, run by the paper sensor (running) and the
+        # live sensor (stopped; refuses unless a person enabled live trading in the ledger).
+        jobs=[trading_tick_job],
+        sensors=[paper_trading_sensor, live_trading_sensor],
         resources={
             "lake": LakeResource(root=home.lake),
             "market_data": market_data_source(),

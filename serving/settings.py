@@ -84,3 +84,55 @@ def risk_limits():
         max_drawdown=settings.read("QUANT_ASSETS_RISK_MAX_DRAWDOWN", "0.03", _fraction, "a fraction below the day's equity peak, e.g. 0.03"),
         max_position=settings.read("QUANT_ASSETS_RISK_MAX_POSITION", "0.25", _fraction, "a symbol's notional as a fraction of equity, e.g. 0.25"),
     )
+
+
+FAMILIES = ("lgbm", "mhnet", "mean")
+
+
+def _weights(raw: str) -> dict[str, float]:
+    """``1h=0.25,4h=0.25,1d=0.25,7d=0.25`` -> {horizon: weight}; horizons not named weigh 0."""
+    from quant_assets.labels.horizons import HORIZON_NAMES
+
+    out = {}
+    for item in raw.split(","):
+        h, sep, w = item.strip().partition("=")
+        if not sep or h not in HORIZON_NAMES:
+            raise ValueError(f"{item.strip()!r} is not <horizon>=<weight> with a horizon of {', '.join(HORIZON_NAMES)}")
+        out[h] = float(w)
+    if not any(out.values()):
+        raise ValueError("every weight is 0")
+    return out
+
+
+@dataclass(frozen=True)
+class ServingSettings:
+    strategy: str  # the book's name in the ledger
+    family: str  # which family's prediction trades: lgbm, mhnet or their mean
+    weights: dict[str, float]  # horizon -> weight of its position in the symbol's target
+    capital: float  # the quote notional a full (+1) combined position stands for
+    risk_budget: float  # share of capital a full signal deploys
+    max_gross: float  # sum of |notional| across symbols, as a share of capital
+    min_change: float  # no order for a change of notional below this share of capital
+    max_bar_age_s: float  # data halt: newest bar older than this at tick time
+    max_missing_sources: int  # data halt: more feature sources than this without a record
+    max_drift: float  # data halt: mean |z| of the row against the model's fit window
+
+
+def serving_settings() -> ServingSettings:
+    positive = settings.bounded(float, 0, above=True)
+    return ServingSettings(
+        strategy=settings.read("QUANT_ASSETS_SERVING_STRATEGY", "champion", expect="a book name, e.g. champion"),
+        family=settings.read("QUANT_ASSETS_SERVING_FAMILY", "lgbm", settings.one_of(*FAMILIES), "lgbm, mhnet or mean"),
+        weights=settings.read(
+            "QUANT_ASSETS_SERVING_HORIZON_WEIGHTS", "1h=0.25,4h=0.25,1d=0.25,7d=0.25", _weights, "e.g. 1h=0.25,4h=0.25,1d=0.25,7d=0.25"
+        ),
+        capital=settings.read("QUANT_ASSETS_SERVING_CAPITAL", "100000", positive, "quote currency, e.g. 100000"),
+        risk_budget=settings.read("QUANT_ASSETS_SERVING_RISK_BUDGET", "0.5", _fraction, "a share of capital in (0, 1], e.g. 0.5"),
+        max_gross=settings.read("QUANT_ASSETS_SERVING_MAX_GROSS", "1", positive, "a share of capital, e.g. 1"),
+        min_change=settings.read("QUANT_ASSETS_SERVING_MIN_CHANGE", "0.002", _non_negative, "a share of capital, e.g. 0.002"),
+        max_bar_age_s=settings.read("QUANT_ASSETS_SERVING_MAX_BAR_AGE_S", "600", positive, "seconds, e.g. 600"),
+        max_missing_sources=settings.read(
+            "QUANT_ASSETS_SERVING_MAX_MISSING_SOURCES", "1", settings.bounded(int, 0), "a whole number of sources, e.g. 1"
+        ),
+        max_drift=settings.read("QUANT_ASSETS_SERVING_MAX_DRIFT", "5", positive, "a mean |z-score|, e.g. 5"),
+    )

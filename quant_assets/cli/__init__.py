@@ -19,7 +19,7 @@ from quant_assets.cli.evaluate import evaluate
 from quant_assets.cli.mlflow_ui import mlflow_ui
 from quant_assets.cli.model import model
 from quant_assets.cli.sql import sql
-from serving.cli import orders, positions, trading
+from serving.cli import orders, paper, positions, trading
 
 
 class _Commands(click.Group):
@@ -47,3 +47,4 @@ main.add_command(model)
 main.add_command(trading)
 main.add_command(positions)
 main.add_command(orders)
+main.add_command(paper)

@@ -52,11 +52,20 @@ def on_grid(horizon: timedelta) -> pl.Expr:
     return (pl.col("t").dt.epoch("us") % step_us) == 0
 
 
+def reference_edge(prediction: str = "prediction", *, cost: float) -> pl.Expr:
+    """sign(prediction) * max(|prediction| - cost, 0): the cost-shrunk, symmetric edge."""
+    pred = pl.col(prediction)
+    return pred.sign() * (pred.abs() - cost).clip(lower_bound=0.0)
+
+
+def reference_score(prediction: str = "prediction", vol: str = "vol", *, cost: float, eps: float = VOL_EPS) -> pl.Expr:
+    """edge / max(vol, eps)."""
+    return reference_edge(prediction, cost=cost) / pl.max_horizontal(pl.col(vol), pl.lit(eps))
+
+
 def reference_position(prediction: str = "prediction", vol: str = "vol", *, cost: float, eps: float = VOL_EPS) -> pl.Expr:
     """clip(edge / max(vol, eps), -1, 1) with the cost-shrunk, symmetric edge."""
-    pred = pl.col(prediction)
-    edge = pred.sign() * (pred.abs() - cost).clip(lower_bound=0.0)
-    return (edge / pl.max_horizontal(pl.col(vol), pl.lit(eps))).clip(-1.0, 1.0)
+    return reference_score(prediction, vol, cost=cost, eps=eps).clip(-1.0, 1.0)
 
 
 def simulate(

@@ -81,22 +81,7 @@ class LiveAdapter:
 
     def _outside_limits(self, order: OrderRequest) -> str | None:
         """Why the venue would refuse the order's size, or None; checked before sending."""
-        ex = self.exchange
-        limits = ex.market(order.symbol)["limits"]
-        try:
-            amount = float(ex.amount_to_precision(order.symbol, order.quantity))
-        except ccxt.InvalidOrder as exc:  # below the precision: ccxt refuses to round to zero
-            return self._clean(exc)
-        lowest = (limits.get("amount") or {}).get("min") or 0.0
-        highest = (limits.get("market") or {}).get("max") or (limits.get("amount") or {}).get("max")
-        min_cost = (limits.get("cost") or {}).get("min") or 0.0
-        if amount <= 0 or amount < lowest:
-            return f"{order.quantity:g} {order.symbol} is below the minimum amount {lowest:g}"
-        if highest and amount > highest:
-            return f"{amount:g} {order.symbol} is above the market order maximum {highest:g}"
-        if amount * order.reference_price < min_cost:
-            return f"notional {amount * order.reference_price:.2f} is below the minimum {min_cost:g}"
-        return None
+        return market_refusal(self.exchange, order.symbol, order.quantity, order.reference_price, self._clean)
 
     def _lookup(self, order: OrderRequest, exchange_order_id: str | None) -> OrderUpdate:
         cid = order.client_order_id
@@ -142,6 +127,27 @@ class LiveAdapter:
         for secret in self._secrets:
             text = text.replace(secret, "<redacted>")
         return " ".join(text.split())[:500]
+
+
+def market_refusal(ex: ccxt.Exchange, symbol: str, quantity: float, price: float, clean=str) -> str | None:
+    """Why the venue would refuse a market order of ``quantity`` at about ``price`` (its
+    precision, amount and notional limits from the loaded markets), or None. The allocator asks
+    the same before it proposes an order, so a live tick proposes nothing the venue refuses."""
+    limits = ex.market(symbol)["limits"]
+    try:
+        amount = float(ex.amount_to_precision(symbol, quantity))
+    except ccxt.InvalidOrder as exc:  # below the precision: ccxt refuses to round to zero
+        return clean(exc)
+    lowest = (limits.get("amount") or {}).get("min") or 0.0
+    highest = (limits.get("market") or {}).get("max") or (limits.get("amount") or {}).get("max")
+    min_cost = (limits.get("cost") or {}).get("min") or 0.0
+    if amount <= 0 or amount < lowest:
+        return f"{quantity:g} {symbol} is below the minimum amount {lowest:g}"
+    if highest and amount > highest:
+        return f"{amount:g} {symbol} is above the market order maximum {highest:g}"
+    if amount * price < min_cost:
+        return f"notional {amount * price:.2f} is below the minimum {min_cost:g}"
+    return None
 
 
 def _ts(ms: int | None) -> datetime:

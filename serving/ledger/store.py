@@ -290,6 +290,39 @@ class Ledger:
         with self.engine.connect() as conn:
             return [r for (r,) in conn.execute(query)]
 
+    # -- signals -------------------------------------------------------------------------
+
+    def record_signals(self, mode: str, strategy: str, rows: list[dict]) -> int:
+        """Horizon decisions (``symbol, horizon, t, model_uri, prediction, cost, vol, edge,
+        score, position``), each once per (book, symbol, horizon, t); how many were new."""
+        now = _naive(_now())
+        with self.engine.begin() as conn:
+            return sum(
+                self._insert_once(
+                    conn, "signals", {**r, "t": _naive(r["t"]), "mode": mode, "strategy": strategy, "recorded_at": now},
+                    ["mode", "strategy", "symbol", "horizon", "t"],
+                )
+                for r in rows
+            )
+
+    def held_positions(self, mode: str, strategy: str, at: datetime) -> dict[tuple[str, str], float]:
+        """(symbol, horizon) -> the position of its newest decision at or before ``at``."""
+        s = self.t["signals"]
+        newest = (
+            sa.select(s.c.symbol, s.c.horizon, sa.func.max(s.c.t).label("t"))
+            .where(s.c.mode == mode, s.c.strategy == strategy, s.c.t <= _naive(at))
+            .group_by(s.c.symbol, s.c.horizon)
+            .subquery()
+        )
+        query = sa.select(s.c.symbol, s.c.horizon, s.c.position).join(
+            newest, (s.c.symbol == newest.c.symbol) & (s.c.horizon == newest.c.horizon) & (s.c.t == newest.c.t)
+        ).where(s.c.mode == mode, s.c.strategy == strategy)
+        with self.engine.connect() as conn:
+            return {(sym, h): pos for sym, h, pos in conn.execute(query)}
+
+    def signals(self, mode: str | None = None, strategy: str | None = None) -> list[dict]:
+        return self._rows("signals", mode=mode, strategy=strategy)
+
     # -- risk events, kill switch, live enablement -------------------------------------
 
     def record_risk_event(

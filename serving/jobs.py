@@ -1,0 +1,167 @@
+"""The trading job and its two sensors, mounted in the one ``Definitions``.
+
+``trading_tick`` is one op that runs ``serving.tick.run_tick`` for one bar and one mode (run
+config). ``paper_trading_sensor`` asks for one run per new closed 5m bar of the universe
+(cursor: the last bar requested; ``run_key``: the bar, so Dagster itself never starts two runs
+for one bar, and the ledger's client order ids make a rerun place nothing twice).
+``live_trading_sensor`` is the same job with the live adapter: STOPPED by default, and even
+when a person starts it, it requests nothing unless live trading was enabled in the ledger by
+a person (``quant-assets trading enable-live``) and the exchange keys are in the environment;
+the order batch checks both again before any order.
+"""
+
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import polars as pl
+from dagster import (
+    Config,
+    DefaultSensorStatus,
+    OpExecutionContext,
+    RunRequest,
+    SensorEvaluationContext,
+    SkipReason,
+    job,
+    op,
+    sensor,
+)
+
+from quant_assets import settings
+from quant_assets.lake.store import ParquetLake
+from quant_assets.market.bars import BARS_ASSET
+from quant_assets.partitions import DaySymbol
+from quant_assets.resources.lake import LakeResource
+from quant_assets.resources.models import MlflowTracking
+from quant_assets.timegrid import BAR, utc_now
+from serving.execution.batch import Book
+from serving.ledger import Ledger
+from serving.models import ChampionModels
+from serving.settings import exchange_credentials, paper_costs, risk_limits, serving_settings
+from serving.tick import Trader, lake_bars, run_tick
+
+UTC = timezone.utc
+JOB = "trading_tick"
+OP = "run_trading_tick"  # op and job names share one namespace in a repository
+
+
+class TickConfig(Config):
+    mode: str = "paper"  # paper or live
+    bar: str  # ISO decision time: the close of the newest closed bar
+    now: str = ""  # the clock, ISO; only tests and drills set it (empty: the wall clock)
+
+
+def build_trader(mode: str, lake: LakeResource, mlflow_tracking: MlflowTracking, ledger: Ledger, clock) -> Trader:
+    from serving.execution.paper import PaperAdapter
+    from serving.features import FeatureServer
+
+    cfg = serving_settings()
+    features = FeatureServer(lake.lake())
+    models = ChampionModels(mlflow_tracking.tracking(), Path(mlflow_tracking.cache_root).parent / "serving-models")
+    market_type = settings.read("QUANT_ASSETS_MARKET_TYPE", "spot", expect="spot or swap")
+    book = Book(mode, cfg.strategy, "USDT", cfg.capital)
+    common = dict(ledger=ledger, models=models, features=features, book=book, symbols=settings.universe(), config=cfg,
+                  limits=risk_limits(), market_type=market_type)  # fmt: skip
+    if mode == "paper":
+        return Trader(adapter=PaperAdapter(lake_bars(features, clock), paper_costs()), **common)
+    from serving.execution.live import LiveAdapter, live_exchange, market_refusal
+
+    credentials = exchange_credentials()
+    if credentials is None:  # the batch would halt with LIVE_KEYS_MISSING; without keys there is no client either
+        raise RuntimeError("live trading needs QUANT_ASSETS_EXCHANGE_API_KEY and QUANT_ASSETS_EXCHANGE_API_SECRET")
+    exchange = live_exchange(settings.read("QUANT_ASSETS_EXCHANGE", "binance", expect="a ccxt exchange id"), market_type, credentials)
+    exchange.load_markets()
+    return Trader(
+        adapter=LiveAdapter(exchange), keys_present=True,
+        venue_refusal=lambda s, q, p: market_refusal(exchange, s, q, p),
+        precision=lambda s, q: float(exchange.amount_to_precision(s, q)), **common,
+    )  # fmt: skip
+
+
+@op(name=OP, description="One trading tick for one closed bar: champions, features, signals, risk, orders, fills.")
+def trading_tick_op(context: OpExecutionContext, config: TickConfig, lake: LakeResource, mlflow_tracking: MlflowTracking) -> dict:
+    if config.mode not in ("paper", "live"):
+        raise ValueError(f"mode must be paper or live, not {config.mode!r}")
+    t = datetime.fromisoformat(config.bar).astimezone(UTC)
+    ledger = Ledger.open()
+    try:
+        now = datetime.fromisoformat(config.now).astimezone(UTC) if config.now else utc_now()
+        trader = build_trader(config.mode, lake, mlflow_tracking, ledger, lambda: now)
+        report = run_tick(trader, t, now=now)
+    finally:
+        ledger.close()
+    summary = {
+        "bar": t.isoformat(),
+        "mode": config.mode,
+        "no_champion": len(report.no_champion),
+        "data_halts": {s: [h.code for h in hs] for s, hs in report.data_halts.items()},
+        "decisions": len(report.decisions),
+        "orders": [o.client_order_id for o in report.orders],
+        "halts": [h.code for h in report.batch.halts],
+        "new_fills": report.batch.new_fills,
+    }
+    context.log.info("tick %s", summary)
+    return summary
+
+
+@job(name=JOB, description="The trading tick the paper and live sensors run, one run per closed bar.")
+def trading_tick_job():
+    trading_tick_op()
+
+
+def newest_closed_bar(store: ParquetLake, symbols: list[str], now: datetime) -> datetime | None:
+    """The newest close time every symbol of the universe has a bar for in the lake, by ``now``."""
+    newest = []
+    for symbol in symbols:
+        found = None
+        today = (now - BAR).date()
+        for day in (today, today - timedelta(days=1)):
+            path = store.partition_path(BARS_ASSET, DaySymbol(day, symbol))
+            if path.exists():
+                times = pl.read_parquet(path, columns=["available_at"]).filter(pl.col("available_at") <= now)["available_at"]
+                if times.len():
+                    found = times.max()
+                    break
+        if found is None:
+            return None
+        newest.append(found)
+    return min(newest)
+
+
+def _request(context: SensorEvaluationContext, mode: str, now: datetime | None = None):
+    now = now or utc_now()
+    bar = newest_closed_bar(ParquetLake(settings.home().lake), settings.universe(), now)
+    if bar is None:
+        return SkipReason("no closed bar in the lake for every symbol of the universe")
+    if context.cursor and datetime.fromisoformat(context.cursor) >= bar:
+        return SkipReason(f"bar {bar.isoformat()} already requested")
+    context.update_cursor(bar.isoformat())
+    return RunRequest(
+        run_key=f"{mode}:{bar.isoformat()}",
+        run_config={"ops": {OP: {"config": {"mode": mode, "bar": bar.isoformat()}}}},
+        tags={"quant_assets/trading_mode": mode, "quant_assets/bar": bar.isoformat()},
+    )
+
+
+@sensor(job=trading_tick_job, minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING,
+        description="Paper trading: one trading_tick run per new closed 5m bar (cursor: the last bar).")  # fmt: skip
+def paper_trading_sensor(context: SensorEvaluationContext):
+    return _request(context, "paper")
+
+
+@sensor(job=trading_tick_job, minimum_interval_seconds=30, default_status=DefaultSensorStatus.STOPPED,
+        description="Live trading: STOPPED by default; requests nothing unless a person enabled live trading "
+                    "(quant-assets trading enable-live) and the exchange keys are set.")  # fmt: skip
+def live_trading_sensor(context: SensorEvaluationContext):
+    ledger = Ledger.open()
+    try:
+        enabled, killed = ledger.live_enabled(), ledger.kill_switch()
+    finally:
+        ledger.close()
+    if not enabled.on:
+        return SkipReason("live trading has not been enabled by a person (quant-assets trading enable-live)")
+    if exchange_credentials() is None:
+        return SkipReason("QUANT_ASSETS_EXCHANGE_API_KEY and QUANT_ASSETS_EXCHANGE_API_SECRET are not both set")
+    if killed.on:
+        return SkipReason(f"the kill switch is set (by {killed.by}: {killed.reason})")
+    return _request(context, "live")
