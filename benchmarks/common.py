@@ -91,6 +91,10 @@ class Timers:
 
         return timed
 
+    def patch(self, owner, attribute: str, name: str) -> None:
+        """Replace ``owner.attribute`` (a module's or class's function) by its timed wrapper."""
+        setattr(owner, attribute, self.wrap(name, getattr(owner, attribute)))
+
     def report(self) -> dict[str, float]:
         return {f"{k}_s": round(v, 2) for k, v in sorted(self.seconds.items())} | {
             f"{k}_calls": n for k, n in sorted(self.calls.items())
@@ -99,6 +103,54 @@ class Timers:
     def print_lines(self) -> None:
         for k, v in sorted(self.seconds.items(), key=lambda kv: -kv[1]):
             print(f"  {k:28s} {v:8.1f}s  ({self.calls[k]} calls)")
+
+
+def print_stages(setup: dict, floor_s: float, floor_note: str, pipeline_s: float, pipeline_note: str, checks: dict, timers: Timers, steps: dict) -> None:
+    """The human-readable head of a model benchmark's report: setup, floor, pipeline and where its time went."""
+    print("setup (untimed): " + ", ".join(f"{k} {v:.1f}s" for k, v in setup.items()))
+    print(f"floor:    {floor_s:8.1f}s  ({floor_note})")
+    print(f"pipeline: {pipeline_s:8.1f}s  ({pipeline_note}, checks {'passed' if all(checks.values()) else checks})")
+    timers.print_lines()
+    for k, v in steps.items():
+        print(f"  step {k:23s} {v:8.1f}s")
+
+
+def model_bench_parser(doc: str):
+    """The arguments every in-process model benchmark takes: the model-partition days, the
+    symbols, the data folder and an optional (empty) work folder."""
+    import argparse
+
+    p = argparse.ArgumentParser(description=doc.split("\n")[0])
+    p.add_argument("--start", default="2025-10-01", help="first model partition day")
+    p.add_argument("--end", default="2025-11-30", help="last model partition day")
+    p.add_argument("--symbols", default=DEFAULT_SYMBOLS, help="comma-separated keys")
+    p.add_argument("--data", default=str(DEFAULT_DATA))
+    p.add_argument("--workdir", default=None, help="keep everything here (default: a temporary folder, removed)")
+    return p
+
+
+def run_model_bench(args, prefix: str, run) -> None:
+    """A fresh home (``model_home``), ``run(data, start, end, symbols, train_days, refit_days)``,
+    the work folder removed unless ``--workdir`` named it, then the JSON line: run's dict plus
+    the script's wall time, peak RSS and the load average at the end."""
+    import shutil
+    from datetime import date
+
+    wall0 = time.perf_counter()
+    data = Path(args.data).resolve()
+    start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
+    symbols = [s.strip() for s in args.symbols.split(",") if s.strip()]
+    work = fresh_workdir(args.workdir, prefix)
+    train_days, refit_days = model_home(work, start, symbols)
+    try:
+        result = run(data, start, end, symbols, train_days, refit_days)
+    finally:
+        if not args.workdir:
+            shutil.rmtree(work, ignore_errors=True)
+    result["script_wall_s"] = round(time.perf_counter() - wall0, 1)
+    result["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    result["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    print(json.dumps(result, sort_keys=True), flush=True)
 
 
 def model_home(work: Path, start, symbols: list[str]) -> tuple[int, int]:
@@ -237,7 +289,7 @@ def materialiser(defs, universe: list[str], instance):
     ``quant_assets.runs.materialize``; a failed run or blocking check stops the benchmark."""
     from quant_assets.runs import materialize
 
-    def materialise(assets, parts, what):
+    def materialise(assets, parts, what="materialise"):
         log(f"{what}: {assets} for {len(parts)} partitions ...")
         t0 = time.perf_counter()
         results = materialize(defs, assets, parts, universe, instance)
