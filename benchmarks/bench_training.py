@@ -51,67 +51,30 @@ and ``peak_rss_mb`` (max RSS of this process and its children; target under 4,00
 """
 
 
-import argparse
-import json
 import os
-import shutil
 import sys
 import time
 from collections import defaultdict
-from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import (  # noqa: E402
-    DEFAULT_DATA,
-    DEFAULT_SYMBOLS,
-    Timers,
-    fresh_workdir,
-    log,
-    materialiser,
-    model_definitions,
-    model_home,
-    model_partitions,
-    peak_rss_mb,
-    setup_inputs,
-    step_seconds,
-    warm_up,
+    Timers, log, materialiser, model_bench_parser, model_definitions, model_partitions, print_stages,
+    run_model_bench, setup_inputs, step_seconds, warm_up,
 )
 
 
-def parse_args():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--start", default="2025-10-01", help="first model partition day")
-    p.add_argument("--end", default="2025-11-30", help="last model partition day")
-    p.add_argument("--symbols", default=DEFAULT_SYMBOLS, help="comma-separated keys")
-    p.add_argument("--data", default=str(DEFAULT_DATA))
-    p.add_argument("--workdir", default=None, help="keep everything here (default: a temporary folder, removed)")
+def main() -> None:
+    p = model_bench_parser(__doc__)
     p.add_argument(
         "--omp-wait-policy",
         default=os.environ.get("OMP_WAIT_POLICY", "passive"),
         help="OMP_WAIT_POLICY for LightGBM's and torch's OpenMP threads (default passive; see the module docstring)",
     )
-    return p.parse_args()
-
-
-def main() -> None:
-    args = parse_args()
+    args = p.parse_args()
     # Must be set before LightGBM or torch load their OpenMP runtime.
     os.environ["OMP_WAIT_POLICY"] = args.omp_wait_policy
-    wall0 = time.perf_counter()
-    data = Path(args.data).resolve()
-    start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
-    symbols = [s.strip() for s in args.symbols.split(",") if s.strip()]
-    work = fresh_workdir(args.workdir, "bench_training_")
-    train_days, refit_days = model_home(work, start, symbols)
-    try:
-        result = run(args, data, start, end, symbols, work, train_days, refit_days)
-    finally:
-        if not args.workdir:
-            shutil.rmtree(work, ignore_errors=True)
-    result["script_wall_s"] = round(time.perf_counter() - wall0, 1)
-    result["peak_rss_mb"] = round(peak_rss_mb(), 1)
-    print(json.dumps(result, sort_keys=True), flush=True)
+    run_model_bench(args, "bench_training_", run)
 
 
 def instrument(timers: Timers) -> None:
@@ -122,20 +85,20 @@ def instrument(timers: Timers) -> None:
     from quant_assets.registry.tracking import Tracking
     from quant_assets.resources.models import MlflowTracking
 
-    model_asset_module._read_window = timers.wrap("read_window", model_asset_module._read_window)
-    model_asset_module.fit_multi_horizon = timers.wrap("fit", model_asset_module.fit_multi_horizon)
-    Tracking.__init__ = timers.wrap("mlflow_open", Tracking.__init__)
-    Tracking.log_fit = timers.wrap("mlflow_log_fit", Tracking.log_fit)
-    Tracking.find_fit = timers.wrap("mlflow_find_fit", Tracking.find_fit)
-    MlflowTracking.load_fitted = timers.wrap("mlflow_load_fitted", MlflowTracking.load_fitted)
-    artefact.FittedModel.save = timers.wrap("model_save_native", artefact.FittedModel.save)
-    ParquetLake.write = timers.wrap("lake_write", ParquetLake.write)
     import mlflow.pyfunc
 
-    mlflow.pyfunc.log_model = timers.wrap("mlflow_pyfunc_log_model", mlflow.pyfunc.log_model)
+    timers.patch(model_asset_module, "_read_window", "read_window")
+    timers.patch(model_asset_module, "fit_multi_horizon", "fit")
+    timers.patch(Tracking, "__init__", "mlflow_open")
+    timers.patch(Tracking, "log_fit", "mlflow_log_fit")
+    timers.patch(Tracking, "find_fit", "mlflow_find_fit")
+    timers.patch(MlflowTracking, "load_fitted", "mlflow_load_fitted")
+    timers.patch(artefact.FittedModel, "save", "model_save_native")
+    timers.patch(ParquetLake, "write", "lake_write")
+    timers.patch(mlflow.pyfunc, "log_model", "mlflow_pyfunc_log_model")
 
 
-def run(args, data, start, end, symbols, work, train_days, refit_days) -> dict:
+def run(data, start, end, symbols, train_days, refit_days) -> dict:
     import polars as pl
     from dagster import AssetDep
 
@@ -279,12 +242,7 @@ def run(args, data, start, end, symbols, work, train_days, refit_days) -> dict:
     if mismatched:
         out["raw_training_rows_mismatch"] = mismatched[:10]
     # Human-readable stage timings, then the JSON line (printed by main).
-    print("setup (untimed): " + ", ".join(f"{k} {v:.1f}s" for k, v in setup.items()))
-    print(f"floor:    {floor_s:8.1f}s  ({len(model_parts)} partitions, {len(results)} run(s))")
-    print(f"pipeline: {pipeline_s:8.1f}s  ({len(fits)} fits, checks {'passed' if all(pipeline_checks.values()) else pipeline_checks})")
-    timers.print_lines()
-    for k, v in steps.items():
-        print(f"  step {k:23s} {v:8.1f}s")
+    print_stages(setup, floor_s, f"{len(model_parts)} partitions, {len(results)} run(s)", pipeline_s, f"{len(fits)} fits", pipeline_checks, timers, steps)
     print(f"raw:      {raw_fit_s:8.1f}s  ({len(fits)} fits, {rows} window rows; reads {raw_read_s:.1f}s untimed)")
     print(f"ratio pipeline / (floor + raw) = {out['ratio_vs_floor_plus_raw']:.3f}; "
           f"pipeline / (floor + fits inside the pipeline) = {out['ratio_vs_floor_plus_pipeline_fits']}", flush=True)
