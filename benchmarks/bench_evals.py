@@ -42,8 +42,10 @@ queries, verdicts, alias writes, the checks' verifications) are wrapped with tim
 report says where the time beyond the raw computation goes.
 
 The last line printed is JSON with ``pipeline_s``, ``raw_compute_s``, ``dagster_floor_s``,
-``ratio_vs_floor_plus_raw`` (= pipeline / (floor + raw); target <= 1.3), the verdict counts
-and ``peak_rss_mb``.
+``ratio_vs_floor_plus_raw`` (= pipeline / (floor + raw); target <= 1.3),
+``ratio_without_leakage_queries`` (the same with the pipeline's time in gate_verdict's
+instance queries taken out: the raw pass is handed their result), the verdict counts,
+``peak_rss_mb`` and the load average at the end.
 """
 
 import os
@@ -54,7 +56,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import (  # noqa: E402
-    Timers, log, materialiser, model_bench_parser, model_definitions, model_partitions, print_stages,
+    Timers, log, materialiser, model_bench_parser, model_definitions, model_partitions, print_report,
     run_model_bench, setup_inputs, spot_last_day, step_seconds, warm_up,
 )
 
@@ -248,6 +250,7 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
         line.split(":")[0].removeprefix("FAIL ") for reasons in verdicts["reasons"] for line in reasons.split("\n") if line.startswith("FAIL")
     )
     oos_rows = sum(r.height for r in raw_rows.values())
+    leakage_s = timers.seconds.get("gate_leakage_instance_queries", 0.0)
 
     out.update(
         {
@@ -255,6 +258,9 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
             "raw_compute_s": round(raw_compute_s, 2),
             "dagster_floor_s": round(floor_s, 2),
             "ratio_vs_floor_plus_raw": round(pipeline_s / (floor_s + raw_compute_s), 3),
+            # gate_verdict's leakage lines come from Dagster instance queries, which the raw pass is
+            # given rather than doing: the same ratio with the pipeline's time in them taken out.
+            "ratio_without_leakage_queries": round((pipeline_s - leakage_s) / (floor_s + raw_compute_s), 3),
             "raw_oos_s": round(raw_oos_s, 2),
             "raw_gate_s": round(raw_gate_s, 2),
             "raw_read_s_untimed": round(raw_read_s, 2),
@@ -277,10 +283,11 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
     if verdict_mismatch:
         out["raw_verdict_mismatch"] = verdict_mismatch[:10]
     # Human-readable stage timings, then the JSON line (printed by main).
-    print_stages(setup, floor_s, f"{len(model_parts)} partitions, two assets", pipeline_s, f"{len(results)} run(s)", pipeline_checks, timers, steps)
-    print(f"raw:      {raw_compute_s:8.1f}s  (oos {raw_oos_s:.1f}s, gate {raw_gate_s:.1f}s; {oos_rows} oos rows; reads {raw_read_s:.1f}s untimed)")
-    print(f"verdicts: {out['verdicts_passed']} passed, {out['verdicts_failed']} failed; failing gates {dict(failed_gates)}")
-    print(f"ratio pipeline / (floor + raw) = {out['ratio_vs_floor_plus_raw']:.3f}", flush=True)
+    print_report(setup, floor_s, f"{len(model_parts)} partitions, two assets", pipeline_s, f"{len(results)} run(s)", pipeline_checks, timers, steps, [
+        f"raw:      {raw_compute_s:8.1f}s  (oos {raw_oos_s:.1f}s, gate {raw_gate_s:.1f}s; {oos_rows} oos rows; reads {raw_read_s:.1f}s untimed)",
+        f"verdicts: {out['verdicts_passed']} passed, {out['verdicts_failed']} failed; failing gates {dict(failed_gates)}",
+        f"ratio pipeline / (floor + raw) = {out['ratio_vs_floor_plus_raw']:.3f}; without the leakage queries {out['ratio_without_leakage_queries']:.3f}",
+    ])  # fmt: skip
     return out
 
 

@@ -105,14 +105,15 @@ class Timers:
             print(f"  {k:28s} {v:8.1f}s  ({self.calls[k]} calls)")
 
 
-def print_stages(setup: dict, floor_s: float, floor_note: str, pipeline_s: float, pipeline_note: str, checks: dict, timers: Timers, steps: dict) -> None:
-    """The human-readable head of a model benchmark's report: setup, floor, pipeline and where its time went."""
+def print_report(setup: dict, floor_s: float, floor_note: str, pipeline_s: float, pipeline_note: str, checks: dict, timers: Timers, steps: dict, tail: list[str]) -> None:
+    """A model benchmark's human-readable report: setup, floor, pipeline and where its time went, then ``tail`` (raw pass, ratios)."""
     print("setup (untimed): " + ", ".join(f"{k} {v:.1f}s" for k, v in setup.items()))
     print(f"floor:    {floor_s:8.1f}s  ({floor_note})")
     print(f"pipeline: {pipeline_s:8.1f}s  ({pipeline_note}, checks {'passed' if all(checks.values()) else checks})")
     timers.print_lines()
     for k, v in steps.items():
         print(f"  step {k:23s} {v:8.1f}s")
+    print("\n".join(tail), flush=True)
 
 
 def model_bench_parser(doc: str):
