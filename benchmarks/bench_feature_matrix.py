@@ -48,8 +48,8 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO.parent / "shared" / "data"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.common import DEFAULT_DATA, materialiser  # noqa: E402
 
 
 def perp_pairs(data: Path) -> list[str]:
@@ -108,19 +108,9 @@ def text_lookback_days() -> int:
 
 
 def run(args, data, start, end, symbols, work) -> dict:
-    from dagster import (
-        AssetCheckResult,
-        AssetCheckSpec,
-        AssetDep,
-        BackfillPolicy,
-        Definitions,
-        MaterializeResult,
-        asset,
-        load_asset_checks_from_modules,
-        load_assets_from_modules,
-        multi_asset_check,
-    )
+    from dagster import AssetDep, Definitions, load_asset_checks_from_modules, load_assets_from_modules
 
+    from benchmarks.floor_definitions import mirror_floor
     from quant_assets import settings
     from quant_assets.assets import derivatives as derivatives_assets
     from quant_assets.assets import derivatives_checks, market, market_checks, social, social_checks
@@ -131,12 +121,11 @@ def run(args, data, start, end, symbols, work) -> dict:
     from quant_assets.features import contract
     from quant_assets.features.inputs import UPSTREAM
     from quant_assets.instance import get_instance
-    from quant_assets.partitions import DaySymbol, daily_symbol_partitions, days_between, parse_keys
+    from quant_assets.partitions import DaySymbol, days_between
     from quant_assets.resources.derivatives_data import FileDropDerivatives
     from quant_assets.resources.lake import LakeResource
     from quant_assets.resources.market_data import FileDropMarketData
     from quant_assets.resources.social_data import FileDropSocialText, SocialLinking
-    from quant_assets.runs import materialize
 
     sample = "all" if args.sample == "all" else int(args.sample)
     lake_root = settings.home().lake
@@ -145,25 +134,15 @@ def run(args, data, start, end, symbols, work) -> dict:
     upstream_parts = [DaySymbol(d, s) for d in days_between(start - timedelta(days=1), end) for s in symbols]
     text_parts = [DaySymbol(d, s) for d in days_between(settings.start_date(), end) for s in symbols]
 
-    @asset(
-        name="bench_floor",
-        partitions_def=daily_symbol_partitions(),
-        backfill_policy=BackfillPolicy.single_run(),
+    keys = ["rows", "first_t", "last_t", "content_sha256", "path", "contract_version", "contract_hash",
+            "feature_count", "inputs_read", "upstream_notes"]  # fmt: skip
+    bench_floor, bench_floor_checks = mirror_floor(
+        "bench_floor",
         deps=[AssetDep(a, partition_mapping=lookback_mapping(a)) for a in UPSTREAM],
+        metadata_keys=keys,
+        run_metadata=[],
+        check_names=list(feature_audit.CHECKS),
     )
-    def bench_floor(context) -> MaterializeResult:
-        keys = ["rows", "first_t", "last_t", "content_sha256", "path", "contract_version", "contract_hash",
-                "feature_count", "inputs_read", "upstream_notes"]  # fmt: skip
-        for part in parse_keys(context.partition_keys):
-            context.add_asset_metadata({k: "x" for k in keys}, partition_key=part.dagster_key)
-        return MaterializeResult(metadata={"run_partitions": len(context.partition_keys)})
-
-    @multi_asset_check(
-        specs=[AssetCheckSpec(f"floor_{c}", asset="bench_floor", blocking=True) for c in feature_audit.CHECKS]
-    )
-    def bench_floor_checks(context):
-        for c in feature_audit.CHECKS:
-            yield AssetCheckResult(check_name=f"floor_{c}", asset_key="bench_floor", passed=True)
 
     defs = Definitions(
         assets=[
@@ -174,7 +153,7 @@ def run(args, data, start, end, symbols, work) -> dict:
         asset_checks=[
             *load_asset_checks_from_modules([market_checks, derivatives_checks, social_checks]),
             feature_matrix_checks,
-            bench_floor_checks,
+            *bench_floor_checks,
         ],
         resources={
             "lake": LakeResource(root=lake_root),
@@ -195,14 +174,7 @@ def run(args, data, start, end, symbols, work) -> dict:
         "machine_cpus": os.cpu_count(),
     }
 
-    def timed(assets, parts):
-        t0 = time.perf_counter()
-        results = materialize(defs, assets, parts, universe, instance)
-        elapsed = time.perf_counter() - t0
-        failed = [r.run_id for r in results if not r.success]
-        if failed:
-            raise SystemExit(f"{assets} runs failed: {failed}")
-        return elapsed, results
+    timed = materialiser(defs, universe, instance)
 
     print(f"setup: market_bars + derivatives for {len(upstream_parts)} partitions ...", file=sys.stderr, flush=True)
     out["setup_market_bars_s"] = round(timed(["market_bars"], upstream_parts)[0], 2)
