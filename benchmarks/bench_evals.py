@@ -93,7 +93,7 @@ def instrument(timers: Timers) -> None:
         timers.patch(module, "partition_metadata", "partition_metadata")
     for name in ("embargo_problems", "label_problems", "summary_problems"):
         timers.patch(oos_verify, name, f"check_{name}")
-    timers.patch(gate_asset_module, "failing_upstream", "gate_leakage_instance_queries")
+    timers.patch(gate_asset_module.UpstreamChecks, "failing", "gate_leakage_instance_queries")
     timers.patch(gate_window, "verdicts", "gate_verdicts")
     timers.patch(gate_asset_module, "_challenge", "gate_mlflow_challenger")
 

@@ -17,7 +17,7 @@ from dagster import AssetDep, AssetExecutionContext, BackfillPolicy, IdentityPar
 from quant_assets import settings
 from quant_assets.assets.evaluation import EVALUATION_GROUP
 from quant_assets.assets.metadata import partition_metadata, preview
-from quant_assets.assets.upstream_checks import failing_upstream
+from quant_assets.assets.upstream_checks import UpstreamChecks
 from quant_assets.derivatives.frame import DERIVATIVES_ASSET
 from quant_assets.evaluation import gate_window
 from quant_assets.evaluation.gate import Thresholds
@@ -85,14 +85,14 @@ def _cv_sharpes(tracking, record: dict) -> dict[tuple[str, str], float]:
     return {(CV_FAMILY, h): float(v) for h, v in means.iter_rows()}
 
 
-def _failing(instance, leakage_assets: dict[str, str], part: DaySymbol, rows_by_day: dict, now) -> list[str]:
+def _failing(checks: UpstreamChecks, leakage_assets: dict[str, str], part: DaySymbol, rows_by_day: dict, now) -> list[str]:
     """The upstream partitions the verdict of ``part`` rests on whose blocking checks did not pass."""
     evidence = [DaySymbol(d, part.symbol) for d, rows in sorted(rows_by_day.items()) if gate_window.is_complete(d, rows, now)]
     days = {EVIDENCE: evidence, SERVED: [part], BOTH: sorted({*evidence, part})}
     return [
         line
         for asset, which in leakage_assets.items()
-        for line in failing_upstream(instance, [asset], days[which], absent_ok=asset in MAY_BE_ABSENT)
+        for line in checks.failing([asset], days[which], absent_ok=asset in MAY_BE_ABSENT)
     ]
 
 
@@ -146,10 +146,11 @@ def build_gate_asset(thresholds: Thresholds, leakage_assets: dict[str, str] | No
         if missing:
             raise ValueError(f"{GATE_ASSET}: {MODELS_ASSET} partitions not materialised: {', '.join(missing[:10])}; materialise them first")
         tracking = mlflow_tracking.tracking()
+        checks = UpstreamChecks(context.instance)
         judged = []
         for part in parts:  # judge every partition before writing any
             rows_by_day = _window_rows(store, part, window)
-            failing = _failing(context.instance, leakage_assets, part, rows_by_day, now)
+            failing = _failing(checks, leakage_assets, part, rows_by_day, now)
             days = gate_window.window_days(part.day, window, settings.start_date())
             record = store.read(MODELS_ASSET, part).row(0, named=True)
             verdicts = gate_window.verdicts(

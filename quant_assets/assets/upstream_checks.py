@@ -5,7 +5,7 @@ the run that last wrote it, and that run's event log (``all_logs``) holds the ch
 planned and their evaluations. The checks here judge a whole run's partitions at once
 (partition-less evaluations), so the run that last wrote a partition is the one whose
 checks vouch for it. A partition fails the leakage gate when it was never materialised
-(unless its asset may be absent: see ``failing_upstream``), a blocking check of that run
+(unless its asset may be absent: see ``UpstreamChecks.failing``), a blocking check of that run
 failed, or a planned check has no evaluation (the run died before it, or the check was
 skipped).
 """
@@ -40,31 +40,44 @@ def _run_checks(instance: DagsterInstance, run_id: str, asset: str) -> tuple[set
     return planned - evaluated, passed
 
 
-def failing_upstream(
-    instance: DagsterInstance, assets: Iterable[str], parts: Iterable[DaySymbol], absent_ok: bool = False
-) -> list[str]:
-    """One line per upstream partition whose blocking checks did not all pass, naming it.
-    ``absent_ok``: a partition never materialised is not a failure (a source that was not
-    collected that day was read by nobody); one that was materialised must still have passed."""
-    runs: dict[tuple[str, str], tuple[set[str], dict[str, bool]]] = {}
-    problems = []
-    for part in parts:
-        for asset in assets:
-            found = instance.fetch_materializations(
+class UpstreamChecks:
+    """Reads, once each, which run last wrote an upstream partition and how that run's
+    blocking checks went. One per gate step: consecutive days' trailing windows share all
+    but one day, so without the memo a 60-day window asks the instance 60 times per partition."""
+
+    def __init__(self, instance: DagsterInstance):
+        self._instance = instance
+        self._writer: dict[tuple[str, DaySymbol], str | None] = {}
+        self._runs: dict[tuple[str, str], tuple[set[str], dict[str, bool]]] = {}
+
+    def _last_writer(self, asset: str, part: DaySymbol) -> str | None:
+        key = (asset, part)
+        if key not in self._writer:
+            found = self._instance.fetch_materializations(
                 AssetRecordsFilter(asset_key=AssetKey(asset), asset_partitions=[str(part.dagster_key)]), limit=1
             ).records
-            if not found:
-                if not absent_ok:
-                    problems.append(f"{asset} {part}: not materialised")
-                continue
-            run_id = found[0].run_id
-            if (run_id, asset) not in runs:
-                runs[(run_id, asset)] = _run_checks(instance, run_id, asset)
-            unevaluated, passed = runs[(run_id, asset)]
-            failed = sorted(name for name, ok in passed.items() if not ok)
-            missing = sorted(unevaluated)
-            if failed:
-                problems.append(f"{asset} {part}: {', '.join(failed)} failed (run {run_id[:8]})")
-            if missing:
-                problems.append(f"{asset} {part}: {', '.join(missing)} not evaluated (run {run_id[:8]})")
-    return problems
+            self._writer[key] = found[0].run_id if found else None
+        return self._writer[key]
+
+    def failing(self, assets: Iterable[str], parts: Iterable[DaySymbol], absent_ok: bool = False) -> list[str]:
+        """One line per upstream partition whose blocking checks did not all pass, naming it.
+        ``absent_ok``: a partition never materialised is not a failure (a source that was not
+        collected that day was read by nobody); one that was materialised must still have passed."""
+        problems = []
+        for part in parts:
+            for asset in assets:
+                run_id = self._last_writer(asset, part)
+                if run_id is None:
+                    if not absent_ok:
+                        problems.append(f"{asset} {part}: not materialised")
+                    continue
+                if (run_id, asset) not in self._runs:
+                    self._runs[(run_id, asset)] = _run_checks(self._instance, run_id, asset)
+                unevaluated, passed = self._runs[(run_id, asset)]
+                failed = sorted(name for name, ok in passed.items() if not ok)
+                missing = sorted(unevaluated)
+                if failed:
+                    problems.append(f"{asset} {part}: {', '.join(failed)} failed (run {run_id[:8]})")
+                if missing:
+                    problems.append(f"{asset} {part}: {', '.join(missing)} not evaluated (run {run_id[:8]})")
+        return problems

@@ -8,7 +8,7 @@ from datetime import date, datetime, timezone
 from dagster import AssetCheckResult, BackfillPolicy, asset, asset_check, materialize
 
 from quant_assets.assets.gate import BOTH, _failing
-from quant_assets.assets.upstream_checks import failing_upstream
+from quant_assets.assets.upstream_checks import UpstreamChecks
 from quant_assets.market.bars import BARS_ASSET
 from quant_assets.partitions import DaySymbol, daily_symbol_partitions
 from quant_assets.social.text import SOCIAL_TEXT_ASSET
@@ -39,12 +39,12 @@ def test_absent_text_is_no_leak_but_failed_text_and_absent_bars_are(fresh_instan
     _materialise(fresh_instance, BAD, False)
     parts = [GOOD, BAD, NEVER]
 
-    strict = failing_upstream(fresh_instance, [SOCIAL_TEXT_ASSET], parts)
+    strict = UpstreamChecks(fresh_instance).failing([SOCIAL_TEXT_ASSET], parts)
     assert [line.split(" (run")[0] for line in strict] == [f"{SOCIAL_TEXT_ASSET} {BAD}: planted failed", f"{SOCIAL_TEXT_ASSET} {NEVER}: not materialised"]
-    lenient = failing_upstream(fresh_instance, [SOCIAL_TEXT_ASSET], parts, absent_ok=True)
+    lenient = UpstreamChecks(fresh_instance).failing([SOCIAL_TEXT_ASSET], parts, absent_ok=True)
     assert [line.split(" (run")[0] for line in lenient] == [f"{SOCIAL_TEXT_ASSET} {BAD}: planted failed"]
 
     # The gate applies the leniency to the text assets only.
     now = datetime(2025, 12, 1, tzinfo=timezone.utc)
-    assert _failing(fresh_instance, {SOCIAL_TEXT_ASSET: BOTH, BARS_ASSET: BOTH}, NEVER, {}, now) == [f"{BARS_ASSET} {NEVER}: not materialised"]
-    assert [line.split(" (run")[0] for line in _failing(fresh_instance, {SOCIAL_TEXT_ASSET: BOTH}, BAD, {}, now)] == [f"{SOCIAL_TEXT_ASSET} {BAD}: planted failed"]
+    assert _failing(UpstreamChecks(fresh_instance), {SOCIAL_TEXT_ASSET: BOTH, BARS_ASSET: BOTH}, NEVER, {}, now) == [f"{BARS_ASSET} {NEVER}: not materialised"]
+    assert [line.split(" (run")[0] for line in _failing(UpstreamChecks(fresh_instance), {SOCIAL_TEXT_ASSET: BOTH}, BAD, {}, now)] == [f"{SOCIAL_TEXT_ASSET} {BAD}: planted failed"]
