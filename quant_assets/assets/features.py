@@ -21,6 +21,7 @@ from dagster import (
     asset,
 )
 
+from quant_assets.assets.checks import staged_writes
 from quant_assets.assets.metadata import preview
 from quant_assets.features import compute as feature_compute
 from quant_assets.features import contract
@@ -101,14 +102,16 @@ def feature_matrix(context: AssetExecutionContext, lake: LakeResource) -> Materi
     timings["compute_s"] = lap()
     by_part = frame.partition_by("partition", as_dict=True, maintain_order=True)
     empty = contract.empty()
+    # Staged, not published: feature_matrix_checks publishes the partitions that pass.
+    with staged_writes(context, lake, contract.FEATURES_ASSET) as staged:
 
-    def write(part: DaySymbol):
-        rows = by_part.get((str(part),))
-        return write_partition(store, part, empty if rows is None else rows.drop("partition"), upstream_days[part])
+        def write(part: DaySymbol):
+            rows = by_part.get((str(part),))
+            return write_partition(staged, part, empty if rows is None else rows.drop("partition"), upstream_days[part])
 
-    # Many small atomic writes (write, fsync, rename): concurrent, results in partition order.
-    with ThreadPoolExecutor(WRITE_THREADS) as pool:
-        writes = list(pool.map(write, parts))
+        # Many small atomic writes (write, fsync, rename): concurrent, results in partition order.
+        with ThreadPoolExecutor(WRITE_THREADS) as pool:
+            writes = list(pool.map(write, parts))
     for part, write in zip(parts, writes):
         name = str(part)
         notes = []

@@ -1,8 +1,9 @@
 """Blocking checks on feature_matrix: contract, no forward columns, structural as-of,
 missing-value policy and prefix invariance.
 
-One op runs all five over the run's partitions (they share the reads and the recompute)
-and reports each as its own blocking check. The logic is ``quant_assets.features.audit``,
+One op runs all five over the run's staged partitions (they share the reads and the
+recompute), reports each as its own blocking check, and publishes the partitions that pass
+all five (``quant_assets.assets.checks``). The logic is ``quant_assets.features.audit``,
 the same code ``quant-assets audit`` runs on stored partitions.
 """
 
@@ -10,16 +11,9 @@ the same code ``quant-assets audit`` runs on stored partitions.
 import os
 
 import polars as pl
-from dagster import (
-    AssetCheckExecutionContext,
-    AssetCheckResult,
-    AssetCheckSeverity,
-    AssetCheckSpec,
-    Field,
-    multi_asset_check,
-)
+from dagster import AssetCheckExecutionContext, AssetCheckSpec, Field, multi_asset_check
 
-from quant_assets.assets.checks import run_partitions
+from quant_assets.assets.checks import Verdict, open_batch, publish_verdicts
 from quant_assets.assets.metadata import preview
 from quant_assets.features import audit as feature_audit
 from quant_assets.features import contract
@@ -55,38 +49,45 @@ SAMPLE_ENV = "QUANT_ASSETS_FEATURE_PREFIX_SAMPLES"
     description="The feature_matrix checks (quant_assets.features.audit), over the run's partitions.",
 )
 def feature_matrix_checks(context: AssetCheckExecutionContext, lake: LakeResource):
-    parts = run_partitions(context)
+    # The run's staged partitions (read with their recorded, published inputs); once
+    # evaluated, those that pass every check are published and the others quarantined.
+    batch = open_batch(context, lake, contract.FEATURES_ASSET)
     config = context.op_execution_context.op_config or {}
     sample = config.get("prefix_samples", str(feature_audit.DEFAULT_SAMPLE))
     sample = "all" if sample == "all" else int(sample)
     reports = list(
-        feature_audit.audit_lake(lake.lake(), parts, sample=sample, seed=config.get("seed", 0), now=utc_now())
+        feature_audit.audit_lake(batch.store, batch.parts, sample=sample, seed=config.get("seed", 0), now=utc_now())
     )
+    verdicts = {f"feature_matrix_{name}": _verdict(name, reports, sample) for name in feature_audit.CHECKS}
+    yield from publish_verdicts(batch, verdicts, set(verdicts))
+
+
+def _verdict(name: str, reports: list, sample) -> Verdict:
     rows = sum(r.rows for r in reports)
     recomputed = sum(r.recomputed for r in reports)
-    for name in feature_audit.CHECKS:
-        found = [v for r in reports for v in r.violations if v.check == name]
-        total = sum(r.counts.get(name, 0) for r in reports)
-        failing = sorted({str(r.partition) for r in reports if r.counts.get(name, 0)})
-        table = pl.DataFrame(
-            [v.as_dict() for v in found],
-            schema={k: pl.String for k in ("check", "partition", "t", "feature", "stored", "expected", "detail")},
-        ).drop("check")
-        first = found[0].line() if found else ""
-        yield AssetCheckResult(
-            check_name=f"feature_matrix_{name}",
-            asset_key=contract.FEATURES_ASSET,
-            passed=total == 0,
-            severity=AssetCheckSeverity.ERROR,
-            description=f"{name}: ok" if total == 0 else f"{name}: {total} violations in {len(failing)} partitions; first: {first}",
-            metadata={
-                "partitions_checked": len(reports),
-                "rows_checked": rows,
-                "rows_recomputed": recomputed,
-                "prefix_samples": str(sample),
-                "violations": total,
-                "failing_partitions": ", ".join(failing[:50]) or "none",
+    found = [v for r in reports for v in r.violations if v.check == name]
+    total = sum(r.counts.get(name, 0) for r in reports)
+    failing = sorted({str(r.partition) for r in reports if r.counts.get(name, 0)})
+    table = pl.DataFrame(
+        [v.as_dict() for v in found],
+        schema={k: pl.String for k in ("check", "partition", "t", "feature", "stored", "expected", "detail")},
+    ).drop("check")
+    first = found[0].line() if found else ""
+    return Verdict(
+        passed=total == 0,
+        description=f"{name}: ok" if total == 0 else f"{name}: {total} violations in {len(failing)} partitions; first: {first}",
+        metadata={
+            "partitions_checked": len(reports),
+            "rows_checked": rows,
+            "rows_recomputed": recomputed,
+            "prefix_samples": str(sample),
+            "violations": total,
                 "violations_preview": preview(table, rows=20),
-                "contract_hash": contract.CONTRACT_HASH,
-            },
-        )
+            "contract_hash": contract.CONTRACT_HASH,
+        },
+        failing={
+            r.partition: next((v.line() for v in r.violations if v.check == name), f"{name}: {r.counts[name]} violations")
+            for r in reports
+            if r.counts.get(name, 0)
+        },
+    )
