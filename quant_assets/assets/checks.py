@@ -11,7 +11,7 @@ A partition reaches the lake only after its blocking checks pass
     # publishes the partitions every blocking check passed and quarantines the rest
     CHECKS = {"asset_schema": GateCheck("Columns match.", lambda b: schema_verdict(b)), ...}
 
-    @multi_asset_check(specs=gate_specs(ASSET, CHECKS), description=...)
+    @multi_asset_check(name=gate_name(ASSET), specs=gate_specs(ASSET, CHECKS), description=...)
     def asset_checks(context: AssetCheckExecutionContext, lake: LakeResource):
         yield from run_gate(context, lake, ASSET, CHECKS)
 
@@ -155,6 +155,11 @@ def schema_verdict(batch: Batch, extra: Callable[[DaySymbol, pl.DataFrame], list
 
 # ---- the gate: evaluate, publish or quarantine, report ----------------------------------
 
+def gate_name(asset: str) -> str:
+    """The name of an asset's gate op; the asset looks for it before it stages anything."""
+    return f"{asset}_checks"
+
+
 def gate_specs(asset: str, checks: Mapping[str, GateCheck]) -> list[AssetCheckSpec]:
     return [
         AssetCheckSpec(name, asset=asset, blocking=check.blocking, description=check.description)
@@ -217,15 +222,17 @@ def staged_writes(context: AssetExecutionContext, lake: LakeResource, asset: str
     """The store an asset writes through: its partitions are staged for this run and sealed
     on success for its checks to publish; on failure the staging is removed.
 
-    Refuses, before anything is written, a run whose check selection leaves out the asset's
-    checks: with nobody to check them, its partitions could never be published. (A job that
-    defines no checks for the asset stages and never publishes: select the checks.)
+    Refuses, before anything is written, a run without the asset's gate (the op named
+    ``gate_name(asset)``): with nobody to check them, its partitions could never be published.
     """
     selected = context.run.asset_check_selection  # None: every check of the job
-    if selected is not None and not any(key.asset_key == AssetKey(asset) for key in selected):
+    gated = gate_name(asset) in context.job_def.graph.node_names() and (
+        selected is None or any(key.asset_key == AssetKey(asset) for key in selected)
+    )
+    if not gated:
         raise Failure(
-            f"{asset} is published only after its blocking checks pass, and none of them is "
-            "selected in this run: select the asset with its checks (nothing was written)"
+            f"{asset} is published only after its blocking checks pass, and they are not part "
+            f"of this run: materialise it with {gate_name(asset)} (nothing was written)"
         )
     staged = StagedLake.begin(lake.lake(), context.run_id, asset)
     try:

@@ -120,9 +120,12 @@ def feature_matrix(context: AssetExecutionContext, lake: LakeResource) -> Materi
                 notes.append(f"{upstream}: not defined in this code location, its features are missing")
                 continue
             wanted = [d for d in mapped_days(part.day) if DaySymbol(d, part.symbol) in mapped_sets[upstream]]
-            gone = [d.isoformat() for d in wanted if d not in upstream_days[part][upstream]]
+            gone = [d for d in wanted if d not in upstream_days[part][upstream]]
             if gone:
-                notes.append(f"{upstream}: partitions {', '.join(gone)} not materialised, their features are missing")
+                # A partition whose blocking checks failed is quarantined, never read: say so.
+                why = [store.quarantine_note(upstream, DaySymbol(d, part.symbol)) for d in gone]
+                listed = ", ".join(d.isoformat() + (f" ({w})" if w else "") for d, w in zip(gone, why))
+                notes.append(f"{upstream}: partitions {listed} not materialised, their features are missing")
         facts = stats.get(name, {"rows": 0})
         context.add_asset_metadata(
             {

@@ -13,7 +13,7 @@ import os
 import polars as pl
 from dagster import AssetCheckExecutionContext, AssetCheckSpec, Field, multi_asset_check
 
-from quant_assets.assets.checks import Verdict, open_batch, publish_verdicts
+from quant_assets.assets.checks import Verdict, gate_name, open_batch, publish_verdicts
 from quant_assets.assets.metadata import preview
 from quant_assets.features import audit as feature_audit
 from quant_assets.features import contract
@@ -34,6 +34,7 @@ SAMPLE_ENV = "QUANT_ASSETS_FEATURE_PREFIX_SAMPLES"
 
 
 @multi_asset_check(
+    name=gate_name(contract.FEATURES_ASSET),
     specs=[
         AssetCheckSpec(f"feature_matrix_{name}", asset=contract.FEATURES_ASSET, blocking=True, description=CHECK_DESCRIPTIONS[name])
         for name in feature_audit.CHECKS

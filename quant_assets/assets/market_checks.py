@@ -11,7 +11,16 @@ from datetime import timedelta
 import polars as pl
 from dagster import AssetCheckExecutionContext, multi_asset_check
 
-from quant_assets.assets.checks import Batch, GateCheck, Verdict, gate_specs, offending_verdict, run_gate, schema_verdict
+from quant_assets.assets.checks import (
+    Batch,
+    GateCheck,
+    Verdict,
+    gate_name,
+    gate_specs,
+    offending_verdict,
+    run_gate,
+    schema_verdict,
+)
 from quant_assets.assets.metadata import preview
 from quant_assets.market import quality
 from quant_assets.market.bars import BARS_ASSET
@@ -93,6 +102,7 @@ CHECKS = {
 
 
 @multi_asset_check(
+    name=gate_name(BARS_ASSET),
     specs=gate_specs(BARS_ASSET, CHECKS),
     description="The market_bars checks on one read of the run's staged bars; publishes the partitions that pass.",
 )

@@ -162,6 +162,14 @@ class ParquetLake:
         path = self.quarantine_dir(asset, part) / QUARANTINE_REPORT
         return json.loads(path.read_text()) if path.exists() else None
 
+    def quarantine_note(self, asset: str, part: DaySymbol) -> str:
+        """Why a partition reads as absent: '' when not quarantined, else the failed checks."""
+        report = self.quarantine_report(asset, part)
+        if report is None:
+            return ""
+        checks = ", ".join(sorted({f["check"] for f in report["failed_checks"]}))
+        return f"quarantined: {checks} failed, see {self.quarantine_dir(asset, part) / QUARANTINE_REPORT}"
+
     def quarantined(self, asset: str) -> list[DaySymbol]:
         """Partitions of ``asset`` whose latest materialisation failed a blocking check."""
         return hive_partitions(self.quarantine_root / asset, QUARANTINE_REPORT)
