@@ -95,23 +95,35 @@ class GateCheck:
     blocking: bool = True  # a failing non-blocking check warns and publishes anyway
 
 
-def failing_partitions(
-    offending: pl.DataFrame, parts: list[DaySymbol], what: str, time_column: str = "ts"
-) -> dict[DaySymbol, str]:
-    """Offending rows (``symbol``, ``partition_day`` or ``time_column``, ``problem``) -> the
-    partitions they fail. A row that maps to no partition of the run fails all of its symbol's."""
+def failing_partitions(offending: pl.DataFrame, batch: Batch, what: str, time_column: str = "ts") -> dict[DaySymbol, str]:
+    """Offending rows (``symbol``, ``time_column``, ``problem``) -> the partitions they fail.
+
+    A row is found in the partition whose file holds it (matched to the batch's rows on the
+    columns both share), so a row filed under the wrong day fails that file, not the day
+    its timestamp names; a row no file holds (a missing one) fails its timestamp's day. A
+    row that maps to no partition of the run fails all of its symbol's.
+    """
     if offending.is_empty():
         return {}
-    day = pl.col("partition_day") if "partition_day" in offending.columns else pl.col(time_column).dt.date()
+    rows = batch.rows(with_partition_day=True)
+    keys = [
+        c for c in offending.columns
+        if c in rows.columns and c not in ("problem", "partition_day") and offending[c].dtype == rows[c].dtype
+    ]
+    if "partition_day" not in offending.columns and "symbol" in keys and "partition_day" in rows.columns:
+        offending = offending.join(rows.select(*keys, "partition_day").unique(), on=keys, how="left")
+    day = pl.col(time_column).dt.date()
+    if "partition_day" in offending.columns:
+        day = pl.coalesce(pl.col("partition_day"), day)
     problem = pl.col("problem").first() if "problem" in offending.columns else pl.lit("offending")
     grouped = offending.group_by(day.alias("_day"), "symbol").agg(
         pl.len().alias("n"), pl.col(time_column).min().alias("first"), problem.alias("problem")
     )
-    run, out = set(parts), {}
+    run, out = set(batch.parts), {}
     for row in grouped.iter_rows(named=True):
         why = f"{what}: {row['n']} offending rows, first {row['first']} ({row['problem']})"
         part = DaySymbol(row["_day"], row["symbol"])
-        targets = [part] if part in run else [p for p in parts if p.symbol == row["symbol"]] or parts
+        targets = [part] if part in run else [p for p in batch.parts if p.symbol == row["symbol"]] or batch.parts
         for target in targets:
             out.setdefault(target, why)
     return out
@@ -119,7 +131,7 @@ def failing_partitions(
 
 def offending_verdict(offending: pl.DataFrame, what: str, batch: Batch, time_column: str = "ts") -> Verdict:
     """Pass when nothing offends; otherwise fail naming the rows (symbol, time, problem)."""
-    failing = failing_partitions(offending, batch.parts, what, time_column)
+    failing = failing_partitions(offending, batch, what, time_column)
     return Verdict(
         passed=offending.is_empty(),
         description=f"{what}: ok" if offending.is_empty() else f"{what}: {offending.height} offending rows",

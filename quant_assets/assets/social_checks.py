@@ -1,19 +1,29 @@
 """Checks on social_text, text_embeddings and text_latents.
 
-Integrity and leakage checks are blocking: a failure stops every downstream asset. The
-comment/post ratio is a warning: thin comment coverage is worth knowing, not a reason to
-stop the pipeline.
+Integrity and leakage checks are blocking: a failure stops every downstream asset and keeps
+the failing partitions out of the lake. The comment/post ratio is a warning: thin comment
+coverage is worth knowing, not a reason to stop the pipeline. Each asset's checks run in one
+op on one read of the run's staged partitions, which publishes those that pass
+(``quant_assets.assets.checks``).
 """
 
 
 from datetime import timedelta
 
 import polars as pl
-from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, asset_check
+from dagster import AssetCheckExecutionContext, multi_asset_check
 
-from quant_assets.assets.checks import result_from_offending, run_partitions, schema_check, stored_run
+from quant_assets.assets.checks import (
+    Batch,
+    GateCheck,
+    Verdict,
+    gate_name,
+    gate_specs,
+    offending_verdict,
+    run_gate,
+    schema_verdict,
+)
 from quant_assets.assets.metadata import preview
-from quant_assets.partitions import DaySymbol
 from quant_assets.resources.lake import LakeResource
 from quant_assets.social import quality
 from quant_assets.social.text import SOCIAL_TEXT_ASSET
@@ -22,69 +32,19 @@ from quant_assets.text.latents import TEXT_LATENTS_ASSET, grid_problems, latent_
 from quant_assets.timegrid import utc_now
 
 
-def _stored(context: AssetCheckExecutionContext, lake: LakeResource, asset_name: str) -> tuple[list[DaySymbol], pl.DataFrame]:
-    # The quality rules compare rows with the day of the partition they were stored in.
-    return stored_run(context, lake, asset_name, with_partition_day=True)
+def _rule(rule, what: str):
+    """A rule over rows with ``partition_day`` (they compare rows with their partition's day)."""
+    return lambda batch: offending_verdict(rule(batch.rows(with_partition_day=True)), what, batch)
 
 
 # ---- social_text ------------------------------------------------------------------------
 
-@asset_check(asset=SOCIAL_TEXT_ASSET, blocking=True, description="Columns and dtypes match the social_text schema.")
-def social_text_schema(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    return schema_check(context, lake, SOCIAL_TEXT_ASSET)
-
-
-@asset_check(asset=SOCIAL_TEXT_ASSET, blocking=True, description="No item_id appears twice for a symbol.")
-def social_text_unique_ids(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    _, texts = _stored(context, lake, SOCIAL_TEXT_ASSET)
-    return result_from_offending(quality.duplicate_items(texts), "unique item_id", texts.height)
-
-
-@asset_check(
-    asset=SOCIAL_TEXT_ASSET,
-    blocking=True,
-    description=(
-        "created_at lies inside the partition's UTC day, available_at = created_at, and "
-        "engagement is never observed before the text existed."
-    ),
-)
-def social_text_timestamps_in_day(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    _, texts = _stored(context, lake, SOCIAL_TEXT_ASSET)
-    return result_from_offending(quality.outside_day(texts), "timestamps inside the day", texts.height)
-
-
-@asset_check(asset=SOCIAL_TEXT_ASSET, blocking=True, description="Every row has non-blank text.")
-def social_text_non_empty(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    _, texts = _stored(context, lake, SOCIAL_TEXT_ASSET)
-    return result_from_offending(quality.empty_text(texts), "non-empty text", texts.height)
-
-
-@asset_check(
-    asset=SOCIAL_TEXT_ASSET,
-    blocking=True,
-    description="Every comment's post is known to the source and was created before the comment.",
-)
-def social_text_comments_have_posts(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    _, texts = _stored(context, lake, SOCIAL_TEXT_ASSET)
-    return result_from_offending(quality.orphan_comments(texts), "every comment's post known", texts.height)
-
-
-@asset_check(
-    asset=SOCIAL_TEXT_ASSET,
-    blocking=False,
-    description=(
-        f"Comments per post, per partition and over the run; warns when below "
-        f"{quality.MIN_COMMENT_POST_RATIO:g} (the old system's gate)."
-    ),
-)
-def social_text_comment_post_ratio(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    parts, texts = _stored(context, lake, SOCIAL_TEXT_ASSET)
-    report = quality.comment_post_ratio(texts, parts)
+def social_text_comment_post_ratio(batch: Batch) -> Verdict:
+    report = quality.comment_post_ratio(batch.rows(with_partition_day=True), batch.parts)
     low = report.low
     ratio = report.ratio
-    return AssetCheckResult(
+    return Verdict(
         passed=report.ok,
-        severity=AssetCheckSeverity.WARN,
         description=(
             f"comment/post ratio {ratio:.2f} over the run" if ratio is not None else "no posts in the run"
         ) + (f"; {low.height} partitions below {report.threshold:g}" if low.height else ""),
@@ -100,23 +60,44 @@ def social_text_comment_post_ratio(context: AssetCheckExecutionContext, lake: La
     )
 
 
+SOCIAL_TEXT_CHECKS = {
+    "social_text_schema": GateCheck("Columns and dtypes match the social_text schema.", schema_verdict),
+    "social_text_unique_ids": GateCheck(
+        "No item_id appears twice for a symbol.", _rule(quality.duplicate_items, "unique item_id")
+    ),
+    "social_text_timestamps_in_day": GateCheck(
+        "created_at lies inside the partition's UTC day, available_at = created_at, and "
+        "engagement is never observed before the text existed.",
+        _rule(quality.outside_day, "timestamps inside the day"),
+    ),
+    "social_text_non_empty": GateCheck("Every row has non-blank text.", _rule(quality.empty_text, "non-empty text")),
+    "social_text_comments_have_posts": GateCheck(
+        "Every comment's post is known to the source and was created before the comment.",
+        _rule(quality.orphan_comments, "every comment's post known"),
+    ),
+    "social_text_comment_post_ratio": GateCheck(
+        f"Comments per post, per partition and over the run; warns when below "
+        f"{quality.MIN_COMMENT_POST_RATIO:g} (the old system's gate).",
+        social_text_comment_post_ratio,
+        blocking=False,
+    ),
+}
+
+
+@multi_asset_check(
+    name=gate_name(SOCIAL_TEXT_ASSET),
+    specs=gate_specs(SOCIAL_TEXT_ASSET, SOCIAL_TEXT_CHECKS),
+    description="The social_text checks on one read of the run's staged texts; publishes the partitions that pass.",
+)
+def social_text_checks(context: AssetCheckExecutionContext, lake: LakeResource):
+    yield from run_gate(context, lake, SOCIAL_TEXT_ASSET, SOCIAL_TEXT_CHECKS)
+
+
 # ---- text_embeddings --------------------------------------------------------------------
 
-@asset_check(asset=emb.TEXT_EMBEDDINGS_ASSET, blocking=True, description="Columns and dtypes match the text_embeddings schema (384-dim Float32 arrays).")
-def text_embeddings_schema(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    return schema_check(context, lake, emb.TEXT_EMBEDDINGS_ASSET)
-
-
-@asset_check(
-    asset=emb.TEXT_EMBEDDINGS_ASSET,
-    blocking=True,
-    description="Exactly one embedding per social_text row, and each row's text_sha256 is the hash of that row's text.",
-)
-def text_embeddings_cover_text(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    parts = run_partitions(context)
-    store = lake.lake()
-    texts = store.read_many(SOCIAL_TEXT_ASSET, parts, with_partition_day=True)
-    vectors = store.read_many(emb.TEXT_EMBEDDINGS_ASSET, parts, with_partition_day=True)
+def text_embeddings_cover_text(batch: Batch) -> Verdict:
+    texts = batch.store.read_many(SOCIAL_TEXT_ASSET, batch.parts, with_partition_day=True)  # published
+    vectors = batch.rows(with_partition_day=True)
     offending = pl.concat(
         [
             emb.coverage_problems(texts, vectors),
@@ -124,52 +105,63 @@ def text_embeddings_cover_text(context: AssetCheckExecutionContext, lake: LakeRe
         ],
         how="vertical",
     )
-    return result_from_offending(offending, "one embedding per text", vectors.height)
+    return offending_verdict(offending, "one embedding per text", batch)
 
 
-@asset_check(
-    asset=emb.TEXT_EMBEDDINGS_ASSET,
-    blocking=True,
-    description="Vectors are finite, unit length (the model normalises) and from one model version per run.",
+TEXT_EMBEDDINGS_CHECKS = {
+    "text_embeddings_schema": GateCheck(
+        "Columns and dtypes match the text_embeddings schema (384-dim Float32 arrays).", schema_verdict
+    ),
+    "text_embeddings_cover_text": GateCheck(
+        "Exactly one embedding per social_text row, and each row's text_sha256 is the hash of that row's text.",
+        text_embeddings_cover_text,
+    ),
+    "text_embeddings_vectors_sane": GateCheck(
+        "Vectors are finite, unit length (the model normalises) and from one model version per run.",
+        _rule(emb.vector_problems, "vectors sane"),
+    ),
+}
+
+
+@multi_asset_check(
+    name=gate_name(emb.TEXT_EMBEDDINGS_ASSET),
+    specs=gate_specs(emb.TEXT_EMBEDDINGS_ASSET, TEXT_EMBEDDINGS_CHECKS),
+    description="The text_embeddings checks on one read of the run's staged vectors; publishes the partitions that pass.",
 )
-def text_embeddings_vectors_sane(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    _, vectors = _stored(context, lake, emb.TEXT_EMBEDDINGS_ASSET)
-    return result_from_offending(emb.vector_problems(vectors), "vectors sane", vectors.height)
+def text_embeddings_checks(context: AssetCheckExecutionContext, lake: LakeResource):
+    yield from run_gate(context, lake, emb.TEXT_EMBEDDINGS_ASSET, TEXT_EMBEDDINGS_CHECKS)
 
 
 # ---- text_latents -----------------------------------------------------------------------
 
-@asset_check(asset=TEXT_LATENTS_ASSET, blocking=True, description="Columns and dtypes match the text_latents schema.")
-def text_latents_schema(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    return schema_check(context, lake, TEXT_LATENTS_ASSET)
+def text_latents_grid(batch: Batch) -> Verdict:
+    offending = grid_problems(batch.rows(with_partition_day=True), batch.parts, utc_now(), slack=timedelta(hours=1))
+    return offending_verdict(offending, "complete 5m grid", batch)
 
 
-@asset_check(
-    asset=TEXT_LATENTS_ASSET,
-    blocking=True,
-    description="One row per 5m bucket of the day (288; today only ended buckets), on the grid, available_at = ts + 5m.",
+TEXT_LATENTS_CHECKS = {
+    "text_latents_schema": GateCheck("Columns and dtypes match the text_latents schema.", schema_verdict),
+    "text_latents_grid": GateCheck(
+        "One row per 5m bucket of the day (288; today only ended buckets), on the grid, available_at = ts + 5m.",
+        text_latents_grid,
+    ),
+    "text_latents_projection_before_day": GateCheck(
+        "The projection was fitted only on text before the partition's day: fit_end <= day start, always.",
+        _rule(projection_problems, "projection fitted before the day"),
+    ),
+    "text_latents_missing_explicit": GateCheck(
+        "Empty buckets are explicit: counts 0 and latents null with *_latent_missing; present latents are complete.",
+        lambda batch: offending_verdict(
+            missing_problems(batch.rows(with_partition_day=True), latent_spec()), "missing is explicit", batch
+        ),
+    ),
+}
+
+
+@multi_asset_check(
+    name=gate_name(TEXT_LATENTS_ASSET),
+    specs=gate_specs(TEXT_LATENTS_ASSET, TEXT_LATENTS_CHECKS),
+    description="The text_latents checks on one read of the run's staged buckets; publishes the partitions that pass.",
 )
-def text_latents_grid(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    parts, latents = _stored(context, lake, TEXT_LATENTS_ASSET)
-    offending = grid_problems(latents, parts, utc_now(), slack=timedelta(hours=1))
-    return result_from_offending(offending, "complete 5m grid", latents.height)
-
-
-@asset_check(
-    asset=TEXT_LATENTS_ASSET,
-    blocking=True,
-    description="The projection was fitted only on text before the partition's day: fit_end <= day start, always.",
-)
-def text_latents_projection_before_day(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    _, latents = _stored(context, lake, TEXT_LATENTS_ASSET)
-    return result_from_offending(projection_problems(latents), "projection fitted before the day", latents.height)
-
-
-@asset_check(
-    asset=TEXT_LATENTS_ASSET,
-    blocking=True,
-    description="Empty buckets are explicit: counts 0 and latents null with *_latent_missing; present latents are complete.",
-)
-def text_latents_missing_explicit(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    _, latents = _stored(context, lake, TEXT_LATENTS_ASSET)
-    return result_from_offending(missing_problems(latents, latent_spec()), "missing is explicit", latents.height)
+def text_latents_checks(context: AssetCheckExecutionContext, lake: LakeResource):
+    yield from run_gate(context, lake, TEXT_LATENTS_ASSET, TEXT_LATENTS_CHECKS)
