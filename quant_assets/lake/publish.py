@@ -35,7 +35,9 @@ from quant_assets.lake.store import PART_FILE, QUARANTINE_REPORT, ParquetLake, a
 from quant_assets.partitions import DaySymbol
 
 STAGED_MARKER = "STAGED.json"
-PUBLISH_THREADS = 8  # many small renames, each followed by a directory sync
+# Many small files, each synced, renamed and its folder synced: concurrent syncs overlap on
+# the device (measured here: 13 ms a partition one at a time, 0.5 ms with 16 threads).
+PUBLISH_THREADS = 16
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,12 @@ class StagedLake(ParquetLake):
         if asset != self.asset:
             raise ValueError(f"the staging of {self.asset} for run {self.run_id} cannot take {asset} {part}")
         self.staged.add(part)
-        super().write_bytes(asset, part, data)
+        # A plain write: nobody reads staging before seal(), and publish() makes each file
+        # durable before its rename, concurrently (a sync per file here would serialise them).
+        target = super().partition_path(asset, part)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("wb") as handle:
+            handle.write(data)
         return str(self.lake.partition_path(asset, part))
 
     def seal(self) -> None:
@@ -148,9 +155,11 @@ class StagedLake(ParquetLake):
 
 
 def move_file(source: UPath, target: UPath) -> None:
-    """Move ``source`` over ``target`` whole or not at all (the target's folder must exist)."""
+    """Move ``source`` over ``target`` whole, durably, or not at all (the target's folder
+    must exist): the source is synced, renamed over the target, and the rename synced."""
     if source.protocol in ("", "file", "local") and target.protocol in ("", "file", "local"):
         try:
+            fsync_file(source.path)
             os.replace(source.path, target.path)
             fsync_dir(target.parent.path)
             return
@@ -159,6 +168,14 @@ def move_file(source: UPath, target: UPath) -> None:
                 raise
     atomic_write_bytes(target, source.read_bytes())
     source.unlink()
+
+
+def fsync_file(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def remove_tree(path: UPath) -> None:
