@@ -9,11 +9,9 @@ A partition reaches the lake only after its blocking checks pass
 
     # its checks: one op evaluates them all on one read of the staged partitions, then
     # publishes the partitions every blocking check passed and quarantines the rest
-    CHECKS = {"asset_schema": GateCheck("Columns match.", lambda b: schema_verdict(b)), ...}
-
-    @multi_asset_check(name=gate_name(ASSET), specs=gate_specs(ASSET, CHECKS), description=...)
-    def asset_checks(context: AssetCheckExecutionContext, lake: LakeResource):
-        yield from run_gate(context, lake, ASSET, CHECKS)
+    CHECKS = {"asset_schema": GateCheck("Columns match.", schema_verdict),
+              "asset_unique": GateCheck("No duplicate keys.", row_rule(quality.duplicates, "unique key"))}
+    asset_checks = gate_check(ASSET, CHECKS, description="...")   # the op named gate_name(ASSET)
 
 A check evaluates a :class:`Batch` (the run's partitions, read once) into a :class:`Verdict`
 that names its failing partitions. Checks run without their asset (a checks-only run) audit
@@ -29,12 +27,14 @@ from functools import cached_property
 import polars as pl
 from dagster import (
     AssetCheckExecutionContext,
+    AssetChecksDefinition,
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
     Failure,
+    multi_asset_check,
 )
 
 from quant_assets.assets.metadata import preview
@@ -144,6 +144,13 @@ def offending_verdict(offending: pl.DataFrame, what: str, batch: Batch, time_col
     )
 
 
+def row_rule(
+    rule: Callable[[pl.DataFrame], pl.DataFrame], what: str, time_column: str = "ts", with_partition_day: bool = False
+) -> Callable[[Batch], Verdict]:
+    """A pure quality rule (the offending rows of a frame) as a check over the run's rows."""
+    return lambda batch: offending_verdict(rule(batch.rows(with_partition_day)), what, batch, time_column)
+
+
 def schema_verdict(batch: Batch, extra: Callable[[DaySymbol, pl.DataFrame], list[str]] | None = None) -> Verdict:
     """Every partition of the run has the asset's columns and dtypes (from parquet footers).
 
@@ -227,6 +234,18 @@ def run_gate(
     batch = open_batch(context, lake, asset)
     verdicts = {name: check.evaluate(batch) for name, check in checks.items()}
     yield from publish_verdicts(batch, verdicts, {name for name, check in checks.items() if check.blocking})
+
+
+def gate_check(asset: str, checks: Mapping[str, GateCheck], description: str) -> AssetChecksDefinition:
+    """The asset's gate: one ``@multi_asset_check`` named ``gate_name(asset)`` that runs
+    ``checks`` with :func:`run_gate`. (A gate that needs op config, like feature_matrix's,
+    writes the decorator itself and calls ``open_batch`` and ``publish_verdicts``.)"""
+
+    @multi_asset_check(name=gate_name(asset), specs=gate_specs(asset, checks), description=description)
+    def gate(context: AssetCheckExecutionContext, lake: LakeResource):
+        yield from run_gate(context, lake, asset, checks)
+
+    return gate
 
 
 @contextmanager

@@ -6,26 +6,18 @@ pass every check and quarantines the rest (``quant_assets.assets.checks``).
 
 
 import polars as pl
-from dagster import AssetCheckExecutionContext, multi_asset_check
 
 from quant_assets.assets.checks import (
     Batch,
     GateCheck,
     Verdict,
-    gate_name,
-    gate_specs,
+    gate_check,
     offending_verdict,
-    run_gate,
+    row_rule,
     schema_verdict,
 )
 from quant_assets.derivatives import quality
 from quant_assets.derivatives.frame import DERIVATIVES_ASSET
-from quant_assets.resources.lake import LakeResource
-
-
-def _rule(rule, what: str):
-    """A row rule of ``quality`` (offending rows of a frame) as a check."""
-    return lambda batch: offending_verdict(rule(batch.rows()), what, batch, time_column="event_time")
 
 
 def _unknown_metrics(part, stored: pl.DataFrame) -> list[str]:
@@ -53,23 +45,21 @@ CHECKS = {
         "available_at >= event_time and equals the metric's rule: funding at its funding "
         "time; mark, basis, OI, long/short and taker one hour after the hour's open. "
         "Hourly metrics sit on the hour.",
-        _rule(quality.wrong_availability, "available_at follows the rule"),
+        row_rule(quality.wrong_availability, "available_at follows the rule", "event_time"),
     ),
     "derivatives_values_finite": GateCheck(
         "Values are finite unless flagged is_missing (then null); funding is never a missing row.",
-        _rule(quality.bad_values, "finite values, missing flagged"),
+        row_rule(quality.bad_values, "finite values, missing flagged", "event_time"),
     ),
     "derivatives_funding_sane": GateCheck(
         f"Every funding rate is within |rate| < {quality.MAX_ABS_FUNDING_RATE} per interval.",
-        _rule(quality.insane_funding, "funding rate sane"),
+        row_rule(quality.insane_funding, "funding rate sane", "event_time"),
     ),
 }
 
 
-@multi_asset_check(
-    name=gate_name(DERIVATIVES_ASSET),
-    specs=gate_specs(DERIVATIVES_ASSET, CHECKS),
+derivatives_checks = gate_check(
+    DERIVATIVES_ASSET,
+    CHECKS,
     description="The derivatives checks on one read of the run's staged rows; publishes the partitions that pass.",
 )
-def derivatives_checks(context: AssetCheckExecutionContext, lake: LakeResource):
-    yield from run_gate(context, lake, DERIVATIVES_ASSET, CHECKS)

@@ -5,33 +5,23 @@ that pass every check and quarantines the rest (``quant_assets.assets.checks``).
 """
 
 
-from collections.abc import Callable
 from datetime import timedelta
 
 import polars as pl
-from dagster import AssetCheckExecutionContext, multi_asset_check
 
 from quant_assets.assets.checks import (
     Batch,
     GateCheck,
     Verdict,
-    gate_name,
-    gate_specs,
-    offending_verdict,
-    run_gate,
+    gate_check,
+    row_rule,
     schema_verdict,
 )
 from quant_assets.assets.metadata import preview
 from quant_assets.market import quality
 from quant_assets.market.bars import BARS_ASSET
 from quant_assets.partitions import DaySymbol
-from quant_assets.resources.lake import LakeResource
 from quant_assets.timegrid import utc_now
-
-
-def _rule(rule: Callable[[pl.DataFrame], pl.DataFrame], what: str) -> Callable[[Batch], Verdict]:
-    """A row rule of ``quality`` (offending rows of a frame) as a check."""
-    return lambda batch: offending_verdict(rule(batch.rows()), what, batch)
 
 
 def bars_complete(batch: Batch) -> Verdict:
@@ -85,13 +75,13 @@ def _listed_before(parts: list[DaySymbol], bars: pl.DataFrame, batch: Batch) -> 
 
 CHECKS = {
     "bars_schema": GateCheck("Columns and dtypes match the bar schema.", schema_verdict),
-    "bars_unique": GateCheck("No two bars share (symbol, ts).", _rule(quality.duplicate_bars, "unique (symbol, ts)")),
-    "bars_sorted": GateCheck("Bars are stored in increasing ts order.", _rule(quality.unsorted_bars, "sorted by ts")),
+    "bars_unique": GateCheck("No two bars share (symbol, ts).", row_rule(quality.duplicate_bars, "unique (symbol, ts)")),
+    "bars_sorted": GateCheck("Bars are stored in increasing ts order.", row_rule(quality.unsorted_bars, "sorted by ts")),
     "bars_on_grid": GateCheck(
-        "Every ts is on the 5m grid and available_at = ts + 5m.", _rule(quality.off_grid_bars, "on the 5m grid")
+        "Every ts is on the 5m grid and available_at = ts + 5m.", row_rule(quality.off_grid_bars, "on the 5m grid")
     ),
     "bars_ohlc_sane": GateCheck(
-        "low <= open, close <= high; prices > 0; volume >= 0; no null or NaN.", _rule(quality.insane_ohlc, "OHLC sane")
+        "low <= open, close <= high; prices > 0; volume >= 0; no null or NaN.", row_rule(quality.insane_ohlc, "OHLC sane")
     ),
     "bars_complete": GateCheck(
         "288 bars a day; today only the bars closed so far; on a listing day only from the "
@@ -101,10 +91,8 @@ CHECKS = {
 }
 
 
-@multi_asset_check(
-    name=gate_name(BARS_ASSET),
-    specs=gate_specs(BARS_ASSET, CHECKS),
+market_bars_checks = gate_check(
+    BARS_ASSET,
+    CHECKS,
     description="The market_bars checks on one read of the run's staged bars; publishes the partitions that pass.",
 )
-def market_bars_checks(context: AssetCheckExecutionContext, lake: LakeResource):
-    yield from run_gate(context, lake, BARS_ASSET, CHECKS)

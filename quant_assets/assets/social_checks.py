@@ -11,20 +11,17 @@ op on one read of the run's staged partitions, which publishes those that pass
 from datetime import timedelta
 
 import polars as pl
-from dagster import AssetCheckExecutionContext, multi_asset_check
 
 from quant_assets.assets.checks import (
     Batch,
     GateCheck,
     Verdict,
-    gate_name,
-    gate_specs,
+    gate_check,
     offending_verdict,
-    run_gate,
+    row_rule,
     schema_verdict,
 )
 from quant_assets.assets.metadata import preview
-from quant_assets.resources.lake import LakeResource
 from quant_assets.social import quality
 from quant_assets.social.text import SOCIAL_TEXT_ASSET
 from quant_assets.text import embeddings as emb
@@ -33,8 +30,8 @@ from quant_assets.timegrid import utc_now
 
 
 def _rule(rule, what: str):
-    """A rule over rows with ``partition_day`` (they compare rows with their partition's day)."""
-    return lambda batch: offending_verdict(rule(batch.rows(with_partition_day=True)), what, batch)
+    # The social and text rules compare rows with the day of the partition they are stored in.
+    return row_rule(rule, what, with_partition_day=True)
 
 
 # ---- social_text ------------------------------------------------------------------------
@@ -84,13 +81,11 @@ SOCIAL_TEXT_CHECKS = {
 }
 
 
-@multi_asset_check(
-    name=gate_name(SOCIAL_TEXT_ASSET),
-    specs=gate_specs(SOCIAL_TEXT_ASSET, SOCIAL_TEXT_CHECKS),
+social_text_checks = gate_check(
+    SOCIAL_TEXT_ASSET,
+    SOCIAL_TEXT_CHECKS,
     description="The social_text checks on one read of the run's staged texts; publishes the partitions that pass.",
 )
-def social_text_checks(context: AssetCheckExecutionContext, lake: LakeResource):
-    yield from run_gate(context, lake, SOCIAL_TEXT_ASSET, SOCIAL_TEXT_CHECKS)
 
 
 # ---- text_embeddings --------------------------------------------------------------------
@@ -123,13 +118,11 @@ TEXT_EMBEDDINGS_CHECKS = {
 }
 
 
-@multi_asset_check(
-    name=gate_name(emb.TEXT_EMBEDDINGS_ASSET),
-    specs=gate_specs(emb.TEXT_EMBEDDINGS_ASSET, TEXT_EMBEDDINGS_CHECKS),
+text_embeddings_checks = gate_check(
+    emb.TEXT_EMBEDDINGS_ASSET,
+    TEXT_EMBEDDINGS_CHECKS,
     description="The text_embeddings checks on one read of the run's staged vectors; publishes the partitions that pass.",
 )
-def text_embeddings_checks(context: AssetCheckExecutionContext, lake: LakeResource):
-    yield from run_gate(context, lake, emb.TEXT_EMBEDDINGS_ASSET, TEXT_EMBEDDINGS_CHECKS)
 
 
 # ---- text_latents -----------------------------------------------------------------------
@@ -151,17 +144,13 @@ TEXT_LATENTS_CHECKS = {
     ),
     "text_latents_missing_explicit": GateCheck(
         "Empty buckets are explicit: counts 0 and latents null with *_latent_missing; present latents are complete.",
-        lambda batch: offending_verdict(
-            missing_problems(batch.rows(with_partition_day=True), latent_spec()), "missing is explicit", batch
-        ),
+        _rule(lambda rows: missing_problems(rows, latent_spec()), "missing is explicit"),
     ),
 }
 
 
-@multi_asset_check(
-    name=gate_name(TEXT_LATENTS_ASSET),
-    specs=gate_specs(TEXT_LATENTS_ASSET, TEXT_LATENTS_CHECKS),
+text_latents_checks = gate_check(
+    TEXT_LATENTS_ASSET,
+    TEXT_LATENTS_CHECKS,
     description="The text_latents checks on one read of the run's staged buckets; publishes the partitions that pass.",
 )
-def text_latents_checks(context: AssetCheckExecutionContext, lake: LakeResource):
-    yield from run_gate(context, lake, TEXT_LATENTS_ASSET, TEXT_LATENTS_CHECKS)

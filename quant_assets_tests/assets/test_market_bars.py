@@ -33,10 +33,11 @@ def drop_folder(tmp_path):
     return folder
 
 
-def _run(lake_root, folder, instance, rect=DAYS, with_probe=False):
+def _run(lake_root, folder, instance, rect=DAYS, with_probe=False, selection=None):
     assets = [market_bars, *CHECKS] + ([downstream_probe] if with_probe else [])
     return materialize(
         assets,
+        selection=selection,
         resources={
             "lake": LakeResource(root=str(lake_root)),
             "market_data": FileDropMarketData(folder=str(folder), source_name="binance-spot"),

@@ -11,17 +11,14 @@ from datetime import date
 
 import polars as pl
 from click.testing import CliRunner
-from dagster import AssetSelection, DagsterInstance, materialize
+from dagster import AssetSelection, DagsterInstance
 
-from quant_assets.assets import market_checks
 from quant_assets.assets.market import market_bars
 from quant_assets.cli import main
 from quant_assets.features.lake_io import read_partition, recorded_inputs
 from quant_assets.lake.duckdb_views import lake_views
 from quant_assets.lake.store import PART_FILE, ParquetLake, sha256_bytes
 from quant_assets.partitions import DaySymbol
-from quant_assets.resources.lake import LakeResource
-from quant_assets.resources.market_data import FileDropMarketData
 from quant_assets_tests.assets.test_market_bars import AT, BTC, DAYS, PLANTED, _plant, _run, drop_folder  # noqa: F401
 from quant_assets_tests.features import harness
 
@@ -114,17 +111,7 @@ def test_export_refuses_quarantined_partitions_naming_them(qa_home, drop_folder)
 def test_an_asset_run_without_its_checks_is_refused_before_writing(qa_home, drop_folder):
     lake_root = qa_home / "lake"
     with DagsterInstance.ephemeral() as instance:
-        result = materialize(
-            [market_bars, market_checks.market_bars_checks],
-            selection=AssetSelection.assets(market_bars).without_checks(),
-            resources={
-                "lake": LakeResource(root=str(lake_root)),
-                "market_data": FileDropMarketData(folder=str(drop_folder), source_name="binance-spot"),
-            },
-            instance=instance,
-            tags=DAYS.tags,
-            raise_on_error=False,
-        )
+        result = _run(lake_root, drop_folder, instance, selection=AssetSelection.assets(market_bars).without_checks())
     assert not result.success
     failure = result.get_step_failure_events()[0].step_failure_data.error
     assert "market_bars is published only after its blocking checks pass" in str(failure.message) + str(failure.cause)
