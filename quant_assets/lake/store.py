@@ -108,7 +108,10 @@ class ParquetLake:
 
     def read_schema(self, asset: str, part: DaySymbol) -> pl.Schema:
         """The partition's columns and dtypes, from the parquet footer only."""
-        with self.partition_path(asset, part).open("rb") as handle:
+        path = self.partition_path(asset, part)
+        if self._is_local():  # by path: half the cost of a file object, over thousands of files
+            return pl.Schema(pl.read_parquet_schema(path.path))
+        with path.open("rb") as handle:
             return pl.Schema(pl.read_parquet_schema(handle))
 
     def read_many(
