@@ -116,3 +116,20 @@ def test_an_asset_run_without_its_checks_is_refused_before_writing(qa_home, drop
     failure = result.get_step_failure_events()[0].step_failure_data.error
     assert "market_bars is published only after its blocking checks pass" in str(failure.message) + str(failure.cause)
     assert not lake_root.exists() and not (qa_home / "staging").exists()
+
+
+def test_the_six_bar_checks_share_one_read_of_the_run(qa_home, drop_folder, monkeypatch):
+    """One op, one scan of the staged bars for all six checks (each used to read them again)."""
+    reads = []
+    real = ParquetLake.read_many
+
+    def counted(self, asset, parts, *args, **kwargs):
+        reads.append((type(self).__name__, asset))
+        return real(self, asset, parts, *args, **kwargs)
+
+    monkeypatch.setattr(ParquetLake, "read_many", counted)
+    with DagsterInstance.ephemeral() as instance:
+        result = _run(qa_home / "lake", drop_folder, instance)
+    assert result.success
+    assert len(result.get_asset_check_evaluations()) == 6
+    assert reads == [("StagedLake", "market_bars")]
