@@ -1,22 +1,34 @@
-"""The one ``Definitions`` of the code location, merged from small domain modules."""
+"""The one ``Definitions`` of the code location, merged from small domain modules.
+
+Every setting it reads is checked when Dagster (or the CLI) loads it: a bad one stops the
+load with one line naming the variable (``settings.exit_on_settings_error``).
+"""
 
 from __future__ import annotations
 
-import os
-
+import ccxt
 from dagster import Definitions, load_asset_checks_from_modules, load_assets_from_modules
 
 from quant_assets import settings
-from quant_assets.assets import (
-    derivatives,
-    derivatives_checks,
-    features,
-    features_checks,
-    market,
-    market_checks,
-    social,
-    social_checks,
-)
+
+with settings.exit_on_settings_error():
+    # Importing the asset modules builds their partitions from QUANT_ASSETS_SYMBOLS and
+    # QUANT_ASSETS_START_DATE, so a bad value surfaces here.
+    from quant_assets.assets import (
+        derivatives,
+        derivatives_checks,
+        evaluation,
+        evaluation_checks,
+        features,
+        features_checks,
+        labels,
+        labels_checks,
+        market,
+        market_checks,
+        models_checks,
+        social,
+        social_checks,
+    )
 from quant_assets.resources.derivatives_data import (
     BundleDerivatives,
     CcxtDerivatives,
@@ -24,7 +36,10 @@ from quant_assets.resources.derivatives_data import (
     FileDropDerivatives,
 )
 from quant_assets.resources.embedding import EmbeddingModel
+from quant_assets.assets.models import build_model_asset
+from quant_assets.registry.store import MlflowStore
 from quant_assets.resources.lake import LakeResource
+from quant_assets.resources.models import MlflowTracking, ModelTraining
 from quant_assets.resources.market_data import (
     BundleMarketData,
     CcxtMarketData,
@@ -38,6 +53,27 @@ from quant_assets.resources.social_data import (
     SocialTextSource,
 )
 
+SOURCE_KINDS = ("bundle", "ccxt", "file")
+MARKET_TYPES = ("spot", "swap", "perp", "future")
+
+
+def _ccxt_exchange(raw: str) -> str:
+    if raw not in ccxt.exchanges:
+        raise ValueError("ccxt has no such exchange")
+    return raw
+
+
+def _exchange() -> str:
+    return settings.read("QUANT_ASSETS_EXCHANGE", "binance", _ccxt_exchange, "a ccxt exchange id, e.g. binance")
+
+
+def _market_kind() -> str:
+    return settings.read("QUANT_ASSETS_MARKET_SOURCE", "bundle", settings.one_of(*SOURCE_KINDS), "bundle, ccxt or file")
+
+
+def _file_drop(variable: str, reader: str) -> str:
+    return settings.read(variable, None, settings.local_folder, f"the folder of dropped files that {reader} reads")
+
 
 def market_data_source() -> MarketDataSource:
     """Where bars come from, per environment (``QUANT_ASSETS_MARKET_SOURCE``).
@@ -45,69 +81,79 @@ def market_data_source() -> MarketDataSource:
     ``bundle`` (default) reads imported offline bundles; ``ccxt`` fetches from the exchange;
     ``file`` reads exchange downloads dropped in ``QUANT_ASSETS_FILE_DROP``.
     """
-    home = settings.home()
-    kind = os.environ.get("QUANT_ASSETS_MARKET_SOURCE", "bundle")
+    kind = _market_kind()
     if kind == "ccxt":
         return CcxtMarketData(
-            exchange_id=os.environ.get("QUANT_ASSETS_EXCHANGE", "binance"),
-            market_type=os.environ.get("QUANT_ASSETS_MARKET_TYPE", "spot"),
+            exchange_id=_exchange(),
+            market_type=settings.read("QUANT_ASSETS_MARKET_TYPE", "spot", settings.one_of(*MARKET_TYPES), "spot or swap"),
         )
-    if kind == "bundle":
-        return BundleMarketData(bundles_root=home.bundles)
     if kind == "file":
         return FileDropMarketData(
-            folder=os.environ["QUANT_ASSETS_FILE_DROP"],
-            pattern=os.environ.get("QUANT_ASSETS_BARS_FILES", "binance_spot_5m.parquet"),
-            source_name=os.environ.get("QUANT_ASSETS_BARS_SOURCE_NAME", "binance-spot"),
+            folder=_file_drop("QUANT_ASSETS_FILE_DROP", "QUANT_ASSETS_MARKET_SOURCE=file"),
+            pattern=settings.read("QUANT_ASSETS_BARS_FILES", "binance_spot_5m.parquet", expect="a file name or glob"),
+            source_name=settings.read("QUANT_ASSETS_BARS_SOURCE_NAME", "binance-spot", expect="a provenance name"),
         )
-    raise ValueError(f"QUANT_ASSETS_MARKET_SOURCE={kind!r}: expected 'bundle', 'ccxt' or 'file'")
+    return BundleMarketData(bundles_root=settings.home().bundles)
 
 
 def derivatives_data_source() -> DerivativesSource:
     """Where derivatives come from (``QUANT_ASSETS_DERIVATIVES_SOURCE``, else the market source):
     ``bundle``, ``ccxt`` (the exchange's perpetuals) or ``file`` (``QUANT_ASSETS_FILE_DROP``)."""
-    home = settings.home()
-    kind = os.environ.get("QUANT_ASSETS_DERIVATIVES_SOURCE", os.environ.get("QUANT_ASSETS_MARKET_SOURCE", "bundle"))
+    kind = settings.read(
+        "QUANT_ASSETS_DERIVATIVES_SOURCE", _market_kind(), settings.one_of(*SOURCE_KINDS), "bundle, ccxt or file"
+    )
     if kind == "ccxt":
-        return CcxtDerivatives(exchange_id=os.environ.get("QUANT_ASSETS_EXCHANGE", "binance"))
-    if kind == "bundle":
-        return BundleDerivatives(bundles_root=home.bundles)
+        return CcxtDerivatives(exchange_id=_exchange())
     if kind == "file":
-        return FileDropDerivatives(folder=os.environ["QUANT_ASSETS_FILE_DROP"])
-    raise ValueError(f"QUANT_ASSETS_DERIVATIVES_SOURCE={kind!r}: expected 'bundle', 'ccxt' or 'file'")
+        return FileDropDerivatives(folder=_file_drop("QUANT_ASSETS_FILE_DROP", "the file derivatives source"))
+    return BundleDerivatives(bundles_root=settings.home().bundles)
 
 
 def social_text_source() -> SocialTextSource:
     """Where social text comes from (``QUANT_ASSETS_SOCIAL_SOURCE``, else the market source
     when that is ``file`` or ``bundle``): ``bundle`` or ``file`` (scraped Reddit files in
     ``QUANT_ASSETS_SOCIAL_FILE_DROP``, else ``QUANT_ASSETS_FILE_DROP``)."""
-    market = os.environ.get("QUANT_ASSETS_MARKET_SOURCE", "bundle")
-    kind = os.environ.get("QUANT_ASSETS_SOCIAL_SOURCE", market if market in ("file", "bundle") else "bundle")
-    if kind == "bundle":
-        return BundleSocialText(bundles_root=settings.home().bundles)
+    market = _market_kind()
+    kind = settings.read(
+        "QUANT_ASSETS_SOCIAL_SOURCE", market if market != "ccxt" else "bundle", settings.one_of("bundle", "file"), "bundle or file"
+    )
     if kind == "file":
-        folder = os.environ.get("QUANT_ASSETS_SOCIAL_FILE_DROP") or os.environ.get("QUANT_ASSETS_FILE_DROP")
-        if not folder:
-            raise ValueError("the file social source needs QUANT_ASSETS_SOCIAL_FILE_DROP (or QUANT_ASSETS_FILE_DROP)")
-        return FileDropSocialText(folder=folder)
-    raise ValueError(f"QUANT_ASSETS_SOCIAL_SOURCE={kind!r}: expected 'bundle' or 'file'")
+        own = "QUANT_ASSETS_SOCIAL_FILE_DROP"
+        variable = own if settings.is_set(own) else "QUANT_ASSETS_FILE_DROP"
+        return FileDropSocialText(folder=_file_drop(variable, "the file social source"))
+    return BundleSocialText(bundles_root=settings.home().bundles)
 
 
 def embedding_model() -> EmbeddingModel:
     """all-MiniLM-L6-v2, offline; ``QUANT_ASSETS_EMBEDDING_DEVICE`` (cpu) and ``_BATCH`` (64)."""
     return EmbeddingModel(
         cache_root=settings.home().cache.rstrip("/") + "/embeddings",
-        device=os.environ.get("QUANT_ASSETS_EMBEDDING_DEVICE", "cpu"),
-        batch_size=int(os.environ.get("QUANT_ASSETS_EMBEDDING_BATCH", "64")),
+        device=settings.read("QUANT_ASSETS_EMBEDDING_DEVICE", "cpu", expect="a torch device, e.g. cpu or cuda"),
+        batch_size=settings.read("QUANT_ASSETS_EMBEDDING_BATCH", "64", settings.positive_int, "texts per batch, e.g. 64"),
+    )
+
+
+def mlflow_tracking() -> MlflowTracking:
+    """The MLflow store (see ``quant_assets.registry.store``); ``QUANT_ASSETS_MLFLOW_UI_URL`` is
+    where links in asset metadata point (default: ``quant-assets mlflow``'s http://127.0.0.1:5000)."""
+    store = MlflowStore.from_env()
+    return MlflowTracking(
+        tracking_uri=store.tracking_uri,
+        artifact_root=store.artifact_root,
+        cache_root=settings.home().cache.rstrip("/") + "/models",
+        ui_url=settings.read("QUANT_ASSETS_MLFLOW_UI_URL", "http://127.0.0.1:5000", expect="the MLflow UI's address, e.g. http://127.0.0.1:5000"),
     )
 
 
 def build_definitions() -> Definitions:
     home = settings.home()
     return Definitions(
-        assets=load_assets_from_modules([market, derivatives, social, features]),
+        assets=[
+            *load_assets_from_modules([market, derivatives, social, features, labels, evaluation]),
+            build_model_asset(settings.train_days(), settings.refit_days()),
+        ],
         asset_checks=load_asset_checks_from_modules(
-            [market_checks, derivatives_checks, social_checks, features_checks]
+            [market_checks, derivatives_checks, social_checks, features_checks, labels_checks, models_checks, evaluation_checks]
         ),
         resources={
             "lake": LakeResource(root=home.lake),
@@ -116,8 +162,11 @@ def build_definitions() -> Definitions:
             "social_source": social_text_source(),
             "social_linking": SocialLinking(),
             "embedding_model": embedding_model(),
+            "mlflow_tracking": mlflow_tracking(),
+            "model_training": ModelTraining(),
         },
     )
 
 
-defs = build_definitions()
+with settings.exit_on_settings_error():
+    defs = build_definitions()

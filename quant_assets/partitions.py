@@ -135,10 +135,20 @@ def split_by_partition(
     return [(part, groups.get((part.day, part.symbol), empty)) for part in parts]
 
 
-def day_lookback_mapping(days: int) -> MultiPartitionMapping:
-    """Day D of a symbol reads upstream days D-days..D of the same symbol.
+def day_lookback_mapping(days: int, ahead: int = 0) -> MultiPartitionMapping:
+    """Day D of a symbol reads upstream days D-days..D+ahead of the same symbol.
 
-    Days before the first partition do not exist; they are dropped, not an error.
+    Days before the first partition (or after the last) do not exist; they are dropped,
+    not an error.
+    """
+    return day_window_mapping(-days, ahead)
+
+
+def day_window_mapping(start_offset: int, end_offset: int) -> MultiPartitionMapping:
+    """Day D of a symbol reads upstream days D+start_offset..D+end_offset of the same symbol.
+
+    Days outside the partitions that exist (before the first day, or not yet come) are
+    dropped, not an error: a label of day D may look ahead to D+7, which exists only later.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", BetaWarning)  # both are stable in use since Dagster 1.6
@@ -146,7 +156,9 @@ def day_lookback_mapping(days: int) -> MultiPartitionMapping:
             {
                 DATE_DIM: DimensionPartitionMapping(
                     DATE_DIM,
-                    TimeWindowPartitionMapping(start_offset=-days, end_offset=0, allow_nonexistent_upstream_partitions=True),
+                    TimeWindowPartitionMapping(
+                        start_offset=start_offset, end_offset=end_offset, allow_nonexistent_upstream_partitions=True
+                    ),
                 ),
                 SYMBOL_DIM: DimensionPartitionMapping(SYMBOL_DIM, IdentityPartitionMapping()),
             }

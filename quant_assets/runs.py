@@ -3,14 +3,24 @@
 A run covers a partition *range*; for ``date`` x ``symbol`` a range is a rectangle (days
 d0..d1 x symbols s0..s1 in universe order). Any set of partitions is cut into a few such
 rectangles, one run each, instead of one run per partition.
+
+A long materialisation reports where it stands (asset partitions done of total, the step
+running, elapsed, rate) from the runs' own Dagster events, so a demo, a bundle import or a
+backfill is never minutes of silence.
 """
 
 from __future__ import annotations
 
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import groupby
 
-from dagster import AssetKey, DagsterInstance, Definitions, ExecuteInProcessResult
+from dagster import AssetKey, DagsterEventType, DagsterInstance, Definitions, EventLogEntry, ExecuteInProcessResult
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from quant_assets.partitions import DaySymbol
@@ -59,6 +69,143 @@ def rectangles(parts: list[DaySymbol], universe: list[str]) -> list[Rectangle]:
     return out
 
 
+@dataclass(frozen=True)
+class Progress:
+    """Where one ``materialize`` call stands, over all its runs."""
+
+    done: int  # asset partitions materialised so far
+    total: int  # assets x partitions asked for
+    assets_done: int  # assets with every partition materialised
+    assets_total: int
+    elapsed_s: float
+    running: str = ""  # the asset whose step runs now; "" while its checks (or nothing) run
+    finished: bool = False
+    # Asset partitions Dagster has recorded as planned: a run of many partitions spends its
+    # first seconds or minutes on that bookkeeping, before any step starts.
+    planned: int = 0
+
+    @property
+    def rate(self) -> float:
+        """Asset partitions per second so far."""
+        return self.done / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def line(self) -> str:
+        state = "done" if self.finished else f"running {self.running}" if self.running else "materialising"
+        planning = f" ({self.planned} planned)" if self.planned < self.total and not self.finished else ""
+        return (
+            f"materialise: {state}; {self.assets_done}/{self.assets_total} assets, "
+            f"{self.done}/{self.total} asset partitions{planning}, {_duration(self.elapsed_s)} elapsed, "
+            f"{self.rate:.1f} partitions/s"
+        )
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+ProgressReport = Callable[[Progress], None]
+PROGRESS_EVERY_S = 2.0
+
+
+class ProgressLines:
+    """Progress as lines (stderr by default). Nothing while a job is short (under ``every_s``);
+    then a line when an asset's step starts, when partitions were done (at most one line every
+    ``every_s``), every ``heartbeat_s`` while a long step emits nothing, and the final line."""
+
+    def __init__(self, every_s: float | None = None, write: Callable[[str], None] | None = None, heartbeat_s: float = 30.0):
+        self.every_s = PROGRESS_EVERY_S if every_s is None else every_s
+        self.heartbeat_s = heartbeat_s
+        self.write = write or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.last_s, self.last_counts = 0.0, (0, 0)
+        self.last_running, self.step_started = "", False
+
+    def __call__(self, progress: Progress) -> None:
+        if progress.running and progress.running != self.last_running:
+            self.step_started = True  # kept until printed: a step may start in the quiet spell
+        self.last_running = progress.running
+        if progress.elapsed_s < self.every_s:
+            return  # a short job stays quiet, so a refusal or a quick run is just its own lines
+        since = progress.elapsed_s - self.last_s
+        counts = (progress.done, progress.planned)
+        moved = counts != self.last_counts and since >= self.every_s
+        if progress.finished or self.step_started or moved or since >= self.heartbeat_s:
+            self.last_s, self.last_counts, self.step_started = progress.elapsed_s, counts, False
+            self.write(progress.line())
+
+
+class _Tally:
+    """Counts one ``materialize`` call's materialisations from its runs' Dagster events, and
+    reports on each event and on a clock tick (a long step emits no events for minutes)."""
+
+    def __init__(self, assets: list[str], partitions: int, report: ProgressReport):
+        self.per_asset = dict.fromkeys(assets, 0)
+        self.planned = 0
+        self.step_asset = {AssetKey(a).to_python_identifier(): a for a in assets}  # op name -> asset
+        self.partitions, self.report = partitions, report
+        self.started = time.perf_counter()
+        self.running = ""
+        self.lock = threading.Lock()  # events arrive on the run's thread, ticks on the ticker's
+
+    def on_event(self, entry: EventLogEntry) -> None:
+        event = entry.dagster_event
+        if event is None:
+            return
+        with self.lock:
+            if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
+                key = event.asset_key.to_user_string()
+                if key in self.per_asset:
+                    self.per_asset[key] += 1
+            elif event.event_type == DagsterEventType.ASSET_MATERIALIZATION_PLANNED:
+                self.planned += 1
+            elif event.event_type == DagsterEventType.STEP_START:
+                self.running = self.step_asset.get(event.step_key or "", "")
+            elif event.event_type in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
+                self.running = ""
+            else:
+                return
+            self._report(self.snapshot())
+
+    def tick(self, finished: bool = False) -> None:
+        with self.lock:
+            self._report(self.snapshot(finished))
+
+    def _report(self, progress: Progress) -> None:
+        try:
+            self.report(progress)
+        except OSError:
+            pass  # a closed or broken stderr must not fail the run it reports on
+
+    @contextmanager
+    def ticking(self, every_s: float) -> Iterator[None]:
+        """Report every ``every_s`` seconds from a daemon thread while the block runs."""
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.wait(every_s):
+                self.tick()
+
+        thread = threading.Thread(target=loop, name="materialize-progress", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
+    def snapshot(self, finished: bool = False) -> Progress:
+        return Progress(
+            done=sum(self.per_asset.values()),
+            total=len(self.per_asset) * self.partitions,
+            assets_done=sum(n >= self.partitions for n in self.per_asset.values()),
+            assets_total=len(self.per_asset),
+            elapsed_s=time.perf_counter() - self.started,
+            running="" if finished else self.running,
+            finished=finished,
+            planned=self.planned,
+        )
+
+
 def materialize(
     defs: Definitions,
     assets: list[str],
@@ -67,21 +214,34 @@ def materialize(
     instance: DagsterInstance,
     tags: dict[str, str] | None = None,
     log_level: str = "WARNING",
+    progress: ProgressReport | None = None,
 ) -> list[ExecuteInProcessResult]:
-    """Materialise ``assets`` (and their checks) for ``parts``, one run per rectangle."""
+    """Materialise ``assets`` (and their checks) for ``parts``, one run per rectangle.
+
+    ``progress`` gets a ``Progress`` at every step start and end, every materialisation and
+    every ``PROGRESS_EVERY_S`` seconds, and a last one with ``finished`` set; by default
+    ``ProgressLines`` on stderr.
+    """
     job = defs.resolve_implicit_global_asset_job_def()
     # Dagster's console logger prints a DEBUG line per event; a CLI wants only problems.
     quiet = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     selection = [AssetKey(a) for a in assets]
+    tally = _Tally(assets, len(parts), progress or ProgressLines())
     results = []
-    for rect in rectangles(parts, universe):
-        results.append(
-            job.execute_in_process(
-                instance=instance,
-                asset_selection=selection,
-                run_config=quiet,
-                tags={**rect.tags, **(tags or {})},
-                raise_on_error=False,
+    with tally.ticking(max(PROGRESS_EVERY_S, 0.25)):
+        for rect in rectangles(parts, universe):
+            # The instance calls the listener with each event the in-process run stores.
+            run_id = str(uuid.uuid4())
+            instance.add_event_listener(run_id, tally.on_event)
+            results.append(
+                job.execute_in_process(
+                    instance=instance,
+                    asset_selection=selection,
+                    run_config=quiet,
+                    run_id=run_id,
+                    tags={**rect.tags, **(tags or {})},
+                    raise_on_error=False,
+                )
             )
-        )
+    tally.tick(finished=True)
     return results

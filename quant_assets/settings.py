@@ -6,20 +6,32 @@ A test or a second deployment is one environment variable away.
 
 Partition definitions must exist when Dagster loads the code location, so the universe and
 the first partition day are environment settings rather than run config.
+
+Every ``QUANT_ASSETS_*`` variable is read through ``read``, so a bad value is one
+``SettingsError`` line naming the variable, never a traceback from deep inside a parser.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
+
+from quant_assets.symbols import Symbol
+
+T = TypeVar("T")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_HOME = REPO_ROOT / ".quant_assets_home"
 
 DEFAULT_SYMBOLS = "BTC-USDT,ETH-USDT,SOL-USDT"
-DEFAULT_START_DATE = "2025-10-01"
+DEFAULT_START_DATE = "2025-06-01"
 
 
 @dataclass(frozen=True)
@@ -59,15 +71,118 @@ def _join(root: str, name: str) -> str:
     return root.rstrip("/") + "/" + name
 
 
+class SettingsError(ValueError):
+    """A ``QUANT_ASSETS_*`` variable that cannot be used; the message is one line naming it."""
+
+
+def read(name: str, default: str | None, parse: Callable[[str], T] = str, expect: str = "a value") -> T:
+    """The environment variable ``name`` parsed by ``parse``; unset or blank means ``default``.
+
+    ``default=None`` makes the variable required. When it is missing, or ``parse`` raises
+    ``ValueError``, this raises ``SettingsError`` with one line: the variable, its value, what
+    was wrong and ``expect`` (what a good value looks like).
+    """
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        if default is None:
+            raise SettingsError(f"{name} is not set; expected {expect}")
+        raw = default
+    try:
+        return parse(raw)
+    except ValueError as err:
+        reason = " ".join(str(err).split())  # one line, whatever the parser said
+        raise SettingsError(f"{name}={raw!r} is not usable ({reason}); expected {expect}") from None
+
+
+def is_set(name: str) -> bool:
+    return bool(os.environ.get(name, "").strip())
+
+
+def one_of(*choices: str) -> Callable[[str], str]:
+    """A parser that accepts exactly one of ``choices``."""
+
+    def parse(raw: str) -> str:
+        if raw not in choices:
+            raise ValueError(f"not one of {', '.join(choices)}")
+        return raw
+
+    return parse
+
+
+def positive_int(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise ValueError("must be at least 1")
+    return value
+
+
+def local_folder(raw: str) -> str:
+    """A folder that exists (URLs such as ``s3://...`` are taken as they are)."""
+    if "://" not in raw and not Path(raw).is_dir():
+        raise ValueError("no such folder")
+    return raw
+
+
+def symbol_keys(raw: str) -> list[str]:
+    """``BTC-USDT,ETH-USDT`` -> partition keys, each checked, no duplicates."""
+    keys = [Symbol.from_key(s.strip()).key for s in raw.split(",") if s.strip()]
+    if not keys:
+        raise ValueError("no symbols")
+    duplicated = sorted({k for k in keys if keys.count(k) > 1})
+    if duplicated:
+        raise ValueError(f"{', '.join(duplicated)} listed twice")
+    return keys
+
+
+@contextmanager
+def exit_on_settings_error() -> Iterator[None]:
+    """Turn a ``SettingsError`` into a one-line exit (status 1), for code that runs when
+    Dagster or the CLI loads the project: a user sees the variable to fix, not a traceback."""
+    try:
+        yield
+    except SettingsError as err:
+        raise SystemExit(f"quant_assets: {err}") from None
+
+
 def home() -> HomeLayout:
-    return HomeLayout(os.environ.get("QUANT_ASSETS_HOME", str(DEFAULT_HOME)))
+    return HomeLayout(read("QUANT_ASSETS_HOME", str(DEFAULT_HOME), expect="a folder or URL for all state"))
 
 
 def universe() -> list[str]:
     """Symbol partition keys, e.g. ``["BTC-USDT", "ETH-USDT"]``."""
-    raw = os.environ.get("QUANT_ASSETS_SYMBOLS", DEFAULT_SYMBOLS)
-    return [s.strip() for s in raw.split(",") if s.strip()]
+    return read("QUANT_ASSETS_SYMBOLS", DEFAULT_SYMBOLS, symbol_keys, "comma-separated BASE-QUOTE keys, e.g. BTC-USDT,ETH-USDT")
 
 
 def start_date() -> date:
-    return date.fromisoformat(os.environ.get("QUANT_ASSETS_START_DATE", DEFAULT_START_DATE))
+    return read("QUANT_ASSETS_START_DATE", DEFAULT_START_DATE, date.fromisoformat, "the first UTC day, YYYY-MM-DD")
+
+
+DEFAULT_TRAIN_DAYS = "90"
+DEFAULT_REFIT_DAYS = "7"
+
+
+def train_days() -> int:
+    """Length of a model's fit window, in days (``QUANT_ASSETS_TRAIN_DAYS``, default 90)."""
+    return read("QUANT_ASSETS_TRAIN_DAYS", DEFAULT_TRAIN_DAYS, positive_int, "a whole number of days, e.g. 90")
+
+
+def refit_days() -> int:
+    """Refit cadence: days that share a cadence anchor share one fit (``QUANT_ASSETS_REFIT_DAYS``, default 7)."""
+    return read("QUANT_ASSETS_REFIT_DAYS", DEFAULT_REFIT_DAYS, positive_int, "a whole number of days, e.g. 7")
+
+
+@functools.cache
+def code_version() -> str:
+    """The git commit of the checkout (``+dirty`` with uncommitted changes), else 'unknown'.
+
+    For people reading a run; what decides whether a fit can be reused is the digest of the
+    model code itself (``quant_assets.models.plan.code_digest``).
+    """
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    if commit.returncode != 0:
+        return "unknown"
+    return commit.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")

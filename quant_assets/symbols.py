@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_KEY = re.compile(r"^([A-Z0-9]+)-([A-Z0-9]+)$")
+_KEY = re.compile(r"([A-Z0-9]+)-([A-Z0-9]+)")
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class Symbol:
 
     @classmethod
     def from_key(cls, key: str) -> "Symbol":
-        match = _KEY.match(key)
+        match = _KEY.fullmatch(key)  # not match with $: that accepts "BTC-USDT\n"
         if not match:
             raise ValueError(f"symbol partition key {key!r} is not of the form BASE-QUOTE, e.g. BTC-USDT")
         return cls(match.group(1), match.group(2))

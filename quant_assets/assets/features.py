@@ -23,10 +23,12 @@ from dagster import (
 
 from quant_assets.assets.checks import staged_writes
 from quant_assets.assets.metadata import preview
+from quant_assets.assets.upstream import mapped_upstream
 from quant_assets.features import compute as feature_compute
 from quant_assets.features import contract
-from quant_assets.features.inputs import LOOKBACK_DAYS, UPSTREAM, mapped_days
+from quant_assets.features.inputs import AHEAD_DAYS, LOOKBACK_DAYS, UPSTREAM, mapped_days
 from quant_assets.features.lake_io import read_inputs, write_partition
+from quant_assets.features.provenance import input_hashes
 from quant_assets.partitions import DaySymbol, daily_symbol_partitions, day_lookback_mapping, parse_keys
 from quant_assets.resources.lake import LakeResource
 from quant_assets.timegrid import utc_now
@@ -35,24 +37,14 @@ FEATURES_GROUP = "features"
 WRITE_THREADS = 8
 
 
-def lookback_mapping() -> MultiPartitionMapping:
-    """Feature day D of a symbol reads upstream days D-LOOKBACK_DAYS..D of the same symbol.
+def lookback_mapping(upstream: str) -> MultiPartitionMapping:
+    """Feature day D of a symbol reads days D-LOOKBACK_DAYS..D+AHEAD_DAYS[upstream] of
+    ``upstream`` for the same symbol (``inputs.mapped_days``).
 
-    Days before the first partition do not exist; they are dropped, not an error, and the
-    features that needed them come out missing and flagged.
+    Days that do not exist (before the first partition, after today) are dropped, not an
+    error, and the features that needed them come out missing and flagged.
     """
-    return day_lookback_mapping(LOOKBACK_DAYS)
-
-
-def _mapped_upstream(context: AssetExecutionContext, upstream: str) -> list[DaySymbol] | None:
-    """The upstream partitions Dagster maps this run to; None when the code location does
-    not define ``upstream`` as a partitioned asset (its features are then missing)."""
-    try:
-        return parse_keys(context.asset_partition_keys_for_input(upstream))
-    except Exception as error:  # Dagster raises a CheckError for an unpartitioned/undefined input
-        if "no asset partitions" in str(error):
-            return None
-        raise
+    return day_lookback_mapping(LOOKBACK_DAYS, AHEAD_DAYS[upstream])
 
 
 def _partition_stats(frame: pl.DataFrame) -> dict[str, dict]:
@@ -71,7 +63,7 @@ def _partition_stats(frame: pl.DataFrame) -> dict[str, dict]:
     kinds={"polars", "parquet"},
     partitions_def=daily_symbol_partitions(),
     backfill_policy=BackfillPolicy.single_run(),
-    deps=[AssetDep(upstream, partition_mapping=lookback_mapping()) for upstream in UPSTREAM],
+    deps=[AssetDep(upstream, partition_mapping=lookback_mapping(upstream)) for upstream in UPSTREAM],
     description=(
         "One row per 5m decision time t (a bar's close) for one UTC day of one symbol: bar "
         "features over trailing windows, derivatives and text joined as-of on available_at, "
@@ -88,18 +80,20 @@ def feature_matrix(context: AssetExecutionContext, lake: LakeResource) -> Materi
 
     parts = parse_keys(context.partition_keys)
     store = lake.lake()
-    mapped = {upstream: _mapped_upstream(context, upstream) for upstream in UPSTREAM}
+    mapped = {upstream: mapped_upstream(context, upstream) for upstream in UPSTREAM}
     timings = {"mapping_s": lap()}
-    inputs, absent = read_inputs(store, {a: keys or [] for a, keys in mapped.items()})
+    inputs, absent, file_shas = read_inputs(store, {a: keys or [] for a, keys in mapped.items()})
     timings["read_s"] = lap()
     mapped_sets = {a: (None if keys is None else set(keys)) for a, keys in mapped.items()}
     read = {a: (keys or set()) - set(absent[a]) for a, keys in mapped_sets.items()}
     upstream_days: dict[DaySymbol, dict[str, list[date]]] = {
-        p: {a: [d for d in mapped_days(p.day) if DaySymbol(d, p.symbol) in read[a]] for a in UPSTREAM} for p in parts
+        p: {a: [d for d in mapped_days(p.day, a) if DaySymbol(d, p.symbol) in read[a]] for a in UPSTREAM} for p in parts
     }
     frame = feature_compute.features_for_partitions(inputs, parts, upstream_days, now=utc_now())
     stats = _partition_stats(frame)
     timings["compute_s"] = lap()
+    hashes = input_hashes(inputs, parts, upstream_days, file_shas)
+    timings["input_hashes_s"] = lap()
     by_part = frame.partition_by("partition", as_dict=True, maintain_order=True)
     empty = contract.empty()
     # Staged, not published: feature_matrix_checks publishes the partitions that pass.
@@ -107,7 +101,9 @@ def feature_matrix(context: AssetExecutionContext, lake: LakeResource) -> Materi
 
         def write(part: DaySymbol):
             rows = by_part.get((str(part),))
-            return write_partition(staged, part, empty if rows is None else rows.drop("partition"), upstream_days[part])
+            return write_partition(
+                staged, part, empty if rows is None else rows.drop("partition"), upstream_days[part], hashes[part]
+            )
 
         # Many small atomic writes (write, fsync, rename): concurrent, results in partition order.
         with ThreadPoolExecutor(WRITE_THREADS) as pool:
@@ -119,7 +115,7 @@ def feature_matrix(context: AssetExecutionContext, lake: LakeResource) -> Materi
             if mapped_sets[upstream] is None:
                 notes.append(f"{upstream}: not defined in this code location, its features are missing")
                 continue
-            wanted = [d for d in mapped_days(part.day) if DaySymbol(d, part.symbol) in mapped_sets[upstream]]
+            wanted = [d for d in mapped_days(part.day, upstream) if DaySymbol(d, part.symbol) in mapped_sets[upstream]]
             gone = [d for d in wanted if d not in upstream_days[part][upstream]]
             if gone:
                 # A partition whose blocking checks failed is quarantined, never read: say so.

@@ -1,9 +1,9 @@
-"""Blocking checks on feature_matrix: contract, no forward columns, structural as-of,
-missing-value policy and prefix invariance.
+"""Blocking checks on feature_matrix: contract, no forward columns, structural as-of, as-of
+re-derived from the recorded inputs, missing-value policy and prefix invariance.
 
-One op runs all five over the run's staged partitions (they share the reads and the
+One op runs all six over the run's staged partitions (they share the reads and the
 recompute), reports each as its own blocking check, and publishes the partitions that pass
-all five (``quant_assets.assets.checks``). The logic is ``quant_assets.features.audit``,
+all six (``quant_assets.assets.checks``). The logic is ``quant_assets.features.audit``,
 the same code ``quant-assets audit`` runs on stored partitions.
 """
 
@@ -24,6 +24,10 @@ CHECK_DESCRIPTIONS = {
     "contract": "Columns, order and dtypes are the feature contract's; the file records the contract hash and its inputs; t is the day's decision grid.",
     "no_forward_columns": "No label or forward-looking column, and no column outside the contract.",
     "asof": "Structural as-of: for every row and source, the newest available_at used is <= t (and the text projection's fit end too).",
+    "asof_inputs": (
+        "Re-derived as-of: on every row, the as-of stamps and the one-record values (funding, basis, long/short, "
+        "projection fit end) are those of the newest record with available_at <= t in the partition's recorded inputs."
+    ),
     "missing_policy": "Each feature is null iff its missing flag is set; no NaN/inf; as-of stamps set iff the source was used.",
     "prefix_invariance": (
         "For the first and last rows and a configurable number of random rows, recomputing from inputs "
@@ -45,7 +49,11 @@ SAMPLE_ENV = "QUANT_ASSETS_FEATURE_PREFIX_SAMPLES"
             default_value=os.environ.get(SAMPLE_ENV, str(feature_audit.DEFAULT_SAMPLE)),
             description="random rows per partition recomputed besides the first and last, or 'all'",
         ),
-        "seed": Field(int, default_value=0),
+        "seed": Field(
+            int,
+            is_required=False,
+            description="seed of the random rows; unset, a fresh one is drawn per run (and recorded in the metadata)",
+        ),
     },
     description="The feature_matrix checks (quant_assets.features.audit), over the run's partitions.",
 )
@@ -56,39 +64,49 @@ def feature_matrix_checks(context: AssetCheckExecutionContext, lake: LakeResourc
     config = context.op_execution_context.op_config or {}
     sample = config.get("prefix_samples", str(feature_audit.DEFAULT_SAMPLE))
     sample = "all" if sample == "all" else int(sample)
-    reports = list(
-        feature_audit.audit_lake(batch.store, batch.parts, sample=sample, seed=config.get("seed", 0), now=utc_now())
-    )
-    verdicts = {f"feature_matrix_{name}": _verdict(name, reports, sample) for name in feature_audit.CHECKS}
+    seed = config["seed"] if "seed" in config else feature_audit.draw_seed()
+    reports = list(feature_audit.audit_lake(batch.store, batch.parts, sample=sample, seed=seed, now=utc_now()))
+    # an upstream partition rewritten between the build and its checks: the recompute would
+    # compare with other inputs, so the row checks that need the inputs cannot pass
+    changed = {r.partition: f"{r.partition}: {'; '.join(r.inputs_changed)}" for r in reports if r.inputs_changed}
+    verdicts = {f"feature_matrix_{name}": _verdict(name, reports, sample, seed, changed) for name in feature_audit.CHECKS}
     yield from publish_verdicts(batch, verdicts, set(verdicts))
 
 
-def _verdict(name: str, reports: list, sample) -> Verdict:
-    rows = sum(r.rows for r in reports)
-    recomputed = sum(r.recomputed for r in reports)
+def _verdict(name: str, reports: list, sample, seed: int, changed: dict) -> Verdict:
+    """One check's verdict; ``changed``: partitions whose inputs changed since their build,
+    which a check that needs the inputs cannot pass."""
+    unverified = changed if name in feature_audit.INPUT_CHECKS else {}
     found = [v for r in reports for v in r.violations if v.check == name]
     total = sum(r.counts.get(name, 0) for r in reports)
-    failing = sorted({str(r.partition) for r in reports if r.counts.get(name, 0)})
+    failing = {
+        r.partition: next((v.line() for v in r.violations if v.check == name), f"{name}: {r.counts[name]} violations")
+        for r in reports
+        if r.counts.get(name, 0)
+    }
+    for part, line in unverified.items():
+        failing.setdefault(part, f"inputs changed since build, not verified: {line}")
     table = pl.DataFrame(
         [v.as_dict() for v in found],
         schema={k: pl.String for k in ("check", "partition", "t", "feature", "stored", "expected", "detail")},
     ).drop("check")
     first = found[0].line() if found else ""
+    said = [f"{total} violations in {sum(1 for r in reports if r.counts.get(name, 0))} partitions; first: {first}"] if total else []
+    if unverified:
+        said.append(f"inputs changed since build, not verified: {', '.join(list(unverified.values())[:3])}")
     return Verdict(
-        passed=total == 0,
-        description=f"{name}: ok" if total == 0 else f"{name}: {total} violations in {len(failing)} partitions; first: {first}",
+        passed=total == 0 and not unverified,
+        description=f"{name}: {'; '.join(said) or 'ok'}",
         metadata={
             "partitions_checked": len(reports),
-            "rows_checked": rows,
-            "rows_recomputed": recomputed,
+            "rows_checked": sum(r.rows for r in reports),
+            "rows_recomputed": sum(r.recomputed for r in reports),
             "prefix_samples": str(sample),
+            "prefix_seed": seed,
+            "partitions_inputs_changed": len(changed),
             "violations": total,
-                "violations_preview": preview(table, rows=20),
+            "violations_preview": preview(table, rows=20),
             "contract_hash": contract.CONTRACT_HASH,
         },
-        failing={
-            r.partition: next((v.line() for v in r.violations if v.check == name), f"{name}: {r.counts[name]} violations")
-            for r in reports
-            if r.counts.get(name, 0)
-        },
+        failing=failing,
     )

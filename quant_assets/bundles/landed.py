@@ -1,8 +1,14 @@
-"""Read partitions out of bundles that were verified and landed by ``bundle import``."""
+"""Read partitions out of bundles that were verified and landed by ``bundle import``.
+
+A landed bundle is a folder (named by its bundle id) that holds ``LANDED.json``, which the
+import writes last. Anything else under the bundles root (staging folders, a folder whose
+import was killed before its marker, the lock file) is not a bundle and is never read.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +19,12 @@ from quant_assets.partitions import DaySymbol
 
 MANIFEST_NAME = "bundle_manifest.json"
 LANDED_NAME = "LANDED.json"
+STAGING_PREFIX = ".staging-"
+_BUNDLE_ID = re.compile(r"[0-9a-f]{16}")
+
+
+def is_bundle_id(name: str) -> bool:
+    return _BUNDLE_ID.fullmatch(name) is not None
 
 
 @dataclass(frozen=True)
@@ -54,7 +66,9 @@ class LandedBundles:
     def bundles(self) -> list[LandedBundle]:
         if not self.root.exists():
             return []
-        found = [load_landed(d) for d in self.root.iterdir() if (d / LANDED_NAME).exists()]
+        # Dot names are the import's own (staging folders, the lock); a folder without the
+        # marker is one whose import has not finished, or never will.
+        found = [load_landed(d) for d in self.root.iterdir() if not d.name.startswith(".") and (d / LANDED_NAME).exists()]
         return sorted(found, key=lambda b: b.landed_at, reverse=True)
 
     def locate(self, asset: str, parts: list[DaySymbol]) -> dict[DaySymbol, LandedBundle]:

@@ -17,6 +17,7 @@ from functools import cached_property
 from typing import IO, Callable
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from quant_assets.bundles.landed import MANIFEST_NAME
 from quant_assets.lake.schemas import schema_for
@@ -42,6 +43,18 @@ class BundleError(Exception):
 def member_path(asset: str, part: DaySymbol) -> str:
     """Where a partition's file sits inside the archive (and under a landed bundle)."""
     return LAKE_PREFIX + _LAYOUT.relative_path(asset, part)
+
+
+def normalised_path(name: str, what: str = "member") -> str:
+    """A relative path inside a bundle with empty and ``.`` parts dropped; absolute paths and
+    ``..`` are refused. Archive member names and manifest paths are both compared in this form,
+    so ``lake//x`` and ``lake/./x`` cannot pose as two files."""
+    if name.startswith("/") or "\\" in name or (len(name) > 1 and name[1] == ":"):
+        raise BundleError(f"{what} {name!r} has an absolute path")
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise BundleError(f"{what} {name!r} has '..' in its path")
+    return "/".join(parts)
 
 
 @dataclass(frozen=True)
@@ -98,7 +111,7 @@ class Manifest:
         try:
             raw = json.loads(text)
         except (ValueError, UnicodeDecodeError) as err:
-            raise BundleError(f"{MANIFEST_NAME} is not valid JSON ({_one_line(err)})") from None
+            raise BundleError(f"{MANIFEST_NAME} is not valid JSON ({one_line(err)})") from None
         if not isinstance(raw, dict):
             raise BundleError(f"{MANIFEST_NAME} must be a JSON object, found {type(raw).__name__}")
         # The version decides what the other fields mean, so it is checked first.
@@ -143,25 +156,42 @@ def describe_parquet(asset: str, source: str | IO[bytes], where: str) -> tuple[i
     """Row count and schema of one partition file, refusing what the lake would not accept.
 
     The file must be readable parquet, have exactly the asset's registered schema and no two
-    rows sharing the asset's key. Export and import both call this, so a bundle that exports
-    is a bundle that imports.
+    rows sharing the asset's key. Export and import both call this (import in two steps, so it
+    can compare the footer with the manifest before reading any column), so a bundle that
+    exports is a bundle that imports.
     """
-    expected = schema_for(asset)
+    rows, schema = read_footer(source, where)
+    check_lake_file(asset, source, schema, where)
+    return rows, schema_strings(schema)
+
+
+def read_footer(source: str | IO[bytes], where: str) -> tuple[int, pl.Schema]:
+    """Row count and schema from the parquet footer alone: no data page is read."""
     try:
+        rows = pq.read_metadata(_rewound(source)).num_rows
         schema = pl.read_parquet_schema(_rewound(source))
-        keys = pl.read_parquet(_rewound(source), columns=[c for c in expected.key if c in schema])
-    except Exception as err:  # polars raises several kinds for a bad file
-        raise BundleError(f"{where}: not a readable parquet file ({_one_line(err)})") from None
+    except Exception as err:  # pyarrow and polars raise several kinds for a bad file
+        raise BundleError(f"{where}: not a readable parquet file ({one_line(err)})") from None
+    return rows, schema
+
+
+def check_lake_file(asset: str, source: str | IO[bytes], schema: pl.Schema, where: str) -> None:
+    """Refuse a file whose footer ``schema`` is not the asset's, or whose rows repeat a key
+    (the one check that must read data: the key columns)."""
+    expected = schema_for(asset)
     problems = expected.problems(schema)
     if problems:
         raise BundleError(f"{where}: schema mismatch with {asset}: {'; '.join(problems)}")
+    try:
+        keys = pl.read_parquet(_rewound(source), columns=[c for c in expected.key if c in schema])
+    except Exception as err:
+        raise BundleError(f"{where}: not a readable parquet file ({one_line(err)})") from None
     duplicated = keys.filter(pl.struct(list(expected.key)).is_duplicated())
     if duplicated.height:
         first = ", ".join(f"{k}={v}" for k, v in duplicated.row(0, named=True).items())
         raise BundleError(
             f"{where}: duplicate keys ({', '.join(expected.key)}): {duplicated.height} rows, first {first}"
         )
-    return keys.height, schema_strings(schema)
 
 
 def _rewound(source):
@@ -188,28 +218,42 @@ def _entry_from_raw(index: int, item) -> FileEntry:
         schema_for(asset)
     except KeyError as err:
         raise BundleError(f"{where}: {err.args[0]}") from None
-    try:
-        part = DaySymbol(date.fromisoformat(day), Symbol.from_key(symbol).key)
-    except ValueError as err:
-        raise BundleError(f"{where}: bad partition ({_one_line(err)})") from None
-    if path != member_path(asset, part):
-        raise BundleError(f"{where}: path does not match its asset and partition (expected {member_path(asset, part)})")
+    part = _partition(day, symbol, where)
+    expected = member_path(asset, part)
+    if normalised_path(path, f"{where}: path") != expected:
+        raise BundleError(f"{where}: path does not match its asset and partition (expected {expected})")
     if rows < 0 or size < 0:
         raise BundleError(f"{where}: rows and bytes must not be negative")
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in schema.items()):
         raise BundleError(f"{where}: schema must map column names to dtype names")
     if not _SHA256.match(sha256):
         raise BundleError(f"{where}: sha256 {sha256!r} is not 64 lowercase hex digits")
-    return FileEntry(path, asset, day, symbol, rows, schema, sha256, size)
+    return FileEntry(expected, asset, day, symbol, rows, schema, sha256, size)
+
+
+def _partition(day: str, symbol: str, where: str) -> DaySymbol:
+    """The partition an entry names, written exactly as its partition key: ``BTC-USDT\\n`` or
+    ``20251006`` parse to a valid key but are not one, and would let two entries share a file."""
+    try:
+        part = DaySymbol(date.fromisoformat(day), Symbol.from_key(symbol).key)
+    except ValueError as err:
+        raise BundleError(f"{where}: bad partition ({one_line(err)})") from None
+    if (part.day.isoformat(), part.symbol) != (day, symbol):
+        raise BundleError(
+            f"{where}: bad partition: date {day!r} and symbol {symbol!r} must be written exactly as "
+            f"{part.day.isoformat()!r} and {part.symbol!r}"
+        )
+    return part
 
 
 def _refuse_duplicates(files: list[FileEntry]) -> None:
-    seen: set[tuple[str, DaySymbol]] = set()
+    # Paths are normalised and each names exactly one (asset, partition), so one path per
+    # entry means one entry per file: no file can be vouched for twice and checked once.
+    seen: set[str] = set()
     for entry in files:
-        key = (entry.asset, entry.partition)
-        if key in seen:
+        if entry.path in seen:
             raise BundleError(f"{MANIFEST_NAME}: duplicate entry for {entry.label} ({entry.path})")
-        seen.add(key)
+        seen.add(entry.path)
 
 
 def _field(raw: dict, name: str, kind: type, where: str):
@@ -222,5 +266,6 @@ def _field(raw: dict, name: str, kind: type, where: str):
     return value
 
 
-def _one_line(err: BaseException) -> str:
+def one_line(err: BaseException) -> str:
+    """An exception's message on one line, for a refusal that must stay one line."""
     return " ".join(str(err).split()) or type(err).__name__

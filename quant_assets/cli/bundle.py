@@ -15,8 +15,11 @@ from dagster import Definitions
 
 from quant_assets import settings
 from quant_assets.bundles.export import export_lake
-from quant_assets.bundles.importer import RunOutcome, check_fits_settings, land, materialise
-from quant_assets.bundles.manifest import BundleError, Manifest
+from quant_assets.bundles.importer import MaterialiseReport, RunOutcome, materialise
+from quant_assets.bundles.land import check_fits_settings, land
+from quant_assets.bundles.limits import BundleLimits
+from quant_assets.bundles.lock import bundle_lock
+from quant_assets.bundles.manifest import BundleError, Manifest, one_line
 from quant_assets.instance import get_instance
 from quant_assets.lake.store import ParquetLake
 from quant_assets.symbols import Symbol
@@ -36,12 +39,15 @@ def bundle() -> None:
 @click.option("--symbols", multiple=True, help="Symbols (BTC-USDT or BTC/USDT), repeated or comma-separated; default all.")
 @click.option("--assets", multiple=True, help="Lake assets, repeated or comma-separated; default every asset.")
 def export_command(out_path: Path, start, end, symbols: tuple[str, ...], assets: tuple[str, ...]) -> None:
-    lake = ParquetLake(settings.home().lake)
+    home = settings.home()
     try:
         symbol_keys = [_symbol_key(s) for s in _split(symbols)]
-        manifest = export_lake(
-            lake, out_path, start.date(), end.date(), symbol_keys or None, _split(assets) or None, _Progress("export")
-        )
+        # The lock keeps an import from rewriting the lake while it is being read.
+        with bundle_lock(home.bundles, BundleLimits.from_env().lock_timeout_s, _notice):
+            manifest = export_lake(
+                ParquetLake(home.lake), out_path, start.date(), end.date(), symbol_keys or None,
+                _split(assets) or None, _Progress("export"),
+            )
     except (BundleError, ValueError) as err:
         raise click.ClickException(f"bundle export refused: {err}") from None
     click.echo(
@@ -60,34 +66,39 @@ def import_command(archive: Path, land_only: bool) -> None:
 def import_bundle(archive: Path, land_only: bool = False) -> Manifest:
     """Verify, land and (unless ``land_only``) materialise a bundle; returns its manifest.
 
+    One bundle command runs at a time per home: this one waits (saying so) for any other.
     Any refusal or failed check raises ``click.ClickException`` with one line.
     """
     home = settings.home()
     universe = settings.universe()
     admit = None if land_only else (lambda manifest: check_fits_settings(manifest, universe, settings.start_date()))
     try:
-        landing = land(archive, home.bundles, _Progress("import"), admit)
-    except BundleError as err:
+        limits = BundleLimits.from_env()
+        with bundle_lock(home.bundles, limits.lock_timeout_s, _notice):
+            landing = land(archive, home.bundles, _Progress("import"), admit, limits)
+            try:
+                report = None if land_only else materialise(
+                    landing, bundle_definitions(home), get_instance(), universe, ParquetLake(home.lake), on_run=_echo_run
+                )
+            except BundleError as err:
+                raise click.ClickException(f"bundle {archive.name}: {err}") from None
+    except BundleError as err:  # the settings, the lock, or verification
         raise click.ClickException(f"bundle {archive.name} refused: {err}") from None
+    except OSError as err:  # the lake or the disk, while materialising: a line, not a traceback
+        raise click.ClickException(f"bundle {archive.name}: {one_line(err)}") from None
     manifest, landed = landing.manifest, landing.bundle
     what = (
         f"bundle {manifest.bundle_id} (sha256 {landed.bundle_sha256[:12]}): {len(manifest.files)} files, "
         f"{manifest.rows} rows, {'landed' if landing.fresh else 'already landed'}"
     )
-    if land_only:
+    if report is None:
         click.echo(f"{what}; not materialised (--land-only)")
         return manifest
-    try:
-        report = materialise(
-            landing, bundle_definitions(home), get_instance(), universe, ParquetLake(home.lake), on_run=_echo_run
-        )
-    except BundleError as err:
-        raise click.ClickException(f"bundle {archive.name}: {err}") from None
     done = sum(len(p) for p in report.materialised.values())
     skipped = sum(len(p) for p in report.skipped.values())
     summary = (
-        f"{what}; {len(report.runs)} runs, {done} partitions materialised, {skipped} already in the lake; "
-        f"{report.checks_passed} checks passed"
+        f"{what}; {len(report.runs)} runs, {done} partitions materialised, {skipped} already in the lake"
+        f"{_held_elsewhere(report)}; {report.checks_passed} checks passed"
     )
     if not report.ok:
         failed = [f"{r.asset} {r.partitions}: {r.error or 'failed'}" for r in report.failed_runs]
@@ -95,11 +106,21 @@ def import_bundle(archive: Path, land_only: bool = False) -> Manifest:
             f"{summary}; {len(report.failed_runs)} of {len(report.runs)} runs failed"
             + (f" ({'; '.join(failed)})" if failed else "")
             + (f"; checks failed: {'; '.join(report.checks_failed)}" if report.checks_failed else "")
+            + "; the lake was left as it was"
         )
     for warning in report.checks_warned:
         click.echo(f"warning: {warning}", err=True)
     click.echo(summary)
     return manifest
+
+
+def _held_elsewhere(report: MaterialiseReport) -> str:
+    """Which later bundle holds each partition this one no longer provides, compactly."""
+    parts = []
+    for bundle_id, held in sorted(report.held_by.items()):
+        shown = ", ".join(held[:3]) + (f" and {len(held) - 3} more" if len(held) > 3 else "")
+        parts.append(f"{len(held)} held by bundle {bundle_id}, landed later ({shown})")
+    return "".join(f", {p}" for p in parts)
 
 
 def bundle_definitions(home: settings.HomeLayout) -> Definitions:
@@ -139,6 +160,10 @@ def _bundle_twin(resource, home: settings.HomeLayout):
         if isinstance(resource, base) and not isinstance(resource, twin):
             return twin(bundles_root=home.bundles)
     return resource
+
+
+def _notice(message: str) -> None:
+    click.echo(message, err=True)
 
 
 def _echo_run(outcome: RunOutcome) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -10,43 +11,98 @@ import click
 
 from quant_assets import settings
 from quant_assets.instance import prepare_dagster_home
+from quant_assets.runs import ProgressLines, materialize
 
 SAMPLE_BUNDLE = settings.REPO_ROOT / "data" / "sample_bundle.tar.gz"
 
 
 @click.command(help="Import the shipped sample bundle and materialise the whole graph.")
 @click.option("--bundle", "archive", default=str(SAMPLE_BUNDLE), show_default=True, type=click.Path(exists=True, dir_okay=False))
-def demo(archive: str) -> None:
+@click.option("--model-days", default=28, show_default=True, help="models and their evaluations for the bundle's last N days")
+def demo(archive: str, model_days: int) -> None:
+    from quant_assets.bundles.coverage import downstream_steps, held_partitions, servable_days
     from quant_assets.cli.bundle import import_bundle
     from quant_assets.definitions import build_definitions
     from quant_assets.instance import get_instance
-    from quant_assets.runs import materialize
+    from quant_assets.models.record import MODELS_ASSET
+    from quant_assets.models.window import MIN_TRAIN_DAYS
 
     started = time.perf_counter()
     home = settings.home()
     click.echo(f"QUANT_ASSETS_HOME = {home.root}")
+    # Every step reports progress on stderr as it goes (runs.materialize), so minutes of
+    # work are never minutes of silence.
+    click.echo(f"[1] importing {Path(archive).name}: verify, land, materialise its assets ...")
     manifest = import_bundle(Path(archive))
-    parts = sorted({f.partition for f in manifest.files})
+    click.echo(f"imported in {time.perf_counter() - started:.0f}s")
+    held = held_partitions(manifest)
     with get_instance() as instance:
         defs = build_definitions()
         rest = [key.to_user_string() for key in defs.resolve_all_asset_keys() if key.to_user_string() not in manifest.assets]
-        if rest:
-            click.echo(f"materialising {', '.join(sorted(rest))} for {len(parts)} partitions ...")
-            results = materialize(defs, rest, parts, settings.universe(), instance)
+        deps = _direct_deps(defs, rest)
+        # Models train on every day before them, so they and what follows them are run for the
+        # sample's last weeks only, and only where a fit window holds enough of the bundle's
+        # days; the data assets run wherever the bundle holds their inputs.
+        modelled = _downstream_of(MODELS_ASSET, deps)
+        steps = downstream_steps([a for a in rest if a not in modelled], deps, held)
+        every = set().union(*held.values())
+        served = servable_days(every, model_days, settings.train_days(), settings.refit_days())
+        if served:
+            steps.append(([a for a in rest if a in modelled], served))
+        else:
+            click.echo(f"no models: no day of the bundle's last {model_days} has {MIN_TRAIN_DAYS} bundled days in its fit window")
+        for i, (assets, parts) in enumerate(steps, start=2):
+            if not assets or not parts:
+                continue
+            click.echo(
+                f"[{i}/{len(steps) + 1}] {time.perf_counter() - started:.0f}s in; materialising {', '.join(assets)} "
+                f"for {len(parts)} partitions ({len(assets) * len(parts)} asset partitions) ..."
+            )
+            step_started = time.perf_counter()
+            results = materialize(defs, assets, parts, settings.universe(), instance, progress=ProgressLines(write=_echo_err))
             failed = [r.run_id for r in results if not r.success]
             if failed:
                 raise click.ClickException(f"materialisation failed in runs {', '.join(failed)}; see the Dagster UI")
+            click.echo(f"  in {time.perf_counter() - step_started:.0f}s")
     click.echo(f"done in {time.perf_counter() - started:.0f}s.")
     click.echo(f"  lake:            {home.lake}")
     click.echo(f"  Dagster home:    {os.environ['DAGSTER_HOME']}")
     click.echo("  Dagster UI:      .venv/bin/quant-assets dev   (then open http://127.0.0.1:3000)")
+    click.echo("  MLflow UI:       .venv/bin/quant-assets mlflow   (then open http://127.0.0.1:5000)")
     click.echo('  ad-hoc SQL:      .venv/bin/quant-assets sql "select symbol, count(*) from market_bars group by 1"')
+
+
+def _echo_err(line: str) -> None:
+    click.echo(line, err=True)
+
+
+def _direct_deps(defs, assets: list[str]) -> dict[str, set[str]]:
+    """The assets each of ``assets`` reads directly, by name."""
+    return {a: {k.to_user_string() for k in defs.resolve_assets_def(a).dependency_keys} for a in assets}
+
+
+def _downstream_of(root: str, deps: dict[str, set[str]]) -> set[str]:
+    """``root`` and every asset that reads it, directly or not."""
+    found = {root}
+    while True:
+        more = {a for a, parents in deps.items() if parents & found} - found
+        if not more:
+            return found
+        found |= more
 
 
 @click.command(help="Start the Dagster UI and daemon on this project's instance.")
 @click.option("--port", default=3000, show_default=True)
 def dev(port: int) -> None:
+    # Load the code location once here: a misconfigured setting stops with its one line now,
+    # not as a failed code location inside the UI.
+    import quant_assets.definitions  # noqa: F401
+
     prepare_dagster_home()
     workspace = settings.REPO_ROOT / "workspace.yaml"
     os.chdir(settings.REPO_ROOT)
-    os.execvp("dagster", ["dagster", "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", str(port)])
+    # `.venv/bin/quant-assets dev` runs without an activated venv, so `dagster` may not be on
+    # PATH: start Dagster from this interpreter, whose environment has it (dagster dev starts
+    # its webserver, daemon and code servers from sys.executable too).
+    command = ["-m", "dagster", "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", str(port)]
+    os.execv(sys.executable, [sys.executable, *command])

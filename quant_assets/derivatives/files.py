@@ -8,8 +8,11 @@ Files are long-format parquet with ``symbol`` in ccxt perpetual form (``BTC/USDT
 - hourly statistics: ``ts`` (hour open), ``oi_value_usd``, ``global_long_short_account_ratio``,
   ``taker_buy_vol``, ``taker_sell_vol``
 
-A file that is not configured (empty name) contributes nothing: its metrics become missing
-rows. A configured file that does not exist is an error, never an empty source.
+Funding and mark are the core of a drop: a configured funding or mark file that does not exist
+is an error, never an empty source. The hourly statistics are optional (exchanges serve them
+for ~30 days only, many downloads lack them): when that file is not configured or not in the
+folder, its metrics become missing rows with coverage 0, as the ccxt and bundle sources report
+what they do not serve.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The ``derivatives`` lake asset: long-format rows, their time semantics, and as-of reads.
+"""The ``derivatives`` lake asset: long-format rows and their time semantics.
 
 One row per (metric, event_time) per (UTC day, symbol) partition:
 
@@ -274,42 +274,3 @@ def coverage(rows: pl.DataFrame, part: DaySymbol, now: datetime) -> dict[str, fl
     gaps = funding.diff().drop_nulls()
     out["funding_interval_hours"] = gaps.median().total_seconds() / 3600 if gaps.len() else None
     return out
-
-
-# ---- as-of reads: what a decision at time t may use ---------------------------------------
-
-
-def asof_value(frame: pl.DataFrame, metric: str, t: datetime, symbol: str | None = None) -> float | None:
-    """The newest non-missing value of ``metric`` with ``available_at <= t`` (``None`` if none).
-
-    ``frame`` holds derivatives rows of one symbol, or of several with ``symbol`` given.
-    """
-    rows = frame.filter(pl.col("metric") == metric, ~pl.col("is_missing"), pl.col("available_at") <= t)
-    if symbol is not None:
-        rows = rows.filter(pl.col("symbol") == symbol)
-    elif "symbol" in rows.columns and rows["symbol"].n_unique() > 1:
-        raise ValueError("frame holds several symbols; pass symbol=")
-    if rows.is_empty():
-        return None
-    return rows.sort("available_at", "event_time")["value"][-1]
-
-
-def asof_join(decisions: pl.DataFrame, frame: pl.DataFrame, metrics: list[str], on: str = "ts") -> pl.DataFrame:
-    """Vectorised :func:`asof_value`: for each decision row (``symbol``, ``on``), per metric,
-    the newest non-missing value with ``available_at <= decision time``.
-
-    Adds ``<metric>`` and ``<metric>_available_at`` (the stamp of the value used, for the
-    feature matrix's structural look-ahead check). ``frame`` has ``symbol``.
-    """
-    out = decisions.with_row_index("_row").sort(on)
-    for metric in metrics:
-        right = (
-            frame.filter(pl.col("metric") == metric, ~pl.col("is_missing"))
-            .select("symbol", pl.col("available_at").alias(f"{metric}_available_at"), pl.col("value").alias(metric))
-            .sort(f"{metric}_available_at")
-        )
-        # Both sides are sorted by their time key just above (polars cannot verify it per group).
-        out = out.join_asof(
-            right, left_on=on, right_on=f"{metric}_available_at", by="symbol", strategy="backward", check_sortedness=False
-        )
-    return out.sort("_row").drop("_row")

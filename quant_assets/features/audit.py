@@ -10,6 +10,9 @@ Checks, per stored partition:
   label or a look-ahead (``fwd_``, ``label``, ``target``, ``future``, ``y_`` ...).
 - ``asof``: structural as-of: for every row and source, ``asof_<source> <= t``, and the text
   projection's ``fit_end <= t``.
+- ``asof_inputs``: the as-of stamps and the one-record values of every row equal the newest
+  record with ``available_at <= t`` re-derived from the partition's recorded inputs, without
+  the feature code's join (:mod:`asof_replay`).
 - ``missing_policy``: each feature is null iff its missing flag is set; flags never null;
   no NaN or infinity; a source's as-of stamp is set iff one of its features is present.
 - ``prefix_invariance``: for sampled decision times (always the first and last row, plus
@@ -30,14 +33,23 @@ from typing import Callable, Iterator
 
 import polars as pl
 
-from quant_assets.features import contract
-from quant_assets.features.compute import recompute_at
-from quant_assets.features.inputs import UPSTREAM, Inputs, decision_grid, mapped_days
-from quant_assets.features.lake_io import read_inputs, read_partitions, recorded_contract, recorded_inputs
+from quant_assets.features import asof_replay, contract
+from quant_assets.features.compute import partition_inputs, recompute_at
+from quant_assets.features.inputs import UPSTREAM, Inputs, all_mapped_days, decision_grid
+from quant_assets.features.lake_io import (
+    read_inputs,
+    read_partitions,
+    recorded_contract,
+    recorded_hashes,
+    recorded_inputs,
+)
+from quant_assets.features.provenance import changed_inputs, input_hashes
 from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import DaySymbol
 
-CHECKS = ("contract", "no_forward_columns", "asof", "missing_policy", "prefix_invariance")
+CHECKS = ("contract", "no_forward_columns", "asof", "asof_inputs", "missing_policy", "prefix_invariance")
+# The checks that recompute from the recorded inputs: skipped where those changed since the build.
+INPUT_CHECKS = ("asof_inputs", "prefix_invariance")
 RTOL = 1e-9
 ATOL = 1e-12
 DEFAULT_SAMPLE = 3
@@ -81,10 +93,19 @@ class PartitionReport:
     violations: list[Violation] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=lambda: {c: 0 for c in CHECKS})
     notes: list[str] = field(default_factory=list)
+    # upstream days whose content differs from the build's: the recompute is skipped
+    inputs_changed: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
+        """No violation (a partition whose inputs changed can still be ok: see ``status``)."""
         return not any(self.counts.values())
+
+    @property
+    def status(self) -> str:
+        if not self.ok:
+            return "FAIL"
+        return "INPUTS_CHANGED" if self.inputs_changed else "OK"
 
     def add(self, found: list[Violation]) -> None:
         for v in found:
@@ -93,7 +114,11 @@ class PartitionReport:
                 self.violations.append(v)
 
     def line(self) -> str:
-        status = "OK" if self.ok else "FAIL " + ", ".join(f"{c}={n}" for c, n in self.counts.items() if n)
+        status = self.status
+        if not self.ok:
+            status += " " + ", ".join(f"{c}={n}" for c, n in self.counts.items() if n)
+        if self.inputs_changed:
+            status += f"  inputs changed since build ({'; '.join(self.inputs_changed)}): not recomputed"
         notes = f"  notes: {'; '.join(self.notes)}" if self.notes else ""
         return f"{self.partition}  rows={self.rows} recomputed={self.recomputed}  {status}{notes}"
 
@@ -175,6 +200,21 @@ def asof_violations(frame: pl.DataFrame) -> list[Violation]:
     return out
 
 
+def asof_input_violations(
+    stored: pl.DataFrame, series_inputs: dict[str, pl.DataFrame], rtol: float = RTOL, atol: float = ATOL
+) -> list[Violation]:
+    """``stored`` (``partition`` + contract) against the newest records its inputs held at each
+    ``t``; ``series_inputs`` are :func:`compute.partition_inputs` (series = partition)."""
+    frame = asof_replay.replay_frame(stored, series_inputs)
+    found = asof_replay.rules(rtol, atol)
+    out = []
+    for key in _masks_with_hits(frame, {k: r[2] for k, r in found.items()}):
+        column, want, mask, detail = found[key]
+        bad = frame.filter(mask).with_columns(_e=want)  # raw values: _fmt prints floats and times exactly
+        out += _rows_to_violations("asof_inputs", bad, column, column, "_e", detail)
+    return out
+
+
 def _masks_with_hits(frame: pl.DataFrame, masks: dict[str, pl.Expr]) -> list[str]:
     """Names of the masks true on at least one row: one pass over the frame for all of them."""
     if not masks or frame.is_empty():
@@ -214,6 +254,11 @@ def missing_policy_violations(frame: pl.DataFrame) -> list[Violation]:
         bad = frame.filter(mask).with_columns(_s=stored, _e=expected)
         out += _rows_to_violations("missing_policy", bad, feature, "_s", "_e", detail)
     return out
+
+
+def draw_seed() -> int:
+    """A fresh seed for the random rows, so repeated audits reach different rows."""
+    return random.SystemRandom().randrange(2**31)
 
 
 def choose_samples(part: DaySymbol, times: list[datetime], sample: int | str, seed: int = 0) -> list[datetime]:
@@ -285,7 +330,25 @@ def audit_lake(
 
 def _audit_chunk(store, parts, sample, seed, compute, now, first_day) -> list[PartitionReport]:
     reports = {p: PartitionReport(p) for p in parts}
-    frames, upstream_days = [], {}
+    stored, upstream_days, hashes = _read_stored(store, reports, now, first_day)
+    if stored is None:
+        return [reports[p] for p in parts]
+    for v in asof_violations(stored) + missing_policy_violations(stored):
+        reports[DaySymbol.parse(v.partition)].add([v])
+    inputs = _read_inputs_noting_changes(store, reports, upstream_days, hashes, first_day)
+    # recompute only where the inputs are the build's: elsewhere it would prove nothing
+    same = {p: days for p, days in upstream_days.items() if not reports[p].inputs_changed}
+    if same:
+        _input_checks(reports, stored.filter(pl.col("partition").is_in([str(p) for p in same])), inputs, same, sample, seed, compute)
+    return [reports[p] for p in parts]
+
+
+def _read_stored(store, reports, now, first_day):
+    """Stored partitions through the checks that need only the file; returns the rows fit
+    for the row checks (``partition`` + contract, or None), and per partition the upstream
+    days and hashes it records."""
+    parts = list(reports)
+    frames, upstream_days, hashes = [], {}, {}
     for part, stored_part in zip(parts, read_partitions(store, parts)):
         report = reports[part]
         if stored_part is None:
@@ -300,38 +363,55 @@ def _audit_chunk(store, parts, sample, seed, compute, now, first_day) -> list[Pa
             continue
         recorded = recorded_inputs(kv)
         if recorded is None:
-            recorded = {a: mapped_days(part.day, first_day) for a in UPSTREAM}
+            recorded = all_mapped_days(part.day, first_day)
             report.notes.append("inputs not recorded: recomputed from the mapping rule")
-        outside = {a: [d for d in days if d not in mapped_days(part.day)] for a, days in recorded.items()}
-        for asset, days in outside.items():
-            if days:
-                report.add([Violation("contract", str(part), None, asset, str(days), str(mapped_days(part.day)), "read outside its partition mapping")])
+        mapped = all_mapped_days(part.day)
+        for asset, days in recorded.items():
+            outside = [d for d in days if d not in mapped[asset]]
+            if outside:
+                report.add([Violation("contract", str(part), None, asset, str(outside), str(mapped[asset]), "read outside its partition mapping")])
         upstream_days[part] = recorded
+        hashes[part] = recorded_hashes(kv)
+        if hashes[part] is None:
+            report.notes.append("input hashes not recorded: changes since the build cannot be seen")
         frames.append(frame.select(contract.COLUMN_NAMES).with_columns(partition=pl.lit(str(part))))
-    if not frames:
-        return [reports[p] for p in parts]
-    stored = pl.concat(frames)
-    for v in asof_violations(stored) + missing_policy_violations(stored):
-        reports[DaySymbol.parse(v.partition)].add([v])
+    return (pl.concat(frames) if frames else None), upstream_days, hashes
 
+
+def _read_inputs_noting_changes(store, reports, upstream_days, hashes, first_day) -> Inputs:
+    """Read what each partition read, and what its mapping reaches now; note on each report
+    the upstream days whose content differs from the build's."""
+    reach = {
+        p: {a: sorted(set(days) | set(all_mapped_days(p.day, first_day)[a] if hashes[p] else [])) for a, days in recorded.items()}
+        for p, recorded in upstream_days.items()
+    }
+    wanted = {a: [DaySymbol(d, p.symbol) for p in reach for d in reach[p][a]] for a in UPSTREAM}
+    inputs, absent, file_shas = read_inputs(store, wanted)
+    present = {p: {a: [d for d in days if DaySymbol(d, p.symbol) not in absent[a]] for a, days in by_asset.items()} for p, by_asset in reach.items()}
+    with_hashes = [p for p in upstream_days if hashes[p] is not None]
+    now_hashes = input_hashes(inputs, with_hashes, present, file_shas)
+    for part in upstream_days:
+        if part in now_hashes:
+            reports[part].inputs_changed = changed_inputs(hashes[part], now_hashes[part])
+            continue
+        for asset, days in upstream_days[part].items():
+            reports[part].notes += [f"recorded input {asset} {d} is no longer in the lake" for d in days if d not in present[part][asset]]
+    return inputs
+
+
+def _input_checks(reports, stored, inputs, upstream_days, sample, seed, compute) -> None:
+    """The checks that recompute from the recorded inputs: as-of re-derived on every row,
+    prefix invariance on the sampled rows."""
+    for v in asof_input_violations(stored, partition_inputs(inputs, list(upstream_days), upstream_days)):
+        reports[DaySymbol.parse(v.partition)].add([v])
     samples = []
-    by_part = stored.group_by("partition", maintain_order=True).agg(pl.col("t"))
-    for name, times in by_part.iter_rows():
+    for name, times in stored.group_by("partition", maintain_order=True).agg(pl.col("t")).iter_rows():
         part = DaySymbol.parse(name)
         chosen = choose_samples(part, times, sample, seed)
         reports[part].recomputed = len(chosen)
         samples += [(part, t) for t in chosen]
-    wanted = {a: [DaySymbol(d, p.symbol) for p in upstream_days for d in upstream_days[p].get(a, [])] for a in UPSTREAM}
-    inputs, absent = read_inputs(store, wanted)
-    for asset, missing in absent.items():
-        for gone in missing:
-            for part in upstream_days:
-                if gone.symbol == part.symbol and gone.day in upstream_days[part].get(asset, []):
-                    reports[part].notes.append(f"recorded input {asset} {gone} is no longer in the lake")
-    recomputed = recompute_at(inputs, samples, upstream_days, compute=compute)
-    for v in prefix_violations(stored, recomputed):
+    for v in prefix_violations(stored, recompute_at(inputs, samples, upstream_days, compute=compute)):
         reports[DaySymbol.parse(v.partition)].add([v])
-    return [reports[p] for p in parts]
 
 
 def audit_frames(
@@ -348,11 +428,5 @@ def audit_frames(
     frame = pl.concat([f.select(contract.COLUMN_NAMES).with_columns(partition=pl.lit(str(p))) for p, f in stored.items()])
     for v in asof_violations(frame) + missing_policy_violations(frame):
         reports[DaySymbol.parse(v.partition)].add([v])
-    samples = []
-    for part, f in stored.items():
-        chosen = choose_samples(part, f["t"].to_list(), sample, seed)
-        reports[part].recomputed = len(chosen)
-        samples += [(part, t) for t in chosen]
-    for v in prefix_violations(frame, recompute_at(inputs, samples, upstream_days, compute=compute)):
-        reports[DaySymbol.parse(v.partition)].add([v])
+    _input_checks(reports, frame, inputs, {p: upstream_days[p] for p in stored}, sample, seed, compute)
     return reports

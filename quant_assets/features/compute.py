@@ -14,9 +14,9 @@ Time rules, all trailing:
   makes every window over it incomplete, and an incomplete window gives null + flag.
 - derivatives: as-of join (backward) on ``available_at`` per (series, metric), skipping
   slots the source marks missing; a value older than its metric's max age is missing.
-  A partition reads the derivatives of days D-1..D (by event time), so at its last decision
-  time, D+1 00:00, a funding stamped exactly at midnight (day D+1's partition) is not seen
-  and the previous one is used, with its age: late by design, never early.
+  A partition reads the derivatives of days D-1..D+1 (by event time, see
+  ``inputs.AHEAD_DAYS``), cut at its last decision time: at t = D+1 00:00 a funding stamped
+  exactly at midnight (day D+1's partition) is known, and used with age 0.
 - text: trailing sums over the buckets with ``available_at`` in ``(t - w, t]``; a window
   that lacks buckets is missing. Latents are averaged only over buckets sharing the latest
   bucket's projection (coordinates of different projections do not mix).
@@ -28,6 +28,7 @@ from datetime import date, datetime, timedelta
 
 import polars as pl
 
+from quant_assets.derivatives.frame import BASIS, FUNDING, LONG_SHORT, OPEN_INTEREST, TAKER_BUY, TAKER_SELL
 from quant_assets.features import contract
 from quant_assets.features.inputs import (
     BARS,
@@ -51,6 +52,18 @@ FLAT = 1e-12  # below this a dispersion is "flat": z-score 0, RSI 50
 
 FUNDING_MAX_AGE = timedelta(hours=8)
 HOURLY_MAX_AGE = timedelta(hours=1)
+
+# The derivatives metrics each feature is computed from: a row's asof_derivatives is the
+# newest available_at among the metrics behind its present features (the audit re-derives it).
+DERIVATIVE_INPUTS: dict[str, tuple[str, ...]] = {
+    "funding_rate": (FUNDING,),
+    "basis_bps": (BASIS,),
+    "oi_change_1h": (OPEN_INTEREST,),
+    "oi_change_4h": (OPEN_INTEREST,),
+    "long_short_ratio": (LONG_SHORT,),
+    "taker_imbalance_1h": (TAKER_BUY, TAKER_SELL),
+}
+_PREFIX = {FUNDING: "fund_", BASIS: "basis_", OPEN_INTEREST: "oi_", LONG_SHORT: "lsr_", TAKER_BUY: "buy_", TAKER_SELL: "sell_"}
 
 
 def rolling(expr: pl.Expr, how: str, n: int) -> pl.Expr:
@@ -143,13 +156,14 @@ def bar_features(bars: pl.DataFrame, decision_times: pl.DataFrame) -> pl.DataFra
 
 
 # ---- derivatives -----------------------------------------------------------------------
-def _usable(derivatives: pl.DataFrame, metric: str) -> pl.DataFrame:
+def usable_rows(derivatives: pl.DataFrame, metric: str) -> pl.DataFrame:
+    """The records of ``metric`` that carry a value (not a slot the source marks missing)."""
     return derivatives.filter(
         pl.col("metric") == metric, ~pl.col("is_missing"), pl.col("value").is_not_null()
     ).select(SERIES, "event_time", "available_at", "value")
 
 
-def _latest_available(times: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
+def latest_available(times: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
     """For each (series, t) of ``times`` (sorted by t), the newest row with ``available_at <= t``."""
     return times.join_asof(
         rows.sort("available_at"),
@@ -164,7 +178,7 @@ def _latest_available(times: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
 
 def _asof(times: pl.DataFrame, rows: pl.DataFrame, max_age: timedelta, prefix: str) -> pl.DataFrame:
     """Latest row with ``available_at <= t`` per series; nulled when older than ``max_age``."""
-    joined = _latest_available(times, rows)
+    joined = latest_available(times, rows)
     fresh = (pl.col("t") - pl.col("available_at")) <= max_age
     cols = [c for c in rows.columns if c not in (SERIES,)]
     return joined.select(
@@ -176,18 +190,18 @@ def derivative_features(derivatives: pl.DataFrame, decision_times: pl.DataFrame)
     times = decision_times.select(SERIES, "t").sort("t")
     keys = [SERIES, "t"]
 
-    funding = _asof(times, _usable(derivatives, "funding_rate"), FUNDING_MAX_AGE, "fund_")
-    basis = _asof(times, _usable(derivatives, "basis_bps"), HOURLY_MAX_AGE, "basis_")
-    lsr = _asof(times, _usable(derivatives, "long_short_ratio"), HOURLY_MAX_AGE, "lsr_")
-    buy = _asof(times, _usable(derivatives, "taker_buy_volume"), HOURLY_MAX_AGE, "buy_")
-    sell = _asof(times, _usable(derivatives, "taker_sell_volume"), HOURLY_MAX_AGE, "sell_")
-    oi_rows = _usable(derivatives, "open_interest_usd")
+    funding = _asof(times, usable_rows(derivatives, FUNDING), FUNDING_MAX_AGE, _PREFIX[FUNDING])
+    basis = _asof(times, usable_rows(derivatives, BASIS), HOURLY_MAX_AGE, _PREFIX[BASIS])
+    lsr = _asof(times, usable_rows(derivatives, LONG_SHORT), HOURLY_MAX_AGE, _PREFIX[LONG_SHORT])
+    buy = _asof(times, usable_rows(derivatives, TAKER_BUY), HOURLY_MAX_AGE, _PREFIX[TAKER_BUY])
+    sell = _asof(times, usable_rows(derivatives, TAKER_SELL), HOURLY_MAX_AGE, _PREFIX[TAKER_SELL])
+    oi_rows = usable_rows(derivatives, OPEN_INTEREST)
     for hours in (1, 4):
         earlier = oi_rows.select(
             SERIES, (pl.col("event_time") + timedelta(hours=hours)).alias("event_time"), pl.col("value").alias(f"v{hours}")
         )
         oi_rows = oi_rows.join(earlier, on=[SERIES, "event_time"], how="left")
-    oi = _asof(times, oi_rows, HOURLY_MAX_AGE, "oi_")
+    oi = _asof(times, oi_rows, HOURLY_MAX_AGE, _PREFIX[OPEN_INTEREST])
 
     j = times
     for part in (funding, basis, lsr, buy, sell, oi):
@@ -212,12 +226,8 @@ def derivative_features(derivatives: pl.DataFrame, decision_times: pl.DataFrame)
         taker_imbalance_1h=imbalance,
     )
     used = {
-        "fund_available_at": pl.col("funding_rate").is_not_null(),
-        "basis_available_at": pl.col("basis_bps").is_not_null(),
-        "oi_available_at": pl.col("oi_change_1h").is_not_null() | pl.col("oi_change_4h").is_not_null(),
-        "lsr_available_at": pl.col("long_short_ratio").is_not_null(),
-        "buy_available_at": pl.col("taker_imbalance_1h").is_not_null(),
-        "sell_available_at": pl.col("taker_imbalance_1h").is_not_null(),
+        f"{prefix}available_at": pl.any_horizontal([pl.col(f).is_not_null() for f, ms in DERIVATIVE_INPUTS.items() if m in ms])
+        for m, prefix in _PREFIX.items()
     }
     j = j.with_columns(
         asof_derivatives=pl.max_horizontal([pl.when(cond).then(pl.col(c)) for c, cond in used.items()]),
@@ -265,7 +275,7 @@ def text_features(latents: pl.DataFrame, decision_times: pl.DataFrame) -> pl.Dat
         "projection_fit_end",
     ]
     times = decision_times.select(SERIES, "t").sort("t")
-    j = _latest_available(times, lat.select(keep))
+    j = latest_available(times, lat.select(keep))
     fresh = pl.col("available_at") == pl.col("t")  # the bucket that closes at t
     ok_1h = fresh & (pl.col("_n_1h") == TEXT_WINDOWS["1h"])
     ok_24h = fresh & (pl.col("_n_24h") == TEXT_WINDOWS["24h"])
@@ -330,9 +340,8 @@ def compute_features(
 UpstreamDays = dict[DaySymbol, dict[str, list[date]]]
 
 
-def _plans(
-    items: list[tuple[str, DaySymbol, datetime | None]], upstream_days: UpstreamDays
-) -> dict[str, pl.DataFrame]:
+def _plans(items: list[tuple[str, DaySymbol, datetime]], upstream_days: UpstreamDays) -> dict[str, pl.DataFrame]:
+    """Per upstream asset, the read plan of every (series, partition, cutoff) item."""
     plans = {}
     for asset in UPSTREAM:
         rows = [
@@ -340,19 +349,18 @@ def _plans(
             for series, part, cutoff in items
             for day in upstream_days[part].get(asset, [])
         ]
-        plans[asset] = read_plan(rows) if rows else None
+        plans[asset] = read_plan(rows)
     return plans
 
 
-def _series_inputs(inputs: Inputs, plans: dict[str, pl.DataFrame | None]) -> dict[str, pl.DataFrame]:
-    out = {}
-    for asset in UPSTREAM:
-        plan = plans[asset]
-        frame = inputs.frame(asset)
-        if plan is None:
-            plan = read_plan([]).head(0)
-        out[asset] = per_series(asset, frame, plan)
-    return out
+def _series_inputs(inputs: Inputs, plans: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    return {asset: per_series(asset, inputs.frame(asset), plans[asset]) for asset in UPSTREAM}
+
+
+def partition_inputs(inputs: Inputs, parts: list[DaySymbol], upstream_days: UpstreamDays) -> dict[str, pl.DataFrame]:
+    """Per upstream asset, what each partition reads (its series is ``str(part)``): its
+    ``upstream_days``, cut at its last decision time."""
+    return _series_inputs(inputs, _plans([(series_name(p), p, p.end) for p in parts], upstream_days))
 
 
 def features_for_partitions(
@@ -363,10 +371,10 @@ def features_for_partitions(
     compute=None,
 ) -> pl.DataFrame:
     """Feature rows of ``parts`` (columns ``partition`` + contract), each partition reading
-    only its ``upstream_days``; decision times after ``now`` are not produced."""
+    only its ``upstream_days``, cut at its last decision time; decision times after ``now``
+    are not produced."""
     compute = compute or compute_features
-    items = [(series_name(p), p, None) for p in parts]
-    frames = _series_inputs(inputs, _plans(items, upstream_days))
+    frames = partition_inputs(inputs, parts, upstream_days)
     times = pl.DataFrame(
         {SERIES: [series_name(p) for p in parts for _ in decision_grid(p, now)],
          "t": [t for p in parts for t in decision_grid(p, now)]},

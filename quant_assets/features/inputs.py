@@ -5,9 +5,11 @@ source (no partition materialised for the range) is an empty frame of the right 
 its features come out missing and flagged rather than failing or being filled.
 
 Lookback: a feature partition ``(D, symbol)`` reads the upstream partitions of days
-``D - LOOKBACK_DAYS .. D`` of the same symbol. The Dagster asset declares exactly this as a
-partition mapping; :func:`mapped_days` is the same rule for code without a Dagster context
-(the audit, the benchmark's bare-polars run), and a test holds the two equal.
+``D - LOOKBACK_DAYS .. D + ahead`` of the same symbol, where ``ahead`` is the number of
+later days that can hold a record already available at the day's last decision time
+``D+1 00:00`` (see :data:`AHEAD_DAYS`). The Dagster asset declares exactly this as a
+partition mapping per upstream; :func:`mapped_days` is the same rule for code without a
+Dagster context (the audit, the benchmark's bare-polars run), and a test holds the two equal.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from datetime import date, datetime, timedelta
 
 import polars as pl
 
-from quant_assets.derivatives.frame import DERIVATIVES_ASSET
+from quant_assets.derivatives.frame import AVAILABILITY_DELAY, DERIVATIVES_ASSET
 from quant_assets.derivatives.frame import DERIVATIVES_SCHEMA as LAKE_DERIVATIVES_SCHEMA
 from quant_assets.features.contract import LATENT_DIM
 from quant_assets.market.bars import BAR_SCHEMA, BARS_ASSET
@@ -31,6 +33,12 @@ TEXT_LATENTS = TEXT_LATENTS_ASSET
 UPSTREAM = (BARS, DERIVATIVES, TEXT_LATENTS)
 
 LOOKBACK_DAYS = 1
+# The shortest delay from a record's partition stamp (DAY_COLUMN) to its available_at.
+MIN_AVAILABILITY_DELAY = {BARS: BAR, DERIVATIVES: min(AVAILABILITY_DELAY.values()), TEXT_LATENTS: BAR}
+# A record stamped in day D+1 is available by D+1 00:00 only if it is stamped exactly at
+# midnight and known at once (a funding rate): then day D+1's partition holds a record the
+# last row of day D must see. Any positive delay (under a day) keeps it in day D.
+AHEAD_DAYS = {asset: 1 if delay <= timedelta(0) else 0 for asset, delay in MIN_AVAILABILITY_DELAY.items()}
 SERIES = "series"  # one independent time series per feature partition (see compute)
 
 
@@ -80,14 +88,19 @@ class Inputs:
         return {BARS: self.bars, DERIVATIVES: self.derivatives, TEXT_LATENTS: self.latents}[asset]
 
 
-def mapped_days(day: date, first_day: date | None = None) -> list[date]:
-    """Upstream days a feature partition of ``day`` reads (those before ``first_day`` do not exist)."""
-    days = [day - timedelta(days=k) for k in range(LOOKBACK_DAYS, -1, -1)]
+def mapped_days(day: date, asset: str, first_day: date | None = None) -> list[date]:
+    """Days of ``asset`` a feature partition of ``day`` reads (those before ``first_day`` do not exist)."""
+    days = [day + timedelta(days=k) for k in range(-LOOKBACK_DAYS, AHEAD_DAYS[asset] + 1)]
     return [d for d in days if first_day is None or d >= first_day]
 
 
-def mapped_parts(parts: list[DaySymbol], first_day: date | None = None) -> list[DaySymbol]:
-    return sorted({DaySymbol(d, p.symbol) for p in parts for d in mapped_days(p.day, first_day)})
+def all_mapped_days(day: date, first_day: date | None = None) -> dict[str, list[date]]:
+    """:func:`mapped_days` of every upstream asset."""
+    return {asset: mapped_days(day, asset, first_day) for asset in UPSTREAM}
+
+
+def mapped_parts(parts: list[DaySymbol], asset: str, first_day: date | None = None) -> list[DaySymbol]:
+    return sorted({DaySymbol(d, p.symbol) for p in parts for d in mapped_days(p.day, asset, first_day)})
 
 
 def decision_grid(part: DaySymbol, now: datetime | None = None) -> list[datetime]:
@@ -107,29 +120,22 @@ def per_series(
 ) -> pl.DataFrame:
     """Give every series its own copy of exactly the upstream days it reads.
 
-    ``plan`` has one row per (series, symbol, day) the series reads, and optionally a
-    ``cutoff``: then only records with ``available_at <= cutoff`` are kept (inputs truncated
-    at a decision time, for the prefix-invariance recompute). The ``symbol`` column is
+    ``plan`` has one row per (series, symbol, day) the series reads and its ``cutoff``: only
+    records with ``available_at <= cutoff`` are kept (a partition's last decision time, or a
+    decision time ``t`` for the prefix-invariance recompute). The ``symbol`` column is
     replaced by ``series``.
     """
     keyed = frame.with_columns(_day=pl.col(DAY_COLUMN[asset]).dt.date())
     joined = plan.join(keyed, left_on=["symbol", "day"], right_on=["symbol", "_day"], how="inner")
-    if "cutoff" in plan.columns:
-        joined = joined.filter(pl.col("available_at") <= pl.col("cutoff"))
+    joined = joined.filter(pl.col("available_at") <= pl.col("cutoff"))
     keep = [c for c in SCHEMAS[asset] if c != "symbol"]
     return joined.select(SERIES, *keep)
 
 
-def read_plan(series_days: list[tuple[str, str, date, datetime | None]]) -> pl.DataFrame:
+def read_plan(series_days: list[tuple[str, str, date, datetime]]) -> pl.DataFrame:
     """(series, symbol, day, cutoff) rows -> plan frame for :func:`per_series`."""
-    with_cutoff = any(c is not None for *_, c in series_days)
-    data = {
-        SERIES: [s for s, *_ in series_days],
-        "symbol": [sym for _, sym, _, _ in series_days],
-        "day": [d for _, _, d, _ in series_days],
-    }
-    schema = {SERIES: pl.String(), "symbol": pl.String(), "day": pl.Date()}
-    if with_cutoff:
-        data["cutoff"] = [c for *_, c in series_days]
-        schema["cutoff"] = TS_DTYPE
-    return pl.DataFrame(data, schema=schema)
+    return pl.DataFrame(
+        series_days,
+        schema={SERIES: pl.String(), "symbol": pl.String(), "day": pl.Date(), "cutoff": TS_DTYPE},
+        orient="row",
+    )

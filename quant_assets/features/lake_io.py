@@ -1,9 +1,10 @@
 """Feature partitions in the lake: written with the contract and their inputs in the file.
 
-Each ``feature_matrix`` parquet file carries two key-value entries: the contract it was
-written under (version and hash) and the upstream day partitions it read, per asset. The
-checks and the audit recompute from exactly those partitions, so "the same inputs" is a
-fact recorded at write time, not a guess made at audit time.
+Each ``feature_matrix`` parquet file carries three key-value entries: the contract it was
+written under (version and hash), the upstream day partitions it read, per asset, and their
+content hashes (:mod:`provenance`). The checks and the audit recompute from exactly those
+partitions and know when one has changed since, so "the same inputs" is a fact recorded at
+write time, not a guess made at audit time.
 """
 
 from __future__ import annotations
@@ -22,26 +23,35 @@ from quant_assets.partitions import DaySymbol
 
 CONTRACT_KEY = "quant_assets.feature_contract"
 INPUTS_KEY = "quant_assets.feature_inputs"
+INPUT_HASHES_KEY = "quant_assets.feature_input_hashes"
 
 
-def serialise(frame: pl.DataFrame, upstream_days: dict[str, list[date]]) -> bytes:
+def serialise(
+    frame: pl.DataFrame, upstream_days: dict[str, list[date]], input_hashes: dict[str, dict[str, str]] | None = None
+) -> bytes:
     """Same fixed settings as the rest of the lake (same frame, same bytes), plus metadata."""
     meta = {
         CONTRACT_KEY: json.dumps({"version": contract.SCHEMA_VERSION, "hash": contract.CONTRACT_HASH}),
         INPUTS_KEY: json.dumps({a: [d.isoformat() for d in upstream_days.get(a, [])] for a in UPSTREAM}),
     }
+    if input_hashes is not None:
+        meta[INPUT_HASHES_KEY] = json.dumps(input_hashes, sort_keys=True)
     buffer = io.BytesIO()
     frame.write_parquet(buffer, compression="zstd", compression_level=3, statistics=True, metadata=meta)
     return buffer.getvalue()
 
 
 def write_partition(
-    store: ParquetLake, part: DaySymbol, frame: pl.DataFrame, upstream_days: dict[str, list[date]]
+    store: ParquetLake,
+    part: DaySymbol,
+    frame: pl.DataFrame,
+    upstream_days: dict[str, list[date]],
+    input_hashes: dict[str, dict[str, str]] | None = None,
 ) -> PartitionWrite:
     problems = contract.schema_problems(frame.schema)
     if problems:
         raise ValueError(f"feature_matrix {part} does not match the feature contract: {'; '.join(problems[:5])}")
-    data = serialise(frame, upstream_days)
+    data = serialise(frame, upstream_days, input_hashes)
     path = store.write_bytes(contract.FEATURES_ASSET, part, data)
     return PartitionWrite(contract.FEATURES_ASSET, part, path, frame.height, sha256_bytes(data))
 
@@ -71,24 +81,41 @@ def recorded_inputs(kv: dict[str, str]) -> dict[str, list[date]] | None:
         return None
 
 
-READ_THREADS = 8  # many small files: reading them concurrently hides the per-file latency
-
-
-def _read_or_none(store: ParquetLake, asset: str, part: DaySymbol) -> pl.DataFrame | None:
+def recorded_hashes(kv: dict[str, str]) -> dict[str, dict[str, str]] | None:
+    """Upstream content hashes the file records (None for files written before they were)."""
     try:
-        return store.read(asset, part).with_columns(symbol=pl.lit(part.symbol))
-    except FileNotFoundError:
+        raw = json.loads(kv[INPUT_HASHES_KEY])
+        return {a: dict(raw.get(a, {})) for a in UPSTREAM}
+    except (KeyError, ValueError, TypeError, AttributeError):
         return None
 
 
-def read_many(store: ParquetLake, asset: str, parts: list[DaySymbol]) -> tuple[pl.DataFrame | None, list[DaySymbol]]:
-    """Like ``ParquetLake.read_many(missing_ok=True)``, concurrently; also returns the absent parts."""
+READ_THREADS = 8  # many small files: reading them concurrently hides the per-file latency
+
+
+def _read_or_none(store: ParquetLake, asset: str, part: DaySymbol) -> tuple[pl.DataFrame, str] | None:
+    """The partition with ``symbol`` and the SHA-256 of its file, or None when absent."""
+    path = store.partition_path(asset, part)
+    try:
+        with path.open("rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        return None
+    return pl.read_parquet(data).with_columns(symbol=pl.lit(part.symbol)), sha256_bytes(data)
+
+
+def read_many(
+    store: ParquetLake, asset: str, parts: list[DaySymbol]
+) -> tuple[pl.DataFrame | None, list[DaySymbol], dict[DaySymbol, str]]:
+    """Like ``ParquetLake.read_many(missing_ok=True)``, concurrently; also returns the absent
+    parts and the SHA-256 of every file read."""
     parts = sorted(set(parts))
     with ThreadPoolExecutor(READ_THREADS) as pool:
-        frames = list(pool.map(lambda p: _read_or_none(store, asset, p), parts))
-    absent = [p for p, f in zip(parts, frames) if f is None]
-    present = [f for f in frames if f is not None]
-    return (pl.concat(present, how="vertical") if present else None), absent
+        read = list(pool.map(lambda p: _read_or_none(store, asset, p), parts))
+    absent = [p for p, r in zip(parts, read) if r is None]
+    shas = {p: r[1] for p, r in zip(parts, read) if r is not None}
+    present = [r[0] for r in read if r is not None]
+    return (pl.concat(present, how="vertical") if present else None), absent, shas
 
 
 def read_partitions(store: ParquetLake, parts: list[DaySymbol]) -> list[tuple[pl.DataFrame, dict[str, str]] | None]:
@@ -104,10 +131,13 @@ def read_partitions(store: ParquetLake, parts: list[DaySymbol]) -> list[tuple[pl
         return list(pool.map(one, parts))
 
 
-def read_inputs(store: ParquetLake, wanted: dict[str, list[DaySymbol]]) -> tuple[Inputs, dict[str, list[DaySymbol]]]:
-    """Read the listed upstream partitions (those that exist); returns inputs and what was absent."""
-    frames, absent = {}, {}
+def read_inputs(
+    store: ParquetLake, wanted: dict[str, list[DaySymbol]]
+) -> tuple[Inputs, dict[str, list[DaySymbol]], dict[str, dict[DaySymbol, str]]]:
+    """Read the listed upstream partitions (those that exist); returns inputs, what was
+    absent, and the SHA-256 of each file read."""
+    frames, absent, shas = {}, {}, {}
     for asset in UPSTREAM:
-        frame, absent[asset] = read_many(store, asset, wanted.get(asset, []))
+        frame, absent[asset], shas[asset] = read_many(store, asset, wanted.get(asset, []))
         frames[asset] = conform(asset, frame)
-    return Inputs(*(frames[a] for a in UPSTREAM)), absent
+    return Inputs(*(frames[a] for a in UPSTREAM)), absent, shas

@@ -37,10 +37,10 @@ class PartitionWrite:
     sha256: str
 
 
-def parquet_bytes(frame: pl.DataFrame) -> bytes:
-    """Serialise deterministically: same frame, same bytes."""
+def parquet_bytes(frame: pl.DataFrame, metadata: dict[str, str] | None = None) -> bytes:
+    """Serialise deterministically: same frame (and key-value metadata), same bytes."""
     buffer = io.BytesIO()
-    frame.write_parquet(buffer, compression="zstd", compression_level=3, statistics=True)
+    frame.write_parquet(buffer, compression="zstd", compression_level=3, statistics=True, metadata=metadata)
     return buffer.getvalue()
 
 
@@ -88,8 +88,10 @@ class ParquetLake:
         atomic_write_bytes(target, data)
         return str(target)
 
-    def write(self, asset: str, part: DaySymbol, frame: pl.DataFrame) -> PartitionWrite:
-        data = parquet_bytes(frame)
+    def write(self, asset: str, part: DaySymbol, frame: pl.DataFrame, metadata: dict[str, str] | None = None) -> PartitionWrite:
+        """``metadata``: key-value pairs kept in the file's footer, written in the same atomic
+        step as the rows (e.g. a summary that must always describe exactly these rows)."""
+        data = parquet_bytes(frame, metadata)
         path = self.write_bytes(asset, part, data)
         return PartitionWrite(asset, part, path, frame.height, sha256_bytes(data))
 
@@ -113,6 +115,11 @@ class ParquetLake:
             return pl.Schema(pl.read_parquet_schema(path.path))
         with path.open("rb") as handle:
             return pl.Schema(pl.read_parquet_schema(handle))
+
+    def read_file_metadata(self, asset: str, part: DaySymbol) -> dict[str, str]:
+        """The partition file's key-value footer metadata (see ``write``)."""
+        with self.partition_path(asset, part).open("rb") as handle:
+            return pl.read_parquet_metadata(io.BytesIO(handle.read()))
 
     def read_many(
         self, asset: str, parts: Iterable[DaySymbol], missing_ok: bool = False, with_partition_day: bool = False

@@ -120,9 +120,11 @@ class CcxtDerivatives(DerivativesSource):
 class FileDropDerivatives(DerivativesSource):
     """Derivatives from freqtrade/ccxt downloads dropped in a folder (``../shared/data`` layout).
 
-    An empty file name means "not provided": those metrics become missing rows. The shipped
-    statistics file covers SOL in 2026-05/06 only, so other symbols and periods show open
-    interest, long/short and taker as missing with coverage 0, which is the truth.
+    Funding and mark files must exist. The statistics file is optional: when its name is empty
+    or the file is not in the folder, open interest, long/short and taker are missing rows
+    (coverage 0) and the partition metadata says why. The shipped statistics file covers SOL
+    in 2026-05/06 only, so other symbols and periods show those metrics missing too, which is
+    the truth.
     """
 
     folder: str
@@ -135,19 +137,27 @@ class FileDropDerivatives(DerivativesSource):
         perps = {Symbol.from_key(s).perp: s for s in {p.symbol for p in parts}}
         start, end = min(p.start for p in parts), max(p.end for p in parts)
         source = f"file:{self.source_name}"
-        frames = []
-        for name, columns in ((self.funding_file, FUNDING_COLUMNS), (self.mark_file, MARK_COLUMNS), (self.stats_file, STAT_COLUMNS)):
-            if name:
-                path = Path(self.folder) / name
-                frames.append(read_metric_file(path, columns, perps, start, end, source))
+        files = {name: columns for name, columns in ((self.funding_file, FUNDING_COLUMNS), (self.mark_file, MARK_COLUMNS)) if name}
+        stats_absent = self._stats_absent()
+        if not stats_absent:
+            files[self.stats_file] = STAT_COLUMNS
+        frames = [read_metric_file(Path(self.folder) / name, columns, perps, start, end, source) for name, columns in files.items()]
         obs = with_basis(pl.concat(frames) if frames else empty_observations(), spot_bars)
         frame = assemble(obs, parts, now, source)
-        provided = [n for n in (self.funding_file, self.mark_file, self.stats_file) if n]
-        meta = {p: {"source": source, "files": ", ".join(provided)} for p in parts}
-        if not self.stats_file:
+        meta = {p: {"source": source, "files": ", ".join(files)} for p in parts}
+        if stats_absent:
             for entry in meta.values():
                 entry["not_provided"] = ", ".join(STAT_METRICS)
+                entry["not_provided_why"] = stats_absent
         return frame, meta
+
+    def _stats_absent(self) -> str:
+        """Why the optional statistics file is not read, or "" when it is."""
+        if not self.stats_file:
+            return "no statistics file configured"
+        if not (Path(self.folder) / self.stats_file).exists():
+            return f"{self.stats_file} is not in {self.folder}"
+        return ""
 
 
 class BundleDerivatives(DerivativesSource):

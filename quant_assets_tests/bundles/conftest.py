@@ -8,8 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from quant_assets.bundles.export import write_bundle
+from quant_assets.bundles.land import verify_and_land
 from quant_assets.cli import main
-from quant_assets_tests.bundles.kit import SYMBOLS, bundle_entries
+from quant_assets_tests.bundles.kit import SYMBOLS, bundle_entries, fill_lake
 
 
 @pytest.fixture
@@ -27,6 +28,14 @@ def good_bundle(tmp_path):
     path = tmp_path / "good.tar.gz"
     manifest = write_bundle(path, bundle_entries())
     return path, manifest
+
+
+@pytest.fixture
+def lived_in_home(home, good_bundle):
+    """A home with a lake and a landed bundle already in it: what a refusal must not touch."""
+    fill_lake(home / "lake")
+    verify_and_land(good_bundle[0], home / "bundles")
+    return home
 
 
 @pytest.fixture

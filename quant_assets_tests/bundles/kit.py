@@ -6,13 +6,15 @@ import gzip
 import hashlib
 import io
 import json
+import struct
 import tarfile
+import zlib
 from datetime import date
 from pathlib import Path
 
 import polars as pl
 
-from quant_assets.bundles.manifest import FileEntry, bundle_id_for
+from quant_assets.bundles.manifest import FileEntry, bundle_id_for, member_path
 from quant_assets.lake.store import ParquetLake, parquet_bytes
 from quant_assets.market.bars import BARS_ASSET, split_partitions, with_availability
 from quant_assets.partitions import DaySymbol
@@ -22,6 +24,9 @@ FIXTURE = Path(__file__).parents[1] / "fixtures" / "bars_btc_eth_2025-10-06_07.p
 SYMBOLS = ["BTC-USDT", "ETH-USDT"]
 DAYS = [date(2025, 10, 6), date(2025, 10, 7)]
 PARTS = [DaySymbol(day, symbol) for day in DAYS for symbol in SYMBOLS]
+# Where the first two partitions sit inside a bundle.
+FIRST = member_path(BARS_ASSET, PARTS[0])
+SECOND = member_path(BARS_ASSET, PARTS[1])
 
 
 def fixture_partitions() -> list[tuple[DaySymbol, pl.DataFrame]]:
@@ -105,3 +110,50 @@ def describe(data: bytes) -> dict:
         frame = pl.read_parquet(data)
         fields.update(rows=frame.height, schema={k: str(v) for k, v in frame.schema.items()})
     return fields
+
+
+# ---- bombs ------------------------------------------------------------------------------
+
+ZERO_BLOCK = 1 << 20
+
+
+def tar_bytes(members: list[tuple[tarfile.TarInfo, bytes | None]], close: bool = True) -> bytes:
+    """Members as an uncompressed tar; ``close=False`` leaves off the end-of-archive marker."""
+    buffer = io.BytesIO()
+    tar = tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT)
+    for info, data in members:
+        tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    if close:
+        tar.close()
+    return buffer.getvalue()
+
+
+def header_only(name: str, size: int) -> bytes:
+    """A tar header that declares ``size`` bytes, with none of them behind it."""
+    info = tarfile.TarInfo(name)
+    info.size, info.mode = size, 0o644
+    return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+
+
+def gzip_with_zeros(head: bytes, zero_bytes: int, tail: bytes = b"", true_trailer: bool = True) -> bytes:
+    """One gzip member inflating to ``head``, ``zero_bytes`` zeros, then ``tail``, built in
+    milliseconds however many zeros: after a full flush deflate restarts, so the compressed
+    block of 1 MiB of zeros is the same every time and is simply repeated. Computing the
+    CRC of the zeros is the one slow part, so ``true_trailer=False`` writes a wrong one for
+    bombs the importer must refuse long before their end."""
+    assert zero_bytes % ZERO_BLOCK == 0
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    body = [deflate.compress(head) + deflate.flush(zlib.Z_FULL_FLUSH)]
+    block = deflate.compress(bytes(ZERO_BLOCK)) + deflate.flush(zlib.Z_FULL_FLUSH)
+    body += [block] * (zero_bytes // ZERO_BLOCK)
+    body.append(deflate.compress(tail) + deflate.flush(zlib.Z_FINISH))
+    crc = 0
+    if true_trailer:
+        crc = zlib.crc32(head)
+        zeros = bytes(ZERO_BLOCK)
+        for _ in range(zero_bytes // ZERO_BLOCK):
+            crc = zlib.crc32(zeros, crc)
+        crc = zlib.crc32(tail, crc)
+    size = (len(head) + zero_bytes + len(tail)) & 0xFFFFFFFF
+    header = b"\x1f\x8b\x08\x00" + bytes(4) + b"\x00\xff"
+    return header + b"".join(body) + struct.pack("<II", crc, size)

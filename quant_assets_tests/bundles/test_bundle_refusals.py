@@ -8,28 +8,30 @@ thing, so the refusal it provokes can only come from that damage.
 from __future__ import annotations
 
 import copy
+import gzip
+import hashlib
 import tarfile
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from quant_assets.bundles.importer import verify_and_land
+from quant_assets.bundles.land import verify_and_land
 from quant_assets.bundles.manifest import BundleError
 from quant_assets.lake.store import parquet_bytes
 from quant_assets_tests.bundles.kit import (
+    FIRST,
+    SECOND,
     bundle_members,
     describe,
-    fill_lake,
     member,
     read_archive,
     refresh_id,
+    tar_bytes,
     tree_digest,
     write_archive,
 )
 
-FIRST = "lake/market_bars/date=2025-10-06/symbol=BTC-USDT/part-0.parquet"
-SECOND = "lake/market_bars/date=2025-10-06/symbol=ETH-USDT/part-0.parquet"
 
 
 def _replace_file(manifest, files, path, data, new_path=None, **fields):
@@ -44,6 +46,11 @@ def _replace_file(manifest, files, path, data, new_path=None, **fields):
     return bundle_members(manifest, files)
 
 
+def _flip_byte(data: bytes, at: int = 100) -> bytes:
+    """Same size, different bytes."""
+    return data[:at] + bytes([data[at] ^ 1]) + data[at + 1 :]
+
+
 def _frame(files, path=FIRST) -> pl.DataFrame:
     return pl.read_parquet(files[path])
 
@@ -52,8 +59,14 @@ def _frame(files, path=FIRST) -> pl.DataFrame:
 CASES = [
     (
         "hash_mismatch",
-        lambda m, f, g: bundle_members(m, {**f, FIRST: f[SECOND]}),
+        lambda m, f, g: bundle_members(m, {**f, FIRST: _flip_byte(f[FIRST])}),
         ["sha256 mismatch", FIRST],
+    ),
+    (
+        # Another file in its place: its tar header already says it is not the manifest's file.
+        "tar_size_differs_from_manifest",
+        lambda m, f, g: bundle_members(m, {**f, FIRST: f[SECOND]}),
+        ["its tar header declares", "the manifest says", "refused before extracting", FIRST],
     ),
     ("truncated_half", lambda m, f, g: g[: len(g) // 2], ["truncated or corrupt"]),
     # Cut inside the gzip trailer only: every tar member is whole, the CRC/length check is not.
@@ -214,6 +227,49 @@ CASES = [
         ["not a readable parquet file", FIRST],
     ),
     (
+        # A key regex matched with $ accepted a trailing newline: two entries, one path, and
+        # the file checked against only one of them. Here the canonical entry lies and the other is true.
+        "newline_in_symbol_key",
+        lambda m, f, g: bundle_members(
+            refresh_id(
+                {
+                    **m,
+                    "files": [{**m["files"][0], "rows": 1, "sha256": "0" * 64}, {**m["files"][0], "symbol": "BTC-USDT\n"}]
+                    + m["files"][1:],
+                }
+            ),
+            f,
+        ),
+        ["bad partition", "'BTC-USDT\\n'"],
+    ),
+    (
+        "date_not_written_as_its_key",
+        lambda m, f, g: bundle_members(refresh_id({**m, "files": [{**m["files"][0], "date": "20251006"}] + m["files"][1:]}), f),
+        ["bad partition", "'20251006'", "'2025-10-06'"],
+    ),
+    (
+        "duplicate_path_after_normalisation",
+        lambda m, f, g: bundle_members(
+            {**m, "files": m["files"] + [{**m["files"][0], "path": FIRST.replace("lake/", "lake/./")}]}, f
+        ),
+        ["duplicate entry", FIRST],
+    ),
+    (
+        "junk_after_the_tar_end",
+        lambda m, f, g: gzip.compress(tar_bytes(bundle_members(m, f)) + b"junk"),
+        ["has data after the end of its tar archive"],
+    ),
+    (
+        "no_end_of_archive_marker",
+        lambda m, f, g: gzip.compress(tar_bytes(bundle_members(m, f), close=False)),
+        ["no end-of-archive marker"],
+    ),
+    (
+        "data_after_the_gzip_stream",
+        lambda m, f, g: g + gzip.compress(b"more"),
+        ["has data after the end of its gzip stream"],
+    ),
+    (
         "symbol_outside_universe",
         lambda m, f, g: _replace_file(
             m, f, FIRST, f[FIRST], new_path=FIRST.replace("BTC-USDT", "SOL-USDT"), symbol="SOL-USDT"
@@ -221,14 +277,6 @@ CASES = [
         ["SOL-USDT", "not in the universe", "QUANT_ASSETS_SYMBOLS"],
     ),
 ]
-
-
-@pytest.fixture
-def lived_in_home(home, good_bundle):
-    """A home with a lake and a landed bundle already in it: what a refusal must not touch."""
-    fill_lake(home / "lake")
-    verify_and_land(good_bundle[0], home / "bundles")
-    return home
 
 
 def _bad_archive(tmp_path, good_path, build) -> Path:
@@ -268,12 +316,14 @@ def test_import_refuses_days_before_the_first_partition(lived_in_home, good_bund
     assert tree_digest(lived_in_home) == before
 
 
-def test_refusal_in_a_fresh_home_creates_nothing(home, good_bundle, tmp_path):
+def test_refusal_in_a_fresh_home_creates_nothing_but_the_lock(home, good_bundle, tmp_path):
     manifest, files = read_archive(good_bundle[0])
-    bad = write_archive(tmp_path / "bad.tar.gz", bundle_members(manifest, {**files, FIRST: files[SECOND]}))
+    bad = write_archive(tmp_path / "bad.tar.gz", bundle_members(manifest, {**files, FIRST: _flip_byte(files[FIRST])}))
     with pytest.raises(BundleError, match="sha256 mismatch"):
         verify_and_land(bad, home / "bundles")
-    assert not home.exists()
+    # The lock file stays: deleting it while another import may have opened it would let
+    # two imports hold "the" lock at once.
+    assert tree_digest(home) == {"bundles": "dir", "bundles/.lock": hashlib.sha256(b"").hexdigest()}
 
 
 def test_crafted_members_are_what_the_cases_claim(tmp_path):
@@ -285,3 +335,13 @@ def test_crafted_members_are_what_the_cases_claim(tmp_path):
     with tarfile.open(path, "r:gz") as tar:
         names = [(m.name, m.type) for m in tar]
     assert names == [("/abs", tarfile.REGTYPE), ("a/../b", tarfile.REGTYPE), ("l", tarfile.SYMTYPE)]
+
+
+def test_an_unusable_bundles_folder_is_one_line_not_a_traceback(home, good_bundle, cli):
+    home.mkdir()
+    (home / "bundles").write_text("not a folder")
+    result = cli("bundle", "import", good_bundle[0])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert result.stderr.strip().splitlines() == [
+        f"Error: bundle good.tar.gz refused: cannot take the bundle lock {home / 'bundles' / '.lock'}: File exists"
+    ]

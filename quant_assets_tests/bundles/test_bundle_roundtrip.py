@@ -10,7 +10,8 @@ import polars as pl
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
 from quant_assets.bundles.export import export_lake, write_bundle
-from quant_assets.bundles.importer import BUNDLE_ID_TAG, verify_and_land
+from quant_assets.bundles.importer import BUNDLE_ID_TAG
+from quant_assets.bundles.land import verify_and_land
 from quant_assets.bundles.landed import LandedBundles
 from quant_assets.bundles.manifest import Manifest, schema_strings
 from quant_assets.lake.store import ParquetLake
@@ -145,6 +146,9 @@ def test_import_fails_when_a_blocking_check_fails(home, tmp_path, cli):
     result = cli("bundle", "import", path)
     assert result.exit_code == 1
     assert "checks failed" in result.stderr and "bars_complete" in result.stderr
+    assert "the lake was left as it was" in result.stderr
+    # The run had written all four partitions before the check failed; none is left behind.
+    assert tree_digest(home / "lake") == {}
 
 
 def test_long_imports_and_exports_show_progress(home, good_bundle, tmp_path, cli, monkeypatch):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
 
 import polars as pl
@@ -96,4 +97,32 @@ def test_a_file_not_provided_leaves_its_metrics_missing_and_says_so():
 
 def test_a_configured_file_that_does_not_exist_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="binance_usdm_funding_rate.parquet"):
+        FileDropDerivatives(folder=str(tmp_path)).fetch(days(["BTC-USDT"], date(2025, 10, 6), date(2025, 10, 6)), LATER, spot_bars())
+
+
+def test_a_drop_of_funding_and_mark_only_serves_statistics_as_missing_with_coverage_zero(tmp_path):
+    """No OI / long-short / taker download: the drop still works, and says so."""
+    for name in ("binance_usdm_funding_rate.parquet", "binance_usdm_mark_1h.parquet"):
+        shutil.copy(DERIV_FIXTURES / name, tmp_path / name)
+    parts = days(["BTC-USDT", "SOL-USDT"], date(2025, 10, 6), date(2025, 10, 6))
+    frame, meta = FileDropDerivatives(folder=str(tmp_path)).fetch(parts, LATER, spot_bars())
+    with_stats, _ = _fetch(parts)
+    for part, rows in split_partitions(frame, parts):
+        facts = coverage(rows, part, LATER)
+        assert [facts[f"coverage_{m}"] for m in STAT_METRICS] == [0.0] * 4
+        assert facts["coverage_mark_close"] == 1.0 and facts["funding_events"] == 3
+        assert meta[part]["not_provided"] == ", ".join(STAT_METRICS)
+        assert meta[part]["not_provided_why"] == f"binance_solusdt_perp_oi_lsr_taker_1h.parquet is not in {tmp_path}"
+        assert meta[part]["files"] == "binance_usdm_funding_rate.parquet, binance_usdm_mark_1h.parquet"
+    # Funding, mark and basis are exactly what the full drop serves.
+    core = pl.col("metric").is_in(STAT_METRICS).not_()
+    assert frame.filter(core).sort(pl.all()).equals(with_stats.filter(core).sort(pl.all()))
+
+
+@pytest.mark.parametrize("core", ["binance_usdm_funding_rate.parquet", "binance_usdm_mark_1h.parquet"])
+def test_a_missing_funding_or_mark_file_is_still_an_error(tmp_path, core):
+    for name in ("binance_usdm_funding_rate.parquet", "binance_usdm_mark_1h.parquet"):
+        if name != core:
+            shutil.copy(DERIV_FIXTURES / name, tmp_path / name)
+    with pytest.raises(FileNotFoundError, match=core):
         FileDropDerivatives(folder=str(tmp_path)).fetch(days(["BTC-USDT"], date(2025, 10, 6), date(2025, 10, 6)), LATER, spot_bars())

@@ -2,8 +2,9 @@
 
 A decision at time ``t`` may use a record only once ``available_at <= t``: a funding rate at
 its funding time, a 1h mark close, basis or statistic (stamped at the hour's open) when the
-hour closes. Each test reads through the source and the as-of helper a feature would use, so
-a wrong availability rule anywhere on the way makes it fail.
+hour closes. Each test reads through the source and the as-of join the feature matrix uses
+(``quant_assets.features.compute.latest_available``), so a wrong availability rule anywhere
+on the way makes it fail.
 """
 
 from __future__ import annotations
@@ -21,11 +22,10 @@ from quant_assets.derivatives.frame import (
     OPEN_INTEREST,
     TAKER_BUY,
     TAKER_SELL,
-    asof_join,
-    asof_value,
 )
+from quant_assets.features.compute import latest_available
 from quant_assets.resources.derivatives_data import FileDropDerivatives
-from quant_assets.timegrid import BAR
+from quant_assets.timegrid import BAR, TS_DTYPE
 from quant_assets_tests.derivatives.support import DERIV_FIXTURES, at, binance_derivatives, days, spot_bars
 
 # Real figures (../shared/data, cut into the fixtures).
@@ -58,6 +58,15 @@ def _ccxt(parts, now):
 
 
 SOURCES = {"file_drop": _file_drop, "ccxt": _ccxt}
+
+
+def asof_value(frame: pl.DataFrame, metric: str, t) -> float | None:
+    """The value a decision at ``t`` sees: the production as-of join on one symbol's rows."""
+    rows = frame.filter(pl.col("metric") == metric, ~pl.col("is_missing")).select(
+        series=pl.lit("s"), available_at="available_at", value="value"
+    )
+    times = pl.DataFrame({"series": ["s"], "t": [t]}).with_columns(pl.col("t").cast(TS_DTYPE))
+    return latest_available(times, rows)["value"][0]
 
 
 @pytest.mark.parametrize("source", sorted(SOURCES))
@@ -109,17 +118,3 @@ def test_todays_partition_holds_only_what_is_known_now(source):
 
     later = SOURCES[source](OCT, at(2025, 10, 6, 11))
     assert later.filter(pl.col("metric") == MARK)["event_time"].max() == at(2025, 10, 6, 10)
-
-
-def test_asof_join_agrees_with_asof_value_on_the_5m_grid():
-    frame = _file_drop(days(["BTC-USDT", "SOL-USDT"], date(2025, 10, 5), date(2025, 10, 7)), at(2025, 10, 9))
-    grid = pl.datetime_range(at(2025, 10, 5, 23), at(2025, 10, 6, 17), BAR, eager=True, time_zone="UTC")
-    decisions = pl.DataFrame({"symbol": ["BTC-USDT"] * grid.len() + ["SOL-USDT"] * grid.len(), "ts": pl.concat([grid, grid])})
-    joined = asof_join(decisions.sample(fraction=1.0, shuffle=True, seed=7), frame, [FUNDING, MARK, BASIS])
-    for symbol, ts, funding, funding_at, mark, basis in joined.select(
-        "symbol", "ts", FUNDING, f"{FUNDING}_available_at", MARK, BASIS
-    ).iter_rows():
-        assert funding == asof_value(frame, FUNDING, ts, symbol=symbol)
-        assert mark == asof_value(frame, MARK, ts, symbol=symbol)
-        assert basis == asof_value(frame, BASIS, ts, symbol=symbol)
-        assert funding_at <= ts

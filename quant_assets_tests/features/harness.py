@@ -4,16 +4,20 @@ external specs here, partitioned like the real ones, so the partition mapping is
 
 from __future__ import annotations
 
-from dagster import AssetSpec, DagsterInstance, Definitions
+import shutil
+from pathlib import Path
+
+from dagster import AssetCheckKey, AssetKey, AssetSpec, DagsterInstance, Definitions
 
 from quant_assets import settings
 from quant_assets.assets.features import feature_matrix
 from quant_assets.assets.features_checks import feature_matrix_checks
+from quant_assets.features.audit import CHECKS
 from quant_assets.features.contract import FEATURES_ASSET
 from quant_assets.features.inputs import UPSTREAM
 from quant_assets.partitions import DaySymbol, daily_symbol_partitions, days_between
 from quant_assets.resources.lake import LakeResource
-from quant_assets.runs import materialize
+from quant_assets.runs import materialize, rectangles
 
 
 def definitions(lake_root: str) -> Definitions:
@@ -42,3 +46,39 @@ def check_results(results) -> dict[str, object]:
         for evaluation in result.get_asset_check_evaluations():
             out[evaluation.check_name] = evaluation
     return out
+
+
+def run_checks(lake_root: str, part: DaySymbol, instance: DagsterInstance, config: dict | None = None) -> dict[str, object]:
+    """The blocking feature checks alone over one stored partition (no materialisation):
+    check name -> AssetCheckEvaluation."""
+    job = definitions(lake_root).resolve_implicit_global_asset_job_def()
+    keys = {AssetCheckKey(AssetKey(FEATURES_ASSET), f"feature_matrix_{c}") for c in CHECKS}
+    only_checks = job.get_subset(asset_selection=set(), asset_check_selection=keys)
+    (rect,) = rectangles([part], settings.universe())
+    run = only_checks.execute_in_process(
+        instance=instance,
+        tags=rect.tags,
+        run_config={"ops": {"feature_matrix_checks": {"config": config or {}}}},
+        raise_on_error=False,
+    )
+    return {ev.check_name: ev for ev in run.get_asset_check_evaluations()}
+
+
+def built_lake(root: str, run_days, instance: DagsterInstance, prepare=None) -> str:
+    """The real upstream slice in a lake at ``root`` (``prepare(store)`` may edit it), with
+    the features of ``run_days`` materialised and every check passing."""
+    from quant_assets_tests.features import realdata
+
+    store = realdata.write_lake(root, days=realdata.OCT)
+    if prepare is not None:
+        prepare(store)
+    results = run_features(root, run_days, realdata.SYMBOLS, instance)
+    assert all(ev.passed for ev in check_results(results).values())
+    return root
+
+
+def copy_lake(source: str, tmp_path: Path) -> str:
+    """A private copy of a lake, for a test that edits it."""
+    root = str(tmp_path / "lake")
+    shutil.copytree(source, root)
+    return root

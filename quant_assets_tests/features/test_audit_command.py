@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import date, timedelta
 
 import polars as pl
 import pytest
 
 from quant_assets.features.contract import FEATURES_ASSET
-from quant_assets.features.lake_io import read_partition, recorded_inputs, serialise, write_partition
+from quant_assets.features.lake_io import read_partition, recorded_hashes, recorded_inputs, serialise, write_partition
 from quant_assets.lake.store import ParquetLake, parquet_bytes
 from quant_assets.partitions import DaySymbol
 from quant_assets_tests.features import harness, realdata
@@ -22,25 +21,19 @@ PART = DaySymbol(date(2025, 10, 7), "BTC-USDT")
 
 @pytest.fixture(scope="module")
 def materialised(tmp_path_factory, instance):
-    root = str(tmp_path_factory.mktemp("audit") / "lake")
-    realdata.write_lake(root, days=realdata.OCT)
-    results = harness.run_features(root, RUN, realdata.SYMBOLS, instance)
-    assert all(ev.passed for ev in harness.check_results(results).values())
-    return root
+    return harness.built_lake(str(tmp_path_factory.mktemp("audit") / "lake"), RUN, instance)
 
 
 @pytest.fixture
 def lake(materialised, tmp_path) -> str:
-    root = str(tmp_path / "lake")
-    shutil.copytree(materialised, root)
-    return root
+    return harness.copy_lake(materialised, tmp_path)
 
 
 def _rewrite(lake: str, change) -> tuple[pl.DataFrame, dict]:
     store = ParquetLake(lake)
     frame, kv = read_partition(store, PART)
     changed = change(frame)
-    store.write_bytes(FEATURES_ASSET, PART, serialise(changed, recorded_inputs(kv)))
+    store.write_bytes(FEATURES_ASSET, PART, serialise(changed, recorded_inputs(kv), recorded_hashes(kv)))
     return frame, kv
 
 
@@ -109,6 +102,31 @@ def test_as_of_stamp_after_t_is_caught(lake):
     assert (t + timedelta(hours=1)).isoformat() in output
 
 
+def test_stamp_or_value_of_another_record_is_caught_by_the_rederived_asof(lake):
+    """Plausible rewrites the structural check cannot see (everything stays <= t): a stamp
+    one hour too old, and a funding rate swapped for the one before it."""
+    store = ParquetLake(lake)
+    frame, _ = read_partition(store, PART)
+    fundings = frame["funding_rate"].unique(maintain_order=True).to_list()
+    assert len(fundings) >= 3
+    row = pl.int_range(pl.len())
+    _rewrite(
+        lake,
+        lambda f: f.with_columns(
+            asof_derivatives=pl.when(row == 40).then(pl.col("asof_derivatives") - timedelta(hours=1)).otherwise(pl.col("asof_derivatives")),
+            funding_rate=pl.when(pl.col("funding_rate") == fundings[1]).then(pl.lit(fundings[0])).otherwise(pl.col("funding_rate")),
+        ),
+    )
+    code, output = audit_cli(lake, RUN, "--symbols", "BTC-USDT")
+    assert code == 1
+    t40 = frame["t"][40]
+    assert f"[asof_inputs] 2025-10-07|BTC-USDT t={t40.isoformat()} feature=asof_derivatives" in output
+    swapped = frame.filter(pl.col("funding_rate") == fundings[1])
+    assert f"asof_inputs={swapped.height + 1}" in output
+    assert f"feature=funding_rate stored={fundings[0]} expected={fundings[1]}" in output
+    assert "[asof]" not in output
+
+
 def test_missing_partition_and_unknown_asset(lake):
     code, output = audit_cli(lake, (RUN[0], RUN[1] + timedelta(days=1)), "--symbols", "BTC-USDT,ETH-USDT")
     assert code == 1 and "partition is not materialised" in output
@@ -119,21 +137,23 @@ def test_missing_partition_and_unknown_asset(lake):
     from quant_assets.cli import main
 
     result = CliRunner().invoke(main, ["audit", "--asset", "market_bars", "--start", "2025-10-06", "--end", "2025-10-06", "--lake", lake])
-    assert result.exit_code != 0 and "no audit is defined" in result.output
+    assert result.exit_code == 2 and "no audit is defined" in result.output
 
 
 def test_records_what_it_read(lake):
     store = ParquetLake(lake)
-    _, kv = read_partition(store, PART)
+    stored, kv = read_partition(store, PART)
     assert recorded_inputs(kv) == {
         "market_bars": [date(2025, 10, 6), date(2025, 10, 7)],
-        "derivatives": [date(2025, 10, 6), date(2025, 10, 7)],
+        "derivatives": [date(2025, 10, 6), date(2025, 10, 7), date(2025, 10, 8)],
         "text_latents": [date(2025, 10, 6), date(2025, 10, 7)],
     }
+    # through Dagster's mapping: the day's last row uses the funding stamped at D+1 00:00
+    assert stored.select(pl.col("t").dt.hour(), "funding_age_h").row(-1) == (0, 0.0)
     # unchanged write path: the audit reads exactly what the file records
     frame, kv = read_partition(store, PART)
-    write_partition(store, PART, frame, recorded_inputs(kv))
-    assert audit_cli(lake, RUN)[0] == 0
+    write_partition(store, PART, frame, recorded_inputs(kv), recorded_hashes(kv))
+    assert audit_cli(lake, RUN, "--strict")[0] == 0
 
 
 def test_upstream_not_in_the_code_location_is_flagged_and_noted(tmp_path, instance):

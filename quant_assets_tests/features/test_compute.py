@@ -10,9 +10,9 @@ import pytest
 from dagster import MultiPartitionsDefinition
 
 from quant_assets.features import contract
-from quant_assets.features.audit import missing_policy_violations, asof_violations
-from quant_assets.features.compute import derivative_features, features_for_partitions
-from quant_assets.features.inputs import SERIES, UPSTREAM, Inputs, mapped_days, mapped_parts
+from quant_assets.features.audit import asof_input_violations, asof_violations, missing_policy_violations
+from quant_assets.features.compute import derivative_features, features_for_partitions, partition_inputs
+from quant_assets.features.inputs import SERIES, UPSTREAM, Inputs, all_mapped_days, mapped_parts
 from quant_assets.partitions import DaySymbol, daily_symbol_partitions
 from quant_assets_tests.features import realdata
 
@@ -26,7 +26,7 @@ def inputs() -> Inputs:
 
 
 def run(inputs, parts, now=None, first_day=FIRST, drop=()):
-    days = {p: {a: ([] if a in drop else mapped_days(p.day, first_day)) for a in UPSTREAM} for p in parts}
+    days = {p: {a: ([] if a in drop else d) for a, d in all_mapped_days(p.day, first_day).items()} for p in parts}
     return features_for_partitions(inputs, parts, days, now=now)
 
 
@@ -63,10 +63,13 @@ def test_first_day_has_no_history_and_says_so(inputs):
 
 
 def test_clean_output_obeys_the_policies(inputs):
-    parts = [DaySymbol(d, s) for d in (date(2025, 10, 6), date(2025, 10, 7), date(2025, 10, 8)) for s in realdata.SYMBOLS]
+    parts = [DaySymbol(d, s) for d in (FIRST, date(2025, 10, 6), date(2025, 10, 7), date(2025, 10, 8)) for s in realdata.SYMBOLS]
     out = run(inputs, parts)
     assert not missing_policy_violations(out)
     assert not asof_violations(out)
+    # every row's stamps and one-record values are the newest records its inputs held at t
+    days = {p: all_mapped_days(p.day, FIRST) for p in parts}
+    assert not asof_input_violations(out, partition_inputs(inputs, parts, days))
     # real values where the data has them
     full = out.filter(pl.col("partition") == "2025-10-07|BTC-USDT")
     for name in ("ret_1d", "rv_1d", "volz_1d", "rsi_4h", "funding_rate", "basis_bps", "text_post_count_24h"):
@@ -101,21 +104,35 @@ def test_today_stops_at_now(inputs):
 def test_funding_is_as_of_available_at_and_ages_out(inputs):
     part = DaySymbol(date(2025, 10, 7), "BTC-USDT")
     out = run(inputs, [part])
-    # the partition reads days D-1..D: a funding stamped exactly at D+1 00:00 is in day D+1's
-    # partition, so the last row (t = D+1 00:00) still uses the previous one
-    funding = realdata.derivatives(["BTC-USDT"]).filter(
-        pl.col("metric") == "funding_rate", pl.col("event_time").dt.date().is_in([date(2025, 10, 6), part.day])
-    )
+    funding = realdata.derivatives(["BTC-USDT"]).filter(pl.col("metric") == "funding_rate")
     stamps = funding["available_at"].to_list()
     for row in out.select("t", "funding_rate", "funding_age_h").iter_rows(named=True):
         latest = max(s for s in stamps if s <= row["t"])
         value = funding.filter(pl.col("available_at") == latest)["value"][0]
         assert row["funding_rate"] == value
         assert row["funding_age_h"] == pytest.approx((row["t"] - latest).total_seconds() / 3600)
-    # drop the funding of the day: older than 8h is missing, not carried forward
+    # drop the funding of the day: older than 8h is missing, not carried forward, until the
+    # funding known at the day's last decision time (D+1 00:00)
     sparse = realdata.derivatives().filter(~((pl.col("metric") == "funding_rate") & (pl.col("event_time").dt.date() == part.day)))
     out = run(Inputs(realdata.bars(), sparse, realdata.latents()), [part])
-    assert out.filter(pl.col("t") > datetime(2025, 10, 7, 0, 0, tzinfo=UTC))["funding_missing"].all()
+    assert out.filter(pl.col("t") > datetime(2025, 10, 7, 0, 0, tzinfo=UTC))["funding_missing"].to_list() == [True] * 287 + [False]
+
+
+def test_funding_known_at_midnight_is_used_by_the_last_row_of_the_day(inputs):
+    """t = D+1 00:00 is day D's last decision time; the funding stamped then is in day D+1's
+    partition, which the mapping gives day D (cut at t), so that row sees it at age 0."""
+    part = DaySymbol(date(2025, 10, 7), "BTC-USDT")
+    assert all_mapped_days(part.day)["derivatives"] == [date(2025, 10, 6), part.day, date(2025, 10, 8)]
+    midnight = datetime(2025, 10, 8, tzinfo=UTC)
+    funding = realdata.derivatives(["BTC-USDT"]).filter(pl.col("metric") == "funding_rate")
+    at_midnight = funding.filter(pl.col("available_at") == midnight)["value"].item()
+    before = funding.filter(pl.col("available_at") == midnight - timedelta(hours=8))["value"].item()
+    assert at_midnight != before
+    last = run(inputs, [part]).row(-1, named=True)
+    assert (last["t"], last["funding_rate"], last["funding_age_h"]) == (midnight, at_midnight, 0.0)
+    # day D+1's later records (the 08:00 funding, the 00:00 mark hour) are not read at all
+    later = funding.filter(pl.col("available_at") > midnight)["value"].to_list()
+    assert last["asof_derivatives"] == midnight and last["funding_rate"] not in later
 
 
 def test_open_interest_long_short_and_taker_on_real_sol_data():
@@ -152,8 +169,12 @@ def test_dagster_mapping_is_the_lookback_rule():
     parts_def = daily_symbol_partitions()
     parts = [DaySymbol(date(2025, 10, d), s) for d in (1, 2, 7) for s in ("BTC-USDT", "SOL-USDT")]
     subset = parts_def.empty_subset().with_partition_keys([p.dagster_key for p in parts])
-    result = lookback_mapping().get_upstream_mapped_partitions_result_for_partitions(subset, parts_def, parts_def)
-    upstream = sorted(DaySymbol.parse(k) for k in result.partitions_subset.get_partition_keys())
     first = date.fromisoformat(parts_def.get_partitions_def_for_dimension("date").start.strftime("%Y-%m-%d"))
     assert isinstance(parts_def, MultiPartitionsDefinition)
-    assert upstream == mapped_parts(parts, first)
+    for asset in UPSTREAM:
+        result = lookback_mapping(asset).get_upstream_mapped_partitions_result_for_partitions(subset, parts_def, parts_def)
+        upstream = sorted(DaySymbol.parse(k) for k in result.partitions_subset.get_partition_keys())
+        assert upstream == mapped_parts(parts, asset, first), asset
+    # derivatives reach one day ahead (a funding at D+1 00:00), the others do not
+    assert DaySymbol(date(2025, 10, 8), "BTC-USDT") in mapped_parts(parts, "derivatives", first)
+    assert DaySymbol(date(2025, 10, 8), "BTC-USDT") not in mapped_parts(parts, "market_bars", first)

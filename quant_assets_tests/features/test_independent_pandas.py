@@ -16,7 +16,7 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from quant_assets.features.inputs import UPSTREAM, Inputs, mapped_days
+from quant_assets.features.inputs import Inputs, all_mapped_days
 from quant_assets.features.compute import features_for_partitions
 from quant_assets.partitions import DaySymbol
 from quant_assets_tests.features import realdata
@@ -33,7 +33,7 @@ def _pandas(frame: pl.DataFrame) -> pd.DataFrame:
 def stored() -> pl.DataFrame:
     inputs = Inputs(realdata.bars(), realdata.derivatives(), realdata.latents())
     parts = [DaySymbol(DAY, s) for s in realdata.SYMBOLS]
-    days = {p: {a: mapped_days(p.day) for a in UPSTREAM} for p in parts}
+    days = {p: all_mapped_days(p.day) for p in parts}
     return features_for_partitions(inputs, parts, days)
 
 
@@ -71,7 +71,8 @@ def test_bar_windows_match_pandas(stored, symbol):
 @pytest.mark.parametrize("symbol", realdata.SYMBOLS)
 def test_funding_and_basis_as_of_match_pandas(stored, symbol):
     ours = _pandas(stored.filter(pl.col("partition") == f"{DAY}|{symbol}").select("t", "funding_rate", "funding_age_h", "basis_bps"))
-    deriv = _pandas(realdata.derivatives([symbol]).filter(pl.col("event_time").dt.date().is_in([date(2025, 10, 6), DAY])))
+    # every record of the fixture, D+1 included: pandas picks by available_at alone
+    deriv = _pandas(realdata.derivatives([symbol]))
     for metric, column, max_age in (("funding_rate", "funding_rate", pd.Timedelta(hours=8)), ("basis_bps", "basis_bps", pd.Timedelta(hours=1))):
         rows = deriv[deriv.metric == metric].sort_values("available_at")[["available_at", "value"]]
         joined = pd.merge_asof(ours[["t"]].sort_values("t"), rows, left_on="t", right_on="available_at", direction="backward")

@@ -23,20 +23,19 @@ from datetime import date
 import polars as pl
 import pytest
 from click.testing import CliRunner
-from dagster import AssetCheckKey, AssetKey
 
-from quant_assets import settings
 from quant_assets.cli import main
 from quant_assets.features import compute as feature_compute
 from quant_assets.features.audit import CHECKS, audit_lake
 from quant_assets.features.contract import FEATURES_ASSET
-from quant_assets.features.inputs import SERIES
-from quant_assets.features.lake_io import read_partition, recorded_inputs, write_partition
+from quant_assets.features.inputs import SERIES, Inputs, all_mapped_days
+from quant_assets.features.lake_io import read_partition, recorded_hashes, recorded_inputs, write_partition
+from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import DaySymbol
-from quant_assets.runs import rectangles
 from quant_assets_tests.features import harness, realdata
 
 REAL_COMPUTE = feature_compute.compute_features
+REAL_LATEST = feature_compute.latest_available
 OCT_RUN = (date(2025, 10, 6), date(2025, 10, 7))
 NOV_RUN = (date(2025, 11, 26), date(2025, 11, 27))
 
@@ -123,18 +122,14 @@ def clean_lakes(tmp_path_factory):
 
 
 def _fresh_lake(clean_lakes, days, tmp_path) -> str:
-    import shutil
-
-    root = str(tmp_path / "lake")
-    shutil.copytree(clean_lakes[days], root)
-    return root
+    return harness.copy_lake(clean_lakes[days], tmp_path)
 
 
 def test_clean_data_gives_zero_violations(clean_lakes, tmp_path, instance):
     lake = _fresh_lake(clean_lakes, realdata.OCT, tmp_path)
     results = harness.run_features(lake, realdata.OCT, realdata.SYMBOLS, instance)
     evaluations = harness.check_results(results)
-    assert len(evaluations) == 5
+    assert len(evaluations) == len(CHECKS) == 6
     assert all(ev.passed for ev in evaluations.values()), failed_checks(results)
     code, output = audit_cli(lake, realdata.OCT)
     assert code == 0, output
@@ -167,13 +162,51 @@ def test_pipeline_leak_is_caught_by_checks_and_audit(leak, clean_lakes, tmp_path
     assert "FAIL" in output
 
 
+def asof_join_on_event_time(times, rows):
+    """The as-of join keyed on ``event_time`` (a record's "time") and stamped with it.
+
+    For an hourly metric the record picked at t is the hour still open at t (known only when
+    it closes), and the stamp it leaves, its event_time, equals the available_at of the
+    record that should have been used: every stamp stays <= t and looks right.
+    """
+    if "event_time" not in rows.columns:  # text buckets have no event time
+        return REAL_LATEST(times, rows)
+    return REAL_LATEST(times, rows.with_columns(available_at=pl.col("event_time")))
+
+
+def test_asof_join_leak_with_a_correct_looking_stamp_is_caught_on_every_row(clean_lakes, tmp_path, instance, monkeypatch):
+    lake = _fresh_lake(clean_lakes, realdata.OCT, tmp_path)
+    with monkeypatch.context() as patched:
+        patched.setattr(feature_compute, "latest_available", asof_join_on_event_time)
+        results = harness.run_features(lake, OCT_RUN, realdata.SYMBOLS, instance)
+    evaluations = harness.check_results(results)
+    # the stamps are all <= t: the structural check cannot see it
+    assert evaluations["feature_matrix_asof"].passed
+    caught = evaluations["feature_matrix_asof_inputs"]
+    assert not caught.passed
+    assert "feature=basis_bps" in caught.description and "not the newest basis_bps available at t" in caught.description
+    # every leaked row is caught, not a sample of them: compare with the clean pipeline
+    store = ParquetLake(lake)
+    parts = harness.parts(OCT_RUN, realdata.SYMBOLS)
+    inputs = Inputs(realdata.bars(), realdata.derivatives(), realdata.latents())
+    clean = feature_compute.features_for_partitions(inputs, parts, {p: all_mapped_days(p.day, realdata.OCT[0]) for p in parts})
+    stored = pl.concat([read_partition(store, p)[0].with_columns(partition=pl.lit(str(p))) for p in parts])
+    leaked = stored.join(clean, on=["partition", "t"], suffix="_clean").filter(pl.col("basis_bps") != pl.col("basis_bps_clean"))
+    assert leaked.height > 4 * 250  # all but the last row of each day (its inputs are cut at t)
+    assert caught.metadata["violations"].value == leaked.height
+
+    # the leak is gone from the code; the audit re-derives the same from the stored lake
+    code, output = audit_cli(lake, OCT_RUN)
+    assert code == 1, output
+    assert "[asof_inputs] 2025-10-07|BTC-USDT" in output and "feature=basis_bps" in output
+    assert "[asof]" not in output
+
+
 def test_projection_fitted_on_later_text_is_caught(clean_lakes, tmp_path, instance):
     """text_latents whose projection was fitted on the whole period (fit_end after the day)."""
     lake = _fresh_lake(clean_lakes, realdata.OCT, tmp_path)
     leaky = realdata.latents(days=realdata.OCT, fit="whole")
     for part, frame in realdata.split(leaky, "ts"):
-        from quant_assets.lake.store import ParquetLake
-
         ParquetLake(lake).write("text_latents", part, frame)
     results = harness.run_features(lake, OCT_RUN, realdata.SYMBOLS, instance)
     failed = failed_checks(results)
@@ -195,8 +228,6 @@ def test_stored_value_overwritten_with_future_one_is_caught(clean_lakes, tmp_pat
     results = harness.run_features(lake, OCT_RUN, realdata.SYMBOLS, instance)
     assert not failed_checks(results)
 
-    from quant_assets.lake.store import ParquetLake
-
     store = ParquetLake(lake)
     part = DaySymbol(date(2025, 10, 7), "ETH-USDT")
     frame, kv = read_partition(store, part)
@@ -206,7 +237,7 @@ def test_stored_value_overwritten_with_future_one_is_caught(clean_lakes, tmp_pat
     corrupted = frame.with_columns(
         ret_1h=pl.when(pl.int_range(pl.len()) == row).then(pl.lit(leaked)).otherwise(pl.col("ret_1h"))
     )
-    write_partition(store, part, corrupted, recorded_inputs(kv))
+    write_partition(store, part, corrupted, recorded_inputs(kv), recorded_hashes(kv))
 
     # the pure check functions
     reports = {r.partition: r for r in audit_lake(store, [part], sample="all")}
@@ -215,18 +246,7 @@ def test_stored_value_overwritten_with_future_one_is_caught(clean_lakes, tmp_pat
     assert float(found[0].stored) == leaked and float(found[0].expected) == original
 
     # the blocking Dagster checks, run alone over the stored partitions
-    defs = harness.definitions(lake)
-    job = defs.resolve_implicit_global_asset_job_def()
-    keys = {AssetCheckKey(AssetKey(FEATURES_ASSET), f"feature_matrix_{c}") for c in CHECKS}
-    only_checks = job.get_subset(asset_selection=set(), asset_check_selection=keys)
-    (rect,) = rectangles([part], settings.universe())
-    run = only_checks.execute_in_process(
-        instance=instance,
-        tags=rect.tags,
-        run_config={"ops": {"feature_matrix_checks": {"config": {"prefix_samples": "all"}}}},
-        raise_on_error=False,
-    )
-    evaluations = {ev.check_name: ev for ev in run.get_asset_check_evaluations()}
+    evaluations = harness.run_checks(lake, part, instance, {"prefix_samples": "all"})
     assert not evaluations["feature_matrix_prefix_invariance"].passed
     assert all(evaluations[f"feature_matrix_{c}"].passed for c in CHECKS if c != "prefix_invariance")
     assert "ret_1h" in evaluations["feature_matrix_prefix_invariance"].description

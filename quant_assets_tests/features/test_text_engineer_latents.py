@@ -17,7 +17,7 @@ projection_mod = pytest.importorskip("quant_assets.text.projection")
 from quant_assets.features import contract  # noqa: E402
 from quant_assets.features.audit import audit_frames  # noqa: E402
 from quant_assets.features.compute import features_for_partitions  # noqa: E402
-from quant_assets.features.inputs import UPSTREAM, Inputs, mapped_days  # noqa: E402
+from quant_assets.features.inputs import Inputs, all_mapped_days  # noqa: E402
 from quant_assets.partitions import DaySymbol  # noqa: E402
 from quant_assets.timegrid import TS_DTYPE  # noqa: E402
 from quant_assets_tests.features import realdata  # noqa: E402
@@ -76,7 +76,7 @@ def test_feature_matrix_on_text_engineer_latents():
 
     part = DaySymbol(DAYS[1], SYMBOL)
     inputs = Inputs(realdata.bars([SYMBOL]), realdata.derivatives([SYMBOL]), latents)
-    upstream = {part: {a: mapped_days(part.day) for a in UPSTREAM}}
+    upstream = {part: all_mapped_days(part.day)}
     out = features_for_partitions(inputs, [part], upstream)
     assert out.height == 288
     assert out["text_post_count_24h"].null_count() == 0

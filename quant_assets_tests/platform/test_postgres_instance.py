@@ -1,13 +1,7 @@
-"""market_bars materialised with the Dagster instance on the machine's real PostgreSQL.
+"""market_bars materialised with the Dagster instance on the machine's real PostgreSQL
+(a database of its own: the ``pg_database`` fixture in the root conftest)."""
 
-Each test run gets its own database, created and dropped here, so runs never see each
-other's events. Where PostgreSQL is unreachable the test skips, except in CI (CI=true),
-where that is a failure: the CI machine always runs PostgreSQL.
-"""
-
-import os
 import shutil
-import uuid
 from datetime import date
 
 import psycopg2
@@ -17,28 +11,6 @@ from quant_assets.instance import get_instance
 from quant_assets.partitions import DaySymbol
 from quant_assets.runs import materialize
 from quant_assets_tests.conftest import SPOT_FIXTURE
-
-PG_ADMIN_DSN = os.environ.get("QUANT_ASSETS_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
-
-
-@pytest.fixture
-def pg_database():
-    try:
-        admin = psycopg2.connect(PG_ADMIN_DSN, connect_timeout=5)
-    except psycopg2.OperationalError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL must be reachable in CI ({PG_ADMIN_DSN}): {exc}")
-        pytest.skip(f"no PostgreSQL at {PG_ADMIN_DSN}")
-    admin.autocommit = True
-    name = f"qa_test_{uuid.uuid4().hex[:12]}"
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    params = admin.get_dsn_parameters()
-    yield f"postgresql+psycopg2://{params['user']}@{params['host']}:{params['port']}/{name}"
-    with admin.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
-
 
 def test_market_bars_on_postgres_instance(qa_home, pg_database, monkeypatch, tmp_path):
     drop = tmp_path / "drop"

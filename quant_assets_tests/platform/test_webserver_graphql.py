@@ -7,9 +7,6 @@ so no child is left behind.
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
 from datetime import date
@@ -21,6 +18,7 @@ from quant_assets.instance import prepare_dagster_home
 from quant_assets.partitions import DaySymbol
 from quant_assets.settings import REPO_ROOT
 from quant_assets_tests.conftest import SPOT_FIXTURE
+from quant_assets_tests.platform.processes import free_port, group_alive, start_in_own_group, stop_group, wait_until_answers
 
 QUERY = """
 {
@@ -34,23 +32,6 @@ QUERY = """
   }
 }
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    for sig, wait_s in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
-        if proc.poll() is not None:
-            return
-        os.killpg(proc.pid, sig)
-        try:
-            proc.wait(timeout=wait_s)
-        except subprocess.TimeoutExpired:
-            continue
 
 
 @pytest.fixture
@@ -72,35 +53,21 @@ def webserver(qa_home, tmp_path, monkeypatch):
     with get_instance() as instance:
         assert all(r.success for r in materialize(build_definitions(), ["market_bars"], parts, ["BTC-USDT"], instance))
 
-    port = _free_port()
-    log = open(tmp_path / "webserver.log", "wb")
-    proc = subprocess.Popen(
+    port = free_port()
+    log = tmp_path / "webserver.log"
+    proc = start_in_own_group(
         [sys.executable, "-m", "dagster_webserver", "-h", "127.0.0.1", "-p", str(port), "-w", str(REPO_ROOT / "workspace.yaml")],
+        log,
         cwd=REPO_ROOT,
         env=os.environ.copy(),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group, so killpg reaches every child
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"webserver exited: {(tmp_path / 'webserver.log').read_text()[-2000:]}")
-            try:
-                if requests.get(f"{url}/server_info", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.5)
-        else:
-            pytest.fail("webserver did not answer within 120 s")
+        wait_until_answers(proc, f"{url}/server_info", log)
         yield url
     finally:
-        _stop(proc)
-        log.close()
-    assert proc.poll() is not None, "webserver still running after SIGTERM/SIGKILL"
+        stop_group(proc)
+    assert not group_alive(proc.pid), "webserver's process group still running after SIGTERM/SIGKILL"
 
 
 def test_graphql_sees_market_bars_partitions_and_checks(webserver):

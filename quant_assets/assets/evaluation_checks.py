@@ -1,0 +1,50 @@
+"""Blocking checks on oos_eval (logic in ``quant_assets.evaluation.oos_verify``)."""
+
+import random
+
+from dagster import AssetCheckExecutionContext, AssetCheckSpec, multi_asset_check
+
+from quant_assets import settings
+from quant_assets.assets.checks import problems_result, run_partitions
+from quant_assets.evaluation import oos_verify
+from quant_assets.evaluation.oos import OOS_ASSET
+from quant_assets.labels.forward import LABELS_ASSET
+from quant_assets.models.record import MODELS_ASSET
+from quant_assets.partitions import DaySymbol
+from quant_assets.resources.lake import LakeResource
+
+DEFAULT_SAMPLES = 20
+
+CHECKS = {
+    "oos_embargo": "Every prediction row names the fit of the model partition (D, S), and that fit's end + embargo (longest horizon + one bar) <= the row's day start.",
+    "oos_labels_unchanged": "Every stored label and net label equals the labels asset's at the same t and horizon.",
+    "oos_summary_reproduces": "For the first, last and N sampled partitions, the metrics recomputed from the stored rows equal the summary stored with them.",
+}
+
+
+def sampled(parts: list[DaySymbol], n: int) -> list[DaySymbol]:
+    """First, last and up to ``n`` more, seeded by the partitions themselves (reruns agree)."""
+    if len(parts) <= n + 2:
+        return parts
+    rng = random.Random(f"{parts[0]}..{parts[-1]}")
+    return sorted({parts[0], parts[-1], *rng.sample(parts[1:-1], n)})
+
+
+@multi_asset_check(
+    specs=[AssetCheckSpec(name, asset=OOS_ASSET, blocking=True, description=d) for name, d in CHECKS.items()],
+    description="The oos_eval checks, over the run's partitions.",
+)
+def oos_eval_checks(context: AssetCheckExecutionContext, lake: LakeResource):
+    parts = run_partitions(context)
+    store = lake.lake()
+    samples = set(sampled(parts, settings.read("QUANT_ASSETS_OOS_SUMMARY_SAMPLES", str(DEFAULT_SAMPLES), settings.positive_int, "partitions per run, e.g. 20")))
+    problems = {name: [] for name in CHECKS}
+    for part in parts:
+        rows = store.read(OOS_ASSET, part)
+        record = store.read(MODELS_ASSET, part).row(0, named=True)
+        problems["oos_embargo"] += oos_verify.embargo_problems(part, rows, record)
+        problems["oos_labels_unchanged"] += oos_verify.label_problems(part, rows, store.read(LABELS_ASSET, part))
+        if part in samples:
+            problems["oos_summary_reproduces"] += oos_verify.summary_problems(part, rows, store.read_file_metadata(OOS_ASSET, part))
+    for name, what in (("oos_embargo", "fit end + embargo <= day"), ("oos_labels_unchanged", "labels unchanged"), ("oos_summary_reproduces", "summary recomputed")):
+        yield problems_result(name, OOS_ASSET, problems[name], len(parts), what)

@@ -1,0 +1,57 @@
+"""Blocking checks on labels: recomputed from bars for sampled rows, and known exactly at t + h.
+
+(That no label column ever enters feature_matrix is feature_matrix's own blocking check.)
+"""
+
+import polars as pl
+
+from dagster import AssetCheckExecutionContext, AssetCheckSpec, multi_asset_check
+
+from quant_assets import settings
+from quant_assets.assets.checks import problems_result, run_partitions
+from quant_assets.labels import verify
+from quant_assets.labels.costs import cost_from_env
+from quant_assets.labels.forward import LABELS_ASSET
+from quant_assets.market.bars import BARS_ASSET
+from quant_assets.resources.lake import LakeResource
+from quant_assets.timegrid import TS_DTYPE, utc_now
+
+
+
+@multi_asset_check(
+    specs=[
+        AssetCheckSpec(
+            "labels_recompute",
+            asset=LABELS_ASSET,
+            blocking=True,
+            description="The first, last and N random rows of each partition, recomputed row by row from the bars, equal the stored labels (gross and net of cost).",
+        ),
+        AssetCheckSpec(
+            "labels_available_at",
+            asset=LABELS_ASSET,
+            blocking=True,
+            description="t is the feature decision grid; per horizon a label is null iff flagged missing, and label_available_at = t + h exactly.",
+        ),
+    ],
+    description="The labels checks, over the run's partitions (one read shared by both).",
+)
+def labels_checks(context: AssetCheckExecutionContext, lake: LakeResource):
+    parts = run_partitions(context)
+    store = lake.lake()
+    samples = settings.read("QUANT_ASSETS_LABEL_SAMPLES", "20", settings.positive_int, "random rows per partition, e.g. 20")
+    log_cost = cost_from_env().log_cost
+    bar_parts = sorted({b for p in parts for b in verify.bar_days(p)})
+    bars = store.read_many(BARS_ASSET, bar_parts, missing_ok=True)
+    if bars.width == 0:  # no bars at all: every stored label must then be missing
+        bars = pl.DataFrame(schema={"symbol": pl.String(), "available_at": TS_DTYPE, "close": pl.Float64()})
+    bars_by_symbol = bars.partition_by("symbol", as_dict=True)
+    no_bars = bars.head(0)
+    now = utc_now()
+    availability, recompute = [], []
+    for i, part in enumerate(parts):
+        frame = store.read(LABELS_ASSET, part)
+        availability += verify.availability_problems(part, frame, now)
+        sample = verify.sample_rows(frame, samples, seed=i)
+        recompute += verify.recompute_problems(part, sample, bars_by_symbol.get((part.symbol,), no_bars), log_cost)
+    yield problems_result("labels_recompute", LABELS_ASSET, recompute, len(parts), "recomputed from bars")
+    yield problems_result("labels_available_at", LABELS_ASSET, availability, len(parts), "label_available_at = t + h")

@@ -1,0 +1,143 @@
+"""multi_horizon_model: partition (D, S) is the model that serves day D for symbol S.
+
+Thin glue: plan the run's fits (one per symbol and cadence anchor), read each window's
+feature and label partitions, fit both families (``quant_assets.models``), log and register
+the fit in MLflow (``quant_assets.registry``), and store per partition the row that ties the
+day to its fit. A fit whose window, inputs, settings and code were logged before is reused,
+so re-materialising a day does not mint a new model version.
+"""
+
+import time
+
+import polars as pl
+from dagster import AssetDep, AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, asset
+
+from quant_assets import settings
+from quant_assets.assets.metadata import partition_metadata
+from quant_assets.bundles.landed import LandedBundles
+from quant_assets.derivatives.frame import DERIVATIVES_ASSET
+from quant_assets.features.contract import CONTRACT_HASH, FEATURES_ASSET, SCHEMA_VERSION
+from quant_assets.labels.forward import LABELS_ASSET
+from quant_assets.labels.horizons import HORIZON_NAMES
+from quant_assets.market.bars import BARS_ASSET
+from quant_assets.models.plan import PlannedFit, code_digest, fit_key, plan_fits
+from quant_assets.models.record import MODELS_ASSET, inputs_digest, model_record
+from quant_assets.models.train import fit_multi_horizon
+from quant_assets.models.window import upstream_day_offsets
+from quant_assets.partitions import daily_symbol_partitions, day_window_mapping, parse_keys
+from quant_assets.resources.lake import LakeResource
+from quant_assets.resources.models import MlflowTracking, ModelTraining
+from quant_assets.social.text import SOCIAL_TEXT_ASSET
+
+MODELS_GROUP = "models"
+RAW_ASSETS = (BARS_ASSET, DERIVATIVES_ASSET, SOCIAL_TEXT_ASSET)  # where a bundle's provenance is recorded
+
+
+def _read_window(store, fit: PlannedFit) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, str]]:
+    """The window's features and labels (one symbol, column ``t`` first) and their content hashes."""
+    parts = fit.input_parts
+    frames, hashes = {}, {}
+    for asset_name in (FEATURES_ASSET, LABELS_ASSET):
+        present = [p for p in parts if store.exists(asset_name, p)]
+        frame = store.read_many(asset_name, present) if present else pl.DataFrame()
+        frames[asset_name] = frame.drop("symbol") if "symbol" in frame.columns else frame
+        hashes.update({f"{asset_name}/{p}": store.file_sha256(asset_name, p) for p in present})
+    return frames[FEATURES_ASSET], frames[LABELS_ASSET], hashes
+
+
+def _bundle_ids(fit: PlannedFit) -> list[str]:
+    """The imported bundles that hold the raw data of the window's days (empty for exchange data)."""
+    landed = LandedBundles(settings.home().bundles)
+    return sorted(
+        {bundle.bundle_id for asset_name in RAW_ASSETS for bundle in landed.locate(asset_name, fit.input_parts).values()}
+    )
+
+
+def build_model_asset(train_days: int, refit_days: int):
+    """The asset for a fit-window length and refit cadence (the partition mapping needs both)."""
+    first, last = upstream_day_offsets(train_days, refit_days)
+    window_mapping = day_window_mapping(first, last)
+
+    @asset(
+        name=MODELS_ASSET,
+        group_name=MODELS_GROUP,
+        kinds={"lightgbm", "pytorch", "mlflow"},
+        partitions_def=daily_symbol_partitions(),
+        backfill_policy=BackfillPolicy.single_run(),
+        deps=[AssetDep(FEATURES_ASSET, partition_mapping=window_mapping), AssetDep(LABELS_ASSET, partition_mapping=window_mapping)],
+        description=(
+            f"The model that serves day D for symbol S: LightGBM per horizon ({', '.join(HORIZON_NAMES)}) and a "
+            "multi-head net with a gated text residual, fitted on feature_matrix and labels from "
+            f"D - {train_days}d to an embargo (longest horizon + one bar) before D's refit anchor "
+            f"(every {refit_days} days), purged of rows whose label was known later. Each fit is an "
+            "MLflow run, registered as a version of quant_assets.<SYMBOL>.<horizon>."
+        ),
+    )
+    def multi_horizon_model(
+        context: AssetExecutionContext, lake: LakeResource, mlflow_tracking: MlflowTracking, model_training: ModelTraining
+    ) -> MaterializeResult:
+        parts = parse_keys(context.partition_keys)
+        store = lake.lake()
+        tracking = mlflow_tracking.tracking()
+        config = model_training.config()
+        fits = plan_fits(parts, train_days, refit_days)
+        fitted_count = reused = 0
+        for fit in fits:
+            started = time.perf_counter()
+            features, labels, hashes = _read_window(store, fit)
+            digest = inputs_digest(hashes)
+            key = fit_key(fit.window, config, CONTRACT_HASH, digest, code_digest())
+            logged = tracking.find_fit(key)
+            was_reused = logged is not None
+            if not was_reused:
+                if features.is_empty() or labels.is_empty():
+                    raise ValueError(
+                        f"{MODELS_ASSET} {fit.window.symbol} anchor {fit.window.anchor}: no feature_matrix or labels partitions "
+                        f"in the fit window {fit.window.days[0]}..{fit.window.days[-1]}; materialise them first"
+                    )
+                model = fit_multi_horizon(features, labels, fit.window, config)
+                bundles = _bundle_ids(fit)
+                logged = tracking.log_fit(
+                    model,
+                    features,
+                    key,
+                    params={**config.params(), **fit.window.describe(), "train_days": train_days, "refit_days": refit_days,
+                            "contract_version": SCHEMA_VERSION, "contract_hash": CONTRACT_HASH, "inputs_sha256": digest},
+                    tags={"symbol": fit.window.symbol, "fit_anchor": fit.window.anchor.isoformat(), "dagster_run_id": context.run_id,
+                          "dagster_partitions": ", ".join(str(p) for p in fit.serves), "code_version": settings.code_version(), "code_digest": code_digest(),
+                          "bundle_ids": ", ".join(bundles) or "none (not from bundles)"},
+                    inputs={"content_sha256": hashes, "bundle_ids": bundles},
+                    version_tags={"dagster_run_id": context.run_id, "fit_anchor": fit.window.anchor.isoformat(), "symbol": fit.window.symbol},
+                )  # fmt: skip
+                fitted_count += 1
+            else:
+                model = mlflow_tracking.load_fitted(tracking, logged.model_uri)
+                reused += 1
+            record = model_record(model, key, logged.run_id, logged.model_uri, logged.versions, digest)
+            seconds = round(time.perf_counter() - started, 3)
+            for part in fit.serves:
+                write = store.write(MODELS_ASSET, part, record)
+                context.add_asset_metadata(
+                    partition_metadata(
+                        write,
+                        record,
+                        {
+                            "mlflow_run_id": logged.run_id,
+                            "mlflow_run": MetadataValue.url(mlflow_tracking.run_url(tracking.experiment_id, logged.run_id)),
+                            "model_uri": logged.model_uri,
+                            "model_versions": ", ".join(f"{h}: v{v}" for h, v in sorted(logged.versions.items())),
+                            **{k: v for k, v in fit.window.describe().items()},
+                            **{f"train_rows_{h}": int(model.training.get(h, {}).get("rows", 0)) for h in HORIZON_NAMES},
+                            "fit_reused": was_reused,
+                            "fit_s": seconds,
+                        },
+                        time_column="fit_end",
+                    ),
+                    partition_key=part.dagster_key,
+                )
+        context.log.info("%d fits for %d partitions (%d trained, %d reused)", len(fits), len(parts), fitted_count, reused)
+        return MaterializeResult(
+            metadata={"run_partitions": len(parts), "run_fits": len(fits), "run_fits_trained": fitted_count, "run_fits_reused": reused}
+        )
+
+    return multi_horizon_model

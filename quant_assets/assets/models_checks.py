@@ -1,0 +1,58 @@
+"""Blocking checks on multi_horizon_model (logic in ``quant_assets.models.verify``)."""
+
+from collections import defaultdict
+import polars as pl
+from dagster import AssetCheckExecutionContext, AssetCheckSpec, multi_asset_check
+
+from quant_assets.assets.checks import problems_result, run_partitions
+from quant_assets.features.contract import FEATURES_ASSET
+from quant_assets.labels.forward import LABELS_ASSET
+from quant_assets.labels.horizons import HORIZON_NAMES
+from quant_assets.models import verify
+from quant_assets.models.record import MODELS_ASSET
+from quant_assets.partitions import DaySymbol
+from quant_assets.resources.lake import LakeResource
+from quant_assets.resources.models import MlflowTracking
+
+CHECKS = {
+    "embargo": "fit end + embargo (longest horizon + one bar, derived from the horizons) <= the served day's 00:00.",
+    "purge": "For each horizon, the labels asset says the newest label the fit trained on was known by the fit end.",
+    "inputs_contract": "The fitted model's input columns and contract hash are the feature contract's.",
+    "reproduces": "The model reloaded from MLflow predicts, on the stored feature rows of its sample, what it predicted right after the fit.",
+}
+
+
+@multi_asset_check(
+    specs=[AssetCheckSpec(f"model_{n}", asset=MODELS_ASSET, blocking=True, description=d) for n, d in CHECKS.items()],
+    description="The multi_horizon_model checks, over the run's partitions; each fit is loaded once.",
+)
+def model_checks(context: AssetCheckExecutionContext, lake: LakeResource, mlflow_tracking: MlflowTracking):
+    parts = run_partitions(context)
+    store = lake.lake()
+    tracking = mlflow_tracking.tracking()
+    records = {p: store.read(MODELS_ASSET, p).row(0, named=True) for p in parts}
+    problems = defaultdict(list)
+    by_fit: dict[str, list[DaySymbol]] = defaultdict(list)
+    for part, record in records.items():
+        problems["embargo"] += verify.embargo_problems(part, record)
+        by_fit[record["fit_key"]].append(part)
+    for key, served in by_fit.items():
+        part, record = served[0], records[served[0]]
+        newest = [record[f"train_t_max_{h}"] for h in HORIZON_NAMES if record[f"train_t_max_{h}"] is not None]
+        label_parts = sorted({verify.decision_partition(t, part.symbol) for t in newest})
+        present = [p for p in label_parts if store.exists(LABELS_ASSET, p)]
+        labels = store.read_many(LABELS_ASSET, present) if present else pl.DataFrame(schema={"t": pl.Datetime("us", "UTC")})
+        lookup = verify.label_lookup(labels) if present else {h: {} for h in HORIZON_NAMES}
+        fit_problems = verify.purge_problems(part, record, lookup)
+        model = mlflow_tracking.load_fitted(tracking, record["model_uri"])
+        input_problems = verify.input_problems(part, model)
+        sample_parts = sorted({verify.decision_partition(t, part.symbol) for t in verify.sample_times(model)})
+        rows = store.read_many(FEATURES_ASSET, [p for p in sample_parts if store.exists(FEATURES_ASSET, p)])
+        reproduction = verify.reproduction_problems(part, model, rows) if rows.width else [f"{part}: the sample's feature partitions are gone"]
+        # a fit's problems hold for every day it serves; name them once, with the days
+        days = f" (serves {len(served)} partitions)" if len(served) > 1 else ""
+        problems["purge"] += [p + days for p in fit_problems]
+        problems["inputs_contract"] += [p + days for p in input_problems]
+        problems["reproduces"] += [p + days for p in reproduction]
+    for name in CHECKS:
+        yield problems_result(f"model_{name}", MODELS_ASSET, problems[name], len(parts), name)

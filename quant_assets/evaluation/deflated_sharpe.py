@@ -1,0 +1,91 @@
+"""Probabilistic and deflated Sharpe ratios (Bailey and Lopez de Prado, 2012 and 2014).
+
+All Sharpe ratios here are per period (daily, not annualised), as the formulas require.
+
+- PSR(SR*) = Phi( (SR - SR*) * sqrt(T - 1) / sqrt(1 - g3 * SR + (g4 - 1) / 4 * SR^2) ),
+  with T observations, g3 their skewness and g4 their (non-excess) kurtosis, 3 for a
+  normal: the probability that the true Sharpe exceeds SR*, given fat tails.
+- Expected maximum Sharpe of N unskilled trials whose Sharpes vary with variance V:
+  SR0 = sqrt(V) * ((1 - gamma) * Phi^-1(1 - 1/N) + gamma * Phi^-1(1 - 1/(N e))),
+  gamma the Euler-Mascheroni constant.
+- DSR = PSR(SR0): the chosen variant's Sharpe must beat the best that luck alone would
+  have shown after N trials. N counts every variant actually evaluated (families x
+  horizons x ablations), never only the ones reported.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+
+@dataclass(frozen=True)
+class DeflatedSharpe:
+    sharpe: float          # per-period Sharpe of the chosen variant
+    benchmark: float       # SR0, the expected maximum Sharpe under the trials
+    probability: float     # DSR = PSR(SR0)
+    n_trials: int
+    n_obs: int
+    skew: float
+    kurtosis: float        # non-excess: 3 for a normal
+
+
+def sharpe(returns: np.ndarray) -> float | np.ndarray:
+    """Per-period Sharpe ratio, mean / std (ddof 1), of a series or of each column of a
+    T x N matrix; 0 for a series that never moves."""
+    r = np.asarray(returns, dtype=float)
+    mean, sd = r.mean(axis=0), r.std(axis=0, ddof=1)
+    out = np.divide(mean, sd, out=np.zeros_like(mean), where=sd > 0)
+    return float(out) if r.ndim == 1 else out
+
+
+def probabilistic_sharpe(sr: float, sr_benchmark: float, n_obs: int, skew: float, kurtosis: float) -> float:
+    if n_obs < 2:
+        raise ValueError(f"probabilistic Sharpe: {n_obs} observation(s); needs at least 2")
+    spread = 1.0 - skew * sr + (kurtosis - 1.0) / 4.0 * sr**2
+    # Extreme negative skew with a large Sharpe can make the estimator variance vanish or
+    # go negative; that is no evidence at all.
+    if spread <= 0:
+        return math.nan
+    return float(stats.norm.cdf((sr - sr_benchmark) * math.sqrt(n_obs - 1) / math.sqrt(spread)))
+
+
+def expected_max_sharpe(n_trials: int, trial_variance: float) -> float:
+    if n_trials < 1:
+        raise ValueError(f"expected max Sharpe: {n_trials} trial(s); needs at least 1")
+    if n_trials == 1:
+        return 0.0  # one trial has nothing to be the maximum of
+    gamma = np.euler_gamma
+    z = (1 - gamma) * stats.norm.ppf(1 - 1 / n_trials) + gamma * stats.norm.ppf(1 - 1 / (n_trials * math.e))
+    return float(math.sqrt(max(trial_variance, 0.0)) * z)
+
+
+def deflated_sharpe(returns: np.ndarray, trial_sharpes: np.ndarray) -> DeflatedSharpe:
+    """DSR of ``returns`` (the chosen variant's per-period PnL) given the per-period
+    Sharpes of every trial evaluated, the chosen one included."""
+    r = np.asarray(returns, dtype=float)
+    trials = np.asarray(trial_sharpes, dtype=float)
+    if trials.size < 1 or not np.isfinite(trials).all():
+        raise ValueError(f"deflated Sharpe: trial Sharpes must be finite and non-empty (got {trials.size})")
+    skew = float(stats.skew(r)) if r.std() > 0 else 0.0
+    kurt = float(stats.kurtosis(r, fisher=False)) if r.std() > 0 else 3.0
+    sr = sharpe(r)
+    variance = float(trials.var(ddof=1)) if trials.size > 1 else 0.0
+    sr0 = expected_max_sharpe(trials.size, variance)
+    return DeflatedSharpe(sr, sr0, probabilistic_sharpe(sr, sr0, r.size, skew, kurt), int(trials.size), int(r.size), skew, kurt)
+
+
+def deflated_sharpe_of_best(trial_returns: np.ndarray) -> DeflatedSharpe:
+    """DSR of the best column of a T x N matrix of per-period returns of N trials."""
+    m = np.asarray(trial_returns, dtype=float)
+    sharpes = sharpe(m)
+    return deflated_sharpe(m[:, int(np.argmax(sharpes))], sharpes)
+
+
+def count_trials(variants: Iterable[Hashable]) -> int:
+    """Distinct variants evaluated, e.g. (family, horizon, ablation) tuples."""
+    return len(set(variants))

@@ -1,0 +1,154 @@
+"""oos_eval's rows and summary for one (day, symbol): the day-D model's predictions on
+day D's feature rows, joined to the labels asset's labels, run through the one reference
+strategy (``strategy.reference``) and the baselines (``strategy.baseline``), per horizon.
+
+Long format, one row per (family, horizon, t): model families are whatever the fitted model
+predicts; baselines are families ``flat``, ``buy_and_hold`` and ``momentum`` (no prediction).
+Each day starts flat (``initial_position`` 0) and pays its own entry: a partition's figures
+then depend on its own rows only, so they can be recomputed from the stored rows alone, and a
+backfill may evaluate days in any order.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import numpy as np
+import polars as pl
+
+from quant_assets.evaluation import metrics, strategy
+from quant_assets.evaluation.completeness import missing_horizons
+from quant_assets.labels.forward import gross_column, missing_column, net_column
+from quant_assets.labels.horizons import HORIZON_NAMES, HORIZONS
+from quant_assets.timegrid import TS_DTYPE
+
+OOS_ASSET = "oos_eval"
+SUMMARY_KEY = "oos_summary"  # parquet footer key of the partition's summary JSON
+
+
+@dataclass(frozen=True)
+class TrailingInputs:
+    """Where the reference strategy's trailing inputs for a horizon come from in feature_matrix."""
+
+    vol: str  # realised volatility column (std of log returns over its window)
+    vol_scale: float  # sqrt(horizon / window): the iid scaling to the horizon's std
+    momentum: str  # trailing log return column: the momentum baseline's signal
+
+
+# The one mapping per horizon. feature_matrix has windows up to 1d, so 7d scales the 1d
+# volatility by sqrt(7) and uses the 1d return as its momentum signal.
+TRAILING: dict[str, TrailingInputs] = {
+    "1h": TrailingInputs("rv_1h", 1.0, "ret_1h"),
+    "4h": TrailingInputs("rv_4h", 1.0, "ret_4h"),
+    "1d": TrailingInputs("rv_1d", 1.0, "ret_1d"),
+    "7d": TrailingInputs("rv_1d", math.sqrt(7.0), "ret_1d"),
+}
+
+ROW_SCHEMA: dict[str, pl.DataType] = {
+    "t": TS_DTYPE,
+    "family": pl.String(),
+    "horizon": pl.String(),
+    "prediction": pl.Float64(),  # null for baselines
+    "label": pl.Float64(),  # the labels asset's fwd_ret_<h>, unchanged
+    "label_net": pl.Float64(),  # the labels asset's fwd_ret_net_<h>, unchanged
+    "position": pl.Float64(),
+    "trade_size": pl.Float64(),
+    "evaluable": pl.Boolean(),
+    "pnl": pl.Float64(),
+    "model_uri": pl.String(),  # the fit that predicted (null for baselines)
+    "fit_end": TS_DTYPE,
+}
+
+
+@dataclass(frozen=True)
+class Fit:
+    model_uri: str
+    fit_end: datetime
+
+
+def day_inputs(features: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
+    """Feature rows' ``t`` with, per horizon, label, net label, vol and momentum (``_<h>``).
+
+    Every feature row is kept; a row the labels asset lacks has null labels (not evaluable).
+    """
+    lab = labels.select("t", *[pl.col(c(h)) for h in HORIZON_NAMES for c in (gross_column, net_column)])
+    trailing = [
+        expr
+        for h, src in TRAILING.items()
+        for expr in ((pl.col(src.vol) * src.vol_scale).alias(f"vol_{h}"), pl.col(src.momentum).alias(f"momentum_{h}"))
+    ]
+    return features.select("t", *trailing).sort("t").join(lab, on="t", how="left")
+
+
+def _series(inputs: pl.DataFrame, h: str, prediction) -> pl.DataFrame:
+    return inputs.select(
+        "t",
+        prediction=pl.Series(prediction, dtype=pl.Float64) if prediction is not None else pl.lit(None, pl.Float64),
+        label=pl.col(gross_column(h)),
+        label_net=pl.col(net_column(h)),
+        vol=pl.col(f"vol_{h}"),
+        momentum=pl.col(f"momentum_{h}"),
+    )
+
+
+def evaluate_day(
+    features: pl.DataFrame, labels: pl.DataFrame, predictions: dict[str, np.ndarray], fit: Fit, *, cost: float
+) -> pl.DataFrame:
+    """The partition's rows (``ROW_SCHEMA``). ``predictions[family][i, j]``: feature row i
+    (sorted by t), horizon ``HORIZON_NAMES[j]``; ``cost``: round trip as a fraction."""
+    inputs = day_inputs(features, labels)
+    frames = []
+    for j, h in enumerate(HORIZON_NAMES):
+        horizon = HORIZONS[h]
+        for family, matrix in predictions.items():
+            if matrix.shape != (inputs.height, len(HORIZON_NAMES)):
+                raise ValueError(f"{OOS_ASSET}: family {family} predicted shape {matrix.shape}, expected ({inputs.height}, {len(HORIZON_NAMES)})")
+            run = strategy.reference(_series(inputs, h, matrix[:, j]), horizon=horizon, cost=cost)
+            frames.append(_rows(run, family, h, fit))
+        for name in strategy.BASELINES:
+            run = strategy.baseline(_series(inputs, h, None), name, horizon=horizon, cost=cost)
+            frames.append(_rows(run, name, h, None))
+    return pl.concat(frames, how="vertical") if frames else pl.DataFrame(schema=ROW_SCHEMA)
+
+
+def _rows(run: pl.DataFrame, family: str, h: str, fit: Fit | None) -> pl.DataFrame:
+    return run.with_columns(
+        family=pl.lit(family),
+        horizon=pl.lit(h),
+        model_uri=pl.lit(fit.model_uri if fit else None, pl.String),
+        fit_end=pl.lit(fit.fit_end if fit else None, TS_DTYPE),
+    ).select([pl.col(c).cast(t) for c, t in ROW_SCHEMA.items()])
+
+
+def summary(rows: pl.DataFrame) -> dict[str, dict]:
+    """``metrics.summarise`` per (family, horizon), keyed ``family/horizon``, JSON-safe
+    (a non-finite figure, e.g. rank IC without predictions, becomes null)."""
+    figures = metrics.summarise(rows, by=("family", "horizon"))
+    return {f"{family}/{h}": _finite(v) for (family, h), v in sorted(figures.items())}
+
+
+def _finite(value):
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def summary_json(rows: pl.DataFrame) -> str:
+    return json.dumps(summary(rows), sort_keys=True)
+
+
+def day_missing_horizons(day: date, labels: pl.DataFrame, as_of: datetime) -> list[str]:
+    """Horizons of the day not complete yet: their time has not come (``missing_horizons``),
+    or the labels asset still lacks some of the day's labels (bars not yet in the lake; a
+    lasting gap in bars keeps the day partial, since its figures miss rows)."""
+    by_time = set(missing_horizons(day, HORIZONS, as_of))
+    by_labels = {h for h in HORIZON_NAMES if labels.is_empty() or labels[missing_column(h)].any()}
+    return [h for h in HORIZON_NAMES if h in by_time | by_labels]
+

@@ -1,0 +1,1 @@
+"""Forward-return labels: horizons, trading costs and the label computation (pure polars)."""

@@ -1,0 +1,45 @@
+"""Where MLflow keeps runs, models and artifacts.
+
+Default: a SQLite backend store and a local artifact root under ``QUANT_ASSETS_HOME/mlflow``.
+A team shares one store by setting ``QUANT_ASSETS_MLFLOW_PG_URL`` (a PostgreSQL backend
+store, ``postgresql+psycopg2://user@host:5432/db``, the same style as the Dagster instance's
+``QUANT_ASSETS_PG_URL``) or ``QUANT_ASSETS_MLFLOW_TRACKING_URI`` (a running tracking server).
+``QUANT_ASSETS_MLFLOW_ARTIFACTS`` moves the artifact root (any location MLflow can write,
+e.g. ``s3://bucket/mlflow``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from quant_assets import settings
+
+EXPERIMENT = "quant_assets"
+DB_FILE = "mlflow.db"
+
+
+@dataclass(frozen=True)
+class MlflowStore:
+    tracking_uri: str
+    artifact_root: str
+
+    @classmethod
+    def from_env(cls) -> "MlflowStore":
+        home = settings.home().mlflow
+        pg_url = settings.read("QUANT_ASSETS_MLFLOW_PG_URL", "", _psycopg2_url, "postgresql+psycopg2://user@host:5432/db")
+        tracking = settings.read("QUANT_ASSETS_MLFLOW_TRACKING_URI", "", expect="a tracking server, e.g. http://mlflow:5000") or pg_url
+        local = not tracking
+        if local:
+            Path(home).mkdir(parents=True, exist_ok=True)
+            tracking = f"sqlite:///{Path(home).resolve() / DB_FILE}"
+        artifacts = settings.read("QUANT_ASSETS_MLFLOW_ARTIFACTS", "", expect="an artifact root, e.g. s3://bucket/mlflow") or (
+            Path(home).resolve() / "artifacts"
+        ).as_uri()
+        return cls(tracking, artifacts)
+
+
+def _psycopg2_url(raw: str) -> str:
+    if raw and not raw.startswith("postgresql+psycopg2://"):
+        raise ValueError("SQLAlchemy 2.1 needs the explicit driver")
+    return raw

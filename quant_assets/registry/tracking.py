@@ -1,0 +1,132 @@
+"""Logging fits to MLflow and finding them again.
+
+A fit is one MLflow run in the ``quant_assets`` experiment: parameters (training settings,
+window, embargo, contract), tags (symbol, fit key, Dagster run and partitions, code
+version), metrics per horizon, the input partitions' content hashes as an artifact, and the
+model (a pyfunc with the contract's signature and an input example, whose artifacts are the
+native files). The logged model is registered as a new version of each horizon's name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import polars as pl
+from mlflow import MlflowClient
+
+from quant_assets.labels.horizons import HORIZON_NAMES
+from quant_assets.models.artefact import FittedModel
+from quant_assets.registry.names import registered_name
+from quant_assets.registry.pyfunc import NATIVE_DIR, signature
+from quant_assets.registry.store import EXPERIMENT, MlflowStore
+
+FIT_KEY_TAG = "quant_assets.fit_key"
+PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
+# Downloads of a few small files need no progress bars in run logs.
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+MODEL_ARTIFACT = "model"
+# What a loaded pyfunc needs besides the project itself; listing it stops MLflow from
+# inferring requirements, which costs seconds per model.
+PIP_REQUIREMENTS = ["lightgbm==4.7.0", "torch==2.13.0", "polars", "numpy", "pandas"]
+
+
+@dataclass(frozen=True)
+class LoggedFit:
+    run_id: str
+    model_uri: str
+    versions: dict[str, str]  # horizon -> registered model version
+
+
+class Tracking:
+    """One MLflow store: the experiment, runs and the registry."""
+
+    def __init__(self, store: MlflowStore):
+        self.store = store
+        mlflow.set_tracking_uri(store.tracking_uri)
+        mlflow.set_registry_uri(store.tracking_uri)
+        self.client = MlflowClient(store.tracking_uri, store.tracking_uri)
+        found = self.client.get_experiment_by_name(EXPERIMENT)
+        self.experiment_id = (
+            found.experiment_id if found else self.client.create_experiment(EXPERIMENT, artifact_location=store.artifact_root)
+        )
+
+    def find_fit(self, fit_key: str) -> LoggedFit | None:
+        """The finished run already logged for ``fit_key`` (same window, inputs, settings, code)."""
+        runs = self.client.search_runs(
+            [self.experiment_id], filter_string=f"tags.`{FIT_KEY_TAG}` = '{fit_key}' and attributes.status = 'FINISHED'", max_results=1
+        )
+        if not runs:
+            return None
+        tags = runs[0].data.tags
+        versions = json.loads(tags.get("quant_assets.versions", "{}"))
+        if set(versions) != set(HORIZON_NAMES):
+            return None
+        return LoggedFit(runs[0].info.run_id, tags["quant_assets.model_uri"], versions)
+
+    def log_fit(
+        self,
+        model: FittedModel,
+        input_example: pl.DataFrame,
+        fit_key: str,
+        params: dict,
+        tags: dict[str, str],
+        inputs: dict,
+        version_tags: dict[str, str],
+    ) -> LoggedFit:
+        symbol = model.window.symbol
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = model.save(Path(tmp) / NATIVE_DIR)
+            (Path(tmp) / "inputs.json").write_text(json.dumps(inputs, indent=1, sort_keys=True))
+            with mlflow.start_run(experiment_id=self.experiment_id, run_name=f"{symbol} {model.window.anchor}") as run:
+                mlflow.set_tags({**tags, FIT_KEY_TAG: fit_key})
+                mlflow.log_params(params)
+                mlflow.log_metrics({k: v for k, v in model.metrics.items() if v == v})
+                mlflow.log_metrics({f"train_rows_{h}": float(s["rows"]) for h, s in model.training.items()})
+                mlflow.log_artifact(str(Path(tmp) / "inputs.json"))
+                info = mlflow.pyfunc.log_model(
+                    name=MODEL_ARTIFACT,
+                    python_model=str(PYFUNC_CODE),
+                    artifacts={NATIVE_DIR: str(folder)},
+                    signature=signature(model.input_columns),
+                    input_example=input_example.select(model.input_columns).head(1).to_pandas(),
+                    pip_requirements=PIP_REQUIREMENTS,
+                )
+                versions = {}
+                for h in HORIZON_NAMES:
+                    name = registered_name(symbol, h)
+                    self._ensure_registered(name, symbol, h)
+                    mv = self.client.create_model_version(
+                        name, info.model_uri, run_id=run.info.run_id, tags={**version_tags, "horizon": h, FIT_KEY_TAG: fit_key}
+                    )
+                    versions[h] = str(mv.version)
+                mlflow.set_tags({"quant_assets.versions": json.dumps(versions), "quant_assets.model_uri": info.model_uri})
+        return LoggedFit(run.info.run_id, info.model_uri, versions)
+
+    def _ensure_registered(self, name: str, symbol: str, horizon: str) -> None:
+        if self.client.search_registered_models(filter_string=f"name = '{name}'", max_results=1):
+            return
+        self.client.create_registered_model(
+            name,
+            tags={"symbol": symbol, "horizon": horizon},
+            description=(
+                f"{symbol}: predicted gross forward log return over {horizon} (LightGBM and multi-head net; "
+                "see the version's run). Aliases: challenger is set by a passing gate verdict; champion only by a person."
+            ),
+        )
+
+    def load_fitted(self, model_uri: str, cache_root: Path) -> FittedModel:
+        """The native model behind a logged model, downloaded once into ``cache_root``."""
+        key = model_uri.replace(":", "_").replace("/", "_")
+        target = cache_root / key
+        marker = target / ".complete"
+        if not marker.exists():
+            target.mkdir(parents=True, exist_ok=True)
+            location = self.client.get_logged_model(model_uri.removeprefix("models:/")).artifact_location
+            mlflow.artifacts.download_artifacts(artifact_uri=f"{location}/artifacts/{NATIVE_DIR}", dst_path=str(target))
+            marker.touch()
+        return FittedModel.load(target / NATIVE_DIR)

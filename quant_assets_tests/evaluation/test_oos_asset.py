@@ -1,0 +1,162 @@
+"""oos_eval through Dagster on a lake seeded from the sample bundle, with a real MLflow fit:
+the day-D model on day D's rows, partial until the 7d labels are known, and each blocking
+check failing on a fault planted where it would really happen: a model partition record in
+the lake whose fit ends inside the embargo, an evaluator that edits a label on its way to
+the stored rows, a writer that stores a summary the rows do not support."""
+
+import json
+import shutil
+from datetime import date, timedelta
+
+import polars as pl
+import pytest
+from dagster import AssetKey, AssetSpec, DagsterInstance, Definitions
+
+from quant_assets.assets.evaluation import oos_eval
+from quant_assets.assets.evaluation_checks import CHECKS, oos_eval_checks
+from quant_assets.assets.labels import labels as labels_asset
+from quant_assets.assets.models import build_model_asset
+from quant_assets.evaluation import oos, strategy
+from quant_assets.evaluation.oos import OOS_ASSET, SUMMARY_KEY, summary
+from quant_assets.features.contract import FEATURES_ASSET
+from quant_assets.labels.forward import LABELS_ASSET
+from quant_assets.labels.horizons import HORIZON_NAMES, embargo
+from quant_assets.lake.store import ParquetLake
+from quant_assets.market.bars import BARS_ASSET
+from quant_assets.models.record import MODELS_ASSET
+from quant_assets.partitions import DaySymbol, daily_symbol_partitions
+from quant_assets.resources.lake import LakeResource
+from quant_assets_tests import modelkit
+
+FIRST, LAST = date(2025, 10, 1), date(2025, 11, 12)
+# one fit (anchor Mon 11-10) serves both days; the lake's bars end 11-12, so their 7d labels
+# (bars up to D+8) are not known yet
+SERVED = (date(2025, 11, 10), date(2025, 11, 11))
+LABEL_DAYS = (date(2025, 10, 19), date(2025, 11, 11))
+DAY = DaySymbol(SERVED[0], modelkit.SYMBOL)
+
+
+def _definitions(lake_root, home) -> Definitions:
+    specs = [AssetSpec(a, partitions_def=daily_symbol_partitions()) for a in (BARS_ASSET, FEATURES_ASSET)]
+    return Definitions(
+        assets=[*specs, labels_asset, build_model_asset(modelkit.TRAIN_DAYS, modelkit.REFIT_DAYS), oos_eval],
+        asset_checks=[oos_eval_checks],
+        resources={"lake": LakeResource(root=str(lake_root)), "mlflow_tracking": modelkit.mlflow_resource(home), "model_training": modelkit.FAST},
+    )
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory, seed_cache):
+    """A home with labels and one real fit serving SERVED (built once: the fit is the slow part)."""
+    home = tmp_path_factory.mktemp("oos") / "home"
+    with pytest.MonkeyPatch.context() as mp, DagsterInstance.ephemeral() as instance:
+        mp.setenv("QUANT_ASSETS_HOME", str(home))
+        modelkit.copy_lake(modelkit.seeded_lake(seed_cache, FIRST, LAST), home)
+        defs = _definitions(home / "lake", home)
+        assert all(r.success for r in modelkit.run(defs, [LABELS_ASSET], *LABEL_DAYS, instance))
+        assert all(r.success for r in modelkit.run(defs, [MODELS_ASSET], *SERVED, instance))
+    return home
+
+
+@pytest.fixture
+def lake(fitted, tmp_path, monkeypatch):
+    """The test's own copy of the fitted lake (the MLflow store is shared, read only)."""
+    monkeypatch.setenv("QUANT_ASSETS_HOME", str(fitted))
+    root = tmp_path / "lake"
+    shutil.copytree(fitted / "lake", root)
+    return root
+
+
+def _evaluate(lake, fitted, instance, days=SERVED):
+    return modelkit.run(_definitions(lake, fitted), [OOS_ASSET], days[0], days[-1], instance)
+
+
+def _verdicts(results) -> dict[str, bool]:
+    return {n: c.passed for n, c in modelkit.checks_of(results if isinstance(results, list) else [results]).items()}
+
+
+def test_the_day_d_model_is_evaluated_on_day_d_and_is_partial_until_7d(lake, fitted, fresh_instance):
+    results = _evaluate(lake, fitted, fresh_instance)
+    assert all(r.success for r in results)
+    assert _verdicts(results) == {n: True for n in CHECKS}
+    store = ParquetLake(str(lake))
+    record = store.read(MODELS_ASSET, DAY).row(0, named=True)
+    rows = store.read(OOS_ASSET, DAY)
+    features = store.read(FEATURES_ASSET, DAY)
+    model_families = set(rows.filter(pl.col("model_uri").is_not_null())["family"].unique())
+    assert {"lgbm", "mhnet"} <= model_families and not model_families & set(strategy.BASELINES)
+    assert set(rows["family"].unique()) == model_families | set(strategy.BASELINES)
+    assert rows.height == len(model_families | set(strategy.BASELINES)) * len(HORIZON_NAMES) * features.height
+    models = rows.filter(pl.col("model_uri").is_not_null())
+    assert (models["model_uri"] == record["model_uri"]).all() and (models["fit_end"] + embargo() <= DAY.start).all()
+    # the predictions are the MLflow model's on this day's feature rows
+    tracking = modelkit.mlflow_resource(fitted)
+    model = tracking.load_fitted(tracking.tracking(), record["model_uri"])
+    lgbm_1d = rows.filter((pl.col("family") == "lgbm") & (pl.col("horizon") == "1d")).sort("t")
+    assert lgbm_1d["prediction"].to_numpy().tolist() == model.predict(features.sort("t"))["lgbm"][:, 2].tolist()
+    # 7d labels wait for bars up to D+8: partial, naming 7d; the shorter horizons trade
+    mats = fresh_instance.fetch_materializations(AssetKey(OOS_ASSET), limit=2).records
+    meta = {r.asset_materialization.partition: r.asset_materialization.metadata for r in mats}
+    for m in meta.values():
+        assert m["complete"].value is False and m["missing_horizons"].value == "7d"
+    assert rows.filter(pl.col("horizon") == "7d")["label"].null_count() == rows.filter(pl.col("horizon") == "7d").height
+    assert rows.filter((pl.col("horizon") == "1h") & (pl.col("family") == "lgbm"))["evaluable"].sum() == 24
+    # the summary in the file footer is the one in the metadata, and is the rows'
+    stored = json.loads(store.read_file_metadata(OOS_ASSET, DAY)[SUMMARY_KEY])
+    assert stored == meta[str(DAY.dagster_key)]["summary"].value == json.loads(json.dumps(summary(rows)))
+    assert stored["lgbm/1h"]["decisions"] == 24 and stored["lgbm/7d"]["decisions"] == 0
+
+
+def test_a_model_record_whose_fit_ends_inside_the_embargo_is_caught(lake, fitted, fresh_instance):
+    store = ParquetLake(str(lake))
+    record = store.read(MODELS_ASSET, DAY)
+    late = DAY.start - embargo() + timedelta(hours=1)  # one hour too late for day D
+    store.write(MODELS_ASSET, DAY, record.with_columns(fit_end=pl.lit(late, record.schema["fit_end"])))
+    results = _evaluate(lake, fitted, fresh_instance, days=(DAY.day,))
+    checks = modelkit.checks_of(results)
+    assert _verdicts(results) == {"oos_embargo": False, "oos_labels_unchanged": True, "oos_summary_reproduces": True}
+    description = checks["oos_embargo"].description
+    assert str(DAY) in description and str(late) in description and "after the day starts" in description
+
+
+def test_a_label_edited_on_its_way_to_the_stored_rows_is_caught(lake, fitted, fresh_instance, monkeypatch):
+    evaluate_day = oos.evaluate_day
+    edited = {}
+
+    def editing(*args, **kwargs):  # a faulty evaluator: one label of the day altered before writing
+        rows = evaluate_day(*args, **kwargs)
+        edited["t"] = t = rows.filter(pl.col("label").is_not_null())["t"][50]
+        hit = (pl.col("t") == t) & (pl.col("horizon") == "1h") & (pl.col("family") == "momentum")
+        return rows.with_columns(label=pl.when(hit).then(pl.col("label") * 1.5).otherwise("label"))
+
+    monkeypatch.setattr(oos, "evaluate_day", editing)
+    results = _evaluate(lake, fitted, fresh_instance, days=(DAY.day,))
+    # the summary describes the stored rows faithfully: only the labels check can see it
+    assert _verdicts(results) == {"oos_embargo": True, "oos_labels_unchanged": False, "oos_summary_reproduces": True}
+    description = modelkit.checks_of(results)["oos_labels_unchanged"].description
+    assert f"{DAY}: 1 rows' labels differ" in description and f"momentum 1h t={edited['t']}" in description
+
+
+def test_a_tampered_stored_summary_is_caught(lake, fitted, fresh_instance, monkeypatch):
+    summary_json = oos.summary_json
+
+    def flattering(rows):  # a faulty writer: the day's 1h lgbm PnL better than its rows
+        figures = json.loads(summary_json(rows))
+        figures["lgbm/1h"]["pnl"] += 0.05
+        return json.dumps(figures, sort_keys=True)
+
+    monkeypatch.setattr(oos, "summary_json", flattering)
+    results = _evaluate(lake, fitted, fresh_instance, days=(DAY.day,))
+    assert _verdicts(results) == {"oos_embargo": True, "oos_labels_unchanged": True, "oos_summary_reproduces": False}
+    description = modelkit.checks_of(results)["oos_summary_reproduces"].description
+    assert str(DAY) in description and "/lgbm/1h/pnl" in description
+
+
+def test_missing_inputs_fail_with_one_clear_line_and_write_nothing(lake, fitted, fresh_instance):
+    other = DaySymbol(SERVED[1], modelkit.SYMBOL)
+    (lake / MODELS_ASSET / f"date={other.day}" / f"symbol={other.symbol}" / "part-0.parquet").unlink()
+    results = _evaluate(lake, fitted, fresh_instance)
+    assert not results[0].success
+    error = [e for e in results[0].all_events if e.is_step_failure][0].step_failure_data.error
+    assert f"input partitions not materialised: {MODELS_ASSET} {other}" in (error.cause or error).message
+    assert not ParquetLake(str(lake)).exists(OOS_ASSET, DAY), "nothing written when one partition cannot be evaluated"

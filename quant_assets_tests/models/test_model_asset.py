@@ -1,0 +1,130 @@
+"""multi_horizon_model through Dagster with a real MLflow store: one fit per anchor, registered
+per symbol and horizon, linked both ways, checks green, reused when nothing changed."""
+
+from datetime import date
+
+import mlflow
+import numpy as np
+import polars as pl
+import pytest
+from dagster import AssetKey
+from mlflow import MlflowClient
+
+from quant_assets.features.contract import FEATURES_ASSET
+from quant_assets.labels.forward import LABELS_ASSET
+from quant_assets.labels.horizons import HORIZON_NAMES
+from quant_assets.lake.store import ParquetLake
+from quant_assets.models.artefact import FittedModel
+from quant_assets.models.record import MODELS_ASSET
+from quant_assets.models.verify import contract_inputs
+from quant_assets.partitions import DaySymbol
+from quant_assets.registry.names import registered_name
+from quant_assets_tests import modelkit
+
+FIRST, LAST = date(2025, 10, 1), date(2025, 11, 12)
+# Mon 2025-11-10 and Tue 11-11 share one anchor; the window is 10-20 .. 11-02 23:55
+SERVED = (date(2025, 11, 10), date(2025, 11, 11))
+LABEL_DAYS = (date(2025, 10, 19), date(2025, 11, 3))
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch, seed_cache):
+    home = tmp_path / "home"
+    monkeypatch.setenv("QUANT_ASSETS_HOME", str(home))
+    modelkit.copy_lake(modelkit.seeded_lake(seed_cache, FIRST, LAST), home)
+    return home
+
+
+def _materialise(home, fresh_instance, defs=None):
+    defs = defs or modelkit.definitions(home)
+    labelled = modelkit.run(defs, [LABELS_ASSET], *LABEL_DAYS, fresh_instance)
+    assert all(r.success for r in labelled)
+    return defs, modelkit.run(defs, [MODELS_ASSET], *SERVED, fresh_instance)
+
+
+def test_one_fit_serves_both_days_and_is_registered_per_horizon(home, fresh_instance):
+    defs, results = _materialise(home, fresh_instance)
+    assert all(r.success for r in results)
+    checks = modelkit.checks_of(results)
+    store = ParquetLake(str(home / "lake"))
+    assert {n: c.passed for n, c in checks.items() if n.startswith("model_")} == {
+        "model_embargo": True, "model_purge": True, "model_inputs_contract": True, "model_reproduces": True,
+    }  # fmt: skip
+    records = [store.read(MODELS_ASSET, DaySymbol(d, modelkit.SYMBOL)).row(0, named=True) for d in SERVED]
+    assert records[0] == records[1], "two days of one anchor share one fit"
+    record = records[0]
+    assert str(record["fit_end"]) == "2025-11-02 23:55:00+00:00" and str(record["fit_start"]) == "2025-10-20 00:00:00+00:00"
+
+    client = MlflowClient(defs.resources["mlflow_tracking"].tracking_uri)
+    run = client.get_run(record["mlflow_run_id"])
+    assert run.data.params["fit_end"] == "2025-11-02T23:55:00+00:00" and run.data.params["embargo"] == "7 days, 0:05:00"
+    assert run.data.tags["dagster_run_id"] == results[0].run_id
+    assert run.data.params["contract_hash"] == record["contract_hash"]
+    # the partitions read, by content hash (and the bundles behind them; none here: the lake was copied)
+    inputs = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/inputs.json")
+    window_days = [f"2025-10-{d}" for d in range(20, 32)] + [f"2025-11-0{d}" for d in (1, 2)]
+    assert sorted(inputs["content_sha256"]) == sorted(f"{a}/{d}|BTC-USDT" for a in (FEATURES_ASSET, LABELS_ASSET) for d in window_days)
+    assert inputs["content_sha256"][f"{FEATURES_ASSET}/2025-10-20|BTC-USDT"] == store.file_sha256(FEATURES_ASSET, DaySymbol(date(2025, 10, 20), "BTC-USDT"))
+    assert run.data.tags["bundle_ids"] == "none (not from bundles)" and inputs["bundle_ids"] == []
+    for h in HORIZON_NAMES:
+        version = client.get_model_version(registered_name(modelkit.SYMBOL, h), "1")
+        assert version.run_id == record["mlflow_run_id"] and version.tags["dagster_run_id"] == results[0].run_id
+        assert version.tags["horizon"] == h
+    assert len(client.search_registered_models()) == 4
+
+    # Dagster metadata links to the run and names the versions
+    mat = fresh_instance.fetch_materializations(AssetKey(MODELS_ASSET), limit=10).records[0].asset_materialization
+    assert mat.metadata["mlflow_run_id"].value == record["mlflow_run_id"]
+    assert "1h: v1" in mat.metadata["model_versions"].value
+    assert mat.metadata["mlflow_run"].value.endswith(record["mlflow_run_id"])
+
+    # the pyfunc face and the native files predict the same, with the contract as signature
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{registered_name(modelkit.SYMBOL, '1h')}/1")
+    assert pyfunc.metadata.get_input_schema().input_names() == contract_inputs()
+    native = defs.resources["mlflow_tracking"].load_fitted(defs.resources["mlflow_tracking"].tracking(), record["model_uri"])
+    rows = store.read(FEATURES_ASSET, DaySymbol(SERVED[0], modelkit.SYMBOL)).head(5)
+    generic = pyfunc.predict(rows.to_pandas())
+    assert np.allclose(generic["lgbm_1h"].to_numpy(), native.predict(rows)["lgbm"][:, 0])
+
+    # the training rows stop before the fit end, per horizon, and were purged
+    for h in HORIZON_NAMES:
+        assert record[f"train_label_available_at_max_{h}"] <= record["fit_end"]
+        assert record[f"train_rows_{h}"] > 1000
+
+
+def test_rematerialising_reuses_the_fit(home, fresh_instance):
+    defs, _ = _materialise(home, fresh_instance)
+    again = modelkit.run(defs, [MODELS_ASSET], *SERVED, fresh_instance)
+    assert all(r.success for r in again)
+    client = MlflowClient(defs.resources["mlflow_tracking"].tracking_uri)
+    assert [v.version for v in client.search_model_versions(f"name = '{registered_name(modelkit.SYMBOL, '1d')}'")] == [1]
+    mat = fresh_instance.fetch_materializations(AssetKey(MODELS_ASSET), limit=1).records[0].asset_materialization
+    assert mat.metadata["fit_reused"].value is True
+
+
+def test_the_same_inputs_give_the_same_model(home, fresh_instance, tmp_path):
+    defs, _ = _materialise(home, fresh_instance)
+    store = ParquetLake(str(home / "lake"))
+    record = store.read(MODELS_ASSET, DaySymbol(SERVED[0], modelkit.SYMBOL)).row(0, named=True)
+    tracking = defs.resources["mlflow_tracking"]
+    model = tracking.load_fitted(tracking.tracking(), record["model_uri"])
+    from quant_assets.models.train import fit_multi_horizon
+
+    features = store.read_many(FEATURES_ASSET, [DaySymbol(d, modelkit.SYMBOL) for d in model.window.days]).drop("symbol")
+    labels = store.read_many(LABELS_ASSET, [DaySymbol(d, modelkit.SYMBOL) for d in model.window.days]).drop("symbol")
+    again = fit_multi_horizon(features, labels, model.window, modelkit.FAST.config())
+    rows = features.tail(50)
+    for family in ("lgbm", "mhnet"):
+        assert np.array_equal(again.predict(rows)[family], model.predict(rows)[family], equal_nan=True)
+
+
+def test_a_missing_window_fails_with_one_clear_line(tmp_path, monkeypatch, fresh_instance):
+    home = tmp_path / "home"
+    monkeypatch.setenv("QUANT_ASSETS_HOME", str(home))
+    (home / "lake").mkdir(parents=True)
+    results = modelkit.run(modelkit.definitions(home), [MODELS_ASSET], *SERVED, fresh_instance)
+    assert not results[0].success
+    failure = [e for e in results[0].all_events if e.is_step_failure][0]
+    error = failure.step_failure_data.error
+    message = (error.cause or error).message
+    assert "no feature_matrix or labels partitions in the fit window 2025-10-20..2025-11-02" in message

@@ -1,0 +1,163 @@
+"""Settings: a misconfigured ``QUANT_ASSETS_*`` variable stops the load with one line naming
+it (no traceback), wherever the project is loaded; every variable the code reads is documented."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from quant_assets import settings
+from quant_assets.settings import REPO_ROOT, SettingsError
+
+# (bad environment, the variable the one line must name); each costs a fresh interpreter.
+MISCONFIGURATIONS = [
+    ({"QUANT_ASSETS_MARKET_SOURCE": "file"}, "QUANT_ASSETS_FILE_DROP"),
+    ({"QUANT_ASSETS_START_DATE": "2025-13-01"}, "QUANT_ASSETS_START_DATE"),
+    ({"QUANT_ASSETS_SYMBOLS": "BTC-USDT,ETH/USDT"}, "QUANT_ASSETS_SYMBOLS"),
+]
+
+
+def _env(tmp_path, bad: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUANT_ASSETS_") and k != "DAGSTER_HOME"}
+    env.update(QUANT_ASSETS_HOME=str(tmp_path / "home"), PYTHONPATH=str(REPO_ROOT), **bad)
+    return env
+
+
+def _assert_one_line_naming(stderr: str, variable: str) -> None:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert variable in lines[0] and "Traceback" not in stderr, stderr
+
+
+def test_each_misconfiguration_is_one_line_naming_the_variable_when_the_code_loads(tmp_path):
+    # Loaded the way a code server or `dagster asset materialize -m` loads it, and by
+    # `quant-assets dev` before it starts the UI; Dagster's own beta warnings are not about
+    # settings (PYTHONWARNINGS=ignore). All at once: each load takes seconds.
+    load = [sys.executable, "-c", "import quant_assets.definitions"]
+    dev = [str(Path(sys.executable).parent / "quant-assets"), "dev", "--port", "1"]
+    cases = [(load, bad, variable) for bad, variable in MISCONFIGURATIONS]
+    cases.append((dev, {"QUANT_ASSETS_START_DATE": "01/10/2025"}, "QUANT_ASSETS_START_DATE"))
+    procs = [
+        (
+            variable,
+            subprocess.Popen(
+                cmd,
+                env={**_env(tmp_path, bad), "PYTHONWARNINGS": "ignore"},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            ),
+        )
+        for cmd, bad, variable in cases
+    ]
+    for variable, proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 1, (variable, out, err)
+        _assert_one_line_naming(err, variable)
+
+
+def test_dagster_definitions_validate_reports_the_variable_not_a_traceback(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-W", "ignore", "-m", "dagster", "definitions", "validate", "-m", "quant_assets.definitions"],
+        env=_env(tmp_path, {"QUANT_ASSETS_MARKET_SOURCE": "file"}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert "QUANT_ASSETS_FILE_DROP is not set" in output and "Traceback" not in output and "Stack Trace" not in output
+
+
+def test_the_cli_reports_a_bad_setting_in_one_line(qa_home, monkeypatch):
+    from quant_assets.cli import main
+
+    monkeypatch.setenv("QUANT_ASSETS_SYMBOLS", "btc-usdt")
+    result = CliRunner().invoke(main, ["bundle", "import", str(REPO_ROOT / "data" / "sample_bundle.tar.gz")])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "quant_assets: QUANT_ASSETS_SYMBOLS='btc-usdt' is not usable (symbol partition key 'btc-usdt' is not of the "
+        "form BASE-QUOTE, e.g. BTC-USDT); expected comma-separated BASE-QUOTE keys, e.g. BTC-USDT,ETH-USDT"
+    ]
+    assert not (qa_home / "bundles").exists(), "nothing may be landed with a bad setting"
+
+
+def test_read_parses_defaults_and_names_the_variable(monkeypatch):
+    monkeypatch.delenv("QUANT_ASSETS_EXAMPLE", raising=False)
+    assert settings.read("QUANT_ASSETS_EXAMPLE", "7", settings.positive_int) == 7
+    monkeypatch.setenv("QUANT_ASSETS_EXAMPLE", "  ")  # blank is unset
+    assert settings.read("QUANT_ASSETS_EXAMPLE", "7", settings.positive_int) == 7
+    monkeypatch.setenv("QUANT_ASSETS_EXAMPLE", "0")
+    with pytest.raises(SettingsError, match=r"^QUANT_ASSETS_EXAMPLE='0' is not usable \(must be at least 1\); expected a count$"):
+        settings.read("QUANT_ASSETS_EXAMPLE", "7", settings.positive_int, "a count")
+    monkeypatch.delenv("QUANT_ASSETS_EXAMPLE")
+    with pytest.raises(SettingsError, match=r"^QUANT_ASSETS_EXAMPLE is not set; expected a folder$"):
+        settings.read("QUANT_ASSETS_EXAMPLE", None, expect="a folder")
+
+
+def test_universe_and_start_date_are_checked(monkeypatch):
+    monkeypatch.setenv("QUANT_ASSETS_SYMBOLS", " BTC-USDT, ETH-USDT ,")
+    monkeypatch.setenv("QUANT_ASSETS_START_DATE", "2025-10-01")
+    assert settings.universe() == ["BTC-USDT", "ETH-USDT"] and settings.start_date() == date(2025, 10, 1)
+    monkeypatch.setenv("QUANT_ASSETS_SYMBOLS", "BTC-USDT,BTC-USDT")
+    with pytest.raises(SettingsError, match="QUANT_ASSETS_SYMBOLS.*BTC-USDT listed twice"):
+        settings.universe()
+    monkeypatch.setenv("QUANT_ASSETS_SYMBOLS", ",")
+    with pytest.raises(SettingsError, match="QUANT_ASSETS_SYMBOLS.*no symbols"):
+        settings.universe()
+
+
+@pytest.mark.parametrize(
+    "variable, value, reason",
+    [
+        ("QUANT_ASSETS_MARKET_SOURCE", "files", "not one of bundle, ccxt, file"),
+        ("QUANT_ASSETS_DERIVATIVES_SOURCE", "exchange", "not one of bundle, ccxt, file"),
+        ("QUANT_ASSETS_SOCIAL_SOURCE", "ccxt", "not one of bundle, file"),
+        ("QUANT_ASSETS_EXCHANGE", "binanse", "ccxt has no such exchange"),
+        ("QUANT_ASSETS_EMBEDDING_BATCH", "sixty-four", "invalid literal for int"),
+    ],
+)
+def test_every_source_setting_is_checked_when_the_definitions_are_built(monkeypatch, variable, value, reason):
+    from quant_assets.definitions import build_definitions
+
+    monkeypatch.setenv("QUANT_ASSETS_MARKET_SOURCE", "ccxt")  # so the exchange is read too
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError, match=rf"^{variable}='{value}' is not usable \({reason}"):
+        build_definitions()
+
+
+def test_a_file_drop_folder_that_does_not_exist_is_named(monkeypatch, tmp_path):
+    from quant_assets.definitions import derivatives_data_source
+
+    monkeypatch.setenv("QUANT_ASSETS_DERIVATIVES_SOURCE", "file")
+    monkeypatch.setenv("QUANT_ASSETS_FILE_DROP", str(tmp_path / "nowhere"))
+    with pytest.raises(SettingsError, match=r"QUANT_ASSETS_FILE_DROP='.*nowhere' is not usable \(no such folder\)"):
+        derivatives_data_source()
+
+
+def _variables_in_code() -> set[str]:
+    names = set()
+    for path in (REPO_ROOT / "quant_assets").rglob("*.py"):
+        # a name ending in "_" is a family's prefix (QUANT_ASSETS_GATE_<NAME>), documented as one row
+        names |= set(re.findall(r"QUANT_ASSETS_[A-Z][A-Z0-9_]*[A-Z0-9_]", path.read_text()))
+    return names
+
+
+def _variables_in_readme_table() -> set[str]:
+    text = (REPO_ROOT / "README.md").read_text()
+    section = text.split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
+    return set(re.findall(r"^\| `(QUANT_ASSETS_[A-Z0-9_]+)\*?`", section, flags=re.MULTILINE))
+
+
+def test_every_variable_the_code_reads_is_in_the_readme_settings_table():
+    in_code, documented = _variables_in_code(), _variables_in_readme_table()
+    assert len(in_code) >= 19, in_code
+    assert sorted(in_code - documented) == []
+    assert sorted(documented - in_code) == [], "the table lists variables nothing reads"
