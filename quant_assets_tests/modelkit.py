@@ -97,3 +97,15 @@ def small_fit(seed_cache: Path, anchor_day: date = date(2025, 11, 10)):
     labels = forward_labels(bars, days, cost_from_env().log_cost).drop("partition")
     features = store.read_many(FEATURES_ASSET, days).drop("symbol")
     return fit_multi_horizon(features, labels, window, FAST.config()), features
+
+
+def assert_quarantined(lake_root, asset: str, parts: list[DaySymbol], check: str) -> None:
+    """Write-audit-publish: the run's failing partitions of ``asset`` are not in the lake (no
+    reader sees them) but in quarantine, with a report naming ``check``."""
+    from quant_assets.lake.store import ParquetLake
+
+    lake = ParquetLake(str(lake_root))
+    assert not [p for p in parts if lake.exists(asset, p)], f"{asset}: a partition that failed {check} is published"
+    assert set(lake.quarantined(asset)) == set(parts)
+    for part in parts:
+        assert check in {f["check"] for f in lake.quarantine_report(asset, part)["failed_checks"]}

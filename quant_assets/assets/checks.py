@@ -172,6 +172,18 @@ def schema_verdict(batch: Batch, extra: Callable[[DaySymbol, pl.DataFrame], list
     )
 
 
+def problems_verdict(problems: Mapping[DaySymbol, list[str]], what: str, partitions: int) -> Verdict:
+    """One check's verdict from its problem lines per offending partition (a partition with
+    no lines passes); the first line of each names why that partition fails."""
+    lines = [line for found in problems.values() for line in found]
+    return Verdict(
+        passed=not lines,
+        description=f"{what}: ok" if not lines else f"{what}: {len(lines)} problems; first: {lines[0]}",
+        metadata={"partitions_checked": partitions, "problems": len(lines), "first_problems": "\n".join(lines[:20]) or "none"},
+        failing={part: found[0] for part, found in problems.items() if found},
+    )
+
+
 # ---- the gate: evaluate, publish or quarantine, report ----------------------------------
 
 def gate_name(asset: str) -> str:
