@@ -285,14 +285,3 @@ def staged_writes(context: AssetExecutionContext, lake: LakeResource, asset: str
         raise
     staged.seal()
 
-
-def problems_result(check_name: str, asset_name: str, problems: list[str], partitions: int, what: str) -> AssetCheckResult:
-    """One check's result from its list of problem lines (one per offending partition or row)."""
-    return AssetCheckResult(
-        check_name=check_name,
-        asset_key=asset_name,
-        passed=not problems,
-        severity=AssetCheckSeverity.ERROR,
-        description=f"{what}: ok" if not problems else f"{what}: {len(problems)} problems; first: {problems[0]}",
-        metadata={"partitions_checked": partitions, "problems": len(problems), "first_problems": "\n".join(problems[:20]) or "none"},
-    )
