@@ -38,7 +38,7 @@ from dagster import (
 )
 
 from quant_assets.assets.metadata import preview
-from quant_assets.lake.publish import StagedLake
+from quant_assets.lake.publish import StagedLake, sweep_staging
 from quant_assets.lake.schemas import schema_for
 from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import DaySymbol, parse_keys
@@ -277,7 +277,12 @@ def staged_writes(context: AssetExecutionContext, lake: LakeResource, asset: str
             f"{asset} is published only after its blocking checks pass, and they are not part "
             f"of this run: materialise it with {gate_name(asset)} (nothing was written)"
         )
-    staged = StagedLake.begin(lake.lake(), context.run_id, asset)
+    store = lake.lake()
+    # What runs of this instance left when they were killed before publishing: read by nobody, removed.
+    swept = sweep_staging(store, lambda run_id: _run_is_over(context, run_id))
+    if swept:
+        context.log.info("removed the staging of %d runs that ended before publishing: %s", len(swept), ", ".join(swept))
+    staged = StagedLake.begin(store, context.run_id, asset)
     try:
         yield staged
     except BaseException:
@@ -285,3 +290,10 @@ def staged_writes(context: AssetExecutionContext, lake: LakeResource, asset: str
         raise
     staged.seal()
 
+
+def _run_is_over(context: AssetExecutionContext, run_id: str) -> bool:
+    """True for a run this instance knows has ended; False for a running or unknown one."""
+    if run_id == context.run_id:
+        return False
+    run = context.instance.get_run_by_id(run_id)
+    return run is not None and run.is_finished

@@ -15,7 +15,8 @@ For one asset in one run:
    ``report.json`` naming the failed checks. A failing partition's published version, if
    any, stays in place untouched; a later version that passes clears the quarantine.
 
-A run that dies between 1 and 3 leaves its files under ``staging/<run_id>``, read by nobody.
+A run that dies between 1 and 3 leaves its files under ``staging/<run_id>``, read by nobody;
+``sweep_staging`` removes them once the run is known to be over (the next staging does).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from upath import UPath
 
@@ -152,6 +153,20 @@ class StagedLake(ParquetLake):
         remove_tree(self.area)
         if self.root.exists() and not any(self.root.iterdir()):
             remove_tree(self.root)
+
+
+def sweep_staging(lake: ParquetLake, is_over: Callable[[str], bool]) -> list[str]:
+    """Remove the staging folders of runs that are over (killed or crashed between staging
+    and publication; a run that finished normally left none). ``is_over(run_id)`` must say
+    False for a run it does not know: that staging may be another instance's, still running.
+    Returns the run ids swept."""
+    root = lake.staging_root
+    if not root.exists():
+        return []
+    swept = sorted(d.name for d in root.iterdir() if d.is_dir() and is_over(d.name))
+    for run_id in swept:
+        remove_tree(root / run_id)
+    return swept
 
 
 def move_file(source: UPath, target: UPath) -> None:

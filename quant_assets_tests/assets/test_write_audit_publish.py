@@ -133,3 +133,26 @@ def test_the_six_bar_checks_share_one_read_of_the_run(qa_home, drop_folder, monk
     assert result.success
     assert len(result.get_asset_check_evaluations()) == 6
     assert reads == [("StagedLake", "market_bars")]
+
+
+def test_a_staging_left_by_a_killed_run_is_ignored_then_swept_by_the_next_run(qa_home, drop_folder):
+    from quant_assets.lake.publish import StagedLake
+
+    lake = ParquetLake(str(qa_home / "lake"))
+    with DagsterInstance.ephemeral() as instance:
+        first = _run(lake.root, drop_folder, instance)
+        assert first.success
+        good = lake.partition_path("market_bars", BAD).read_bytes()
+        # What a run killed between sealing and publishing leaves: bad bars, staged and sealed.
+        killed = StagedLake.begin(lake, first.run_id, "market_bars")
+        killed.write("market_bars", BAD, lake.read("market_bars", BAD).with_columns(close=pl.lit(float("nan"))))
+        killed.seal()
+        assert (lake.staging_root / first.run_id).exists()
+        # Nobody reads it: the lake and SQL see the published bars.
+        assert lake.partition_path("market_bars", BAD).read_bytes() == good
+        assert lake_views(str(lake.root)).execute("select count(*) from market_bars where isnan(close)").fetchone() == (0,)
+        # The next staging of this instance removes it: its run is over.
+        second = _run(lake.root, drop_folder, instance)
+    assert second.success
+    assert not (lake.staging_root / first.run_id).exists() and not any(lake.staging_root.iterdir())
+    assert lake.partition_path("market_bars", BAD).read_bytes() == good

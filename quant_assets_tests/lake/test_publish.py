@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from quant_assets.lake.duckdb_views import lake_views
-from quant_assets.lake.publish import StagedLake
+from quant_assets.lake.publish import StagedLake, sweep_staging
 from quant_assets.lake.store import PART_FILE, ParquetLake
 from quant_assets.market.bars import BARS_ASSET
 from quant_assets_tests.bundles.kit import fixture_partitions
@@ -98,3 +98,26 @@ def test_the_overlay_reads_other_assets_and_unstaged_days_from_the_published_lak
         staged.write("derivatives", BAD, PARTS[BAD])
     marker = json.loads((staged.area / "STAGED.json").read_text())
     assert marker == {"asset": BARS_ASSET, "run_id": "run-1", "partitions": [str(BAD)]}
+
+
+def test_a_killed_runs_staging_is_read_by_nobody_and_swept_once_the_run_is_over(lake, tmp_path):
+    from datetime import date
+
+    from quant_assets.bundles.export import export_lake
+    from quant_assets.bundles.manifest import BundleError
+
+    # A run killed after sealing, before its gate published: its partitions sit in staging.
+    _stage(lake, "killed-run", {GOOD: pl.concat([PARTS[GOOD], PARTS[GOOD].head(1)])})
+    assert lake.partitions(BARS_ASSET) == [] and lake.quarantined(BARS_ASSET) == []
+    assert lake.read_many(BARS_ASSET, [GOOD], missing_ok=True).is_empty()
+    assert lake_views(str(lake.root)).execute("show tables").fetchall() == []
+    with pytest.raises(BundleError, match="no stored partitions"):
+        export_lake(lake, tmp_path / "out.tar.gz", date(2025, 1, 1), date(2030, 1, 1), assets=[BARS_ASSET])
+    # Another run's checks do not audit it either: a run reads its own staging only.
+    assert StagedLake.sealed(lake, "another-run", BARS_ASSET) is None
+
+    # Swept only when its run is known to be over: an unknown or running one is kept.
+    assert sweep_staging(lake, lambda run_id: False) == []
+    assert (lake.staging_root / "killed-run").exists()
+    assert sweep_staging(lake, lambda run_id: run_id == "killed-run") == ["killed-run"]
+    assert not (lake.staging_root / "killed-run").exists()
