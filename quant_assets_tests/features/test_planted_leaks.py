@@ -186,6 +186,7 @@ def test_asof_join_leak_with_a_correct_looking_stamp_is_caught_on_every_row(clea
     assert not caught.passed
     assert "feature=basis_bps" in caught.description and "not the newest basis_bps available at t" in caught.description
     # every leaked row is caught, not a sample of them: compare with the clean pipeline
+    publish_quarantined_by_hand(lake, "feature_matrix_asof_inputs")
     store = ParquetLake(lake)
     parts = harness.parts(OCT_RUN, realdata.SYMBOLS)
     inputs = Inputs(realdata.bars(), realdata.derivatives(), realdata.latents())
