@@ -213,6 +213,9 @@ def test_projection_fitted_on_later_text_is_caught(clean_lakes, tmp_path, instan
     failed = failed_checks(results)
     assert "feature_matrix_asof" in failed, failed
     assert "text_projection_fit_end" in failed["feature_matrix_asof"]
+    # the audit reads the published lake only: the leaky partitions are named quarantined, not audited
+    code, output = audit_cli(lake, OCT_RUN)
+    assert code != 0 and "quarantined: feature_matrix_asof failed" in output and "[asof]" not in output, output
     publish_quarantined_by_hand(lake, "feature_matrix_asof")
     code, output = audit_cli(lake, OCT_RUN)
     assert code == 1
