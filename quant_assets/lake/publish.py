@@ -116,18 +116,26 @@ class StagedLake(ParquetLake):
         ``failures[part]`` (e.g. ``[{"check": ..., "why": ...}]``) as their report."""
         passing = sorted(self.staged - set(failures))
         failing = sorted(self.staged & set(failures))
+        held = set(self.lake.quarantined(self.asset))  # one listing, not a look per partition
         with ThreadPoolExecutor(PUBLISH_THREADS) as pool:
-            list(pool.map(self._publish_one, passing))
+            list(pool.map(lambda part: self._publish_one(part, part in held), passing))
         for part in failing:
             self._quarantine_one(part, failures[part])
         self.discard()
         return Publication(passing, failing)
 
-    def _publish_one(self, part: DaySymbol) -> None:
+    def _publish_one(self, part: DaySymbol, quarantined: bool) -> None:
         target = self.lake.partition_path(self.asset, part)
         target.parent.mkdir(parents=True, exist_ok=True)
-        move_file(self.partition_path(self.asset, part), target)
-        remove_tree(self.lake.quarantine_dir(self.asset, part))  # this version passed
+        source = self.partition_path(self.asset, part)
+        move_file(source, target)
+        if source.protocol in ("", "file", "local"):  # its emptied folder, here in parallel, not in discard()
+            try:
+                os.rmdir(source.parent.path)
+            except OSError:
+                pass
+        if quarantined:
+            remove_tree(self.lake.quarantine_dir(self.asset, part))  # this version passed
 
     def _quarantine_one(self, part: DaySymbol, failed: list[dict]) -> None:
         source = self.partition_path(self.asset, part)
