@@ -76,7 +76,8 @@ def oos_definitions(lake_root: Path, home: Path) -> Definitions:
     specs = [AssetSpec(a, partitions_def=daily_symbol_partitions()) for a in (BARS_ASSET, FEATURES_ASSET)]
     return Definitions(
         assets=[*specs, labels_asset, build_model_asset(TRAIN_DAYS, REFIT_DAYS), oos_eval],
-        asset_checks=[oos_eval_checks],
+        # every staged asset needs its gate op to publish (write-audit-publish)
+        asset_checks=[labels_checks, model_checks, oos_eval_checks],
         resources={"lake": LakeResource(root=str(lake_root)), "mlflow_tracking": mlflow_resource(home), "model_training": FAST},
     )
 
@@ -127,3 +128,15 @@ def small_fit(seed_cache: Path, anchor_day: date = date(2025, 11, 10)):
     labels = forward_labels(bars, days, cost_from_env().log_cost).drop("partition")
     features = store.read_many(FEATURES_ASSET, days).drop("symbol")
     return fit_multi_horizon(features, labels, window, FAST.config()), features
+
+
+def assert_quarantined(lake_root, asset: str, parts: list[DaySymbol], check: str) -> None:
+    """Write-audit-publish: the run's failing partitions of ``asset`` are not in the lake (no
+    reader sees them) but in quarantine, with a report naming ``check``."""
+    from quant_assets.lake.store import ParquetLake
+
+    lake = ParquetLake(str(lake_root))
+    assert not [p for p in parts if lake.exists(asset, p)], f"{asset}: a partition that failed {check} is published"
+    assert set(lake.quarantined(asset)) == set(parts)
+    for part in parts:
+        assert check in {f["check"] for f in lake.quarantine_report(asset, part)["failed_checks"]}

@@ -1,15 +1,50 @@
-"""Shared glue for asset checks: which partitions a check covers and how it reports."""
+"""Shared glue for asset checks and write-audit-publish.
+
+A partition reaches the lake only after its blocking checks pass
+(``quant_assets.lake.publish``). An asset adopts this in two places:
+
+    # the asset: write through the run's staging, not the lake
+    with staged_writes(context, lake, ASSET) as store:
+        write = store.write(ASSET, part, frame)   # write.path/sha256: the published file's
+
+    # its checks: one op evaluates them all on one read of the staged partitions, then
+    # publishes the partitions every blocking check passed and quarantines the rest
+    CHECKS = {"asset_schema": GateCheck("Columns match.", schema_verdict),
+              "asset_unique": GateCheck("No duplicate keys.", row_rule(quality.duplicates, "unique key"))}
+    asset_checks = gate_check(ASSET, CHECKS, description="...")   # the op named gate_name(ASSET)
+
+A check evaluates a :class:`Batch` (the run's partitions, read once) into a :class:`Verdict`
+that names its failing partitions. Checks run without their asset (a checks-only run) audit
+the published partitions and publish nothing.
+"""
 
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import polars as pl
-from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetChecksDefinition,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    Failure,
+    multi_asset_check,
+)
 
 from quant_assets.assets.metadata import preview
+from quant_assets.lake.publish import StagedLake, sweep_staging
 from quant_assets.lake.schemas import schema_for
+from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import DaySymbol, parse_keys
 from quant_assets.resources.lake import LakeResource
+
+LISTED = 50  # partitions named in a check's metadata; all are counted
 
 
 def run_partitions(context: AssetCheckExecutionContext) -> list[DaySymbol]:
@@ -23,63 +58,242 @@ def run_partitions(context: AssetCheckExecutionContext) -> list[DaySymbol]:
     return parse_keys(op_context.partition_keys)
 
 
-def stored_run(
-    context: AssetCheckExecutionContext, lake: LakeResource, asset_name: str, with_partition_day: bool = False
-) -> tuple[list[DaySymbol], pl.DataFrame]:
-    """The run's partitions and their stored rows (with ``symbol``), in one lake scan."""
-    parts = run_partitions(context)
-    return parts, lake.lake().read_many(asset_name, parts, with_partition_day=with_partition_day)
+# ---- what a check sees and says ---------------------------------------------------------
+
+class Batch:
+    """The run's partitions of one asset as its checks see them: staged when the run
+    materialised the asset (then ``staging`` publishes them), else published. Read once."""
+
+    def __init__(self, store: ParquetLake, asset: str, parts: list[DaySymbol], staging: StagedLake | None):
+        self.store, self.asset, self.parts, self.staging = store, asset, parts, staging
+
+    @cached_property
+    def _rows(self) -> pl.DataFrame:
+        return self.store.read_many(self.asset, self.parts, with_partition_day=True)
+
+    def rows(self, with_partition_day: bool = False) -> pl.DataFrame:
+        """Every row of the run's partitions with ``symbol`` (and ``partition_day`` if asked)."""
+        if with_partition_day or "partition_day" not in self._rows.columns:
+            return self._rows
+        return self._rows.drop("partition_day")
 
 
-def result_from_offending(
-    offending: pl.DataFrame, what: str, checked_rows: int, time_column: str = "ts"
-) -> AssetCheckResult:
+@dataclass(frozen=True)
+class Verdict:
+    """One check's outcome; ``failing`` names each failing partition and why (one line)."""
+
+    passed: bool
+    description: str
+    metadata: dict = field(default_factory=dict)
+    failing: dict[DaySymbol, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GateCheck:
+    description: str
+    evaluate: Callable[[Batch], Verdict]
+    blocking: bool = True  # a failing non-blocking check warns and publishes anyway
+
+
+def failing_partitions(offending: pl.DataFrame, batch: Batch, what: str, time_column: str = "ts") -> dict[DaySymbol, str]:
+    """Offending rows (``symbol``, ``time_column``, ``problem``) -> the partitions they fail.
+
+    A row is found in the partition whose file holds it (matched to the batch's rows on the
+    columns both share), so a row filed under the wrong day fails that file, not the day
+    its timestamp names; a row no file holds (a missing one) fails its timestamp's day. A
+    row that maps to no partition of the run fails all of its symbol's.
+    """
+    if offending.is_empty():
+        return {}
+    rows = batch.rows(with_partition_day=True)
+    keys = [
+        c for c in offending.columns
+        if c in rows.columns and c not in ("problem", "partition_day") and offending[c].dtype == rows[c].dtype
+    ]
+    if "partition_day" not in offending.columns and "symbol" in keys and "partition_day" in rows.columns:
+        offending = offending.join(rows.select(*keys, "partition_day").unique(), on=keys, how="left")
+    day = pl.col(time_column).dt.date()
+    if "partition_day" in offending.columns:
+        day = pl.coalesce(pl.col("partition_day"), day)
+    problem = pl.col("problem").first() if "problem" in offending.columns else pl.lit("offending")
+    grouped = offending.group_by(day.alias("_day"), "symbol").agg(
+        pl.len().alias("n"), pl.col(time_column).min().alias("first"), problem.alias("problem")
+    )
+    run, out = set(batch.parts), {}
+    for row in grouped.iter_rows(named=True):
+        why = f"{what}: {row['n']} offending rows, first {row['first']} ({row['problem']})"
+        part = DaySymbol(row["_day"], row["symbol"])
+        targets = [part] if part in run else [p for p in batch.parts if p.symbol == row["symbol"]] or batch.parts
+        for target in targets:
+            out.setdefault(target, why)
+    return out
+
+
+def offending_verdict(offending: pl.DataFrame, what: str, batch: Batch, time_column: str = "ts") -> Verdict:
     """Pass when nothing offends; otherwise fail naming the rows (symbol, time, problem)."""
-    passed = offending.is_empty()
-    return AssetCheckResult(
-        passed=passed,
-        severity=AssetCheckSeverity.ERROR,
-        description=f"{what}: ok" if passed else f"{what}: {offending.height} offending rows",
+    failing = failing_partitions(offending, batch, what, time_column)
+    return Verdict(
+        passed=offending.is_empty(),
+        description=f"{what}: ok" if offending.is_empty() else f"{what}: {offending.height} offending rows",
         metadata={
-            "rows_checked": checked_rows,
+            "rows_checked": batch.rows().height,
             "offending_rows": offending.height,
             "offending_preview": preview(offending.sort("symbol", time_column), rows=20),
         },
+        failing=failing,
     )
 
 
-def schema_check(
-    context: AssetCheckExecutionContext,
-    lake: LakeResource,
-    asset_name: str,
-    extra: Callable[[DaySymbol, pl.DataFrame], list[str]] | None = None,
-) -> AssetCheckResult:
-    """Every stored partition of the run has the asset's columns and dtypes.
+def row_rule(
+    rule: Callable[[pl.DataFrame], pl.DataFrame], what: str, time_column: str = "ts", with_partition_day: bool = False
+) -> Callable[[Batch], Verdict]:
+    """A pure quality rule (the offending rows of a frame) as a check over the run's rows."""
+    return lambda batch: offending_verdict(rule(batch.rows(with_partition_day)), what, batch, time_column)
+
+
+def schema_verdict(batch: Batch, extra: Callable[[DaySymbol, pl.DataFrame], list[str]] | None = None) -> Verdict:
+    """Every partition of the run has the asset's columns and dtypes (from parquet footers).
 
     ``extra(part, frame)`` may name further per-partition problems (e.g. unknown values).
     """
-    parts = run_partitions(context)
-    store, expected = lake.lake(), schema_for(asset_name)
-    problems = []
-    for part in parts:
-        problems += [f"{part}: {p}" for p in expected.problems(store.read_schema(asset_name, part))]
+    expected, failing, problems = schema_for(batch.asset), {}, []
+    for part in batch.parts:
+        found = expected.problems(batch.store.read_schema(batch.asset, part))
         if extra is not None:
-            problems += [f"{part}: {p}" for p in extra(part, store.read(asset_name, part))]
-    return AssetCheckResult(
+            found += extra(part, batch.store.read(batch.asset, part))
+        problems += [f"{part}: {p}" for p in found]
+        if found:
+            failing[part] = f"schema: {'; '.join(found[:3])}"
+    return Verdict(
         passed=not problems,
-        severity=AssetCheckSeverity.ERROR,
         description="schema ok" if not problems else "; ".join(problems[:10]),
-        metadata={"partitions_checked": len(parts), "problems": len(problems)},
+        metadata={"partitions_checked": len(batch.parts), "problems": len(problems)},
+        failing=failing,
     )
 
 
-def problems_result(check_name: str, asset_name: str, problems: list[str], partitions: int, what: str) -> AssetCheckResult:
-    """One check's result from its list of problem lines (one per offending partition or row)."""
-    return AssetCheckResult(
-        check_name=check_name,
-        asset_key=asset_name,
-        passed=not problems,
-        severity=AssetCheckSeverity.ERROR,
-        description=f"{what}: ok" if not problems else f"{what}: {len(problems)} problems; first: {problems[0]}",
-        metadata={"partitions_checked": partitions, "problems": len(problems), "first_problems": "\n".join(problems[:20]) or "none"},
+def problems_verdict(problems: Mapping[DaySymbol, list[str]], what: str, partitions: int) -> Verdict:
+    """One check's verdict from its problem lines per offending partition (a partition with
+    no lines passes); the first line of each names why that partition fails."""
+    lines = [line for found in problems.values() for line in found]
+    return Verdict(
+        passed=not lines,
+        description=f"{what}: ok" if not lines else f"{what}: {len(lines)} problems; first: {lines[0]}",
+        metadata={"partitions_checked": partitions, "problems": len(lines), "first_problems": "\n".join(lines[:20]) or "none"},
+        failing={part: found[0] for part, found in problems.items() if found},
     )
+
+
+# ---- the gate: evaluate, publish or quarantine, report ----------------------------------
+
+def gate_name(asset: str) -> str:
+    """The name of an asset's gate op; the asset looks for it before it stages anything."""
+    return f"{asset}_checks"
+
+
+def gate_specs(asset: str, checks: Mapping[str, GateCheck]) -> list[AssetCheckSpec]:
+    return [
+        AssetCheckSpec(name, asset=asset, blocking=check.blocking, description=check.description)
+        for name, check in checks.items()
+    ]
+
+
+def open_batch(context: AssetCheckExecutionContext, lake: LakeResource, asset: str) -> Batch:
+    published = lake.lake()
+    staging = StagedLake.sealed(published, context.op_execution_context.run_id, asset)
+    return Batch(staging or published, asset, run_partitions(context), staging)
+
+
+def publish_verdicts(batch: Batch, verdicts: Mapping[str, Verdict], blocking: set[str]) -> Iterator[AssetCheckResult]:
+    """Publish the staged partitions every blocking check passed, quarantine the others
+    (their report names each failed check and why), and report each check."""
+    failures: dict[DaySymbol, list[dict]] = {}
+    for name in blocking:
+        verdict = verdicts[name]
+        # A failure no partition was named for fails them all: nothing unchecked is published.
+        failing = verdict.failing or ({} if verdict.passed else {p: verdict.description for p in batch.parts})
+        for part, why in failing.items():
+            failures.setdefault(part, []).append({"check": name, "why": why})
+    if batch.staging is not None:
+        publication = batch.staging.publish(failures)
+        outcome = {
+            "partitions_published": len(publication.published),
+            "partitions_quarantined": len(publication.quarantined),
+            "quarantined": ", ".join(str(p) for p in publication.quarantined[:LISTED]) or "none",
+            "quarantine_root": str(batch.staging.quarantine_root),
+        }
+    else:
+        outcome = {"publication": "nothing staged in this run: audited the published partitions"}
+    for name, verdict in verdicts.items():
+        yield AssetCheckResult(
+            check_name=name,
+            asset_key=AssetKey(batch.asset),
+            passed=verdict.passed,
+            severity=AssetCheckSeverity.ERROR if name in blocking else AssetCheckSeverity.WARN,
+            description=verdict.description,
+            metadata={
+                **verdict.metadata,
+                "failing_partitions": ", ".join(str(p) for p in sorted(verdict.failing)[:LISTED]) or "none",
+                **outcome,
+            },
+        )
+
+
+def run_gate(
+    context: AssetCheckExecutionContext, lake: LakeResource, asset: str, checks: Mapping[str, GateCheck]
+) -> Iterator[AssetCheckResult]:
+    """Evaluate ``checks`` on one read of the run's partitions, then publish (see module doc)."""
+    batch = open_batch(context, lake, asset)
+    verdicts = {name: check.evaluate(batch) for name, check in checks.items()}
+    yield from publish_verdicts(batch, verdicts, {name for name, check in checks.items() if check.blocking})
+
+
+def gate_check(asset: str, checks: Mapping[str, GateCheck], description: str) -> AssetChecksDefinition:
+    """The asset's gate: one ``@multi_asset_check`` named ``gate_name(asset)`` that runs
+    ``checks`` with :func:`run_gate`. (A gate that needs op config, like feature_matrix's,
+    writes the decorator itself and calls ``open_batch`` and ``publish_verdicts``.)"""
+
+    @multi_asset_check(name=gate_name(asset), specs=gate_specs(asset, checks), description=description)
+    def gate(context: AssetCheckExecutionContext, lake: LakeResource):
+        yield from run_gate(context, lake, asset, checks)
+
+    return gate
+
+
+@contextmanager
+def staged_writes(context: AssetExecutionContext, lake: LakeResource, asset: str) -> Iterator[StagedLake]:
+    """The store an asset writes through: its partitions are staged for this run and sealed
+    on success for its checks to publish; on failure the staging is removed.
+
+    Refuses, before anything is written, a run without the asset's gate (the op named
+    ``gate_name(asset)``): with nobody to check them, its partitions could never be published.
+    """
+    selected = context.run.asset_check_selection  # None: every check of the job
+    gated = gate_name(asset) in context.job_def.graph.node_names() and (
+        selected is None or any(key.asset_key == AssetKey(asset) for key in selected)
+    )
+    if not gated:
+        raise Failure(
+            f"{asset} is published only after its blocking checks pass, and they are not part "
+            f"of this run: materialise it with {gate_name(asset)} (nothing was written)"
+        )
+    store = lake.lake()
+    # What runs of this instance left when they were killed before publishing: read by nobody, removed.
+    swept = sweep_staging(store, lambda run_id: _run_is_over(context, run_id))
+    if swept:
+        context.log.info("removed the staging of %d runs that ended before publishing: %s", len(swept), ", ".join(swept))
+    staged = StagedLake.begin(store, context.run_id, asset)
+    try:
+        yield staged
+    except BaseException:
+        staged.discard()
+        raise
+    staged.seal()
+
+
+def _run_is_over(context: AssetExecutionContext, run_id: str) -> bool:
+    """True for a run this instance knows has ended; False for a running or unknown one."""
+    if run_id == context.run_id:
+        return False
+    run = context.instance.get_run_by_id(run_id)
+    return run is not None and run.is_finished

@@ -4,6 +4,7 @@
 import polars as pl
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, asset
 
+from quant_assets.assets.checks import staged_writes
 from quant_assets.assets.metadata import partition_metadata, preview, time_span
 from quant_assets.derivatives.frame import DERIVATIVES_ASSET, coverage, split_partitions
 from quant_assets.market.bars import BARS_ASSET
@@ -43,20 +44,21 @@ def derivatives(
 ) -> MaterializeResult:
     parts = parse_keys(context.partition_keys)
     now = utc_now()
-    store = lake.lake()
-    spot_bars = store.read_many(BARS_ASSET, parts, missing_ok=True)
+    spot_bars = lake.lake().read_many(BARS_ASSET, parts, missing_ok=True)
     spot_days = set() if spot_bars.is_empty() else {
         (d, s) for d, s in spot_bars.select(pl.col("ts").dt.date(), "symbol").unique().iter_rows()
     }
     frame, source_meta = derivatives_data.fetch(parts, now, spot_bars)
-    for part, rows in split_partitions(frame, parts):
-        write = store.write(DERIVATIVES_ASSET, part, rows)
-        facts = {k: _metadata_value(v) for k, v in coverage(rows, part, now).items()}
-        facts["spot_bars"] = "present" if (part.day, part.symbol) in spot_days else "absent: basis flagged missing"
-        context.add_asset_metadata(
-            partition_metadata(write, rows, {**facts, **source_meta.get(part, {})}, time_column="event_time"),
-            partition_key=part.dagster_key,
-        )
+    # Staged, not published: derivatives_checks publishes the partitions that pass.
+    with staged_writes(context, lake, DERIVATIVES_ASSET) as store:
+        for part, rows in split_partitions(frame, parts):
+            write = store.write(DERIVATIVES_ASSET, part, rows)
+            facts = {k: _metadata_value(v) for k, v in coverage(rows, part, now).items()}
+            facts["spot_bars"] = "present" if (part.day, part.symbol) in spot_days else "absent: basis flagged missing"
+            context.add_asset_metadata(
+                partition_metadata(write, rows, {**facts, **source_meta.get(part, {})}, time_column="event_time"),
+                partition_key=part.dagster_key,
+            )
     missing = int(frame["is_missing"].sum()) if frame.height else 0
     context.log.info("wrote %d derivatives rows (%d flagged missing) in %d partitions", frame.height, missing, len(parts))
     return MaterializeResult(

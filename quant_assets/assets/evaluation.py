@@ -2,8 +2,9 @@
 
 Thin glue: read the run's feature_matrix, labels and multi_horizon_model partitions (same
 day and symbol), load each fit once from MLflow, predict, evaluate
-(``quant_assets.evaluation.oos``) and write one file per partition whose footer carries the
-partition's summary, so rows and summary are published in one atomic step.
+(``quant_assets.evaluation.oos``) and stage one file per partition whose footer carries the
+partition's summary; the oos_eval_checks gate publishes it (rows and summary in one atomic
+rename) once its checks pass, or quarantines it.
 """
 
 import polars as pl
@@ -17,6 +18,7 @@ from dagster import (
     asset,
 )
 
+from quant_assets.assets.checks import staged_writes
 from quant_assets.assets.metadata import partition_metadata, preview
 from quant_assets.evaluation import oos
 from quant_assets.features.contract import FEATURES_ASSET
@@ -34,7 +36,9 @@ TABLE_FIGURES = ("rank_ic", "hit_rate", "pnl", "turnover", "trades", "decisions"
 
 
 def _missing_inputs(store, parts: list[DaySymbol]) -> list[str]:
-    return [f"{a} {p}" for p in parts for a in (FEATURES_ASSET, LABELS_ASSET, MODELS_ASSET) if not store.exists(a, p)]
+    """Input partitions not published, each with why when its checks failed (quarantined)."""
+    missing = [(a, p) for p in parts for a in (FEATURES_ASSET, LABELS_ASSET, MODELS_ASSET) if not store.exists(a, p)]
+    return [f"{a} {p}" + (f" ({note})" if (note := store.quarantine_note(a, p)) else "") for a, p in missing]
 
 
 def _summary_table(summary: dict[str, dict]) -> MetadataValue:
@@ -79,8 +83,10 @@ def oos_eval(context: AssetExecutionContext, lake: LakeResource, mlflow_tracking
         labels = store.read(LABELS_ASSET, part)
         rows = oos.evaluate_day(features, labels, models[uri].predict(features), oos.Fit(uri, record["fit_end"]), cost=cost.fraction)
         evaluated.append((part, rows, oos.summary(rows), oos.day_missing_horizons(part.day, labels, now), record))
-    for part, rows, summary, pending, record in evaluated:
-        write = store.write(oos.OOS_ASSET, part, rows, metadata={oos.SUMMARY_KEY: oos.summary_json(rows)})
+    # Staged, not published: oos_eval_checks publishes the partitions that pass.
+    with staged_writes(context, lake, oos.OOS_ASSET) as staged:
+        writes = [staged.write(oos.OOS_ASSET, part, rows, metadata={oos.SUMMARY_KEY: oos.summary_json(rows)}) for part, rows, *_ in evaluated]
+    for (part, rows, summary, pending, record), write in zip(evaluated, writes):
         context.add_asset_metadata(
             partition_metadata(
                 write,

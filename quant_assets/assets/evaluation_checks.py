@@ -1,11 +1,15 @@
-"""Blocking checks on oos_eval (logic in ``quant_assets.evaluation.oos_verify``)."""
+"""Blocking checks on oos_eval (logic in ``quant_assets.evaluation.oos_verify``).
+
+One gate op runs the three on the run's staged partitions and publishes those that pass all
+three (``quant_assets.assets.checks``); the others are quarantined with their report.
+"""
 
 import random
 
 from dagster import AssetCheckExecutionContext, AssetCheckSpec, multi_asset_check
 
 from quant_assets import settings
-from quant_assets.assets.checks import problems_result, run_partitions
+from quant_assets.assets.checks import gate_name, open_batch, problems_verdict, publish_verdicts
 from quant_assets.evaluation import oos_verify
 from quant_assets.evaluation.oos import OOS_ASSET
 from quant_assets.labels.forward import LABELS_ASSET
@@ -31,20 +35,22 @@ def sampled(parts: list[DaySymbol], n: int) -> list[DaySymbol]:
 
 
 @multi_asset_check(
+    name=gate_name(OOS_ASSET),
     specs=[AssetCheckSpec(name, asset=OOS_ASSET, blocking=True, description=d) for name, d in CHECKS.items()],
-    description="The oos_eval checks, over the run's partitions.",
+    description="The oos_eval checks, over the run's staged partitions; publishes those that pass.",
 )
 def oos_eval_checks(context: AssetCheckExecutionContext, lake: LakeResource):
-    parts = run_partitions(context)
-    store = lake.lake()
+    batch = open_batch(context, lake, OOS_ASSET)  # the run's staged rows, published inputs
+    parts, store = batch.parts, batch.store
     samples = set(sampled(parts, settings.read("QUANT_ASSETS_OOS_SUMMARY_SAMPLES", str(DEFAULT_SAMPLES), settings.positive_int, "partitions per run, e.g. 20")))
-    problems = {name: [] for name in CHECKS}
+    problems = {name: {} for name in CHECKS}
     for part in parts:
         rows = store.read(OOS_ASSET, part)
         record = store.read(MODELS_ASSET, part).row(0, named=True)
-        problems["oos_embargo"] += oos_verify.embargo_problems(part, rows, record)
-        problems["oos_labels_unchanged"] += oos_verify.label_problems(part, rows, store.read(LABELS_ASSET, part))
+        problems["oos_embargo"][part] = oos_verify.embargo_problems(part, rows, record)
+        problems["oos_labels_unchanged"][part] = oos_verify.label_problems(part, rows, store.read(LABELS_ASSET, part))
         if part in samples:
-            problems["oos_summary_reproduces"] += oos_verify.summary_problems(part, rows, store.read_file_metadata(OOS_ASSET, part))
-    for name, what in (("oos_embargo", "fit end + embargo <= day"), ("oos_labels_unchanged", "labels unchanged"), ("oos_summary_reproduces", "summary recomputed")):
-        yield problems_result(name, OOS_ASSET, problems[name], len(parts), what)
+            problems["oos_summary_reproduces"][part] = oos_verify.summary_problems(part, rows, store.read_file_metadata(OOS_ASSET, part))
+    whats = {"oos_embargo": "fit end + embargo <= day", "oos_labels_unchanged": "labels unchanged", "oos_summary_reproduces": "summary recomputed"}
+    verdicts = {name: problems_verdict(problems[name], what, len(parts)) for name, what in whats.items()}
+    yield from publish_verdicts(batch, verdicts, set(verdicts))

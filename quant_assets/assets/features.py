@@ -21,6 +21,7 @@ from dagster import (
     asset,
 )
 
+from quant_assets.assets.checks import staged_writes
 from quant_assets.assets.metadata import preview
 from quant_assets.assets.upstream import mapped_upstream
 from quant_assets.features import compute as feature_compute
@@ -95,16 +96,18 @@ def feature_matrix(context: AssetExecutionContext, lake: LakeResource) -> Materi
     timings["input_hashes_s"] = lap()
     by_part = frame.partition_by("partition", as_dict=True, maintain_order=True)
     empty = contract.empty()
+    # Staged, not published: feature_matrix_checks publishes the partitions that pass.
+    with staged_writes(context, lake, contract.FEATURES_ASSET) as staged:
 
-    def write(part: DaySymbol):
-        rows = by_part.get((str(part),))
-        return write_partition(
-            store, part, empty if rows is None else rows.drop("partition"), upstream_days[part], hashes[part]
-        )
+        def write(part: DaySymbol):
+            rows = by_part.get((str(part),))
+            return write_partition(
+                staged, part, empty if rows is None else rows.drop("partition"), upstream_days[part], hashes[part]
+            )
 
-    # Many small atomic writes (write, fsync, rename): concurrent, results in partition order.
-    with ThreadPoolExecutor(WRITE_THREADS) as pool:
-        writes = list(pool.map(write, parts))
+        # Many small atomic writes (write, fsync, rename): concurrent, results in partition order.
+        with ThreadPoolExecutor(WRITE_THREADS) as pool:
+            writes = list(pool.map(write, parts))
     for part, write in zip(parts, writes):
         name = str(part)
         notes = []
@@ -113,9 +116,12 @@ def feature_matrix(context: AssetExecutionContext, lake: LakeResource) -> Materi
                 notes.append(f"{upstream}: not defined in this code location, its features are missing")
                 continue
             wanted = [d for d in mapped_days(part.day, upstream) if DaySymbol(d, part.symbol) in mapped_sets[upstream]]
-            gone = [d.isoformat() for d in wanted if d not in upstream_days[part][upstream]]
+            gone = [d for d in wanted if d not in upstream_days[part][upstream]]
             if gone:
-                notes.append(f"{upstream}: partitions {', '.join(gone)} not materialised, their features are missing")
+                # A partition whose blocking checks failed is quarantined, never read: say so.
+                why = [store.quarantine_note(upstream, DaySymbol(d, part.symbol)) for d in gone]
+                listed = ", ".join(d.isoformat() + (f" ({w})" if w else "") for d, w in zip(gone, why))
+                notes.append(f"{upstream}: partitions {listed} not materialised, their features are missing")
         facts = stats.get(name, {"rows": 0})
         context.add_asset_metadata(
             {

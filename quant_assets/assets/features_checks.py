@@ -1,8 +1,9 @@
 """Blocking checks on feature_matrix: contract, no forward columns, structural as-of, as-of
 re-derived from the recorded inputs, missing-value policy and prefix invariance.
 
-One op runs all six over the run's partitions (they share the reads and the recompute)
-and reports each as its own blocking check. The logic is ``quant_assets.features.audit``,
+One op runs all six over the run's staged partitions (they share the reads and the
+recompute), reports each as its own blocking check, and publishes the partitions that pass
+all six (``quant_assets.assets.checks``). The logic is ``quant_assets.features.audit``,
 the same code ``quant-assets audit`` runs on stored partitions.
 """
 
@@ -10,16 +11,9 @@ the same code ``quant-assets audit`` runs on stored partitions.
 import os
 
 import polars as pl
-from dagster import (
-    AssetCheckExecutionContext,
-    AssetCheckResult,
-    AssetCheckSeverity,
-    AssetCheckSpec,
-    Field,
-    multi_asset_check,
-)
+from dagster import AssetCheckExecutionContext, AssetCheckSpec, Field, multi_asset_check
 
-from quant_assets.assets.checks import run_partitions
+from quant_assets.assets.checks import Verdict, gate_name, open_batch, publish_verdicts
 from quant_assets.assets.metadata import preview
 from quant_assets.features import audit as feature_audit
 from quant_assets.features import contract
@@ -44,6 +38,7 @@ SAMPLE_ENV = "QUANT_ASSETS_FEATURE_PREFIX_SAMPLES"
 
 
 @multi_asset_check(
+    name=gate_name(contract.FEATURES_ASSET),
     specs=[
         AssetCheckSpec(f"feature_matrix_{name}", asset=contract.FEATURES_ASSET, blocking=True, description=CHECK_DESCRIPTIONS[name])
         for name in feature_audit.CHECKS
@@ -63,47 +58,55 @@ SAMPLE_ENV = "QUANT_ASSETS_FEATURE_PREFIX_SAMPLES"
     description="The feature_matrix checks (quant_assets.features.audit), over the run's partitions.",
 )
 def feature_matrix_checks(context: AssetCheckExecutionContext, lake: LakeResource):
-    parts = run_partitions(context)
+    # The run's staged partitions (read with their recorded, published inputs); once
+    # evaluated, those that pass every check are published and the others quarantined.
+    batch = open_batch(context, lake, contract.FEATURES_ASSET)
     config = context.op_execution_context.op_config or {}
     sample = config.get("prefix_samples", str(feature_audit.DEFAULT_SAMPLE))
     sample = "all" if sample == "all" else int(sample)
     seed = config["seed"] if "seed" in config else feature_audit.draw_seed()
-    reports = list(feature_audit.audit_lake(lake.lake(), parts, sample=sample, seed=seed, now=utc_now()))
+    reports = list(feature_audit.audit_lake(batch.store, batch.parts, sample=sample, seed=seed, now=utc_now()))
     # an upstream partition rewritten between the build and its checks: the recompute would
     # compare with other inputs, so the row checks that need the inputs cannot pass
-    changed = [f"{r.partition}: {'; '.join(r.inputs_changed)}" for r in reports if r.inputs_changed]
-    rows = sum(r.rows for r in reports)
-    recomputed = sum(r.recomputed for r in reports)
-    for name in feature_audit.CHECKS:
-        found = [v for r in reports for v in r.violations if v.check == name]
-        total = sum(r.counts.get(name, 0) for r in reports)
-        failing = sorted({str(r.partition) for r in reports if r.counts.get(name, 0)})
-        table = pl.DataFrame(
-            [v.as_dict() for v in found],
-            schema={k: pl.String for k in ("check", "partition", "t", "feature", "stored", "expected", "detail")},
-        ).drop("check")
-        first = found[0].line() if found else ""
-        unverified = changed if name in feature_audit.INPUT_CHECKS else []
-        verdicts = [f"{total} violations in {len(failing)} partitions; first: {first}"] if total else []
-        if unverified:
-            verdicts.append(f"inputs changed since build, not verified: {', '.join(unverified[:3])}")
-        description = f"{name}: {'; '.join(verdicts) or 'ok'}"
-        yield AssetCheckResult(
-            check_name=f"feature_matrix_{name}",
-            asset_key=contract.FEATURES_ASSET,
-            passed=total == 0 and not unverified,
-            severity=AssetCheckSeverity.ERROR,
-            description=description,
-            metadata={
-                "partitions_checked": len(reports),
-                "rows_checked": rows,
-                "rows_recomputed": recomputed,
-                "prefix_samples": str(sample),
-                "prefix_seed": seed,
-                "partitions_inputs_changed": len(changed),
-                "violations": total,
-                "failing_partitions": ", ".join(failing[:50]) or "none",
-                "violations_preview": preview(table, rows=20),
-                "contract_hash": contract.CONTRACT_HASH,
-            },
-        )
+    changed = {r.partition: f"{r.partition}: {'; '.join(r.inputs_changed)}" for r in reports if r.inputs_changed}
+    verdicts = {f"feature_matrix_{name}": _verdict(name, reports, sample, seed, changed) for name in feature_audit.CHECKS}
+    yield from publish_verdicts(batch, verdicts, set(verdicts))
+
+
+def _verdict(name: str, reports: list, sample, seed: int, changed: dict) -> Verdict:
+    """One check's verdict; ``changed``: partitions whose inputs changed since their build,
+    which a check that needs the inputs cannot pass."""
+    unverified = changed if name in feature_audit.INPUT_CHECKS else {}
+    found = [v for r in reports for v in r.violations if v.check == name]
+    total = sum(r.counts.get(name, 0) for r in reports)
+    failing = {
+        r.partition: next((v.line() for v in r.violations if v.check == name), f"{name}: {r.counts[name]} violations")
+        for r in reports
+        if r.counts.get(name, 0)
+    }
+    for part, line in unverified.items():
+        failing.setdefault(part, f"inputs changed since build, not verified: {line}")
+    table = pl.DataFrame(
+        [v.as_dict() for v in found],
+        schema={k: pl.String for k in ("check", "partition", "t", "feature", "stored", "expected", "detail")},
+    ).drop("check")
+    first = found[0].line() if found else ""
+    said = [f"{total} violations in {sum(1 for r in reports if r.counts.get(name, 0))} partitions; first: {first}"] if total else []
+    if unverified:
+        said.append(f"inputs changed since build, not verified: {', '.join(list(unverified.values())[:3])}")
+    return Verdict(
+        passed=total == 0 and not unverified,
+        description=f"{name}: {'; '.join(said) or 'ok'}",
+        metadata={
+            "partitions_checked": len(reports),
+            "rows_checked": sum(r.rows for r in reports),
+            "rows_recomputed": sum(r.recomputed for r in reports),
+            "prefix_samples": str(sample),
+            "prefix_seed": seed,
+            "partitions_inputs_changed": len(changed),
+            "violations": total,
+            "violations_preview": preview(table, rows=20),
+            "contract_hash": contract.CONTRACT_HASH,
+        },
+        failing=failing,
+    )

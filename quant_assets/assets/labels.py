@@ -3,11 +3,13 @@
 Kept apart from feature_matrix (invariant 4) and joined to it only for training and
 evaluation. A day's labels read bars of days D..D+7 through a partition mapping; days not
 materialised yet leave their labels missing and flagged, and a later materialisation fills them.
+Partitions are staged and published by the labels_checks gate only once both checks pass.
 """
 
 import polars as pl
 from dagster import AssetDep, AssetExecutionContext, BackfillPolicy, MaterializeResult, asset
 
+from quant_assets.assets.checks import staged_writes
 from quant_assets.assets.metadata import partition_metadata, preview
 from quant_assets.assets.upstream import mapped_upstream
 from quant_assets.labels import forward
@@ -50,9 +52,13 @@ def labels(context: AssetExecutionContext, lake: LakeResource) -> MaterializeRes
         bars = pl.DataFrame(schema={"symbol": pl.String(), **BAR_SCHEMA})
     frame = forward.forward_labels(bars, parts, cost.log_cost, now=utc_now())
     by_part = frame.partition_by("partition", as_dict=True, maintain_order=True)
-    for part in parts:
-        rows = by_part[(str(part),)].drop("partition") if (str(part),) in by_part else forward.empty_labels()
-        write = store.write(forward.LABELS_ASSET, part, rows)
+    written = []
+    # Staged, not published: labels_checks publishes the partitions that pass.
+    with staged_writes(context, lake, forward.LABELS_ASSET) as staged:
+        for part in parts:
+            rows = by_part[(str(part),)].drop("partition") if (str(part),) in by_part else forward.empty_labels()
+            written.append((part, rows, staged.write(forward.LABELS_ASSET, part, rows)))
+    for part, rows, write in written:
         cover = forward.coverage(rows)
         pending = [h for h in HORIZON_NAMES if cover[h] < 1.0]
         context.add_asset_metadata(

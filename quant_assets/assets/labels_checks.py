@@ -1,5 +1,7 @@
 """Blocking checks on labels: recomputed from bars for sampled rows, and known exactly at t + h.
 
+One gate op (``quant_assets.assets.checks``) runs both on the run's staged partitions and
+publishes those that pass both; the others are quarantined, never read by models or oos_eval.
 (That no label column ever enters feature_matrix is feature_matrix's own blocking check.)
 """
 
@@ -8,7 +10,7 @@ import polars as pl
 from dagster import AssetCheckExecutionContext, AssetCheckSpec, multi_asset_check
 
 from quant_assets import settings
-from quant_assets.assets.checks import problems_result, run_partitions
+from quant_assets.assets.checks import gate_name, open_batch, problems_verdict, publish_verdicts
 from quant_assets.labels import verify
 from quant_assets.labels.costs import cost_from_env
 from quant_assets.labels.forward import LABELS_ASSET
@@ -19,6 +21,7 @@ from quant_assets.timegrid import TS_DTYPE, utc_now
 
 
 @multi_asset_check(
+    name=gate_name(LABELS_ASSET),
     specs=[
         AssetCheckSpec(
             "labels_recompute",
@@ -33,11 +36,11 @@ from quant_assets.timegrid import TS_DTYPE, utc_now
             description="t is the feature decision grid; per horizon a label is null iff flagged missing, and label_available_at = t + h exactly.",
         ),
     ],
-    description="The labels checks, over the run's partitions (one read shared by both).",
+    description="The labels checks, over the run's staged partitions (one read shared by both); publishes those that pass.",
 )
 def labels_checks(context: AssetCheckExecutionContext, lake: LakeResource):
-    parts = run_partitions(context)
-    store = lake.lake()
+    batch = open_batch(context, lake, LABELS_ASSET)  # the run's staged labels, published bars
+    parts, store = batch.parts, batch.store
     samples = settings.read("QUANT_ASSETS_LABEL_SAMPLES", "20", settings.positive_int, "random rows per partition, e.g. 20")
     log_cost = cost_from_env().log_cost
     bar_parts = sorted({b for p in parts for b in verify.bar_days(p)})
@@ -47,11 +50,14 @@ def labels_checks(context: AssetCheckExecutionContext, lake: LakeResource):
     bars_by_symbol = bars.partition_by("symbol", as_dict=True)
     no_bars = bars.head(0)
     now = utc_now()
-    availability, recompute = [], []
+    availability, recompute = {}, {}
     for i, part in enumerate(parts):
         frame = store.read(LABELS_ASSET, part)
-        availability += verify.availability_problems(part, frame, now)
+        availability[part] = verify.availability_problems(part, frame, now)
         sample = verify.sample_rows(frame, samples, seed=i)
-        recompute += verify.recompute_problems(part, sample, bars_by_symbol.get((part.symbol,), no_bars), log_cost)
-    yield problems_result("labels_recompute", LABELS_ASSET, recompute, len(parts), "recomputed from bars")
-    yield problems_result("labels_available_at", LABELS_ASSET, availability, len(parts), "label_available_at = t + h")
+        recompute[part] = verify.recompute_problems(part, sample, bars_by_symbol.get((part.symbol,), no_bars), log_cost)
+    verdicts = {
+        "labels_recompute": problems_verdict(recompute, "recomputed from bars", len(parts)),
+        "labels_available_at": problems_verdict(availability, "label_available_at = t + h", len(parts)),
+    }
+    yield from publish_verdicts(batch, verdicts, set(verdicts))

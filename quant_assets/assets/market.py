@@ -3,6 +3,7 @@
 
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, asset
 
+from quant_assets.assets.checks import staged_writes
 from quant_assets.assets.metadata import partition_metadata, preview, time_span
 from quant_assets.market.bars import BARS_ASSET, split_partitions
 from quant_assets.partitions import daily_symbol_partitions, parse_keys
@@ -24,7 +25,8 @@ MARKET_GROUP = "market"
     description=(
         "Closed 5m OHLCV bars for one UTC day of one symbol. `ts` is the bar open time; "
         "`available_at = ts + 5m` is when the bar could first be known. Only closed bars are "
-        "stored, so today's partition never holds the bar still forming."
+        "stored, so today's partition never holds the bar still forming. A partition is "
+        "published only once every blocking check passed; a failing one is quarantined."
     ),
 )
 def market_bars(
@@ -32,12 +34,13 @@ def market_bars(
 ) -> MaterializeResult:
     parts = parse_keys(context.partition_keys)
     frame, source_meta = market_data.fetch_bars(parts, utc_now())
-    store = lake.lake()
-    for part, bars in split_partitions(frame, parts):
-        write = store.write(BARS_ASSET, part, bars)
-        context.add_asset_metadata(
-            partition_metadata(write, bars, source_meta.get(part)), partition_key=part.dagster_key
-        )
+    # Staged, not published: market_bars_checks publishes the partitions that pass.
+    with staged_writes(context, lake, BARS_ASSET) as store:
+        for part, bars in split_partitions(frame, parts):
+            write = store.write(BARS_ASSET, part, bars)
+            context.add_asset_metadata(
+                partition_metadata(write, bars, source_meta.get(part)), partition_key=part.dagster_key
+            )
     context.log.info("wrote %d bars in %d partitions", frame.height, len(parts))
     return MaterializeResult(
         metadata={"run_rows": frame.height, "run_partitions": len(parts), **{f"run_{k}": v for k, v in time_span(frame).items()}, "preview": preview(frame.sort("symbol", "ts"))}

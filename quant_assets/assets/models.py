@@ -5,6 +5,12 @@ feature and label partitions, fit both families (``quant_assets.models``), log a
 the fit in MLflow (``quant_assets.registry``), and store per partition the row that ties the
 day to its fit. A fit whose window, inputs, settings and code were logged before is reused,
 so re-materialising a day does not mint a new model version.
+
+Write-audit-publish: the rows are staged and published by the multi_horizon_model_checks gate
+only for days whose four checks pass. The fit itself is logged and registered in MLflow before
+the checks run (they reload it from there); a fit whose days fail stays in MLflow as a trial
+tried (the evaluation gate counts every trial), but no published partition points at it, so
+oos_eval and every lake reader never serve it.
 """
 
 import time
@@ -13,6 +19,7 @@ import polars as pl
 from dagster import AssetDep, AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, asset
 
 from quant_assets import settings
+from quant_assets.assets.checks import staged_writes
 from quant_assets.assets.metadata import partition_metadata
 from quant_assets.bundles.landed import LandedBundles
 from quant_assets.derivatives.frame import DERIVATIVES_ASSET
@@ -82,59 +89,61 @@ def build_model_asset(train_days: int, refit_days: int):
         config = model_training.config()
         fits = plan_fits(parts, train_days, refit_days)
         fitted_count = reused = 0
-        for fit in fits:
-            started = time.perf_counter()
-            features, labels, hashes = _read_window(store, fit)
-            digest = inputs_digest(hashes)
-            key = fit_key(fit.window, config, CONTRACT_HASH, digest, code_digest())
-            logged = tracking.find_fit(key)
-            was_reused = logged is not None
-            if not was_reused:
-                if features.is_empty() or labels.is_empty():
-                    raise ValueError(
-                        f"{MODELS_ASSET} {fit.window.symbol} anchor {fit.window.anchor}: no feature_matrix or labels partitions "
-                        f"in the fit window {fit.window.days[0]}..{fit.window.days[-1]}; materialise them first"
+        # Staged, not published: multi_horizon_model_checks publishes the days that pass.
+        with staged_writes(context, lake, MODELS_ASSET) as staged:
+            for fit in fits:
+                started = time.perf_counter()
+                features, labels, hashes = _read_window(store, fit)
+                digest = inputs_digest(hashes)
+                key = fit_key(fit.window, config, CONTRACT_HASH, digest, code_digest())
+                logged = tracking.find_fit(key)
+                was_reused = logged is not None
+                if not was_reused:
+                    if features.is_empty() or labels.is_empty():
+                        raise ValueError(
+                            f"{MODELS_ASSET} {fit.window.symbol} anchor {fit.window.anchor}: no feature_matrix or labels partitions "
+                            f"in the fit window {fit.window.days[0]}..{fit.window.days[-1]}; materialise them first"
+                        )
+                    model = fit_multi_horizon(features, labels, fit.window, config)
+                    bundles = _bundle_ids(fit)
+                    logged = tracking.log_fit(
+                        model,
+                        features,
+                        key,
+                        params={**config.params(), **fit.window.describe(), "train_days": train_days, "refit_days": refit_days,
+                                "contract_version": SCHEMA_VERSION, "contract_hash": CONTRACT_HASH, "inputs_sha256": digest},
+                        tags={"symbol": fit.window.symbol, "fit_anchor": fit.window.anchor.isoformat(), "dagster_run_id": context.run_id,
+                              "dagster_partitions": ", ".join(str(p) for p in fit.serves), "code_version": settings.code_version(), "code_digest": code_digest(),
+                              "bundle_ids": ", ".join(bundles) or "none (not from bundles)"},
+                        inputs={"content_sha256": hashes, "bundle_ids": bundles},
+                        version_tags={"dagster_run_id": context.run_id, "fit_anchor": fit.window.anchor.isoformat(), "symbol": fit.window.symbol},
+                    )  # fmt: skip
+                    fitted_count += 1
+                else:
+                    model = mlflow_tracking.load_fitted(tracking, logged.model_uri)
+                    reused += 1
+                record = model_record(model, key, logged.run_id, logged.model_uri, logged.versions, digest)
+                seconds = round(time.perf_counter() - started, 3)
+                for part in fit.serves:
+                    write = staged.write(MODELS_ASSET, part, record)
+                    context.add_asset_metadata(
+                        partition_metadata(
+                            write,
+                            record,
+                            {
+                                "mlflow_run_id": logged.run_id,
+                                "mlflow_run": MetadataValue.url(mlflow_tracking.run_url(tracking.experiment_id, logged.run_id)),
+                                "model_uri": logged.model_uri,
+                                "model_versions": ", ".join(f"{h}: v{v}" for h, v in sorted(logged.versions.items())),
+                                **{k: v for k, v in fit.window.describe().items()},
+                                **{f"train_rows_{h}": int(model.training.get(h, {}).get("rows", 0)) for h in HORIZON_NAMES},
+                                "fit_reused": was_reused,
+                                "fit_s": seconds,
+                            },
+                            time_column="fit_end",
+                        ),
+                        partition_key=part.dagster_key,
                     )
-                model = fit_multi_horizon(features, labels, fit.window, config)
-                bundles = _bundle_ids(fit)
-                logged = tracking.log_fit(
-                    model,
-                    features,
-                    key,
-                    params={**config.params(), **fit.window.describe(), "train_days": train_days, "refit_days": refit_days,
-                            "contract_version": SCHEMA_VERSION, "contract_hash": CONTRACT_HASH, "inputs_sha256": digest},
-                    tags={"symbol": fit.window.symbol, "fit_anchor": fit.window.anchor.isoformat(), "dagster_run_id": context.run_id,
-                          "dagster_partitions": ", ".join(str(p) for p in fit.serves), "code_version": settings.code_version(), "code_digest": code_digest(),
-                          "bundle_ids": ", ".join(bundles) or "none (not from bundles)"},
-                    inputs={"content_sha256": hashes, "bundle_ids": bundles},
-                    version_tags={"dagster_run_id": context.run_id, "fit_anchor": fit.window.anchor.isoformat(), "symbol": fit.window.symbol},
-                )  # fmt: skip
-                fitted_count += 1
-            else:
-                model = mlflow_tracking.load_fitted(tracking, logged.model_uri)
-                reused += 1
-            record = model_record(model, key, logged.run_id, logged.model_uri, logged.versions, digest)
-            seconds = round(time.perf_counter() - started, 3)
-            for part in fit.serves:
-                write = store.write(MODELS_ASSET, part, record)
-                context.add_asset_metadata(
-                    partition_metadata(
-                        write,
-                        record,
-                        {
-                            "mlflow_run_id": logged.run_id,
-                            "mlflow_run": MetadataValue.url(mlflow_tracking.run_url(tracking.experiment_id, logged.run_id)),
-                            "model_uri": logged.model_uri,
-                            "model_versions": ", ".join(f"{h}: v{v}" for h, v in sorted(logged.versions.items())),
-                            **{k: v for k, v in fit.window.describe().items()},
-                            **{f"train_rows_{h}": int(model.training.get(h, {}).get("rows", 0)) for h in HORIZON_NAMES},
-                            "fit_reused": was_reused,
-                            "fit_s": seconds,
-                        },
-                        time_column="fit_end",
-                    ),
-                    partition_key=part.dagster_key,
-                )
         context.log.info("%d fits for %d partitions (%d trained, %d reused)", len(fits), len(parts), fitted_count, reused)
         return MaterializeResult(
             metadata={"run_partitions": len(parts), "run_fits": len(fits), "run_fits_trained": fitted_count, "run_fits_reused": reused}

@@ -1,10 +1,15 @@
-"""Blocking checks on multi_horizon_model (logic in ``quant_assets.models.verify``)."""
+"""Blocking checks on multi_horizon_model (logic in ``quant_assets.models.verify``).
+
+One gate op runs the four on the run's staged partitions (the rows tying each day to its
+fit) and publishes those that pass all four (``quant_assets.assets.checks``); a fit's
+problems fail every day it serves, and a quarantined day is never served by oos_eval.
+"""
 
 from collections import defaultdict
 import polars as pl
 from dagster import AssetCheckExecutionContext, AssetCheckSpec, multi_asset_check
 
-from quant_assets.assets.checks import problems_result, run_partitions
+from quant_assets.assets.checks import gate_name, open_batch, problems_verdict, publish_verdicts
 from quant_assets.features.contract import FEATURES_ASSET
 from quant_assets.labels.forward import LABELS_ASSET
 from quant_assets.labels.horizons import HORIZON_NAMES
@@ -27,18 +32,20 @@ CHECKS = {
 
 
 @multi_asset_check(
+    name=gate_name(MODELS_ASSET),
     specs=[AssetCheckSpec(f"model_{n}", asset=MODELS_ASSET, blocking=True, description=d) for n, d in CHECKS.items()],
-    description="The multi_horizon_model checks, over the run's partitions; each fit is loaded once.",
+    description="The multi_horizon_model checks, over the run's staged partitions; each fit is loaded once; publishes those that pass.",
 )
 def model_checks(context: AssetCheckExecutionContext, lake: LakeResource, mlflow_tracking: MlflowTracking):
-    parts = run_partitions(context)
-    store = lake.lake()
+    batch = open_batch(context, lake, MODELS_ASSET)  # the run's staged records, published inputs
+    parts, store = batch.parts, batch.store
     tracking = mlflow_tracking.tracking()
     records = {p: store.read(MODELS_ASSET, p).row(0, named=True) for p in parts}
-    problems = defaultdict(list)
+    problems: dict[str, dict[DaySymbol, list[str]]] = defaultdict(dict)
+    shared: dict[str, dict[DaySymbol, str]] = defaultdict(dict)  # days failing through their fit
     by_fit: dict[str, list[DaySymbol]] = defaultdict(list)
     for part, record in records.items():
-        problems["embargo"] += verify.embargo_problems(part, record)
+        problems["embargo"][part] = verify.embargo_problems(part, record)
         by_fit[record["fit_key"]].append(part)
     for key, served in by_fit.items():
         part, record = served[0], records[served[0]]
@@ -53,11 +60,15 @@ def model_checks(context: AssetCheckExecutionContext, lake: LakeResource, mlflow
         sample_parts = sorted({verify.decision_partition(t, part.symbol) for t in verify.sample_times(model)})
         rows = store.read_many(FEATURES_ASSET, [p for p in sample_parts if store.exists(FEATURES_ASSET, p)])
         reproduction = verify.reproduction_problems(part, model, rows) if rows.width else [f"{part}: the sample's feature partitions are gone"]
-        # a fit's problems hold for every day it serves; name them once, with the days
+        # a fit's problems hold for every day it serves: named once, with the days; every day
+        # it serves fails (none of them is published)
         days = f" (serves {len(served)} partitions)" if len(served) > 1 else ""
-        problems["purge"] += [p + days for p in fit_problems]
-        problems["inputs_contract"] += [p + days for p in input_problems]
-        problems["reproduces"] += [p + days for p in reproduction]
-        problems["cv_purged"] += [p + days for p in verify.cv_problems(part, model)]
-    for name in CHECKS:
-        yield problems_result(f"model_{name}", MODELS_ASSET, problems[name], len(parts), name)
+        cv_problems = verify.cv_problems(part, model)
+        for name, found in (("purge", fit_problems), ("inputs_contract", input_problems), ("reproduces", reproduction), ("cv_purged", cv_problems)):
+            if found:
+                problems[name][part] = [p + days for p in found]
+                shared[name].update({other: f"served by the fit of {part}: {found[0]}" for other in served[1:]})
+    verdicts = {f"model_{name}": problems_verdict(problems[name], name, len(parts)) for name in CHECKS}
+    for name, others in shared.items():
+        verdicts[f"model_{name}"].failing.update(others)
+    yield from publish_verdicts(batch, verdicts, set(verdicts))

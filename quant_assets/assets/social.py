@@ -15,6 +15,7 @@ from dagster import (
     asset,
 )
 
+from quant_assets.assets.checks import staged_writes
 from quant_assets.assets.metadata import preview, time_span
 from quant_assets.lake.store import ParquetLake, PartitionWrite
 from quant_assets.partitions import DaySymbol, daily_symbol_partitions, day_lookback_mapping, days_between, parse_keys
@@ -92,10 +93,11 @@ def social_text(
         linked = link_items(frame, rules, sorted({p.symbol for p in parts}))
         rows = social_text_rows(linked, social_source.source_name())
         link_meta = {"link_rules_sha256": rules.sha256}
-    store = lake.lake()
     written = []
-    for part, texts in split_partitions(rows, parts):
-        write = store.write(SOCIAL_TEXT_ASSET, part, texts)
+    # Staged, not published: social_text_checks publishes the partitions that pass.
+    with staged_writes(context, lake, SOCIAL_TEXT_ASSET) as store:
+        writes = [(part, texts, store.write(SOCIAL_TEXT_ASSET, part, texts)) for part, texts in split_partitions(rows, parts)]
+    for part, texts, write in writes:
         written.append(texts.drop("text").with_columns(symbol=pl.lit(part.symbol)))
         posts = int((texts["kind"] == POST).sum())
         comments = int((texts["kind"] == COMMENT).sum())
@@ -142,8 +144,10 @@ def text_embeddings(context: AssetExecutionContext, lake: LakeResource, embeddin
     columns = ["symbol", "item_id", "kind", "created_at", "text"]
     rows, stats = emb.embed_rows(texts.select(columns) if not texts.is_empty() else pl.DataFrame(schema={c: SOCIAL_TEXT_SCHEMA.get(c, pl.String) for c in columns}), encoder, cache)
     model_meta = embedding_model.describe(encoder)
-    for part, frame in emb.split_partitions(rows, parts):
-        write = store.write(emb.TEXT_EMBEDDINGS_ASSET, part, frame.drop("cached"))
+    # Staged, not published: text_embeddings_checks publishes the partitions that pass.
+    with staged_writes(context, lake, emb.TEXT_EMBEDDINGS_ASSET) as staged:
+        writes = [(part, frame, staged.write(emb.TEXT_EMBEDDINGS_ASSET, part, frame.drop("cached"))) for part, frame in emb.split_partitions(rows, parts)]
+    for part, frame, write in writes:
         cached = int(frame["cached"].sum()) if frame.height else 0
         extra = {**model_meta, "texts_embedded": frame.height - cached, "cache_hits": cached}
         context.add_asset_metadata(_partition_meta(write, frame, "created_at", extra), partition_key=part.dagster_key)
@@ -195,7 +199,7 @@ def text_latents(context: AssetExecutionContext, lake: LakeResource) -> Material
     now = utc_now()
     store = lake.lake()
     texts = store.read_many(SOCIAL_TEXT_ASSET, parts)
-    written = []
+    written, computed = [], []
     for symbol in sorted({p.symbol for p in parts}):
         days = sorted(p.day for p in parts if p.symbol == symbol)
         window = [DaySymbol(d, symbol) for d in days_between(spec.fit_window(days[0])[0].date(), days[-1])]
@@ -206,9 +210,13 @@ def text_latents(context: AssetExecutionContext, lake: LakeResource) -> Material
             clock, clock_note = _text_clock(context, part, now)
             frame, extra = _latents_for(part, texts, vectors, stored_days, spec, clock)
             extra = {**extra, "text_as_of": clock.isoformat(), **({"text_as_of_note": clock_note} if clock_note else {})}
-            write = store.write(TEXT_LATENTS_ASSET, part, frame)
-            written.append(frame.with_columns(symbol=pl.lit(symbol)))
-            context.add_asset_metadata(_partition_meta(write, frame, "ts", extra), partition_key=part.dagster_key)
+            computed.append((part, frame, extra))
+    # Staged, not published: text_latents_checks publishes the partitions that pass.
+    with staged_writes(context, lake, TEXT_LATENTS_ASSET) as staged:
+        writes = [staged.write(TEXT_LATENTS_ASSET, part, frame) for part, frame, _ in computed]
+    for (part, frame, extra), write in zip(computed, writes):
+        written.append(frame.with_columns(symbol=pl.lit(part.symbol)))
+        context.add_asset_metadata(_partition_meta(write, frame, "ts", extra), partition_key=part.dagster_key)
     everything = pl.concat(written, how="vertical") if written else pl.DataFrame()
     summary = {}
     if not everything.is_empty():

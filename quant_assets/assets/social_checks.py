@@ -1,21 +1,28 @@
 """Checks on social_text, text_embeddings and text_latents.
 
-Integrity and leakage checks are blocking: a failure stops every downstream asset. The
-comment/post ratio is a warning: thin comment coverage is worth knowing, not a reason to
-stop the pipeline.
+Integrity and leakage checks are blocking: a failure stops every downstream asset and keeps
+the failing partitions out of the lake. The comment/post ratio is a warning: thin comment
+coverage is worth knowing, not a reason to stop the pipeline. Each asset's checks run in one
+op on one read of the run's staged partitions, which publishes those that pass
+(``quant_assets.assets.checks``).
 """
 
 
 from datetime import timedelta
 
 import polars as pl
-from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, asset_check
 
-from quant_assets.assets.checks import result_from_offending, run_partitions, schema_check, stored_run
+from quant_assets.assets.checks import (
+    Batch,
+    GateCheck,
+    Verdict,
+    gate_check,
+    offending_verdict,
+    row_rule,
+    schema_verdict,
+)
 from quant_assets.assets.metadata import preview
 from quant_assets.assets.social import read_embeddings
-from quant_assets.partitions import DaySymbol
-from quant_assets.resources.lake import LakeResource
 from quant_assets.social import quality
 from quant_assets.social.text import SOCIAL_TEXT_ASSET
 from quant_assets.text import embeddings as emb
@@ -24,76 +31,19 @@ from quant_assets.text.latents import TEXT_LATENTS_ASSET, grid_problems, latent_
 from quant_assets.timegrid import utc_now
 
 
-def _stored(context: AssetCheckExecutionContext, lake: LakeResource, asset_name: str) -> tuple[list[DaySymbol], pl.DataFrame]:
-    # The quality rules compare rows with the day of the partition they were stored in.
-    return stored_run(context, lake, asset_name, with_partition_day=True)
+def _rule(rule, what: str):
+    # The social and text rules compare rows with the day of the partition they are stored in.
+    return row_rule(rule, what, with_partition_day=True)
 
 
 # ---- social_text ------------------------------------------------------------------------
 
-@asset_check(asset=SOCIAL_TEXT_ASSET, blocking=True, description="Columns and dtypes match the social_text schema.")
-def social_text_schema(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    return schema_check(context, lake, SOCIAL_TEXT_ASSET)
-
-
-@asset_check(asset=SOCIAL_TEXT_ASSET, blocking=True, description="No item_id appears twice for a symbol.")
-def social_text_unique_ids(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    _, texts = _stored(context, lake, SOCIAL_TEXT_ASSET)
-    return result_from_offending(quality.duplicate_items(texts), "unique item_id", texts.height)
-
-
-@asset_check(
-    asset=SOCIAL_TEXT_ASSET,
-    blocking=True,
-    description=(
-        "created_at lies inside the partition's UTC day, available_at = created_at, and "
-        "engagement is never observed before the text existed."
-    ),
-)
-def social_text_timestamps_in_day(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    _, texts = _stored(context, lake, SOCIAL_TEXT_ASSET)
-    return result_from_offending(quality.outside_day(texts), "timestamps inside the day", texts.height)
-
-
-@asset_check(
-    asset=SOCIAL_TEXT_ASSET,
-    blocking=True,
-    description=(
-        "Text that is gone is marked: null (the item is kept and counted), never a blank or "
-        "a [deleted] / [removed] placeholder that would be embedded as words."
-    ),
-)
-def social_text_unavailable_marked(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    _, texts = _stored(context, lake, SOCIAL_TEXT_ASSET)
-    return result_from_offending(quality.unmarked_unavailable_text(texts), "unavailable text marked null", texts.height)
-
-
-@asset_check(
-    asset=SOCIAL_TEXT_ASSET,
-    blocking=True,
-    description="Every comment's post is known to the source and was created before the comment.",
-)
-def social_text_comments_have_posts(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    _, texts = _stored(context, lake, SOCIAL_TEXT_ASSET)
-    return result_from_offending(quality.orphan_comments(texts), "every comment's post known", texts.height)
-
-
-@asset_check(
-    asset=SOCIAL_TEXT_ASSET,
-    blocking=False,
-    description=(
-        f"Comments per post, per partition and over the run; warns when below "
-        f"{quality.MIN_COMMENT_POST_RATIO:g} (the old system's gate)."
-    ),
-)
-def social_text_comment_post_ratio(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    parts, texts = _stored(context, lake, SOCIAL_TEXT_ASSET)
-    report = quality.comment_post_ratio(texts, parts)
+def social_text_comment_post_ratio(batch: Batch) -> Verdict:
+    report = quality.comment_post_ratio(batch.rows(with_partition_day=True), batch.parts)
     low = report.low
     ratio = report.ratio
-    return AssetCheckResult(
+    return Verdict(
         passed=report.ok,
-        severity=AssetCheckSeverity.WARN,
         description=(
             f"comment/post ratio {ratio:.2f} over the run" if ratio is not None else "no posts in the run"
         ) + (f"; {low.height} partitions below {report.threshold:g}" if low.height else ""),
@@ -109,26 +59,46 @@ def social_text_comment_post_ratio(context: AssetCheckExecutionContext, lake: La
     )
 
 
+SOCIAL_TEXT_CHECKS = {
+    "social_text_schema": GateCheck("Columns and dtypes match the social_text schema.", schema_verdict),
+    "social_text_unique_ids": GateCheck(
+        "No item_id appears twice for a symbol.", _rule(quality.duplicate_items, "unique item_id")
+    ),
+    "social_text_timestamps_in_day": GateCheck(
+        "created_at lies inside the partition's UTC day, available_at = created_at, and "
+        "engagement is never observed before the text existed.",
+        _rule(quality.outside_day, "timestamps inside the day"),
+    ),
+    "social_text_unavailable_marked": GateCheck(
+        "Text that is gone is marked: null (the item is kept and counted), never a blank or "
+        "a [deleted] / [removed] placeholder that would be embedded as words.",
+        _rule(quality.unmarked_unavailable_text, "unavailable text marked null"),
+    ),
+    "social_text_comments_have_posts": GateCheck(
+        "Every comment's post is known to the source and was created before the comment.",
+        _rule(quality.orphan_comments, "every comment's post known"),
+    ),
+    "social_text_comment_post_ratio": GateCheck(
+        f"Comments per post, per partition and over the run; warns when below "
+        f"{quality.MIN_COMMENT_POST_RATIO:g} (the old system's gate).",
+        social_text_comment_post_ratio,
+        blocking=False,
+    ),
+}
+
+
+social_text_checks = gate_check(
+    SOCIAL_TEXT_ASSET,
+    SOCIAL_TEXT_CHECKS,
+    description="The social_text checks on one read of the run's staged texts; publishes the partitions that pass.",
+)
+
+
 # ---- text_embeddings --------------------------------------------------------------------
 
-@asset_check(asset=emb.TEXT_EMBEDDINGS_ASSET, blocking=True, description="Columns and dtypes match the text_embeddings schema (384-dim Float32 arrays).")
-def text_embeddings_schema(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    return schema_check(context, lake, emb.TEXT_EMBEDDINGS_ASSET)
-
-
-@asset_check(
-    asset=emb.TEXT_EMBEDDINGS_ASSET,
-    blocking=True,
-    description=(
-        "Exactly one embedding per social_text row with text, none for text marked unavailable; "
-        "each row's text_sha256 is the hash of its text and its created_at is its text's."
-    ),
-)
-def text_embeddings_cover_text(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    parts = run_partitions(context)
-    store = lake.lake()
-    texts = store.read_many(SOCIAL_TEXT_ASSET, parts, with_partition_day=True)
-    vectors = store.read_many(emb.TEXT_EMBEDDINGS_ASSET, parts, with_partition_day=True)
+def text_embeddings_cover_text(batch: Batch) -> Verdict:
+    texts = batch.store.read_many(SOCIAL_TEXT_ASSET, batch.parts, with_partition_day=True)  # published
+    vectors = batch.rows(with_partition_day=True)
     offending = pl.concat(
         [
             emb.coverage_problems(texts, vectors),
@@ -136,103 +106,97 @@ def text_embeddings_cover_text(context: AssetCheckExecutionContext, lake: LakeRe
         ],
         how="vertical",
     )
-    return result_from_offending(offending, "one embedding per text", vectors.height)
+    return offending_verdict(offending, "one embedding per text", batch)
 
 
-@asset_check(
-    asset=emb.TEXT_EMBEDDINGS_ASSET,
-    blocking=True,
-    description="Vectors are finite, unit length (the model normalises) and from one model version per run.",
+TEXT_EMBEDDINGS_CHECKS = {
+    "text_embeddings_schema": GateCheck(
+        "Columns and dtypes match the text_embeddings schema (384-dim Float32 arrays).", schema_verdict
+    ),
+    "text_embeddings_cover_text": GateCheck(
+        "Exactly one embedding per social_text row with text, none for text marked unavailable; "
+        "each row's text_sha256 is the hash of its text and its created_at is its text's.",
+        text_embeddings_cover_text,
+    ),
+    "text_embeddings_vectors_sane": GateCheck(
+        "Vectors are finite, unit length (the model normalises) and from one model version per run.",
+        _rule(emb.vector_problems, "vectors sane"),
+    ),
+}
+
+
+text_embeddings_checks = gate_check(
+    emb.TEXT_EMBEDDINGS_ASSET,
+    TEXT_EMBEDDINGS_CHECKS,
+    description="The text_embeddings checks on one read of the run's staged vectors; publishes the partitions that pass.",
 )
-def text_embeddings_vectors_sane(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    _, vectors = _stored(context, lake, emb.TEXT_EMBEDDINGS_ASSET)
-    return result_from_offending(emb.vector_problems(vectors), "vectors sane", vectors.height)
 
 
 # ---- text_latents -----------------------------------------------------------------------
 
-@asset_check(asset=TEXT_LATENTS_ASSET, blocking=True, description="Columns and dtypes match the text_latents schema.")
-def text_latents_schema(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    return schema_check(context, lake, TEXT_LATENTS_ASSET)
+def text_latents_grid(batch: Batch) -> Verdict:
+    offending = grid_problems(batch.rows(with_partition_day=True), batch.parts, utc_now(), slack=timedelta(hours=1))
+    return offending_verdict(offending, "complete 5m grid", batch)
 
 
-@asset_check(
-    asset=TEXT_LATENTS_ASSET,
-    blocking=True,
-    description="One row per 5m bucket of the day (288; today only ended buckets), on the grid, available_at = ts + 5m.",
-)
-def text_latents_grid(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    parts, latents = _stored(context, lake, TEXT_LATENTS_ASSET)
-    offending = grid_problems(latents, parts, utc_now(), slack=timedelta(hours=1))
-    return result_from_offending(offending, "complete 5m grid", latents.height)
+# Re-derived from social_text and text_embeddings (published, checked): these trust no stamp
+# text_latents wrote.
+
+def _published_text(batch: Batch) -> pl.DataFrame:
+    return batch.store.read_many(SOCIAL_TEXT_ASSET, batch.parts, with_partition_day=True)
 
 
-@asset_check(
-    asset=TEXT_LATENTS_ASSET,
-    blocking=True,
-    description="The projection was fitted only on text before the partition's day: fit_end <= day start, always.",
-)
-def text_latents_projection_before_day(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    _, latents = _stored(context, lake, TEXT_LATENTS_ASSET)
-    return result_from_offending(projection_problems(latents), "projection fitted before the day", latents.height)
+def _rederived_from_text(rule, what: str):
+    """A text_latents check that applies ``rule(latents, social_text)``."""
+
+    def check(batch: Batch) -> Verdict:
+        return offending_verdict(rule(batch.rows(with_partition_day=True), _published_text(batch)), what, batch)
+
+    return check
 
 
-@asset_check(
-    asset=TEXT_LATENTS_ASSET,
-    blocking=True,
-    description="Empty buckets are explicit: counts 0 and latents null with *_latent_missing; present latents are complete.",
-)
-def text_latents_missing_explicit(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    _, latents = _stored(context, lake, TEXT_LATENTS_ASSET)
-    return result_from_offending(missing_problems(latents, latent_spec()), "missing is explicit", latents.height)
+def text_latents_projection_refit(batch: Batch) -> Verdict:
+    latents = batch.rows(with_partition_day=True)
+    vectors = read_embeddings(batch.store, rederive.refit_reads(latents, batch.parts))
+    offending = rederive.refit_problems(batch.parts, latents, _published_text(batch), vectors, latent_spec())
+    return offending_verdict(offending, "latents reproduced by a refit on the recorded fit window", batch)
 
 
-# Re-derived from social_text and text_embeddings: these trust no stamp text_latents wrote.
-
-def _stored_with_text(context: AssetCheckExecutionContext, lake: LakeResource) -> tuple[list[DaySymbol], pl.DataFrame, pl.DataFrame]:
-    parts, latents = _stored(context, lake, TEXT_LATENTS_ASSET)
-    return parts, latents, lake.lake().read_many(SOCIAL_TEXT_ASSET, parts, with_partition_day=True)
-
-
-def _rederived_from_text(name: str, rule, what: str, description: str):
-    """A blocking check on text_latents that applies ``rule(latents, social_text)``."""
-
-    @asset_check(asset=TEXT_LATENTS_ASSET, name=name, blocking=True, description=description)
-    def _check(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-        _, latents, texts = _stored_with_text(context, lake)
-        return result_from_offending(rule(latents, texts), what, latents.height)
-
-    return _check
-
-
-text_latents_counts_match_text = _rederived_from_text(
-    "text_latents_counts_match_text",
-    rederive.count_problems,
-    "bucket counts are social_text's",
-    "Recounted from social_text: every bucket's post, comment and market-post counts and its "
-    "comment/post ratio are the social_text rows created in it, deleted text included.",
-)
-
-text_latents_engagement_observed = _rederived_from_text(
-    "text_latents_engagement_observed",
-    rederive.engagement_problems,
-    "engagement observed by the bucket's end",
-    "Re-derived from social_text: a bucket's engagement is the mean over its posts whose "
-    "engagement was observed by the bucket's available_at; none where none was observed.",
-)
-
-
-@asset_check(
-    asset=TEXT_LATENTS_ASSET,
-    blocking=True,
-    description=(
+TEXT_LATENTS_CHECKS = {
+    "text_latents_schema": GateCheck("Columns and dtypes match the text_latents schema.", schema_verdict),
+    "text_latents_grid": GateCheck(
+        "One row per 5m bucket of the day (288; today only ended buckets), on the grid, available_at = ts + 5m.",
+        text_latents_grid,
+    ),
+    "text_latents_projection_before_day": GateCheck(
+        "The projection was fitted only on text before the partition's day: fit_end <= day start, always.",
+        _rule(projection_problems, "projection fitted before the day"),
+    ),
+    "text_latents_missing_explicit": GateCheck(
+        "Empty buckets are explicit: counts 0 and latents null with *_latent_missing; present latents are complete.",
+        _rule(lambda rows: missing_problems(rows, latent_spec()), "missing is explicit"),
+    ),
+    "text_latents_counts_match_text": GateCheck(
+        "Recounted from social_text: every bucket's post, comment and market-post counts and its "
+        "comment/post ratio are the social_text rows created in it, deleted text included.",
+        _rederived_from_text(rederive.count_problems, "bucket counts are social_text's"),
+    ),
+    "text_latents_engagement_observed": GateCheck(
+        "Re-derived from social_text: a bucket's engagement is the mean over its posts whose "
+        "engagement was observed by the bucket's available_at; none where none was observed.",
+        _rederived_from_text(rederive.engagement_problems, "engagement observed by the bucket's end"),
+    ),
+    "text_latents_projection_refit": GateCheck(
         "Refits each partition's projections on the text created in the fit window its rows "
         "record and recomputes the latents: a projection fitted on other text (the day's own) "
-        "while recording an earlier window gives other latents and fails."
+        "while recording an earlier window gives other latents and fails.",
+        text_latents_projection_refit,
     ),
+}
+
+
+text_latents_checks = gate_check(
+    TEXT_LATENTS_ASSET,
+    TEXT_LATENTS_CHECKS,
+    description="The text_latents checks on one read of the run's staged buckets; publishes the partitions that pass.",
 )
-def text_latents_projection_refit(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    parts, latents, texts = _stored_with_text(context, lake)
-    vectors = read_embeddings(lake.lake(), rederive.refit_reads(latents, parts))
-    offending = rederive.refit_problems(parts, latents, texts, vectors, latent_spec())
-    return result_from_offending(offending, "latents reproduced by a refit on the recorded fit window", latents.height)

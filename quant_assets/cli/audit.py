@@ -92,7 +92,9 @@ def audit(asset, start, end, symbols, sample, seed, strict, lake_root, json_repo
     stored = {p for p in store.partitions(asset) if first <= p.day <= last and (not wanted or p.symbol in wanted)}
     if not stored:
         which = f" for {', '.join(wanted)}" if wanted else ""
-        raise NothingToAudit(f"nothing to audit: the lake at {store.root} holds no {asset} partitions in {first}..{last}{which}")
+        held = [p for p in store.quarantined(asset) if first <= p.day <= last and (not wanted or p.symbol in wanted)]
+        why = f"; {len(held)} are quarantined, first {held[0]}: {store.quarantine_note(asset, held[0])}" if held else ""
+        raise NothingToAudit(f"nothing to audit: the lake at {store.root} holds no {asset} partitions in {first}..{last}{which}{why}")
     wanted = wanted or sorted({p.symbol for p in stored})
     parts = [DaySymbol(d, s) for d in days_between(first, last) for s in wanted]
     seed = draw_seed() if seed is None else seed

@@ -352,7 +352,10 @@ def _read_stored(store, reports, now, first_day):
     for part, stored_part in zip(parts, read_partitions(store, parts)):
         report = reports[part]
         if stored_part is None:
-            report.add([Violation("contract", str(part), None, None, None, None, "partition is not materialised")])
+            # a quarantined partition (its blocking checks failed) is not in the lake: say so
+            note = store.quarantine_note(contract.FEATURES_ASSET, part)
+            detail = "partition is not materialised" + (f" ({note})" if note else "")
+            report.add([Violation("contract", str(part), None, None, None, None, detail)])
             continue
         frame, kv = stored_part
         report.rows = frame.height

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import uuid
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from upath import UPath
 from quant_assets.partitions import DaySymbol
 
 PART_FILE = "part-0.parquet"
+QUARANTINE_REPORT = "report.json"
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,18 @@ def sha256_bytes(data: bytes) -> str:
 
 
 class ParquetLake:
-    def __init__(self, root: str):
+    """Published partitions under ``root``; readers see nothing else.
+
+    Writers that must pass checks first stage under ``staging_root`` and publish through
+    :mod:`quant_assets.lake.publish`; partitions that fail land under ``quarantine_root``.
+    Both default to siblings of the lake (``<home>/staging``, ``<home>/quarantine`` for the
+    standard ``<home>/lake``), so they share its filesystem and a publish is one rename.
+    """
+
+    def __init__(self, root: str, staging_root: str | None = None, quarantine_root: str | None = None):
         self.root = UPath(root)
+        self.staging_root = UPath(staging_root) if staging_root else self.root.parent / "staging"
+        self.quarantine_root = UPath(quarantine_root) if quarantine_root else self.root.parent / "quarantine"
 
     # ---- paths -------------------------------------------------------------------------
     def partition_dir(self, asset: str, part: DaySymbol) -> UPath:
@@ -66,17 +78,7 @@ class ParquetLake:
 
     def partitions(self, asset: str) -> list[DaySymbol]:
         """Every stored partition of an asset, sorted."""
-        base = self.root / asset
-        if not base.exists():
-            return []
-        found = []
-        for day_dir in base.iterdir():
-            if not day_dir.name.startswith("date="):
-                continue
-            for sym_dir in day_dir.iterdir():
-                if sym_dir.name.startswith("symbol=") and (sym_dir / PART_FILE).exists():
-                    found.append(DaySymbol.parse(f"{day_dir.name[5:]}|{sym_dir.name[7:]}"))
-        return sorted(found)
+        return hive_partitions(self.root / asset, PART_FILE)
 
     # ---- writes ------------------------------------------------------------------------
     def write_bytes(self, asset: str, part: DaySymbol, data: bytes) -> str:
@@ -108,7 +110,10 @@ class ParquetLake:
 
     def read_schema(self, asset: str, part: DaySymbol) -> pl.Schema:
         """The partition's columns and dtypes, from the parquet footer only."""
-        with self.partition_path(asset, part).open("rb") as handle:
+        path = self.partition_path(asset, part)
+        if self._is_local():  # by path: half the cost of a file object, over thousands of files
+            return pl.Schema(pl.read_parquet_schema(path.path))
+        with path.open("rb") as handle:
             return pl.Schema(pl.read_parquet_schema(handle))
 
     def read_file_metadata(self, asset: str, part: DaySymbol) -> dict[str, str]:
@@ -157,6 +162,40 @@ class ParquetLake:
     def iter_files(self, asset: str) -> Iterator[tuple[DaySymbol, UPath]]:
         for part in self.partitions(asset):
             yield part, self.partition_path(asset, part)
+
+    # ---- quarantine (partitions whose blocking checks failed; never read as data) ------
+    def quarantine_dir(self, asset: str, part: DaySymbol) -> UPath:
+        return self.quarantine_root / asset / f"date={part.day.isoformat()}" / f"symbol={part.symbol}"
+
+    def quarantine_report(self, asset: str, part: DaySymbol) -> dict | None:
+        """The JSON report beside a quarantined partition, or None when it is not quarantined."""
+        path = self.quarantine_dir(asset, part) / QUARANTINE_REPORT
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def quarantine_note(self, asset: str, part: DaySymbol) -> str:
+        """Why a partition reads as absent: '' when not quarantined, else the failed checks."""
+        report = self.quarantine_report(asset, part)
+        if report is None:
+            return ""
+        checks = ", ".join(sorted({f["check"] for f in report["failed_checks"]}))
+        return f"quarantined: {checks} failed, see {self.quarantine_dir(asset, part) / QUARANTINE_REPORT}"
+
+    def quarantined(self, asset: str) -> list[DaySymbol]:
+        """Partitions of ``asset`` whose latest materialisation failed a blocking check."""
+        return hive_partitions(self.quarantine_root / asset, QUARANTINE_REPORT)
+
+
+def hive_partitions(base: UPath, marker: str) -> list[DaySymbol]:
+    """The ``date=.../symbol=...`` folders under ``base`` that hold ``marker``, sorted."""
+    if not base.exists():
+        return []
+    return sorted(
+        DaySymbol.parse(f"{day_dir.name[5:]}|{sym_dir.name[7:]}")
+        for day_dir in base.iterdir()
+        if day_dir.name.startswith("date=")
+        for sym_dir in day_dir.iterdir()
+        if sym_dir.name.startswith("symbol=") and (sym_dir / marker).exists()
+    )
 
 
 def atomic_write_bytes(target: UPath, data: bytes) -> None:

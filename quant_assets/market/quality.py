@@ -82,33 +82,59 @@ def completeness(
       bars at all before listing is "not listed yet".
     - Anything else missing is a gap, named by its bar open time.
     """
-    by_part = {
-        (day, symbol): group["ts"]
-        for (day, symbol), group in frame.with_columns(_day=pl.col("ts").dt.date()).group_by(["_day", "symbol"])
-    }
-    results = []
+    # One pass over the frame and one anti-join for every partition's grid: a Python loop
+    # over each partition's 288 stamps cost ~1 ms a partition in a 5,344-partition backfill.
+    stats: dict[tuple, tuple[int, datetime]] = {}
+    present = pl.DataFrame(schema={"symbol": pl.String(), "ts": pl.Datetime("us", "UTC")})
+    if "ts" in frame.columns and frame.height:
+        present = frame.select("symbol", "ts").unique()
+        per_day = present.group_by(pl.col("ts").dt.date().alias("_day"), "symbol").agg(
+            pl.len().alias("n"), pl.col("ts").min().alias("first")
+        )
+        stats = {(day, symbol): (n, first) for day, symbol, n, first in per_day.iter_rows()}
+    results: dict[DaySymbol, Completeness] = {}
+    grids = []  # (part, bars present, first expected open, last expected open, note)
     last_closed_open = floor_to_bar(now) - BAR
     for part in parts:
-        stamps = by_part.get((part.day, part.symbol))
-        present = set(stamps.to_list()) if stamps is not None else set()
+        n, first = stats.get((part.day, part.symbol), (0, None))
         grid_end = min(part.end - BAR, last_closed_open)
         grid_start = part.start
         note = "complete day"
         if part.end - BAR > last_closed_open:
             note = "today: bars closed so far"
         if not listed_before.get(part, True):
-            if not present:
-                results.append(Completeness(part, 0, 0, [], "not listed yet"))
+            if not n:
+                results[part] = Completeness(part, 0, 0, [], "not listed yet")
                 continue
-            grid_start = min(present)
+            grid_start = first
             note = "listing day: from the first bar"
         if grid_end < grid_start:
-            results.append(Completeness(part, len(present), 0, [], note))
+            results[part] = Completeness(part, n, 0, [], note)
             continue
-        expected = pl.datetime_range(grid_start, grid_end, BAR, eager=True, time_zone="UTC").to_list()
-        missing = [ts for ts in expected if ts not in present]
-        results.append(Completeness(part, len(present), len(expected), missing, note))
-    return results
+        grids.append((part, n, grid_start, grid_end, note))
+    missing: dict[int, list[datetime]] = {}
+    if grids:
+        dtype = present.schema["ts"]
+        grid = (
+            pl.DataFrame(
+                {
+                    "_i": list(range(len(grids))),
+                    "symbol": [g[0].symbol for g in grids],
+                    "_start": [g[2] for g in grids],
+                    "_end": [g[3] for g in grids],
+                },
+                schema={"_i": pl.Int64(), "symbol": pl.String(), "_start": dtype, "_end": dtype},
+            )
+            .select("_i", "symbol", pl.datetime_ranges("_start", "_end", BAR).alias("ts"))
+            .explode("ts")
+            .with_columns(pl.col("ts").cast(dtype))
+        )
+        absent = grid.join(present, on=["symbol", "ts"], how="anti")
+        missing = dict(absent.group_by("_i").agg(pl.col("ts").sort()).iter_rows())
+    for i, (part, n, grid_start, grid_end, note) in enumerate(grids):
+        expected = (grid_end - grid_start) // BAR + 1
+        results[part] = Completeness(part, n, expected, missing.get(i, []), note)
+    return [results[part] for part in parts]
 
 
 __all__ = [

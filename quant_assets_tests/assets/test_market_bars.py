@@ -16,14 +16,7 @@ from quant_assets.resources.market_data import FileDropMarketData
 from quant_assets.runs import Rectangle
 from quant_assets_tests.conftest import SPOT_FIXTURE
 
-CHECKS = [
-    market_checks.bars_schema,
-    market_checks.bars_unique,
-    market_checks.bars_sorted,
-    market_checks.bars_on_grid,
-    market_checks.bars_ohlc_sane,
-    market_checks.bars_complete,
-]
+CHECKS = [market_checks.market_bars_checks]
 DAYS = Rectangle(DaySymbol(date(2025, 10, 5), "BTC-USDT"), DaySymbol(date(2025, 10, 7), "SOL-USDT"))
 
 
@@ -40,10 +33,11 @@ def drop_folder(tmp_path):
     return folder
 
 
-def _run(lake_root, folder, instance, rect=DAYS, with_probe=False):
+def _run(lake_root, folder, instance, rect=DAYS, with_probe=False, selection=None):
     assets = [market_bars, *CHECKS] + ([downstream_probe] if with_probe else [])
     return materialize(
         assets,
+        selection=selection,
         resources={
             "lake": LakeResource(root=str(lake_root)),
             "market_data": FileDropMarketData(folder=str(folder), source_name="binance-spot"),
@@ -64,7 +58,7 @@ def test_real_bars_materialise_with_metadata_and_pass_every_check(qa_home, drop_
         result = _run(lake_root, drop_folder, instance, with_probe=True)
         assert result.success
         checks = _checks(result)
-        assert set(checks) == {c.check_specs.__iter__().__next__().name for c in CHECKS}
+        assert set(checks) == set(market_checks.CHECKS)
         assert all(e.passed for e in checks.values()), {n: e.description for n, e in checks.items()}
         mats = result.asset_materializations_for_node("market_bars")
         assert len(mats) == 9  # 3 days x 3 symbols, one event each

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from dagster import AssetKey, BackfillPolicy, DagsterInstance, asset, materialize
 
-from quant_assets.assets import derivatives_checks
+from quant_assets.assets import derivatives_checks, market_checks
 from quant_assets.assets.derivatives import DERIVATIVES_GROUP, derivatives
 from quant_assets.assets.market import market_bars
 from quant_assets.derivatives.frame import DERIVATIVES_ASSET, FUNDING, MARK, STAT_METRICS
@@ -21,13 +21,7 @@ from quant_assets.runs import Rectangle
 from quant_assets_tests.conftest import SPOT_FIXTURE
 from quant_assets_tests.derivatives.support import DERIV_FIXTURES, at
 
-CHECKS = [
-    derivatives_checks.derivatives_schema,
-    derivatives_checks.derivatives_unique,
-    derivatives_checks.derivatives_available_at,
-    derivatives_checks.derivatives_values_finite,
-    derivatives_checks.derivatives_funding_sane,
-]
+CHECKS = [derivatives_checks.derivatives_checks]
 DAYS = Rectangle(DaySymbol(date(2025, 10, 5), "BTC-USDT"), DaySymbol(date(2025, 10, 7), "SOL-USDT"))
 BTC_1006 = DaySymbol(date(2025, 10, 6), "BTC-USDT")
 
@@ -59,8 +53,8 @@ def folders(tmp_path):
 def _run(lake_root, folders, instance, source=None, with_bars=True, with_consumer=False, rect=DAYS):
     spot, deriv = folders
     assets = [derivatives, *CHECKS]
-    if with_bars:
-        assets.insert(0, market_bars)
+    if with_bars:  # with its checks, which publish the bars derivatives read
+        assets[:0] = [market_bars, market_checks.market_bars_checks]
     if with_consumer:
         assets.append(derivatives_consumer)
     return materialize(
@@ -86,7 +80,7 @@ def test_asset_definition_shows_group_kinds_description_and_depends_on_bars():
     assert {"polars", "parquet"} <= set(spec.kinds)
     assert "is_missing" in spec.description and "available" in spec.description
     assert [d.asset_key for d in spec.deps] == [AssetKey("market_bars")]
-    assert all(c.check_specs.__iter__().__next__().blocking for c in CHECKS)
+    assert all(spec.blocking for c in CHECKS for spec in c.check_specs)
 
 
 def test_real_data_materialises_with_coverage_metadata_and_passes_every_check(qa_home, folders):
@@ -95,7 +89,7 @@ def test_real_data_materialises_with_coverage_metadata_and_passes_every_check(qa
         result = _run(lake_root, folders, instance, with_consumer=True)
         assert result.success
         checks = _checks(result)
-        assert len(checks) == len(CHECKS)
+        assert set(checks) == set(derivatives_checks.CHECKS) | set(market_checks.CHECKS)
         assert all(e.passed for e in checks.values()), {n: e.description for n, e in checks.items()}
         mats = result.asset_materializations_for_node(DERIVATIVES_ASSET)
         assert len(mats) == 9

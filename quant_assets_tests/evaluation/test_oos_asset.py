@@ -100,6 +100,7 @@ def test_a_model_record_whose_fit_ends_inside_the_embargo_is_caught(lake, fitted
     assert _verdicts(results) == {"oos_embargo": False, "oos_labels_unchanged": True, "oos_summary_reproduces": True}
     description = checks["oos_embargo"].description
     assert str(DAY) in description and str(late) in description and "after the day starts" in description
+    modelkit.assert_quarantined(lake, OOS_ASSET, [DAY], "oos_embargo")
 
 
 def test_a_label_edited_on_its_way_to_the_stored_rows_is_caught(lake, fitted, fresh_instance, monkeypatch):
@@ -118,6 +119,7 @@ def test_a_label_edited_on_its_way_to_the_stored_rows_is_caught(lake, fitted, fr
     assert _verdicts(results) == {"oos_embargo": True, "oos_labels_unchanged": False, "oos_summary_reproduces": True}
     description = modelkit.checks_of(results)["oos_labels_unchanged"].description
     assert f"{DAY}: 1 rows' labels differ" in description and f"momentum 1h t={edited['t']}" in description
+    modelkit.assert_quarantined(lake, OOS_ASSET, [DAY], "oos_labels_unchanged")
 
 
 def test_a_tampered_stored_summary_is_caught(lake, fitted, fresh_instance, monkeypatch):
@@ -133,6 +135,7 @@ def test_a_tampered_stored_summary_is_caught(lake, fitted, fresh_instance, monke
     assert _verdicts(results) == {"oos_embargo": True, "oos_labels_unchanged": True, "oos_summary_reproduces": False}
     description = modelkit.checks_of(results)["oos_summary_reproduces"].description
     assert str(DAY) in description and "/lgbm/1h/pnl" in description
+    modelkit.assert_quarantined(lake, OOS_ASSET, [DAY], "oos_summary_reproduces")
 
 
 def test_missing_inputs_fail_with_one_clear_line_and_write_nothing(lake, fitted, fresh_instance):
@@ -143,3 +146,23 @@ def test_missing_inputs_fail_with_one_clear_line_and_write_nothing(lake, fitted,
     error = [e for e in results[0].all_events if e.is_step_failure][0].step_failure_data.error
     assert f"input partitions not materialised: {MODELS_ASSET} {other}" in (error.cause or error).message
     assert not ParquetLake(str(lake)).exists(OOS_ASSET, DAY), "nothing written when one partition cannot be evaluated"
+
+
+def test_a_quarantined_model_day_is_not_served_and_the_failure_says_why(lake, fitted, fresh_instance):
+    """A model day whose checks failed (first materialisation: nothing published before) is
+    in quarantine, not the lake: a separate oos_eval run refuses it and names the check."""
+    from quant_assets.lake.publish import StagedLake
+
+    store = ParquetLake(str(lake))
+    record = store.read(MODELS_ASSET, DAY)
+    store.partition_path(MODELS_ASSET, DAY).unlink()
+    staged = StagedLake.begin(store, "failed-model-run", MODELS_ASSET)
+    staged.write(MODELS_ASSET, DAY, record)
+    staged.seal()
+    staged.publish({DAY: [{"check": "model_purge", "why": "planted"}]})
+    results = _evaluate(lake, fitted, fresh_instance, days=(DAY.day,))
+    assert not results[0].success
+    error = [e for e in results[0].all_events if e.is_step_failure][0].step_failure_data.error
+    message = (error.cause or error).message
+    assert f"input partitions not materialised: {MODELS_ASSET} {DAY} (quarantined: model_purge failed, see " in message
+    assert not store.exists(OOS_ASSET, DAY) and not store.quarantined(OOS_ASSET)

@@ -5,7 +5,9 @@ output), materialised through Dagster on real data, and must be caught twice:
    place, so the prefix-invariance recompute runs the *leaky* pipeline on truncated inputs:
    the pipeline itself is shown not to be prefix-invariant), and
 2. by ``quant-assets audit`` afterwards, with the leak gone from the code, on the stored
-   partitions alone (no re-materialisation).
+   partitions alone (no re-materialisation). The checks keep the leaky partitions out of
+   the lake (quarantined), so the audit is shown them as a lake written before checks
+   gated publication would hold them: moved into place by hand.
 
 Clean data gives zero violations on every check, on every row (``--sample all``).
 
@@ -45,6 +47,20 @@ def audit_cli(lake: str, days, *extra) -> tuple[int, str]:
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result.exit_code, result.output
+
+
+def publish_quarantined_by_hand(lake: str, check: str) -> None:
+    """The run quarantined its leaky partitions, naming ``check``; put them in the lake
+    anyway, as a lake written before checks gated publication would hold them."""
+    from quant_assets.lake.store import PART_FILE, ParquetLake
+
+    store = ParquetLake(lake)
+    quarantined = store.quarantined(FEATURES_ASSET)
+    assert quarantined and not set(quarantined) & set(store.partitions(FEATURES_ASSET))
+    for part in quarantined:
+        assert check in {f["check"] for f in store.quarantine_report(FEATURES_ASSET, part)["failed_checks"]}
+        data = (store.quarantine_dir(FEATURES_ASSET, part) / PART_FILE).read_bytes()
+        store.write_bytes(FEATURES_ASSET, part, data)
 
 
 def failed_checks(results) -> dict[str, str]:
@@ -139,6 +155,7 @@ def test_pipeline_leak_is_caught_by_checks_and_audit(leak, clean_lakes, tmp_path
     assert "stored=" in description and "expected=" in description
 
     # the leak is gone from the code; the audit sees it in the stored partitions
+    publish_quarantined_by_hand(lake, f"feature_matrix_{expected_check}")
     code, output = audit_cli(lake, run_days)
     assert code == 1, output
     assert f"[{expected_check}]" in output
@@ -169,6 +186,7 @@ def test_asof_join_leak_with_a_correct_looking_stamp_is_caught_on_every_row(clea
     assert not caught.passed
     assert "feature=basis_bps" in caught.description and "not the newest basis_bps available at t" in caught.description
     # every leaked row is caught, not a sample of them: compare with the clean pipeline
+    publish_quarantined_by_hand(lake, "feature_matrix_asof_inputs")
     store = ParquetLake(lake)
     parts = harness.parts(OCT_RUN, realdata.SYMBOLS)
     inputs = Inputs(realdata.bars(), realdata.derivatives(), realdata.latents())
@@ -195,6 +213,10 @@ def test_projection_fitted_on_later_text_is_caught(clean_lakes, tmp_path, instan
     failed = failed_checks(results)
     assert "feature_matrix_asof" in failed, failed
     assert "text_projection_fit_end" in failed["feature_matrix_asof"]
+    # the audit reads the published lake only: the leaky partitions are named quarantined, not audited
+    code, output = audit_cli(lake, OCT_RUN)
+    assert code != 0 and "quarantined: feature_matrix_asof failed" in output and "[asof]" not in output, output
+    publish_quarantined_by_hand(lake, "feature_matrix_asof")
     code, output = audit_cli(lake, OCT_RUN)
     assert code == 1
     assert "[asof]" in output and "feature=text_projection_fit_end" in output

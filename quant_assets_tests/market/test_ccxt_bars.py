@@ -336,6 +336,7 @@ def test_market_bars_asset_materialises_a_day_range_from_ccxt(tmp_path):
     from dagster import DagsterInstance, materialize
 
     from quant_assets.assets.market import market_bars
+    from quant_assets.assets.market_checks import market_bars_checks
     from quant_assets.lake.store import ParquetLake
     from quant_assets.resources.lake import LakeResource
 
@@ -344,8 +345,8 @@ def test_market_bars_asset_materialises_a_day_range_from_ccxt(tmp_path):
     serve_klines(recorded, "ETHUSDT")
     # The range 2025-10-10|BTC-USDT .. 2025-10-10|ETH-USDT: both symbols of one day, one run.
     result = materialize(
-        [market_bars],
-        resources={"lake": LakeResource(root=str(tmp_path)), "market_data": recorded_market_data(exchange)},
+        [market_bars, market_bars_checks],  # the checks publish what passes
+        resources={"lake": LakeResource(root=str(tmp_path / "lake")), "market_data": recorded_market_data(exchange)},
         instance=DagsterInstance.ephemeral(),
         tags={
             "dagster/asset_partition_range_start": "2025-10-10|BTC-USDT",
@@ -354,7 +355,7 @@ def test_market_bars_asset_materialises_a_day_range_from_ccxt(tmp_path):
     )
 
     assert result.success
-    lake = ParquetLake(str(tmp_path))
+    lake = ParquetLake(str(tmp_path / "lake"))
     assert lake.partitions("market_bars") == [DaySymbol(DAY.date(), "BTC-USDT"), DaySymbol(DAY.date(), "ETH-USDT")]
     for key, market_id in [("BTC-USDT", "BTCUSDT"), ("ETH-USDT", "ETHUSDT")]:
         stored = lake.read("market_bars", DaySymbol(DAY.date(), key))

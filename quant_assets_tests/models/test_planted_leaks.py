@@ -76,3 +76,5 @@ def test_planted_model_leak_is_caught(plant, caught_by, home, monkeypatch, fresh
     checks = modelkit.checks_of(results)
     assert not checks[caught_by].passed, f"{caught_by} passed: {checks[caught_by].description}"
     assert caught_by.removeprefix("model_") in checks[caught_by].description
+    # no served day points at the leaky fit: oos_eval and every lake reader never see it
+    modelkit.assert_quarantined(home / "lake", MODELS_ASSET, modelkit.parts(*SERVED), caught_by)

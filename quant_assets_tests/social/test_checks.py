@@ -17,14 +17,7 @@ from quant_assets.runs import Rectangle
 from quant_assets.social.text import SOCIAL_TEXT_ASSET
 from quant_assets_tests.social.support import DAY1, DAY2, REDDIT_FIXTURES
 
-CHECKS = [
-    social_checks.social_text_schema,
-    social_checks.social_text_unique_ids,
-    social_checks.social_text_timestamps_in_day,
-    social_checks.social_text_unavailable_marked,
-    social_checks.social_text_comments_have_posts,
-    social_checks.social_text_comment_post_ratio,
-]
+CHECKS = [social_checks.social_text_checks]
 RECT = Rectangle(DaySymbol(DAY1, "BTC-USDT"), DaySymbol(DAY2, "SOL-USDT"))
 BTC_DAY1 = DaySymbol(DAY1, "BTC-USDT")
 
@@ -57,33 +50,34 @@ class PlantedSource(FileDropSocialText):
         return frame, meta
 
 
-class MisfilingLake(ParquetLake):
+def misfiling_split(real_split):
     """A buggy writer: it files a row of 2025-10-10 in BTC's 2025-10-09 partition."""
 
-    def write(self, asset_name, part, frame):
-        if asset_name == SOCIAL_TEXT_ASSET and part == BTC_DAY1 and frame.height:
-            stray = frame.head(1).with_columns(
-                created_at=pl.col("created_at") + timedelta(days=1), available_at=pl.col("available_at") + timedelta(days=1)
-            )
-            frame = pl.concat([frame, stray.with_columns(item_id=pl.lit("stray"))])
-        return super().write(asset_name, part, frame)
+    def split(frame, parts):
+        out = []
+        for part, texts in real_split(frame, parts):
+            if part == BTC_DAY1 and texts.height:
+                stray = texts.head(1).with_columns(
+                    created_at=pl.col("created_at") + timedelta(days=1),
+                    available_at=pl.col("available_at") + timedelta(days=1),
+                )
+                texts = pl.concat([texts, stray.with_columns(item_id=pl.lit("stray"))])
+            out.append((part, texts))
+        return out
 
-
-class MisfilingLakeResource(LakeResource):
-    def lake(self) -> ParquetLake:
-        return MisfilingLake(self.root)
+    return split
 
 
 def blocking_failures(checks) -> set[str]:
     return {n for n, e in checks.items() if not e.passed and e.severity == AssetCheckSeverity.ERROR}
 
 
-def run(tmp_path, source, lake=None):
+def run(tmp_path, source):
     with DagsterInstance.ephemeral() as instance:
         result = materialize(
             [social_text, *CHECKS, social_consumer],
             resources={
-                "lake": lake or LakeResource(root=str(tmp_path / "lake")),
+                "lake": LakeResource(root=str(tmp_path / "lake")),
                 "social_source": source,
                 "social_linking": SocialLinking(),
             },
@@ -98,7 +92,7 @@ def run(tmp_path, source, lake=None):
 
 def test_clean_fixture_passes_every_check_and_reaches_downstream(tmp_path):
     _, checks, consumed = run(tmp_path, PlantedSource(folder=str(REDDIT_FIXTURES)))
-    assert len(checks) == len(CHECKS)
+    assert set(checks) == set(social_checks.SOCIAL_TEXT_CHECKS)
     assert not blocking_failures(checks), {n: e.description for n, e in checks.items()}
     # The real fixture is above the old gate over the run; one thin partition is reported.
     ratio = checks["social_text_comment_post_ratio"].metadata
@@ -124,12 +118,18 @@ def test_each_planted_defect_fails_its_check_and_blocks_downstream(tmp_path, def
     assert consumed == 0
 
 
-def test_a_row_filed_under_the_wrong_day_fails_the_timestamp_check(tmp_path):
-    lake = MisfilingLakeResource(root=str(tmp_path / "lake"))
-    _, checks, consumed = run(tmp_path, PlantedSource(folder=str(REDDIT_FIXTURES)), lake=lake)
+def test_a_row_filed_under_the_wrong_day_fails_the_timestamp_check(tmp_path, monkeypatch):
+    from quant_assets.assets import social
+
+    monkeypatch.setattr(social, "split_partitions", misfiling_split(social.split_partitions))
+    _, checks, consumed = run(tmp_path, PlantedSource(folder=str(REDDIT_FIXTURES)))
     assert blocking_failures(checks) == {"social_text_timestamps_in_day"}, {n: e.description for n, e in checks.items()}
     assert checks["social_text_timestamps_in_day"].metadata["offending_rows"].value == 1
     assert consumed == 0
+    # The file that holds the stray row is held back, not the day its timestamp names.
+    lake = ParquetLake(str(tmp_path / "lake"))
+    assert lake.quarantined(SOCIAL_TEXT_ASSET) == [BTC_DAY1]
+    assert DaySymbol(DAY2, "BTC-USDT") in lake.partitions(SOCIAL_TEXT_ASSET)
 
 
 def test_thin_comments_warn_but_do_not_block(tmp_path):
