@@ -142,7 +142,10 @@ def build_gate_asset(thresholds: Thresholds, leakage_assets: dict[str, str] | No
     def gate_verdict(context: AssetExecutionContext, lake: LakeResource, mlflow_tracking: MlflowTracking) -> MaterializeResult:
         parts = parse_keys(context.partition_keys)
         store, now = lake.lake(), utc_now()
-        missing = [str(p) for p in parts if not store.exists(MODELS_ASSET, p)]
+        # A model day that failed its checks is quarantined: it is judged, and its verdict is the
+        # leakage gate's FAIL naming those checks (read from the instance); one never
+        # materialised cannot be judged at all.
+        missing = [str(p) for p in parts if not store.exists(MODELS_ASSET, p) and not store.quarantine_report(MODELS_ASSET, p)]
         if missing:
             raise ValueError(f"{GATE_ASSET}: {MODELS_ASSET} partitions not materialised: {', '.join(missing[:10])}; materialise them first")
         tracking = mlflow_tracking.tracking()
@@ -152,22 +155,23 @@ def build_gate_asset(thresholds: Thresholds, leakage_assets: dict[str, str] | No
             rows_by_day = _window_rows(store, part, window)
             failing = _failing(checks, leakage_assets, part, rows_by_day, now)
             days = gate_window.window_days(part.day, window, settings.start_date())
-            record = store.read(MODELS_ASSET, part).row(0, named=True)
+            record = store.read(MODELS_ASSET, part).row(0, named=True) if store.exists(MODELS_ASSET, part) else None
             verdicts = gate_window.verdicts(
                 rows_by_day, (days[0], days[-1]), failing, thresholds, now,
-                features_by_day=_window_features(store, part, rows_by_day), cv_sharpes=_cv_sharpes(tracking, record),
+                features_by_day=_window_features(store, part, rows_by_day),
+                cv_sharpes=_cv_sharpes(tracking, record) if record else None,
             )  # fmt: skip
             judged.append((part, verdicts, record))
         passed = 0
         for part, verdicts, record in judged:
             write = store.write(GATE_ASSET, part, verdicts)
-            marked = _challenge(tracking, part, record, verdicts)
+            marked = _challenge(tracking, part, record, verdicts) if record else []
             passed += bool(marked)
             context.add_asset_metadata(
                 partition_metadata(write, verdicts, {
                     "passed": ", ".join(f"{f}/{h}" for f, h in verdicts.filter("passed").select("family", "horizon").iter_rows()) or "none",
                     "challenger_set": ", ".join(marked) or "none",
-                    "model_uri": record["model_uri"],
+                    "model_uri": record["model_uri"] if record else store.quarantine_note(MODELS_ASSET, part),
                     "verdicts": preview(verdicts.select("family", "horizon", "passed", *FIGURES), rows=verdicts.height or 1),
                     "reasons": MetadataValue.md("\n\n".join(f"**{f}/{h}**\n\n" + r.replace("\n", "  \n") for f, h, r in verdicts.select("family", "horizon", "reasons").iter_rows()) or "_no model series in the window_"),
                 }, time_column="window_end"),

@@ -86,7 +86,9 @@ def _judge(home, instance, monkeypatch, leaky: bool, evidence_days=EVIDENCE_DAYS
     assert all(r.success for r in results)
     store = ParquetLake(str(home / "lake"))
     part = DaySymbol(D, modelkit.SYMBOL)
-    return store.read(GATE_ASSET, part), store.read(MODELS_ASSET, part).row(0, named=True), modelkit.mlflow_resource(home).tracking().client
+    # A model day that failed its checks is quarantined (write-audit-publish): no record to read.
+    record = store.read(MODELS_ASSET, part).row(0, named=True) if store.exists(MODELS_ASSET, part) else None
+    return store.read(GATE_ASSET, part), record, modelkit.mlflow_resource(home).tracking().client
 
 
 def _alias(client, horizon, alias):
@@ -120,6 +122,8 @@ def test_a_passing_verdict_sets_challenger_and_never_champion(home, fresh_instan
 
 def test_a_leaky_model_with_good_metrics_is_refused_by_the_leakage_gate(home, fresh_instance, monkeypatch):
     table, record, client = _judge(home, fresh_instance, monkeypatch, leaky=True)
+    store = ParquetLake(str(home / "lake"))
+    assert record is None and store.quarantined(MODELS_ASSET) == [DaySymbol(D, modelkit.SYMBOL)], "the leaky model is never published"
     row = table.filter((pl.col("family") == "lgbm") & (pl.col("horizon") == "4h")).row(0, named=True)
     failures = [r for r in row["reasons"].splitlines() if r.startswith("FAIL")]
     assert not row["passed"] and len(failures) == 1, "the metrics look good: only the leakage gate refuses"
