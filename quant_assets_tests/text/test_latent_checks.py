@@ -46,8 +46,14 @@ def run(tmp_path, folder=REDDIT_FIXTURES):
     return checks, failed, len(result.asset_materializations_for_node("latents_consumer"))
 
 
-def stored(tmp_path, asset_name, day=DAY2):
-    return ParquetLake(str(tmp_path / "lake")).read(asset_name, DaySymbol(day, BTC))
+def stored(tmp_path, asset_name, day=DAY2, quarantined=False):
+    """A partition's rows: published, or (``quarantined``) held back by its failed checks,
+    which write-audit-publish keeps out of the lake."""
+    store, part = ParquetLake(str(tmp_path / "lake")), DaySymbol(day, BTC)
+    if not quarantined:
+        return store.read(asset_name, part)
+    assert not store.exists(asset_name, part) and part in store.quarantined(asset_name)
+    return pl.read_parquet(store.quarantine_dir(asset_name, part) / "part-0.parquet")
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +84,7 @@ def test_engagement_leaked_inside_the_latents_code_is_caught(tmp_path, monkeypat
     checks, failed, consumed = run(tmp_path)
     assert failed == {"text_latents_engagement_observed"}, {n: checks[n].description for n in failed}
     # Every post of 2025-10-10 was scraped weeks later; the leak put its score in its bucket.
-    leaked = stored(tmp_path, "text_latents")["post_score_observed_mean"].is_not_null().sum()
+    leaked = stored(tmp_path, "text_latents", quarantined=True)["post_score_observed_mean"].is_not_null().sum()
     assert checks["text_latents_engagement_observed"].metadata["offending_rows"].value >= leaked > 0
     assert consumed == 0
 
@@ -99,21 +105,23 @@ def test_a_projection_fitted_on_the_days_own_text_recording_an_earlier_fit_end_i
     # The stamps say "fitted before the day": the timestamp check is fooled, the refit is not.
     assert checks["text_latents_projection_before_day"].passed
     assert failed == {"text_latents_projection_refit"}, {n: checks[n].description for n in failed}
-    assert (stored(tmp_path, "text_latents")["projection_fit_end"] == DaySymbol(DAY2, BTC).start).all()
+    assert (stored(tmp_path, "text_latents", quarantined=True)["projection_fit_end"] == DaySymbol(DAY2, BTC).start).all()
     assert consumed == 0
     # Day 1 had no history: a comment tower at all is the leak. Day 2 had one: its values differ.
-    problems = refit_problems_of(tmp_path)
+    problems = refit_problems_of(tmp_path, quarantined=True)
     day1 = set(problems.filter(pl.col("ts").dt.date() == DAY1)["problem"])
     day2 = set(problems.filter(pl.col("ts").dt.date() == DAY2)["problem"])
     assert day1 == {"comment latent present or missing unlike a projection refitted on the recorded fit window"}
     assert "comment latent differs from a projection refitted on the text of the recorded fit window" in day2
 
 
-def refit_problems_of(tmp_path) -> pl.DataFrame:
-    """The refit rule run directly on what the lake holds, partition by partition."""
+def refit_problems_of(tmp_path, quarantined=False) -> pl.DataFrame:
+    """The refit rule run directly on the stored latents (published or quarantined), partition by partition."""
     store, spec = ParquetLake(str(tmp_path / "lake")), latents.latent_spec()
     parts = [DaySymbol(DAY1, BTC), DaySymbol(DAY2, BTC)]
-    rows = store.read_many("text_latents", parts, with_partition_day=True)
+    rows = pl.concat([
+        stored(tmp_path, "text_latents", p.day, quarantined).with_columns(symbol=pl.lit(p.symbol), partition_day=pl.lit(p.day)) for p in parts
+    ])
     texts = store.read_many("social_text", parts, with_partition_day=True)
     # Day 1's recorded window starts 30 days before it: that is where the refit reads from.
     assert rederive.refit_reads(rows, parts) == [DaySymbol(DAY1 - timedelta(days=30 - i), BTC) for i in range(32)]
