@@ -107,6 +107,7 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
     from quant_assets.assets.evaluation import oos_eval
     from quant_assets.assets.evaluation_checks import CHECKS as OOS_CHECKS
     from quant_assets.assets.evaluation_checks import oos_eval_checks
+    from quant_assets.assets import gate as gate_asset_module
     from quant_assets.assets.gate import build_gate_asset, gate_thresholds
     from quant_assets.evaluation import gate_window, oos
     from quant_assets.evaluation.gate_window import GATE_ASSET, PARTITION_SEPARATOR
@@ -220,6 +221,12 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
         part: [x for x in v["failing_partitions"][0].split(PARTITION_SEPARATOR) if x] if v.height else []
         for part, v in stored_verdicts.items()
     }
+    # The gate's other inputs, read as the asset reads them: each window's feature flags and the fit's k-fold.
+    window_flags, fit_cv = {}, {}
+    for part in model_parts:
+        days = gate_window.window_days(part.day, window, first_day)
+        window_flags[part] = gate_asset_module.window_features(store, part, [d for d in days if DaySymbol(d, part.symbol) in stored_oos])
+        fit_cv[part] = gate_asset_module.cv_sharpes_of(tracking, inputs[part][2])
     raw_read_s = time.perf_counter() - read0
     log(f"raw: reads {raw_read_s:.1f}s; evaluating {len(model_parts)} partitions ...")
 
@@ -239,7 +246,9 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
     for part in model_parts:
         days = gate_window.window_days(part.day, window, first_day)
         rows_by_day = {d: stored_oos[p] for d in days if (p := DaySymbol(d, part.symbol)) in stored_oos}
-        raw_verdicts[part] = gate_window.verdicts(rows_by_day, (days[0], days[-1]), failing[part], thresholds, now)
+        raw_verdicts[part] = gate_window.verdicts(
+            rows_by_day, (days[0], days[-1]), failing[part], thresholds, now, features_by_day=window_flags[part], cv_sharpes=fit_cv[part]
+        )
     raw_gate_s = time.perf_counter() - t0
     raw_compute_s = raw_oos_s + raw_gate_s
 

@@ -68,13 +68,13 @@ def _window_rows(store, part: DaySymbol, window: int) -> dict:
     return {d: store.read(OOS_ASSET, p) for d in days if store.exists(OOS_ASSET, p := DaySymbol(d, part.symbol))}
 
 
-def _window_features(store, part: DaySymbol, days) -> dict:
+def window_features(store, part: DaySymbol, days) -> dict:
     """The missing flags of the window's feature rows, per day held (for source coverage)."""
     flags = [flag for source_flags in FLAGS_BY_SOURCE.values() for flag in source_flags]
     return {d: store.read(FEATURES_ASSET, p).select(flags) for d in days if store.exists(FEATURES_ASSET, p := DaySymbol(d, part.symbol))}
 
 
-def _cv_sharpes(tracking, record: dict) -> dict[tuple[str, str], float]:
+def cv_sharpes_of(tracking, record: dict) -> dict[tuple[str, str], float]:
     """The fit's purged k-fold daily Sharpe per horizon (mean over the folds that have one),
     for the family it was computed for; none for a fit that stored no folds."""
     try:
@@ -158,8 +158,8 @@ def build_gate_asset(thresholds: Thresholds, leakage_assets: dict[str, str] | No
             record = store.read(MODELS_ASSET, part).row(0, named=True) if store.exists(MODELS_ASSET, part) else None
             verdicts = gate_window.verdicts(
                 rows_by_day, (days[0], days[-1]), failing, thresholds, now,
-                features_by_day=_window_features(store, part, rows_by_day),
-                cv_sharpes=_cv_sharpes(tracking, record) if record else None,
+                features_by_day=window_features(store, part, rows_by_day),
+                cv_sharpes=cv_sharpes_of(tracking, record) if record else None,
             )  # fmt: skip
             judged.append((part, verdicts, record))
         passed = 0
