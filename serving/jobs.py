@@ -32,6 +32,7 @@ from quant_assets.lake.store import ParquetLake
 from quant_assets.market.bars import BARS_ASSET
 from quant_assets.partitions import DaySymbol
 from quant_assets.resources.lake import LakeResource
+from quant_assets.resources.market_data import MarketDataSource
 from quant_assets.resources.models import MlflowTracking
 from quant_assets.timegrid import BAR, utc_now
 from serving.execution.batch import Book
@@ -78,8 +79,22 @@ def build_trader(mode: str, lake: LakeResource, mlflow_tracking: MlflowTracking,
     )  # fmt: skip
 
 
-@op(name=OP, description="One trading tick for one closed bar: champions, features, signals, risk, orders, fills.")
-def trading_tick_op(context: OpExecutionContext, config: TickConfig, lake: LakeResource, mlflow_tracking: MlflowTracking) -> dict:
+def newest_bars(market_data: MarketDataSource, store: ParquetLake, symbols: list[str], t: datetime, now: datetime) -> pl.DataFrame:
+    """The closed bars the configured market source has for ``t``'s day (and the day before,
+    where the lake lacks it): what the tick appends to the lake's bars. The lake is written by
+    ``market_bars`` alone; a tick only reads what it fetched."""
+    day = (t - BAR).date()
+    before = day - timedelta(days=1)
+    parts = [DaySymbol(day, s) for s in symbols]
+    parts += [DaySymbol(before, s) for s in symbols if not store.partition_path(BARS_ASSET, DaySymbol(before, s)).exists()]
+    frame, _ = market_data.fetch_bars(sorted(parts), now)
+    return frame.filter(pl.col("available_at") <= now)
+
+
+@op(name=OP, description="Ingest the newest closed bars from the market source, then one trading tick for one closed bar: "
+                         "champions, features, signals, risk, orders, fills.")  # fmt: skip
+def trading_tick_op(context: OpExecutionContext, config: TickConfig, lake: LakeResource, mlflow_tracking: MlflowTracking,
+                    market_data: MarketDataSource) -> dict:  # fmt: skip
     if config.mode not in ("paper", "live"):
         raise ValueError(f"mode must be paper or live, not {config.mode!r}")
     t = datetime.fromisoformat(config.bar).astimezone(UTC)
@@ -87,12 +102,14 @@ def trading_tick_op(context: OpExecutionContext, config: TickConfig, lake: LakeR
     try:
         now = datetime.fromisoformat(config.now).astimezone(UTC) if config.now else utc_now()
         trader = build_trader(config.mode, lake, mlflow_tracking, ledger, lambda: now)
-        report = run_tick(trader, t, now=now)
+        fetched = newest_bars(market_data, lake.lake(), trader.symbols, t, now)
+        report = run_tick(trader, t, now=now, fetched_bars=fetched)
     finally:
         ledger.close()
     summary = {
         "bar": t.isoformat(),
         "mode": config.mode,
+        "fetched_bars": fetched.height,
         "no_champion": len(report.no_champion),
         "data_halts": {s: [h.code for h in hs] for s, hs in report.data_halts.items()},
         "decisions": len(report.decisions),
