@@ -26,7 +26,8 @@ def input_columns() -> list[str]:
 
 def design_matrix(frame: pl.DataFrame, columns: list[str]) -> np.ndarray:
     """float64 matrix of ``columns``; nulls become NaN, flags 0/1."""
-    return frame.select([pl.col(c).cast(pl.Float64).fill_null(float("nan")) for c in columns]).to_numpy()
+    # Whole-frame cast and fill: one expression per column cost ~9 ms per one-row call in serving.
+    return frame.select(columns).cast(pl.Float64).fill_null(float("nan")).to_numpy()
 
 
 @dataclass
