@@ -18,6 +18,7 @@ import polars as pl
 from dagster import (
     Config,
     DefaultSensorStatus,
+    MetadataValue,
     OpExecutionContext,
     RunRequest,
     SensorEvaluationContext,
@@ -104,6 +105,7 @@ def trading_tick_op(context: OpExecutionContext, config: TickConfig, lake: LakeR
         trader = build_trader(config.mode, lake, mlflow_tracking, ledger, lambda: now)
         fetched = newest_bars(market_data, lake.lake(), trader.symbols, t, now)
         report = run_tick(trader, t, now=now, fetched_bars=fetched)
+        context.add_output_metadata(book_metadata(ledger, trader, report, t))
     finally:
         ledger.close()
     summary = {
@@ -119,6 +121,29 @@ def trading_tick_op(context: OpExecutionContext, config: TickConfig, lake: LakeR
     }
     context.log.info("tick %s", summary)
     return summary
+
+
+def book_metadata(ledger: Ledger, trader: Trader, report, t: datetime) -> dict:
+    """What the run's page shows: the book's positions, cash, equity and the UTC day's PnL at the
+    tick's marks, the orders placed and the halts. Ledger rows only: no setting, no key."""
+    book = trader.book
+    marks = {trader.ccxt(s): c for s, c in trader.features.snapshot(trader.symbols, t)[1].items()}
+    equity = ledger.equity(book.mode, book.strategy, marks)
+    day = ledger.equity_marks(book.mode, book.strategy, (t - BAR).date())
+    start = day[0][1] if day else book.starting_cash
+    positions = [{k: p[k] for k in ("symbol", "quantity", "avg_price", "realized_pnl")} for p in ledger.positions(book.mode, book.strategy)]
+    (cash,) = ledger.cash(book.mode, book.strategy) or [{"balance": book.starting_cash}]
+    halts = [h.code for h in report.batch.halts] + [f"{s}:{h.code}" for s, hs in report.data_halts.items() for h in hs]
+    return {
+        "book": f"{book.mode}/{book.strategy}",
+        "positions": MetadataValue.json(positions),
+        "cash": float(cash["balance"]),
+        "equity": float(equity),
+        "pnl_day": float(equity - start),
+        "pnl_total": float(equity - book.starting_cash),
+        "orders_placed": len(report.orders),
+        "halts": MetadataValue.json(halts),
+    }
 
 
 @job(name=JOB, description="The trading tick the paper and live sensors run, one run per closed bar.")

@@ -8,7 +8,8 @@ import shutil
 
 import polars as pl
 import pytest
-from dagster import DagsterInstance, DefaultSensorStatus, RunRequest, SkipReason, build_sensor_context
+from dagster import serialize_value
+from dagster import DagsterEventType, DagsterInstance, EventRecordsFilter, DefaultSensorStatus, RunRequest, SkipReason, build_sensor_context
 
 from quant_assets.lake.store import ParquetLake
 from quant_assets.market.bars import BARS_ASSET
@@ -18,6 +19,7 @@ from quant_assets.resources.market_data import FileDropMarketData
 from quant_assets.resources.lake import LakeResource
 from quant_assets.resources.models import MlflowTracking
 from quant_assets_tests import modelkit
+from quant_assets_tests.serving import kit as tradekit_keys
 from quant_assets_tests.serving import tradekit
 from quant_assets_tests.serving.conftest import SERVED
 from serving import jobs
@@ -89,6 +91,23 @@ def _run(env, bar, instance, market_data=None, now=None):
     result = jobs.trading_tick_job.execute_in_process(run_config=config, resources=resources, instance=instance)
     assert result.success
     return result.output_for_node("run_trading_tick")
+
+
+def test_the_runs_page_shows_positions_cash_and_pnl_and_never_a_key(env, monkeypatch):
+    tradekit.crown(env)
+    monkeypatch.setenv("QUANT_ASSETS_EXCHANGE_API_KEY", tradekit_keys.FAKE.api_key)
+    monkeypatch.setenv("QUANT_ASSETS_EXCHANGE_API_SECRET", tradekit_keys.FAKE.secret)
+    with DagsterInstance.ephemeral() as instance:
+        _run(env, NOON, instance)
+        _run(env, NOON + timedelta(minutes=5), instance)  # the fill
+        records = instance.get_event_records(EventRecordsFilter(event_type=DagsterEventType.STEP_OUTPUT), ascending=True)
+        meta = records[-1].event_log_entry.dagster_event.step_output_data.metadata
+        assert meta["positions"].value[0]["symbol"] == "BTC/USDT" and meta["positions"].value[0]["quantity"] != 0
+        assert {"cash", "equity", "pnl_day", "pnl_total", "orders_placed", "halts"} <= set(meta)
+        assert meta["book"].value == "paper/champion"
+        everything = "".join(serialize_value(e) for run in instance.get_runs() for e in instance.all_logs(run.run_id))
+    for secret in (tradekit_keys.FAKE.api_key, tradekit_keys.FAKE.secret, "LEAKCANARY"):
+        assert secret not in everything
 
 
 def test_a_bar_fetched_after_the_lakes_last_partition_is_traded_on(env):
