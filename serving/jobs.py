@@ -1,7 +1,8 @@
 """The trading job and its two sensors, mounted in the one ``Definitions``.
 
-``trading_tick`` is one op that runs ``serving.tick.run_tick`` for one bar and one mode (run
-config). ``paper_trading_sensor`` asks for one run per new closed 5m bar of the universe
+``trading_tick`` is one op that fetches the decision day's closed bars from the configured
+market source and runs ``serving.tick.run_tick`` with them for one bar and one mode (run
+config); its output metadata is the book after the tick (positions, cash, PnL, orders, halts). ``paper_trading_sensor`` asks for one run per new closed 5m bar of the universe
 (cursor: the last bar requested; ``run_key``: the bar, so Dagster itself never starts two runs
 for one bar, and the ledger's client order ids make a rerun place nothing twice).
 ``live_trading_sensor`` is the same job with the live adapter: STOPPED by default, and even
@@ -127,7 +128,7 @@ def book_metadata(ledger: Ledger, trader: Trader, report, t: datetime) -> dict:
     """What the run's page shows: the book's positions, cash, equity and the UTC day's PnL at the
     tick's marks, the orders placed and the halts. Ledger rows only: no setting, no key."""
     book = trader.book
-    marks = {trader.ccxt(s): c for s, c in trader.features.snapshot(trader.symbols, t)[1].items()}
+    marks = {trader.ccxt(s): c for s, c in report.marks.items()}  # the tick's, fetched bars included
     equity = ledger.equity(book.mode, book.strategy, marks)
     day = ledger.equity_marks(book.mode, book.strategy, (t - BAR).date())
     start = day[0][1] if day else book.starting_cash

@@ -78,6 +78,7 @@ class TickReport:
     predictions: dict[tuple[str, str], float] = field(default_factory=dict)
     decisions: list[dict] = field(default_factory=list)
     targets: dict[str, float] = field(default_factory=dict)
+    marks: dict[str, float] = field(default_factory=dict)  # lake key -> close of the newest bar at t
     orders: list[OrderRequest] = field(default_factory=list)
     batch: BatchResult | None = None
 
@@ -135,6 +136,7 @@ def run_tick(trader: Trader, t: datetime, now: datetime | None = None, fetched_b
             ledger.record_risk_event(book.mode, book.strategy, decision_bar, "model", NO_CHAMPION, detail, trader.ccxt(symbol))
 
     rows, closes = trader.features.snapshot(trader.symbols, t, fetched_bars)
+    report.marks = closes
     by_symbol = {r["symbol"]: r for r in rows.iter_rows(named=True)}
     models = {}
     for symbol in trader.symbols:
