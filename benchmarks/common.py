@@ -226,11 +226,11 @@ def spot_last_day(data: Path):
     return pl.scan_parquet(data / "binance_spot_5m.parquet").select(pl.col("ts").max()).collect().item().date()
 
 
-def model_definitions(data: Path, train_days: int, refit_days: int, assets=(), asset_checks=()):
+def model_definitions(data: Path, train_days: int, refit_days: int, assets=(), asset_checks=(), training=None):
     """Definitions of bars (file sources in ``data``), derivatives, a declared-only text_latents,
     feature_matrix, labels and multi_horizon_model with their checks and the resources
-    definitions.py mounts (default ``ModelTraining``, MLflow under the home), plus ``assets`` and
-    ``asset_checks``. Returns (defs, mlflow_store, training resource)."""
+    definitions.py mounts (default ``ModelTraining`` unless ``training`` is given, MLflow under the
+    home), plus ``assets`` and ``asset_checks``. Returns (defs, mlflow_store, training resource)."""
     from dagster import AssetSpec, Definitions, load_asset_checks_from_modules, load_assets_from_modules
 
     from quant_assets import settings
@@ -253,7 +253,7 @@ def model_definitions(data: Path, train_days: int, refit_days: int, assets=(), a
     assert settings.train_days() == train_days and settings.refit_days() == refit_days
     home = settings.home()
     mlflow_store = MlflowStore.from_env()
-    training = ModelTraining()  # the defaults, exactly what definitions.py mounts
+    training = training or ModelTraining()  # by default exactly what definitions.py mounts
     defs = Definitions(
         assets=[
             *load_assets_from_modules([market, derivatives_assets]),

@@ -5,7 +5,8 @@ closed bar) is ``quant_assets.features.compute.recompute_at`` over the upstream 
 the feature_matrix partition of ``t`` reads (``inputs.mapped_days``), cut at ``t`` — the same
 function the prefix-invariance audit uses to show that a row computed from inputs truncated
 at ``t`` equals the materialised one. Bars fetched since the lake was last written (a live
-tick) are appended to the lake's bars before the cut, newest copy of a bar winning.
+tick) are appended to the lake's bars before the cut, newest copy of a bar winning; the paper
+venue sees them too (``bar``), so an order decided on a fetched bar fills on the next one.
 
 Upstream partitions are cached by file (path, size, mtime): a tick re-reads only files that
 changed, which keeps a tick of a ten-pair universe in milliseconds.
@@ -35,6 +36,7 @@ class FeatureServer:
     def __init__(self, store: ParquetLake):
         self.store = store
         self._cache: dict[tuple[str, DaySymbol], tuple[tuple, pl.DataFrame | None]] = {}
+        self._fetched = conform(BARS, None)  # the bars the last tick fetched beyond the lake
 
     def _read(self, asset: str, part: DaySymbol) -> pl.DataFrame | None:
         path = self.store.partition_path(asset, part)
@@ -60,7 +62,8 @@ class FeatureServer:
             frames[asset] = pl.concat(present, how="vertical") if present else None
         if fetched_bars is not None and fetched_bars.height:
             lake_bars = conform(BARS, frames[BARS])
-            frames[BARS] = pl.concat([lake_bars, conform(BARS, fetched_bars)], how="vertical").unique(
+            self._fetched = conform(BARS, fetched_bars)
+            frames[BARS] = pl.concat([lake_bars, self._fetched], how="vertical").unique(
                 ["symbol", "ts"], keep="last", maintain_order=True
             )
         return Inputs(*(frames[a] for a in UPSTREAM)), parts
@@ -81,8 +84,9 @@ class FeatureServer:
         return rows.select(symbol.alias("symbol"), *contract.COLUMN_NAMES), dict(closes.iter_rows())
 
     def bar(self, symbol: str, open_time: datetime, now: datetime) -> pl.DataFrame:
-        """The lake's bar of ``symbol`` opened at ``open_time`` if it had closed by ``now`` (0 or 1 row)."""
+        """The bar of ``symbol`` opened at ``open_time`` if it had closed by ``now`` (0 or 1 row):
+        the lake's, else one fetched since."""
         frame = self._read(BARS, DaySymbol(open_time.date(), symbol))
-        if frame is None:
-            return pl.DataFrame(schema=conform(BARS, None).schema)
-        return frame.filter((pl.col("ts") == open_time) & (pl.col("available_at") <= now))
+        closed = (pl.col("ts") == open_time) & (pl.col("available_at") <= now)
+        found = frame.filter(closed) if frame is not None else self._fetched.clear()
+        return found if found.height else self._fetched.filter(closed & (pl.col("symbol") == symbol))

@@ -1,7 +1,8 @@
 """The trading job and its two sensors, mounted in the one ``Definitions``.
 
-``trading_tick`` is one op that runs ``serving.tick.run_tick`` for one bar and one mode (run
-config). ``paper_trading_sensor`` asks for one run per new closed 5m bar of the universe
+``trading_tick`` is one op that fetches the decision day's closed bars from the configured
+market source and runs ``serving.tick.run_tick`` with them for one bar and one mode (run
+config); its output metadata is the book after the tick (positions, cash, PnL, orders, halts). ``paper_trading_sensor`` asks for one run per new closed 5m bar of the universe
 (cursor: the last bar requested; ``run_key``: the bar, so Dagster itself never starts two runs
 for one bar, and the ledger's client order ids make a rerun place nothing twice).
 ``live_trading_sensor`` is the same job with the live adapter: STOPPED by default, and even
@@ -18,6 +19,7 @@ import polars as pl
 from dagster import (
     Config,
     DefaultSensorStatus,
+    MetadataValue,
     OpExecutionContext,
     RunRequest,
     SensorEvaluationContext,
@@ -32,6 +34,7 @@ from quant_assets.lake.store import ParquetLake
 from quant_assets.market.bars import BARS_ASSET
 from quant_assets.partitions import DaySymbol
 from quant_assets.resources.lake import LakeResource
+from quant_assets.resources.market_data import MarketDataSource
 from quant_assets.resources.models import MlflowTracking
 from quant_assets.timegrid import BAR, utc_now
 from serving.execution.batch import Book
@@ -78,8 +81,22 @@ def build_trader(mode: str, lake: LakeResource, mlflow_tracking: MlflowTracking,
     )  # fmt: skip
 
 
-@op(name=OP, description="One trading tick for one closed bar: champions, features, signals, risk, orders, fills.")
-def trading_tick_op(context: OpExecutionContext, config: TickConfig, lake: LakeResource, mlflow_tracking: MlflowTracking) -> dict:
+def newest_bars(market_data: MarketDataSource, store: ParquetLake, symbols: list[str], t: datetime, now: datetime) -> pl.DataFrame:
+    """The closed bars the configured market source has for ``t``'s day (and the day before,
+    where the lake lacks it): what the tick appends to the lake's bars. The lake is written by
+    ``market_bars`` alone; a tick only reads what it fetched."""
+    day = (t - BAR).date()
+    before = day - timedelta(days=1)
+    parts = [DaySymbol(day, s) for s in symbols]
+    parts += [DaySymbol(before, s) for s in symbols if not store.partition_path(BARS_ASSET, DaySymbol(before, s)).exists()]
+    frame, _ = market_data.fetch_bars(sorted(parts), now)
+    return frame.filter(pl.col("available_at") <= now)
+
+
+@op(name=OP, description="Ingest the newest closed bars from the market source, then one trading tick for one closed bar: "
+                         "champions, features, signals, risk, orders, fills.")  # fmt: skip
+def trading_tick_op(context: OpExecutionContext, config: TickConfig, lake: LakeResource, mlflow_tracking: MlflowTracking,
+                    market_data: MarketDataSource) -> dict:  # fmt: skip
     if config.mode not in ("paper", "live"):
         raise ValueError(f"mode must be paper or live, not {config.mode!r}")
     t = datetime.fromisoformat(config.bar).astimezone(UTC)
@@ -87,12 +104,15 @@ def trading_tick_op(context: OpExecutionContext, config: TickConfig, lake: LakeR
     try:
         now = datetime.fromisoformat(config.now).astimezone(UTC) if config.now else utc_now()
         trader = build_trader(config.mode, lake, mlflow_tracking, ledger, lambda: now)
-        report = run_tick(trader, t, now=now)
+        fetched = newest_bars(market_data, lake.lake(), trader.symbols, t, now)
+        report = run_tick(trader, t, now=now, fetched_bars=fetched)
+        context.add_output_metadata(book_metadata(ledger, trader, report, t))
     finally:
         ledger.close()
     summary = {
         "bar": t.isoformat(),
         "mode": config.mode,
+        "fetched_bars": fetched.height,
         "no_champion": len(report.no_champion),
         "data_halts": {s: [h.code for h in hs] for s, hs in report.data_halts.items()},
         "decisions": len(report.decisions),
@@ -102,6 +122,29 @@ def trading_tick_op(context: OpExecutionContext, config: TickConfig, lake: LakeR
     }
     context.log.info("tick %s", summary)
     return summary
+
+
+def book_metadata(ledger: Ledger, trader: Trader, report, t: datetime) -> dict:
+    """What the run's page shows: the book's positions, cash, equity and the UTC day's PnL at the
+    tick's marks, the orders placed and the halts. Ledger rows only: no setting, no key."""
+    book = trader.book
+    marks = {trader.ccxt(s): c for s, c in report.marks.items()}  # the tick's, fetched bars included
+    equity = ledger.equity(book.mode, book.strategy, marks)
+    day = ledger.equity_marks(book.mode, book.strategy, (t - BAR).date())
+    start = day[0][1] if day else book.starting_cash
+    positions = [{k: p[k] for k in ("symbol", "quantity", "avg_price", "realized_pnl")} for p in ledger.positions(book.mode, book.strategy)]
+    (cash,) = ledger.cash(book.mode, book.strategy) or [{"balance": book.starting_cash}]
+    halts = [h.code for h in report.batch.halts] + [f"{s}:{h.code}" for s, hs in report.data_halts.items() for h in hs]
+    return {
+        "book": f"{book.mode}/{book.strategy}",
+        "positions": MetadataValue.json(positions),
+        "cash": float(cash["balance"]),
+        "equity": float(equity),
+        "pnl_day": float(equity - start),
+        "pnl_total": float(equity - book.starting_cash),
+        "orders_placed": len(report.orders),
+        "halts": MetadataValue.json(halts),
+    }
 
 
 @job(name=JOB, description="The trading tick the paper and live sensors run, one run per closed bar.")

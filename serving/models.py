@@ -7,6 +7,8 @@ native files (LightGBM boosters, the torch net with its standardisation) are loa
 the four horizon names of one fit share one load; the aliases themselves are read again on
 every tick (one registry query for all names), so a person's promotion or rollback takes
 effect on the next tick, and a model no alias points at any more is dropped from the cache.
+A long-lived trader (``paper replay``, thousands of simulated ticks a minute) may re-read them
+at most every ``refresh_s`` wall seconds instead: the query is most of a replayed tick's time.
 
 A (symbol, horizon) without a champion does not trade: it comes back as ``NoChampion`` with
 the reason, which the tick writes to the ledger as a ``NO_CHAMPION`` event.
@@ -14,6 +16,7 @@ the reason, which the tick writes to the ledger as a ``NO_CHAMPION`` event.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,8 +57,10 @@ class NoChampion(Slot):
 class ChampionModels:
     """Resolves and caches the champion of every (symbol, horizon) asked for."""
 
-    def __init__(self, tracking: Tracking, cache_root: Path, alias: str = CHAMPION):
+    def __init__(self, tracking: Tracking, cache_root: Path, alias: str = CHAMPION, refresh_s: float = 0.0):
         self.tracking = tracking
+        self.refresh_s = refresh_s
+        self._read_at, self._read = float("-inf"), {}
         self.cache_root = Path(cache_root)
         self.alias = alias
         self._uris: dict[tuple[str, str], str] = {}  # (name, version) -> logged model uri
@@ -63,7 +68,10 @@ class ChampionModels:
         self.loads = 0  # how many times native files were loaded (tests and the benchmark read it)
 
     def _aliases(self) -> dict[str, dict[str, str]]:
-        """Every quant_assets registered name -> its aliases (alias -> version), one query."""
+        """Every quant_assets registered name -> its aliases (alias -> version), one query
+        (none when the last one is younger than ``refresh_s``)."""
+        if time.monotonic() - self._read_at < self.refresh_s:
+            return self._read
         found, token = {}, None
         while True:
             page = self.tracking.client.search_registered_models(
@@ -72,6 +80,7 @@ class ChampionModels:
             found.update({m.name: dict(m.aliases or {}) for m in page})
             token = page.token
             if not token:
+                self._read_at, self._read = time.monotonic(), found
                 return found
 
     def resolve(self, symbols: list[str], horizons: list[str]) -> dict[tuple[str, str], Champion | NoChampion]:

@@ -3,7 +3,8 @@
 Tick by tick, every 5m decision time ``t`` in ``(start, end]`` runs ``serving.tick.run_tick``
 (the function the trading job's op runs) with the clock at ``t``: the paper venue sees only
 bars closed by then, so an order decided at ``t`` fills at the next bar's open on the next
-tick, exactly as it would live. After the last decision one more sync at ``end + 5m`` books
+tick, exactly as it would live. The champions' aliases are re-read at most once a minute of
+wall time (``REFRESH_S``), not every simulated tick. After the last decision one more sync at ``end + 5m`` books
 the last fills (no new decision). Replays book under their own strategy name (default
 ``replay``), so they never touch the paper sensor's book.
 """
@@ -26,6 +27,8 @@ from serving.ledger import Ledger
 from serving.models import ChampionModels
 from serving.settings import paper_costs, risk_limits, serving_settings
 from serving.tick import Trader, lake_bars, run_tick
+
+REFRESH_S = 60.0
 
 
 @dataclass
@@ -59,7 +62,7 @@ def replay_trader(ledger: Ledger, symbols: list[str], strategy: str = "replay") 
     features = FeatureServer(ParquetLake(home.lake))
     clock: list[datetime] = [datetime.min]
     cfg = replace(serving_settings(), strategy=strategy)
-    models = ChampionModels(Tracking(MlflowStore.from_env()), Path(home.cache) / "serving-models")
+    models = ChampionModels(Tracking(MlflowStore.from_env()), Path(home.cache) / "serving-models", refresh_s=REFRESH_S)
     adapter = PaperAdapter(lake_bars(features, lambda: clock[0]), paper_costs())
     book = Book("paper", strategy, "USDT", cfg.capital)
     market_type = settings.read("QUANT_ASSETS_MARKET_TYPE", "spot", expect="spot or swap")

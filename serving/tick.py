@@ -20,10 +20,12 @@ For decision time ``t`` (the close of the newest closed bar), at clock ``now``:
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import polars as pl
+import torch
 
 from quant_assets.labels.costs import cost_from_env
 from quant_assets.labels.horizons import HORIZON_NAMES
@@ -76,12 +78,30 @@ class TickReport:
     predictions: dict[tuple[str, str], float] = field(default_factory=dict)
     decisions: list[dict] = field(default_factory=list)
     targets: dict[str, float] = field(default_factory=dict)
+    marks: dict[str, float] = field(default_factory=dict)  # lake key -> close of the newest bar at t
     orders: list[OrderRequest] = field(default_factory=list)
     batch: BatchResult | None = None
 
 
+@contextmanager
+def one_thread():
+    """A one-row prediction on one thread: thread pools cost more than they save on one row
+    (LightGBM's and torch's OpenMP pools, woken per call, took ~10 ms each on a loaded machine)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def predict(champions: list[Champion], row: pl.DataFrame, family: str) -> dict[str, float]:
     """horizon -> the served prediction of one symbol's row, each model's design matrix built once."""
+    with one_thread():
+        return _predict(champions, row, family)
+
+
+def _predict(champions: list[Champion], row: pl.DataFrame, family: str) -> dict[str, float]:
     out = {}
     for uri in dict.fromkeys(c.model_uri for c in champions):
         mine = [c for c in champions if c.model_uri == uri]
@@ -90,7 +110,7 @@ def predict(champions: list[Champion], row: pl.DataFrame, family: str) -> dict[s
         wanted = {c.horizon for c in mine}
         by_family = {}
         if family in (MAIN, "mean"):
-            by_family[MAIN] = predict_boosters({h: b for h, b in model.boosters.items() if h in wanted}, x, model.input_columns)[0]
+            by_family[MAIN] = predict_boosters({h: b for h, b in model.boosters.items() if h in wanted}, x, model.input_columns, num_threads=1)[0]
         if family in ("mhnet", "mean"):
             by_family["mhnet"] = model.net.predict(x)[0]
         for h in wanted:
@@ -116,6 +136,7 @@ def run_tick(trader: Trader, t: datetime, now: datetime | None = None, fetched_b
             ledger.record_risk_event(book.mode, book.strategy, decision_bar, "model", NO_CHAMPION, detail, trader.ccxt(symbol))
 
     rows, closes = trader.features.snapshot(trader.symbols, t, fetched_bars)
+    report.marks = closes
     by_symbol = {r["symbol"]: r for r in rows.iter_rows(named=True)}
     models = {}
     for symbol in trader.symbols:

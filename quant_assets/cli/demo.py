@@ -19,7 +19,8 @@ SAMPLE_BUNDLE = settings.REPO_ROOT / "data" / "sample_bundle.tar.gz"
 @click.command(help="Import the shipped sample bundle and materialise the whole graph.")
 @click.option("--bundle", "archive", default=str(SAMPLE_BUNDLE), show_default=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--model-days", default=28, show_default=True, help="models and their evaluations for the bundle's last N days")
-def demo(archive: str, model_days: int) -> None:
+@click.option("--replay-days", default=2, show_default=True, help="paper replay of the bundle's last N days on the champions (0: none)")
+def demo(archive: str, model_days: int, replay_days: int) -> None:
     from quant_assets.bundles.coverage import downstream_steps, held_partitions, servable_days
     from quant_assets.cli.bundle import import_bundle
     from quant_assets.definitions import build_definitions
@@ -64,12 +65,31 @@ def demo(archive: str, model_days: int) -> None:
             if failed:
                 raise click.ClickException(f"materialisation failed in runs {', '.join(failed)}; see the Dagster UI")
             click.echo(f"  in {time.perf_counter() - step_started:.0f}s")
+    if served and replay_days > 0:
+        _paper_replay(served, replay_days, started)
     click.echo(f"done in {time.perf_counter() - started:.0f}s.")
     click.echo(f"  lake:            {home.lake}")
     click.echo(f"  Dagster home:    {os.environ['DAGSTER_HOME']}")
     click.echo("  Dagster UI:      .venv/bin/quant-assets dev   (then open http://127.0.0.1:3000)")
     click.echo("  MLflow UI:       .venv/bin/quant-assets mlflow   (then open http://127.0.0.1:5000)")
     click.echo('  ad-hoc SQL:      .venv/bin/quant-assets sql "select symbol, count(*) from market_bars group by 1"')
+
+
+def _paper_replay(served, days: int, started: float) -> None:
+    """Champions (a person's promotion, done by this script and said so), then ``paper replay``
+    of the last ``days`` served days through the very command a person types."""
+    from quant_assets.cli.demo_trading import crown_for_demo, replay_window
+    from serving.cli import replay
+
+    symbols = sorted({p.symbol for p in served})
+    click.echo(f"[trade] {time.perf_counter() - started:.0f}s in; champions for {', '.join(symbols)} "
+               "(the system never promotes; this demo script does, for you):")  # fmt: skip
+    crown_for_demo(symbols)
+    start, end = replay_window(max(p.day for p in served), days)
+    click.echo(f"[trade] quant-assets paper replay --start {start:%Y-%m-%dT%H:%M} --end {end:%Y-%m-%dT%H:%M} "
+               "(the live sensor stays STOPPED) ...")  # fmt: skip
+    click.get_current_context().invoke(replay, start=start, end=end, symbols=",".join(symbols), strategy="replay")
+    click.echo("  the ledger: .venv/bin/quant-assets orders --mode paper; .venv/bin/quant-assets positions --mode paper")
 
 
 def _echo_err(line: str) -> None:

@@ -26,7 +26,10 @@ def input_columns() -> list[str]:
 
 def design_matrix(frame: pl.DataFrame, columns: list[str]) -> np.ndarray:
     """float64 matrix of ``columns``; nulls become NaN, flags 0/1."""
-    return frame.select([pl.col(c).cast(pl.Float64).fill_null(float("nan")) for c in columns]).to_numpy()
+    if frame.height == 1:  # serving's one row: Python floats beat polars' per-column casts (~0.1 vs ~1.2 ms)
+        values = frame.row(0, named=True)
+        return np.array([[np.nan if (v := values[c]) is None else float(v) for c in columns]], dtype=np.float64)
+    return frame.select(columns).cast(pl.Float64).fill_null(float("nan")).to_numpy()
 
 
 @dataclass

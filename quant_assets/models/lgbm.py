@@ -9,6 +9,8 @@ adds and nothing else.
 
 from __future__ import annotations
 
+import weakref
+
 import lightgbm as lgb
 import numpy as np
 
@@ -88,14 +90,25 @@ def fit_ablations(
     return families, metrics
 
 
-def predict_boosters(boosters: dict[str, lgb.Booster], x: np.ndarray, columns: list[str]) -> np.ndarray:
+_FEATURE_NAMES: "weakref.WeakKeyDictionary[lgb.Booster, list[str]]" = weakref.WeakKeyDictionary()
+
+
+def feature_names(booster: lgb.Booster) -> list[str]:
+    """``booster.feature_name()``, asked once per booster: the call costs more than a one-row predict."""
+    if booster not in _FEATURE_NAMES:
+        _FEATURE_NAMES[booster] = booster.feature_name()
+    return _FEATURE_NAMES[booster]
+
+
+def predict_boosters(boosters: dict[str, lgb.Booster], x: np.ndarray, columns: list[str], **params) -> np.ndarray:
     """[rows, horizons] from one family's boosters on ``x`` (whose columns are ``columns``),
-    each booster fed the columns it was trained on, by name; NaN where a horizon has none."""
+    each booster fed the columns it was trained on, by name; NaN where a horizon has none.
+    ``params`` go to ``Booster.predict`` (serving passes ``num_threads=1`` for one row)."""
     out = np.full((x.shape[0], len(HORIZON_NAMES)), np.nan)
     for j, h in enumerate(HORIZON_NAMES):
         if h in boosters:
             booster = boosters[h]
-            names = booster.feature_name()
+            names = feature_names(booster)
             picked = x if names == columns else x[:, [columns.index(c) for c in names]]
-            out[:, j] = booster.predict(picked, num_iteration=booster.best_iteration or None)
+            out[:, j] = booster.predict(picked, num_iteration=booster.best_iteration or None, **params)
     return out

@@ -4,13 +4,22 @@ the live sensor is stopped by default and refuses unless a person enabled live t
 
 from datetime import datetime, timedelta, timezone
 
-import pytest
-from dagster import DagsterInstance, DefaultSensorStatus, RunRequest, SkipReason, build_sensor_context
+import shutil
 
+import polars as pl
+import pytest
+from dagster import serialize_value
+from dagster import DagsterEventType, DagsterInstance, EventRecordsFilter, DefaultSensorStatus, RunRequest, SkipReason, build_sensor_context
+
+from quant_assets.lake.store import ParquetLake
+from quant_assets.market.bars import BARS_ASSET
+from quant_assets.partitions import DaySymbol
 from quant_assets.registry.store import MlflowStore
+from quant_assets.resources.market_data import FileDropMarketData
 from quant_assets.resources.lake import LakeResource
 from quant_assets.resources.models import MlflowTracking
 from quant_assets_tests import modelkit
+from quant_assets_tests.serving import kit as tradekit_keys
 from quant_assets_tests.serving import tradekit
 from quant_assets_tests.serving.conftest import SERVED
 from serving import jobs
@@ -59,17 +68,73 @@ def test_paper_sensor_requests_one_run_per_new_closed_bar(env, monkeypatch):
         assert later.run_key == f"paper:{(NOON + timedelta(minutes=5)).isoformat()}"
 
 
-def _run(env, bar, instance):
+def _drop(env, days, name="drop") -> FileDropMarketData:
+    """A file market source holding the lake's BTC bars of ``days`` (what an exchange download looks like)."""
+    store = ParquetLake(str(env / "lake"))
+    frame = pl.concat([store.read(BARS_ASSET, DaySymbol(d, modelkit.SYMBOL)) for d in days])
+    folder = env / name
+    folder.mkdir(exist_ok=True)
+    frame.select("ts", "open", "high", "low", "close", "volume").with_columns(symbol=pl.lit("BTC/USDT")).write_parquet(folder / "bars.parquet")
+    return FileDropMarketData(folder=str(folder), pattern="bars.parquet", source_name="recorded")
+
+
+def _run(env, bar, instance, market_data=None, now=None):
     store = MlflowStore.from_env()
     resources = {
+        "market_data": market_data or _drop(env, [SERVED[1]]),
         "lake": LakeResource(root=str(env / "lake")),
         "mlflow_tracking": MlflowTracking(tracking_uri=store.tracking_uri, artifact_root=store.artifact_root,
                                           cache_root=str(env / "cache" / "models")),
     }  # fmt: skip
-    config = {"ops": {"run_trading_tick": {"config": {"mode": "paper", "bar": bar.isoformat(), "now": bar.isoformat()}}}}
+    now = (now or bar).isoformat()
+    config = {"ops": {"run_trading_tick": {"config": {"mode": "paper", "bar": bar.isoformat(), "now": now}}}}
     result = jobs.trading_tick_job.execute_in_process(run_config=config, resources=resources, instance=instance)
     assert result.success
     return result.output_for_node("run_trading_tick")
+
+
+def test_the_runs_page_shows_positions_cash_and_pnl_and_never_a_key(env, monkeypatch):
+    tradekit.crown(env)
+    monkeypatch.setenv("QUANT_ASSETS_EXCHANGE_API_KEY", tradekit_keys.FAKE.api_key)
+    monkeypatch.setenv("QUANT_ASSETS_EXCHANGE_API_SECRET", tradekit_keys.FAKE.secret)
+    with DagsterInstance.ephemeral() as instance:
+        _run(env, NOON, instance)
+        _run(env, NOON + timedelta(minutes=5), instance)  # the fill
+        records = instance.get_event_records(EventRecordsFilter(event_type=DagsterEventType.STEP_OUTPUT), ascending=True)
+        meta = records[-1].event_log_entry.dagster_event.step_output_data.metadata
+        assert meta["positions"].value[0]["symbol"] == "BTC/USDT" and meta["positions"].value[0]["quantity"] != 0
+        assert {"cash", "equity", "pnl_day", "pnl_total", "orders_placed", "halts"} <= set(meta)
+        assert meta["book"].value == "paper/champion"
+        everything = "".join(serialize_value(e) for run in instance.get_runs() for e in instance.all_logs(run.run_id))
+    for secret in (tradekit_keys.FAKE.api_key, tradekit_keys.FAKE.secret, "LEAKCANARY"):
+        assert secret not in everything
+
+
+def test_a_bar_fetched_after_the_lakes_last_partition_is_traded_on(env):
+    """The lake stops at the end of 11-10; the market source has 11-11. Without the fetched
+    bars the tick at 11-11 01:00 halts on stale bars; with them it decides, orders, and the
+    order fills at the next fetched bar's open on the next tick."""
+    from datetime import timedelta as td
+
+    tradekit.crown(env)
+    day = SERVED[1] + td(days=1)
+    exchange = _drop(env, [day], "exchange")  # what the source holds beyond the lake
+    for d in (day, day + td(days=1)):  # the lake's newest partition is SERVED[1]
+        shutil.rmtree(ParquetLake(str(env / "lake")).partition_path(BARS_ASSET, DaySymbol(d, modelkit.SYMBOL)).parent)
+    t = datetime(day.year, day.month, day.day, 1, tzinfo=UTC)
+    ledger = Ledger.open()
+    with DagsterInstance.ephemeral() as instance:
+        stale = _run(env, t, instance, market_data=_drop(env, [SERVED[1]], "old"))
+        assert "DATA_STALE_BARS" in stale["data_halts"][modelkit.SYMBOL] and stale["orders"] == []
+
+    with DagsterInstance.ephemeral() as instance:
+        fresh = _run(env, t, instance, market_data=exchange)
+        assert fresh["fetched_bars"] == 12 and fresh["data_halts"] == {}  # 00:00..00:55 closed by 01:00
+        assert fresh["decisions"] == 1 and len(fresh["orders"]) == 1, fresh
+        assert ledger.order(fresh["orders"][0])["status"] != "filled"  # the 01:00 bar has not closed yet
+        later = t + td(minutes=5)
+        _run(env, later, instance, market_data=exchange)
+        assert ledger.order(fresh["orders"][0])["status"] == "filled"
 
 
 def test_a_tick_run_twice_for_a_bar_places_one_order_and_the_kill_switch_stops_the_next(env):
