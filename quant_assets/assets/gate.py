@@ -63,22 +63,49 @@ def gate_thresholds() -> Thresholds:
         raise settings.SettingsError(str(err)) from None
 
 
-def _window_rows(store, part: DaySymbol, window: int) -> dict:
+# Consecutive days' trailing windows share all but one day, and the days a fit serves share its
+# run: a gate step reads each partition and each fit's folds once (``cache``, one per step),
+# not once per window that holds them.
+
+def _read_once(cache: dict | None, key, read):
+    if cache is None:
+        return read()
+    if key not in cache:
+        cache[key] = read()
+    return cache[key]
+
+
+def _held(store, asset: str, symbol: str, days, cache: dict | None, read) -> dict:
+    """``read(part)`` of each of ``days`` that ``asset`` holds for ``symbol``, by day."""
+    out = {}
+    for d in days:
+        part = DaySymbol(d, symbol)
+        frame = _read_once(cache, part, lambda: read(part) if store.exists(asset, part) else None)
+        if frame is not None:
+            out[d] = frame
+    return out
+
+
+def _window_rows(store, part: DaySymbol, window: int, cache: dict | None = None) -> dict:
     days = gate_window.window_days(part.day, window, settings.start_date())
-    return {d: store.read(OOS_ASSET, p) for d in days if store.exists(OOS_ASSET, p := DaySymbol(d, part.symbol))}
+    return _held(store, OOS_ASSET, part.symbol, days, cache, lambda p: store.read(OOS_ASSET, p))
 
 
-def window_features(store, part: DaySymbol, days) -> dict:
+def window_features(store, part: DaySymbol, days, cache: dict | None = None) -> dict:
     """The missing flags of the window's feature rows, per day held (for source coverage)."""
     flags = [flag for source_flags in FLAGS_BY_SOURCE.values() for flag in source_flags]
-    return {d: store.read(FEATURES_ASSET, p).select(flags) for d in days if store.exists(FEATURES_ASSET, p := DaySymbol(d, part.symbol))}
+    return _held(store, FEATURES_ASSET, part.symbol, days, cache, lambda p: store.read(FEATURES_ASSET, p).select(flags))
 
 
-def cv_sharpes_of(tracking, record: dict) -> dict[tuple[str, str], float]:
+def cv_sharpes_of(tracking, record: dict, cache: dict | None = None) -> dict[tuple[str, str], float]:
     """The fit's purged k-fold daily Sharpe per horizon (mean over the folds that have one),
     for the family it was computed for; none for a fit that stored no folds."""
+    return _read_once(cache, record["mlflow_run_id"], lambda: _cv_sharpes(tracking, record["mlflow_run_id"]))
+
+
+def _cv_sharpes(tracking, run_id: str) -> dict[tuple[str, str], float]:
     try:
-        folds = tracking.purged_kfold(record["mlflow_run_id"])
+        folds = tracking.purged_kfold(run_id)
     except ValueError:
         return {}
     means = folds.drop_nulls("daily_sharpe").group_by("horizon").agg(pl.col("daily_sharpe").mean())
@@ -150,16 +177,17 @@ def build_gate_asset(thresholds: Thresholds, leakage_assets: dict[str, str] | No
             raise ValueError(f"{GATE_ASSET}: {MODELS_ASSET} partitions not materialised: {', '.join(missing[:10])}; materialise them first")
         tracking = mlflow_tracking.tracking()
         checks = UpstreamChecks(context.instance)
+        oos_read, flags_read, cv_read = {}, {}, {}  # one read each per step (see _read_once)
         judged = []
         for part in parts:  # judge every partition before writing any
-            rows_by_day = _window_rows(store, part, window)
+            rows_by_day = _window_rows(store, part, window, oos_read)
             failing = _failing(checks, leakage_assets, part, rows_by_day, now)
             days = gate_window.window_days(part.day, window, settings.start_date())
             record = store.read(MODELS_ASSET, part).row(0, named=True) if store.exists(MODELS_ASSET, part) else None
             verdicts = gate_window.verdicts(
                 rows_by_day, (days[0], days[-1]), failing, thresholds, now,
-                features_by_day=window_features(store, part, rows_by_day),
-                cv_sharpes=cv_sharpes_of(tracking, record) if record else None,
+                features_by_day=window_features(store, part, rows_by_day, flags_read),
+                cv_sharpes=cv_sharpes_of(tracking, record, cv_read) if record else None,
             )  # fmt: skip
             judged.append((part, verdicts, record))
         passed = 0
