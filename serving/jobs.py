@@ -171,9 +171,19 @@ def newest_closed_bar(store: ParquetLake, symbols: list[str], now: datetime) -> 
     return min(newest)
 
 
-def _request(context: SensorEvaluationContext, mode: str, now: datetime | None = None):
+def decision_bar(market_data: MarketDataSource, now: datetime) -> datetime | None:
+    """The bar a tick at ``now`` decides on: the newest close the market source serves live
+    (ccxt: the clock's newest closed bar, fetched by the tick), else the newest close every
+    symbol has in the lake (bundles and file drops reach serving only through market_bars)."""
+    live = market_data.newest_close(now)
+    if live is not None:
+        return live
+    return newest_closed_bar(ParquetLake(settings.home().lake), settings.universe(), now)
+
+
+def _request(context: SensorEvaluationContext, mode: str, market_data: MarketDataSource, now: datetime | None = None):
     now = now or utc_now()
-    bar = newest_closed_bar(ParquetLake(settings.home().lake), settings.universe(), now)
+    bar = decision_bar(market_data, now)
     if bar is None:
         return SkipReason("no closed bar in the lake for every symbol of the universe")
     if context.cursor and datetime.fromisoformat(context.cursor) >= bar:
@@ -188,14 +198,14 @@ def _request(context: SensorEvaluationContext, mode: str, now: datetime | None =
 
 @sensor(job=trading_tick_job, minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING,
         description="Paper trading: one trading_tick run per new closed 5m bar (cursor: the last bar).")  # fmt: skip
-def paper_trading_sensor(context: SensorEvaluationContext):
-    return _request(context, "paper")
+def paper_trading_sensor(context: SensorEvaluationContext, market_data: MarketDataSource):
+    return _request(context, "paper", market_data)
 
 
 @sensor(job=trading_tick_job, minimum_interval_seconds=30, default_status=DefaultSensorStatus.STOPPED,
         description="Live trading: STOPPED by default; requests nothing unless a person enabled live trading "
                     "(quant-assets trading enable-live) and the exchange keys are set.")  # fmt: skip
-def live_trading_sensor(context: SensorEvaluationContext):
+def live_trading_sensor(context: SensorEvaluationContext, market_data: MarketDataSource):
     ledger = Ledger.open()
     try:
         enabled, killed = ledger.live_enabled(), ledger.kill_switch()
@@ -207,4 +217,4 @@ def live_trading_sensor(context: SensorEvaluationContext):
         return SkipReason("QUANT_ASSETS_EXCHANGE_API_KEY and QUANT_ASSETS_EXCHANGE_API_SECRET are not both set")
     if killed.on:
         return SkipReason(f"the kill switch is set (by {killed.by}: {killed.reason})")
-    return _request(context, "live")
+    return _request(context, "live", market_data)

@@ -17,6 +17,7 @@ from quant_assets.market.bars import BARS_ASSET, empty_bars, only_closed, with_a
 from quant_assets.market.ccxt_bars import fetch_bars
 from quant_assets.partitions import DaySymbol
 from quant_assets.symbols import Symbol
+from quant_assets.timegrid import floor_to_bar
 
 
 class MarketDataSource(ConfigurableResource):
@@ -25,6 +26,13 @@ class MarketDataSource(ConfigurableResource):
     def fetch_bars(self, parts: list[DaySymbol], now: datetime) -> tuple[pl.DataFrame, dict[DaySymbol, dict]]:
         """A frame with ``symbol`` plus the bar schema, and metadata to record per partition."""
         raise NotImplementedError
+
+    def newest_close(self, now: datetime) -> datetime | None:
+        """The newest bar close this source can serve at ``now`` beyond the lake, or None when
+        it serves nothing newer than what ``market_bars`` already wrote (bundles, file drops).
+        The paper sensor asks this first: with a live source the clock, not the lake, says
+        when a bar has closed, and the tick fetches the bars itself."""
+        return None
 
 
 class CcxtMarketData(MarketDataSource):
@@ -40,6 +48,10 @@ class CcxtMarketData(MarketDataSource):
         if self._exchange is None:
             self._exchange = make_exchange(self.exchange_id, self.market_type)
         return self._exchange
+
+    def newest_close(self, now: datetime) -> datetime | None:
+        # A bar exists once it has closed (``only_closed``); the exchange has it from then on.
+        return floor_to_bar(now)
 
     def fetch_bars(self, parts, now):
         exchange = self.exchange()

@@ -15,7 +15,7 @@ from quant_assets.lake.store import ParquetLake
 from quant_assets.market.bars import BARS_ASSET
 from quant_assets.partitions import DaySymbol
 from quant_assets.registry.store import MlflowStore
-from quant_assets.resources.market_data import FileDropMarketData
+from quant_assets.resources.market_data import BundleMarketData, CcxtMarketData, FileDropMarketData
 from quant_assets.resources.lake import LakeResource
 from quant_assets.resources.models import MlflowTracking
 from quant_assets_tests import modelkit
@@ -52,20 +52,40 @@ def test_the_code_location_with_the_job_and_sensors_loads():
     assert repo.get_job("trading_tick") and {s.name for s in repo.sensor_defs} >= {"paper_trading_sensor", "live_trading_sensor"}
 
 
+def _paper_sensor(instance, source, cursor=None):
+    return jobs.paper_trading_sensor(build_sensor_context(instance=instance, cursor=cursor, resources={"market_data": source}))
+
+
 def test_paper_sensor_requests_one_run_per_new_closed_bar(env, monkeypatch):
     assert jobs.paper_trading_sensor.default_status == DefaultSensorStatus.RUNNING
+    bundles = BundleMarketData(bundles_root=str(env / "bundles"))  # serves nothing beyond the lake
     _clock(monkeypatch, NOON + timedelta(minutes=3))
     with DagsterInstance.ephemeral() as instance:
-        context = build_sensor_context(instance=instance)
+        context = build_sensor_context(instance=instance, resources={"market_data": bundles})
         first = jobs.paper_trading_sensor(context)
         assert isinstance(first, RunRequest) and first.run_key == f"paper:{NOON.isoformat()}"
         assert first.run_config["ops"]["run_trading_tick"]["config"] == {"mode": "paper", "bar": NOON.isoformat()}
         assert context.cursor == NOON.isoformat()
-        again = jobs.paper_trading_sensor(build_sensor_context(instance=instance, cursor=context.cursor))
+        again = _paper_sensor(instance, bundles, context.cursor)
         assert isinstance(again, SkipReason)  # the same bar is not requested twice
         _clock(monkeypatch, NOON + timedelta(minutes=7))
-        later = jobs.paper_trading_sensor(build_sensor_context(instance=instance, cursor=context.cursor))
+        later = _paper_sensor(instance, bundles, context.cursor)
         assert later.run_key == f"paper:{(NOON + timedelta(minutes=5)).isoformat()}"
+
+
+def test_paper_sensor_on_a_live_source_ticks_on_the_clock_not_the_lake(env, monkeypatch):
+    """With the ccxt source the lake holds only what market_bars wrote (days behind); the bar
+    closed by the clock is requested and the tick fetches it. Nothing here reaches a network:
+    the sensor asks the source for a time, not for bars."""
+    exchange = CcxtMarketData(exchange_id="binance")
+    later_day = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # the lake's newest bar is months older
+    _clock(monkeypatch, later_day + timedelta(minutes=4, seconds=59))
+    with DagsterInstance.ephemeral() as instance:
+        first = _paper_sensor(instance, exchange)
+        assert first.run_key == f"paper:{later_day.isoformat()}"
+        assert isinstance(_paper_sensor(instance, exchange, later_day.isoformat()), SkipReason)
+        _clock(monkeypatch, later_day + timedelta(minutes=5))  # the next bar has just closed
+        assert _paper_sensor(instance, exchange, later_day.isoformat()).run_key == f"paper:{(later_day + timedelta(minutes=5)).isoformat()}"
 
 
 def _drop(env, days, name="drop") -> FileDropMarketData:
@@ -165,7 +185,8 @@ def test_live_sensor_is_stopped_and_refuses_unless_a_person_enabled_it(env, monk
     ledger = Ledger.open()
     with DagsterInstance.ephemeral() as instance:
         def evaluate():
-            return jobs.live_trading_sensor(build_sensor_context(instance=instance))
+            bundles = BundleMarketData(bundles_root=str(env / "bundles"))
+            return jobs.live_trading_sensor(build_sensor_context(instance=instance, resources={"market_data": bundles}))
 
         assert "not been enabled by a person" in evaluate().skip_message
         ledger.set_live_enabled(True, "a person", "drill")
