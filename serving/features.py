@@ -36,10 +36,17 @@ class FeatureServer:
     def __init__(self, store: ParquetLake):
         self.store = store
         self._cache: dict[tuple[str, DaySymbol], tuple[tuple, pl.DataFrame | None]] = {}
+        self._paths: dict[tuple[str, DaySymbol], str] = {}  # building a UPath costs ~0.1 ms; a tick asks ~70 times
         self._fetched = conform(BARS, None)  # the bars the last tick fetched beyond the lake
 
+    def _path(self, asset: str, part: DaySymbol) -> str:
+        path = self._paths.get((asset, part))
+        if path is None:
+            path = self._paths[asset, part] = str(self.store.partition_path(asset, part))
+        return path
+
     def _read(self, asset: str, part: DaySymbol) -> pl.DataFrame | None:
-        path = self.store.partition_path(asset, part)
+        path = self._path(asset, part)
         try:
             st = os.stat(path)
         except FileNotFoundError:

@@ -53,8 +53,21 @@ def create_engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         # A sensor tick and a CLI command may write at once: wait for the lock, do not fail.
-        return sa.create_engine(url, connect_args={"timeout": 30})
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        sa.event.listen(engine, "connect", _sqlite_wal)
+        return engine
     return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_wal(dbapi_connection, _record) -> None:
+    """Write-ahead logging, still synced on every commit (``synchronous=FULL``): a commit is one
+    fsync of the log instead of the rollback journal's several, the tail of a tick's latency
+    on a busy disk; readers (``quant-assets positions``) no longer wait for a writing tick.
+    Durability is unchanged: a committed order survives a crash or power loss."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.close()
 
 
 class Ledger:
