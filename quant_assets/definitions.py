@@ -47,6 +47,7 @@ from quant_assets.resources.market_data import (
     FileDropMarketData,
     MarketDataSource,
 )
+from serving.assets import trading_book
 from serving.jobs import live_trading_sensor, paper_trading_sensor, trading_tick_job
 from quant_assets.resources.social_data import (
     BundleSocialText,
@@ -154,6 +155,7 @@ def build_definitions() -> Definitions:
             *load_assets_from_modules([market, derivatives, social, features, labels, evaluation]),
             build_model_asset(settings.train_days(), settings.refit_days()),
             build_gate_asset(gate_thresholds()),
+            trading_book,
         ],
         asset_checks=load_asset_checks_from_modules(
             [market_checks, derivatives_checks, social_checks, features_checks, labels_checks, models_checks, evaluation_checks]

@@ -70,6 +70,22 @@ def _sqlite_wal(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def position_change(side: str, quantity: float, fee: float, fee_currency: str, symbol: str) -> float:
+    """How one fill moves the base quantity held: signed by side, less a fee paid in the base
+    currency (Binance's default on buys)."""
+    signed = quantity if side == "buy" else -quantity
+    return signed - (fee if fee_currency == symbol.partition("/")[0] else 0.0)
+
+
+def fee_in_quote(symbol: str, fee: float, fee_currency: str, price: float) -> float:
+    """A fill's fee in the quote currency: as is, converted at the fill price when paid in the
+    base currency, 0 when paid in a third asset (BNB; recorded on the fill only)."""
+    base, _, quote = symbol.partition("/")
+    if fee_currency == quote.split(":")[0]:
+        return fee
+    return fee * price if fee_currency == base else 0.0
+
+
 class Ledger:
     def __init__(self, engine: Engine):
         self.engine = engine
@@ -203,8 +219,7 @@ class Ledger:
     def _book(self, conn: Connection, order: dict, fill) -> float | None:
         """Move the position and cash by one fill; the fill's realised PnL if it closes any."""
         mode, strategy, symbol = order["mode"], order["strategy"], order["symbol"]
-        base, _, quote = symbol.partition("/")
-        quote = quote.split(":")[0]
+        quote = symbol.partition("/")[2].split(":")[0]
         positions, cash = self.t["positions"], self.t["cash"]
         key = (positions.c.mode == mode) & (positions.c.strategy == strategy) & (positions.c.symbol == symbol)
         pos = conn.execute(sa.select(positions).where(key)).mappings().one_or_none()
@@ -215,8 +230,8 @@ class Ledger:
         gross = closing * (fill.price - avg) * (1 if qty > 0 else -1) if closing else 0.0
         # Fees in the quote currency leave cash; fees in the base currency (Binance's default on
         # buys) leave the position. Fees in a third asset (BNB) are recorded on the fill only.
-        fee_quote = fill.fee if fill.fee_currency == quote else fill.fee * fill.price if fill.fee_currency == base else 0.0
-        new_qty = qty + signed - (fill.fee if fill.fee_currency == base else 0.0)
+        fee_quote = fee_in_quote(symbol, fill.fee, fill.fee_currency, fill.price)
+        new_qty = qty + position_change(order["side"], fill.quantity, fill.fee, fill.fee_currency, symbol)
         if qty * signed >= 0:  # opening or extending: the average cost moves
             avg = (abs(qty) * avg + fill.quantity * fill.price) / (abs(qty) + fill.quantity)
         elif abs(signed) > abs(qty):  # flipped through zero: the rest opened at this price
