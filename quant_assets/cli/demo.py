@@ -12,6 +12,7 @@ import click
 from quant_assets import settings
 from quant_assets.instance import prepare_dagster_home
 from quant_assets.runs import ProgressLines, materialize
+from serving.assets import BOOK_ASSET
 
 SAMPLE_BUNDLE = settings.REPO_ROOT / "data" / "sample_bundle.tar.gz"
 
@@ -39,7 +40,8 @@ def demo(archive: str, model_days: int, replay_days: int) -> None:
     held = held_partitions(manifest)
     with get_instance() as instance:
         defs = build_definitions()
-        rest = [key.to_user_string() for key in defs.resolve_all_asset_keys() if key.to_user_string() not in manifest.assets]
+        # trading_book reads the ledger, not the lake: it follows the paper replay below.
+        rest = [key.to_user_string() for key in defs.resolve_all_asset_keys() if key.to_user_string() not in (*manifest.assets, BOOK_ASSET)]
         deps = _direct_deps(defs, rest)
         # Models train on every day before them, so they and what follows them are run for the
         # sample's last weeks only, and only where a fit window holds enough of the bundle's
@@ -89,7 +91,27 @@ def _paper_replay(served, days: int, started: float) -> None:
     click.echo(f"[trade] quant-assets paper replay --start {start:%Y-%m-%dT%H:%M} --end {end:%Y-%m-%dT%H:%M} "
                "(the live sensor stays STOPPED) ...")  # fmt: skip
     click.get_current_context().invoke(replay, start=start, end=end, symbols=",".join(symbols), strategy="replay")
+    _book_days(start.date(), end.date())
     click.echo("  the ledger: .venv/bin/quant-assets orders --mode paper; .venv/bin/quant-assets positions --mode paper")
+
+
+def _book_days(first, last) -> None:
+    """trading_book for the replayed days: their positions and PnL in the Dagster UI."""
+    from datetime import timedelta
+
+    from dagster import materialize as dagster_materialize
+
+    from quant_assets.instance import get_instance
+    from serving.assets import trading_book
+
+    day = first
+    with get_instance() as instance:
+        while day <= last:
+            result = dagster_materialize([trading_book], partition_key=day.isoformat(), instance=instance)
+            (event,) = result.get_asset_materialization_events()
+            pnl = event.materialization.metadata["pnl/paper/replay"].value
+            click.echo(f"[trade] trading_book {day}: the replay's PnL {pnl:+,.2f} USDT")
+            day += timedelta(days=1)
 
 
 def _echo_err(line: str) -> None:

@@ -32,4 +32,5 @@ def test_the_demo_forces_champions_saying_so_then_replays_its_last_day(home, mon
         _paper_replay(modelkit.parts(*SERVED), 1, time.perf_counter())
     out = capsys.readouterr().out
     assert "replayed 286 ticks 2025-11-10 00:00 .. 2025-11-10 23:50" in out and "live sensor stays STOPPED" in out
+    assert "trading_book 2025-11-10: the replay's PnL" in out  # the day's book, materialised
     assert Ledger.open().signals("paper", "replay")  # the champions decided
