@@ -2,20 +2,27 @@
 
 ``date`` and ``symbol`` come from the hive folders (``date=.../symbol=...``), so a query can
 filter on them and DuckDB skips the other files.
+
+An object-store lake (``s3://bucket/prefix``) is read through the lake's own fsspec client,
+registered with the connection (``register_filesystem``): the same endpoint and credentials
+as every other lake read, and no DuckDB extension to download (``httpfs`` needs the network
+at first use, which an offline machine does not have).
 """
 
 from __future__ import annotations
 
 import duckdb
-from upath import UPath
 
+from quant_assets.lake.location import is_local, lake_path
 from quant_assets.lake.store import PART_FILE
 
 
 def lake_views(lake_root: str, connection: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
     """A connection with a view named after every asset that has stored partitions."""
     con = connection or duckdb.connect()
-    root = UPath(lake_root)
+    root = lake_path(lake_root)
+    if not is_local(root):
+        con.register_filesystem(root.fs)
     if not root.exists():
         return con
     for asset_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
