@@ -22,7 +22,7 @@ def lake_views(lake_root: str, connection: duckdb.DuckDBPyConnection | None = No
     con = connection or duckdb.connect()
     root = lake_path(lake_root)
     if not is_local(root):
-        con.register_filesystem(root.fs)
+        _register(con, root.fs)
     if not root.exists():
         return con
     for asset_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
@@ -32,6 +32,15 @@ def lake_views(lake_root: str, connection: duckdb.DuckDBPyConnection | None = No
             f"SELECT * FROM read_parquet('{pattern}', hive_partitioning = true, union_by_name = true)"
         )
     return con
+
+
+def _register(con: duckdb.DuckDBPyConnection, fs) -> None:
+    """Route the store's URLs through ``fs``; a connection that already knows the protocol
+    (a lake opened on it before) gets this lake's client, endpoint and all."""
+    name = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    if name in con.list_filesystems():
+        con.unregister_filesystem(name)
+    con.register_filesystem(fs)
 
 
 def _identifier(name: str) -> str:

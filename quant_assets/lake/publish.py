@@ -207,8 +207,9 @@ def move_file(source: UPath, target: UPath) -> None:
                 raise
     if not is_local(target) and source.fs is target.fs:  # one store (fsspec shares the client)
         target.fs.copy(source.path, target.path)
-    else:
-        atomic_write_bytes(target, source.read_bytes())
+        target.fs.rm_file(source.path)
+        return
+    atomic_write_bytes(target, source.read_bytes())
     source.unlink()
 
 
