@@ -278,3 +278,17 @@ def test_a_crash_between_copy_and_delete_leaves_the_new_partition_and_a_staged_c
     assert sweep_staging(s3_lake, lambda run_id: run_id == "run-2") == ["run-2"]
     assert object_keys(use_s3, str(s3_lake.staging_root)) == []
     assert {p: s3_lake.file_sha256(BARS_ASSET, p) for p in PARTS} == new
+
+
+def test_the_sql_command_queries_the_s3_lake_named_by_the_setting(s3_lake, monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from quant_assets.cli import main
+
+    s3_lake.write_many(BARS_ASSET, sorted(PARTS.items()))
+    monkeypatch.setenv("QUANT_ASSETS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("QUANT_ASSETS_LAKE_ROOT", str(s3_lake.root))
+    result = CliRunner().invoke(main, ["sql", "select symbol, count(*) as n from market_bars group by symbol order by symbol"])
+    assert result.exit_code == 0, result.output
+    assert "BTC-USDT" in result.output and "ETH-USDT" in result.output and result.output.count("576") == 2
+    assert not (tmp_path / "home" / "lake").exists()  # nothing read or written under the home
