@@ -44,6 +44,16 @@ def is_local(path: UPath) -> bool:
     return path.protocol in LOCAL_PROTOCOLS
 
 
+def read_object(path: UPath) -> bytes:
+    """A whole file. On S3 one GET: s3fs would otherwise send a HEAD first to decide whether
+    to fetch ranges in parallel, which pays for files far larger than a partition."""
+    if is_local(path):
+        return path.read_bytes()
+    if path.protocol in S3_PROTOCOLS:
+        return path.fs.cat_file(path.path, max_concurrency=1)
+    return path.fs.cat_file(path.path)
+
+
 def ensure_folder(path: UPath) -> None:
     """Create ``path`` and its parents on a local disk. Object stores have no folders (a key
     is its whole path), and s3fs's ``mkdir`` would create a missing bucket: a typo in the

@@ -28,7 +28,7 @@ from typing import Iterable, Iterator
 import polars as pl
 from upath import UPath
 
-from quant_assets.lake.location import ensure_folder, is_local, lake_path
+from quant_assets.lake.location import ensure_folder, is_local, lake_path, read_object
 from quant_assets.partitions import DaySymbol
 
 PART_FILE = "part-0.parquet"
@@ -117,11 +117,16 @@ class ParquetLake:
 
     # ---- reads -------------------------------------------------------------------------
     def read(self, asset: str, part: DaySymbol) -> pl.DataFrame:
+        return pl.read_parquet(self.read_bytes(asset, part))
+
+    def read_bytes(self, asset: str, part: DaySymbol) -> bytes:
+        """The partition file's bytes; ``FileNotFoundError`` (one line) when it is not stored.
+        On an object store this is one GET (no existence check first)."""
         path = self.partition_path(asset, part)
-        if not path.exists():
-            raise FileNotFoundError(f"lake partition {asset} {part} is not materialised ({path})")
-        with path.open("rb") as handle:
-            return pl.read_parquet(handle.read())
+        try:
+            return read_object(path)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"lake partition {asset} {part} is not materialised ({path})") from None
 
     def read_schema(self, asset: str, part: DaySymbol) -> pl.Schema:
         """The partition's columns and dtypes, from the parquet footer only."""
@@ -133,8 +138,7 @@ class ParquetLake:
 
     def read_file_metadata(self, asset: str, part: DaySymbol) -> dict[str, str]:
         """The partition file's key-value footer metadata (see ``write``)."""
-        with self.partition_path(asset, part).open("rb") as handle:
-            return pl.read_parquet_metadata(io.BytesIO(handle.read()))
+        return pl.read_parquet_metadata(io.BytesIO(self.read_bytes(asset, part)))
 
     def read_many(
         self, asset: str, parts: Iterable[DaySymbol], missing_ok: bool = False, with_partition_day: bool = False
@@ -171,8 +175,7 @@ class ParquetLake:
         return is_local(self.root)
 
     def file_sha256(self, asset: str, part: DaySymbol) -> str:
-        with self.partition_path(asset, part).open("rb") as handle:
-            return sha256_bytes(handle.read())
+        return sha256_bytes(self.read_bytes(asset, part))
 
     def iter_files(self, asset: str) -> Iterator[tuple[DaySymbol, UPath]]:
         for part in self.partitions(asset):
@@ -203,11 +206,13 @@ class ParquetLake:
 def hive_partitions(base: UPath, marker: str) -> list[DaySymbol]:
     """The ``date=.../symbol=...`` folders under ``base`` that hold ``marker``, sorted."""
     if not is_local(base):
-        # One prefix listing (paged) instead of a request per folder and marker.
-        found = base.fs.glob(f"{base.path.rstrip('/')}/date=*/symbol=*/{marker}")
+        # One recursive prefix listing (a request per 1,000 keys), not a request per folder
+        # and marker (s3fs's glob walks folder by folder).
+        keys = (key.rsplit("/", 3)[-3:] for key in base.fs.find(base.path))
         return sorted(
             DaySymbol.parse(f"{day[5:]}|{sym[7:]}")
-            for day, sym in (key.split("/")[-3:-1] for key in found)
+            for day, sym, name in keys
+            if name == marker and day.startswith("date=") and sym.startswith("symbol=")
         )
     if not base.exists():
         return []
