@@ -2,7 +2,9 @@
 
 Everything the platform writes (the parquet lake, the Dagster instance, the MLflow store,
 the trading ledger, landed bundles, caches) lives under one root, ``QUANT_ASSETS_HOME``.
-A test or a second deployment is one environment variable away.
+A test or a second deployment is one environment variable away. The lake alone may live
+elsewhere, e.g. in an S3 bucket a team shares: ``QUANT_ASSETS_LAKE_ROOT=s3://bucket/prefix``
+(with ``QUANT_ASSETS_S3_ENDPOINT_URL`` for an S3-compatible server).
 
 Partition definitions must exist when Dagster loads the code location, so the universe and
 the first partition day are environment settings rather than run config.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from quant_assets.symbols import Symbol
 
@@ -36,13 +40,16 @@ DEFAULT_START_DATE = "2025-06-01"
 
 @dataclass(frozen=True)
 class HomeLayout:
-    """The folders under ``QUANT_ASSETS_HOME``; nothing outside it is written."""
+    """The folders under ``QUANT_ASSETS_HOME``; nothing outside it is written, except the
+    lake when ``QUANT_ASSETS_LAKE_ROOT`` puts it elsewhere (``lake_root``)."""
 
     root: str
+    lake_root: str | None = None
 
     @property
     def lake(self) -> str:
-        return _join(self.root, "lake")
+        """The lake; its staging and quarantine areas are its siblings (``../staging``)."""
+        return self.lake_root or _join(self.root, "lake")
 
     @property
     def dagster_home(self) -> str:
@@ -134,6 +141,36 @@ def local_folder(raw: str) -> str:
     return raw
 
 
+_S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+
+
+def lake_location(raw: str) -> str:
+    """A local folder (created on the first write) or ``s3://bucket/prefix``, normalised
+    without a trailing slash. The prefix is required: staging and quarantine are the lake's
+    siblings, so the lake needs a folder of its own below the bucket."""
+    if "://" not in raw:
+        return raw
+    scheme, _, rest = raw.partition("://")
+    if scheme != "s3":
+        raise ValueError(f"{scheme}:// is not supported")
+    bucket, _, prefix = rest.partition("/")
+    if not _S3_BUCKET.fullmatch(bucket):
+        raise ValueError(f"{bucket!r} is not an S3 bucket name")
+    prefix = prefix.strip("/")
+    if not prefix:
+        raise ValueError("no prefix below the bucket (staging and quarantine live beside the lake)")
+    return f"s3://{bucket}/{prefix}"
+
+
+def http_url(raw: str) -> str:
+    """``http(s)://host[:port]``, e.g. an S3-compatible server's endpoint."""
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("not an http:// or https:// address")
+    parts.port  # raises ValueError on a bad port
+    return raw.rstrip("/")
+
+
 def symbol_keys(raw: str) -> list[str]:
     """``BTC-USDT,ETH-USDT`` -> partition keys, each checked, no duplicates."""
     keys = [Symbol.from_key(s.strip()).key for s in raw.split(",") if s.strip()]
@@ -155,8 +192,26 @@ def exit_on_settings_error() -> Iterator[None]:
         raise SystemExit(f"quant_assets: {err}") from None
 
 
+LAKE_ROOT_EXPECT = "a local folder or s3://bucket/prefix"
+
+
 def home() -> HomeLayout:
-    return HomeLayout(read("QUANT_ASSETS_HOME", str(DEFAULT_HOME), expect="a folder or URL for all state"))
+    root = read("QUANT_ASSETS_HOME", str(DEFAULT_HOME), expect="a folder or URL for all state")
+    lake_root = None
+    if is_set("QUANT_ASSETS_LAKE_ROOT"):
+        lake_root = read("QUANT_ASSETS_LAKE_ROOT", None, lake_location, LAKE_ROOT_EXPECT)
+        if lake_root.startswith("s3://"):
+            s3_endpoint_url()  # a bad endpoint fails here, when the project loads, not at the first write
+    return HomeLayout(root, lake_root)
+
+
+def s3_endpoint_url() -> str | None:
+    """The S3-compatible server of an ``s3://`` lake (``QUANT_ASSETS_S3_ENDPOINT_URL``, e.g.
+    MinIO); None leaves it to botocore: ``AWS_ENDPOINT_URL_S3``, ``AWS_ENDPOINT_URL``, the
+    AWS config file, else AWS itself."""
+    if not is_set("QUANT_ASSETS_S3_ENDPOINT_URL"):
+        return None
+    return read("QUANT_ASSETS_S3_ENDPOINT_URL", None, http_url, "an http(s)://host[:port] address, e.g. http://127.0.0.1:9000")
 
 
 def universe() -> list[str]:

@@ -76,3 +76,7 @@ def pg_database():
     with admin.cursor() as cur:
         cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.close()
+
+
+# The loopback S3 server (moto) for the object-store lake's tests; see s3kit.py.
+from quant_assets_tests.s3kit import s3_server, use_s3  # noqa: E402, F401

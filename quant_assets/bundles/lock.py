@@ -5,6 +5,17 @@ of them at once could rename over each other's landed bundle or record the wrong
 so they queue on ``<bundles root>/.lock``. The lock is re-entrant within a thread (the CLI
 holds it across landing and materialising, and landing takes it again), and it is an OS lock
 (``flock``): a killed holder releases it with its process, so a crash never wedges a home.
+
+The lock is local, and so is what it guards: the home's landed bundles, and the lake as this
+home writes it. With the lake in an object store (``QUANT_ASSETS_LAKE_ROOT=s3://...``) that
+several homes (machines) share, it serialises one home's bundle commands only; S3 offers no
+lock to queue on. Across homes, each partition is still replaced whole (one PUT or one
+server-side copy) and the last writer of a partition wins, but an import's all-or-nothing
+restore (``rollback.py``) would put back the files it set aside over another home's writes
+of the same partitions made meanwhile, and an export running then may mix partitions from
+before and after an import. So a shared lake takes bundle imports from one home at a time
+(one operator machine); reads, including exports of a lake nobody is importing into, may
+run anywhere.
 """
 
 from __future__ import annotations

@@ -58,11 +58,11 @@ def write_partition(
 
 def read_partition(store: ParquetLake, part: DaySymbol) -> tuple[pl.DataFrame, dict[str, str]]:
     """The stored frame and its file's key-value metadata."""
-    path = store.partition_path(contract.FEATURES_ASSET, part)
-    if not path.exists():
-        raise FileNotFoundError(f"feature_matrix {part} is not materialised ({path})")
-    with path.open("rb") as handle:
-        data = handle.read()
+    try:
+        data = store.read_bytes(contract.FEATURES_ASSET, part)
+    except FileNotFoundError:
+        path = store.partition_path(contract.FEATURES_ASSET, part)
+        raise FileNotFoundError(f"feature_matrix {part} is not materialised ({path})") from None
     return pl.read_parquet(data), pl.read_parquet_metadata(data)
 
 
@@ -95,10 +95,8 @@ READ_THREADS = 8  # many small files: reading them concurrently hides the per-fi
 
 def _read_or_none(store: ParquetLake, asset: str, part: DaySymbol) -> tuple[pl.DataFrame, str] | None:
     """The partition with ``symbol`` and the SHA-256 of its file, or None when absent."""
-    path = store.partition_path(asset, part)
     try:
-        with path.open("rb") as handle:
-            data = handle.read()
+        data = store.read_bytes(asset, part)  # one GET on an object store
     except FileNotFoundError:
         return None
     return pl.read_parquet(data).with_columns(symbol=pl.lit(part.symbol)), sha256_bytes(data)

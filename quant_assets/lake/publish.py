@@ -17,6 +17,16 @@ For one asset in one run:
 
 A run that dies between 1 and 3 leaves its files under ``staging/<run_id>``, read by nobody;
 ``sweep_staging`` removes them once the run is known to be over (the next staging does).
+
+**On an object store** (``s3://bucket/prefix``) there is no rename. Publishing a partition is
+a server-side copy of the staged object over the lake's key (S3 CopyObject: the new object
+appears whole in one step, as a PUT does, so readers see the old partition or the new one,
+never part of one), then a delete of the staged object. A crash between the two leaves the
+partition published and its staged copy behind, under ``staging/<run_id>``, where no reader
+looks and the staging sweep removes it, as it removes any dead run's staging. The copy is
+byte for byte, so the content hash recorded at staging is the published object's. Staging,
+quarantine and lake must then share a bucket (they do: they are siblings), or the copy
+falls back to a download and upload, still one PUT.
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ from typing import Callable, Iterable, Mapping
 
 from upath import UPath
 
+from quant_assets.lake.location import ensure_folder, is_local
 from quant_assets.lake.store import PART_FILE, QUARANTINE_REPORT, ParquetLake, atomic_write_bytes, fsync_dir, sha256_bytes
 from quant_assets.partitions import DaySymbol
 
@@ -56,7 +67,7 @@ class StagedLake(ParquetLake):
     """
 
     def __init__(self, lake: ParquetLake, run_id: str, asset: str, staged: Iterable[DaySymbol] = ()):
-        super().__init__(str(lake.staging_root / run_id), str(lake.staging_root), str(lake.quarantine_root))
+        super().__init__(lake.staging_root / run_id, lake.staging_root, lake.quarantine_root)
         self.lake = lake
         self.run_id = run_id
         self.asset = asset
@@ -99,14 +110,17 @@ class StagedLake(ParquetLake):
         # A plain write: nobody reads staging before seal(), and publish() makes each file
         # durable before its rename, concurrently (a sync per file here would serialise them).
         target = super().partition_path(asset, part)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with target.open("wb") as handle:
-            handle.write(data)
+        ensure_folder(target.parent)
+        if is_local(target):
+            with target.open("wb") as handle:
+                handle.write(data)
+        else:
+            atomic_write_bytes(target, data)  # one PUT: nothing more to make durable
         return str(self.lake.partition_path(asset, part))
 
     def seal(self) -> None:
         """Record the staged partitions: the checks audit exactly these."""
-        self.area.mkdir(parents=True, exist_ok=True)
+        ensure_folder(self.area)
         marker = {"asset": self.asset, "run_id": self.run_id, "partitions": [str(p) for p in sorted(self.staged)]}
         atomic_write_bytes(self.area / STAGED_MARKER, json.dumps(marker).encode())
 
@@ -126,10 +140,10 @@ class StagedLake(ParquetLake):
 
     def _publish_one(self, part: DaySymbol, quarantined: bool) -> None:
         target = self.lake.partition_path(self.asset, part)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        ensure_folder(target.parent)
         source = self.partition_path(self.asset, part)
         move_file(source, target)
-        if source.protocol in ("", "file", "local"):  # its emptied folder, here in parallel, not in discard()
+        if is_local(source):  # its emptied folder, here in parallel, not in discard()
             try:
                 os.rmdir(source.parent.path)
             except OSError:
@@ -140,7 +154,7 @@ class StagedLake(ParquetLake):
     def _quarantine_one(self, part: DaySymbol, failed: list[dict]) -> None:
         source = self.partition_path(self.asset, part)
         folder = self.lake.quarantine_dir(self.asset, part)
-        folder.mkdir(parents=True, exist_ok=True)
+        ensure_folder(folder)
         published = self.lake.partition_path(self.asset, part)
         report = {
             "asset": self.asset,
@@ -178,9 +192,11 @@ def sweep_staging(lake: ParquetLake, is_over: Callable[[str], bool]) -> list[str
 
 
 def move_file(source: UPath, target: UPath) -> None:
-    """Move ``source`` over ``target`` whole, durably, or not at all (the target's folder
-    must exist): the source is synced, renamed over the target, and the rename synced."""
-    if source.protocol in ("", "file", "local") and target.protocol in ("", "file", "local"):
+    """Move ``source`` over ``target`` whole, durably, or not at all (a local target's folder
+    must exist). Locally the source is synced, renamed over the target, and the rename
+    synced; in one object store it is copied server-side over the target, then deleted (see
+    the module docstring): the target is whole at every moment, the source may outlive a crash."""
+    if is_local(source) and is_local(target):
         try:
             fsync_file(source.path)
             os.replace(source.path, target.path)
@@ -189,6 +205,10 @@ def move_file(source: UPath, target: UPath) -> None:
         except OSError as err:
             if err.errno != errno.EXDEV:  # staging on another filesystem: copy below
                 raise
+    if not is_local(target) and source.fs is target.fs:  # one store (fsspec shares the client)
+        target.fs.copy(source.path, target.path)
+        target.fs.rm_file(source.path)
+        return
     atomic_write_bytes(target, source.read_bytes())
     source.unlink()
 
@@ -204,7 +224,7 @@ def fsync_file(path: str) -> None:
 def remove_tree(path: UPath) -> None:
     if not path.exists():
         return
-    if path.protocol in ("", "file", "local"):
+    if is_local(path):
         shutil.rmtree(path.path, ignore_errors=True)
     else:
         path.fs.rm(path.path, recursive=True)

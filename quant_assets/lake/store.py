@@ -3,10 +3,15 @@
 Layout: ``<root>/<asset>/date=YYYY-MM-DD/symbol=<KEY>/part-0.parquet``. Partition columns
 live in the path, not in the file, so DuckDB's hive partitioning and polars agree on them.
 
-Writes are atomic: the file is written next to its final name under a temporary name, synced
-and renamed over the old one, so a killed run leaves either the old or the new partition,
-never half of one. Files are written with fixed settings, so the same frame gives the same
-bytes, and the SHA-256 of those bytes is the partition's content hash.
+Writes are atomic: a killed run leaves either the old or the new partition, never half of
+one. On a local disk the file is written next to its final name under a temporary name,
+synced and renamed over the old one. An object store (``s3://bucket/prefix``, see
+:mod:`quant_assets.lake.location`) has no rename, and needs none: a partition is one object
+written by one PUT (a multipart upload above 100 MB), and S3 makes an object visible only
+once its upload completes, whole, replacing the previous version in one step; an upload cut
+short leaves the previous object as it was. Files are written with fixed settings, so the
+same frame gives the same bytes, and the SHA-256 of those bytes is the partition's content
+hash.
 """
 
 from __future__ import annotations
@@ -16,16 +21,20 @@ import io
 import json
 import os
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 import polars as pl
 from upath import UPath
 
+from quant_assets.lake.location import ensure_folder, is_local, lake_path, read_object
 from quant_assets.partitions import DaySymbol
 
 PART_FILE = "part-0.parquet"
 QUARANTINE_REPORT = "report.json"
+# Reads from an object store wait on the network, not the CPU: a few at once hide the latency.
+REMOTE_READ_THREADS = 8
 
 
 @dataclass(frozen=True)
@@ -54,13 +63,19 @@ class ParquetLake:
     Writers that must pass checks first stage under ``staging_root`` and publish through
     :mod:`quant_assets.lake.publish`; partitions that fail land under ``quarantine_root``.
     Both default to siblings of the lake (``<home>/staging``, ``<home>/quarantine`` for the
-    standard ``<home>/lake``), so they share its filesystem and a publish is one rename.
+    standard ``<home>/lake``), so they share its filesystem (or bucket) and a publish is one
+    rename (or one server-side copy).
     """
 
-    def __init__(self, root: str, staging_root: str | None = None, quarantine_root: str | None = None):
-        self.root = UPath(root)
-        self.staging_root = UPath(staging_root) if staging_root else self.root.parent / "staging"
-        self.quarantine_root = UPath(quarantine_root) if quarantine_root else self.root.parent / "quarantine"
+    def __init__(
+        self, root: str | UPath, staging_root: str | UPath | None = None, quarantine_root: str | UPath | None = None
+    ):
+        self.root = lake_path(root)
+        if not is_local(self.root) and "/" not in self.root.path.strip("/"):
+            # s3://bucket: its "parent" is itself, so staging would land inside the lake.
+            raise ValueError(f"the lake root {root} needs a prefix below the bucket (staging and quarantine live beside it)")
+        self.staging_root = lake_path(staging_root) if staging_root else self.root.parent / "staging"
+        self.quarantine_root = lake_path(quarantine_root) if quarantine_root else self.root.parent / "quarantine"
 
     # ---- paths -------------------------------------------------------------------------
     def partition_dir(self, asset: str, part: DaySymbol) -> UPath:
@@ -84,7 +99,7 @@ class ParquetLake:
     def write_bytes(self, asset: str, part: DaySymbol, data: bytes) -> str:
         """Put already-serialised parquet bytes in place atomically; returns the path."""
         target = self.partition_path(asset, part)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        ensure_folder(target.parent)
         atomic_write_bytes(target, data)
         return str(target)
 
@@ -102,11 +117,16 @@ class ParquetLake:
 
     # ---- reads -------------------------------------------------------------------------
     def read(self, asset: str, part: DaySymbol) -> pl.DataFrame:
+        return pl.read_parquet(self.read_bytes(asset, part))
+
+    def read_bytes(self, asset: str, part: DaySymbol) -> bytes:
+        """The partition file's bytes; ``FileNotFoundError`` (one line) when it is not stored.
+        On an object store this is one GET (no existence check first)."""
         path = self.partition_path(asset, part)
-        if not path.exists():
-            raise FileNotFoundError(f"lake partition {asset} {part} is not materialised ({path})")
-        with path.open("rb") as handle:
-            return pl.read_parquet(handle.read())
+        try:
+            return read_object(path)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"lake partition {asset} {part} is not materialised ({path})") from None
 
     def read_schema(self, asset: str, part: DaySymbol) -> pl.Schema:
         """The partition's columns and dtypes, from the parquet footer only."""
@@ -118,8 +138,7 @@ class ParquetLake:
 
     def read_file_metadata(self, asset: str, part: DaySymbol) -> dict[str, str]:
         """The partition file's key-value footer metadata (see ``write``)."""
-        with self.partition_path(asset, part).open("rb") as handle:
-            return pl.read_parquet_metadata(io.BytesIO(handle.read()))
+        return pl.read_parquet_metadata(io.BytesIO(self.read_bytes(asset, part)))
 
     def read_many(
         self, asset: str, parts: Iterable[DaySymbol], missing_ok: bool = False, with_partition_day: bool = False
@@ -128,17 +147,17 @@ class ParquetLake:
         partition's day as ``partition_day`` when asked, for checks on day boundaries).
 
         Local lakes are read in one multi-file scan (polars reads the files in parallel,
-        several times faster than one read per partition over a long backfill).
+        several times faster than one read per partition over a long backfill); an object
+        store's files are fetched a few at a time.
         """
         wanted = sorted(parts)
         present = [p for p in wanted if not missing_ok or self.exists(asset, p)]
         if not present:
             return pl.DataFrame()
         if not self._is_local():
-            frames = [
-                self.read(asset, p).with_columns(symbol=pl.lit(p.symbol), partition_day=pl.lit(p.day))
-                for p in present
-            ]
+            with ThreadPoolExecutor(REMOTE_READ_THREADS) as pool:
+                read = list(pool.map(lambda p: self.read(asset, p), present))
+            frames = [f.with_columns(symbol=pl.lit(p.symbol), partition_day=pl.lit(p.day)) for p, f in zip(present, read)]
             frame = pl.concat(frames, how="vertical")
             return frame if with_partition_day else frame.drop("partition_day")
         paths = [self.partition_path(asset, p).path for p in present]
@@ -153,11 +172,10 @@ class ParquetLake:
         return frame.drop("date")
 
     def _is_local(self) -> bool:
-        return self.root.protocol in ("", "file", "local")
+        return is_local(self.root)
 
     def file_sha256(self, asset: str, part: DaySymbol) -> str:
-        with self.partition_path(asset, part).open("rb") as handle:
-            return sha256_bytes(handle.read())
+        return sha256_bytes(self.read_bytes(asset, part))
 
     def iter_files(self, asset: str) -> Iterator[tuple[DaySymbol, UPath]]:
         for part in self.partitions(asset):
@@ -187,6 +205,15 @@ class ParquetLake:
 
 def hive_partitions(base: UPath, marker: str) -> list[DaySymbol]:
     """The ``date=.../symbol=...`` folders under ``base`` that hold ``marker``, sorted."""
+    if not is_local(base):
+        # One recursive prefix listing (a request per 1,000 keys), not a request per folder
+        # and marker (s3fs's glob walks folder by folder).
+        keys = (key.rsplit("/", 3)[-3:] for key in base.fs.find(base.path))
+        return sorted(
+            DaySymbol.parse(f"{day[5:]}|{sym[7:]}")
+            for day, sym, name in keys
+            if name == marker and day.startswith("date=") and sym.startswith("symbol=")
+        )
     if not base.exists():
         return []
     return sorted(
@@ -202,9 +229,11 @@ def atomic_write_bytes(target: UPath, data: bytes) -> None:
     """Put ``data`` at ``target`` whole or not at all (the parent folder must exist).
 
     Locally: written under a temporary name next to the target, synced, renamed over it, and
-    the rename synced; a killed writer leaves only a ``.tmp`` file nobody reads.
+    the rename synced; a killed writer leaves only a ``.tmp`` file nobody reads. On an object
+    store: one ``pipe_file``, a single PUT (a multipart upload above 100 MB, aborted on error),
+    which the store makes visible only once complete (see the module docstring).
     """
-    if target.protocol in ("", "file", "local"):
+    if is_local(target):
         tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
         with open(tmp.path, "wb") as handle:
             handle.write(data)
@@ -213,9 +242,9 @@ def atomic_write_bytes(target: UPath, data: bytes) -> None:
         os.replace(tmp.path, target.path)
         fsync_dir(target.parent.path)
     else:
-        # Object stores publish an object only when its upload completes.
-        with target.open("wb") as handle:
-            handle.write(data)
+        # Not ``open("wb")``: fsspec's file commits its upload on leaving the ``with`` even
+        # when the block raised. ``pipe_file`` stores exactly ``data`` or raises.
+        target.fs.pipe_file(target.path, data)
 
 
 def fsync_dir(path: str | os.PathLike) -> None:

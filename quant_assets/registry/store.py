@@ -5,7 +5,8 @@ A team shares one store by setting ``QUANT_ASSETS_MLFLOW_PG_URL`` (a PostgreSQL 
 store, ``postgresql+psycopg2://user@host:5432/db``, the same style as the Dagster instance's
 ``QUANT_ASSETS_PG_URL``) or ``QUANT_ASSETS_MLFLOW_TRACKING_URI`` (a running tracking server).
 ``QUANT_ASSETS_MLFLOW_ARTIFACTS`` moves the artifact root (any location MLflow can write,
-e.g. ``s3://bucket/mlflow``).
+e.g. ``s3://bucket/mlflow``; MLflow's S3 client finds an S3-compatible server through
+``MLFLOW_S3_ENDPOINT_URL``, else ``AWS_ENDPOINT_URL``).
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ from quant_assets.lake.store import ParquetLake
 
 
 class LakeResource(ConfigurableResource):
-    """The partitioned parquet lake under ``root`` (a local path or any fsspec URL)."""
+    """The partitioned parquet lake under ``root``: a local folder or ``s3://bucket/prefix``
+    (``settings.home().lake``, i.e. ``QUANT_ASSETS_LAKE_ROOT`` when set)."""
 
     root: str
 

@@ -22,6 +22,28 @@ def home(qa_home, monkeypatch) -> Path:
     return qa_home
 
 
+@pytest.fixture(params=["local", "s3"])
+def place_lake(request, monkeypatch):
+    """Where a home's lake goes, for tests that run on both stores: ``place(home)`` returns
+    ``<home>/lake``, or a fresh prefix on the loopback S3 server with QUANT_ASSETS_LAKE_ROOT
+    pointing at it (the bundle's landing and lock stay in the local home either way)."""
+    if request.param == "local":
+
+        def place(home: Path) -> str:
+            monkeypatch.delenv("QUANT_ASSETS_LAKE_ROOT", raising=False)
+            return str(home / "lake")
+
+        return place
+    s3 = request.getfixturevalue("use_s3")
+
+    def place_on_s3(home: Path) -> str:
+        root = f"{s3.fresh_prefix()}/lake"
+        monkeypatch.setenv("QUANT_ASSETS_LAKE_ROOT", root)
+        return root
+
+    return place_on_s3
+
+
 @pytest.fixture
 def good_bundle(tmp_path):
     """A bundle of the fixture's four partitions, written by the real exporter."""

@@ -56,6 +56,15 @@ def tree_digest(root: Path) -> dict[str, str]:
     return out
 
 
+def lake_digest(root: str) -> dict[str, str]:
+    """``tree_digest`` of a lake wherever it is: an object store has files (keys) only."""
+    if "://" not in root:
+        return tree_digest(Path(root))
+    base = ParquetLake(root).root
+    prefix = base.path.rstrip("/") + "/"
+    return {key.removeprefix(prefix): hashlib.sha256(base.fs.cat_file(key)).hexdigest() for key in sorted(base.fs.find(base.path))}
+
+
 # ---- hand-made archives -----------------------------------------------------------------
 
 

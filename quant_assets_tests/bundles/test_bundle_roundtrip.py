@@ -1,4 +1,8 @@
-"""Export a lake, import it elsewhere: same bytes, Dagster provenance, and nothing twice."""
+"""Export a lake, import it elsewhere: same bytes, Dagster provenance, and nothing twice.
+
+The round trip and the failed import run with the lake in a local folder and in an S3
+bucket (``place_lake``): export reads, import writes, checks and rolls back through it.
+"""
 
 from __future__ import annotations
 
@@ -16,15 +20,23 @@ from quant_assets.bundles.landed import LandedBundles
 from quant_assets.bundles.manifest import Manifest, schema_strings
 from quant_assets.lake.store import ParquetLake
 from quant_assets.market.bars import BAR_SCHEMA, BARS_ASSET
-from quant_assets_tests.bundles.kit import PARTS, bundle_entries, fill_lake, fixture_partitions, read_archive, tree_digest
+from quant_assets_tests.bundles.kit import (
+    PARTS,
+    bundle_entries,
+    fill_lake,
+    fixture_partitions,
+    lake_digest,
+    read_archive,
+    tree_digest,
+)
 
 
 def _lake_bytes(lake: ParquetLake) -> dict[str, bytes]:
     return {str(p): lake.partition_path(BARS_ASSET, p).read_bytes() for p in lake.partitions(BARS_ASSET)}
 
 
-def test_export_import_roundtrip(home, tmp_path, monkeypatch, cli):
-    source = fill_lake(home / "lake")
+def test_export_import_roundtrip(home, place_lake, tmp_path, monkeypatch, cli):
+    source = fill_lake(place_lake(home))
     originals = _lake_bytes(source)
     archive = tmp_path / "out" / "bundle.tar.gz"
 
@@ -37,11 +49,12 @@ def test_export_import_roundtrip(home, tmp_path, monkeypatch, cli):
     target = tmp_path / "offline"
     monkeypatch.setenv("QUANT_ASSETS_HOME", str(target))
     monkeypatch.setenv("DAGSTER_HOME", str(target / "dagster"))
+    target_lake = place_lake(target)
     imported = cli("bundle", "import", archive)
     assert imported.exit_code == 0, imported.output
     assert "1 runs, 4 partitions materialised" in imported.stdout and "6 checks passed" in imported.stdout
 
-    lake = ParquetLake(str(target / "lake"))
+    lake = ParquetLake(target_lake)
     assert _lake_bytes(lake) == originals
 
     archive_sha = hashlib.sha256(archive.read_bytes()).hexdigest()
@@ -64,11 +77,11 @@ def test_export_import_roundtrip(home, tmp_path, monkeypatch, cli):
         runs_before = len(instance.get_runs())
 
     # Re-import: verified again, then nothing lands, nothing runs, nothing changes.
-    before = tree_digest(target / "lake"), tree_digest(target / "bundles")
+    before = lake_digest(target_lake), tree_digest(target / "bundles")
     again = cli("bundle", "import", archive)
     assert again.exit_code == 0, again.output
     assert "already landed" in again.stdout and "0 runs" in again.stdout and "4 already in the lake" in again.stdout
-    assert (tree_digest(target / "lake"), tree_digest(target / "bundles")) == before
+    assert (lake_digest(target_lake), tree_digest(target / "bundles")) == before
     with DagsterInstance.get() as instance:
         assert len(instance.get_runs()) == runs_before
 
@@ -135,7 +148,7 @@ def test_landing_twice_is_a_no_op_and_reports_progress(home, good_bundle):
     assert first.files == {(BARS_ASSET, f.partition): f.sha256 for f in manifest.files}
 
 
-def test_import_fails_when_a_blocking_check_fails(home, tmp_path, cli):
+def test_import_fails_when_a_blocking_check_fails(home, place_lake, tmp_path, cli):
     # Verification only vouches for the bytes; a day with missing bars is caught by the
     # same blocking check that guards ingested data, and the import says so.
     frames = fixture_partitions()
@@ -143,12 +156,15 @@ def test_import_fails_when_a_blocking_check_fails(home, tmp_path, cli):
     frames[0] = (part, frame.filter(~pl.col("ts").dt.hour().is_in([3])))
     path = tmp_path / "gappy.tar.gz"
     write_bundle(path, bundle_entries(frames))
+    lake_root = place_lake(home)
     result = cli("bundle", "import", path)
     assert result.exit_code == 1
     assert "checks failed" in result.stderr and "bars_complete" in result.stderr
     assert "the lake was left as it was" in result.stderr
     # The run had written all four partitions before the check failed; none is left behind.
-    assert tree_digest(home / "lake") == {}
+    assert lake_digest(lake_root) == {}
+    # The failing version went to the lake's quarantine (in the bucket, for an S3 lake).
+    assert ParquetLake(lake_root).quarantined(BARS_ASSET) == [part]
 
 
 def test_long_imports_and_exports_show_progress(home, good_bundle, tmp_path, cli, monkeypatch):

@@ -1,4 +1,5 @@
-"""DuckDB reads the lake in place, with date and symbol from the hive paths."""
+"""DuckDB reads the lake in place, with date and symbol from the hive paths: a local lake,
+and an S3 one through the lake's own fsspec client (``lake_root`` in conftest.py)."""
 
 from datetime import date
 
@@ -11,14 +12,14 @@ from quant_assets.partitions import DaySymbol
 from quant_assets_tests.conftest import SPOT_FIXTURE
 
 
-def test_views_see_every_partition_with_hive_columns(tmp_path):
+def test_views_see_every_partition_with_hive_columns(lake_root):
     raw = pl.read_parquet(SPOT_FIXTURE).with_columns(symbol=pl.col("symbol").str.replace("/", "-"))
     bars = with_availability(raw, source="binance-spot")
     parts = [DaySymbol(date(2025, 10, d), s) for d in (5, 6, 7) for s in ("BTC-USDT", "ETH-USDT")]
-    lake = ParquetLake(str(tmp_path / "lake"))
+    lake = ParquetLake(lake_root)
     lake.write_many("market_bars", split_partitions(bars, parts))
 
-    con = lake_views(str(tmp_path / "lake"))
+    con = lake_views(lake_root)
     total, = con.execute("select count(*) from market_bars").fetchone()
     assert total == 6 * 288
     high, = con.execute(

@@ -2,7 +2,8 @@
 
 Readers (the lake's partition listing and reads, DuckDB views) must see a staged partition
 only once it is published; checks must see it before; a quarantined one never reaches the
-lake and leaves the published version byte-identical.
+lake and leaves the published version byte-identical. Each test runs on a local lake and on
+an S3 one (``lake_root`` in conftest.py), where publishing is a copy, not a rename.
 """
 
 from __future__ import annotations
@@ -22,11 +23,6 @@ PARTS = dict(fixture_partitions())
 GOOD, BAD = sorted(PARTS)[:2]
 
 
-@pytest.fixture
-def lake(tmp_path) -> ParquetLake:
-    return ParquetLake(str(tmp_path / "home" / "lake"))
-
-
 def _stage(lake: ParquetLake, run_id: str, frames: dict) -> StagedLake:
     staged = StagedLake.begin(lake, run_id, BARS_ASSET)
     for part, frame in frames.items():
@@ -35,10 +31,11 @@ def _stage(lake: ParquetLake, run_id: str, frames: dict) -> StagedLake:
     return staged
 
 
-def test_staged_partitions_are_invisible_to_readers_until_published(lake, tmp_path):
+def test_staged_partitions_are_invisible_to_readers_until_published(lake, lake_root):
     staged = _stage(lake, "run-1", {GOOD: PARTS[GOOD], BAD: PARTS[BAD]})
     # Staging is a sibling of the lake, under <home>/staging/<run_id>, which no reader scans.
-    assert str(staged.partition_path(BARS_ASSET, GOOD)).startswith(str(tmp_path / "home" / "staging" / "run-1"))
+    home = lake_root.removesuffix("/lake")
+    assert str(staged.partition_path(BARS_ASSET, GOOD)).startswith(f"{home}/staging/run-1/")
     assert lake.partitions(BARS_ASSET) == [] and not lake.exists(BARS_ASSET, GOOD)
     assert lake.read_many(BARS_ASSET, [GOOD, BAD], missing_ok=True).is_empty()
     assert "market_bars" not in {r[0] for r in lake_views(str(lake.root)).execute("show tables").fetchall()}
@@ -53,9 +50,10 @@ def test_staged_partitions_are_invisible_to_readers_until_published(lake, tmp_pa
     publication = audit.publish({BAD: [{"check": "bars_unique", "why": "planted"}]})
     assert publication.published == [GOOD] and publication.quarantined == [BAD]
     assert lake.partitions(BARS_ASSET) == [GOOD]
-    assert lake.file_sha256(BARS_ASSET, GOOD) == staged_sha  # a rename: the hash recorded at staging holds
+    assert lake.file_sha256(BARS_ASSET, GOOD) == staged_sha  # a rename or copy: the hash recorded at staging holds
     assert lake_views(str(lake.root)).execute("select count(*) from market_bars").fetchone() == (PARTS[GOOD].height,)
-    assert not (tmp_path / "home" / "staging" / "run-1").exists()  # nothing left behind
+    assert not (lake.staging_root / "run-1").exists()  # nothing left behind
+    assert str(lake.staging_root) == f"{home}/staging"
 
 
 def test_a_failed_version_is_quarantined_with_a_report_and_the_published_one_is_untouched(lake):
@@ -75,7 +73,7 @@ def test_a_failed_version_is_quarantined_with_a_report_and_the_published_one_is_
     assert report["failed_checks"] == [{"check": "bars_unique", "why": "1 duplicate"}]
     assert report["sha256"] == staged_sha
     assert report["published_sha256"] == lake.file_sha256(BARS_ASSET, BAD)
-    quarantined = pl.read_parquet(lake.quarantine_dir(BARS_ASSET, BAD) / PART_FILE)
+    quarantined = pl.read_parquet((lake.quarantine_dir(BARS_ASSET, BAD) / PART_FILE).read_bytes())
     assert quarantined.height == broken.height
     assert "bars_unique failed" in lake.quarantine_note(BARS_ASSET, BAD)
 

@@ -14,6 +14,7 @@ from quant_assets.registry.store import MlflowStore
 from quant_assets.registry.tracking import Tracking
 from quant_assets_tests import modelkit
 from quant_assets_tests.registry.mlflow_server import served_mlflow_ui
+from quant_assets_tests.s3kit import object_keys
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +67,29 @@ def test_quant_assets_mlflow_serves_the_registry(qa_home, fitted):
         found = requests.get(f"{url}/ajax-api/2.0/mlflow/registered-models/search", timeout=10).json()
         assert sorted(m["name"] for m in found["registered_models"]) == sorted(registered_name("BTC-USDT", h) for h in HORIZON_NAMES)
         assert requests.get(f"{url}/", timeout=10).ok
+
+
+def test_model_artifacts_go_to_an_s3_artifact_root(qa_home, use_s3, monkeypatch, fitted):
+    # The tracking store stays local; the artifacts (the model, purged_kfold.json) go to the
+    # bucket. MLflow's S3 client takes its endpoint from MLFLOW_S3_ENDPOINT_URL.
+    root = f"{use_s3.fresh_prefix()}/mlflow"
+    monkeypatch.setenv("QUANT_ASSETS_MLFLOW_ARTIFACTS", root)
+    monkeypatch.setenv("MLFLOW_S3_ENDPOINT_URL", use_s3.endpoint)
+    store = MlflowStore.from_env()
+    assert store.artifact_root == root
+    tracking = Tracking(store)
+    logged = _log(tracking, fitted)
+
+    prefix = root.removeprefix(f"s3://{use_s3.bucket}/")
+    keys = object_keys(use_s3, root)
+    run_files = {k.removeprefix(f"{prefix}/{logged.run_id}/artifacts/") for k in keys if f"/{logged.run_id}/" in k}
+    assert run_files == {"inputs.json", "purged_kfold.json"}
+    model_id = logged.model_uri.removeprefix("models:/")
+    model_files = {k.removeprefix(f"{prefix}/models/{model_id}/artifacts/") for k in keys if f"/models/{model_id}/" in k}
+    assert {"MLmodel", "artifacts/native/model.json", "artifacts/native/lgbm_1h.txt", "artifacts/native/mhnet.pt"} <= model_files
+    assert tracking.purged_kfold(logged.run_id).height > 0  # read back from the bucket
+    assert not (qa_home / "mlflow" / "artifacts").exists()
+
+    native = tracking.load_fitted(logged.model_uri, qa_home / "cache")  # downloaded from the bucket
+    model, features = fitted
+    assert np.array_equal(native.predict(features.tail(20))["lgbm"], model.predict(features.tail(20))["lgbm"], equal_nan=True)
