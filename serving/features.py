@@ -22,6 +22,7 @@ import polars as pl
 from quant_assets.features import contract
 from quant_assets.features.compute import recompute_at
 from quant_assets.features.inputs import BARS, UPSTREAM, Inputs, conform, mapped_days
+from quant_assets.lake.location import is_local
 from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import DaySymbol
 from quant_assets.timegrid import BAR
@@ -36,27 +37,40 @@ class FeatureServer:
     def __init__(self, store: ParquetLake):
         self.store = store
         self._cache: dict[tuple[str, DaySymbol], tuple[tuple, pl.DataFrame | None]] = {}
-        self._paths: dict[tuple[str, DaySymbol], str] = {}  # building a UPath costs ~0.1 ms; a tick asks ~70 times
+        self.local = is_local(store.root)
+        self._paths: dict = {}  # building a UPath costs ~0.1 ms; a tick asks ~70 times
         self._fetched = conform(BARS, None)  # the bars the last tick fetched beyond the lake
 
-    def _path(self, asset: str, part: DaySymbol) -> str:
+    def _path(self, asset: str, part: DaySymbol):
         path = self._paths.get((asset, part))
         if path is None:
-            path = self._paths[asset, part] = str(self.store.partition_path(asset, part))
+            path = self.store.partition_path(asset, part)
+            path = self._paths[asset, part] = str(path) if self.local else path
         return path
+
+    def _stamp(self, path) -> tuple | None:
+        """What changes when a partition is rewritten: size and modification time; None when absent.
+        Local: one stat call. Object store: one HEAD; the ETag changes with the bytes, where
+        Last-Modified (whole seconds) could miss a rewrite within the same second."""
+        try:
+            if self.local:
+                st = os.stat(path)
+                return st.st_size, st.st_mtime_ns
+            info = path.fs.info(path.path)
+            return info.get("size"), info.get("ETag") or info.get("LastModified")
+        except FileNotFoundError:
+            return None
 
     def _read(self, asset: str, part: DaySymbol) -> pl.DataFrame | None:
         path = self._path(asset, part)
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
+        stamp = self._stamp(path)
+        if stamp is None:
             self._cache.pop((asset, part), None)
             return None
-        stamp = (st.st_size, st.st_mtime_ns)
         cached = self._cache.get((asset, part))
         if cached is None or cached[0] != stamp:
-            frame = pl.read_parquet(path).with_columns(symbol=pl.lit(part.symbol))
-            cached = (stamp, conform(asset, frame))
+            frame = pl.read_parquet(path if self.local else self.store.read_bytes(asset, part))
+            cached = (stamp, conform(asset, frame.with_columns(symbol=pl.lit(part.symbol))))
             self._cache[asset, part] = cached
         return cached[1]
 

@@ -159,9 +159,10 @@ def newest_closed_bar(store: ParquetLake, symbols: list[str], now: datetime) -> 
         found = None
         today = (now - BAR).date()
         for day in (today, today - timedelta(days=1)):
-            path = store.partition_path(BARS_ASSET, DaySymbol(day, symbol))
-            if path.exists():
-                times = pl.read_parquet(path, columns=["available_at"]).filter(pl.col("available_at") <= now)["available_at"]
+            part = DaySymbol(day, symbol)
+            if store.exists(BARS_ASSET, part):
+                stored = pl.read_parquet(store.read_bytes(BARS_ASSET, part), columns=["available_at"])  # local or object store
+                times = stored.filter(pl.col("available_at") <= now)["available_at"]
                 if times.len():
                     found = times.max()
                     break

@@ -55,3 +55,28 @@ def test_bars_fetched_since_the_lake_give_the_same_row(home):
     without = server.rows([modelkit.SYMBOL], t)
     assert without["bars_5m_missing"].to_list() == [True]  # the planted gap is seen
     _assert_same(server.rows([modelkit.SYMBOL], t, fetched_bars=bars).drop("symbol"), stored)
+
+
+def test_an_s3_lake_serves_the_same_row_and_newest_bar(home, use_s3):
+    """The lake in a bucket (moto on loopback): the served row and the sensor's newest closed bar
+    are those of the local lake; a partition rewritten in the bucket is read again."""
+    from quant_assets.features.inputs import UPSTREAM, mapped_days
+    from serving.jobs import newest_closed_bar
+
+    local = ParquetLake(str(home / "lake"))
+    remote = ParquetLake(f"{use_s3.fresh_prefix()}/lake")
+    for asset in UPSTREAM:
+        for day in mapped_days(DAY, asset):
+            part = DaySymbol(day, modelkit.SYMBOL)
+            if local.exists(asset, part):
+                remote.write_bytes(asset, part, local.read_bytes(asset, part))
+    t = TIMES[2]
+    server = FeatureServer(remote)
+    _assert_same(server.rows([modelkit.SYMBOL], t).drop("symbol"), _stored(local, t))
+    now = t + timedelta(minutes=2)
+    assert newest_closed_bar(remote, [modelkit.SYMBOL], now) == newest_closed_bar(local, [modelkit.SYMBOL], now) == t
+
+    part = DaySymbol(DAY, modelkit.SYMBOL)
+    cut = local.read(BARS_ASSET, part).filter(pl.col("available_at") < t)  # the bar at t gone
+    remote.write(BARS_ASSET, part, cut)
+    assert server.rows([modelkit.SYMBOL], t)["bars_5m_missing"].to_list() == [True], "the rewritten object is read again"
