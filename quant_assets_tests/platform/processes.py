@@ -74,19 +74,24 @@ def stop_group(proc: subprocess.Popen) -> None:
 
 
 @contextmanager
-def dagster_dev(env: dict[str, str], log: Path) -> Iterator[str]:
-    """``.venv/bin/quant-assets dev`` (webserver, daemon, code server) on a free loopback port,
-    run from the repository with ``env``; yields the UI's URL once it answers. On exit the
-    whole process group is stopped by PID, and the test fails if any of it survived."""
-    port = free_port()
-    proc = start_in_own_group([str(VENV_BIN / "quant-assets"), "dev", "--port", str(port)], log, cwd=REPO_ROOT, env=env)
+def served(command: list[str], port: int, log: Path, env: dict[str, str]) -> Iterator[str]:
+    """``command`` (a server listening on loopback ``port``) run from the repository in its own
+    process group; yields its URL once ``/server_info`` answers. On exit the whole group is
+    stopped by PID, and the test fails if any of it survived."""
+    proc = start_in_own_group(command, log, cwd=REPO_ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_answers(proc, f"{url}/server_info", log)
         yield url
     finally:
         stop_group(proc)
-    assert not group_alive(proc.pid), "dagster dev's process group still running after SIGTERM/SIGKILL"
+    assert not group_alive(proc.pid), f"{' '.join(command[:3])}: process group still running after SIGTERM/SIGKILL"
+
+
+def dagster_dev(env: dict[str, str], log: Path):
+    """``.venv/bin/quant-assets dev`` (webserver, daemon, code server) on a free port; see ``served``."""
+    port = free_port()
+    return served([str(VENV_BIN / "quant-assets"), "dev", "--port", str(port)], port, log, env)
 
 
 def graphql(url: str, query: str, variables: dict | None = None) -> dict:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import time
 from datetime import date
 from pathlib import Path
@@ -30,7 +29,6 @@ from quant_assets.market.bars import BARS_ASSET
 from quant_assets.partitions import DaySymbol, daily_symbol_partitions
 from quant_assets.settings import REPO_ROOT
 from quant_assets_tests.browser import UI_TIMEOUT_MS, artifacts_dir, chromium_page, require_browser, screenshot
-from quant_assets_tests.conftest import SPOT_FIXTURE
 from quant_assets_tests.platform.processes import dagster_dev, graphql, location_entry
 
 try:
@@ -63,14 +61,9 @@ FINISHED = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CAN
 
 
 @pytest.fixture
-def materialised_home(qa_home, tmp_path, monkeypatch) -> Path:
-    """A home whose lake and Dagster instance hold one checked market_bars partition (SEEDED),
-    with the file-drop source, so the server's runs read bars from disk only."""
-    drop = tmp_path / "drop"
-    drop.mkdir()
-    shutil.copy(SPOT_FIXTURE, drop / "binance_spot_5m.parquet")
-    monkeypatch.setenv("QUANT_ASSETS_MARKET_SOURCE", "file")
-    monkeypatch.setenv("QUANT_ASSETS_FILE_DROP", str(drop))
+def materialised_home(qa_home, spot_file_drop, monkeypatch) -> Path:
+    """A home whose lake and Dagster instance hold one checked market_bars partition (SEEDED);
+    bars come from the file drop, so the server's runs read them from disk only."""
     monkeypatch.delenv("QUANT_ASSETS_PG_URL", raising=False)
 
     from quant_assets.definitions import build_definitions
@@ -101,9 +94,9 @@ def _dismiss_community_dialog(page, url: str) -> None:
     """A fresh instance greets its first visitor with "Join the Dagster community"; Skip it,
     as a person would, so it covers nothing later."""
     if graphql(url, "{ shouldShowNux }")["shouldShowNux"]:
-        page.get_by_role("button", name="Skip").click()
-        _shown(page.get_by_role("button", name="Materialize…"))  # the page, no dialog on top
-    assert not graphql(url, "{ shouldShowNux }")["shouldShowNux"]
+        skip = page.get_by_role("button", name="Skip")
+        skip.click()
+        expect(skip).to_be_hidden(timeout=UI_TIMEOUT_MS)
 
 
 def _see_asset_graph(page, url: str, n_checks: int, shots: Path) -> None:
@@ -152,6 +145,7 @@ def _launch_backfill(page, url: str, shots: Path) -> str:
     for symbol in SYMBOLS:
         page.get_by_role("menuitem", name=symbol).click()
     dialog.get_by_text(f"Launch runs to materialize {BARS_ASSET}").click()  # closes the symbol list
+    expect(page.get_by_placeholder("Filter partitions")).to_be_hidden(timeout=UI_TIMEOUT_MS)
     _shown(dialog.get_by_text(f"{len(BACKFILLED)} partitions", exact=True))
     screenshot(page, shots, "04-backfill-dialog")
     dialog.get_by_role("button", name="Launch backfill").click()
