@@ -1,5 +1,6 @@
 """Servers the platform tests start: a free loopback port, waiting for an answer, and a stop
-that reaches the whole process group by PID (SIGTERM, then SIGKILL), so no child is left."""
+that reaches the whole process group by PID (SIGTERM, then SIGKILL), so no child is left;
+``quant-assets dev`` itself, and questions to its GraphQL API."""
 
 from __future__ import annotations
 
@@ -7,11 +8,19 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import requests
+
+from quant_assets.settings import REPO_ROOT
+
+VENV_BIN = Path(sys.executable).parent
+LOCATIONS = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }"
 
 
 def free_port() -> int:
@@ -62,3 +71,43 @@ def stop_group(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
         time.sleep(0.2)
     proc.wait(timeout=5)
+
+
+@contextmanager
+def served(command: list[str], port: int, log: Path, env: dict[str, str]) -> Iterator[str]:
+    """``command`` (a server listening on loopback ``port``) run from the repository in its own
+    process group; yields its URL once ``/server_info`` answers. On exit the whole group is
+    stopped by PID, and the test fails if any of it survived."""
+    proc = start_in_own_group(command, log, cwd=REPO_ROOT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_answers(proc, f"{url}/server_info", log)
+        yield url
+    finally:
+        stop_group(proc)
+    assert not group_alive(proc.pid), f"{' '.join(command[:3])}: process group still running after SIGTERM/SIGKILL"
+
+
+def dagster_dev(env: dict[str, str], log: Path):
+    """``.venv/bin/quant-assets dev`` (webserver, daemon, code server) on a free port; see ``served``."""
+    port = free_port()
+    return served([str(VENV_BIN / "quant-assets"), "dev", "--port", str(port)], port, log, env)
+
+
+def graphql(url: str, query: str, variables: dict | None = None) -> dict:
+    """The ``data`` of a GraphQL answer from the webserver at ``url``; fails on any error."""
+    reply = requests.post(f"{url}/graphql", json={"query": query, "variables": variables or {}}, timeout=60).json()
+    assert not reply.get("errors"), reply["errors"]
+    return reply["data"]
+
+
+def location_entry(url: str, name: str = "quant_assets", timeout_s: float = 120) -> dict | None:
+    """The code location's workspace entry once its code server has loaded it (or failed to);
+    the webserver answers before that, loading code in the background."""
+    deadline = time.time() + timeout_s
+    while True:
+        entries = {e["name"]: e for e in graphql(url, LOCATIONS)["workspaceOrError"]["locationEntries"]}
+        entry = entries.get(name)
+        if (entry and entry["loadStatus"] == "LOADED") or time.time() > deadline:
+            return entry
+        time.sleep(1)

@@ -1,7 +1,6 @@
 """market_bars materialised with the Dagster instance on the machine's real PostgreSQL
 (a database of its own: the ``pg_database`` fixture in the root conftest)."""
 
-import shutil
 from datetime import date
 
 import psycopg2
@@ -10,15 +9,9 @@ import pytest
 from quant_assets.instance import get_instance
 from quant_assets.partitions import DaySymbol
 from quant_assets.runs import materialize
-from quant_assets_tests.conftest import SPOT_FIXTURE
 
-def test_market_bars_on_postgres_instance(qa_home, pg_database, monkeypatch, tmp_path):
-    drop = tmp_path / "drop"
-    drop.mkdir()
-    shutil.copy(SPOT_FIXTURE, drop / "binance_spot_5m.parquet")
+def test_market_bars_on_postgres_instance(qa_home, pg_database, spot_file_drop, monkeypatch):
     monkeypatch.setenv("QUANT_ASSETS_PG_URL", pg_database)
-    monkeypatch.setenv("QUANT_ASSETS_MARKET_SOURCE", "file")
-    monkeypatch.setenv("QUANT_ASSETS_FILE_DROP", str(drop))
     from quant_assets.definitions import build_definitions
 
     parts = [DaySymbol(date(2025, 10, d), s) for d in (5, 6) for s in ("BTC-USDT", "ETH-USDT")]

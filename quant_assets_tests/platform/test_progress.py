@@ -12,7 +12,6 @@ from dagster import DagsterInstance
 from quant_assets import runs
 from quant_assets.partitions import DaySymbol
 from quant_assets.runs import Progress, ProgressLines, materialize
-from quant_assets_tests.conftest import SPOT_FIXTURE
 from quant_assets_tests.derivatives.support import DERIV_FIXTURES
 
 UNIVERSE = ["BTC-USDT", "ETH-USDT", "SOL-USDT"]
@@ -21,14 +20,9 @@ PARTS = [DaySymbol(date(2025, 10, d), s) for d in (5, 6) for s in ("BTC-USDT", "
 
 
 @pytest.fixture
-def file_drop_defs(qa_home, tmp_path, monkeypatch):
-    drop = tmp_path / "drop"
-    drop.mkdir()
-    shutil.copy(SPOT_FIXTURE, drop / "binance_spot_5m.parquet")
+def file_drop_defs(spot_file_drop):
     for name in ("binance_usdm_funding_rate.parquet", "binance_usdm_mark_1h.parquet"):
-        shutil.copy(DERIV_FIXTURES / name, drop / name)
-    monkeypatch.setenv("QUANT_ASSETS_MARKET_SOURCE", "file")
-    monkeypatch.setenv("QUANT_ASSETS_FILE_DROP", str(drop))
+        shutil.copy(DERIV_FIXTURES / name, spot_file_drop / name)
     from quant_assets.definitions import build_definitions
 
     return build_definitions()

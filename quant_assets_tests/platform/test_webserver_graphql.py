@@ -6,7 +6,6 @@ so no child is left behind.
 """
 
 import os
-import shutil
 import sys
 import time
 from datetime import date
@@ -17,8 +16,7 @@ import requests
 from quant_assets.instance import prepare_dagster_home
 from quant_assets.partitions import DaySymbol
 from quant_assets.settings import REPO_ROOT
-from quant_assets_tests.conftest import SPOT_FIXTURE
-from quant_assets_tests.platform.processes import free_port, group_alive, start_in_own_group, stop_group, wait_until_answers
+from quant_assets_tests.platform.processes import free_port, served
 
 QUERY = """
 {
@@ -35,12 +33,7 @@ QUERY = """
 
 
 @pytest.fixture
-def webserver(qa_home, tmp_path, monkeypatch):
-    drop = tmp_path / "drop"
-    drop.mkdir()
-    shutil.copy(SPOT_FIXTURE, drop / "binance_spot_5m.parquet")
-    monkeypatch.setenv("QUANT_ASSETS_MARKET_SOURCE", "file")
-    monkeypatch.setenv("QUANT_ASSETS_FILE_DROP", str(drop))
+def webserver(qa_home, spot_file_drop, tmp_path, monkeypatch):
     monkeypatch.delenv("QUANT_ASSETS_PG_URL", raising=False)
     prepare_dagster_home()
 
@@ -54,20 +47,9 @@ def webserver(qa_home, tmp_path, monkeypatch):
         assert all(r.success for r in materialize(build_definitions(), ["market_bars"], parts, ["BTC-USDT"], instance))
 
     port = free_port()
-    log = tmp_path / "webserver.log"
-    proc = start_in_own_group(
-        [sys.executable, "-m", "dagster_webserver", "-h", "127.0.0.1", "-p", str(port), "-w", str(REPO_ROOT / "workspace.yaml")],
-        log,
-        cwd=REPO_ROOT,
-        env=os.environ.copy(),
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_answers(proc, f"{url}/server_info", log)
+    command = [sys.executable, "-m", "dagster_webserver", "-h", "127.0.0.1", "-p", str(port), "-w", str(REPO_ROOT / "workspace.yaml")]
+    with served(command, port, tmp_path / "webserver.log", os.environ.copy()) as url:  # stopped by PID, the whole group
         yield url
-    finally:
-        stop_group(proc)
-    assert not group_alive(proc.pid), "webserver's process group still running after SIGTERM/SIGKILL"
 
 
 def test_graphql_sees_market_bars_partitions_and_checks(webserver):

@@ -3,16 +3,13 @@ opens the MLflow UI that ``quant-assets mlflow`` serves on loopback, sets ``cham
 the challenger's version page (Aliases: the pencil -> champion -> Save aliases), and the MLflow
 client sees the alias moved; ``quant-assets model rollback`` then undoes the browser's move.
 
-Without Chromium or Playwright the test skips, except in CI (CI set), where that is a
-failure: ``scripts/bootstrap.sh`` installs both.
+Without Chromium or Playwright the test skips, except in CI, where that is a failure (see
+``quant_assets_tests/browser.py``). Screenshots are kept in ``test-artifacts/mlflow-ui/``.
 """
 
-import os
 import time
 from datetime import date
-from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from quant_assets.cli import main
@@ -20,35 +17,24 @@ from quant_assets.registry import aliases
 from quant_assets.registry.names import CHALLENGER, CHAMPION, registered_name
 from quant_assets.registry.store import MlflowStore
 from quant_assets.registry.tracking import Tracking
+from quant_assets_tests.browser import (
+    UI_TIMEOUT_MS,
+    PlaywrightTimeoutError,
+    artifacts_dir,
+    chromium_page,
+    require_browser,
+    screenshot,
+)
 from quant_assets_tests.registry.mlflow_server import served_mlflow_ui
 
-CHROMIUM = Path("/usr/bin/chromium")
 NAME = registered_name("BTC-USDT", "4h")
-UI_TIMEOUT_MS = 120_000  # seconds on a quiet machine; a busy one serves the first page slowly
-
-
-try:
-    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
-    from playwright.sync_api import sync_playwright
-except ImportError as err:  # said by _require_browser, a failure in CI
-    sync_playwright, PlaywrightTimeoutError, NO_PLAYWRIGHT = None, None, f"playwright is not installed ({err})"
-else:
-    NO_PLAYWRIGHT = None
-
-
-def _require_browser() -> None:
-    problem = NO_PLAYWRIGHT or (None if CHROMIUM.exists() else f"no Chromium at {CHROMIUM} (Debian package chromium)")
-    if problem:
-        if os.environ.get("CI"):
-            pytest.fail(f"the browser test must run in CI: {problem}; scripts/bootstrap.sh installs it")
-        pytest.skip(problem)
 
 
 def _aliases_of(client, version: str) -> set[str]:
     return set(client.get_model_version(NAME, version).aliases)
 
 
-def _open_alias_dialog(page, tmp_path):
+def _open_alias_dialog(page, shots):
     """Click the version's Aliases control until its dialog shows: the pencil "Edit aliases"
     (a version without aliases shows "Add" instead), which exists only once the version's
     aliases are loaded. On a busy machine the page may still re-render, and a click then
@@ -62,12 +48,13 @@ def _open_alias_dialog(page, tmp_path):
             return dialog
         except PlaywrightTimeoutError:
             if time.monotonic() > deadline:
-                page.screenshot(path=str(tmp_path / "no-alias-dialog.png"))
-                raise AssertionError(f"the alias dialog never opened; the page is in {tmp_path / 'no-alias-dialog.png'}") from None
+                shot = screenshot(page, shots, "no-alias-dialog")
+                raise AssertionError(f"the alias dialog never opened; the page is in {shot}") from None
 
 
 def test_a_person_sets_champion_in_the_mlflow_ui_and_the_registry_follows(qa_home, tmp_path):
-    _require_browser()
+    require_browser()
+    shots = artifacts_dir("mlflow-ui")
     client = Tracking(MlflowStore.from_env()).client
     client.create_registered_model(NAME)
     for _ in range(2):
@@ -76,25 +63,19 @@ def test_a_person_sets_champion_in_the_mlflow_ui_and_the_registry_follows(qa_hom
     aliases.mark_challenger(client, "BTC-USDT", "4h", "2", date(2025, 11, 10), ["lgbm"], "PASS evidence: ...")
     assert (_aliases_of(client, "1"), _aliases_of(client, "2")) == ({CHAMPION}, {CHALLENGER})
 
-    with served_mlflow_ui() as url, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.set_default_timeout(UI_TIMEOUT_MS)
-            page.goto(f"{url}/#/models/{NAME}/versions/2")
-            page.get_by_role("heading", name="Version 2").wait_for()
-            dialog = _open_alias_dialog(page, tmp_path)
-            dialog.get_by_title(CHALLENGER).wait_for()  # the alias tags the version has, kept
-            box = dialog.get_by_role("combobox")
-            box.fill(CHAMPION)
-            box.press("Enter")
-            # the UI warns that the alias leaves version 1
-            dialog.get_by_text(f'The "{CHAMPION}" alias is also being used on version 1').wait_for()
-            dialog.get_by_role("button", name="Save aliases").click()
-            dialog.wait_for(state="hidden")
-            page.screenshot(path=str(tmp_path / "version-2-champion.png"))
-        finally:
-            browser.close()
+    with served_mlflow_ui() as url, chromium_page() as page:
+        page.goto(f"{url}/#/models/{NAME}/versions/2")
+        page.get_by_role("heading", name="Version 2").wait_for()
+        dialog = _open_alias_dialog(page, shots)
+        dialog.get_by_title(CHALLENGER).wait_for()  # the alias tags the version has, kept
+        box = dialog.get_by_role("combobox")
+        box.fill(CHAMPION)
+        box.press("Enter")
+        # the UI warns that the alias leaves version 1
+        dialog.get_by_text(f'The "{CHAMPION}" alias is also being used on version 1').wait_for()
+        dialog.get_by_role("button", name="Save aliases").click()
+        dialog.wait_for(state="hidden")
+        screenshot(page, shots, "version-2-champion")
 
     assert str(client.get_model_version_by_alias(NAME, CHAMPION).version) == "2"
     assert (_aliases_of(client, "1"), _aliases_of(client, "2")) == (set(), {CHAMPION, CHALLENGER})
