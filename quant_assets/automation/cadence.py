@@ -49,4 +49,4 @@ def intraday_cron() -> str:
     if minutes < 60:
         return f"*/{minutes} * * * *"
     hours = minutes // 60
-    return "0 0 * * *" if hours == 24 else f"0 */{hours} * * *"
+    return {1: "0 * * * *", 24: "0 0 * * *"}.get(hours, f"0 */{hours} * * *")
