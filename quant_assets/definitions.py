@@ -37,6 +37,7 @@ from quant_assets.resources.derivatives_data import (
 )
 from quant_assets.resources.embedding import EmbeddingModel
 from quant_assets.assets.gate import build_gate_asset, gate_thresholds
+from quant_assets.automation.conditions import automation_sensor
 from quant_assets.automation.inbox import bundle_import_job, bundle_inbox_sensor
 from quant_assets.automation.schedules import build_source_schedules, external_sources, source_refresh_job
 from quant_assets.assets.models import build_model_asset
@@ -176,7 +177,7 @@ def build_definitions() -> Definitions:
         # through the inbox sensor, everything downstream by its automation condition.
         jobs=[trading_tick_job, source_refresh_job, bundle_import_job],
         schedules=build_source_schedules(external_sources(resources)),
-        sensors=[paper_trading_sensor, live_trading_sensor, bundle_inbox_sensor],
+        sensors=[paper_trading_sensor, live_trading_sensor, bundle_inbox_sensor, automation_sensor()],
         resources=resources,
     )
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from dagster import AssetSelection, AutomationCondition
+from dagster import AssetSelection, AutomationCondition, AutomationConditionSensorDefinition, DefaultSensorStatus
 
 from quant_assets.features.inputs import AHEAD_DAYS
 from quant_assets.labels.horizons import LOOKAHEAD_DAYS
@@ -109,3 +109,21 @@ def gate_condition() -> AutomationCondition:
     """Each day whose evaluations changed, once the day's model exists; the gate judges the
     oos_eval days that exist in its window, so missing ones do not block it."""
     return follows_parents(LABEL_DAYS, deps_missing(MODELS_ASSET))
+
+
+AUTOMATION_SENSOR = "downstream_automation"
+
+
+def automation_sensor() -> AutomationConditionSensorDefinition:
+    """The sensor that evaluates the conditions above: RUNNING from the start, so the daemon
+    moves the graph with no toggle in the UI (Dagster's implicit default sensor starts stopped).
+    It launches runs, not backfills: each run covers a partition range of one day row or more,
+    as the assets' single-run backfill policies allow."""
+    return AutomationConditionSensorDefinition(
+        AUTOMATION_SENSOR,
+        target=AssetSelection.all(),
+        default_status=DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=30,
+        emit_backfills=False,
+        description="Evaluates every asset's automation condition (quant_assets.automation.conditions) and runs what they request.",
+    )
