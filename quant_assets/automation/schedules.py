@@ -6,6 +6,10 @@ only read the landed bundles again. Each requests one run over the day's whole r
 symbols (a partition range, as a backfill would), with the sources' blocking checks riding
 along, so a day is published only once its checks pass.
 
+A night the daemon missed is caught up the next night: the daily run starts from the first
+of the last ``CATCH_UP_DAYS`` days that some symbol's first external source lacks (never
+materialised), through yesterday. Older gaps are a backfill in the UI.
+
 Only closed records are ever written: ``market_bars`` keeps a bar once ``available_at <= now``
 at run time (every market source filters with ``only_closed``), and derivatives keep an hourly
 record only once its hour has closed. An intraday refresh therefore rewrites today's partition
@@ -41,6 +45,7 @@ DAILY_SCHEDULE = "daily_sources"
 INTRADAY_SCHEDULE = "intraday_sources"
 TRIGGER_TAG = "quant_assets/trigger"
 # resource key -> the source asset it feeds
+CATCH_UP_DAYS = 7
 SOURCE_RESOURCES = {"market_data": BARS_ASSET, "derivatives_data": DERIVATIVES_ASSET, "social_source": SOCIAL_TEXT_ASSET}
 
 source_refresh_job = define_asset_job(
@@ -61,15 +66,27 @@ def external_sources(resources: dict) -> list[str]:
     return [asset for key, asset in SOURCE_RESOURCES.items() if key in resources and not isinstance(resources[key], fed_by_bundles)]
 
 
-def day_request(day: date, assets: list[str], universe: list[str], trigger: str, run_key: str) -> RunRequest:
-    """One run over ``day`` for every symbol of the universe (the partition range
-    ``day|first .. day|last``), of ``assets`` and their checks."""
-    row = Rectangle(DaySymbol(day, universe[0]), DaySymbol(day, universe[-1]))
+def days_request(first: date, last: date, assets: list[str], universe: list[str], trigger: str, run_key: str) -> RunRequest:
+    """One run over days ``first..last`` for every symbol of the universe (the partition range
+    ``first|first symbol .. last|last symbol``), of ``assets`` and their checks."""
+    row = Rectangle(DaySymbol(first, universe[0]), DaySymbol(last, universe[-1]))
     return RunRequest(
         run_key=f"{trigger}:{run_key}",
         asset_selection=[AssetKey(a) for a in assets],
         tags={**row.tags, TRIGGER_TAG: trigger},
     )
+
+
+def first_missed_day(instance, asset: str, yesterday: date, universe: list[str]) -> date:
+    """The first of the last ``CATCH_UP_DAYS`` days (from the first partition day on) for which
+    some symbol has no materialisation of ``asset``; ``yesterday`` when none is missing."""
+    done = instance.get_materialized_partitions(AssetKey(asset))
+    first = max(settings.start_date(), yesterday - timedelta(days=CATCH_UP_DAYS - 1))
+    for offset in range((yesterday - first).days):
+        day = first + timedelta(days=offset)
+        if any(str(DaySymbol(day, symbol)) not in done for symbol in universe):
+            return day
+    return yesterday
 
 
 def _tick_time(context: ScheduleEvaluationContext) -> datetime:
@@ -93,15 +110,17 @@ def build_source_schedules(external: list[str]) -> list[ScheduleDefinition]:
         default_status=DefaultScheduleStatus.RUNNING,
         description=(
             f"{daily_minute()} minutes after each UTC midnight: yesterday's partitions of {', '.join(external) or 'no source'} "
-            "for every symbol of the universe, closed records only (QUANT_ASSETS_DAILY_MINUTE). Downstream assets follow by "
-            "their automation conditions."
+            f"for every symbol of the universe (and any of the {CATCH_UP_DAYS} days before that were missed), closed records "
+            "only (QUANT_ASSETS_DAILY_MINUTE). Downstream assets follow by their automation conditions."
         ),
     )
     def daily_sources(context: ScheduleEvaluationContext):
         if not external:
             return _nothing_external()
-        day = _tick_time(context).date() - timedelta(days=1)
-        return day_request(day, external, settings.universe(), "daily", day.isoformat())
+        yesterday = _tick_time(context).date() - timedelta(days=1)
+        universe = settings.universe()
+        first = first_missed_day(context.instance, external[0], yesterday, universe)
+        return days_request(first, yesterday, external, universe, "daily", yesterday.isoformat())
 
     @schedule(
         name=INTRADAY_SCHEDULE,
@@ -120,6 +139,6 @@ def build_source_schedules(external: list[str]) -> list[ScheduleDefinition]:
         now = _tick_time(context)
         if now.time() == time(0):
             return SkipReason(f"no bar of {now.date()} has closed at 00:00; the daily run completes {now.date() - timedelta(days=1)}")
-        return day_request(now.date(), external, settings.universe(), "intraday", now.isoformat())
+        return days_request(now.date(), now.date(), external, settings.universe(), "intraday", now.isoformat())
 
     return [daily_sources, intraday_sources]

@@ -5,21 +5,28 @@ import shutil
 from datetime import date, datetime, timedelta
 
 import pytest
-from dagster import AssetKey, DagsterInstance, RunRequest, SkipReason, build_schedule_context
+from dagster import AssetKey, DagsterInstance, RunRequest, SkipReason, build_schedule_context, instance_for_test
 
 from quant_assets import settings
 from quant_assets.automation import cadence
-from quant_assets.automation.schedules import build_source_schedules, external_sources
+from quant_assets.automation.schedules import CATCH_UP_DAYS, build_source_schedules, external_sources
 from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import DaySymbol
-from quant_assets_tests.automation.kit import SYMBOLS, definitions, utc
+from quant_assets_tests.automation.kit import SYMBOLS, definitions, report, utc
 from quant_assets_tests.conftest import SPOT_FIXTURE
 
 BARS_AND_DERIVATIVES = ["market_bars", "derivatives"]
 
 
-def _tick(schedule_def, at: datetime):
-    return schedule_def(build_schedule_context(scheduled_execution_time=at))
+@pytest.fixture
+def instance(tmp_path):
+    """A persistent instance: a schedule context needs an instance reference, as in the daemon."""
+    with instance_for_test(temp_dir=str(tmp_path)) as inst:
+        yield inst
+
+
+def _tick(schedule_def, at: datetime, instance: DagsterInstance | None = None):
+    return schedule_def(build_schedule_context(scheduled_execution_time=at, instance=instance))
 
 
 def _schedules(external=BARS_AND_DERIVATIVES):
@@ -27,15 +34,28 @@ def _schedules(external=BARS_AND_DERIVATIVES):
     return daily, intraday
 
 
-def test_the_daily_run_asks_for_yesterday_for_every_symbol_after_utc_midnight():
+def test_the_daily_run_asks_for_yesterday_for_every_symbol_after_utc_midnight(instance):
     daily, _ = _schedules()
     assert (daily.cron_schedule, daily.execution_timezone) == ("10 0 * * *", "UTC")
-    request = _tick(daily, utc(2025, 10, 8, 0, 10))
+    report(instance, ["market_bars"], date(2025, 10, 1), date(2025, 10, 6))  # every night so far ran
+    request = _tick(daily, utc(2025, 10, 8, 0, 10), instance)
     assert isinstance(request, RunRequest)
     assert request.run_key == "daily:2025-10-07"
     # one run over the day's row: 2025-10-07 of the first symbol .. of the last
     assert (request.partition_key_range.start, request.partition_key_range.end) == ("2025-10-07|BTC-USDT", "2025-10-07|SOL-USDT")
     assert request.asset_selection == [AssetKey("market_bars"), AssetKey("derivatives")]
+
+
+def test_nights_the_daemon_missed_are_caught_up_from_the_first_gap(instance):
+    daily, _ = _schedules()
+    report(instance, ["market_bars"], date(2025, 10, 1), date(2025, 10, 12))
+    report(instance, ["market_bars"], date(2025, 10, 13), date(2025, 10, 13), ["BTC-USDT"])  # 10-13 half done
+    request = _tick(daily, utc(2025, 10, 16, 0, 10), instance)
+    assert (request.partition_key_range.start, request.partition_key_range.end) == ("2025-10-13|BTC-USDT", "2025-10-15|SOL-USDT")
+    assert request.run_key == "daily:2025-10-15"
+    # a gap older than CATCH_UP_DAYS is left to a backfill: the run stays a week at most
+    request = _tick(daily, utc(2025, 10, 30, 0, 10), instance)
+    assert request.partition_key_range.start == f"2025-10-{29 - CATCH_UP_DAYS + 1}|BTC-USDT"
 
 
 def test_the_intraday_refresh_asks_for_today_and_skips_midnight():
