@@ -117,13 +117,14 @@ AUTOMATION_SENSOR = "downstream_automation"
 def automation_sensor() -> AutomationConditionSensorDefinition:
     """The sensor that evaluates the conditions above: RUNNING from the start, so the daemon
     moves the graph with no toggle in the UI (Dagster's implicit default sensor starts stopped).
-    It launches runs, not backfills: each run covers a partition range of one day row or more,
-    as the assets' single-run backfill policies allow."""
+    It emits a backfill per tick that requests partitions, so the backfill daemon launches one
+    run per asset and partition range (the assets' single-run backfill policies), not one run
+    per day and symbol: a night's labels are one run, not 24."""
     return AutomationConditionSensorDefinition(
         AUTOMATION_SENSOR,
         target=AssetSelection.all(),
         default_status=DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=30,
-        emit_backfills=False,
+        emit_backfills=True,
         description="Evaluates every asset's automation condition (quant_assets.automation.conditions) and runs what they request.",
     )
