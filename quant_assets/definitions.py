@@ -37,6 +37,9 @@ from quant_assets.resources.derivatives_data import (
 )
 from quant_assets.resources.embedding import EmbeddingModel
 from quant_assets.assets.gate import build_gate_asset, gate_thresholds
+from quant_assets.automation.conditions import automation_sensor
+from quant_assets.automation.inbox import bundle_import_job, bundle_inbox_sensor
+from quant_assets.automation.schedules import build_source_schedules, external_sources, source_refresh_job
 from quant_assets.assets.models import build_model_asset
 from quant_assets.registry.store import MlflowStore
 from quant_assets.resources.lake import LakeResource
@@ -150,6 +153,16 @@ def mlflow_tracking() -> MlflowTracking:
 
 def build_definitions() -> Definitions:
     home = settings.home()
+    resources = {
+        "lake": LakeResource(root=home.lake),
+        "market_data": market_data_source(),
+        "derivatives_data": derivatives_data_source(),
+        "social_source": social_text_source(),
+        "social_linking": SocialLinking(),
+        "embedding_model": embedding_model(),
+        "mlflow_tracking": mlflow_tracking(),
+        "model_training": ModelTraining(),
+    }
     return Definitions(
         assets=[
             *load_assets_from_modules([market, derivatives, social, features, labels, evaluation]),
@@ -162,18 +175,12 @@ def build_definitions() -> Definitions:
         ),
         # The trading half (serving/): one tick job, run by the paper sensor (running) and the
         # live sensor (stopped; refuses unless a person enabled live trading in the ledger).
-        jobs=[trading_tick_job],
-        sensors=[paper_trading_sensor, live_trading_sensor],
-        resources={
-            "lake": LakeResource(root=home.lake),
-            "market_data": market_data_source(),
-            "derivatives_data": derivatives_data_source(),
-            "social_source": social_text_source(),
-            "social_linking": SocialLinking(),
-            "embedding_model": embedding_model(),
-            "mlflow_tracking": mlflow_tracking(),
-            "model_training": ModelTraining(),
-        },
+        # Continuous runs (quant_assets/automation): the external sources on schedules, bundles
+        # through the inbox sensor, everything downstream by its automation condition.
+        jobs=[trading_tick_job, source_refresh_job, bundle_import_job],
+        schedules=build_source_schedules(external_sources(resources)),
+        sensors=[paper_trading_sensor, live_trading_sensor, bundle_inbox_sensor, automation_sensor()],
+        resources=resources,
     )
 
 

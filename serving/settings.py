@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from quant_assets import settings
+from quant_assets.automation.freshness import max_bar_age
 
 
 _fraction = settings.bounded(float, 0, 1, above=True)
@@ -130,7 +131,8 @@ def serving_settings() -> ServingSettings:
         risk_budget=settings.read("QUANT_ASSETS_SERVING_RISK_BUDGET", "0.5", _fraction, "a share of capital in (0, 1], e.g. 0.5"),
         max_gross=settings.read("QUANT_ASSETS_SERVING_MAX_GROSS", "1", positive, "a share of capital, e.g. 1"),
         min_change=settings.read("QUANT_ASSETS_SERVING_MIN_CHANGE", "0.002", _non_negative, "a share of capital, e.g. 0.002"),
-        max_bar_age_s=settings.read("QUANT_ASSETS_SERVING_MAX_BAR_AGE_S", "600", positive, "seconds, e.g. 600"),
+        # One limit with the lake's freshness policy for market_bars (quant_assets.automation.freshness).
+        max_bar_age_s=max_bar_age().total_seconds(),
         max_missing_sources=settings.read(
             "QUANT_ASSETS_SERVING_MAX_MISSING_SOURCES", "1", settings.bounded(int, 0), "a whole number of sources, e.g. 1"
         ),

@@ -50,10 +50,11 @@ LISTED = 50  # partitions named in a check's metadata; all are counted
 def run_partitions(context: AssetCheckExecutionContext) -> list[DaySymbol]:
     """The partitions the current run materialised; a check covers exactly these.
 
-    Checks run in the same run as their asset, so they see its partition range.
+    Checks run in the same run as their asset, so they see its partition range, or its one
+    partition (a run the automation sensor or the UI launches for a single partition).
     """
     op_context = context.op_execution_context
-    if not op_context.has_partition_key_range:
+    if not (op_context.has_partition_key_range or op_context.has_partition_key):
         raise ValueError("this check only runs together with a partitioned materialisation")
     return parse_keys(op_context.partition_keys)
 

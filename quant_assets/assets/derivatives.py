@@ -6,6 +6,7 @@ from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, Me
 
 from quant_assets.assets.checks import staged_writes
 from quant_assets.assets.metadata import partition_metadata, preview, time_span
+from quant_assets.automation.freshness import source_policy
 from quant_assets.derivatives.frame import DERIVATIVES_ASSET, coverage, split_partitions
 from quant_assets.market.bars import BARS_ASSET
 from quant_assets.partitions import daily_symbol_partitions, parse_keys
@@ -28,6 +29,7 @@ def _metadata_value(value):
     # Same (date, symbol) partition of market_bars: its spot closes give the basis.
     deps=[BARS_ASSET],
     backfill_policy=BackfillPolicy.single_run(),
+    freshness_policy=source_policy(DERIVATIVES_ASSET),
     description=(
         "Perpetual-futures data for one UTC day of one symbol, long format "
         "(metric, event_time, available_at, value, is_missing, source): funding_rate "

@@ -20,6 +20,7 @@ from dagster import (
 
 from quant_assets.assets.checks import staged_writes
 from quant_assets.assets.metadata import partition_metadata, preview
+from quant_assets.automation.conditions import oos_condition
 from quant_assets.evaluation import oos
 from quant_assets.features.contract import FEATURES_ASSET
 from quant_assets.labels.costs import cost_from_env
@@ -53,6 +54,7 @@ def _summary_table(summary: dict[str, dict]) -> MetadataValue:
     partitions_def=daily_symbol_partitions(),
     backfill_policy=BackfillPolicy.single_run(),
     deps=[AssetDep(a, partition_mapping=IdentityPartitionMapping()) for a in (FEATURES_ASSET, LABELS_ASSET, MODELS_ASSET)],
+    automation_condition=oos_condition(),
     description=(
         "Out-of-sample evaluation of day D for symbol S: the multi_horizon_model partition (D, S) (fit ended an "
         f"embargo before D) predicts D's feature rows; per horizon ({', '.join(HORIZON_NAMES)}) and model family, "

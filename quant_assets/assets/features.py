@@ -24,6 +24,7 @@ from dagster import (
 from quant_assets.assets.checks import staged_writes
 from quant_assets.assets.metadata import preview
 from quant_assets.assets.upstream import mapped_upstream
+from quant_assets.automation.conditions import features_condition
 from quant_assets.features import compute as feature_compute
 from quant_assets.features import contract
 from quant_assets.features.inputs import AHEAD_DAYS, LOOKBACK_DAYS, UPSTREAM, mapped_days
@@ -64,6 +65,7 @@ def _partition_stats(frame: pl.DataFrame) -> dict[str, dict]:
     partitions_def=daily_symbol_partitions(),
     backfill_policy=BackfillPolicy.single_run(),
     deps=[AssetDep(upstream, partition_mapping=lookback_mapping(upstream)) for upstream in UPSTREAM],
+    automation_condition=features_condition(),
     description=(
         "One row per 5m decision time t (a bar's close) for one UTC day of one symbol: bar "
         "features over trailing windows, derivatives and text joined as-of on available_at, "

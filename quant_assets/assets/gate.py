@@ -18,6 +18,7 @@ from quant_assets import settings
 from quant_assets.assets.evaluation import EVALUATION_GROUP
 from quant_assets.assets.metadata import partition_metadata, preview
 from quant_assets.assets.upstream_checks import UpstreamChecks
+from quant_assets.automation.conditions import gate_condition
 from quant_assets.derivatives.frame import DERIVATIVES_ASSET
 from quant_assets.evaluation import gate_window
 from quant_assets.evaluation.gate import Thresholds
@@ -155,6 +156,7 @@ def build_gate_asset(thresholds: Thresholds, leakage_assets: dict[str, str] | No
             AssetDep(FEATURES_ASSET, partition_mapping=day_window_mapping(-(window - 1), 0)),
             AssetDep(MODELS_ASSET, partition_mapping=IdentityPartitionMapping()),
         ],
+        automation_condition=gate_condition(),
         description=(
             f"The gate's verdict on the model serving day D for symbol S, per model family and horizon, over the "
             f"completed oos_eval days among D-{window - 1}..D: evidence (enough days and trades), leakage (every upstream "

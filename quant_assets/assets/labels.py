@@ -10,6 +10,7 @@ import polars as pl
 from dagster import AssetDep, AssetExecutionContext, BackfillPolicy, MaterializeResult, asset
 
 from quant_assets.assets.checks import staged_writes
+from quant_assets.automation.conditions import labels_condition
 from quant_assets.assets.metadata import partition_metadata, preview
 from quant_assets.assets.upstream import mapped_upstream
 from quant_assets.labels import forward
@@ -35,6 +36,7 @@ def lookahead_mapping():
     partitions_def=daily_symbol_partitions(),
     backfill_policy=BackfillPolicy.single_run(),
     deps=[AssetDep(BARS_ASSET, partition_mapping=lookahead_mapping())],
+    automation_condition=labels_condition(),
     description=(
         "One row per feature decision time t of one UTC day of one symbol: forward log returns "
         f"ln(close(t+h)/close(t)) for h in {', '.join(HORIZON_NAMES)}, gross and net of the round-trip "

@@ -5,6 +5,7 @@ from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, as
 
 from quant_assets.assets.checks import staged_writes
 from quant_assets.assets.metadata import partition_metadata, preview, time_span
+from quant_assets.automation.freshness import source_policy
 from quant_assets.market.bars import BARS_ASSET, split_partitions
 from quant_assets.partitions import daily_symbol_partitions, parse_keys
 from quant_assets.resources.lake import LakeResource
@@ -22,6 +23,7 @@ MARKET_GROUP = "market"
     # One run covers a whole backfill range: Dagster's per-partition bookkeeping, not the
     # data work, would otherwise dominate.
     backfill_policy=BackfillPolicy.single_run(),
+    freshness_policy=source_policy(BARS_ASSET),
     description=(
         "Closed 5m OHLCV bars for one UTC day of one symbol. `ts` is the bar open time; "
         "`available_at = ts + 5m` is when the bar could first be known. Only closed bars are "

@@ -21,6 +21,7 @@ from dagster import AssetDep, AssetExecutionContext, BackfillPolicy, Materialize
 from quant_assets import settings
 from quant_assets.assets.checks import staged_writes
 from quant_assets.assets.metadata import partition_metadata
+from quant_assets.automation.conditions import model_condition
 from quant_assets.bundles.landed import LandedBundles
 from quant_assets.derivatives.frame import DERIVATIVES_ASSET
 from quant_assets.features.contract import CONTRACT_HASH, FEATURES_ASSET, SCHEMA_VERSION
@@ -72,6 +73,7 @@ def build_model_asset(train_days: int, refit_days: int):
         partitions_def=daily_symbol_partitions(),
         backfill_policy=BackfillPolicy.single_run(),
         deps=[AssetDep(FEATURES_ASSET, partition_mapping=window_mapping), AssetDep(LABELS_ASSET, partition_mapping=window_mapping)],
+        automation_condition=model_condition(),
         description=(
             f"The model that serves day D for symbol S: LightGBM per horizon ({', '.join(HORIZON_NAMES)}) and a "
             "multi-head net with a gated text residual, fitted on feature_matrix and labels from "

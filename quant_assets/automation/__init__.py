@@ -1,0 +1,10 @@
+"""Continuous runs: what keeps the lake, the models and the gate current with no command typed.
+
+- ``cadence``: when the daily and intraday source refreshes run (settings);
+- ``schedules``: the daily run of yesterday's closed partitions of the external sources, and the
+  intraday refresh of today's partial partition;
+- ``inbox``: the sensor that imports bundles dropped in ``<home>/inbox/``;
+- ``conditions``: the ``AutomationCondition`` each downstream asset follows its parents by;
+- ``freshness``: how stale each source may be, read by Dagster's freshness policies and by the
+  serving data halt alike.
+"""

@@ -1,0 +1,186 @@
+"""The bundle inbox: drop a bundle in ``<home>/inbox/`` and it is imported, once, with no command.
+
+The sensor verifies and lands each settled ``*.tar.gz`` in the inbox exactly as
+``quant-assets bundle import`` does (``bundles.land.land`` with the same universe and first-day
+check), then files it away: into ``inbox/imported/`` with an import run requested, or into
+``inbox/refused/`` beside a ``.why.txt`` holding the one-line reason, which the tick log shows
+too. A refusal never stops the sensor: the next file is tried in the same tick. The run
+(``bundle_import`` job) materialises the landed bundle through the importer
+(``bundles.importer.materialise``: its partitions, with their checks, rolled back on a failure),
+and the downstream assets follow by their automation conditions.
+
+Verification happens in the tick, not the run, so that a bad bundle is refused where the
+sensor's log shows it, and a good one is requested once: the run key is the bundle id and the
+file's drop time, so the same drop is never run twice, even if the tick was cut short before
+filing the file away. A file still being copied in is left for a later tick: only files
+untouched for ``QUANT_ASSETS_INBOX_SETTLE_S`` seconds are read.
+"""
+
+
+import time
+from pathlib import Path
+
+from dagster import (
+    Config,
+    DefaultSensorStatus,
+    Failure,
+    OpExecutionContext,
+    RunRequest,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    job,
+    op,
+    sensor,
+)
+
+from quant_assets import settings
+from quant_assets.bundles.importer import BUNDLE_ID_TAG, RunOutcome, materialise
+from quant_assets.bundles.land import Landing, check_fits_settings, land
+from quant_assets.bundles.landed import MANIFEST_NAME, load_landed
+from quant_assets.bundles.limits import BundleLimits
+from quant_assets.bundles.lock import bundle_lock
+from quant_assets.bundles.manifest import BundleError, Manifest, one_line
+from quant_assets.lake.store import ParquetLake
+
+INBOX_SENSOR = "bundle_inbox"
+IMPORT_JOB = "bundle_import"
+IMPORT_OP = "import_landed_bundle"
+IMPORTED, REFUSED = "imported", "refused"
+INBOX_FILE_TAG = "quant_assets/inbox_file"
+# A tick stops landing new files after this long (the daemon gives a tick 60 s); the rest wait.
+TICK_BUDGET_S = 20.0
+
+
+def inbox_folder() -> Path:
+    root = settings.home().root
+    if "://" in root:
+        raise settings.SettingsError(f"QUANT_ASSETS_HOME={root!r} is not local; the bundle inbox needs a local folder")
+    return Path(root) / "inbox"
+
+
+def settle_s() -> float:
+    """Seconds a dropped file must be left untouched before it is read (default 10)."""
+    return settings.read("QUANT_ASSETS_INBOX_SETTLE_S", "10", settings.bounded(float, 0), "seconds, e.g. 10")
+
+
+def settled_drops(inbox: Path, now_s: float, settle: float) -> list[Path]:
+    """The ``*.tar.gz`` files directly in ``inbox`` untouched for ``settle`` seconds, oldest first."""
+    drops = [p for p in inbox.iterdir() if p.is_file() and p.name.endswith(".tar.gz")]
+    return sorted((p for p in drops if now_s - p.stat().st_mtime >= settle), key=lambda p: (p.stat().st_mtime_ns, p.name))
+
+
+def file_away(path: Path, folder: str, why: str | None = None) -> Path:
+    """Move a processed drop into ``inbox/<folder>/`` (never over an earlier file of that name)."""
+    target_dir = path.parent / folder
+    target_dir.mkdir(exist_ok=True)
+    target = target_dir / path.name
+    if target.exists():
+        target = target_dir / f"{path.stat().st_mtime_ns}-{path.name}"
+    path.rename(target)
+    if why is not None:
+        target.with_name(target.name + ".why.txt").write_text(why + "\n")
+    return target
+
+
+class LandedBundleConfig(Config):
+    bundle_id: str
+    dropped_as: str = ""
+
+
+@op(name=IMPORT_OP, description="Materialise a landed bundle's partitions through the importer (checks, provenance, rollback).")
+def import_landed_bundle(context: OpExecutionContext, config: LandedBundleConfig) -> dict:
+    home = settings.home()
+    root = Path(home.bundles) / config.bundle_id
+    if not (root / MANIFEST_NAME).exists():
+        raise Failure(f"bundle {config.bundle_id} is not landed under {home.bundles}; drop its file in the inbox again")
+    landing = Landing(load_landed(root), Manifest.from_json((root / MANIFEST_NAME).read_text()), fresh=False)
+    # Imported here: the code location's definitions import this module.
+    from quant_assets.cli.bundle import bundle_definitions
+
+    def on_run(outcome: RunOutcome) -> None:
+        state = "ok" if outcome.success and not outcome.checks_failed else "FAILED"
+        context.log.info(f"{outcome.asset} {outcome.partitions}: {state}, {len(outcome.checks_passed)} checks passed (run {outcome.run_id})")
+
+    with bundle_lock(home.bundles, BundleLimits.from_env().lock_timeout_s, context.log.info):
+        report = materialise(
+            landing, bundle_definitions(home), context.instance, settings.universe(), ParquetLake(home.lake), on_run=on_run
+        )
+    done = sum(len(p) for p in report.materialised.values())
+    summary = f"bundle {config.bundle_id} ({config.dropped_as or 'inbox'}): {len(report.runs)} runs, {done} partitions materialised"
+    if not report.ok:
+        failed = [f"{r.asset} {r.partitions}: {r.error or 'failed'}" for r in report.failed_runs] + report.checks_failed
+        raise Failure(f"{summary}; failed: {'; '.join(failed)}; the lake was left as it was")
+    for warning in report.checks_warned:
+        context.log.warning(warning)
+    context.log.info(summary)
+    return {"bundle_id": config.bundle_id, "runs": len(report.runs), "partitions_materialised": done}
+
+
+@job(name=IMPORT_JOB, description="Import one bundle the inbox sensor landed: materialise its partitions with their checks.")
+def bundle_import_job():
+    import_landed_bundle()
+
+
+def scan_inbox(context: SensorEvaluationContext, now_s: float) -> SensorResult | SkipReason:
+    """One tick: land every settled drop, file it away, and request an import run per landed one."""
+    inbox = inbox_folder()
+    inbox.mkdir(parents=True, exist_ok=True)
+    ready = settled_drops(inbox, now_s, settle_s())
+    if not ready:
+        return SkipReason(f"no settled *.tar.gz in {inbox}")
+    home = settings.home()
+    try:
+        with bundle_lock(home.bundles, 0):  # an import or export under way: try again next tick
+            requests, refusals = _land_ready(context, ready, settings.universe(), settings.start_date())
+    except BundleError as err:
+        return SkipReason(f"{one_line(err)}; the inbox is read again next tick")
+    if requests:
+        return SensorResult(run_requests=requests)
+    return SkipReason("; ".join(refusals))
+
+
+def _land_ready(context: SensorEvaluationContext, ready: list[Path], universe: list[str], start) -> tuple[list, list]:
+    requests, refusals, started = [], [], time.monotonic()
+    for path in ready:
+        if time.monotonic() - started > TICK_BUDGET_S:
+            context.log.info(f"inbox: {len(ready) - len(requests) - len(refusals)} drops left for the next tick")
+            break
+        outcome = _land_one(context, path, universe, start)
+        (requests if isinstance(outcome, RunRequest) else refusals).append(outcome)
+    return requests, refusals
+
+
+def _land_one(context: SensorEvaluationContext, path: Path, universe: list[str], start) -> RunRequest | str:
+    """Land one drop: a run request, or the refusal line (logged, and the file filed away)."""
+    dropped_ns = path.stat().st_mtime_ns
+    try:
+        landing = land(path, settings.home().bundles, admit=lambda manifest: check_fits_settings(manifest, universe, start))
+    except Exception as err:  # noqa: BLE001 - any failure refuses this file only; the inbox goes on
+        line = f"inbox: {path.name} refused: {one_line(err)}"
+        context.log.warning(line)
+        file_away(path, REFUSED, why=line)
+        return line
+    bundle_id = landing.bundle.bundle_id
+    context.log.info(f"inbox: {path.name}: bundle {bundle_id} {'landed' if landing.fresh else 'already landed'}; import run requested")
+    file_away(path, IMPORTED)
+    return RunRequest(
+        run_key=f"{bundle_id}@{dropped_ns}",
+        run_config={"ops": {IMPORT_OP: {"config": {"bundle_id": bundle_id, "dropped_as": path.name}}}},
+        tags={BUNDLE_ID_TAG: bundle_id, INBOX_FILE_TAG: path.name},
+    )
+
+
+@sensor(
+    name=INBOX_SENSOR,
+    job=bundle_import_job,
+    minimum_interval_seconds=30,
+    default_status=DefaultSensorStatus.RUNNING,
+    description=(
+        "Imports each bundle dropped in <QUANT_ASSETS_HOME>/inbox/ once: verifies and lands it (refusals are logged in "
+        "this tick's log and the file moved to inbox/refused/ with a .why.txt), then requests a bundle_import run; the "
+        "file moves to inbox/imported/."
+    ),
+)
+def bundle_inbox_sensor(context: SensorEvaluationContext):
+    return scan_inbox(context, time.time())
