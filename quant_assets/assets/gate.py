@@ -131,8 +131,9 @@ def _challenge(tracking, part: DaySymbol, record: dict, judged: pl.DataFrame) ->
     for (horizon,), passing in judged.filter("passed").group_by(["horizon"], maintain_order=True):
         families = sorted(passing["family"].to_list())
         reasons = "\n".join(f"{f}: {r}" for f, r in passing.select("family", "reasons").iter_rows())
-        mark_challenger(tracking.client, part.symbol, horizon, versions[horizon], part.day, families, reasons)
-        marked.append(f"{horizon} v{versions[horizon]} ({', '.join(families)})")
+        moved = mark_challenger(tracking.client, part.symbol, horizon, versions[horizon], part.day, families, reasons)
+        kept = "" if moved else "; challenger kept on a newer day's pass"
+        marked.append(f"{horizon} v{versions[horizon]} ({', '.join(families)}{kept})")
     return marked
 
 

@@ -73,13 +73,28 @@ def _registered(client: MlflowClient, symbol: str, horizon: str) -> str:
     return name
 
 
-def mark_challenger(client: MlflowClient, symbol: str, horizon: str, version: str, day: date, families: list[str], reasons: str) -> None:
-    """A passing verdict: ``challenger`` on ``version`` with the verdict as its tags. Never champion."""
+def mark_challenger(client: MlflowClient, symbol: str, horizon: str, version: str, day: date, families: list[str], reasons: str) -> bool:
+    """A passing verdict: ``challenger`` on ``version`` with the verdict as its tags. Never champion.
+
+    The newest verdict wins. The gate re-judges recent days as their labels fill in, so a pass
+    may arrive for an older day (and an older fit) after a newer day's verdict set the alias:
+    it is left where the newer verdict put it, and a version keeps the tags of its newest
+    passing day. Returns whether the alias is on ``version`` now."""
     name = registered_name(symbol, horizon)
-    for key, value in ((VERDICT_TAG, PASS), (VERDICT_DAY_TAG, day.isoformat()), (VERDICT_FAMILIES_TAG, ",".join(families)),
-                       (VERDICT_REASONS_TAG, reasons[:MAX_TAG_CHARS])):  # fmt: skip
-        client.set_model_version_tag(name, version, key, value)
+    if _verdict_day(client, name, version) <= day.isoformat():
+        for key, value in ((VERDICT_TAG, PASS), (VERDICT_DAY_TAG, day.isoformat()), (VERDICT_FAMILIES_TAG, ",".join(families)),
+                           (VERDICT_REASONS_TAG, reasons[:MAX_TAG_CHARS])):  # fmt: skip
+            client.set_model_version_tag(name, version, key, value)
+    current = _alias_version(client, name, CHALLENGER)
+    if current not in (None, version) and _verdict_day(client, name, current) > day.isoformat():
+        return False
     client.set_registered_model_alias(name, CHALLENGER, version)
+    return True
+
+
+def _verdict_day(client: MlflowClient, name: str, version: str) -> str:
+    """The day of the newest passing verdict on ``version`` (ISO; "" when none)."""
+    return client.get_model_version(name, version).tags.get(VERDICT_DAY_TAG, "")
 
 
 def has_passing_verdict(client: MlflowClient, name: str, version: str) -> bool:

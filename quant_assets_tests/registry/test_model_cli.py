@@ -123,3 +123,16 @@ def test_status_prints_champion_and_challenger_with_verdicts_and_ages(client):
     cells = row.split()
     assert cells[:3] == ["BTC-USDT", "4h", "v1"] and cells[3] == "none"  # forced: no verdict
     assert "v2" in cells and "PASS" in cells and "2025-11-10" in cells
+
+
+def test_a_pass_on_an_older_day_does_not_pull_challenger_back(client):
+    """The gate re-judges recent days as labels fill in: last week's fit passing on an older
+    day must not take challenger from the version a newer day's verdict put it on."""
+    assert not aliases.mark_challenger(client, "BTC-USDT", "4h", "1", date(2025, 11, 3), ["lgbm"], "PASS (re-judged)")
+    assert str(client.get_model_version_by_alias(NAME, CHALLENGER).version) == "2"
+    assert client.get_model_version(NAME, "1").tags[aliases.VERDICT_DAY_TAG] == "2025-11-03", "the pass is still recorded"
+    assert not aliases.mark_challenger(client, "BTC-USDT", "4h", "3", date(2025, 11, 9), ["lgbm"], "PASS")
+    assert aliases.mark_challenger(client, "BTC-USDT", "4h", "2", date(2025, 11, 8), ["lgbm"], "PASS (re-judged)")  # already on it
+    assert client.get_model_version(NAME, "2").tags[aliases.VERDICT_DAY_TAG] == "2025-11-10", "a version keeps its newest day"
+    assert aliases.mark_challenger(client, "BTC-USDT", "4h", "3", date(2025, 11, 11), ["lgbm"], "PASS")
+    assert str(client.get_model_version_by_alias(NAME, CHALLENGER).version) == "3"
