@@ -29,6 +29,7 @@ with settings.exit_on_settings_error():
         social,
         social_checks,
     )
+    from serving.assets import trading_book  # its daily partitions start at QUANT_ASSETS_START_DATE
 from quant_assets.resources.derivatives_data import (
     BundleDerivatives,
     CcxtDerivatives,
@@ -50,7 +51,6 @@ from quant_assets.resources.market_data import (
     FileDropMarketData,
     MarketDataSource,
 )
-from serving.assets import trading_book
 from serving.jobs import live_trading_sensor, paper_trading_sensor, trading_tick_job
 from quant_assets.resources.social_data import (
     BundleSocialText,

@@ -12,7 +12,6 @@ import click
 from quant_assets import settings
 from quant_assets.instance import prepare_dagster_home
 from quant_assets.runs import ProgressLines, materialize
-from serving.assets import BOOK_ASSET
 
 SAMPLE_BUNDLE = settings.REPO_ROOT / "data" / "sample_bundle.tar.gz"
 
@@ -28,6 +27,7 @@ def demo(archive: str, model_days: int, replay_days: int) -> None:
     from quant_assets.instance import get_instance
     from quant_assets.models.record import MODELS_ASSET
     from quant_assets.models.window import MIN_TRAIN_DAYS
+    from serving.assets import BOOK_ASSET
 
     started = time.perf_counter()
     home = settings.home()
