@@ -23,4 +23,5 @@ def test_the_daemon_runs_the_schedules_the_inbox_and_the_conditions_with_no_togg
     assert conditioned and conditioned <= sensors["downstream_automation"].asset_selection.resolve(graph)
     assert {k.to_user_string() for k in conditioned} == {
         "text_embeddings", "text_latents", "feature_matrix", "labels", "multi_horizon_model", "oos_eval", "gate_verdict",
+        "trading_book",  # on a cron condition: each day's book shortly after the day closes
     }  # fmt: skip
