@@ -42,6 +42,7 @@ from quant_assets.automation.conditions import automation_sensor
 from quant_assets.automation.inbox import bundle_import_job, bundle_inbox_sensor
 from quant_assets.automation.schedules import build_source_schedules, external_sources, source_refresh_job
 from quant_assets.assets.models import build_model_asset
+from quant_assets.execution import executor
 from quant_assets.registry.store import MlflowStore
 from quant_assets.resources.lake import LakeResource
 from quant_assets.resources.models import MlflowTracking, ModelTraining
@@ -180,6 +181,8 @@ def build_definitions() -> Definitions:
         jobs=[trading_tick_job, source_refresh_job, bundle_import_job],
         schedules=build_source_schedules(external_sources(resources)),
         sensors=[paper_trading_sensor, live_trading_sensor, bundle_inbox_sensor, automation_sensor()],
+        # QUANT_ASSETS_EXECUTOR: Dagster's default, in-process, or Celery workers (execution.py).
+        executor=executor(),
         resources=resources,
     )
 

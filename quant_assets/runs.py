@@ -20,9 +20,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import groupby
 
-from dagster import AssetKey, DagsterEventType, DagsterInstance, Definitions, EventLogEntry, ExecuteInProcessResult
+from dagster import (
+    AssetKey,
+    DagsterEventType,
+    DagsterInstance,
+    Definitions,
+    EventLogEntry,
+    ExecuteInProcessResult,
+    JobExecutionResult,
+    execute_job,
+)
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from quant_assets.execution import job_builder, reconstructable_asset_job, runs_out_of_process
 from quant_assets.partitions import DaySymbol
 
 
@@ -215,12 +225,16 @@ def materialize(
     tags: dict[str, str] | None = None,
     log_level: str = "WARNING",
     progress: ProgressReport | None = None,
-) -> list[ExecuteInProcessResult]:
+) -> list[ExecuteInProcessResult | JobExecutionResult]:
     """Materialise ``assets`` (and their checks) for ``parts``, one run per rectangle.
 
     ``progress`` gets a ``Progress`` at every step start and end, every materialisation and
     every ``PROGRESS_EVERY_S`` seconds, and a last one with ``finished`` set; by default
     ``ProgressLines`` on stderr.
+
+    Runs execute in this process, except with ``QUANT_ASSETS_EXECUTOR=celery``: then each run
+    goes through the Celery executor (steps on ``quant-assets worker`` processes, the instance
+    must be persistent), and its materialisations are counted when it ends.
     """
     job = defs.resolve_implicit_global_asset_job_def()
     # Dagster's console logger prints a DEBUG line per event; a CLI wants only problems.
@@ -228,8 +242,19 @@ def materialize(
     selection = [AssetKey(a) for a in assets]
     tally = _Tally(assets, len(parts), progress or ProgressLines())
     results = []
+    # QUANT_ASSETS_EXECUTOR=celery: the run goes through the definitions' executor, so its
+    # steps fan out to the workers, who rebuild the job from this pointer.
+    recon = reconstructable_asset_job(job_builder(defs)) if runs_out_of_process(defs) else None
     with tally.ticking(max(PROGRESS_EVERY_S, 0.25)):
         for rect in rectangles(parts, universe):
+            run_tags = {**rect.tags, **(tags or {})}
+            if recon is not None:
+                result = execute_job(recon, instance, run_config=quiet, tags=run_tags, asset_selection=selection)
+                # Workers store the events; the tally counts them once the run is done.
+                for entry in instance.all_logs(result.run_id):
+                    tally.on_event(entry)
+                results.append(result)
+                continue
             # The instance calls the listener with each event the in-process run stores.
             run_id = str(uuid.uuid4())
             instance.add_event_listener(run_id, tally.on_event)
@@ -239,7 +264,7 @@ def materialize(
                     asset_selection=selection,
                     run_config=quiet,
                     run_id=run_id,
-                    tags={**rect.tags, **(tags or {})},
+                    tags=run_tags,
                     raise_on_error=False,
                 )
             )

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Callable
 
-from dagster import AssetCheckSeverity, AssetKey, DagsterInstance, Definitions, ExecuteInProcessResult
+from dagster import AssetCheckSeverity, AssetKey, DagsterInstance, Definitions, ExecuteInProcessResult, JobExecutionResult
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from quant_assets import runs
@@ -124,7 +124,7 @@ def materialise(
     return report
 
 
-def _outcome(asset: str, result: ExecuteInProcessResult) -> RunOutcome:
+def _outcome(asset: str, result: ExecuteInProcessResult | JobExecutionResult) -> RunOutcome:
     tags = result.dagster_run.tags
     evaluations = result.get_asset_check_evaluations()
     failures = result.get_step_failure_events()

@@ -19,6 +19,7 @@ from quant_assets.cli.evaluate import evaluate
 from quant_assets.cli.mlflow_ui import mlflow_ui
 from quant_assets.cli.model import model
 from quant_assets.cli.sql import sql
+from quant_assets.cli.worker import worker
 from serving.cli import orders, paper, positions, trading
 
 
@@ -43,6 +44,7 @@ main.add_command(dev)
 main.add_command(sql)
 main.add_command(mlflow_ui)
 main.add_command(model)
+main.add_command(worker)
 # The trading half lives in the top-level serving package; its commands join the one CLI.
 main.add_command(trading)
 main.add_command(positions)

@@ -20,6 +20,7 @@ from quant_assets.bundles.land import check_fits_settings, land
 from quant_assets.bundles.limits import BundleLimits
 from quant_assets.bundles.lock import bundle_lock
 from quant_assets.bundles.manifest import BundleError, Manifest, one_line
+from quant_assets.execution import JOB_BUILDER_KEY
 from quant_assets.instance import get_instance
 from quant_assets.lake.store import ParquetLake
 from quant_assets.symbols import Symbol
@@ -142,6 +143,8 @@ def bundle_definitions(home: settings.HomeLayout) -> Definitions:
         executor=defs.executor,
         loggers=defs.loggers,
         resources=resources,
+        # A Celery worker rebuilds this variant, not the plain definitions (execution.asset_job).
+        metadata={JOB_BUILDER_KEY: "bundle"},
     )
 
 

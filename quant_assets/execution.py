@@ -1,0 +1,153 @@
+"""Which Dagster executor runs the steps of a run, chosen by one setting.
+
+``QUANT_ASSETS_EXECUTOR``:
+
+- ``multiprocess`` (default): Dagster's own default, one process per step for runs the
+  webserver or daemon launches; ``quant-assets`` commands run their runs in-process.
+- ``in_process``: every step in the run's own process.
+- ``celery``: every step is a Celery task on the broker ``QUANT_ASSETS_CELERY_BROKER``
+  (default the machine's Redis), run by whichever ``quant-assets worker`` takes it, on this
+  machine or another. ``quant-assets`` commands then launch their runs through the executor too
+  (``quant_assets.runs.materialize``), so a partition range fans out to the workers.
+
+Celery needs what every worker can reach: the Dagster instance on PostgreSQL
+(``QUANT_ASSETS_PG_URL``), the lake, MLflow and the ledger on shared stores; see
+``deploy/shared.env.example``. A worker builds the definitions from its own environment, so
+it must get the same ``QUANT_ASSETS_*`` settings as the process that launches the runs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from dagster import (
+    AssetSelection,
+    Definitions,
+    ExecutorDefinition,
+    JobDefinition,
+    build_reconstructable_job,
+    define_asset_job,
+    in_process_executor,
+)
+
+from quant_assets import settings
+
+if TYPE_CHECKING:  # what build_reconstructable_job returns; Dagster does not export the type
+    from dagster._core.definitions.reconstruct import ReconstructableJob
+
+EXECUTORS = ("multiprocess", "in_process", "celery")
+DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
+DEFAULT_QUEUE = "dagster"  # dagster-celery's own queue name
+BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps", "pyamqp")
+
+
+def executor_kind() -> str:
+    return settings.read("QUANT_ASSETS_EXECUTOR", "multiprocess", settings.one_of(*EXECUTORS), "multiprocess, in_process or celery")
+
+
+def _broker_url(raw: str) -> str:
+    scheme = raw.split("://", 1)[0] if "://" in raw else ""
+    if scheme not in BROKER_SCHEMES:
+        raise ValueError(f"not a {', '.join(s + '://' for s in BROKER_SCHEMES)} URL")
+    return raw
+
+
+def _queue_name(raw: str) -> str:
+    if not raw.replace("_", "").replace("-", "").isalnum():
+        raise ValueError("letters, digits, '-' and '_' only")
+    return raw
+
+
+@dataclass(frozen=True)
+class CeleryConfig:
+    """What the executor and every worker must agree on (broker, results, queue)."""
+
+    broker: str
+    backend: str
+    queue: str
+
+    def executor_config(self) -> dict:
+        """``celery_executor``'s config; the worker's Celery app gets the same values."""
+        return {
+            "broker": self.broker,
+            "backend": self.backend,
+            # Steps go to this queue; a worker listens on it (``quant-assets worker``).
+            "config_source": {"task_default_queue": self.queue},
+        }
+
+
+def celery_config() -> CeleryConfig:
+    """``QUANT_ASSETS_CELERY_BROKER`` (default the machine's Redis), ``_BACKEND`` (default: the
+    broker when it is Redis, else Celery's ``rpc://`` over the broker) and ``_QUEUE``."""
+    broker = settings.read("QUANT_ASSETS_CELERY_BROKER", DEFAULT_BROKER, _broker_url, "a broker URL, e.g. redis://127.0.0.1:6379/0")
+    default_backend = broker if broker.startswith(("redis://", "rediss://")) else "rpc://"
+    backend = settings.read(
+        "QUANT_ASSETS_CELERY_BACKEND", default_backend, expect="a Celery result backend URL, e.g. redis://127.0.0.1:6379/0"
+    )
+    queue = settings.read("QUANT_ASSETS_CELERY_QUEUE", DEFAULT_QUEUE, _queue_name, "a queue name, e.g. dagster")
+    return CeleryConfig(broker, backend, queue)
+
+
+def worker_concurrency() -> int:
+    """Steps one worker runs at once (``QUANT_ASSETS_CELERY_CONCURRENCY``, default the CPU count)."""
+    return settings.read(
+        "QUANT_ASSETS_CELERY_CONCURRENCY", str(os.cpu_count() or 1), settings.positive_int, "a number of processes, e.g. 4"
+    )
+
+
+def executor() -> ExecutorDefinition | None:
+    """The executor for the one ``Definitions``; ``None`` keeps Dagster's default."""
+    kind = executor_kind()
+    if kind == "in_process":
+        return in_process_executor
+    if kind == "celery":
+        # Imported here: Celery and its broker client load only for those who use them.
+        from dagster_celery import celery_executor
+
+        return celery_executor.configured(celery_config().executor_config(), name="celery")
+    return None
+
+
+def runs_out_of_process(defs: Definitions) -> bool:
+    """Whether ``runs.materialize`` launches the runs of ``defs`` through their executor (Celery)
+    rather than in-process; definitions without one (a test's own) always run in-process."""
+    return getattr(defs.executor, "name", None) == "celery"
+
+
+# ---- runs launched by quant-assets commands ---------------------------------------------
+
+# Definitions metadata naming the builder a worker calls to rebuild the same job.
+JOB_BUILDER_KEY = "quant_assets/job_builder"
+JOB_BUILDERS = ("definitions", "bundle")
+RUN_JOB = "quant_assets_materialize"  # the job name runs launched through a pointer carry
+
+
+def reconstructable_asset_job(builder: str = "definitions") -> ReconstructableJob:
+    """The job of every asset as a pointer a worker can load: ``asset_job(builder)`` here."""
+    if builder not in JOB_BUILDERS:
+        raise ValueError(f"no job builder {builder!r}; expected one of {', '.join(JOB_BUILDERS)}")
+    return build_reconstructable_job(__name__, asset_job.__name__, reconstructable_args=(builder,))
+
+
+def asset_job(builder: str) -> JobDefinition:
+    """Rebuild, in the process that runs a step, the job the launching process ran:
+    the code location's definitions, or their bundle-import twin (``cli.bundle``)."""
+    if builder == "bundle":
+        from quant_assets.cli.bundle import bundle_definitions
+
+        defs = bundle_definitions(settings.home())
+    else:
+        from quant_assets.definitions import build_definitions
+
+        defs = build_definitions()
+    # Dagster will not load its implicit __ASSET_JOB through a pointer (a reserved name), so
+    # the pointer names this job of every asset and its checks; runs select from it.
+    runnable = Definitions.merge(defs, Definitions(jobs=[define_asset_job(RUN_JOB, selection=AssetSelection.all())]))
+    return runnable.get_job_def(RUN_JOB)
+
+
+def job_builder(defs: Definitions) -> str:
+    value = (defs.metadata or {}).get(JOB_BUILDER_KEY)
+    return getattr(value, "value", value) or "definitions"
