@@ -145,7 +145,7 @@ def asset_job(builder: str) -> JobDefinition:
     # Dagster will not load its implicit __ASSET_JOB through a pointer (a reserved name), so
     # the pointer names this job of every asset and its checks; runs select from it.
     runnable = Definitions.merge(defs, Definitions(jobs=[define_asset_job(RUN_JOB, selection=AssetSelection.all())]))
-    return runnable.get_job_def(RUN_JOB)
+    return runnable.resolve_job_def(RUN_JOB)
 
 
 def job_builder(defs: Definitions) -> str:

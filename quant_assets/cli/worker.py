@@ -3,24 +3,17 @@
 
 from __future__ import annotations
 
-import os
 import socket
-import sys
 import uuid
 
 import click
 
-from quant_assets.execution import celery_config, worker_concurrency
+from quant_assets.execution import CeleryConfig, celery_config, worker_concurrency
 
 
-def worker_command(name: str, loglevel: str) -> list[str]:
-    """The ``celery worker`` command line: dagster-celery's app, our broker, results and queue."""
-    config, concurrency = celery_config(), worker_concurrency()
+def worker_argv(config: CeleryConfig, concurrency: int, name: str, loglevel: str) -> list[str]:
+    """``celery worker``'s arguments: our queue, how many steps at once, the node name."""
     return [
-        sys.executable, "-m", "celery",
-        "--app", "dagster_celery.app",  # the app whose execute_plan task runs one Dagster step
-        "--broker", config.broker,
-        "--result-backend", config.backend,
         "worker",
         "--queues", config.queue,
         "--concurrency", str(concurrency),
@@ -40,16 +33,19 @@ def worker_command(name: str, loglevel: str) -> list[str]:
 @click.option("--name", default=None, help="Celery node name (default qa-<random>@<host>).")
 @click.option("--loglevel", default="INFO", show_default=True, help="Celery log level.")
 def worker(name: str | None, loglevel: str) -> None:
+    config, concurrency = celery_config(), worker_concurrency()
+    # Load the code location now, in this process: a bad setting stops the worker here with its
+    # one line, and the pool's processes, forked from this one, start with the code loaded
+    # instead of importing it again on their first step.
+    import quant_assets.definitions  # noqa: F401
     from quant_assets.instance import prepare_dagster_home
 
-    command = worker_command(name or f"qa-{uuid.uuid4().hex[:8]}@{socket.gethostname()}", loglevel)
-    # Load the code location here, once: a bad setting stops the worker now with its one line,
-    # not later inside every step it takes.
-    import quant_assets.definitions  # noqa: F401
-
     prepare_dagster_home()
-    click.echo(f"worker: {' '.join(command[1:])}", err=True)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # exec, not a child: the PID a person or a test holds is the Celery worker itself.
-    os.execv(sys.executable, command)
+    # dagster-celery's app holds the execute_plan task that runs one Dagster step.
+    from dagster_celery.app import app
+
+    app.conf.update(broker_url=config.broker, result_backend=config.backend)
+    argv = worker_argv(config, concurrency, name or f"qa-{uuid.uuid4().hex[:8]}@{socket.gethostname()}", loglevel)
+    click.echo(f"quant-assets worker: {config.broker}, queue {config.queue}, {concurrency} processes", err=True)
+    # In this process, not a child: the PID a person or a test holds is the worker itself.
+    app.worker_main(argv)

@@ -140,6 +140,7 @@ def test_partition_range_through_celery_worker_equals_in_process(tmp_path, monke
             instance.dispose()
     finally:
         stop_group(worker)
+        shutil.copy(log, '/tmp/celery_worker_probe.log')  # PROBE
     assert worker.returncode is not None
 
     # Every step ran in the worker: dagster-celery's engine event names the worker that took
