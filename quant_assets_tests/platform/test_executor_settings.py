@@ -1,0 +1,110 @@
+"""QUANT_ASSETS_EXECUTOR and the Celery settings: what each value builds, one line for a bad
+one (from the code location and from ``quant-assets worker``), and the job pointer a worker
+loads rebuilds the job the launching process ran."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+from dagster import Definitions
+
+from quant_assets.execution import (
+    RUN_JOB,
+    asset_job,
+    celery_config,
+    executor,
+    job_builder,
+    reconstructable_asset_job,
+    runs_out_of_process,
+    worker_concurrency,
+)
+from quant_assets.settings import SettingsError
+
+
+@pytest.fixture(autouse=True)
+def _no_outside_settings(monkeypatch):
+    for name in ("EXECUTOR", "CELERY_BROKER", "CELERY_BACKEND", "CELERY_QUEUE", "CELERY_CONCURRENCY"):
+        monkeypatch.delenv(f"QUANT_ASSETS_{name}", raising=False)
+
+
+def test_default_keeps_dagsters_executor_and_in_process_is_one_setting_away(monkeypatch):
+    assert executor() is None
+    monkeypatch.setenv("QUANT_ASSETS_EXECUTOR", "in_process")
+    assert executor().name == "in_process"
+    monkeypatch.setenv("QUANT_ASSETS_EXECUTOR", "multiprocess")
+    assert executor() is None
+
+
+def test_celery_defaults_to_the_machines_redis_for_broker_and_results(monkeypatch):
+    monkeypatch.setenv("QUANT_ASSETS_EXECUTOR", "celery")
+    chosen = executor()
+    assert chosen.name == "celery"
+    config = celery_config()
+    assert (config.broker, config.backend, config.queue) == ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0", "dagster")
+    assert config.executor_config() == {
+        "broker": "redis://127.0.0.1:6379/0",
+        "backend": "redis://127.0.0.1:6379/0",
+        "config_source": {"task_default_queue": "dagster"},
+    }
+
+
+def test_a_rabbitmq_broker_returns_results_over_itself(monkeypatch):
+    monkeypatch.setenv("QUANT_ASSETS_CELERY_BROKER", "amqp://guest:guest@127.0.0.1:5672//")
+    assert celery_config().backend == "rpc://"
+    monkeypatch.setenv("QUANT_ASSETS_CELERY_BACKEND", "redis://127.0.0.1:6379/3")
+    assert celery_config().backend == "redis://127.0.0.1:6379/3"
+
+
+@pytest.mark.parametrize(
+    "variable, value, reason, read",
+    [
+        ("QUANT_ASSETS_EXECUTOR", "celeri", "not one of multiprocess, in_process, celery", executor),
+        ("QUANT_ASSETS_CELERY_BROKER", "127.0.0.1:6379", "not a redis://", celery_config),
+        ("QUANT_ASSETS_CELERY_QUEUE", "my queue", "letters, digits", celery_config),
+        ("QUANT_ASSETS_CELERY_CONCURRENCY", "0", "must be at least 1", worker_concurrency),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_it(monkeypatch, variable, value, reason, read):
+    monkeypatch.setenv("QUANT_ASSETS_EXECUTOR", "celery")
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError, match=rf"^{variable}='{value}' is not usable \({reason}"):
+        read()
+
+
+def test_the_worker_command_refuses_a_bad_setting_in_one_line_before_starting(qa_home, monkeypatch):
+    from quant_assets.cli import main
+
+    monkeypatch.setenv("QUANT_ASSETS_CELERY_BROKER", "localhost")
+    result = CliRunner().invoke(main, ["worker"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "quant_assets: QUANT_ASSETS_CELERY_BROKER='localhost' is not usable (not a redis://, rediss://, amqp://, "
+        "amqps://, pyamqp:// URL); expected a broker URL, e.g. redis://127.0.0.1:6379/0"
+    ]
+
+
+def test_the_one_definitions_carry_the_chosen_executor(qa_home, monkeypatch):
+    from quant_assets.definitions import build_definitions
+
+    monkeypatch.setenv("QUANT_ASSETS_EXECUTOR", "celery")
+    defs = build_definitions()
+    assert defs.resolve_implicit_global_asset_job_def().executor_def.name == "celery"
+    assert runs_out_of_process(defs)
+    # Definitions without an executor (a test's own code location) always run in-process.
+    assert not runs_out_of_process(Definitions())
+
+
+def test_the_pointer_a_worker_loads_rebuilds_the_bundle_import_twin(qa_home, monkeypatch):
+    from quant_assets import settings
+    from quant_assets.cli.bundle import bundle_definitions
+    from quant_assets.definitions import build_definitions
+    from quant_assets.resources.market_data import BundleMarketData, CcxtMarketData
+
+    monkeypatch.setenv("QUANT_ASSETS_MARKET_SOURCE", "ccxt")
+    assert job_builder(build_definitions()) == "definitions"
+    assert job_builder(bundle_definitions(settings.home())) == "bundle"
+    sources = {b: asset_job(b).resource_defs["market_data"].configurable_resource_cls for b in ("definitions", "bundle")}
+    assert sources == {"definitions": CcxtMarketData, "bundle": BundleMarketData}
+    assert reconstructable_asset_job("bundle").get_definition().name == RUN_JOB
+    with pytest.raises(ValueError, match="no job builder 'other'"):
+        reconstructable_asset_job("other")
