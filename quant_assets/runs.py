@@ -28,6 +28,7 @@ from dagster import (
     EventLogEntry,
     ExecuteInProcessResult,
     JobExecutionResult,
+    RunsFilter,
     execute_job,
 )
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
@@ -249,11 +250,7 @@ def materialize(
         for rect in rectangles(parts, universe):
             run_tags = {**rect.tags, **(tags or {})}
             if recon is not None:
-                result = execute_job(recon, instance, run_config=quiet, tags=run_tags, asset_selection=selection)
-                # Workers store the events; the tally counts them once the run is done.
-                for entry in instance.all_logs(result.run_id):
-                    tally.on_event(entry)
-                results.append(result)
+                results.append(_execute_out_of_process(recon, instance, selection, quiet, run_tags, tally))
                 continue
             # The instance calls the listener with each event the in-process run stores.
             run_id = str(uuid.uuid4())
@@ -270,3 +267,53 @@ def materialize(
             )
     tally.tick(finished=True)
     return results
+
+
+LAUNCH_TAG = "quant_assets/launch"  # finds a run launched out of process while it runs
+FOLLOW_EVERY_S = 0.5
+
+
+def _execute_out_of_process(recon, instance, selection, run_config, tags, tally: _Tally) -> JobExecutionResult:
+    """One run through the definitions' executor (``execute_job`` of a job pointer), its
+    progress read from the instance while it runs: the steps' events are stored by workers,
+    so no listener in this process sees them."""
+    token = uuid.uuid4().hex
+    stop = threading.Event()
+    follower = _RunFollower(instance, token, tally)
+
+    def follow() -> None:
+        while not stop.wait(FOLLOW_EVERY_S):
+            follower.poll()
+
+    thread = threading.Thread(target=follow, name="materialize-follow", daemon=True)
+    thread.start()
+    try:
+        result = execute_job(recon, instance, run_config=run_config, tags={**tags, LAUNCH_TAG: token}, asset_selection=selection)
+    finally:
+        stop.set()
+        thread.join()
+    follower.poll()  # what was stored since the last poll
+    return result
+
+
+class _RunFollower:
+    """Feeds the tally the stored events of the run tagged ``token``, each once, in order."""
+
+    def __init__(self, instance: DagsterInstance, token: str, tally: _Tally):
+        self.instance, self.token, self.tally = instance, token, tally
+        self.run_id: str | None = None
+        self.cursor: str | None = None
+
+    def poll(self) -> None:
+        if self.run_id is None:
+            found = self.instance.get_run_ids(RunsFilter(tags={LAUNCH_TAG: self.token}), limit=1)
+            if not found:
+                return
+            self.run_id = found[0]
+        while True:
+            page = self.instance.get_records_for_run(self.run_id, cursor=self.cursor, limit=1000)
+            for record in page.records:
+                self.tally.on_event(record.event_log_entry)
+            self.cursor = page.cursor
+            if not page.has_more:
+                return
