@@ -97,6 +97,26 @@ def worker_concurrency() -> int:
     )
 
 
+def require_worker(config: CeleryConfig, timeout_s: float = 2.0) -> None:
+    """Refuse, in one line, to launch runs that no worker would take: the Celery executor
+    waits for its tasks without end, so a missing worker would look like a hung command."""
+    from celery import Celery
+
+    app = Celery(broker=config.broker)
+    try:
+        replies = app.control.inspect(timeout=timeout_s).active_queues() or {}
+    except Exception as err:  # kombu raises the transport's own connection errors
+        reason = " ".join(str(err).split()) or type(err).__name__
+        raise settings.SettingsError(f"QUANT_ASSETS_CELERY_BROKER={config.broker!r} is not reachable ({reason})") from None
+    finally:
+        app.close()
+    if not any(q.get("name") == config.queue for queues in replies.values() for q in queues):
+        raise settings.SettingsError(
+            f"QUANT_ASSETS_EXECUTOR=celery but no worker listens on queue {config.queue!r} of {config.broker}; "
+            "start one with `quant-assets worker` (same QUANT_ASSETS_* settings)"
+        )
+
+
 def executor() -> ExecutorDefinition | None:
     """The executor for the one ``Definitions``; ``None`` keeps Dagster's default."""
     kind = executor_kind()

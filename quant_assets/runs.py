@@ -33,7 +33,7 @@ from dagster import (
 )
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from quant_assets.execution import job_builder, reconstructable_asset_job, runs_out_of_process
+from quant_assets.execution import celery_config, job_builder, reconstructable_asset_job, require_worker, runs_out_of_process
 from quant_assets.partitions import DaySymbol
 
 
@@ -246,6 +246,8 @@ def materialize(
     # QUANT_ASSETS_EXECUTOR=celery: the run goes through the definitions' executor, so its
     # steps fan out to the workers, who rebuild the job from this pointer.
     recon = reconstructable_asset_job(job_builder(defs)) if runs_out_of_process(defs) else None
+    if recon is not None:
+        require_worker(celery_config())
     with tally.ticking(max(PROGRESS_EVERY_S, 0.25)):
         for rect in rectangles(parts, universe):
             run_tags = {**rect.tags, **(tags or {})}

@@ -4,6 +4,9 @@ loads rebuilds the job the launching process ran."""
 
 from __future__ import annotations
 
+import os
+import uuid
+
 import pytest
 from click.testing import CliRunner
 from dagster import Definitions
@@ -108,3 +111,46 @@ def test_the_pointer_a_worker_loads_rebuilds_the_bundle_import_twin(qa_home, mon
     assert reconstructable_asset_job("bundle").get_definition().name == RUN_JOB
     with pytest.raises(ValueError, match="no job builder 'other'"):
         reconstructable_asset_job("other")
+
+
+@pytest.fixture
+def no_worker_queue(monkeypatch) -> str:
+    """The machine's Redis as broker, a queue no worker listens on."""
+    import redis
+
+    url = "redis://127.0.0.1:6379/0"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=5).ping()
+    except redis.exceptions.ConnectionError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis must be reachable in CI ({url}): {exc}")
+        pytest.skip(f"no Redis at {url}")
+    queue = f"qa_nobody_{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("QUANT_ASSETS_EXECUTOR", "celery")
+    monkeypatch.setenv("QUANT_ASSETS_CELERY_BROKER", url)
+    monkeypatch.setenv("QUANT_ASSETS_CELERY_QUEUE", queue)
+    return queue
+
+
+def test_materialize_refuses_in_one_line_when_no_worker_listens(qa_home, no_worker_queue):
+    from datetime import date
+
+    from dagster import DagsterInstance
+
+    from quant_assets import settings
+    from quant_assets.definitions import build_definitions
+    from quant_assets.partitions import DaySymbol
+    from quant_assets.runs import materialize
+
+    with DagsterInstance.ephemeral() as instance:
+        with pytest.raises(SettingsError, match=rf"no worker listens on queue '{no_worker_queue}' of redis://127\.0\.0\.1:6379/0; start one with `quant-assets worker`"):
+            materialize(build_definitions(), ["market_bars"], [DaySymbol(date(2025, 10, 5), "BTC-USDT")], settings.universe(), instance)
+        assert instance.get_runs() == [], "nothing was launched"
+
+
+def test_an_unreachable_broker_is_named(monkeypatch):
+    from quant_assets.execution import require_worker
+
+    monkeypatch.setenv("QUANT_ASSETS_CELERY_BROKER", "redis://127.0.0.1:1/0")  # nothing listens on port 1
+    with pytest.raises(SettingsError, match=r"^QUANT_ASSETS_CELERY_BROKER='redis://127\.0\.0\.1:1/0' is not reachable \("):
+        require_worker(celery_config(), timeout_s=0.5)
