@@ -181,7 +181,7 @@ def build_definitions() -> Definitions:
         jobs=[trading_tick_job, source_refresh_job, bundle_import_job],
         schedules=build_source_schedules(external_sources(resources)),
         sensors=[paper_trading_sensor, live_trading_sensor, bundle_inbox_sensor, automation_sensor()],
-        # QUANT_ASSETS_EXECUTOR: Dagster's default, in-process, or Celery workers (execution.py).
+        # QUANT_ASSETS_EXECUTOR: in-process (default), a process per step, or Celery workers (execution.py).
         executor=executor(),
         resources=resources,
     )

@@ -2,9 +2,11 @@
 
 ``QUANT_ASSETS_EXECUTOR``:
 
-- ``multiprocess`` (default): Dagster's own default, one process per step for runs the
-  webserver or daemon launches; ``quant-assets`` commands run their runs in-process.
-- ``in_process``: every step in the run's own process.
+- ``in_process`` (default): every step in the run's own process. Steps here are vectorised
+  over a whole partition range, so a process per step buys little and costs a fresh import of
+  the project per step (``benchmarks/bench_celery.py``: 6 steps took 158 s multiprocess, 29 s
+  in-process on this 2-core machine).
+- ``multiprocess``: Dagster's own default, one process per step.
 - ``celery``: every step is a Celery task on the broker ``QUANT_ASSETS_CELERY_BROKER``
   (default the machine's Redis), run by whichever ``quant-assets worker`` takes it, on this
   machine or another. ``quant-assets`` commands then launch their runs through the executor too
@@ -30,6 +32,7 @@ from dagster import (
     build_reconstructable_job,
     define_asset_job,
     in_process_executor,
+    multiprocess_executor,
 )
 
 from quant_assets import settings
@@ -37,14 +40,14 @@ from quant_assets import settings
 if TYPE_CHECKING:  # what build_reconstructable_job returns; Dagster does not export the type
     from dagster._core.definitions.reconstruct import ReconstructableJob
 
-EXECUTORS = ("multiprocess", "in_process", "celery")
+EXECUTORS = ("in_process", "multiprocess", "celery")
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 DEFAULT_QUEUE = "dagster"  # dagster-celery's own queue name
 BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps", "pyamqp")
 
 
 def executor_kind() -> str:
-    return settings.read("QUANT_ASSETS_EXECUTOR", "multiprocess", settings.one_of(*EXECUTORS), "multiprocess, in_process or celery")
+    return settings.read("QUANT_ASSETS_EXECUTOR", "in_process", settings.one_of(*EXECUTORS), "in_process, multiprocess or celery")
 
 
 def _broker_url(raw: str) -> str:
@@ -117,17 +120,17 @@ def require_worker(config: CeleryConfig, timeout_s: float = 2.0) -> None:
         )
 
 
-def executor() -> ExecutorDefinition | None:
-    """The executor for the one ``Definitions``; ``None`` keeps Dagster's default."""
+def executor() -> ExecutorDefinition:
+    """The executor of the one ``Definitions`` (every job's, the asset jobs' included)."""
     kind = executor_kind()
-    if kind == "in_process":
-        return in_process_executor
+    if kind == "multiprocess":
+        return multiprocess_executor
     if kind == "celery":
         # Imported here: Celery and its broker client load only for those who use them.
         from dagster_celery import celery_executor
 
         return celery_executor.configured(celery_config().executor_config(), name="celery")
-    return None
+    return in_process_executor
 
 
 def runs_out_of_process(defs: Definitions) -> bool:

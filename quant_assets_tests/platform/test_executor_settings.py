@@ -30,12 +30,10 @@ def _no_outside_settings(monkeypatch):
         monkeypatch.delenv(f"QUANT_ASSETS_{name}", raising=False)
 
 
-def test_default_keeps_dagsters_executor_and_in_process_is_one_setting_away(monkeypatch):
-    assert executor() is None
-    monkeypatch.setenv("QUANT_ASSETS_EXECUTOR", "in_process")
+def test_default_is_in_process_and_dagsters_multiprocess_is_one_setting_away(monkeypatch):
     assert executor().name == "in_process"
     monkeypatch.setenv("QUANT_ASSETS_EXECUTOR", "multiprocess")
-    assert executor() is None
+    assert executor().name == "multiprocess"
 
 
 def test_celery_defaults_to_the_machines_redis_for_broker_and_results(monkeypatch):
@@ -61,7 +59,7 @@ def test_a_rabbitmq_broker_returns_results_over_itself(monkeypatch):
 @pytest.mark.parametrize(
     "variable, value, reason, read",
     [
-        ("QUANT_ASSETS_EXECUTOR", "celeri", "not one of multiprocess, in_process, celery", executor),
+        ("QUANT_ASSETS_EXECUTOR", "celeri", "not one of in_process, multiprocess, celery", executor),
         ("QUANT_ASSETS_CELERY_BROKER", "127.0.0.1:6379", "not a redis://", celery_config),
         ("QUANT_ASSETS_CELERY_QUEUE", "my queue", "letters, digits", celery_config),
         ("QUANT_ASSETS_CELERY_CONCURRENCY", "0", "must be at least 1", worker_concurrency),

@@ -39,8 +39,7 @@ def _celery():
 def _executor_name():
     from quant_assets.execution import executor
 
-    chosen = executor()
-    return chosen.name if chosen else None
+    return executor().name
 
 
 def _concurrency():
