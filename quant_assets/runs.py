@@ -235,7 +235,8 @@ def materialize(
 
     Runs execute in this process, except with ``QUANT_ASSETS_EXECUTOR=celery``: then each run
     goes through the Celery executor (steps on ``quant-assets worker`` processes, the instance
-    must be persistent), and its materialisations are counted when it ends.
+    must be persistent; it is refused in one line when no worker listens), and its progress is
+    read from the events the workers store.
     """
     job = defs.resolve_implicit_global_asset_job_def()
     # Dagster's console logger prints a DEBUG line per event; a CLI wants only problems.
