@@ -8,14 +8,15 @@ PostgreSQL database (the Celery executor needs one every worker reaches), once p
 - ``in_process``: every step in the run's process;
 - ``multiprocess``: Dagster's default, a process per step;
 - ``celery``: every step a task on the machine's Redis, run by one ``quant-assets worker``
-  (started before the clock starts, stopped after).
+  (started, and its code loaded, before the clock starts; stopped after).
 
-Each executor writes the same lake: the benchmark checks that the SHA-256 of every partition
-file is the same for all three.
+The executors run alternately ``--passes`` times (default 3), each on fresh state, and the
+medians are reported. Every run writes the same lake: the benchmark checks that the SHA-256
+of every partition file is the same for all of them.
 
-Prints a final JSON line: seconds per executor, steps, asset partitions, and the Celery
-overhead over in-process in seconds and per step.
-Usage: python benchmarks/bench_celery.py [--start 2025-10-01 --end 2025-10-14] [--symbols BTC-USDT,ETH-USDT,SOL-USDT]
+Prints a final JSON line: median seconds per executor (and each run's), steps, asset
+partitions, and the Celery overhead over in-process in seconds and per step.
+Usage: python benchmarks/bench_celery.py [--start 2025-10-01 --end 2025-10-14] [--symbols BTC-USDT,ETH-USDT,SOL-USDT] [--passes 3]
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import argparse
 import hashlib
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,6 +42,7 @@ from benchmarks.common import BIN, REPO, dagster_backfill, emit, log, timed  # n
 PG_ADMIN_DSN = os.environ.get("QUANT_ASSETS_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
 BROKER = "redis://127.0.0.1:6379/0"
 ASSETS = ("market_bars", "derivatives", "feature_matrix")
+EXECUTORS = ("in_process", "multiprocess", "celery")
 
 
 def main() -> None:
@@ -49,6 +52,7 @@ def main() -> None:
     parser.add_argument("--end", default="2025-10-14")
     parser.add_argument("--symbols", default="BTC-USDT,ETH-USDT,SOL-USDT")
     parser.add_argument("--concurrency", type=int, default=2, help="steps the Celery worker runs at once")
+    parser.add_argument("--passes", type=int, default=3, help="runs per executor (medians reported)")
     parser.add_argument("--workdir", default="")
     args = parser.parse_args()
     symbols = args.symbols.split(",")
@@ -56,21 +60,24 @@ def main() -> None:
     partition_range = f"{args.start}|{symbols[0]}...{args.end}|{symbols[-1]}"
     command = dagster_backfill("quant_assets.definitions", ",".join(ASSETS), partition_range)
 
-    seconds, lakes = {}, {}
-    for executor in ("in_process", "multiprocess", "celery"):
-        home = work / executor
-        with _database() as pg_url:
-            env = _env(home, args, pg_url, executor)
-            worker = _start_worker(env, home) if executor == "celery" else None
-            try:
-                seconds[executor] = timed(command, env, executor)
-            finally:
-                if worker is not None:
-                    _stop(worker)
-                    _delete_queue(env["QUANT_ASSETS_CELERY_QUEUE"])
-        lakes[executor] = _lake_hashes(home / "lake")
-    reference = lakes["in_process"]
-    assert reference and all(lake == reference for lake in lakes.values()), "the executors wrote different lakes"
+    runs: dict[str, list[float]] = {e: [] for e in EXECUTORS}
+    lakes = []
+    for n in range(args.passes):
+        # Executors alternate within a pass, so a load spike on a shared machine hits all.
+        for executor in EXECUTORS:
+            home = work / f"{executor}{n}"
+            with _database() as pg_url:
+                env = _env(home, args, pg_url, executor)
+                worker = _start_worker(env, home) if executor == "celery" else None
+                try:
+                    runs[executor].append(timed(command, env, f"{executor} {n}"))
+                finally:
+                    if worker is not None:
+                        _stop(worker)
+                        _delete_queue(env["QUANT_ASSETS_CELERY_QUEUE"])
+            lakes.append(_lake_hashes(home / "lake"))
+    assert lakes[0] and all(lake == lakes[0] for lake in lakes), "the executors wrote different lakes"
+    seconds = {e: statistics.median(r) for e, r in runs.items()}
 
     days = (date.fromisoformat(args.end) - date.fromisoformat(args.start)).days + 1
     steps = 2 * len(ASSETS)  # each asset and the op of its checks
@@ -82,7 +89,9 @@ def main() -> None:
             "asset_partitions": len(ASSETS) * days * len(symbols),
             "steps": steps,
             "worker_concurrency": args.concurrency,
+            "passes": args.passes,
             **{f"{name}_s": round(value, 2) for name, value in seconds.items()},
+            **{f"{name}_runs_s": [round(x, 2) for x in r] for name, r in runs.items()},
             "celery_overhead_s": round(overhead, 2),
             "celery_overhead_per_step_s": round(overhead / steps, 2),
             "lakes_identical": True,

@@ -4,8 +4,8 @@
 
 - ``in_process`` (default): every step in the run's own process. Steps here are vectorised
   over a whole partition range, so a process per step buys little and costs a fresh import of
-  the project per step (``benchmarks/bench_celery.py``: 6 steps took 158 s multiprocess, 29 s
-  in-process on this 2-core machine).
+  the project per step (``benchmarks/bench_celery.py``, a 6-step backfill of 126 asset
+  partitions on this 2-core machine: 24 s in-process, 65 s multiprocess, 34 s on a Celery worker).
 - ``multiprocess``: Dagster's own default, one process per step.
 - ``celery``: every step is a Celery task on the broker ``QUANT_ASSETS_CELERY_BROKER``
   (default the machine's Redis), run by whichever ``quant-assets worker`` takes it, on this
@@ -100,10 +100,18 @@ def worker_concurrency() -> int:
     )
 
 
+_WORKERS_SEEN: set[tuple[str, str]] = set()  # (broker, queue) a worker was seen on, in this process
+
+
 def require_worker(config: CeleryConfig, timeout_s: float = 2.0) -> None:
     """Refuse, in one line, to launch runs that no worker would take: the Celery executor
-    waits for its tasks without end, so a missing worker would look like a hung command."""
+    waits for its tasks without end, so a missing worker would look like a hung command.
+
+    Asked once per process and queue (the broadcast waits ``timeout_s`` for every reply)."""
     from celery import Celery
+
+    if (config.broker, config.queue) in _WORKERS_SEEN:
+        return
 
     app = Celery(broker=config.broker)
     try:
@@ -118,6 +126,7 @@ def require_worker(config: CeleryConfig, timeout_s: float = 2.0) -> None:
             f"QUANT_ASSETS_EXECUTOR=celery but no worker listens on queue {config.queue!r} of {config.broker}; "
             "start one with `quant-assets worker` (same QUANT_ASSETS_* settings)"
         )
+    _WORKERS_SEEN.add((config.broker, config.queue))
 
 
 def executor() -> ExecutorDefinition:

@@ -1,4 +1,4 @@
-"""The ``quant-assets`` command: bundles, audits, evaluations, the demo, the Dagster and MLflow UIs and the trading ledger."""
+"""The ``quant-assets`` command: bundles, audits, evaluations, the demo, the Dagster and MLflow UIs, Celery workers and the trading ledger."""
 
 from __future__ import annotations
 
