@@ -21,6 +21,7 @@ it must get the same ``QUANT_ASSETS_*`` settings as the process that launches th
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -156,16 +157,17 @@ JOB_BUILDERS = ("definitions", "bundle")
 RUN_JOB = "quant_assets_materialize"  # the job name runs launched through a pointer carry
 
 
-def reconstructable_asset_job(builder: str = "definitions") -> ReconstructableJob:
-    """The job of every asset as a pointer a worker can load: ``asset_job(builder)`` here."""
+def reconstructable_asset_job(builder: str, assets: Sequence[str]) -> ReconstructableJob:
+    """The job of ``assets`` (and their checks) as a pointer a worker can load:
+    ``asset_job(builder, assets)`` here."""
     if builder not in JOB_BUILDERS:
         raise ValueError(f"no job builder {builder!r}; expected one of {', '.join(JOB_BUILDERS)}")
-    return build_reconstructable_job(__name__, asset_job.__name__, reconstructable_args=(builder,))
+    return build_reconstructable_job(__name__, asset_job.__name__, reconstructable_args=(builder, list(assets)))
 
 
-def asset_job(builder: str) -> JobDefinition:
-    """Rebuild, in the process that runs a step, the job the launching process ran:
-    the code location's definitions, or their bundle-import twin (``cli.bundle``)."""
+def asset_job(builder: str, assets: Sequence[str]) -> JobDefinition:
+    """Rebuild, in the process that runs a step, the job the launching process ran: ``assets``
+    of the code location's definitions, or of their bundle-import twin (``cli.bundle``)."""
     if builder == "bundle":
         from quant_assets.cli.bundle import bundle_definitions
 
@@ -175,8 +177,9 @@ def asset_job(builder: str) -> JobDefinition:
 
         defs = build_definitions()
     # Dagster will not load its implicit __ASSET_JOB through a pointer (a reserved name), so
-    # the pointer names this job of every asset and its checks; runs select from it.
-    runnable = Definitions.merge(defs, Definitions(jobs=[define_asset_job(RUN_JOB, selection=AssetSelection.all())]))
+    # the pointer names a job of the run's assets (one partitioning, as a run's assets have).
+    job = define_asset_job(RUN_JOB, selection=AssetSelection.assets(*assets))
+    runnable = Definitions.merge(defs, Definitions(jobs=[job]))
     return runnable.resolve_job_def(RUN_JOB)
 
 

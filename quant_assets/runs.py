@@ -246,7 +246,7 @@ def materialize(
     results = []
     # QUANT_ASSETS_EXECUTOR=celery: the run goes through the definitions' executor, so its
     # steps fan out to the workers, who rebuild the job from this pointer.
-    recon = reconstructable_asset_job(job_builder(defs)) if runs_out_of_process(defs) else None
+    recon = reconstructable_asset_job(job_builder(defs), assets) if runs_out_of_process(defs) else None
     if recon is not None:
         require_worker(celery_config())
     with tally.ticking(max(PROGRESS_EVERY_S, 0.25)):

@@ -104,11 +104,16 @@ def test_the_pointer_a_worker_loads_rebuilds_the_bundle_import_twin(qa_home, mon
     monkeypatch.setenv("QUANT_ASSETS_MARKET_SOURCE", "ccxt")
     assert job_builder(build_definitions()) == "definitions"
     assert job_builder(bundle_definitions(settings.home())) == "bundle"
-    sources = {b: asset_job(b).resource_defs["market_data"].configurable_resource_cls for b in ("definitions", "bundle")}
+    jobs = {b: asset_job(b, ["market_bars"]) for b in ("definitions", "bundle")}
+    sources = {b: job.resource_defs["market_data"].configurable_resource_cls for b, job in jobs.items()}
     assert sources == {"definitions": CcxtMarketData, "bundle": BundleMarketData}
-    assert reconstructable_asset_job("bundle").get_definition().name == RUN_JOB
+    # The job holds the run's assets and their checks, whatever else the location defines
+    # (trading_book, partitioned by day alone, could not share a job with them).
+    loaded = reconstructable_asset_job("bundle", ["market_bars", "derivatives"]).get_definition()
+    assert loaded.name == RUN_JOB
+    assert sorted(node.name for node in loaded.graph.nodes) == ["derivatives", "derivatives_checks", "market_bars", "market_bars_checks"]
     with pytest.raises(ValueError, match="no job builder 'other'"):
-        reconstructable_asset_job("other")
+        reconstructable_asset_job("other", ["market_bars"])
 
 
 @pytest.fixture

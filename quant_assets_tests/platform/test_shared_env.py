@@ -72,6 +72,18 @@ def _ledger():
     return ledger_url()
 
 
+def _lake():
+    from quant_assets import settings
+
+    return settings.home().lake
+
+
+def _s3_endpoint():
+    from quant_assets import settings
+
+    return settings.s3_endpoint_url()
+
+
 def _universe():
     from quant_assets import settings
 
@@ -96,6 +108,8 @@ READERS: dict[str, Callable[[], object]] = {
     "QUANT_ASSETS_MLFLOW_ARTIFACTS": _mlflow,
     "QUANT_ASSETS_MLFLOW_UI_URL": _mlflow_ui,
     "QUANT_ASSETS_LEDGER_URL": _ledger,
+    "QUANT_ASSETS_LAKE_ROOT": _lake,
+    "QUANT_ASSETS_S3_ENDPOINT_URL": _s3_endpoint,
     "QUANT_ASSETS_SYMBOLS": _universe,
     "QUANT_ASSETS_START_DATE": _start,
 }
@@ -170,3 +184,4 @@ def test_the_example_turns_every_shared_store_on_together(example_env):
     assert store.tracking_uri == example_env["QUANT_ASSETS_MLFLOW_PG_URL"]
     assert store.artifact_root == example_env["QUANT_ASSETS_MLFLOW_ARTIFACTS"]
     assert _ledger() == example_env["QUANT_ASSETS_LEDGER_URL"]
+    assert _lake() == example_env["QUANT_ASSETS_LAKE_ROOT"]
