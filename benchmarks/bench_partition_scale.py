@@ -21,6 +21,9 @@ partition exists), so the start is set to ``--days`` days before today: the defi
 Symbol keys are ``SYM00-USDT``..: the floor reads no data, only the grid's size matters.
 
 Ends with a JSON line: ``dagster_floor_s``, ``floor_s_per_1000_partitions``, ``partitions``,
+``floor_planning_s`` (run created to run started: Dagster writes one planned event per
+partition before the step starts), ``floor_execution_s`` (started to ended: one
+materialisation event per partition),
 ``load`` (per universe size) and the load average before and after.
 Usage: python benchmarks/bench_partition_scale.py [--symbols 50 --days 365] [--workdir DIR]
 """
@@ -72,14 +75,16 @@ def main() -> None:
         partition_range = f"{start}|{symbols[0]}...{end}|{symbols[-1]}"
         partitions = args.days * args.symbols
         floor_s = timed(dagster_backfill("benchmarks.floor_definitions", "floor", partition_range), env, f"floor, {partitions} partitions in one run")
-        stored = materialised_count(env)
+        figures = run_figures(env)
+        stored = figures["materialised"]
         if stored != partitions:
             raise SystemExit(f"the instance reports {stored} floor partitions materialised, expected {partitions}")
     finally:
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)
 
-    print(f"floor: {floor_s:.1f}s for {partitions} partitions in one run ({1000 * floor_s / partitions:.1f}s per 1,000)")
+    print(f"floor: {floor_s:.1f}s for {partitions} partitions in one run ({1000 * floor_s / partitions:.1f}s per 1,000; "
+          f"run created to started {figures['planning_s']}s, started to ended {figures['execution_s']}s)")
     for n, figures in load.items():
         print(f"load, {n} symbols: " + ", ".join(f"{k} {v}" for k, v in figures.items()))
     emit(
@@ -94,6 +99,8 @@ def main() -> None:
             "dagster_floor_s": round(floor_s, 2),
             "floor_s_per_1000_partitions": round(1000 * floor_s / partitions, 2),
             "materialised_reported": stored,
+            "floor_planning_s": figures["planning_s"],
+            "floor_execution_s": figures["execution_s"],
             "load": load,
             "instance": "sqlite (dagster.yaml)",
             "machine_cpus": os.cpu_count(),
@@ -155,14 +162,26 @@ def probe_load(symbols: int) -> dict:
     }
 
 
-def materialised_count(env: dict) -> int:
-    """How many floor partitions the backfill's instance reports materialised."""
-    code = (
-        "from dagster import AssetKey, DagsterInstance\n"
-        "with DagsterInstance.get() as i: print(len(i.get_materialized_partitions(AssetKey('floor'))))"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, check=True)
-    return int(proc.stdout.strip().splitlines()[-1])
+RUN_FIGURES = """
+import json
+from dagster import AssetKey, DagsterInstance
+with DagsterInstance.get() as i:
+    (record,) = i.get_run_records()
+    stats = i.get_run_stats(record.dagster_run.run_id)
+    print(json.dumps({
+        "materialised": len(i.get_materialized_partitions(AssetKey("floor"))),
+        # the run is created, then one ASSET_MATERIALIZATION_PLANNED event per partition, then it starts
+        "planning_s": round(stats.start_time - record.create_timestamp.timestamp(), 1),
+        "execution_s": round(stats.end_time - stats.start_time, 1),
+    }))
+"""
+
+
+def run_figures(env: dict) -> dict:
+    """From the backfill's instance: partitions reported materialised, and the run's seconds
+    from creation to start (writing the planned events) and from start to end."""
+    proc = subprocess.run([sys.executable, "-c", RUN_FIGURES], env=env, cwd=REPO, capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":
