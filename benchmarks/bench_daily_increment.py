@@ -1,7 +1,9 @@
 """Daily increment: one new day through the whole graph, for the 10 pairs, as the schedule runs it.
 
     python benchmarks/bench_daily_increment.py                         # new days 2025-11-24..26
-    python benchmarks/bench_daily_increment.py --day 2025-11-25 --days 1 --workdir /tmp/bd
+    python benchmarks/bench_daily_increment.py --workdir /tmp/bd          # keep the home
+    python benchmarks/bench_daily_increment.py --workdir /tmp/bd --continue --start-date 2024-11-24 \
+        --day 2025-11-27 --days 2                                       # two more days on it, no seed
 
 Universe: the 10 spot pairs of ../shared/data with a perpetual (funding and 1h mark), read
 with the ``file`` sources (``QUANT_ASSETS_MARKET_SOURCE=file``, Reddit for social text): all
@@ -79,7 +81,16 @@ def parse_args():
     p.add_argument("--seed-train-days", type=int, default=30, help="fit window of the seeded gate-window models")
     p.add_argument("--seed-refit-days", type=int, default=28, help="refit cadence of the seeded gate-window models")
     p.add_argument("--workdir", default=None, help="keep everything here (default: a temporary folder, removed)")
-    return p.parse_args()
+    p.add_argument("--start-date", default=None, help="first partition day (default: a year before --day)")
+    p.add_argument(
+        "--continue", dest="resume", action="store_true",
+        help="no seed: run the new days on the home an earlier run left in --workdir (give its --start-date), "
+        "e.g. the days after its last one",
+    )  # fmt: skip
+    args = p.parse_args()
+    if args.resume and not (args.workdir and args.start_date):
+        p.error("--continue needs the --workdir and --start-date of the run that left the home")
+    return args
 
 
 def main() -> None:
@@ -91,10 +102,15 @@ def main() -> None:
     day0 = date.fromisoformat(args.day)
     symbols = sorted(args.symbols.split(",")) if args.symbols else perp_pairs(data)
     os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # see bench_training
-    work = fresh_workdir(args.workdir, "bench_daily_increment_")
+    if args.resume:
+        work = Path(args.workdir)
+        if not (work / "home" / "lake").is_dir():
+            raise SystemExit(f"--continue: {work} holds no home left by an earlier run")
+    else:
+        work = fresh_workdir(args.workdir, "bench_daily_increment_")
     train_days, refit_days = model_home(work, day0, symbols)
     os.environ.update(
-        QUANT_ASSETS_START_DATE=(day0 - timedelta(days=365)).isoformat(),
+        QUANT_ASSETS_START_DATE=args.start_date or (day0 - timedelta(days=365)).isoformat(),
         QUANT_ASSETS_MARKET_SOURCE="file",
         QUANT_ASSETS_FILE_DROP=str(data),
     )
@@ -250,8 +266,11 @@ def run(args, day0: date, symbols: list[str], train_days: int, refit_days: int) 
         "machine_cpus": os.cpu_count(),
     }
     defs = build_definitions()
-    out |= seed(args, day0, symbols, train_days, refit_days, instance, defs)
-    log(f"seeded: {out['lake']}")
+    if args.resume:
+        out["lake"] = f"as an earlier run left {args.workdir}: its seed, then its new days up to {day0 - timedelta(days=1)}"
+    else:
+        out |= seed(args, day0, symbols, train_days, refit_days, instance, defs)
+    log(f"lake: {out['lake']}")
     materialise = materialiser(defs, universe, instance)
     out["warm_up_s"] = round(warm_up(MlflowStore.from_env()), 1)
 
