@@ -48,3 +48,16 @@ def test_absent_text_is_no_leak_but_failed_text_and_absent_bars_are(fresh_instan
     now = datetime(2025, 12, 1, tzinfo=timezone.utc)
     assert _failing(UpstreamChecks(fresh_instance), {SOCIAL_TEXT_ASSET: BOTH, BARS_ASSET: BOTH}, NEVER, {}, now) == [f"{BARS_ASSET} {NEVER}: not materialised"]
     assert [line.split(" (run")[0] for line in _failing(UpstreamChecks(fresh_instance), {SOCIAL_TEXT_ASSET: BOTH}, BAD, {}, now)] == [f"{SOCIAL_TEXT_ASSET} {BAD}: planted failed"]
+
+
+def test_the_newest_writer_vouches_when_many_partitions_are_read_at_once_and_paged(fresh_instance, monkeypatch):
+    from quant_assets.assets import upstream_checks
+
+    _materialise(fresh_instance, GOOD, True)
+    _materialise(fresh_instance, BAD, False)
+    _materialise(fresh_instance, GOOD, False)  # rewritten by a run whose check failed
+    _materialise(fresh_instance, BAD, True)  # rewritten by a run whose check passed
+    monkeypatch.setattr(upstream_checks, "WRITERS_PAGE", 1)  # one record per page: the cursor is followed
+
+    failing = UpstreamChecks(fresh_instance).failing([SOCIAL_TEXT_ASSET], [GOOD, BAD, NEVER])
+    assert [line.split(" (run")[0] for line in failing] == [f"{SOCIAL_TEXT_ASSET} {GOOD}: planted failed", f"{SOCIAL_TEXT_ASSET} {NEVER}: not materialised"]
