@@ -35,9 +35,10 @@ asset over its partitions, in dependency order, each with its blocking checks, t
 market_bars, derivatives, social_text (the sources, D), text_embeddings, text_latents,
 feature_matrix (D), labels (D-7..D: the new day completes horizons of the 7 days before
 it), multi_horizon_model (D: a refit when D is a cadence anchor, else the anchor's fit
-found in MLflow and reused), oos_eval and gate_verdict (D-7..D: their labels changed, and
-``quant_assets.automation.conditions`` re-runs every day of the latest ones whose parents
-were updated, so the gate re-judges them as their labels fill in). The default first new day, 2025-11-24, is a Monday (a refit day); the next two are
+found in MLflow and reused), oos_eval (D-7..D: their labels changed, and
+``quant_assets.automation.conditions`` re-runs each of the latest days whose parents were
+updated) and gate_verdict (D: the conditions re-judge only the newest days, whose windows
+already hold every day complete by now). The default first new day, 2025-11-24, is a Monday (a refit day); the next two are
 not. Each day ends in the lake before the next starts, as it would live.
 
 ``dagster_floor_s``: per asset a trivial mirror (``benchmarks.floor_definitions.mirror_floor``:
@@ -216,7 +217,7 @@ def day_plan(day: date, symbols: list[str]) -> list[tuple[str, list]]:
         (LABELS_ASSET, completed),
         (MODELS_ASSET, today),
         (OOS_ASSET, completed),  # their labels changed: the automation conditions redo them
-        (GATE_ASSET, completed),
+        (GATE_ASSET, today),
     ]
 
 

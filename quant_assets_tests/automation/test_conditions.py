@@ -65,11 +65,12 @@ def test_a_closed_day_flows_through_the_whole_graph_within_the_lookbacks(graph):
     # decides inside the asset whether that is a refit or the reuse of the week's fit
     assert all_requested(ticks, "multi_horizon_model") == keys(TODAY, TODAY)
     assert all_requested(ticks, "oos_eval") == keys(LABELS_OF_YESTERDAY, YESTERDAY)
-    # each gate window that holds a changed evaluation, today's (with today's model) included
-    assert all_requested(ticks, "gate_verdict") == keys(LABELS_OF_YESTERDAY, TODAY)
+    # the newest verdicts only (yesterday's, and today's with today's model): a verdict judges
+    # its window as complete by now, so older days' re-runs would add nothing
+    assert all_requested(ticks, "gate_verdict") == keys(YESTERDAY, TODAY)
     assert not all_requested(ticks, "text_embeddings") and not all_requested(ticks, "text_latents")
     # Nothing older than the lookbacks, however far back the mappings reach (the model reads
-    # 96 days, the gate 60): 8 days of labels, evaluations and verdicts are the most.
+    # 96 days, the gate 60): 8 days of labels and evaluations are the most.
     earliest = min(k.split("|")[0] for t in ticks for a in DOWNSTREAM for k in requested(t, a))
     assert earliest == LABELS_OF_YESTERDAY.isoformat()
 
@@ -84,7 +85,7 @@ def test_an_intraday_refresh_of_today_redoes_only_what_reads_today(graph):
     assert not all_requested(ticks, "multi_horizon_model")
     # today's evaluation and verdict need today's model, which the night's labels bring
     assert all_requested(ticks, "oos_eval") == keys(date(2025, 10, 20 - LOOKAHEAD_DAYS), YESTERDAY)
-    assert all_requested(ticks, "gate_verdict") == keys(date(2025, 10, 20 - LOOKAHEAD_DAYS), YESTERDAY)
+    assert all_requested(ticks, "gate_verdict") == keys(YESTERDAY, YESTERDAY)  # today's waits for today's model
 
 
 def test_new_text_reaches_the_latents_and_the_features(graph):

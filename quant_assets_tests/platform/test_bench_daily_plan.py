@@ -10,7 +10,6 @@ from dagster import AssetKey, DagsterInstance
 from benchmarks.bench_daily_increment import day_plan, floor_definitions
 from quant_assets import settings
 from quant_assets.definitions import build_definitions
-from quant_assets.evaluation.gate_window import GATE_ASSET
 from quant_assets.evaluation.oos import OOS_ASSET
 from quant_assets.labels.forward import LABELS_ASSET
 from serving.assets import BOOK_ASSET
@@ -32,7 +31,7 @@ def test_the_plan_holds_every_asset_after_its_upstreams():
 
 def test_labels_and_their_evaluations_cover_the_days_whose_horizons_the_new_day_completes_and_the_rest_only_the_day():
     universe = settings.universe()
-    refilled = {LABELS_ASSET, OOS_ASSET, GATE_ASSET}  # what the automation conditions redo as labels fill in
+    refilled = {LABELS_ASSET, OOS_ASSET}  # what the automation conditions redo as labels fill in
     for asset, parts in day_plan(DAY, universe):
         days = sorted({p.day for p in parts})
         expected = [DAY - timedelta(days=n) for n in range(LOOKAHEAD_DAYS, -1, -1)] if asset in refilled else [DAY]
