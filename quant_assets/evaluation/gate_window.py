@@ -84,10 +84,27 @@ def model_series(rows: pl.DataFrame) -> list[tuple[str, str]]:
     return sorted(pairs.iter_rows(), key=lambda p: (order.get(p[1], len(order)), p[0]))
 
 
-def _daily(rows: pl.DataFrame, days: pl.DataFrame, family: str, horizon: str, name: str) -> pl.DataFrame:
-    series = rows.filter((pl.col("family") == family) & (pl.col("horizon") == horizon))
-    booked = metrics.daily_pnl(series).rename({"pnl": name})
-    return days.join(booked, on="day", how="left").with_columns(pl.col(name).fill_null(0.0))
+def daily_by_series(rows: pl.DataFrame, days: Sequence[date]) -> pl.DataFrame:
+    """``day`` (each of ``days``), then per (family, horizon) series of ``rows``, baselines
+    included, a column ``family/horizon`` of its after-cost PnL per decision day
+    (``metrics.daily_pnl``'s sum), 0 on a day without an evaluable decision. One group-by for
+    a window: each verdict of it used to filter the rows again for each of its ~20 series."""
+    grid = pl.DataFrame({"day": list(days)}, schema={"day": pl.Date()})
+    booked = (
+        rows.filter(pl.col("evaluable"))
+        .group_by("family", "horizon", day=metrics.decision_day())
+        .agg(pnl=pl.col("pnl").sum())
+        .select("day", pl.concat_str("family", "horizon", separator="/").alias("series"), "pnl")
+    )
+    keys = [_series_key(f, h) for f, h in rows.select("family", "horizon").unique().sort("family", "horizon").iter_rows()]
+    wide = booked.pivot(on="series", index="day", values="pnl") if booked.height else pl.DataFrame(schema={"day": pl.Date()})
+    out = grid.join(wide, on="day", how="left")
+    return out.select("day", *[(pl.col(k) if k in out.columns else pl.lit(None, pl.Float64)).fill_null(0.0).alias(k) for k in keys])
+
+
+def _column(daily: pl.DataFrame, family: str, horizon: str, name: str) -> pl.Series:
+    key = _series_key(family, horizon)
+    return daily[key].alias(name) if key in daily.columns else pl.Series(name, [0.0] * daily.height, pl.Float64)
 
 
 def grid_decisions(days: Sequence[date], horizon: timedelta) -> int:
@@ -130,15 +147,15 @@ def evidence(
     thresholds: Thresholds,
     sources: Mapping[str, float] | None = None,
     cv_sharpe: float = float("nan"),
+    daily: pl.DataFrame | None = None,
 ) -> Evidence:
-    """The evidence on one model series over the complete ``days`` (``rows``: theirs only)."""
-    grid = pl.DataFrame({"day": list(days)}, schema={"day": pl.Date()})
-    book = _daily(rows, grid, family, horizon, strategy.STRATEGY)
-    for name in strategy.BASELINES:
-        book = book.join(_daily(rows, grid, name, horizon, name), on="day")
-    trials = grid
-    for f, h in model_series(rows):
-        trials = trials.join(_daily(rows, grid, f, h, _series_key(f, h)), on="day")
+    """The evidence on one model series over the complete ``days`` (``rows``: theirs only;
+    ``daily``: ``daily_by_series(rows, days)``, computed once per window by ``verdicts``)."""
+    daily = daily_by_series(rows, days) if daily is None else daily
+    book = daily.select("day").with_columns(
+        _column(daily, family, horizon, strategy.STRATEGY), *(_column(daily, name, horizon, name) for name in strategy.BASELINES)
+    )
+    trials = daily.select("day").with_columns(_column(daily, f, h, _series_key(f, h)) for f, h in model_series(rows))
     series = rows.filter((pl.col("family") == family) & (pl.col("horizon") == horizon))
     expected_decisions = grid_decisions(days, HORIZONS[horizon])
     return collect_evidence(
@@ -175,10 +192,11 @@ def verdicts(
     rows = stored.filter(metrics.decision_day().is_in(complete))
     features = [features_by_day[d] for d in complete if d in (features_by_day or {})]
     sources = source_coverage(pl.concat(features, how="vertical") if features else None)
+    daily = daily_by_series(rows, complete)
     out = []
     for family, horizon in model_series(stored):
         cv = (cv_sharpes or {}).get((family, horizon), float("nan"))
-        e = evidence(rows, complete, family, horizon, failing_partitions, thresholds, sources, cv)
+        e = evidence(rows, complete, family, horizon, failing_partitions, thresholds, sources, cv, daily)
         v = verdict(e, thresholds)
         figures = asdict(e) | {"failing_partitions": PARTITION_SEPARATOR.join(e.failing_partitions)}
         out.append({"family": family, "horizon": horizon, "passed": v.passed, "reasons": REASON_SEPARATOR.join(v.reasons),
