@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from dagster import (
     AssetSelection,
@@ -37,9 +36,6 @@ from dagster import (
 )
 
 from quant_assets import settings
-
-if TYPE_CHECKING:  # what build_reconstructable_job returns; Dagster does not export the type
-    from dagster._core.definitions.reconstruct import ReconstructableJob
 
 EXECUTORS = ("in_process", "multiprocess", "celery")
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
@@ -157,9 +153,10 @@ JOB_BUILDERS = ("definitions", "bundle")
 RUN_JOB = "quant_assets_materialize"  # the job name runs launched through a pointer carry
 
 
-def reconstructable_asset_job(builder: str, assets: Sequence[str]) -> ReconstructableJob:
+def reconstructable_asset_job(builder: str, assets: Sequence[str]):
     """The job of ``assets`` (and their checks) as a pointer a worker can load:
-    ``asset_job(builder, assets)`` here."""
+    ``asset_job(builder, assets)`` here (what ``build_reconstructable_job`` returns; Dagster
+    exports no public name for its type)."""
     if builder not in JOB_BUILDERS:
         raise ValueError(f"no job builder {builder!r}; expected one of {', '.join(JOB_BUILDERS)}")
     return build_reconstructable_job(__name__, asset_job.__name__, reconstructable_args=(builder, list(assets)))

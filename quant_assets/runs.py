@@ -31,6 +31,8 @@ from dagster import (
     RunsFilter,
     execute_job,
 )
+# The run tags a partition-range run carries: Dagster exports no public name for them, so this
+# is the project's one import of them (the bundle importer reads them from here).
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from quant_assets.execution import celery_config, job_builder, reconstructable_asset_job, require_worker, runs_out_of_process

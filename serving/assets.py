@@ -36,10 +36,10 @@ def trading_book(context: AssetExecutionContext) -> MaterializeResult:
         books = day_books(ledger, day)
     finally:
         ledger.close()
-    return MaterializeResult(metadata=book_metadata(books))
+    return MaterializeResult(metadata=day_books_metadata(books))
 
 
-def book_metadata(books: list[DayBook]) -> dict:
+def day_books_metadata(books: list[DayBook]) -> dict:
     rows = [b.as_dict() for b in books]
     metadata = {
         "books": len(books),

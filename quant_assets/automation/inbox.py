@@ -109,8 +109,7 @@ def import_landed_bundle(context: OpExecutionContext, config: LandedBundleConfig
     done = sum(len(p) for p in report.materialised.values())
     summary = f"bundle {config.bundle_id} ({config.dropped_as or 'inbox'}): {len(report.runs)} runs, {done} partitions materialised"
     if not report.ok:
-        failed = [f"{r.asset} {r.partitions}: {r.error or 'failed'}" for r in report.failed_runs] + report.checks_failed
-        raise Failure(f"{summary}; failed: {'; '.join(failed)}; the lake was left as it was")
+        raise Failure(f"{summary}; {report.failure_line()}; the lake was left as it was")
     for warning in report.checks_warned:
         context.log.warning(warning)
     context.log.info(summary)

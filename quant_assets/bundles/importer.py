@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from dagster import AssetCheckSeverity, AssetKey, DagsterInstance, Definitions, ExecuteInProcessResult, JobExecutionResult
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from quant_assets import runs
 from quant_assets.bundles.coverage import held_partitions, import_steps
@@ -68,6 +67,15 @@ class MaterialiseReport:
     @property
     def ok(self) -> bool:
         return not self.failed_runs and not self.checks_failed
+
+    def failure_line(self) -> str:
+        """What failed, in one line: the failed runs with their errors, then the failed checks."""
+        failed = [f"{r.asset} {r.partitions}: {r.error or 'failed'}" for r in self.failed_runs]
+        return (
+            f"{len(self.failed_runs)} of {len(self.runs)} runs failed"
+            + (f" ({'; '.join(failed)})" if failed else "")
+            + (f"; checks failed: {'; '.join(self.checks_failed)}" if self.checks_failed else "")
+        )
 
 
 def materialise(
@@ -136,7 +144,7 @@ def _outcome(asset: str, result: ExecuteInProcessResult | JobExecutionResult) ->
     return RunOutcome(
         asset=asset,
         run_id=result.run_id,
-        partitions=f"{tags.get(ASSET_PARTITION_RANGE_START_TAG)}...{tags.get(ASSET_PARTITION_RANGE_END_TAG)}",
+        partitions=f"{tags.get(runs.ASSET_PARTITION_RANGE_START_TAG)}...{tags.get(runs.ASSET_PARTITION_RANGE_END_TAG)}",
         success=result.success,
         error=error,
         checks_passed=[e.check_name for e in evaluations if e.passed],

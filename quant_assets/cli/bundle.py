@@ -102,13 +102,7 @@ def import_bundle(archive: Path, land_only: bool = False) -> Manifest:
         f"{_held_elsewhere(report)}; {report.checks_passed} checks passed"
     )
     if not report.ok:
-        failed = [f"{r.asset} {r.partitions}: {r.error or 'failed'}" for r in report.failed_runs]
-        raise click.ClickException(
-            f"{summary}; {len(report.failed_runs)} of {len(report.runs)} runs failed"
-            + (f" ({'; '.join(failed)})" if failed else "")
-            + (f"; checks failed: {'; '.join(report.checks_failed)}" if report.checks_failed else "")
-            + "; the lake was left as it was"
-        )
+        raise click.ClickException(f"{summary}; {report.failure_line()}; the lake was left as it was")
     for warning in report.checks_warned:
         click.echo(f"warning: {warning}", err=True)
     click.echo(summary)
