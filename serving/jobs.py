@@ -39,6 +39,7 @@ from quant_assets.resources.models import MlflowTracking
 from quant_assets.timegrid import BAR, utc_now
 from serving.execution.batch import Book
 from serving.ledger import Ledger
+from serving.ledger.daily import opening_equity
 from serving.models import ChampionModels
 from serving.settings import exchange_credentials, paper_costs, risk_limits, serving_settings
 from serving.tick import Trader, lake_bars, run_tick
@@ -130,8 +131,8 @@ def book_metadata(ledger: Ledger, trader: Trader, report, t: datetime) -> dict:
     book = trader.book
     marks = {trader.ccxt(s): c for s, c in report.marks.items()}  # the tick's, fetched bars included
     equity = ledger.equity(book.mode, book.strategy, marks)
-    day = ledger.equity_marks(book.mode, book.strategy, (t - BAR).date())
-    start = day[0][1] if day else book.starting_cash
+    day = (t - BAR).date()
+    start = opening_equity(ledger.equity_marks(book.mode, book.strategy, day), day, book.starting_cash)
     positions = [{k: p[k] for k in ("symbol", "quantity", "avg_price", "realized_pnl")} for p in ledger.positions(book.mode, book.strategy)]
     (cash,) = ledger.cash(book.mode, book.strategy) or [{"balance": book.starting_cash}]
     halts = [h.code for h in report.batch.halts] + [f"{s}:{h.code}" for s, hs in report.data_halts.items() for h in hs]

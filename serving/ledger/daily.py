@@ -99,12 +99,18 @@ def day_books(ledger: Ledger, day: date) -> list[DayBook]:
 
 
 def _equity_at(ledger: Ledger, mode: str, strategy: str, day: date, starting: float) -> tuple[float, float]:
-    """Equity at the day's open (the last mark before it, else the starting cash) and close
-    (the day's last mark, else the open: nothing was marked, nothing moved)."""
+    """Equity at the day's open (``opening_equity``) and close (the day's last mark, else the
+    open: nothing was marked, nothing moved)."""
     marks = ledger.equity_marks(mode, strategy, day)
+    opened = opening_equity(marks, day, starting)
     midnight = datetime.combine(day, time(), timezone.utc)
-    before = [eq for ts, eq in marks if ts < midnight]
-    opened = before[-1] if before else starting
     during = [eq for ts, eq in marks if ts >= midnight]
     return opened, (during[-1] if during else opened)
 
+
+def opening_equity(marks: list[tuple[datetime, float]], day: date, starting: float) -> float:
+    """A book's equity at the open of UTC ``day``: the last mark before it (``marks`` as
+    ``Ledger.equity_marks`` gives them), else its starting cash (the book's first day)."""
+    midnight = datetime.combine(day, time(), timezone.utc)
+    before = [eq for ts, eq in marks if ts < midnight]
+    return before[-1] if before else starting
