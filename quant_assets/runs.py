@@ -189,22 +189,9 @@ class _Tally:
         except OSError:
             pass  # a closed or broken stderr must not fail the run it reports on
 
-    @contextmanager
-    def ticking(self, every_s: float) -> Iterator[None]:
+    def ticking(self, every_s: float):
         """Report every ``every_s`` seconds from a daemon thread while the block runs."""
-        stop = threading.Event()
-
-        def loop() -> None:
-            while not stop.wait(every_s):
-                self.tick()
-
-        thread = threading.Thread(target=loop, name="materialize-progress", daemon=True)
-        thread.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            thread.join()
+        return repeating(every_s, self.tick, "materialize-progress")
 
     def snapshot(self, finished: bool = False) -> Progress:
         return Progress(
@@ -217,6 +204,24 @@ class _Tally:
             finished=finished,
             planned=self.planned,
         )
+
+
+@contextmanager
+def repeating(every_s: float, call, name: str) -> Iterator[None]:
+    """Call ``call()`` every ``every_s`` seconds from a daemon thread while the block runs."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(every_s):
+            call()
+
+    thread = threading.Thread(target=loop, name=name, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def materialize(
@@ -283,20 +288,9 @@ def _execute_out_of_process(recon, instance, selection, run_config, tags, tally:
     progress read from the instance while it runs: the steps' events are stored by workers,
     so no listener in this process sees them."""
     token = uuid.uuid4().hex
-    stop = threading.Event()
     follower = _RunFollower(instance, token, tally)
-
-    def follow() -> None:
-        while not stop.wait(FOLLOW_EVERY_S):
-            follower.poll()
-
-    thread = threading.Thread(target=follow, name="materialize-follow", daemon=True)
-    thread.start()
-    try:
+    with repeating(FOLLOW_EVERY_S, follower.poll, "materialize-follow"):
         result = execute_job(recon, instance, run_config=run_config, tags={**tags, LAUNCH_TAG: token}, asset_selection=selection)
-    finally:
-        stop.set()
-        thread.join()
     follower.poll()  # what was stored since the last poll
     return result
 
