@@ -23,13 +23,11 @@ from quant_assets_tests.bundles.kit import fixture_partitions
 CHILD = textwrap.dedent(
     """
     import builtins, os, sys, time
-    from datetime import date, datetime, timedelta, timezone
-
-    import numpy as np
-    import polars as pl
+    from datetime import date
 
     from quant_assets.lake import store
     from quant_assets.partitions import DaySymbol
+    from quant_assets_tests.lake.bigframe import big_bars
 
     class HalfThenWait:
         # Writes half of what it is given, makes it durable, says so, then waits to be killed.
@@ -51,16 +49,7 @@ CHILD = textwrap.dedent(
     # store.py's module globals shadow builtins, so only the lake's own writes are slowed.
     store.open = lambda path, mode="r", *a, **k: HalfThenWait(builtins.open(path, mode, *a, **k))
 
-    # A large partition (random prices, ~17 MB of parquet): big enough to stop halfway through.
-    n = 400_000
-    rng = np.random.default_rng(0)
-    start = datetime(2025, 10, 6, tzinfo=timezone.utc)
-    ts = pl.datetime_range(start, start + timedelta(seconds=n - 1), "1s", eager=True, time_unit="us")
-    frame = pl.DataFrame({
-        "ts": ts, "available_at": ts + timedelta(minutes=5),
-        "open": rng.random(n), "high": rng.random(n), "low": rng.random(n),
-        "close": rng.random(n), "volume": rng.random(n), "source": ["big"] * n,
-    })
+    frame = big_bars()  # ~17 MB of parquet: big enough to stop halfway through
     store.ParquetLake(sys.argv[1]).write("market_bars", DaySymbol(date(2025, 10, 6), "BTC-USDT"), frame)
     print("FINISHED", flush=True)
     """

@@ -132,15 +132,14 @@ def test_views_over_an_s3_lake_can_be_rebuilt_on_one_connection(s3_lake, use_s3)
 
 KILLED_UPLOAD = textwrap.dedent(
     """
-    import asyncio, sys, time
-    from datetime import date, datetime, timedelta, timezone
+    import sys, time
+    from datetime import date
 
-    import numpy as np
-    import polars as pl
     import s3fs
 
     from quant_assets.lake.store import ParquetLake
     from quant_assets.partitions import DaySymbol
+    from quant_assets_tests.lake.bigframe import big_bars
 
     # Upload in 5 MiB parts (S3's smallest), so this ~17 MB partition is a multipart upload:
     # all its parts are sent, then the writer stops before completing it and waits to be killed.
@@ -155,15 +154,7 @@ KILLED_UPLOAD = textwrap.dedent(
         return await call(self, method, *args, **kwargs)
     s3fs.S3FileSystem._pipe_file, s3fs.S3FileSystem._call_s3 = pipe_in_parts, call_s3
 
-    n = 400_000
-    rng = np.random.default_rng(0)
-    start = datetime(2025, 10, 6, tzinfo=timezone.utc)
-    ts = pl.datetime_range(start, start + timedelta(seconds=n - 1), "1s", eager=True, time_unit="us")
-    frame = pl.DataFrame({
-        "ts": ts, "available_at": ts + timedelta(minutes=5),
-        "open": rng.random(n), "high": rng.random(n), "low": rng.random(n),
-        "close": rng.random(n), "volume": rng.random(n), "source": ["big"] * n,
-    })
+    frame = big_bars()  # ~17 MB of parquet: big enough to stop halfway through
     ParquetLake(sys.argv[1]).write("market_bars", DaySymbol(date(2025, 10, 6), "BTC-USDT"), frame)
     print("FINISHED", flush=True)
     """
