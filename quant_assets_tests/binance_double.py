@@ -25,7 +25,8 @@ What it keeps, like Binance:
 - signed requests outside the recvWindow of the venue's clock get -1021; a request during a
   429's Retry-After escalates to a 418 ban, and one during a ban gets 418 again.
 
-Faults (``fault(kind, ...)``, consumed by the next matching request, ``times`` in a row):
+Faults (``fault(kind, ...)``, consumed by the next matching request after ``skip`` of them,
+``times`` in a row):
 ``timeout_after`` (processed, reply lost: ``RequestTimeout``), ``timeout_before`` (lost before
 arriving), ``503_unknown`` (processed, 503 "Unknown error..."), ``503_maintenance`` (not processed,
 503 "Service Unavailable."), ``429`` and ``418`` (with ``retry_after`` seconds), ``partial``
@@ -39,6 +40,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -50,6 +52,7 @@ UTC = timezone.utc
 ORDER, TRADES, ACCOUNT, TIME, INFO = "/api/v3/order", "/api/v3/myTrades", "/api/v3/account", "/api/v3/time", "/api/v3/exchangeInfo"
 START_MS = 1760097900000  # 2025-10-10 12:05 UTC: the recorded BTCUSDT open of 121,665.34
 FEE_RATE = 0.001
+START_BALANCES = {"USDT": 10_000.0, "BTC": 0.0, "ETH": 0.0, "SOL": 0.0}
 OPEN_STATUSES = ("NEW", "PARTIALLY_FILLED")
 
 ERRORS = {
@@ -67,10 +70,19 @@ UNKNOWN_503 = "Unknown error, please check your request or try again later."
 MAINTENANCE_503 = "Service Unavailable."
 
 
+def exchange_info() -> dict:
+    """The recorded spot exchangeInfo (BTCUSDT, ETHUSDT) and SOLUSDT, a copy of ETHUSDT's entry
+    under SOL's name: a third market, so one batch can carry three orders."""
+    info = fixture("binance", "api_v3_exchangeInfo.json")
+    (eth,) = [s for s in info["symbols"] if s["symbol"] == "ETHUSDT"]
+    info["symbols"].append({**json.loads(json.dumps(eth)), "symbol": "SOLUSDT", "baseAsset": "SOL"})
+    return info
+
+
 def _filters() -> dict:
-    """symbol -> the LOT_SIZE and NOTIONAL limits of the recorded exchangeInfo."""
+    """symbol -> the LOT_SIZE and NOTIONAL limits of ``exchange_info``."""
     out = {}
-    for s in fixture("binance", "api_v3_exchangeInfo.json")["symbols"]:
+    for s in exchange_info()["symbols"]:
         f = {x["filterType"]: x for x in s["filters"]}
         out[s["symbol"]] = {
             "base": s["baseAsset"], "quote": s["quoteAsset"],
@@ -87,18 +99,20 @@ def _s(x: float) -> str:
 class BinanceDouble:
     def __init__(self, path: Path | None = None, *, balances: dict[str, float] | None = None, levels: dict | None = None):
         self.path = path
+        self._lock = threading.Lock()
         if path is not None and path.exists():
             self.reload()
             return
         self.state = {
             "clock_ms": START_MS,
             "skew_ms": 0,
-            "balances": balances or {"USDT": 10_000.0, "BTC": 0.0, "ETH": 0.0},
-            "start_balances": dict(balances or {"USDT": 10_000.0, "BTC": 0.0, "ETH": 0.0}),
+            "balances": dict(balances or START_BALANCES),
+            "start_balances": dict(balances or START_BALANCES),
             # a static book per symbol: [price, quantity] from the touch outwards (asks for buys, bids for sells)
             "levels": levels or {
                 "BTCUSDT": {"BUY": [[121665.34, 0.006], [121668.90, 10.0]], "SELL": [[121665.33, 0.006], [121660.00, 10.0]]},
                 "ETHUSDT": {"BUY": [[4300.10, 5.0], [4300.50, 100.0]], "SELL": [[4300.00, 5.0], [4299.50, 100.0]]},
+                "SOLUSDT": {"BUY": [[220.05, 50.0], [220.10, 1000.0]], "SELL": [[220.00, 50.0], [219.95, 1000.0]]},
             },
             "filters": _filters(),
             "orders": [],
@@ -134,10 +148,13 @@ class BinanceDouble:
         self._save()
 
     def set(self, **changes) -> None:
-        """Change the venue: ``skew_ms``, ``balances`` (merged), ``filters`` (per symbol, merged)."""
+        """Change the venue: ``skew_ms``, ``faults``, ``balances`` (a transfer: merged),
+        ``filters`` (per symbol, merged)."""
         for key, value in changes.items():
-            if key == "balances":
-                self.state["balances"].update(value)
+            if key == "balances":  # a transfer in or out, not a fill: what trading moved is unchanged
+                for asset, amount in value.items():
+                    self.state["start_balances"][asset] += amount - self.state["balances"][asset]
+                    self.state["balances"][asset] = amount
             elif key == "filters":
                 for symbol, f in value.items():
                     self.state["filters"][symbol].update(f)
@@ -157,6 +174,10 @@ class BinanceDouble:
     # -- the venue -----------------------------------------------------------------------
 
     def answer(self, method: str, path: str, params: dict) -> Reply:
+        with self._lock:  # two clients in two threads: one request at a time, as one matching engine
+            return self._logged(method, path, params)
+
+    def _logged(self, method: str, path: str, params: dict) -> Reply:
         now = self.now_ms()
         entry = {"ms": now, "method": method, "path": path, "cid": params.get("newClientOrderId") or params.get("origClientOrderId")}
         reply = self._answer(method, path, params, now)
@@ -204,6 +225,9 @@ class BinanceDouble:
     def _take_fault(self, method: str, path: str) -> dict | None:
         for fault in self.state["faults"]:
             if fault["times"] > 0 and fault["method"] == method and fault["path"] == path:
+                if fault["params"].get("skip", 0) > 0:  # let this many matching requests through first
+                    fault["params"]["skip"] -= 1
+                    return None
                 fault["times"] -= 1
                 return fault
         return None
@@ -217,7 +241,7 @@ class BinanceDouble:
 
     def _route(self, method: str, path: str, params: dict, fault: dict | None) -> Reply:
         if (method, path) == ("GET", INFO):
-            return Reply(fixture("binance", "api_v3_exchangeInfo.json"))
+            return Reply(exchange_info())
         if (method, path) == ("GET", TIME):
             return Reply({"serverTime": self.now_ms() + self.state["skew_ms"]})
         if (method, path) == ("POST", ORDER):

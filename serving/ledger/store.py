@@ -214,6 +214,8 @@ class Ledger:
                     t["fills"].c.client_order_id == update.client_order_id
                 )
             ).scalar_one()
+            if update.status == NEW and order["status"] != NEW:
+                update = OrderUpdate(update.client_order_id, order["status"])  # "outcome unknown" never undoes what is known
             status = order["status"] if order["status"] in FINAL else update.status
             conn.execute(
                 t["orders"]
