@@ -11,7 +11,7 @@ exactly as against Binance; only the HTTP round trip is replaced.
 
 What it keeps, like Binance:
 
-- ``GET /api/v3/exchangeInfo`` (fixtures/binance), ``GET /api/v3/time``;
+- ``GET /api/v3/exchangeInfo`` (fixtures/binance, plus SOLUSDT: ``exchange_info``), ``GET /api/v3/time``;
 - ``POST /api/v3/order`` (MARKET, ``newOrderRespType=FULL``): the client order id is unique only
   among OPEN orders (-2010 "Duplicate order sent." only while one is open; a filled order's id
   is accepted again); filters checked with Binance's bodies (-1013 "Filter failure: LOT_SIZE",

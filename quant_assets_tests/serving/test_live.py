@@ -7,17 +7,13 @@ import ccxt
 import pytest
 
 from quant_assets_tests.recorded_exchange import fixture, http_error, network_error
-from quant_assets_tests.serving.kit import BTC_1205_OPEN, LIVE, LOOSE, BAR_T, binance_live, echo_client_id, errors, order
+from quant_assets_tests.serving.kit import BTC_1205_OPEN, LIVE, LOOSE, BAR_T, binance_live, echo_client_id, errors, live_order
 from serving.execution.batch import run_batch
 from serving.execution.live import LiveExecutionError
 from serving.records import FILLED, NEW, REJECTED
 
 ORDER = "/api/v3/order"
 TRADES = "/api/v3/myTrades"
-
-
-def live_order(**kw):
-    return order(mode="live", **kw)
 
 
 def serve_filled_order(recorded):

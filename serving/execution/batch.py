@@ -147,6 +147,8 @@ def run_batch(
         result.new_fills += ledger.apply(update)
     result.updates = pending
     _record_stop(ledger, book, decision_bar, result.venue_stop)
+    if result.venue_stop is not None and result.venue_stop.code not in {h.code for h in result.halts}:
+        result.halts.append(Halt(result.venue_stop.code, result.venue_stop.detail, reduce_only=False))  # shown with the others
     step("booked")
     if result.venue_stop is not None and result.venue_stop.fatal:
         raise VenueError(result.venue_stop.detail)
