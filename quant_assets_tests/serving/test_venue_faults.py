@@ -124,6 +124,19 @@ def accepted_then_timeout(desk: Desk) -> None:
     assert desk.ledger.order(want.client_order_id)["status"] == FILLED and len(_posts(desk)) == 1
 
 
+def lost_reply_then_the_next_bar_decides_again(desk: Desk) -> None:
+    """The next tick sizes from the ledger before its batch syncs: its order, the same buy
+    again, must shrink by the fill the sync finds, not double the position."""
+    desk.venue.fault("timeout_after")
+    desk.batch(BAR_T, [live_order()])
+    desk.venue.advance(AFTER_SENDS)
+    target = live_order(quantity=0.015, bar=bar(1))  # 0.015 wanted, the ledger holding nothing yet
+    desk.batch(bar(1), [target])
+    assert desk.ledger.order(target.client_order_id)["quantity"] == pytest.approx(0.015 - 0.00999), "only what is missing"
+    settle_and_check(desk)
+    assert desk.venue.state["balances"]["BTC"] == pytest.approx(0.015, abs=3e-5), "0.015 held (less fees), not 0.025"
+
+
 def timeout_before_arrival(desk: Desk) -> None:
     want = live_order()
     desk.venue.fault("timeout_before")  # lost on the way: Binance never saw it
@@ -326,6 +339,7 @@ def champion_removed_with_a_position_open(desk: Desk) -> None:
 
 SCENARIOS: dict[str, Callable[[Desk], None]] = {
     "accepted-then-timeout": accepted_then_timeout,
+    "lost-reply-then-the-next-bar-decides-again": lost_reply_then_the_next_bar_decides_again,
     "timeout-before-arrival": timeout_before_arrival,
     "rejected-insufficient-balance": rejected({"balances": {"USDT": 100.0}}, "INSUFFICIENT_BALANCE", "insufficient balance"),
     "rejected-lot-size": rejected({"filters": {"BTCUSDT": {"stepSize": 0.001}}}, "EXCHANGE_REJECTED", "LOT_SIZE"),

@@ -3,7 +3,8 @@
 The steps, each safe to repeat:
 
 1. bring earlier orders up to date (``lookup``): paper fills land one bar after the decision,
-   and an order a crash or a lost reply left ``new`` is settled by asking the venue;
+   and an order a crash or a lost reply left ``new`` is settled by asking the venue; this
+   bar's orders, sized from the positions before, are re-sized by what those fills moved;
 2. mark equity and snapshot the risk state from the ledger (so a kill switch set by the CLI
    is seen by the very next batch), run the pure checks, write every halt and refusal;
 3. record each admitted order under its client order id (insert-or-get; the first recording
@@ -92,8 +93,10 @@ def run_batch(
     ledger.open_account(book.mode, book.strategy, book.currency, book.starting_cash)
 
     backoff = ledger.venue_backoff(book.mode, clock())
+    sized_from = _held(ledger, book)
     if backoff is None:  # under a back-off not even a lookup goes out
         result.venue_stop = _sync_earlier(ledger, adapter, book, decision_bar, clock, result)
+    orders = _resized(orders, sized_from, _held(ledger, book))
     step("synced")
 
     now = decision_bar + BAR  # the decision bar has just closed
@@ -153,6 +156,27 @@ def run_batch(
     if result.venue_stop is not None and result.venue_stop.fatal:
         raise VenueError(result.venue_stop.detail)
     return result
+
+
+def _held(ledger: Ledger, book: Book) -> dict[str, float]:
+    return {p["symbol"]: p["quantity"] for p in ledger.positions(book.mode, book.strategy)}
+
+
+def _resized(orders: list[OrderRequest], before: dict[str, float], after: dict[str, float]) -> list[OrderRequest]:
+    """Orders re-sized by what the sync's fills moved: the tick sized each order from the
+    ledger's position before this batch synced, so a fill booked now (an earlier order whose
+    reply was lost, a paper fill landing) would otherwise be bought or sold a second time.
+    An order the fills already did is dropped."""
+    out = []
+    for order in orders:
+        moved = after.get(order.symbol, 0.0) - before.get(order.symbol, 0.0)
+        if abs(moved) < 1e-12:
+            out.append(order)
+            continue
+        rest = order.signed_quantity - moved
+        if abs(rest) > 1e-12:
+            out.append(replace(order, side="buy" if rest > 0 else "sell", quantity=abs(rest)))
+    return out
 
 
 def _admit(ledger, book, decision_bar, symbol, signed, price, state, limits, result) -> float:
