@@ -9,7 +9,6 @@ import pytest
 from quant_assets_tests.recorded_exchange import fixture, http_error, network_error
 from quant_assets_tests.serving.kit import BTC_1205_OPEN, LIVE, LOOSE, BAR_T, binance_live, echo_client_id, errors, live_order
 from serving.execution.batch import run_batch
-from serving.execution.live import LiveExecutionError
 from serving.records import FILLED, NEW, REJECTED
 
 ORDER = "/api/v3/order"
