@@ -27,7 +27,7 @@ import pytest
 from quant_assets_tests.binance_double import ORDER
 from quant_assets_tests.serving.kit import BAR_T, LIVE, Desk, bar, kill_at_step, live_order
 from serving.execution import batch
-from serving.execution.batch import IN_FLIGHT
+from serving.execution.batch import IN_FLIGHT, UNSETTLED
 from serving.ledger import Ledger
 from serving.records import FILLED, NEW, NOT_AT_VENUE, OPEN, PARTIAL, REJECTED
 
@@ -144,10 +144,12 @@ def timeout_before_arrival(desk: Desk) -> None:
     desk.venue.advance(2)
     desk.batch(BAR_T, [want])  # too soon: "no such order" is not definite while the request may land
     assert desk.ledger.order(want.client_order_id)["reason_code"] == IN_FLIGHT and len(_posts(desk)) == 1
+    nxt = desk.batch(bar(1), [live_order(bar=bar(1)), live_order("ETH/USDT", bar=bar(1))])  # a next bar, this soon
+    assert nxt.refusals["BTC/USDT"].code == UNSETTLED and "ETH/USDT" not in nxt.refusals, "BTC waits, ETH trades"
     desk.venue.advance(AFTER_SENDS)
     desk.batch(BAR_T, [want])  # definite now: sent again, once
     settle_and_check(desk)
-    assert len(_posts(desk)) == 2 and len(desk.venue.state["orders"]) == 1
+    assert len(_posts(desk)) == 3 and len(desk.venue.orders_by_client_id()) == 2
 
 
 def rejected(venue_change: dict, reason_code: str, binance_says: str) -> Callable[[Desk], None]:

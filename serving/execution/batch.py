@@ -19,8 +19,9 @@ a crash after sending), so it is looked up by its client order id first. Only a 
 at the venue", given once the venue's window for a request in flight has passed since the last
 send, lets it go again, and then through the same halts and per-order checks as a new order
 (kill switch, live switch, keys, venue back-off, loss halts, limits). An unknown answer to the
-lookup leaves it ``new`` and sends nothing. An earlier bar's order that never reached the venue
-is final (``rejected``, ``NOT_AT_VENUE``): the newer bar's decision replaces it. A venue fault
+lookup leaves it ``new`` and sends nothing, and the symbol takes no new order on a later bar
+until it is settled. An earlier bar's order that never reached the venue is final
+(``rejected``, ``NOT_AT_VENUE``): the newer bar's decision replaces it. A venue fault
 (``VenueStop``) stops the batch: nothing more is sent, a 429 or 418 back-off holds every request
 until its end, and a key or permission failure raises ``VenueError`` once the rest is booked.
 """
@@ -43,6 +44,8 @@ UTC = timezone.utc
 IN_FLIGHT = "ORDER_MAY_BE_IN_FLIGHT"
 # An order not at the venue whose re-send the checks would only partly admit: it is not re-sent.
 NOT_RESENT = "NOT_RESENT"
+# A new order for a symbol whose earlier order's outcome is still unknown: refused this bar.
+UNSETTLED = "EARLIER_ORDER_UNSETTLED"
 
 
 @dataclass(frozen=True)
@@ -110,8 +113,14 @@ def run_batch(
     step("checked")
 
     unsent, unsettled = [], []
+    unknown = _unsettled_symbols(ledger, book, decision_bar)
     for order in orders:
         known = ledger.order(order.client_order_id)
+        if known is None and order.symbol in unknown:  # sized without a fill that may exist
+            refusal = Refusal(UNSETTLED, f"an order of an earlier bar is still unsettled ({unknown[order.symbol]})")
+            result.refusals[order.symbol] = refusal
+            ledger.record_risk_event(book.mode, book.strategy, decision_bar, "refusal", refusal.code, refusal.detail, order.symbol)
+            continue
         if known is None:
             allowed = _admit(ledger, book, decision_bar, order.symbol, order.signed_quantity, order.reference_price, state, limits, result)
             if not allowed:
@@ -156,6 +165,13 @@ def run_batch(
     if result.venue_stop is not None and result.venue_stop.fatal:
         raise VenueError(result.venue_stop.detail)
     return result
+
+
+def _unsettled_symbols(ledger: Ledger, book: Book, decision_bar: datetime) -> dict[str, str]:
+    """symbol -> client order id of an earlier bar's order the sync left ``new`` (no answer, or
+    one too soon after its send): its fills may exist, so the symbol takes no new order."""
+    rows = ledger.orders(mode=book.mode, status=(NEW,))
+    return {r["symbol"]: r["client_order_id"] for r in rows if r["strategy"] == book.strategy and r["decision_bar"] < decision_bar}
 
 
 def _held(ledger: Ledger, book: Book) -> dict[str, float]:
