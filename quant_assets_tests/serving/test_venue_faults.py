@@ -301,6 +301,8 @@ def sensor_ticks_twice_at_once(desk: Desk) -> None:
         t.start()
     for t in threads:
         t.join(60)
+    for d in desks:
+        d.ledger.close()
     assert not errors, errors
     desk.venue.advance(AFTER_SENDS)
     desk.batch(BAR_T, THREE)  # whatever a race left new is settled by the lookup
@@ -323,7 +325,10 @@ def restart_after_kill_switch(desk: Desk) -> None:
     assert desk.ledger.order(eth.client_order_id)["status"] == NEW, "not at the venue, and not sent while killed"
     restarted.batch(bar(1), [live_order("SOL/USDT", bar=bar(1))])  # the next bar: its order refused, ETH's final
     assert desk.ledger.order(eth.client_order_id)["reason_code"] == NOT_AT_VENUE
-    settle_and_check(restarted, quiet=[(killed, None)])
+    try:
+        settle_and_check(restarted, quiet=[(killed, None)])
+    finally:
+        restarted.ledger.close()
 
 
 def champion_removed_with_a_position_open(desk: Desk) -> None:
