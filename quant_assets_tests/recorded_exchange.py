@@ -20,7 +20,9 @@ as strings, or a predicate over the query dict; a POST's form body counts as que
 since signed Binance calls such as ``POST /api/v3/order`` send their parameters there). A route's replies are used in order, one per
 request, and the last one repeats, so ``route(p, http_error(503), payload)`` fails once and
 then serves ``payload`` for good. A request no route matches raises ``UnroutedRequest`` (an
-``AssertionError``, which no retry loop swallows). Every request is recorded in
+``AssertionError``, which no retry loop swallows), unless a ``venue`` answers it: a callable
+``(method, path, params) -> Reply`` that computes replies from its own state (the stateful
+Binance double, ``binance_double.py``, is one). Every request is recorded in
 ``requests``, and by default ccxt's throttle records its cost in ``throttle_costs`` instead
 of sleeping, so tests stay fast and can still prove the rate limiter was consulted.
 """
@@ -147,8 +149,10 @@ class _Route:
 class RecordedExchange:
     """Router of recorded replies installed as ``exchange.fetch`` on one ccxt instance."""
 
-    def __init__(self, exchange: ccxt.Exchange, *, real_throttle: bool = False):
+    def __init__(self, exchange: ccxt.Exchange, *, real_throttle: bool = False,
+                 venue: Callable[[str, str, Query], Reply] | None = None):  # fmt: skip
         self.exchange = exchange
+        self.venue = venue
         self.requests: list[Request] = []
         self.throttle_costs: list[float] = []
         self._routes: list[_Route] = []
@@ -185,11 +189,14 @@ class RecordedExchange:
         form = dict(parse_qsl(body, keep_blank_values=True)) if isinstance(body, str) and method != "GET" else {}
         params = {**query, **form}  # routes and bodies see both, as the venue does
         route = next((r for r in self._routes if r.matches(parts.path, params)), None)
-        if route is None:
+        if route is not None:
+            reply = route.next_reply()
+        elif self.venue is not None:
+            reply = self.venue(method, parts.path, params)
+        else:
             self.requests.append(Request(method, url, parts.path, query, None, form))
             known = ", ".join(sorted({r.path for r in self._routes})) or "none"
             raise UnroutedRequest(f"no recorded reply for {method} {url} (routes: {known})")
-        reply = route.next_reply()
         self.requests.append(Request(method, url, parts.path, query, None if reply.raises else reply.status, form))
         details = " ".join([ex.id, method, url])
         if reply.raises is not None:

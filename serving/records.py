@@ -12,10 +12,15 @@ from datetime import datetime, timezone
 
 MODES = ("paper", "live")
 
-# Order lifecycle. ``new``: recorded, not yet acknowledged by the venue (a crash may have hit
-# before or after it reached it); ``open``: acknowledged, fills may still come; the rest are final.
+# Order lifecycle. ``new``: recorded, its outcome at the venue unknown (never sent, or sent and
+# the reply lost: a crash, a timeout, a 5xx); ``open``: acknowledged, fills may still come; the
+# rest are final. A ``new`` order is looked up at the venue before it may be sent again.
 NEW, OPEN, FILLED, PARTIAL, REJECTED = "new", "open", "filled", "partial", "rejected"
 FINAL = (FILLED, PARTIAL, REJECTED)
+
+# The reason code of a lookup's definite answer "the venue has no order with this client order
+# id" (Binance -2013): the one answer that lets a ``new`` order be sent (again).
+NOT_AT_VENUE = "NOT_AT_VENUE"
 
 
 def client_order_id(mode: str, strategy: str, symbol: str, decision_bar: datetime) -> str:
@@ -73,3 +78,27 @@ class OrderUpdate:
     fills: tuple[Fill, ...] = field(default=())
     reason_code: str | None = None
     reason: str | None = None
+
+
+@dataclass(frozen=True)
+class VenueStop:
+    """Why an adapter stopped talking to the venue part-way: the orders it did not settle stay
+    ``new`` (looked up before anything is sent again), and the batch records this as a halt.
+
+    ``until``: no request of any kind before this time (a 429's Retry-After, a 418 ban's end).
+    ``fatal``: a person must act (keys, permissions); the batch raises after booking the rest.
+    """
+
+    code: str
+    detail: str
+    until: datetime | None = None
+    fatal: bool = False
+
+
+@dataclass(frozen=True)
+class VenueReport:
+    """What an adapter's ``place`` or ``lookup`` learnt: an update per order it settled, in
+    order, and why it stopped early if it did (the orders after that have no update)."""
+
+    updates: list[OrderUpdate]
+    stop: VenueStop | None = None

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
+from quant_assets.settings import REPO_ROOT
+
+from quant_assets_tests.binance_double import BinanceDouble
 from quant_assets_tests.recorded_exchange import RecordedExchange, fixture
-from serving.execution.batch import Book
+from serving.execution.batch import BatchResult, Book, run_batch
+from serving.ledger import Ledger
 from serving.execution.live import LiveAdapter, live_exchange
 from serving.execution.paper import Bar, PaperAdapter
 from serving.records import OrderRequest
@@ -60,3 +71,56 @@ def binance_live(credentials: Credentials = FAKE) -> tuple[LiveAdapter, Recorded
 
 def errors() -> dict:
     return fixture("binance", "api_v3_order_errors.json")
+
+
+# The live book's marks: the recorded BTCUSDT open and the double's ETH and SOL books.
+LIVE_MARKS = {"BTC/USDT": BTC_1205_OPEN, "ETH/USDT": 4300.0, "SOL/USDT": 220.0}
+
+
+@dataclass
+class Desk:
+    """One live book trading on the stateful Binance double: its ledger, a ccxt client whose
+    clock is the venue's test clock, and a batch runner on that clock. Build one per process
+    (``Desk.open``); the venue's state file and the ledger's URL are what processes share."""
+
+    ledger: Ledger
+    venue: BinanceDouble
+    adapter: LiveAdapter
+    recorded: RecordedExchange
+
+    @classmethod
+    def open(cls, ledger_url: str, venue_file: Path | None) -> "Desk":
+        return cls.on(Ledger.open(ledger_url), BinanceDouble(venue_file))
+
+    @classmethod
+    def on(cls, ledger: Ledger, venue: BinanceDouble) -> "Desk":
+        exchange = live_exchange("binance", "spot", FAKE)
+        recorded = venue.attach(exchange)
+        return cls(ledger, venue, LiveAdapter(exchange), recorded)
+
+    def batch(self, bar: datetime, orders: list, limits: RiskLimits = LOOSE, **kw) -> BatchResult:
+        return run_batch(self.ledger, self.adapter, LIVE, bar, orders, LIVE_MARKS, limits, keys_present=True, clock=self.venue.clock, **kw)
+
+
+def live_order(symbol="BTC/USDT", side="buy", quantity=None, bar=BAR_T):
+    quantity = quantity if quantity is not None else {"BTC/USDT": 0.01, "ETH/USDT": 0.1, "SOL/USDT": 2.0}[symbol]
+    return order(symbol=symbol, side=side, quantity=quantity, bar=bar, mode="live", price=LIVE_MARKS[symbol])
+
+
+def bar(n: int) -> datetime:
+    """The ``n``-th decision bar after ``BAR_T``."""
+    return BAR_T + timedelta(minutes=5 * n)
+
+
+def kill_at_step(code: str, *args: str, marker: Path) -> None:
+    """Run ``python -c code *args`` until it writes ``marker`` (its batch reached the step it
+    waits at), then SIGKILL it: no cleanup, no finally, as a power cut."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    child = subprocess.Popen([sys.executable, "-c", code, *args], env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not marker.exists():
+        assert child.poll() is None, child.stderr.read()
+        assert time.monotonic() < deadline, "the child never reached the step"
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=30)

@@ -3,18 +3,12 @@ between recording, placing and booking then retried, end with one order and each
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
 from datetime import timedelta, timezone
 
 import pytest
 
-from quant_assets.settings import REPO_ROOT
-from quant_assets_tests.serving.kit import BAR_T, BTC_1205_OPEN, LOOSE, PAPER, order, paper
+from quant_assets_tests.serving.kit import BAR_T, BTC_1205_OPEN, LOOSE, PAPER, kill_at_step, order, paper
 from serving.execution.batch import run_batch
 from serving.ledger import Ledger
 from serving.records import FILLED, NEW, client_order_id
@@ -73,15 +67,7 @@ run_batch(Ledger.open(url), paper(), PAPER, BAR_T, [order()], {"BTC/USDT": BTC_1
 def test_a_process_killed_between_steps_then_retried_ends_with_one_order(tmp_path, crash_at, status_after_crash):
     url = f"sqlite:///{tmp_path}/ledger.sqlite3"
     marker = tmp_path / "reached"
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    child = subprocess.Popen([sys.executable, "-c", CHILD, url, crash_at, str(marker)], env=env, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not marker.exists():
-        assert child.poll() is None, child.stderr.read()
-        assert time.monotonic() < deadline, "the child never reached the step"
-        time.sleep(0.05)
-    child.send_signal(signal.SIGKILL)  # no cleanup, no finally: a power cut
-    child.wait(timeout=30)
+    kill_at_step(CHILD, url, crash_at, str(marker), marker=marker)
 
     ledger = Ledger.open(url)
     (crashed,) = ledger.orders()

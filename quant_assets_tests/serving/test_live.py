@@ -7,17 +7,12 @@ import ccxt
 import pytest
 
 from quant_assets_tests.recorded_exchange import fixture, http_error, network_error
-from quant_assets_tests.serving.kit import BTC_1205_OPEN, LIVE, LOOSE, BAR_T, binance_live, echo_client_id, errors, order
+from quant_assets_tests.serving.kit import BTC_1205_OPEN, LIVE, LOOSE, BAR_T, binance_live, echo_client_id, errors, live_order
 from serving.execution.batch import run_batch
-from serving.execution.live import LiveExecutionError
 from serving.records import FILLED, NEW, REJECTED
 
 ORDER = "/api/v3/order"
 TRADES = "/api/v3/myTrades"
-
-
-def live_order(**kw):
-    return order(mode="live", **kw)
 
 
 def serve_filled_order(recorded):
@@ -34,7 +29,7 @@ def test_a_market_order_carries_our_client_order_id_and_is_cut_to_the_market_pre
     serve_filled_order(recorded)
     want = live_order(quantity=0.0100049)  # BTCUSDT's step is 0.00001: 0.01000 goes out
 
-    (update,) = adapter.place([want])
+    (update,) = adapter.place([want]).updates
 
     (sent,) = recorded.requests_to(ORDER)
     assert sent.method == "POST"
@@ -56,7 +51,7 @@ def test_a_market_order_carries_our_client_order_id_and_is_cut_to_the_market_pre
 )
 def test_orders_outside_the_market_limits_are_refused_before_sending(quantity, why):
     adapter, recorded = binance_live()
-    (update,) = adapter.place([live_order(quantity=quantity)])
+    (update,) = adapter.place([live_order(quantity=quantity)]).updates
     assert update.status == REJECTED and update.reason_code == "OUTSIDE_EXCHANGE_LIMITS"
     assert why in update.reason
     assert recorded.requests_to(ORDER) == []
@@ -65,7 +60,7 @@ def test_orders_outside_the_market_limits_are_refused_before_sending(quantity, w
 def test_insufficient_balance_is_a_rejection_with_binances_reason():
     adapter, recorded = binance_live()
     recorded.route(ORDER, http_error(400, errors()["insufficient_balance"]))
-    (update,) = adapter.place([live_order()])
+    (update,) = adapter.place([live_order()]).updates
     assert update.status == REJECTED and update.reason_code == "INSUFFICIENT_BALANCE"
     assert "insufficient balance" in update.reason and update.fills == ()
 
@@ -76,24 +71,27 @@ def test_a_duplicate_client_order_id_finds_the_existing_order_and_its_fills():
     serve_lookup(recorded)
     want = live_order()
 
-    (update,) = adapter.place([want])
+    (update,) = adapter.place([want]).updates
 
     lookup = [r for r in recorded.requests_to(ORDER) if r.method == "GET"]
     assert [r.query["origClientOrderId"] for r in lookup] == [want.client_order_id]
     assert update.status == FILLED and [f.fill_id for f in update.fills] == ["5283394011", "5283394012"]
 
 
-def test_a_lost_reply_leaves_the_order_new_and_the_retry_settles_it_once(ledger):
+def test_a_lost_reply_leaves_the_order_new_and_the_retry_looks_it_up_instead_of_sending_it_again(ledger):
     ledger.set_live_enabled(True, "ana", "test")
     adapter, recorded = binance_live()
-    # The first POST reaches Binance but the reply is lost; the retry is then a duplicate.
-    recorded.route(ORDER, network_error(ccxt.RequestTimeout), http_error(400, errors()["duplicate_order"]), when=lambda q: "newClientOrderId" in q)
+    # The first POST reaches Binance but the reply is lost; a second POST would be accepted
+    # (a filled order's id is free again at Binance), so none may go out.
+    recorded.route(ORDER, network_error(ccxt.RequestTimeout), echo_client_id(fixture("binance", "api_v3_order_market_buy_full.json")),
+                   when=lambda q: "newClientOrderId" in q)  # fmt: skip
     serve_lookup(recorded)
     want = live_order()
 
-    with pytest.raises(LiveExecutionError, match="RequestTimeout"):
-        run_batch(ledger, adapter, LIVE, BAR_T, [want], {"BTC/USDT": BTC_1205_OPEN}, LOOSE, keys_present=True)
+    first = run_batch(ledger, adapter, LIVE, BAR_T, [want], {"BTC/USDT": BTC_1205_OPEN}, LOOSE, keys_present=True)
+    assert first.venue_stop.code == "VENUE_OUTCOME_UNKNOWN" and "RequestTimeout" in first.venue_stop.detail
     assert ledger.order(want.client_order_id)["status"] == NEW
+    assert ("halt", "VENUE_OUTCOME_UNKNOWN") in [(e["kind"], e["code"]) for e in ledger.risk_events()]
 
     for _ in range(2):  # the retry, and a sensor firing once more
         run_batch(ledger, adapter, LIVE, BAR_T, [want], {"BTC/USDT": BTC_1205_OPEN}, LOOSE, keys_present=True)
@@ -102,11 +100,13 @@ def test_a_lost_reply_leaves_the_order_new_and_the_retry_settles_it_once(ledger)
     assert len(ledger.fills()) == 2
     (pos,) = ledger.positions("live")
     assert pos["quantity"] == pytest.approx(0.01 - 0.00001), "Binance takes the buy fee in BTC"
-    assert len([r for r in recorded.requests_to(ORDER) if r.method == "POST"]) == 2
+    assert len([r for r in recorded.requests_to(ORDER) if r.method == "POST"]) == 1, "looked up, never sent again"
+    (lookup,) = [r for r in recorded.requests_to(ORDER) if r.method == "GET"]
+    assert lookup.query["origClientOrderId"] == want.client_order_id
 
 
 def test_an_order_the_venue_never_saw_is_final_when_synced(ledger):
     adapter, recorded = binance_live()
     recorded.route(ORDER, http_error(400, errors()["unknown_order"]))
-    (update,) = adapter.sync([live_order()], {})
+    (update,) = adapter.lookup([live_order()], {}).updates
     assert update.status == REJECTED and update.reason_code == "NOT_AT_VENUE"

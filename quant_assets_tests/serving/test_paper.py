@@ -14,7 +14,7 @@ from serving.settings import PaperCosts
 
 
 def test_a_buy_fills_at_the_next_open_plus_slippage_with_the_fee_in_quote():
-    (update,) = paper().place([order(quantity=0.01)])
+    (update,) = paper().place([order(quantity=0.01)]).updates
     (fill,) = update.fills
     assert update.status == FILLED and fill.ts == NEXT_T
     assert fill.price == pytest.approx(BTC_1205_OPEN * 1.0001)
@@ -22,13 +22,13 @@ def test_a_buy_fills_at_the_next_open_plus_slippage_with_the_fee_in_quote():
 
 
 def test_a_sell_fills_below_the_open():
-    (update,) = paper().place([order(side="sell", quantity=0.01)])
+    (update,) = paper().place([order(side="sell", quantity=0.01)]).updates
     assert update.fills[0].price == pytest.approx(BTC_1205_OPEN * 0.9999)
 
 
 def test_an_order_larger_than_the_volume_share_fills_partly_and_the_rest_expires():
     adapter = PaperAdapter(bars({("BTC/USDT", NEXT_T): Bar(BTC_1205_OPEN, 34.05098)}), PaperCosts(10, 1, 0.1))
-    (update,) = adapter.place([order(quantity=5.0)])
+    (update,) = adapter.place([order(quantity=5.0)]).updates
     assert update.status == PARTIAL and update.reason_code == "VOLUME_CAP"
     assert update.fills[0].quantity == pytest.approx(3.405098)
 

@@ -145,12 +145,39 @@ def test_nothing_but_the_cli_enables_live_trading():
     assert (REPO_ROOT / "serving/ledger/store.py").read_text().count("set_live_enabled") == 1
 
 
-def test_check_order_lets_only_shrinking_orders_through_a_loss_halt():
+def test_admit_lets_only_shrinking_orders_through_a_loss_halt_and_cuts_a_flip_to_flat():
     state = checks.RiskState("paper", False, False, False, 100.0, 100.0, 100.0, 0, {"BTC/USDT": 1.0})
     halt = [checks.Halt("DAILY_LOSS_LIMIT", "", reduce_only=True)]
-    assert checks.check_order("BTC/USDT", -0.5, 10.0, state, LOOSE, halt) is None
-    assert checks.check_order("BTC/USDT", -1.5, 10.0, state, LOOSE, halt).code == "HALTED_NEW_RISK", "flipping adds risk"
-    assert checks.check_order("BTC/USDT", 0.5, 10.0, state, LOOSE, halt).code == "HALTED_NEW_RISK"
-    kill = [checks.Halt("KILL_SWITCH", "", reduce_only=False)]
-    assert checks.check_order("BTC/USDT", -0.5, 10.0, state, LOOSE, kill).code == "KILL_SWITCH"
+    assert checks.admit("BTC/USDT", -0.5, 10.0, state, LOOSE, halt) == (-0.5, None)
+    allowed, refusal = checks.admit("BTC/USDT", -1.5, 10.0, state, LOOSE, halt)
+    assert allowed == -1.0 and refusal.code == "HALTED_NEW_RISK", "the flip goes to flat, the short is refused"
+    assert "0.5" in refusal.detail and "DAILY_LOSS_LIMIT" in refusal.detail
+    assert checks.admit("BTC/USDT", 0.5, 10.0, state, LOOSE, halt)[0] == 0.0
+    assert checks.admit("BTC/USDT", 0.5, 10.0, state, LOOSE, halt)[1].code == "HALTED_NEW_RISK"
+    assert checks.admit("BTC/USDT", -1.5, 10.0, state, LOOSE, [])[0] == -1.5, "no halt: the flip goes whole"
+    kill = [checks.Halt("KILL_SWITCH", "", reduce_only=False), *halt]
+    assert checks.admit("BTC/USDT", -0.5, 10.0, state, LOOSE, kill) == (0.0, checks.Refusal("KILL_SWITCH", "batch halted"))
     assert checks.consecutive_losses([-1.0, -2.0, 0.5, -1.0]) == 2
+
+
+def test_under_a_loss_halt_a_flip_is_cut_to_flat_and_the_cut_order_is_the_one_recorded(ledger):
+    _hold_btc(ledger, 0.2, 120_000.0)
+    ledger.mark_equity("paper", "ref", EARLIER, 100_000.0)
+    marks = {"BTC/USDT": 100_000.0}  # -4,000 on the position: -4% on the day
+    flip = order(side="sell", quantity=0.5)  # 0.2 long -> 0.3 short
+    limits = RiskLimits(max_daily_loss=0.02, max_consecutive_losses=3, max_drawdown=0.5, max_position=0.25)
+
+    result = run_batch(ledger, paper(), PAPER, BAR_T, [flip], marks, limits)
+    assert [h.code for h in result.halts] == ["DAILY_LOSS_LIMIT"]
+    recorded = ledger.order(flip.client_order_id)
+    assert recorded["side"] == "sell" and recorded["quantity"] == pytest.approx(0.2) and recorded["status"] == FILLED
+    (pos,) = ledger.positions("paper")
+    assert pos["quantity"] == pytest.approx(0.0), "flat, not short"
+    (event,) = [e for e in ledger.risk_events() if e["kind"] == "refusal"]
+    assert event["code"] == "HALTED_NEW_RISK" and event["symbol"] == "BTC/USDT" and "0.3" in event["detail"]
+
+    again = run_batch(ledger, paper(), PAPER, BAR_T, [flip], marks, limits)  # a rerun: the first recording wins
+    assert again.new_fills == 0 and len(ledger.orders()) == 2
+    assert ledger.order(flip.client_order_id)["quantity"] == pytest.approx(0.2)
+    (pos,) = ledger.positions("paper")
+    assert pos["quantity"] == pytest.approx(0.0)

@@ -4,7 +4,8 @@ The price moves against the order by the slippage, the fee is charged in the quo
 and no more than ``max_volume_share`` of that bar's volume fills; the rest expires (status
 ``partial``), as an immediate-or-cancel order would. Everything is a function of the
 recorded bars, so placing or syncing the same order again gives the same fills with the same
-ids: the paper venue needs no state of its own to be idempotent.
+ids: the paper venue needs no state of its own to be idempotent. Every order recorded counts as
+at the paper venue (a lookup never answers "not at the venue"), and it never fails.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from serving.records import FILLED, OPEN, PARTIAL, REJECTED, Fill, OrderRequest, OrderUpdate
+from serving.records import FILLED, OPEN, PARTIAL, REJECTED, Fill, OrderRequest, OrderUpdate, VenueReport
 from serving.settings import PaperCosts
 
 BAR = timedelta(minutes=5)
@@ -31,16 +32,17 @@ BarLookup = Callable[[str, datetime], Bar | None]
 
 class PaperAdapter:
     mode = "paper"
+    settle_after = timedelta(0)
 
     def __init__(self, bars: BarLookup, costs: PaperCosts):
         self.bars = bars
         self.costs = costs
 
-    def place(self, orders: list[OrderRequest]) -> list[OrderUpdate]:
-        return [self._fill(o) for o in orders]
+    def place(self, orders: list[OrderRequest]) -> VenueReport:
+        return VenueReport([self._fill(o) for o in orders])
 
-    def sync(self, orders: list[OrderRequest], exchange_order_ids: dict[str, str]) -> list[OrderUpdate]:
-        return [self._fill(o) for o in orders]
+    def lookup(self, orders: list[OrderRequest], exchange_order_ids: dict[str, str]) -> VenueReport:
+        return VenueReport([self._fill(o) for o in orders])
 
     def _fill(self, order: OrderRequest) -> OrderUpdate:
         cid = order.client_order_id

@@ -158,6 +158,20 @@ class Ledger:
         where = [orders.c.status.in_(status)] if status else []
         return self._rows("orders", *where, order_by=[orders.c.id.desc()], limit=limit, mode=mode)
 
+    def claim_send(self, client_order_id: str, seen_sent_at: datetime | None, now: datetime) -> bool:
+        """Stamp ``now`` as the order's newest send, if it is still ``new`` and nobody stamped it
+        since this run read ``seen_sent_at`` (compare-and-set): True means this run may send it.
+        Two runs racing for one order cannot both send it."""
+        orders = self.t["orders"]
+        seen = orders.c.sent_at.is_(None) if seen_sent_at is None else orders.c.sent_at == _naive(seen_sent_at)
+        with self.engine.begin() as conn:
+            stamped = conn.execute(
+                orders.update()
+                .where(orders.c.client_order_id == client_order_id, orders.c.status == NEW, seen)
+                .values(sent_at=_naive(now), updated_at=_naive(_now()))
+            )
+            return stamped.rowcount == 1
+
     def apply(self, update: OrderUpdate) -> int:
         """Book what a venue reported: new fills (each once), positions, cash, status.
 
@@ -200,6 +214,8 @@ class Ledger:
                     t["fills"].c.client_order_id == update.client_order_id
                 )
             ).scalar_one()
+            if update.status == NEW and order["status"] != NEW:
+                update = OrderUpdate(update.client_order_id, order["status"])  # "outcome unknown" never undoes what is known
             status = order["status"] if order["status"] in FINAL else update.status
             conn.execute(
                 t["orders"]
@@ -369,6 +385,26 @@ class Ledger:
         )
         with self.engine.begin() as conn:
             return self._insert_once(conn, "risk_events", values, ["mode", "strategy", "decision_bar", "code", "symbol"])
+
+    def record_backoff(self, mode: str, strategy: str, decision_bar: datetime, code: str, detail: str, until: datetime) -> None:
+        """A venue's "no requests before ``until``" (429 Retry-After, 418 ban) as a halt event;
+        a later one for the same bar moves ``until`` on, never back."""
+        self.record_risk_event(mode, strategy, decision_bar, "halt", code, detail)
+        events = self.t["risk_events"]
+        key = (
+            (events.c.mode == mode) & (events.c.strategy == strategy) & (events.c.decision_bar == _naive(decision_bar))
+            & (events.c.code == code) & (events.c.symbol == "")
+        )  # fmt: skip
+        with self.engine.begin() as conn:
+            later = events.c.until.is_(None) | (events.c.until < _naive(until))
+            conn.execute(events.update().where(key, later).values(until=_naive(until), detail=detail))
+
+    def venue_backoff(self, mode: str, now: datetime) -> dict | None:
+        """The back-off in force at ``now`` for ``mode``'s venue (any book: a ban is the
+        account's and the IP's), the one that ends last; None when requests may go out."""
+        events = self.t["risk_events"]
+        rows = self._rows("risk_events", events.c.until > _naive(now), order_by=[events.c.until.desc()], limit=1, mode=mode)
+        return rows[0] if rows else None
 
     def risk_events(self, mode: str | None = None) -> list[dict]:
         return self._rows("risk_events", mode=mode)

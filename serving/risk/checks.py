@@ -1,10 +1,12 @@
 """Risk checks run before every order batch: pure functions of a snapshot and the limits.
 
-A halt stops a whole batch (``check_batch``), a refusal stops one order (``check_order``);
-each carries a reason code that the batch runner writes to the ledger. The kill switch and
-the live-trading gate stop everything. The loss halts (daily loss, consecutive losses,
-intraday drawdown) stop new risk: an order that only shrinks a position still goes, so a
-halted book can be flattened rather than being frozen in a losing position.
+A halt stops a whole batch (``check_batch``), a refusal stops one order or its part
+(``admit``); each carries a reason code that the batch runner writes to the ledger. The kill
+switch, the live-trading gate and a venue back-off (429 Retry-After, 418 ban) stop everything.
+The loss halts (daily loss, consecutive losses, intraday drawdown) stop new risk: an order
+that only shrinks a position still goes, and an order that flips a position is cut to the part
+that brings it to flat (the part that would open the other side is refused), so a halted book
+can always be flattened rather than being frozen in a losing position.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class RiskState:
     day_peak_equity: float
     consecutive_losses: int
     positions: dict[str, float]  # symbol -> signed base quantity
+    venue_backoff: tuple[str, str] | None = None  # (code, detail) while the venue wants no requests
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,8 @@ def check_batch(state: RiskState, limits: RiskLimits) -> list[Halt]:
     halts = []
     if state.kill_switch:
         halts.append(Halt(KILL_SWITCH, "the kill switch is set", reduce_only=False))
+    if state.venue_backoff is not None:
+        halts.append(Halt(*state.venue_backoff, reduce_only=False))
     if state.mode == "live":
         if not state.live_enabled:
             halts.append(Halt(LIVE_NOT_ENABLED, "live trading has not been enabled by a person", reduce_only=False))
@@ -89,20 +94,28 @@ def reduces_only(position: float, signed_quantity: float) -> bool:
     return position * signed_quantity < 0 and abs(signed_quantity) <= abs(position) + 1e-12
 
 
-def check_order(
+def admit(
     symbol: str, signed_quantity: float, price: float, state: RiskState, limits: RiskLimits, halts: list[Halt]
-) -> Refusal | None:
+) -> tuple[float, Refusal | None]:
+    """How much of an order may go (signed; 0.0: none of it) and why the rest may not (None:
+    all of it goes). Under a loss halt a flip is split: the part to flat goes, the rest is
+    refused."""
     position = state.positions.get(symbol, 0.0)
-    shrinking = reduces_only(position, signed_quantity)
     if any(not h.reduce_only for h in halts):
-        return Refusal(halts[0].code, "batch halted")
-    if halts and not shrinking:
-        return Refusal(HALTED_NEW_RISK, f"adds risk while halted ({', '.join(h.code for h in halts)})")
+        return 0.0, Refusal(next(h for h in halts if not h.reduce_only).code, "batch halted")
+    if reduces_only(position, signed_quantity):
+        return signed_quantity, None
+    if halts:
+        why = ", ".join(h.code for h in halts)
+        if position * signed_quantity < 0:  # a flip: flatten, refuse what would open the other side
+            rest = abs(position + signed_quantity)
+            return -position, Refusal(HALTED_NEW_RISK, f"cut to {abs(position):g} to flat: opening {rest:g} on the other side adds risk while halted ({why})")
+        return 0.0, Refusal(HALTED_NEW_RISK, f"adds risk while halted ({why})")
     after = abs(position + signed_quantity) * price
     cap = limits.max_position * max(state.equity, 0.0)
-    if not shrinking and after > cap:
-        return Refusal(MAX_POSITION, f"{symbol} notional {after:.2f} would exceed {cap:.2f} ({limits.max_position:.0%} of equity)")
-    return None
+    if after > cap:
+        return 0.0, Refusal(MAX_POSITION, f"{symbol} notional {after:.2f} would exceed {cap:.2f} ({limits.max_position:.0%} of equity)")
+    return signed_quantity, None
 
 
 def consecutive_losses(closing_pnls_newest_first: list[float]) -> int:
