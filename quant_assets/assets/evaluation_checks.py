@@ -1,7 +1,7 @@
 """Blocking checks on oos_eval (logic in ``quant_assets.evaluation.oos_verify``).
 
-One gate op runs the three on the run's staged partitions and publishes those that pass all
-three (``quant_assets.assets.checks``); the others are quarantined with their report.
+One gate op runs the four on the run's staged partitions and publishes those that pass all
+four (``quant_assets.assets.checks``); the others are quarantined with their report.
 """
 
 import random
@@ -23,6 +23,7 @@ CHECKS = {
     "oos_embargo": "Every prediction row names the fit of the model partition (D, S), and that fit's end + embargo (longest horizon + one bar) <= the row's day start.",
     "oos_labels_unchanged": "Every stored label and net label equals the labels asset's at the same t and horizon.",
     "oos_summary_reproduces": "For the first, last and N sampled partitions, the metrics recomputed from the stored rows equal the summary stored with them.",
+    "oos_carry_in": "One book across days: the positions day D opened with are those D-1's stored rows closed with (flat, and said so, only where D-1 is not published), and each series' first trade is its change from them.",
 }
 
 
@@ -49,8 +50,12 @@ def oos_eval_checks(context: AssetCheckExecutionContext, lake: LakeResource):
         record = store.read(MODELS_ASSET, part).row(0, named=True)
         problems["oos_embargo"][part] = oos_verify.embargo_problems(part, rows, record)
         problems["oos_labels_unchanged"][part] = oos_verify.label_problems(part, rows, store.read(LABELS_ASSET, part))
+        prev = oos_verify.previous_day(part)
+        previous = store.read(OOS_ASSET, prev) if store.exists(OOS_ASSET, prev) else None
+        problems["oos_carry_in"][part] = oos_verify.carry_problems(part, rows, store.read_file_metadata(OOS_ASSET, part), previous)
         if part in samples:
             problems["oos_summary_reproduces"][part] = oos_verify.summary_problems(part, rows, store.read_file_metadata(OOS_ASSET, part))
-    whats = {"oos_embargo": "fit end + embargo <= day", "oos_labels_unchanged": "labels unchanged", "oos_summary_reproduces": "summary recomputed"}
+    whats = {"oos_embargo": "fit end + embargo <= day", "oos_labels_unchanged": "labels unchanged", "oos_summary_reproduces": "summary recomputed",
+             "oos_carry_in": "opens with the previous day's close"}  # fmt: skip
     verdicts = {name: problems_verdict(problems[name], what, len(parts)) for name, what in whats.items()}
     yield from publish_verdicts(batch, verdicts, set(verdicts))

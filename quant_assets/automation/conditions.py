@@ -29,7 +29,9 @@ from datetime import timedelta
 
 from dagster import AssetSelection, AutomationCondition, AutomationConditionSensorDefinition, DefaultSensorStatus
 
+from quant_assets.features.contract import FEATURES_ASSET
 from quant_assets.features.inputs import AHEAD_DAYS
+from quant_assets.labels.forward import LABELS_ASSET
 from quant_assets.labels.horizons import LOOKAHEAD_DAYS
 from quant_assets.market.bars import BARS_ASSET
 from quant_assets.models.record import MODELS_ASSET
@@ -101,8 +103,10 @@ def model_condition() -> AutomationCondition:
 
 
 def oos_condition() -> AutomationCondition:
-    """Each day whose labels, features or model changed; all three of the day must exist."""
-    return follows_parents(LABEL_DAYS, deps_missing())
+    """Each day whose labels, features or model changed, or whose previous day's book did;
+    the day's three inputs must exist. A missing previous day does not block it: the day
+    then starts flat and says so."""
+    return follows_parents(LABEL_DAYS, deps_missing(FEATURES_ASSET, LABELS_ASSET, MODELS_ASSET))
 
 
 def gate_condition() -> AutomationCondition:
