@@ -16,7 +16,7 @@ import math
 
 import polars as pl
 
-from quant_assets.evaluation.oos import CARRY_KEY, SUMMARY_KEY, carry_from_record, closing_positions, previous_day, summary
+from quant_assets.evaluation.oos import CARRY_KEY, SUMMARY_KEY, carry_from_record, summary
 from quant_assets.labels.forward import gross_column, net_column
 from quant_assets.labels.horizons import HORIZON_NAMES, embargo
 from quant_assets.partitions import DaySymbol
@@ -73,19 +73,19 @@ def summary_problems(part: DaySymbol, rows: pl.DataFrame, file_metadata: dict[st
     return [f"{part}: stored summary differs from the rows' in {len(diffs)} figures (first: {diffs[0]})"]
 
 
-def carry_problems(part: DaySymbol, rows: pl.DataFrame, file_metadata: dict[str, str], previous: pl.DataFrame | None) -> list[str]:
-    """The footer's opening positions are ``previous``'s (D-1's stored rows; None: there is
-    none, so the day must open flat), and each series' first trade is its change from them."""
+def carry_problems(part: DaySymbol, rows: pl.DataFrame, file_metadata: dict[str, str], closed: dict | None) -> list[str]:
+    """The footer's opening positions are ``closed`` (``closing_positions`` of D-1's stored
+    rows; None: D-1 is not published, so the day must open flat), and each series' first
+    trade is its change from them."""
     if CARRY_KEY not in file_metadata:
         return [f"{part}: the partition file has no {CARRY_KEY} footer"]
     record = json.loads(file_metadata[CARRY_KEY])
     carried = carry_from_record(record)
     problems = []
-    if previous is None:
+    if closed is None:
         if record["from"] is not None or carried:
             problems.append(f"{part}: opens with positions carried from {record['from']}, but no previous day is published")
     else:
-        closed = closing_positions(previous)
         differ = sorted(k for k in set(closed) | set(carried) if k in closed and not math.isclose(carried.get(k, 0.0), closed[k], abs_tol=ATOL))
         if record["from"] is None:
             problems.append(f"{part}: opens flat, but the previous day's book closed with positions ({len(closed)} series)")

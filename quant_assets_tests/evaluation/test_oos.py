@@ -159,19 +159,19 @@ def test_the_carry_check_catches_a_day_that_ignores_the_previous_close():
     assert any(p != 0 for p in carry.values())  # the first day closes with open positions
     honest = oos.evaluate_day(features, labels, predictions, FIT, cost=COST, carry=carry)
     footer = {oos.CARRY_KEY: json.dumps(oos.carry_record(carry, str(DAY), "its published partition"))}
-    assert oos_verify.carry_problems(part2, honest, footer, day1) == []
+    assert oos_verify.carry_problems(part2, honest, footer, carry) == []
     # planted: the day evaluated flat although D-1 is published (what every day did before)
     flat = oos.evaluate_day(features, labels, predictions, FIT, cost=COST)
     flat_footer = {oos.CARRY_KEY: json.dumps(oos.carry_record({}, None, "flat"))}
-    (problem,) = oos_verify.carry_problems(part2, flat, flat_footer, day1)
+    (problem,) = oos_verify.carry_problems(part2, flat, flat_footer, carry)
     assert str(part2) in problem and "opens flat, but the previous day's book closed with positions" in problem
     # planted: a footer that claims the carry while the rows started flat
-    problems = oos_verify.carry_problems(part2, flat, footer, day1)
+    problems = oos_verify.carry_problems(part2, flat, footer, carry)
     assert len(problems) == 1 and "first trade is not their change from the opening position" in problems[0]
     # no previous day: flat is right, a claimed carry is not
     assert oos_verify.carry_problems(part2, flat, flat_footer, None) == []
     assert "no previous day is published" in oos_verify.carry_problems(part2, honest, footer, None)[0]
-    assert "no oos_carry footer" in oos_verify.carry_problems(part2, honest, {}, day1)[0]
+    assert "no oos_carry footer" in oos_verify.carry_problems(part2, honest, {}, carry)[0]
 
 
 def test_the_portfolio_position_is_what_servings_allocator_holds_for_the_same_inputs():
