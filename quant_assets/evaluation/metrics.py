@@ -108,9 +108,8 @@ def calibration(prediction: pl.Series, label: pl.Series, buckets: int = CALIBRAT
 
 
 def series_figures(evaluated: pl.DataFrame) -> dict:
-    """Every figure of one evaluated series (see the module docstring)."""
-    evaluated = evaluated.sort("t")
-    decisions = evaluated.filter(pl.col("evaluable"))
+    """Every figure of one evaluated series, time-ordered (see the module docstring)."""
+    decisions = evaluated.filter(pl.col("evaluable")).sort("t")
     days = evaluated.select(decision_day().n_unique()).item()
     turnover = float(evaluated["trade_size"].sum())
     return {

@@ -179,8 +179,8 @@ def changes(wanted: np.ndarray, sizing: Sizing, start: float) -> np.ndarray:
 
 def book(runs: Mapping[str, pl.DataFrame], rules: Rules, *, cost: float, carry: float = 0.0) -> pl.DataFrame:
     """The ``portfolio`` series of one symbol: ``runs[h]`` the served family's reference
-    strategy on horizon h (``strategy.simulate``'s output, same rows ``t``, every weighted
-    horizon), ``carry`` the portfolio's position carried in. Columns as ``strategy.simulate``
+    strategy on horizon h (``strategy.simulate``'s output on ``oos``'s series, same rows
+    ``t``, every weighted horizon), ``carry`` the portfolio's position carried in. Columns as ``strategy.simulate``
     gives them, ``label`` being the finest weighted horizon's; ``prediction`` is null (the
     book combines positions, it predicts nothing of its own)."""
     missing = [h for h in rules.horizons if h not in runs]
@@ -188,7 +188,7 @@ def book(runs: Mapping[str, pl.DataFrame], rules: Rules, *, cost: float, carry: 
         raise ValueError(f"{PORTFOLIO}: no series of family {rules.family} for weighted horizon(s) {', '.join(missing)}")
     base = runs[rules.booked_on]
     frame = base.select(
-        "t", "label", *(c for c in ("label_net",) if c in base.columns),
+        "t", "label", "label_net",
         *[runs[h]["position"].alias(f"position_{h}") for h in rules.horizons],
         decided=pl.any_horizontal([runs[h]["decided"] for h in rules.horizons]),
     )  # fmt: skip
