@@ -3,8 +3,9 @@
 For each symbol, ``target`` (the combined signal, a fraction in [-1, 1]) becomes a notional
 of ``target * risk_budget * capital``, capped at ``max_symbol * capital`` (the risk checks'
 ``max_position``, one definition) and then scaled down with every other symbol until the
-gross notional is at most ``max_gross * capital``. The order is the difference between that
-and the position held, in base units at the decision bar's close; it is dropped when the
+gross notional is at most ``max_gross * capital`` (``quant_assets.evaluation.portfolio``, the
+rules oos_eval's ``portfolio`` series sizes with too). The order is the difference between
+that and the position held, in base units at the decision bar's close; it is dropped when the
 change is below ``min_change * capital`` (no churn on noise), and when the venue would refuse
 it (``execution.live.market_refusal``: precision, minimum amount and notional, on the live
 path, where the markets are loaded); amounts are cut to the venue's precision.
@@ -15,14 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class Sizing:
-    capital: float
-    risk_budget: float
-    max_symbol: float
-    max_gross: float
-    min_change: float
+from quant_assets.evaluation.portfolio import Sizing, target_notionals
 
 
 @dataclass(frozen=True)
@@ -43,15 +37,6 @@ BELOW_MIN_CHANGE = "BELOW_MIN_CHANGE"
 OUTSIDE_EXCHANGE_LIMITS = "OUTSIDE_EXCHANGE_LIMITS"
 
 
-def target_notionals(targets: dict[str, float], sizing: Sizing) -> dict[str, float]:
-    cap = sizing.max_symbol * sizing.capital
-    wanted = {s: max(-cap, min(cap, t * sizing.risk_budget * sizing.capital)) for s, t in targets.items()}
-    gross = sum(abs(v) for v in wanted.values())
-    limit = sizing.max_gross * sizing.capital
-    scale = limit / gross if gross > limit else 1.0
-    return {s: v * scale for s, v in wanted.items()}
-
-
 def allocate(
     targets: dict[str, float],
     prices: dict[str, float],
@@ -65,7 +50,7 @@ def allocate(
     for symbol, notional in target_notionals(targets, sizing).items():
         price = prices[symbol]
         delta = notional / price - positions.get(symbol, 0.0)
-        if abs(delta) * price < max(sizing.min_change * sizing.capital, 1e-9):
+        if abs(delta) * price < sizing.min_change_notional():
             skips.append(Skip(symbol, BELOW_MIN_CHANGE, f"change {abs(delta) * price:.2f} below {sizing.min_change:g} of capital"))
             continue
         if venue_refusal is not None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from quant_assets import settings
 from quant_assets.automation.freshness import max_bar_age
+from quant_assets.evaluation import portfolio
 
 
 _fraction = settings.bounded(float, 0, 1, above=True)
@@ -83,26 +84,11 @@ def risk_limits():
             "QUANT_ASSETS_RISK_MAX_CONSECUTIVE_LOSSES", "5", settings.positive_int, "a whole number of losing closes, e.g. 5"
         ),
         max_drawdown=settings.read("QUANT_ASSETS_RISK_MAX_DRAWDOWN", "0.03", _fraction, "a fraction below the day's equity peak, e.g. 0.03"),
-        max_position=settings.read("QUANT_ASSETS_RISK_MAX_POSITION", "0.25", _fraction, "a symbol's notional as a fraction of equity, e.g. 0.25"),
+        max_position=portfolio.max_position(),
     )
 
 
-FAMILIES = ("lgbm", "mhnet", "mean")
-
-
-def _weights(raw: str) -> dict[str, float]:
-    """``1h=0.25,4h=0.25,1d=0.25,7d=0.25`` -> {horizon: weight}; horizons not named weigh 0."""
-    from quant_assets.labels.horizons import HORIZON_NAMES
-
-    out = {}
-    for item in raw.split(","):
-        h, sep, w = item.strip().partition("=")
-        if not sep or h not in HORIZON_NAMES:
-            raise ValueError(f"{item.strip()!r} is not <horizon>=<weight> with a horizon of {', '.join(HORIZON_NAMES)}")
-        out[h] = float(w)
-    if not any(out.values()):
-        raise ValueError("every weight is 0")
-    return out
+FAMILIES = portfolio.FAMILIES
 
 
 @dataclass(frozen=True)
@@ -123,14 +109,13 @@ def serving_settings() -> ServingSettings:
     positive = settings.bounded(float, 0, above=True)
     return ServingSettings(
         strategy=settings.read("QUANT_ASSETS_SERVING_STRATEGY", "champion", expect="a book name, e.g. champion"),
-        family=settings.read("QUANT_ASSETS_SERVING_FAMILY", "lgbm", settings.one_of(*FAMILIES), "lgbm, mhnet or mean"),
-        weights=settings.read(
-            "QUANT_ASSETS_SERVING_HORIZON_WEIGHTS", "1h=0.25,4h=0.25,1d=0.25,7d=0.25", _weights, "e.g. 1h=0.25,4h=0.25,1d=0.25,7d=0.25"
-        ),
+        # family, weights and sizing: the settings oos_eval's portfolio series reads too
+        family=portfolio.served_family(),
+        weights=portfolio.horizon_weights(),
         capital=settings.read("QUANT_ASSETS_SERVING_CAPITAL", "100000", positive, "quote currency, e.g. 100000"),
-        risk_budget=settings.read("QUANT_ASSETS_SERVING_RISK_BUDGET", "0.5", _fraction, "a share of capital in (0, 1], e.g. 0.5"),
-        max_gross=settings.read("QUANT_ASSETS_SERVING_MAX_GROSS", "1", positive, "a share of capital, e.g. 1"),
-        min_change=settings.read("QUANT_ASSETS_SERVING_MIN_CHANGE", "0.002", _non_negative, "a share of capital, e.g. 0.002"),
+        risk_budget=portfolio.risk_budget(),
+        max_gross=portfolio.max_gross(),
+        min_change=portfolio.min_change(),
         # One limit with the lake's freshness policy for market_bars (quant_assets.automation.freshness).
         max_bar_age_s=max_bar_age().total_seconds(),
         max_missing_sources=settings.read(

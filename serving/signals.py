@@ -10,7 +10,8 @@ all three from ``quant_assets.evaluation.strategy``, the definition oos_eval and
 As there, a horizon decides only on its own epoch-aligned grid and holds its decision in
 between (the held decision is the newest ``signals`` row of the ledger); a decision whose
 inputs are missing keeps the previous one. The symbol's target is ``sum_h w_h * position_h``
-with the configured weights.
+with the configured weights (``quant_assets.evaluation.portfolio``, as oos_eval's portfolio
+series combines them).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from datetime import datetime
 
 import polars as pl
 
-from quant_assets.evaluation import strategy
+from quant_assets.evaluation import portfolio, strategy
 from quant_assets.evaluation.oos import TRAILING
 from quant_assets.labels.horizons import HORIZONS
 from quant_assets.timegrid import TS_DTYPE
@@ -61,5 +62,11 @@ def decide(features: pl.DataFrame, predictions: dict[tuple[str, str], float], mo
 
 
 def targets(held: dict[tuple[str, str], float], weights: dict[str, float], symbols: list[str]) -> dict[str, float]:
-    """symbol -> sum_h w_h * held position_h (a horizon never decided holds 0)."""
-    return {s: sum(w * held.get((s, h), 0.0) for h, w in weights.items()) for s in symbols}
+    """symbol -> sum_h w_h * held position_h (a horizon never decided holds 0): ``portfolio.combine``,
+    the combination oos_eval's portfolio series uses."""
+    frame = pl.DataFrame(
+        {"symbol": symbols, **{f"position_{h}": [held.get((s, h)) for s in symbols] for h in weights}},
+        schema={"symbol": pl.String(), **{f"position_{h}": pl.Float64() for h in weights}},
+    )
+    out = frame.select("symbol", target=portfolio.combine(weights))
+    return dict(zip(out["symbol"], out["target"]))

@@ -1,7 +1,7 @@
 """Blocking checks on oos_eval (logic in ``quant_assets.evaluation.oos_verify``).
 
-One gate op runs the three on the run's staged partitions and publishes those that pass all
-three (``quant_assets.assets.checks``); the others are quarantined with their report.
+One gate op runs the four on the run's staged partitions and publishes those that pass all
+four (``quant_assets.assets.checks``); the others are quarantined with their report.
 """
 
 import random
@@ -11,7 +11,7 @@ from dagster import AssetCheckExecutionContext, AssetCheckSpec, multi_asset_chec
 from quant_assets import settings
 from quant_assets.assets.checks import gate_name, open_batch, problems_verdict, publish_verdicts
 from quant_assets.evaluation import oos_verify
-from quant_assets.evaluation.oos import OOS_ASSET
+from quant_assets.evaluation.oos import OOS_ASSET, closing_positions, previous_day
 from quant_assets.labels.forward import LABELS_ASSET
 from quant_assets.models.record import MODELS_ASSET
 from quant_assets.partitions import DaySymbol
@@ -23,6 +23,7 @@ CHECKS = {
     "oos_embargo": "Every prediction row names the fit of the model partition (D, S), and that fit's end + embargo (longest horizon + one bar) <= the row's day start.",
     "oos_labels_unchanged": "Every stored label and net label equals the labels asset's at the same t and horizon.",
     "oos_summary_reproduces": "For the first, last and N sampled partitions, the metrics recomputed from the stored rows equal the summary stored with them.",
+    "oos_carry_in": "One book across days: the positions day D opened with are those D-1's stored rows closed with (flat, and said so, only where D-1 is not published), and each series' first trade is its change from them.",
 }
 
 
@@ -44,13 +45,21 @@ def oos_eval_checks(context: AssetCheckExecutionContext, lake: LakeResource):
     parts, store = batch.parts, batch.store
     samples = set(sampled(parts, settings.read("QUANT_ASSETS_OOS_SUMMARY_SAMPLES", str(DEFAULT_SAMPLES), settings.positive_int, "partitions per run, e.g. 20")))
     problems = {name: {} for name in CHECKS}
-    for part in parts:
+    closed = {}  # each partition's closing positions, so a run's D-1 is read once
+    for part in sorted(parts, key=lambda p: (p.symbol, p.day)):
         rows = store.read(OOS_ASSET, part)
+        footer = store.read_file_metadata(OOS_ASSET, part)
         record = store.read(MODELS_ASSET, part).row(0, named=True)
         problems["oos_embargo"][part] = oos_verify.embargo_problems(part, rows, record)
         problems["oos_labels_unchanged"][part] = oos_verify.label_problems(part, rows, store.read(LABELS_ASSET, part))
+        prev = previous_day(part)
+        if prev not in closed and store.exists(OOS_ASSET, prev):
+            closed[prev] = closing_positions(store.read(OOS_ASSET, prev))
+        problems["oos_carry_in"][part] = oos_verify.carry_problems(part, rows, footer, closed.get(prev))
+        closed[part] = closing_positions(rows)
         if part in samples:
-            problems["oos_summary_reproduces"][part] = oos_verify.summary_problems(part, rows, store.read_file_metadata(OOS_ASSET, part))
-    whats = {"oos_embargo": "fit end + embargo <= day", "oos_labels_unchanged": "labels unchanged", "oos_summary_reproduces": "summary recomputed"}
+            problems["oos_summary_reproduces"][part] = oos_verify.summary_problems(part, rows, footer)
+    whats = {"oos_embargo": "fit end + embargo <= day", "oos_labels_unchanged": "labels unchanged", "oos_summary_reproduces": "summary recomputed",
+             "oos_carry_in": "opens with the previous day's close"}  # fmt: skip
     verdicts = {name: problems_verdict(problems[name], what, len(parts)) for name, what in whats.items()}
     yield from publish_verdicts(batch, verdicts, set(verdicts))

@@ -29,7 +29,10 @@ from datetime import timedelta
 
 from dagster import AssetSelection, AutomationCondition, AutomationConditionSensorDefinition, DefaultSensorStatus
 
+from quant_assets.evaluation.oos import OOS_ASSET
+from quant_assets.features.contract import FEATURES_ASSET
 from quant_assets.features.inputs import AHEAD_DAYS
+from quant_assets.labels.forward import LABELS_ASSET
 from quant_assets.labels.horizons import LOOKAHEAD_DAYS
 from quant_assets.market.bars import BARS_ASSET
 from quant_assets.models.record import MODELS_ASSET
@@ -59,12 +62,16 @@ def deps_missing(*assets: str) -> AutomationCondition:
     )
 
 
-def follows_parents(days: int, blocked_by: AutomationCondition | None) -> AutomationCondition:
-    """``eager()`` over the latest ``days`` partitions, on parent updates only, not blocked
-    while ``blocked_by`` (a missing-parents condition, or None for no guard) holds."""
+def follows_parents(days: int, blocked_by: AutomationCondition | None, updates_ignored: tuple[str, ...] = ()) -> AutomationCondition:
+    """``eager()`` over the latest ``days`` partitions, on parent updates only (except those
+    of ``updates_ignored``), not blocked while ``blocked_by`` (a missing-parents condition, or
+    None for no guard) holds."""
+    updated = AutomationCondition.any_deps_updated()
+    if updates_ignored:
+        updated = updated.ignore(AssetSelection.assets(*updates_ignored))
     condition = (
         in_latest_days(days)
-        & AutomationCondition.any_deps_updated().since_last_handled()
+        & updated.since_last_handled()
         & ~AutomationCondition.any_deps_in_progress()
         & ~AutomationCondition.in_progress()
     )
@@ -101,8 +108,13 @@ def model_condition() -> AutomationCondition:
 
 
 def oos_condition() -> AutomationCondition:
-    """Each day whose labels, features or model changed; all three of the day must exist."""
-    return follows_parents(LABEL_DAYS, deps_missing())
+    """Each day whose labels, features or model changed; the day's three inputs must exist.
+    Its other parent, the previous day's oos_eval (whose close opens the day), neither
+    triggers nor blocks it: Dagster counts a self-dependency's update even when the same run
+    made both, so each run of consecutive days would request them all again, forever; and a
+    missing previous day only makes the day open flat, which it says. A previous day's close
+    never depends on its labels, so their nightly updates leave the next day's book as is."""
+    return follows_parents(LABEL_DAYS, deps_missing(FEATURES_ASSET, LABELS_ASSET, MODELS_ASSET), updates_ignored=(OOS_ASSET,))
 
 
 def gate_condition() -> AutomationCondition:

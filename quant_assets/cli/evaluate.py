@@ -2,9 +2,11 @@
 
 One version per symbol and horizon (``--alias``, champion by default, or ``--version N``)
 is held fixed for the whole range, loaded natively from MLflow, and scored with oos_eval's
-own code (``quant_assets.evaluation.range_eval``). A range that starts before the version's
-first unseen day (fit end + embargo) is refused; days whose labels are not all known yet are
-left out of that horizon and reported. Any refusal is one line, exit 1.
+own code (``quant_assets.evaluation.range_eval``): one continuous book over the range, the
+``mean`` family and the symbol's ``portfolio`` series (the book serving would hold, under
+the serving settings) included. A range that starts before the version's first unseen day
+(fit end + embargo) is refused; days whose labels are not all known yet are left out of that
+horizon and reported. Any refusal is one line, exit 1.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import polars as pl
 
 from quant_assets import settings
 from quant_assets.cli.audit import _symbols
-from quant_assets.evaluation import oos
+from quant_assets.evaluation import oos, portfolio
 from quant_assets.evaluation.gate import Thresholds
 from quant_assets.evaluation.range_eval import Day, evaluate_range, first_unseen_day, walk_forward
 from quant_assets.evaluation.strategy import BASELINES
@@ -33,10 +35,13 @@ from quant_assets.registry.names import CHALLENGER, CHAMPION, registered_name
 from quant_assets.timegrid import utc_now
 
 SHOWN = (("rank_ic", "IC", "{:.4f}"), ("hit_rate", "hit", "{:.3f}"), ("daily_sharpe", "Sharpe", "{:.2f}"),
-         ("pnl", "PnL", "{:.5f}"), ("trades", "trades", "{:d}"), ("max_drawdown", "max DD", "{:.2%}"))  # fmt: skip
+         ("pnl", "PnL", "{:.5f}"), ("trades", "trades", "{:d}"), ("max_drawdown", "max DD", "{:.2%}"),
+         ("final_position", "final pos", "{:.3f}"), ("exit_cost", "exit cost", "{:.5f}"))  # fmt: skip
 RULE = (
     "one version per symbol and horizon for the whole range; only days starting at or after its fit end + embargo; "
-    "each day starts flat, as in oos_eval; a (day, horizon) whose labels are not all known is left out"
+    "one continuous book over the range, as in oos_eval: positions carry over midnight, opening flat on the range's "
+    "first day and after a day missing from the lake; a trade is a change of position; the final position is "
+    "marked and its exit cost stated, not charged; a (day, horizon) whose labels are not all known is left out"
 )
 
 
@@ -136,6 +141,7 @@ def evaluate(start, end, symbols, horizons, alias, version, as_json) -> None:
             )
 
     cost = cost_from_env()
+    rules = portfolio.Rules.from_env()
     as_of = utc_now()
     try:
         windows = Thresholds.from_env().walk_forward_windows
@@ -147,12 +153,17 @@ def evaluate(start, end, symbols, horizons, alias, version, as_json) -> None:
         by_model = defaultdict(list)
         for h in wanted_horizons:
             by_model[uris[symbol, h]].append(h)
+        # the portfolio combines every weighted horizon: it is one version's only when that version serves them all
+        served_by = {uris.get((symbol, h)) for h in rules.horizons}
+        mixed = len(served_by) != 1 or None in served_by
         for uri, served in by_model.items():
             model = models[uri]
             inputs = (
                 Day(d, store.read(FEATURES_ASSET, DaySymbol(d, symbol)), store.read(LABELS_ASSET, DaySymbol(d, symbol))) for d in have
             )
-            result = evaluate_range(inputs, model.predict, oos.Fit(uri, model.window.end), served, cost=cost.fraction, as_of=as_of)
+            result = evaluate_range(inputs, model.predict, oos.Fit(uri, model.window.end), served, cost=cost.fraction, as_of=as_of, rules=rules)
+            if mixed:
+                result.rows = result.rows.filter(pl.col("family") != portfolio.PORTFOLIO)
             for h in served:
                 entries.append(_entry(symbol, h, versions[symbol, h], uri, model.window, result, missing, windows))
     entries.sort(key=lambda e: (e["symbol"], HORIZON_NAMES.index(e["horizon"])))
@@ -164,6 +175,7 @@ def evaluate(start, end, symbols, horizons, alias, version, as_json) -> None:
         "as_of": as_of.isoformat(),
         "walk_forward_windows": windows,
         "rule": RULE,
+        "portfolio_rules": rules.metadata(),
         "entries": entries,
     }
     if as_json:
@@ -192,6 +204,7 @@ def _entry(symbol, h, named, uri, window, result, missing, windows) -> dict:
         "days_evaluated": [str(d) for d in result.days[h]],
         "pending_days": [str(d) for d in result.pending[h]],
         "missing_days": [str(d) for d in missing],
+        "flat_starts": [str(d) for d in result.flat_starts],
         "families": families,
         "walk_forward": {f: walk_forward(rows, f, h, windows) for f in model_families},
     }

@@ -8,7 +8,10 @@ Definitions:
   prediction has the label's sign;
 - PnL: sum of after-cost decision PnL (log-return units);
 - turnover: sum of |change of position| per decision day with rows (1.0 = one notional);
-- trades: decisions where the position changed;
+- trades: rows where the position changed, against the row before or, on a span's first
+  row, the position carried in (one continuous book: holding over midnight is no trade);
+- final position and exit cost: the position held at the span's last row, marked (its PnL
+  to there is booked), and what closing it would cost (``exit_cost``), stated, not charged;
 - max drawdown: largest fall of equity exp(cumulative PnL) from its running peak, as a
   fraction of the peak, with equity starting at 1;
 - daily Sharpe: mean / std (ddof 1) of daily PnL sums, annualised by sqrt(365) because
@@ -105,7 +108,7 @@ def calibration(prediction: pl.Series, label: pl.Series, buckets: int = CALIBRAT
 
 
 def series_figures(evaluated: pl.DataFrame) -> dict:
-    """Every figure of one evaluated series (see the module docstring)."""
+    """Every figure of one evaluated series, time-ordered (see the module docstring)."""
     decisions = evaluated.filter(pl.col("evaluable")).sort("t")
     days = evaluated.select(decision_day().n_unique()).item()
     turnover = float(evaluated["trade_size"].sum())
@@ -117,6 +120,8 @@ def series_figures(evaluated: pl.DataFrame) -> dict:
         "pnl": float(decisions["pnl"].sum()),
         "turnover": turnover / days if days else math.nan,
         "trades": int((evaluated["trade_size"] > TRADE_EPS).sum()),
+        "final_position": float(evaluated["position"][-1]) if evaluated.height else math.nan,
+        "exit_cost": float(evaluated["exit_cost"][-1]) if evaluated.height and "exit_cost" in evaluated.columns else math.nan,
         "max_drawdown": max_drawdown(decisions["pnl"].to_numpy()),
         "daily_sharpe": annualised_sharpe(daily_pnl(evaluated)["pnl"].to_numpy()),
     }

@@ -3,30 +3,41 @@ day D's feature rows, joined to the labels asset's labels, run through the one r
 strategy (``strategy.reference``) and the baselines (``strategy.baseline``), per horizon.
 
 Long format, one row per (family, horizon, t): model families are whatever the fitted model
-predicts; baselines are families ``flat``, ``buy_and_hold`` and ``momentum`` (no prediction).
-Each day starts flat (``initial_position`` 0) and pays its own entry: a partition's figures
-then depend on its own rows only, so they can be recomputed from the stored rows alone, and a
-backfill may evaluate days in any order.
+predicts, plus ``mean`` (the average of lgbm and mhnet, a family serving can trade);
+baselines are families ``flat``, ``buy_and_hold`` and ``momentum`` (no prediction); and
+``portfolio``, the combined position serving would hold for the symbol
+(``portfolio.book``: the served family's horizons weighted and sized by serving's rules),
+booked on the finest weighted horizon (its ``horizon`` column names it).
+
+One book across days: every series continues the previous day's book. ``carry`` gives each
+series' position at the end of day D-1 (``closing_positions`` of D-1's stored rows); a
+position held over midnight is then no trade, and buy-and-hold pays its entry once. A series
+without a carried position starts flat and pays its entry. Positions depend only on inputs
+known at their decision (never on labels), so D's closing positions are final once D's
+features and model are, whenever D's labels arrive.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import polars as pl
 
-from quant_assets.evaluation import metrics, strategy
+from quant_assets.evaluation import metrics, portfolio, strategy
 from quant_assets.evaluation.completeness import missing_horizons
 from quant_assets.labels.forward import gross_column, missing_column, net_column
 from quant_assets.labels.horizons import HORIZON_NAMES, HORIZONS
+from quant_assets.partitions import DaySymbol
 from quant_assets.timegrid import TS_DTYPE
 
 OOS_ASSET = "oos_eval"
 SUMMARY_KEY = "oos_summary"  # parquet footer key of the partition's summary JSON
+CARRY_KEY = "oos_carry"  # parquet footer key of where the day's opening positions came from
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,7 @@ ROW_SCHEMA: dict[str, pl.DataType] = {
     "trade_size": pl.Float64(),
     "evaluable": pl.Boolean(),
     "pnl": pl.Float64(),
+    "exit_cost": pl.Float64(),  # |position| * cost / 2: what closing the book here would cost (stated, not charged)
     "model_uri": pl.String(),  # the fit that predicted (null for baselines)
     "fit_end": TS_DTYPE,
 }
@@ -94,24 +106,66 @@ def _series(inputs: pl.DataFrame, h: str, prediction) -> pl.DataFrame:
     )
 
 
+Carry = Mapping[tuple[str, str], float]  # (family, horizon) -> position carried in
+
+
 def evaluate_day(
-    features: pl.DataFrame, labels: pl.DataFrame, predictions: dict[str, np.ndarray], fit: Fit, *, cost: float
+    features: pl.DataFrame,
+    labels: pl.DataFrame,
+    predictions: dict[str, np.ndarray],
+    fit: Fit,
+    *,
+    cost: float,
+    carry: Carry | None = None,
+    rules: portfolio.Rules | None = None,
 ) -> pl.DataFrame:
     """The partition's rows (``ROW_SCHEMA``). ``predictions[family][i, j]``: feature row i
-    (sorted by t), horizon ``HORIZON_NAMES[j]``; ``cost``: round trip as a fraction."""
+    (sorted by t), horizon ``HORIZON_NAMES[j]``; ``cost``: round trip as a fraction;
+    ``carry``: positions carried in from the previous day (a series not in it starts flat);
+    ``rules``: what serving trades, for the ``portfolio`` series (default: the serving
+    settings, ``portfolio.Rules.from_env``)."""
     inputs = day_inputs(features, labels)
-    frames = []
+    carry = carry or {}
+    rules = rules or portfolio.Rules.from_env()
+    predictions = portfolio.with_mean(predictions)
+    frames, served = [], {}
     for j, h in enumerate(HORIZON_NAMES):
         horizon = HORIZONS[h]
         for family, matrix in predictions.items():
             if matrix.shape != (inputs.height, len(HORIZON_NAMES)):
                 raise ValueError(f"{OOS_ASSET}: family {family} predicted shape {matrix.shape}, expected ({inputs.height}, {len(HORIZON_NAMES)})")
-            run = strategy.reference(_series(inputs, h, matrix[:, j]), horizon=horizon, cost=cost)
+            run = strategy.reference(_series(inputs, h, matrix[:, j]), horizon=horizon, cost=cost, initial_position=carry.get((family, h), 0.0))
             frames.append(_rows(run, family, h, fit))
+            if family == rules.family:
+                served[h] = run
         for name in strategy.BASELINES:
-            run = strategy.baseline(_series(inputs, h, None), name, horizon=horizon, cost=cost)
+            run = strategy.baseline(_series(inputs, h, None), name, horizon=horizon, cost=cost, initial_position=carry.get((name, h), 0.0))
             frames.append(_rows(run, name, h, None))
+    if rules.family in predictions:
+        run = portfolio.book(served, rules, cost=cost, carry=carry.get((portfolio.PORTFOLIO, rules.booked_on), 0.0))
+        frames.append(_rows(run, portfolio.PORTFOLIO, rules.booked_on, fit))
     return pl.concat(frames, how="vertical") if frames else pl.DataFrame(schema=ROW_SCHEMA)
+
+
+def closing_positions(rows: pl.DataFrame) -> dict[tuple[str, str], float]:
+    """(family, horizon) -> the position held at the series' last row: what the next day carries in."""
+    last = rows.sort("t").group_by("family", "horizon", maintain_order=True).agg(pl.col("position").last())
+    return {(f, h): p for f, h, p in last.iter_rows()}
+
+
+def previous_day(part: DaySymbol) -> DaySymbol:
+    """The partition whose closing positions open ``part``."""
+    return DaySymbol(part.day - timedelta(days=1), part.symbol)
+
+
+def carry_record(carry: Carry, source: str | None, why: str) -> dict:
+    """The footer's account of a day's opening positions: where they came from (``source``,
+    the previous day, or None: flat) and why, and the positions, keyed ``family/horizon``."""
+    return {"from": source, "why": why, "positions": {f"{f}/{h}": p for (f, h), p in sorted(carry.items())}}
+
+
+def carry_from_record(record: dict) -> dict[tuple[str, str], float]:
+    return {tuple(k.split("/", 1)): v for k, v in record["positions"].items()}
 
 
 def _rows(run: pl.DataFrame, family: str, h: str, fit: Fit | None) -> pl.DataFrame:

@@ -3,7 +3,10 @@
 - embargo: from the model partition's record and the horizons (never from a recorded embargo),
   and per stored prediction row, from the fit it names and the day of its ``t``;
 - labels: the stored label and net label of every row against the labels asset's;
-- summary: the figures recomputed from the stored rows against the stored summary.
+- summary: the figures recomputed from the stored rows against the stored summary;
+- carry: the positions the day opened with are those the previous day's stored rows closed
+  with (or flat, said so, where there is no previous day), and every series' first row
+  trades exactly its change from them.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import math
 
 import polars as pl
 
-from quant_assets.evaluation.oos import SUMMARY_KEY, summary
+from quant_assets.evaluation.oos import CARRY_KEY, SUMMARY_KEY, carry_from_record, summary
 from quant_assets.labels.forward import gross_column, net_column
 from quant_assets.labels.horizons import HORIZON_NAMES, embargo
 from quant_assets.partitions import DaySymbol
@@ -68,6 +71,36 @@ def summary_problems(part: DaySymbol, rows: pl.DataFrame, file_metadata: dict[st
     if not diffs:
         return []
     return [f"{part}: stored summary differs from the rows' in {len(diffs)} figures (first: {diffs[0]})"]
+
+
+def carry_problems(part: DaySymbol, rows: pl.DataFrame, file_metadata: dict[str, str], closed: dict | None) -> list[str]:
+    """The footer's opening positions are ``closed`` (``closing_positions`` of D-1's stored
+    rows; None: D-1 is not published, so the day must open flat), and each series' first
+    trade is its change from them."""
+    if CARRY_KEY not in file_metadata:
+        return [f"{part}: the partition file has no {CARRY_KEY} footer"]
+    record = json.loads(file_metadata[CARRY_KEY])
+    carried = carry_from_record(record)
+    problems = []
+    if closed is None:
+        if record["from"] is not None or carried:
+            problems.append(f"{part}: opens with positions carried from {record['from']}, but no previous day is published")
+    else:
+        differ = sorted(k for k in set(closed) | set(carried) if k in closed and not math.isclose(carried.get(k, 0.0), closed[k], abs_tol=ATOL))
+        if record["from"] is None:
+            problems.append(f"{part}: opens flat, but the previous day's book closed with positions ({len(closed)} series)")
+        elif differ:
+            f, h = differ[0]
+            problems.append(f"{part}: {len(differ)} series open with a position other than the previous day's close "
+                            f"(first: {f}/{h}: opened {carried.get((f, h), 0.0)}, closed {closed[f, h]})")  # fmt: skip
+    first = rows.sort("t").group_by("family", "horizon", maintain_order=True).first()
+    opened = pl.Series("opened", [carried.get((f, h), 0.0) for f, h in first.select("family", "horizon").iter_rows()], dtype=pl.Float64)
+    jumped = first.with_columns(opened).filter(((pl.col("position") - pl.col("opened")).abs() - pl.col("trade_size")).abs() > ATOL)
+    if jumped.height:
+        r = jumped.row(0, named=True)
+        problems.append(f"{part}: {jumped.height} series' first trade is not their change from the opening position "
+                        f"(first: {r['family']}/{r['horizon']} t={r['t']}: position {r['position']}, traded {r['trade_size']})")  # fmt: skip
+    return problems
 
 
 def _differences(stored, again, path: str):

@@ -3,9 +3,11 @@
 oos_eval scores day D with the model that served day D. Here one registered version is
 held fixed for the whole range, so a user can check, say, the champion on days it has never
 seen. The figures come from exactly oos_eval's code: every day goes through
-``oos.evaluate_day`` (so each day starts flat and pays its entry, as an oos_eval partition
-does) and the range's rows through ``oos.summary`` (``metrics.summarise``); over days that a
-version also served in oos_eval, the figures are those of oos_eval's stored rows.
+``oos.evaluate_day``, carrying the previous day's closing positions in as oos_eval does (one
+book over the range: it opens flat on the range's first day and after a day missing from
+the lake, said in ``flat_starts``), and the range's rows through ``oos.summary``
+(``metrics.summarise``); over days that a version also served in oos_eval, starting where
+oos_eval's book starts, the figures are those of oos_eval's stored rows.
 
 Rules of the range:
 
@@ -15,7 +17,8 @@ Rules of the range:
   silently covered fewer days than asked would be read as covering them all.
 - *Known labels only*: a (day, horizon) whose labels are not all known yet
   (``oos.day_missing_horizons``: the horizon has not passed, or the labels asset still
-  lacks some) is left out of that horizon's figures and reported as pending.
+  lacks some) is left out of that horizon's figures and reported as pending; its positions
+  still carry into the next day (they never depend on labels).
 
 The walk-forward estimate cuts the range's daily PnL into the gate's sub-windows
 (``walk_forward.window_sharpes``): its estimate is the mean sub-window Sharpe, its interval
@@ -32,7 +35,7 @@ from datetime import date, datetime, time, timedelta, timezone
 import numpy as np
 import polars as pl
 
-from quant_assets.evaluation import metrics, oos
+from quant_assets.evaluation import metrics, oos, portfolio
 from quant_assets.evaluation.strategy import BASELINES, STRATEGY
 from quant_assets.evaluation.walk_forward import DEFAULT_WINDOWS, beats_baselines, window_sharpes
 
@@ -60,6 +63,7 @@ class RangeRows:
     rows: pl.DataFrame
     days: dict[str, list[date]] = field(default_factory=dict)  # horizon -> days evaluated
     pending: dict[str, list[date]] = field(default_factory=dict)  # horizon -> days with labels not all known
+    flat_starts: list[date] = field(default_factory=list)  # days the book opened flat: the first, and each after a gap
 
 
 def evaluate_range(
@@ -70,20 +74,25 @@ def evaluate_range(
     *,
     cost: float,
     as_of: datetime,
+    rules: portfolio.Rules | None = None,
 ) -> RangeRows:
-    """``predict`` (the fixed model) on every day, each day through ``oos.evaluate_day``;
-    rows of the ``horizons`` asked for, minus each horizon's pending days."""
+    """``predict`` (the fixed model) on every day, each day through ``oos.evaluate_day``
+    with the previous day's closing positions; rows of the ``horizons`` asked for, minus
+    each horizon's pending days."""
     frames = []
     out = RangeRows(pl.DataFrame(), {h: [] for h in horizons}, {h: [] for h in horizons})
+    carry, last = {}, None
     for d in days:
         features = d.features.sort("t")
         pending = set(oos.day_missing_horizons(d.day, d.labels, as_of))
         ready = [h for h in horizons if h not in pending]
         for h in horizons:
             (out.pending if h in pending else out.days)[h].append(d.day)
-        if not ready:
-            continue
-        rows = oos.evaluate_day(features, d.labels, predict(features), fit, cost=cost)
+        if last is None or d.day - last != timedelta(days=1):
+            carry = {}
+            out.flat_starts.append(d.day)
+        rows = oos.evaluate_day(features, d.labels, predict(features), fit, cost=cost, carry=carry, rules=rules)
+        carry, last = oos.closing_positions(rows), d.day
         frames.append(rows.filter(pl.col("horizon").is_in(ready)).with_columns(day=pl.lit(d.day)))
     out.rows = pl.concat(frames, how="vertical") if frames else pl.DataFrame(schema={**oos.ROW_SCHEMA, "day": pl.Date()})
     return out

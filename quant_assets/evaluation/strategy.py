@@ -17,14 +17,26 @@ Reference strategy, with ``cost`` the round-trip cost as a fraction (22 bps by d
   and a year evaluated at once decide at the same instants; 1h, 4h and 1d align with UTC
   hours and midnights, 7d with Thursdays 00:00 UTC) and held on the rows in between;
 - PnL of a decision = position * label - |position - previous position| * cost / 2,
-  i.e. costs are charged on every change of position, half a round trip per unit.
+  i.e. costs are charged on every change of position, half a round trip per unit;
+- the exit cost of the position held at a row, ``|position| * cost / 2``, is stated
+  (``exit_cost``), never charged: the last row of a span says what closing its book would
+  cost, and the book goes on where a later span carries the position in.
+
+One book across days: a series is one continuous book. ``initial_position`` is the
+position carried in from before the first row (the previous day's last position; 0 where
+there is none, and then the first trade pays its entry). So buy-and-hold over ten days
+trades once, and a position held over midnight is no trade.
 
 Baselines go through the very same simulation: flat (0), buy-and-hold (+1 at every
 decision, so it pays the entry once) and momentum (sign of the trailing return).
 
-Missing data: a decision is *evaluable* when the label and every input of the rule are
-known and finite. A decision that is not evaluable keeps the previous position, trades
-nothing and accrues no PnL (null): a gap never invents a return nor charges a cost.
+Missing data: a grid instant is *decided* when every input of the rule is known and finite
+there (as serving decides: the label plays no part, so a position never depends on when
+its label became known, and a day's closing position is final once its inputs are); it is
+*evaluable* when it is decided and its label is known too. An instant that is not decided
+keeps the previous position and trades nothing; only evaluable decisions book PnL (else
+null): a gap never invents a return. A decided instant whose label is unknown (a day still
+partial, or a lasting gap in bars) trades, as serving would, and its PnL is unknown.
 """
 
 from __future__ import annotations
@@ -79,26 +91,41 @@ def simulate(
 ) -> pl.DataFrame:
     """Run a position rule over one time-ordered series (see the module docstring).
 
-    ``needs`` are the columns the rule reads; with ``label`` they decide evaluability.
-    ``initial_position`` is the position carried in from before the first row (0: start
-    flat, so the first trade pays its entry). Adds ``is_decision``, ``evaluable``,
-    ``position`` (held on every row), ``trade_size`` (|change| at a decision, else 0) and
-    ``pnl`` (after cost, on evaluable decisions only, else null).
+    ``needs`` are the columns the rule reads: known, they make a grid instant *decided*;
+    with ``label`` known too, *evaluable*. ``initial_position`` is the position carried in
+    from before the first row (the book's previous day; 0: start flat, so the first trade
+    pays its entry). Adds ``is_decision``, ``decided``, ``evaluable``, ``position`` (held on
+    every row), ``trade_size`` (|change| against the row before, or the carried position),
+    ``pnl`` (after cost, on evaluable decisions only, else null) and ``exit_cost``.
     """
     _validate(frame, [*needs, "label"], horizon, cost)
-    decision = on_grid(horizon)
-    known = [pl.col(c).is_not_null() & pl.col(c).cast(pl.Float64).is_finite() for c in (*needs, "label")]
-    evaluable = decision & pl.all_horizontal(known)
+    decided = on_grid(horizon) & pl.all_horizontal([known(c) for c in needs]) if needs else on_grid(horizon)
     held = (
-        pl.when(pl.col("evaluable")).then(position.cast(pl.Float64)).otherwise(None)
+        pl.when(pl.col("decided")).then(position.cast(pl.Float64)).otherwise(None)
         .forward_fill().fill_null(initial_position)
     )
-    out = frame.with_columns(is_decision=decision, evaluable=evaluable).with_columns(position=held)
+    out = frame.with_columns(is_decision=on_grid(horizon), decided=decided).with_columns(
+        evaluable=pl.col("decided") & known("label"), position=held
+    )
+    return book(out, cost=cost, initial_position=initial_position)
+
+
+def known(column: str) -> pl.Expr:
+    """The column holds a finite number."""
+    return pl.col(column).is_not_null() & pl.col(column).cast(pl.Float64).is_finite()
+
+
+def book(frame: pl.DataFrame, *, cost: float, initial_position: float = 0.0) -> pl.DataFrame:
+    """The one accounting of a book, given its held ``position`` per row and where it is
+    ``evaluable``: ``trade_size`` = |change| (the first row against ``initial_position``),
+    ``pnl`` = position * label - trade_size * cost / 2 on evaluable rows (else null), and
+    ``exit_cost`` = |position| * cost / 2, stated, not charged."""
     change = (pl.col("position") - pl.col("position").shift(1).fill_null(initial_position)).abs()
-    return out.with_columns(trade_size=change).with_columns(
+    return frame.with_columns(trade_size=change).with_columns(
         pnl=pl.when(pl.col("evaluable"))
         .then(pl.col("position") * pl.col("label") - pl.col("trade_size") * (cost / 2.0))
-        .otherwise(None)
+        .otherwise(None),
+        exit_cost=pl.col("position").abs() * (cost / 2.0),
     )
 
 

@@ -98,7 +98,14 @@ def test_the_figures_over_the_days_it_served_are_those_of_oos_evals_stored_rows(
     # the lake ends 11-12: the 7d labels of the last days are not known, the 1h ones all are
     assert entries["7d"]["pending_days"] and not entries["1h"]["pending_days"]
     assert entries["1h"]["families"]["lgbm"]["decisions"] == 24 * 7
-    assert set(entries["1h"]["families"]) >= {"lgbm", "mhnet", "flat", "buy_and_hold", "momentum"}
+    assert set(entries["1h"]["families"]) >= {"lgbm", "mhnet", "mean", "portfolio", "flat", "buy_and_hold", "momentum"}
+    # one book over the range, as oos_eval's: buy-and-hold enters once in seven days; the portfolio
+    # (served family, every horizon weighted: booked on 1h) is there with its final position and exit cost
+    assert entries["1h"]["flat_starts"] == [str(SERVED[0])]
+    assert all(entries[h]["families"]["buy_and_hold"]["trades"] == 1 for h in HORIZON_NAMES)
+    book = entries["1h"]["families"]["portfolio"]
+    assert book["exit_cost"] == pytest.approx(abs(book["final_position"]) * doc["round_trip_cost_bps"] / 1e4 / 2)
+    assert "portfolio" in entries["1h"]["walk_forward"] and doc["portfolio_rules"]["family"] == "lgbm"
 
 
 def test_the_version_stays_fixed_past_the_days_it_served_and_the_text_report_names_it(cli, home):

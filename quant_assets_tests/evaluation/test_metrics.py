@@ -90,3 +90,13 @@ def test_summarise_gives_every_figure_per_family_and_horizon():
     assert good["daily_sharpe"] == pytest.approx(metrics.annualised_sharpe(metrics.daily_pnl(one)["pnl"].to_numpy()))
     assert len(good["calibration"]) == metrics.CALIBRATION_BUCKETS
     assert [b["predicted"] for b in good["calibration"]] == sorted(b["predicted"] for b in good["calibration"])
+
+
+def test_trades_count_changes_against_the_carried_position_and_the_final_position_states_its_exit_cost():
+    t = [datetime(2025, 10, 8, h, tzinfo=UTC) for h in (1, 2, 3)]
+    f = frame(t, prediction=[0.0522, 0.0522, -0.0522], vol=[0.01] * 3, label=[0.01, 0.02, -0.01])
+    carried = metrics.series_figures(strategy.reference(f, horizon=HOUR, cost=0.0022, initial_position=1.0))
+    flat = metrics.series_figures(strategy.reference(f, horizon=HOUR, cost=0.0022))
+    assert carried["trades"] == 1 and flat["trades"] == 2  # holding the carried long is no trade
+    assert carried["pnl"] == pytest.approx(0.01 + 0.02 + 0.01 - 2 * 0.0011)  # the flip only; no exit charged
+    assert carried["final_position"] == -1.0 and carried["exit_cost"] == pytest.approx(0.0011)

@@ -62,10 +62,12 @@ def test_the_day_d_model_is_evaluated_on_day_d_and_is_partial_until_7d(lake, fit
     rows = store.read(OOS_ASSET, DAY)
     features = store.read(FEATURES_ASSET, DAY)
     model_families = set(rows.filter(pl.col("model_uri").is_not_null())["family"].unique())
-    assert model_families == {"lgbm", "mhnet", "lgbm_no_text", "lgbm_no_derivatives"}  # the ablations are evaluated too
+    # the ablations are evaluated too, and every family serving can trade (mean), and its portfolio
+    assert model_families == {"lgbm", "mhnet", "mean", "lgbm_no_text", "lgbm_no_derivatives", "portfolio"}
     assert not model_families & set(strategy.BASELINES)
     assert set(rows["family"].unique()) == model_families | set(strategy.BASELINES)
-    assert rows.height == len(model_families | set(strategy.BASELINES)) * len(HORIZON_NAMES) * features.height
+    assert rows.filter(pl.col("family") == "portfolio")["horizon"].unique().to_list() == ["1h"]
+    assert rows.height == (len(model_families | set(strategy.BASELINES)) - 1) * len(HORIZON_NAMES) * features.height + features.height
     models = rows.filter(pl.col("model_uri").is_not_null())
     assert (models["model_uri"] == record["model_uri"]).all() and (models["fit_end"] + embargo() <= DAY.start).all()
     # the predictions are the MLflow model's on this day's feature rows
@@ -78,6 +80,13 @@ def test_the_day_d_model_is_evaluated_on_day_d_and_is_partial_until_7d(lake, fit
     meta = {r.asset_materialization.partition: r.asset_materialization.metadata for r in mats}
     for m in meta.values():
         assert m["complete"].value is False and m["missing_horizons"].value == "7d"
+    # one book across days: the first day opens flat (no day before it was evaluated), the next carries its close
+    assert meta[str(DAY.dagster_key)]["carry_in"].value.startswith(f"flat: {OOS_ASSET} {oos.previous_day(DAY)} is not published")
+    second = DaySymbol(SERVED[1], modelkit.SYMBOL)
+    assert meta[str(second.dagster_key)]["carry_in"].value == f"from {SERVED[0]} (evaluated earlier in this run)"
+    closed = oos.closing_positions(rows)
+    opened = oos.carry_from_record(json.loads(store.read_file_metadata(OOS_ASSET, second)[oos.CARRY_KEY]))
+    assert opened == closed and any(p != 0 for p in closed.values())
     assert rows.filter(pl.col("horizon") == "7d")["label"].null_count() == rows.filter(pl.col("horizon") == "7d").height
     assert rows.filter((pl.col("horizon") == "1h") & (pl.col("family") == "lgbm"))["evaluable"].sum() == 24
     # the summary in the file footer is the one in the metadata, and is the rows'
@@ -97,7 +106,7 @@ def test_a_model_record_whose_fit_ends_inside_the_embargo_is_caught(lake, fitted
     store.write(MODELS_ASSET, DAY, record.with_columns(fit_end=pl.lit(late, record.schema["fit_end"])))
     results = _evaluate(lake, fitted, fresh_instance, days=(DAY.day,))
     checks = modelkit.checks_of(results)
-    assert _verdicts(results) == {"oos_embargo": False, "oos_labels_unchanged": True, "oos_summary_reproduces": True}
+    assert _verdicts(results) == {"oos_embargo": False, "oos_labels_unchanged": True, "oos_summary_reproduces": True, "oos_carry_in": True}
     description = checks["oos_embargo"].description
     assert str(DAY) in description and str(late) in description and "after the day starts" in description
     modelkit.assert_quarantined(lake, OOS_ASSET, [DAY], "oos_embargo")
@@ -116,7 +125,7 @@ def test_a_label_edited_on_its_way_to_the_stored_rows_is_caught(lake, fitted, fr
     monkeypatch.setattr(oos, "evaluate_day", editing)
     results = _evaluate(lake, fitted, fresh_instance, days=(DAY.day,))
     # the summary describes the stored rows faithfully: only the labels check can see it
-    assert _verdicts(results) == {"oos_embargo": True, "oos_labels_unchanged": False, "oos_summary_reproduces": True}
+    assert _verdicts(results) == {"oos_embargo": True, "oos_labels_unchanged": False, "oos_summary_reproduces": True, "oos_carry_in": True}
     description = modelkit.checks_of(results)["oos_labels_unchanged"].description
     assert f"{DAY}: 1 rows' labels differ" in description and f"momentum 1h t={edited['t']}" in description
     modelkit.assert_quarantined(lake, OOS_ASSET, [DAY], "oos_labels_unchanged")
@@ -132,10 +141,33 @@ def test_a_tampered_stored_summary_is_caught(lake, fitted, fresh_instance, monke
 
     monkeypatch.setattr(oos, "summary_json", flattering)
     results = _evaluate(lake, fitted, fresh_instance, days=(DAY.day,))
-    assert _verdicts(results) == {"oos_embargo": True, "oos_labels_unchanged": True, "oos_summary_reproduces": False}
+    assert _verdicts(results) == {"oos_embargo": True, "oos_labels_unchanged": True, "oos_summary_reproduces": False, "oos_carry_in": True}
     description = modelkit.checks_of(results)["oos_summary_reproduces"].description
     assert str(DAY) in description and "/lgbm/1h/pnl" in description
     modelkit.assert_quarantined(lake, OOS_ASSET, [DAY], "oos_summary_reproduces")
+
+
+def test_a_day_reevaluated_alone_opens_with_its_published_previous_day_and_a_flat_start_is_caught(lake, fitted, fresh_instance, monkeypatch):
+    assert all(r.success for r in _evaluate(lake, fitted, fresh_instance))
+    store = ParquetLake(str(lake))
+    second = DaySymbol(SERVED[1], modelkit.SYMBOL)
+    before = store.read(OOS_ASSET, second)
+    results = _evaluate(lake, fitted, fresh_instance, days=(SERVED[1],))  # the day alone: D-1 from the lake
+    assert _verdicts(results) == {n: True for n in CHECKS}
+    assert store.read(OOS_ASSET, second).equals(before)  # the same book, evaluated alone or after its previous day
+    evaluate_day = oos.evaluate_day
+
+    def forgetful(*args, carry=None, **kwargs):  # a faulty evaluator: every day starts flat, as before one book
+        return evaluate_day(*args, **kwargs)
+
+    monkeypatch.setattr(oos, "evaluate_day", forgetful)
+    results = _evaluate(lake, fitted, fresh_instance, days=(SERVED[1],))
+    assert _verdicts(results) == {"oos_embargo": True, "oos_labels_unchanged": True, "oos_summary_reproduces": True, "oos_carry_in": False}
+    description = modelkit.checks_of(results)["oos_carry_in"].description
+    assert str(second) in description and "first trade is not their change from the opening position" in description
+    # quarantined; readers still see the honest book published before
+    assert store.quarantined(OOS_ASSET) == [second] and store.read(OOS_ASSET, second).equals(before)
+    assert "oos_carry_in" in {f["check"] for f in store.quarantine_report(OOS_ASSET, second)["failed_checks"]}
 
 
 def test_missing_inputs_fail_with_one_clear_line_and_write_nothing(lake, fitted, fresh_instance):

@@ -33,16 +33,22 @@ def _days(first: date, n: int, unknown_from: int | None = None):
     return out, predictions
 
 
-def test_each_day_is_oos_evaluate_day_with_the_one_model_and_pending_horizons_are_left_out():
+def test_each_day_is_oos_evaluate_day_carrying_the_previous_close_and_pending_horizons_are_left_out():
     days, predictions = _days(date(2025, 11, 3), 5, unknown_from=3)
     by_first_t = {d.features["t"].min(): predictions[d.day] for d in days}
     result = range_eval.evaluate_range(days, lambda f: by_first_t[f["t"].min()], FIT, ("1h", "7d"), cost=COST, as_of=AS_OF)
     assert result.days == {"1h": [d.day for d in days], "7d": [d.day for d in days[:3]]}
     assert result.pending == {"1h": [], "7d": [d.day for d in days[3:]]}
-    for d in days:
-        alone = oos.evaluate_day(d.features, d.labels, predictions[d.day], FIT, cost=COST)
+    assert result.flat_starts == [days[0].day]
+    carry = {}
+    for d in days:  # a pending day still carries its positions into the next (they never wait on labels)
+        alone = oos.evaluate_day(d.features, d.labels, predictions[d.day], FIT, cost=COST, carry=carry)
+        carry = oos.closing_positions(alone)
         kept = alone.filter(pl.col("horizon").is_in(["1h", "7d"] if d in days[:3] else ["1h"]))
         assert result.rows.filter(pl.col("day") == d.day).drop("day").equals(kept)
+    # a day missing from the lake breaks the book: the day after it opens flat, and says so
+    gap = range_eval.evaluate_range([days[0], days[2]], lambda f: by_first_t[f["t"].min()], FIT, ("1h",), cost=COST, as_of=AS_OF)
+    assert gap.flat_starts == [days[0].day, days[2].day]
     assert set(result.rows["horizon"].unique()) == {"1h", "7d"}
     assert (result.rows.filter(pl.col("model_uri").is_not_null())["model_uri"] == FIT.model_uri).all()
 

@@ -68,16 +68,19 @@ def test_baselines_flat_buy_and_hold_pays_entry_once_momentum_follows_the_traili
         strategy.baseline(f, "random", horizon=HOUR)
 
 
-def test_a_decision_without_label_or_prediction_keeps_the_position_and_books_nothing():
+def test_a_decision_without_label_trades_as_serving_would_and_one_without_prediction_holds():
     f = frame(hours(4), prediction=[0.0122, -0.0522, float("nan"), -0.0522],
               vol=[0.02] * 4, label=[0.01, None, 0.02, -0.01])
     out = strategy.reference(f, horizon=HOUR, cost=COST)
+    # the label plays no part in deciding: a position never waits for its outcome to be known
+    assert out["decided"].to_list() == [True, True, False, True]
     assert out["evaluable"].to_list() == [True, False, False, True]
-    assert out["position"].to_list() == pytest.approx([0.5, 0.5, 0.5, -1.0])
+    assert out["position"].to_list() == pytest.approx([0.5, -1.0, -1.0, -1.0])
     assert out["pnl"].to_list()[1:3] == [None, None]
     # The change is charged once, when it really happens, against the held position.
-    assert out["trade_size"].to_list() == pytest.approx([0.5, 0.0, 0.0, 1.5])
-    assert out["pnl"][3] == pytest.approx(0.01 - 1.5 * COST / 2)
+    assert out["trade_size"].to_list() == pytest.approx([0.5, 1.5, 0.0, 0.0])
+    assert out["pnl"][3] == pytest.approx(0.01)
+    assert out["exit_cost"].to_list() == pytest.approx([0.5 * COST / 2] + [COST / 2] * 3)
 
 
 def test_a_day_alone_decides_and_books_as_the_whole_range_does():
@@ -89,6 +92,25 @@ def test_a_day_alone_decides_and_books_as_the_whole_range_does():
     glued = pl.concat([first, second])
     assert glued["position"].to_list() == whole["position"].to_list()
     assert glued["pnl"].to_list() == whole["pnl"].to_list()
+    assert glued["trade_size"].to_list() == whole["trade_size"].to_list()
+
+
+def test_buy_and_hold_over_ten_days_one_book_pays_its_entry_once():
+    days = series(date(2025, 10, 7), 10, skill=0.0, seed=4)
+    carried, flat_each_day = 0.0, []
+    trades = cost_paid = 0.0
+    for i in range(10):
+        day = days[288 * i : 288 * (i + 1)]
+        run = strategy.baseline(day, "buy_and_hold", horizon=HOUR, cost=COST, initial_position=carried)
+        carried = run["position"][-1]
+        trades += (run["trade_size"] > strategy.TRADE_EPS).sum()
+        cost_paid += (run["label"].filter(run["evaluable"]).sum() - run["pnl"].sum())
+        flat_each_day.append(strategy.baseline(day, "buy_and_hold", horizon=HOUR, cost=COST))
+    assert trades == 1 and cost_paid == pytest.approx(COST / 2)
+    # what a day-by-day book that starts flat (the old oos_eval) paid: ten entries
+    assert sum((r["trade_size"] > 0).sum() for r in flat_each_day) == 10
+    # the span's last row states the exit cost of the open position; it is not charged
+    assert run["exit_cost"][-1] == pytest.approx(COST / 2) and run["position"][-1] == 1.0
 
 
 def _positions_ignore_the_future(rule, needs, f, k: int) -> bool:

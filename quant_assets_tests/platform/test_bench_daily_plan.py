@@ -26,6 +26,8 @@ def test_the_plan_holds_every_asset_after_its_upstreams():
     assert sorted(plan) == sorted(every)
     for i, asset in enumerate(plan):
         for dep in defs.resolve_assets_def(AssetKey(asset)).dependency_keys:
+            if dep.to_user_string() == asset:  # oos_eval reads its own previous day: earlier days, same step
+                continue
             assert dep.to_user_string() in plan[:i], f"{asset} runs before its upstream {dep.to_user_string()}"
 
 
