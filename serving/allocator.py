@@ -1,8 +1,10 @@
 """From target positions to order sizes: risk budget, caps, minimum change, venue limits.
 
 For each symbol, ``target`` (the combined signal, a fraction in [-1, 1]) becomes a notional
-of ``target * risk_budget * capital``, capped at ``max_symbol * capital`` (the risk checks'
-``max_position``, one definition) and then scaled down with every other symbol until the
+of ``target * risk_budget * capital``, capped at ``max_symbol * equity`` (the risk checks'
+``max_position`` against the book's equity at the tick's marks: the very cap ``check_order``
+applies, so after a loss a capped order is sized down here instead of being refused there)
+and then scaled down with every other symbol until the
 gross notional is at most ``max_gross * capital``. The order is the difference between that
 and the position held, in base units at the decision bar's close; it is dropped when the
 change is below ``min_change * capital`` (no churn on noise), and when the venue would refuse
@@ -23,6 +25,19 @@ class Sizing:
     max_symbol: float
     max_gross: float
     min_change: float
+    # The book's equity at the tick's marks (``Ledger.equity``), the base of the per-symbol cap
+    # as in ``risk.checks.check_order``; None: the capital (a book that has not traded yet).
+    # The budget stays a share of the fixed capital, as the reference strategy's unit position
+    # stands for a fixed notional (what the replay-parity test compares).
+    equity: float | None = None
+
+    @property
+    def symbol_cap(self) -> float:
+        """The largest |notional| of one symbol: ``max_symbol`` of the equity (none below 0),
+        shaved by a part in 10^9 so the float round trip through base units stays under the
+        risk check's cap."""
+        base = self.capital if self.equity is None else max(self.equity, 0.0)
+        return self.max_symbol * base * (1 - 1e-9)
 
 
 @dataclass(frozen=True)
@@ -44,7 +59,7 @@ OUTSIDE_EXCHANGE_LIMITS = "OUTSIDE_EXCHANGE_LIMITS"
 
 
 def target_notionals(targets: dict[str, float], sizing: Sizing) -> dict[str, float]:
-    cap = sizing.max_symbol * sizing.capital
+    cap = sizing.symbol_cap
     wanted = {s: max(-cap, min(cap, t * sizing.risk_budget * sizing.capital)) for s, t in targets.items()}
     gross = sum(abs(v) for v in wanted.values())
     limit = sizing.max_gross * sizing.capital

@@ -13,6 +13,11 @@ from quant_assets import settings
 from quant_assets.automation.freshness import max_bar_age
 
 
+def flag(raw: str) -> bool:
+    """``true`` or ``false`` (any case)."""
+    return settings.one_of("true", "false")(raw.lower()) == "true"
+
+
 _fraction = settings.bounded(float, 0, 1, above=True)
 _non_negative = settings.bounded(float, 0)
 
@@ -117,6 +122,7 @@ class ServingSettings:
     max_bar_age_s: float  # data halt: newest bar older than this at tick time
     max_missing_sources: int  # data halt: more feature sources than this without a record
     max_drift: float  # data halt: mean |z| of the row against the model's fit window
+    flatten_without_champion: bool = True  # a horizon whose champion alias is removed is flattened, not held
 
 
 def serving_settings() -> ServingSettings:
@@ -137,4 +143,5 @@ def serving_settings() -> ServingSettings:
             "QUANT_ASSETS_SERVING_MAX_MISSING_SOURCES", "1", settings.bounded(int, 0), "a whole number of sources, e.g. 1"
         ),
         max_drift=settings.read("QUANT_ASSETS_SERVING_MAX_DRIFT", "5", positive, "a mean |z-score|, e.g. 5"),
+        flatten_without_champion=settings.read("QUANT_ASSETS_SERVING_FLATTEN_WITHOUT_CHAMPION", "true", flag, "true or false"),
     )

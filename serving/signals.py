@@ -24,6 +24,8 @@ from quant_assets.evaluation.oos import TRAILING
 from quant_assets.labels.horizons import HORIZONS
 from quant_assets.timegrid import TS_DTYPE
 
+NO_MODEL = "none: champion removed"  # a flat decision's model_uri (no model decided it)
+
 
 def on_grid(h: str, t: datetime) -> bool:
     """True when ``t`` is one of horizon ``h``'s decision instants (``strategy.on_grid``)."""
@@ -63,3 +65,10 @@ def decide(features: pl.DataFrame, predictions: dict[tuple[str, str], float], mo
 def targets(held: dict[tuple[str, str], float], weights: dict[str, float], symbols: list[str]) -> dict[str, float]:
     """symbol -> sum_h w_h * held position_h (a horizon never decided holds 0)."""
     return {s: sum(w * held.get((s, h), 0.0) for h, w in weights.items()) for s in symbols}
+
+
+def flat(symbol: str, horizon: str, t: datetime, cost: float) -> dict:
+    """A flat decision of ``symbol``'s ``horizon`` at ``t`` with no model behind it (a
+    ``signals`` row): what the tick records to flatten a horizon whose champion was removed."""
+    return {"symbol": symbol, "horizon": horizon, "t": t, "model_uri": NO_MODEL, "prediction": 0.0, "cost": cost, "vol": 0.0,
+            "edge": 0.0, "score": 0.0, "position": 0.0}  # fmt: skip
