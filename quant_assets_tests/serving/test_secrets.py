@@ -15,7 +15,7 @@ from quant_assets_tests.recorded_exchange import fixture, http_error
 from quant_assets_tests.serving.kit import BAR_T, BTC_1205_OPEN, FAKE, LIVE, LOOSE, binance_live, echo_client_id, order
 from serving.execution.batch import run_batch
 from serving.execution.live import LiveExecutionError
-from serving.settings import exchange_credentials
+from serving.settings import exchange_account
 
 
 def test_a_live_run_leaves_the_keys_in_no_artefact(tmp_path, monkeypatch, caplog, capfd):
@@ -27,7 +27,8 @@ def test_a_live_run_leaves_the_keys_in_no_artefact(tmp_path, monkeypatch, caplog
     monkeypatch.setenv("QUANT_ASSETS_EXCHANGE_API_KEY", FAKE.api_key)
     monkeypatch.setenv("QUANT_ASSETS_EXCHANGE_API_SECRET", FAKE.secret)
     caplog.set_level(logging.DEBUG)
-    credentials = exchange_credentials()
+    account = exchange_account()
+    credentials = account.process_config_and_initialize().credentials()  # as Dagster resolves it for a run
     assert credentials == FAKE and FAKE.api_key not in repr(credentials) + str(credentials)
 
     ledger = Ledger.open()
