@@ -90,13 +90,7 @@ def test_paper_sensor_on_a_live_source_ticks_on_the_clock_not_the_lake(env, monk
 
 
 def _drop(env, days, name="drop") -> FileDropMarketData:
-    """A file market source holding the lake's BTC bars of ``days`` (what an exchange download looks like)."""
-    store = ParquetLake(str(env / "lake"))
-    frame = pl.concat([store.read(BARS_ASSET, DaySymbol(d, modelkit.SYMBOL)) for d in days])
-    folder = env / name
-    folder.mkdir(exist_ok=True)
-    frame.select("ts", "open", "high", "low", "close", "volume").with_columns(symbol=pl.lit("BTC/USDT")).write_parquet(folder / "bars.parquet")
-    return FileDropMarketData(folder=str(folder), pattern="bars.parquet", source_name="recorded")
+    return FileDropMarketData(folder=str(tradekit.file_drop(env, days, name)), pattern="bars.parquet", source_name="recorded")
 
 
 def _run(env, bar, instance, market_data=None, now=None):
