@@ -58,7 +58,7 @@ class TickConfig(Config):
 
 
 def build_trader(mode: str, lake: LakeResource, mlflow_tracking: MlflowTracking, ledger: Ledger, clock,
-                 account: ExchangeAccount | None = None) -> Trader:  # fmt: skip
+                 account: ExchangeAccount) -> Trader:  # fmt: skip
     from serving.execution.paper import PaperAdapter
     from serving.features import FeatureServer
 
@@ -66,13 +66,12 @@ def build_trader(mode: str, lake: LakeResource, mlflow_tracking: MlflowTracking,
     features = FeatureServer(lake.lake())
     models = ChampionModels(mlflow_tracking.tracking(), Path(mlflow_tracking.cache_root).parent / "serving-models")
     market_type = settings.read("QUANT_ASSETS_MARKET_TYPE", "spot", expect="spot or swap")
-    account = account or ExchangeAccount()
     book = Book(mode, cfg.strategy if mode == "paper" else account.strategy(cfg.strategy), "USDT", cfg.capital)
     common = dict(ledger=ledger, models=models, features=features, book=book, symbols=settings.universe(), config=cfg,
                   limits=risk_limits(), market_type=market_type)  # fmt: skip
     if mode == "paper":
         return Trader(adapter=PaperAdapter(lake_bars(features, clock), paper_costs()), **common)
-    from serving.execution.live import LiveAdapter, live_exchange, market_refusal
+    from serving.execution.live import LiveAdapter, market_refusal
 
     exchange = live_client(account, settings.read("QUANT_ASSETS_EXCHANGE", "binance", expect="a ccxt exchange id"), market_type)
     exchange.load_markets()

@@ -75,3 +75,15 @@ def test_a_live_run_leaves_the_keys_in_no_artefact(tmp_path, monkeypatch, caplog
         for secret in (FAKE.api_key, FAKE.secret, "LEAKCANARY"):
             assert secret not in text, f"{secret[:12]}... leaked into the {name}"
     assert "Order rejected for key <redacted>" in dump, "the venue's reason is kept, the key cut out"
+
+
+def test_a_bad_ledger_url_is_named_with_its_password_hidden(monkeypatch):
+    from quant_assets.settings import SettingsError
+    from serving.settings import ledger_url
+
+    monkeypatch.setenv("QUANT_ASSETS_LEDGER_URL", "mysql://trader:QAPLANTEDPW-LEAKCANARY@db:3306/ledger")
+    with pytest.raises(SettingsError) as bad:
+        ledger_url()
+    message = str(bad.value)
+    assert "QUANT_ASSETS_LEDGER_URL='mysql://trader:***@db:3306/ledger'" in message and "\n" not in message
+    assert "LEAKCANARY" not in message
