@@ -65,7 +65,7 @@ def paper_check(parity: list[DayParity]) -> AssetCheckResult:
     """Passes when every paper book that ticked that day is within its bound; a book that could
     not be compared (a missing mark or bar) fails too: the day's paper record is incomplete."""
     failing = [p for p in parity if not p.within]
-    lines = [p.line() for p in (failing or parity)] or ["no paper book ticked that day"]
+    lines = [p.line() for p in (failing or parity)] or ["no paper book ticked that day (or the day is not over)"]
     return AssetCheckResult(
         check_name=PAPER_CHECK,
         passed=not failing,

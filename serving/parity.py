@@ -17,8 +17,9 @@ quantity (the notional drifts with the price), fills at the next bar's open (not
 decision's close) and trades the drifted notional back to its target. A gap beyond the bound
 is the paper book not doing what the reference says its decisions are worth: fees or
 slippage other than half the round-trip cost, a fill at a wrong price, an order the risk
-checks refused, a partial fill. Where the book lacks the marks of either end of the day, or
-the lake a bar it needs, the day is not compared and the problem is named.
+checks refused, a partial fill. Where the book lacks the marks of either end of the day (a
+book's first day opens at its starting cash), or the lake a bar it needs, the day is not
+compared and the problem is named.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from quant_assets.evaluation import strategy
 from quant_assets.lake.store import ParquetLake
 from quant_assets.market.bars import BARS_ASSET
 from quant_assets.partitions import DaySymbol
-from quant_assets.timegrid import BAR, TS_DTYPE
+from quant_assets.timegrid import BAR, TS_DTYPE, utc_now
 from serving import signals
 from quant_assets.symbols import Symbol
 from serving.allocator import Sizing, allocate
@@ -96,13 +97,16 @@ class DayParity:
 
 
 def paper_parity(ledger: Ledger, store: ParquetLake, day: date, cfg: ServingSettings, limits: RiskLimits) -> list[DayParity]:
-    """Every paper book that ticked on UTC ``day``, against the reference on its decisions."""
+    """Every paper book that ticked during UTC ``day``, against the reference on its decisions
+    (none before the day is over: its closing mark does not exist yet)."""
     start = datetime.combine(day, time(), UTC)
+    if start + timedelta(days=1) > utc_now():
+        return []
     marks = ledger.t["equity_marks"]
     with ledger.engine.connect() as conn:
         books = conn.execute(
             sa.select(marks.c.strategy).distinct()
-            .where(marks.c.mode == MODE, marks.c.ts >= _naive(start), marks.c.ts <= _naive(start + timedelta(days=1)))
+            .where(marks.c.mode == MODE, marks.c.ts >= _naive(start), marks.c.ts < _naive(start + timedelta(days=1)))
         ).scalars().all()  # fmt: skip
     opening = {(b.mode, b.strategy): b.positions for b in day_books(ledger, day - timedelta(days=1))}  # at the day's 00:00
     return [
@@ -119,6 +123,8 @@ def book_parity(ledger: Ledger, store: ParquetLake, strategy_name: str, day: dat
     end = start + timedelta(days=1)
     book = f"{MODE}/{strategy_name}"
     equity = _equity_marks(ledger, strategy_name, start, end)
+    if start not in equity and not _marked_before(ledger, strategy_name, start):  # its first day: it opened flat, with its cash
+        equity[start] = _starting_cash(ledger, strategy_name)
     missing = [f"{t:%Y-%m-%d %H:%M}" for t in (start, end) if t not in equity]
     if missing:
         return DayParity(book, day, None, None, None, 0, f"no equity mark at {' and '.join(missing)} (the book did not tick then)")
@@ -170,6 +176,18 @@ def _equity_marks(ledger: Ledger, strategy_name: str, since: datetime, until: da
             .where(marks.c.mode == MODE, marks.c.strategy == strategy_name, marks.c.ts >= _naive(since), marks.c.ts <= _naive(until))
         ).all()  # fmt: skip
     return {ts.replace(tzinfo=UTC): eq for ts, eq in rows}
+
+
+def _marked_before(ledger: Ledger, strategy_name: str, start: datetime) -> bool:
+    marks = ledger.t["equity_marks"]
+    with ledger.engine.connect() as conn:
+        first = conn.execute(sa.select(sa.func.min(marks.c.ts)).where(marks.c.mode == MODE, marks.c.strategy == strategy_name)).scalar()
+    return first is not None and first < _naive(start)
+
+
+def _starting_cash(ledger: Ledger, strategy_name: str) -> float:
+    (cash,) = ledger.cash(MODE, strategy_name)
+    return float(cash["starting"])
 
 
 def _sizing_instants(ledger: Ledger, strategy_name: str, start: datetime, end: datetime) -> tuple[dict[datetime, set[str]], float]:

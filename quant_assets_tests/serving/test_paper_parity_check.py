@@ -19,7 +19,7 @@ from quant_assets.timegrid import BAR
 from quant_assets_tests import modelkit
 from quant_assets_tests.serving import tradekit
 from quant_assets_tests.serving.conftest import SERVED
-from serving.assets import PAPER_CHECK, trading_book
+from serving.assets import PAPER_CHECK, paper_check, trading_book
 from serving.ledger import Ledger
 from serving.parity import paper_parity
 from serving.replay import replay_trader
@@ -83,12 +83,15 @@ def test_an_honest_paper_day_passes_and_a_mispriced_fee_warns_with_the_figures(h
     print(f"planted fees: {planted.description}")
 
 
-def test_a_book_without_the_days_marks_is_named_not_compared(home, monkeypatch):
+def test_a_book_that_stopped_ticking_is_named_not_compared(home, monkeypatch):
+    """A book that ticked from noon to 13:00 only: its first day opens at its starting cash,
+    and without the closing mark at the next 00:00 the day is not compared, and says why."""
     monkeypatch.setenv("QUANT_ASSETS_SYMBOLS", modelkit.SYMBOL)
     tradekit.crown(home, -1)
     replay_trader(Ledger.open(), [modelkit.SYMBOL], "noon").run(START + timedelta(hours=12), START + timedelta(hours=13))
     (parity,) = paper_parity(Ledger.open(), ParquetLake(str(home / "lake")), DAY, serving_settings(), risk_limits())
-    assert not parity.within and "no equity mark at" in parity.problem and f"{DAY} 00:00" in parity.problem
+    assert not parity.within and parity.problem.startswith(f"no equity mark at {DAY + timedelta(days=1)} 00:00")
+    assert "noon: not compared" in paper_check([parity]).description and not paper_check([parity]).passed
 
 
 def test_like_for_like_the_checks_reference_is_oos_evals(home, monkeypatch):
