@@ -7,7 +7,7 @@ load with one line naming the variable (``settings.exit_on_settings_error``).
 from __future__ import annotations
 
 import ccxt
-from dagster import Definitions, load_asset_checks_from_modules, load_assets_from_modules
+from dagster import Definitions, EnvVar, load_asset_checks_from_modules, load_assets_from_modules
 
 from quant_assets import settings
 
@@ -53,6 +53,7 @@ from quant_assets.resources.market_data import (
     MarketDataSource,
 )
 from serving.jobs import live_trading_sensor, paper_trading_sensor, trading_tick_job
+from serving.settings import exchange_account
 from quant_assets.resources.social_data import (
     BundleSocialText,
     FileDropSocialText,
@@ -145,11 +146,21 @@ def mlflow_tracking() -> MlflowTracking:
     where links in asset metadata point (default: ``quant-assets mlflow``'s http://127.0.0.1:5000)."""
     store = MlflowStore.from_env()
     return MlflowTracking(
-        tracking_uri=store.tracking_uri,
+        tracking_uri=_from_env_var(store.tracking_uri, "QUANT_ASSETS_MLFLOW_TRACKING_URI", "QUANT_ASSETS_MLFLOW_PG_URL"),
         artifact_root=store.artifact_root,
         cache_root=settings.home().cache.rstrip("/") + "/models",
         ui_url=settings.read("QUANT_ASSETS_MLFLOW_UI_URL", "http://127.0.0.1:5000", expect="the MLflow UI's address, e.g. http://127.0.0.1:5000"),
     )
+
+
+def _from_env_var(value: str, *names: str) -> str | EnvVar:
+    """``value`` as the EnvVar of the first of ``names`` that is set (the variable it came
+    from): a URL that may carry a database password reaches the resource through the
+    environment, so the UI and the run's config show the variable's name, never the value."""
+    for name in names:
+        if settings.is_set(name):
+            return EnvVar(name)
+    return value
 
 
 def build_definitions() -> Definitions:
@@ -163,6 +174,7 @@ def build_definitions() -> Definitions:
         "embedding_model": embedding_model(),
         "mlflow_tracking": mlflow_tracking(),
         "model_training": ModelTraining(),
+        "exchange_account": exchange_account(),  # the live keys, as EnvVars (never config values)
     }
     return Definitions(
         assets=[

@@ -1,8 +1,10 @@
 """From target positions to order sizes: risk budget, caps, minimum change, venue limits.
 
 For each symbol, ``target`` (the combined signal, a fraction in [-1, 1]) becomes a notional
-of ``target * risk_budget * capital``, capped at ``max_symbol * capital`` (the risk checks'
-``max_position``, one definition) and then scaled down with every other symbol until the
+of ``target * risk_budget * capital``, capped at ``max_symbol * equity`` (the risk checks'
+``max_position`` against the book's equity at the tick's marks: the very cap ``admit``
+applies, so after a loss a capped order is sized down here instead of being refused there)
+and then scaled down with every other symbol until the
 gross notional is at most ``max_gross * capital`` (``quant_assets.evaluation.portfolio``, the
 rules oos_eval's ``portfolio`` series sizes with too). The order is the difference between
 that and the position held, in base units at the decision bar's close; it is dropped when the

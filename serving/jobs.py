@@ -7,8 +7,10 @@ config); its output metadata is the book after the tick (positions, cash, PnL, o
 for one bar, and the ledger's client order ids make a rerun place nothing twice).
 ``live_trading_sensor`` is the same job with the live adapter: STOPPED by default, and even
 when a person starts it, it requests nothing unless live trading was enabled in the ledger by
-a person (``quant-assets trading enable-live``) and the exchange keys are in the environment;
-the order batch checks both again before any order.
+a person (``quant-assets trading enable-live``) and the ``exchange_account`` resource holds the
+keys of its mode (real, or testnet under ``QUANT_ASSETS_EXCHANGE_SANDBOX``) and not the other's;
+the order batch checks both again before any order. The keys are EnvVar fields of that
+resource: no run config, resource config or metadata carries them.
 """
 
 
@@ -41,7 +43,7 @@ from serving.execution.batch import Book
 from serving.ledger import Ledger
 from serving.ledger.daily import opening_equity
 from serving.models import ChampionModels
-from serving.settings import exchange_credentials, paper_costs, risk_limits, serving_settings
+from serving.settings import ExchangeAccount, paper_costs, risk_limits, serving_settings
 from serving.tick import Trader, lake_bars, run_tick
 
 UTC = timezone.utc
@@ -55,7 +57,8 @@ class TickConfig(Config):
     now: str = ""  # the clock, ISO; only tests and drills set it (empty: the wall clock)
 
 
-def build_trader(mode: str, lake: LakeResource, mlflow_tracking: MlflowTracking, ledger: Ledger, clock) -> Trader:
+def build_trader(mode: str, lake: LakeResource, mlflow_tracking: MlflowTracking, ledger: Ledger, clock,
+                 account: ExchangeAccount) -> Trader:  # fmt: skip
     from serving.execution.paper import PaperAdapter
     from serving.features import FeatureServer
 
@@ -63,23 +66,35 @@ def build_trader(mode: str, lake: LakeResource, mlflow_tracking: MlflowTracking,
     features = FeatureServer(lake.lake())
     models = ChampionModels(mlflow_tracking.tracking(), Path(mlflow_tracking.cache_root).parent / "serving-models")
     market_type = settings.read("QUANT_ASSETS_MARKET_TYPE", "spot", expect="spot or swap")
-    book = Book(mode, cfg.strategy, "USDT", cfg.capital)
+    book = Book(mode, cfg.strategy if mode == "paper" else account.strategy(cfg.strategy), "USDT", cfg.capital)
     common = dict(ledger=ledger, models=models, features=features, book=book, symbols=settings.universe(), config=cfg,
                   limits=risk_limits(), market_type=market_type)  # fmt: skip
     if mode == "paper":
         return Trader(adapter=PaperAdapter(lake_bars(features, clock), paper_costs()), **common)
-    from serving.execution.live import LiveAdapter, live_exchange, market_refusal
+    from serving.execution.live import LiveAdapter, market_refusal
 
-    credentials = exchange_credentials()
-    if credentials is None:  # the batch would halt with LIVE_KEYS_MISSING; without keys there is no client either
-        raise RuntimeError("live trading needs QUANT_ASSETS_EXCHANGE_API_KEY and QUANT_ASSETS_EXCHANGE_API_SECRET")
-    exchange = live_exchange(settings.read("QUANT_ASSETS_EXCHANGE", "binance", expect="a ccxt exchange id"), market_type, credentials)
+    exchange = live_client(account, settings.read("QUANT_ASSETS_EXCHANGE", "binance", expect="a ccxt exchange id"), market_type)
     exchange.load_markets()
     return Trader(
         adapter=LiveAdapter(exchange), keys_present=True,
         venue_refusal=lambda s, q, p: market_refusal(exchange, s, q, p),
         precision=lambda s, q: float(exchange.amount_to_precision(s, q)), **common,
     )  # fmt: skip
+
+
+def live_client(account: ExchangeAccount, exchange_id: str, market_type: str):
+    """The live adapter's ccxt client for ``account``: on the venue's testnet in sandbox mode
+    (ccxt's ``set_sandbox_mode(True)`` swaps ``urls['api']`` for ``urls['test']``, e.g. Binance
+    spot's testnet.binance.vision), before any request, so no call reaches the real venue."""
+    from serving.execution.live import live_exchange
+
+    credentials = account.credentials()
+    if credentials is None:  # the batch would halt with LIVE_KEYS_MISSING; without keys there is no client either
+        raise RuntimeError(f"live trading refused: {account.refusal()}")
+    exchange = live_exchange(exchange_id, market_type, credentials)
+    if account.sandbox:
+        exchange.set_sandbox_mode(True)  # ccxt raises NotSupported for a venue without a testnet
+    return exchange
 
 
 def newest_bars(market_data: MarketDataSource, store: ParquetLake, symbols: list[str], t: datetime, now: datetime) -> pl.DataFrame:
@@ -97,14 +112,14 @@ def newest_bars(market_data: MarketDataSource, store: ParquetLake, symbols: list
 @op(name=OP, description="Ingest the newest closed bars from the market source, then one trading tick for one closed bar: "
                          "champions, features, signals, risk, orders, fills.")  # fmt: skip
 def trading_tick_op(context: OpExecutionContext, config: TickConfig, lake: LakeResource, mlflow_tracking: MlflowTracking,
-                    market_data: MarketDataSource) -> dict:  # fmt: skip
+                    market_data: MarketDataSource, exchange_account: ExchangeAccount) -> dict:  # fmt: skip
     if config.mode not in ("paper", "live"):
         raise ValueError(f"mode must be paper or live, not {config.mode!r}")
     t = datetime.fromisoformat(config.bar).astimezone(UTC)
     ledger = Ledger.open()
     try:
         now = datetime.fromisoformat(config.now).astimezone(UTC) if config.now else utc_now()
-        trader = build_trader(config.mode, lake, mlflow_tracking, ledger, lambda: now)
+        trader = build_trader(config.mode, lake, mlflow_tracking, ledger, lambda: now, exchange_account)
         fetched = newest_bars(market_data, lake.lake(), trader.symbols, t, now)
         report = run_tick(trader, t, now=now, fetched_bars=fetched)
         context.add_output_metadata(book_metadata(ledger, trader, report, t))
@@ -206,8 +221,8 @@ def paper_trading_sensor(context: SensorEvaluationContext, market_data: MarketDa
 
 @sensor(job=trading_tick_job, minimum_interval_seconds=30, default_status=DefaultSensorStatus.STOPPED,
         description="Live trading: STOPPED by default; requests nothing unless a person enabled live trading "
-                    "(quant-assets trading enable-live) and the exchange keys are set.")  # fmt: skip
-def live_trading_sensor(context: SensorEvaluationContext, market_data: MarketDataSource):
+                    "(quant-assets trading enable-live) and the keys of the account's mode (real or testnet) are set.")  # fmt: skip
+def live_trading_sensor(context: SensorEvaluationContext, market_data: MarketDataSource, exchange_account: ExchangeAccount):
     ledger = Ledger.open()
     try:
         enabled, killed = ledger.live_enabled(), ledger.kill_switch()
@@ -215,8 +230,9 @@ def live_trading_sensor(context: SensorEvaluationContext, market_data: MarketDat
         ledger.close()
     if not enabled.on:
         return SkipReason("live trading has not been enabled by a person (quant-assets trading enable-live)")
-    if exchange_credentials() is None:
-        return SkipReason("QUANT_ASSETS_EXCHANGE_API_KEY and QUANT_ASSETS_EXCHANGE_API_SECRET are not both set")
+    refusal = exchange_account.refusal()
+    if refusal:
+        return SkipReason(refusal)
     if killed.on:
         return SkipReason(f"the kill switch is set (by {killed.by}: {killed.reason})")
     return _request(context, "live", market_data)

@@ -1,17 +1,27 @@
 """Trading settings, read through ``quant_assets.settings.read`` so a bad value is one line.
 
-Exchange keys are read here and nowhere else, from the environment only; they are handed to
-the live adapter and never written, logged or put in a message (``Credentials.__repr__``
-hides them, so even an accidental ``print`` of the object shows nothing).
+Exchange keys reach the code only through the ``ExchangeAccount`` resource, whose key fields
+are Dagster ``EnvVar``s (``exchange_account``): the run config, the resource config the UI
+shows and the event log carry the variables' names, never their values; Dagster resolves
+them in the run's process. They are handed to the live adapter and never written, logged or
+put in a message (``Credentials`` and ``ExchangeAccount`` hide them in their repr).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+from dagster import ConfigurableResource, EnvVar
 
 from quant_assets import settings
 from quant_assets.automation.freshness import max_bar_age
 from quant_assets.evaluation import portfolio
+
+
+def flag(raw: str) -> bool:
+    """``true`` or ``false`` (any case)."""
+    return settings.one_of("true", "false")(raw.lower()) == "true"
 
 
 _fraction = settings.bounded(float, 0, 1, above=True)
@@ -24,12 +34,25 @@ def _ledger_url(raw: str) -> str:
     return raw
 
 
+def hide_password(url: str) -> str:
+    """``scheme://user:***@host``: a database URL fit for a message."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
 def ledger_url() -> str:
-    """``QUANT_ASSETS_LEDGER_URL``, else a SQLite file under ``QUANT_ASSETS_HOME/ledger``."""
+    """``QUANT_ASSETS_LEDGER_URL``, else a SQLite file under ``QUANT_ASSETS_HOME/ledger``.
+
+    Read where the ledger is opened, never passed as run or resource config; a bad value is
+    named with its password hidden (the message reaches logs and the UI)."""
     if settings.is_set("QUANT_ASSETS_LEDGER_URL"):
-        return settings.read(
-            "QUANT_ASSETS_LEDGER_URL", None, _ledger_url, "a SQLAlchemy URL, e.g. postgresql+psycopg2://user@host:5432/ledger"
-        )
+        raw = settings.read("QUANT_ASSETS_LEDGER_URL", None)
+        try:
+            return _ledger_url(raw)
+        except ValueError as err:
+            raise settings.SettingsError(
+                f"QUANT_ASSETS_LEDGER_URL={hide_password(raw)!r} is not usable ({err}); "
+                "expected a SQLAlchemy URL, e.g. postgresql+psycopg2://user@host:5432/ledger"
+            ) from None
     folder = settings.home().ledger
     if "://" in folder:
         # SQLite needs a local file; a home in an object store needs a database URL for the ledger.
@@ -68,11 +91,70 @@ class Credentials:
     __str__ = __repr__
 
 
-def exchange_credentials() -> Credentials | None:
-    """The live adapter's keys, or ``None`` unless both are set (live trading then refuses)."""
-    key = settings.read("QUANT_ASSETS_EXCHANGE_API_KEY", "", expect="the exchange API key")
-    secret = settings.read("QUANT_ASSETS_EXCHANGE_API_SECRET", "", expect="the exchange API secret")
-    return Credentials(key, secret) if key and secret else None
+REAL_KEYS = ("QUANT_ASSETS_EXCHANGE_API_KEY", "QUANT_ASSETS_EXCHANGE_API_SECRET")
+SANDBOX_KEYS = ("QUANT_ASSETS_EXCHANGE_SANDBOX_API_KEY", "QUANT_ASSETS_EXCHANGE_SANDBOX_API_SECRET")
+TESTNET = "testnet"  # the suffix of a sandbox book's strategy name in the ledger
+
+
+class ExchangeAccount(ConfigurableResource):
+    """The live adapter's account at the venue: real or testnet (``sandbox``), and its keys.
+
+    Sandbox mode is the step between paper and live: the same live path (ccxt's real order
+    code, the live gate, the kill switch) against the venue's testnet, with testnet keys. Each
+    mode takes only its own keys and refuses the other's (``refusal``), so a real key cannot
+    trade on a sandbox run's assumptions nor a testnet key fail halfway through a real one.
+    """
+
+    sandbox: bool = False
+    api_key: str = ""  # EnvVar(QUANT_ASSETS_EXCHANGE_API_KEY)
+    secret: str = ""  # EnvVar(QUANT_ASSETS_EXCHANGE_API_SECRET)
+    sandbox_api_key: str = ""  # EnvVar(QUANT_ASSETS_EXCHANGE_SANDBOX_API_KEY)
+    sandbox_secret: str = ""  # EnvVar(QUANT_ASSETS_EXCHANGE_SANDBOX_API_SECRET)
+
+    def __repr__(self) -> str:  # never the keys: a repr ends up in logs and tracebacks
+        return f"ExchangeAccount(sandbox={self.sandbox}, keys=<hidden>)"
+
+    __str__ = __repr__
+
+    def refusal(self) -> str | None:
+        """Why this account cannot trade live, in one line naming the variables, or None."""
+        own, other = (SANDBOX_KEYS, REAL_KEYS) if self.sandbox else (REAL_KEYS, SANDBOX_KEYS)
+        values = {REAL_KEYS: (self.api_key, self.secret), SANDBOX_KEYS: (self.sandbox_api_key, self.sandbox_secret)}
+        mode = "on" if self.sandbox else "off"
+        if any(values[other]):
+            return (f"QUANT_ASSETS_EXCHANGE_SANDBOX is {mode} but {' / '.join(other)} are set: "
+                    f"{'real' if self.sandbox else 'testnet'} keys are refused; unset them")  # fmt: skip
+        if not all(values[own]):
+            return f"{own[0]} and {own[1]} are not both set"
+        return None
+
+    def credentials(self) -> Credentials | None:
+        """The keys of the mode the account is in, or None where ``refusal`` says why not."""
+        if self.refusal():
+            return None
+        return Credentials(self.sandbox_api_key, self.sandbox_secret) if self.sandbox else Credentials(self.api_key, self.secret)
+
+    def strategy(self, strategy: str) -> str:
+        """The live book's strategy name: a sandbox book is its own (``<strategy>-testnet``), so
+        testnet fills never enter the real live book's positions, cash, PnL or client order ids."""
+        return f"{strategy}-{TESTNET}" if self.sandbox else strategy
+
+
+def _secret(name: str) -> EnvVar | str:
+    # An EnvVar only for a variable set now: Dagster fails a run whose EnvVar is unset, and an
+    # unset key means "no key" (the account refuses live trading with its one line).
+    return EnvVar(name) if settings.is_set(name) else ""
+
+
+def exchange_account() -> ExchangeAccount:
+    """The ``exchange_account`` resource of the definitions, keys as EnvVars."""
+    return ExchangeAccount(
+        sandbox=settings.read("QUANT_ASSETS_EXCHANGE_SANDBOX", "false", flag, "true or false"),
+        api_key=_secret(REAL_KEYS[0]),
+        secret=_secret(REAL_KEYS[1]),
+        sandbox_api_key=_secret(SANDBOX_KEYS[0]),
+        sandbox_secret=_secret(SANDBOX_KEYS[1]),
+    )
 
 
 def risk_limits():
@@ -103,6 +185,7 @@ class ServingSettings:
     max_bar_age_s: float  # data halt: newest bar older than this at tick time
     max_missing_sources: int  # data halt: more feature sources than this without a record
     max_drift: float  # data halt: mean |z| of the row against the model's fit window
+    flatten_without_champion: bool = True  # a horizon whose champion alias is removed is flattened, not held
 
 
 def serving_settings() -> ServingSettings:
@@ -122,4 +205,5 @@ def serving_settings() -> ServingSettings:
             "QUANT_ASSETS_SERVING_MAX_MISSING_SOURCES", "1", settings.bounded(int, 0), "a whole number of sources, e.g. 1"
         ),
         max_drift=settings.read("QUANT_ASSETS_SERVING_MAX_DRIFT", "5", positive, "a mean |z-score|, e.g. 5"),
+        flatten_without_champion=settings.read("QUANT_ASSETS_SERVING_FLATTEN_WITHOUT_CHAMPION", "true", flag, "true or false"),
     )

@@ -25,6 +25,8 @@ from quant_assets.evaluation.oos import TRAILING
 from quant_assets.labels.horizons import HORIZONS
 from quant_assets.timegrid import TS_DTYPE
 
+NO_MODEL = "none: champion removed"  # a flat decision's model_uri (no model decided it)
+
 
 def on_grid(h: str, t: datetime) -> bool:
     """True when ``t`` is one of horizon ``h``'s decision instants (``strategy.on_grid``)."""
@@ -70,3 +72,10 @@ def targets(held: dict[tuple[str, str], float], weights: dict[str, float], symbo
     )
     out = frame.select("symbol", target=portfolio.combine(weights))
     return dict(zip(out["symbol"], out["target"]))
+
+
+def flat(symbol: str, horizon: str, t: datetime, cost: float) -> dict:
+    """A flat decision of ``symbol``'s ``horizon`` at ``t`` with no model behind it (a
+    ``signals`` row): what the tick records to flatten a horizon whose champion was removed."""
+    return {"symbol": symbol, "horizon": horizon, "t": t, "model_uri": NO_MODEL, "prediction": 0.0, "cost": cost, "vol": 0.0,
+            "edge": 0.0, "score": 0.0, "position": 0.0}  # fmt: skip

@@ -5,14 +5,17 @@ adapter, the book and the clock.
 For decision time ``t`` (the close of the newest closed bar), at clock ``now``:
 
 1. resolve each (symbol, horizon)'s champion; one without writes ``NO_CHAMPION`` and makes no
-   new decision (its held decision stays, a symbol never decided holds nothing);
+   new decision; a held non-zero decision of it is flattened (a flat ``signals`` row, order and
+   ``NO_CHAMPION_FLATTEN`` event) unless ``QUANT_ASSETS_SERVING_FLATTEN_WITHOUT_CHAMPION=false``
+   holds it (a symbol under a data halt is flattened at its next clean tick);
 2. the feature rows at ``t`` (``serving.features``, feature_matrix's own code) and the marks;
 3. data halts per symbol (``serving.risk.data``), each a ledger event; a halted symbol makes
    no decision and gets no order this tick;
 4. predict with the champions, decide the horizons due at ``t`` (``serving.signals``, the
    reference strategy's rule), record the decisions once;
 5. for the symbols that decided, combine the held decisions with the weights and size
-   orders (``serving.allocator``); the others hold their quantity until their next decision;
+   orders (``serving.allocator``, capped against the book's equity at the tick's marks, as the
+   risk check caps); the others hold their quantity until their next decision;
 6. the shared order batch (``execution.batch.run_batch``): kill switch, loss halts, live
    gate, idempotent orders by client order id, fills.
 """
@@ -47,6 +50,7 @@ from serving.risk.data import DataHalt, data_halts
 from serving.settings import ServingSettings
 
 NO_CHAMPION = "NO_CHAMPION"
+NO_CHAMPION_FLATTEN = "NO_CHAMPION_FLATTEN"
 
 
 @dataclass
@@ -74,6 +78,7 @@ class Trader:
 class TickReport:
     t: datetime
     no_champion: dict[tuple[str, str], str] = field(default_factory=dict)
+    flattened: dict[tuple[str, str], float] = field(default_factory=dict)  # held position flattened for want of a champion
     data_halts: dict[str, list[DataHalt]] = field(default_factory=dict)
     predictions: dict[tuple[str, str], float] = field(default_factory=dict)
     decisions: list[dict] = field(default_factory=list)
@@ -134,6 +139,7 @@ def run_tick(trader: Trader, t: datetime, now: datetime | None = None, fetched_b
         if missing:
             detail = "; ".join(f"{r.horizon}: {r.reason}" for r in missing)
             ledger.record_risk_event(book.mode, book.strategy, decision_bar, "model", NO_CHAMPION, detail, trader.ccxt(symbol))
+    orphans = _orphaned(ledger, book, t, report.no_champion) if cfg.flatten_without_champion and report.no_champion else {}
 
     rows, closes = trader.features.snapshot(trader.symbols, t, fetched_bars)
     report.marks = closes
@@ -155,8 +161,14 @@ def run_tick(trader: Trader, t: datetime, now: datetime | None = None, fetched_b
             for h, p in predict(champions, rows.filter(pl.col("symbol") == symbol), cfg.family).items():
                 report.predictions[symbol, h] = p
             models.update({(symbol, c.horizon): c.uri for c in champions})
-    report.decisions = signals.decide(rows, report.predictions, models, t, cost_from_env().fraction)
+    cost = cost_from_env().fraction
+    report.decisions = signals.decide(rows, report.predictions, models, t, cost)
+    report.flattened = {k: held for k, held in orphans.items() if k[0] not in report.data_halts}
+    report.decisions += [signals.flat(s, h, t, cost) for s, h in report.flattened]
     ledger.record_signals(book.mode, book.strategy, report.decisions)
+    for symbol in dict.fromkeys(s for s, _ in report.flattened):
+        detail = "; ".join(f"{h}: held {held:+.4g} flattened ({report.no_champion[s, h]})" for (s, h), held in report.flattened.items() if s == symbol)
+        ledger.record_risk_event(book.mode, book.strategy, decision_bar, "model", NO_CHAMPION_FLATTEN, detail, trader.ccxt(symbol))
     step("decided")
 
     # Like the reference strategy, a symbol is sized only when one of its horizons decides;
@@ -166,7 +178,10 @@ def run_tick(trader: Trader, t: datetime, now: datetime | None = None, fetched_b
     held = ledger.held_positions(book.mode, book.strategy, t)
     report.targets = signals.targets(held, cfg.weights, tradable)
     positions = {p["symbol"]: p["quantity"] for p in ledger.positions(book.mode, book.strategy)}
-    sizing = Sizing(cfg.capital, cfg.risk_budget, trader.limits.max_position, cfg.max_gross, cfg.min_change)
+    marks = {trader.ccxt(s): c for s, c in closes.items()}
+    # The equity the batch's MAX_POSITION check reads (same marks); a book not opened yet has its starting cash.
+    equity = ledger.equity(book.mode, book.strategy, marks) if ledger.cash(book.mode, book.strategy) else book.starting_cash
+    sizing = Sizing(cfg.capital, cfg.risk_budget, trader.limits.max_position, cfg.max_gross, cfg.min_change, equity)
     proposals, _ = allocate(
         {trader.ccxt(s): v for s, v in report.targets.items()},
         {trader.ccxt(s): closes[s] for s in tradable},
@@ -180,10 +195,15 @@ def run_tick(trader: Trader, t: datetime, now: datetime | None = None, fetched_b
                      closes[Symbol.from_ccxt(p.symbol).key])
         for p in proposals
     ]  # fmt: skip
-    marks = {trader.ccxt(s): c for s, c in closes.items()}
     report.batch = run_batch(ledger, trader.adapter, book, decision_bar, report.orders, marks, trader.limits,
                              keys_present=trader.keys_present, step=step)  # fmt: skip
     return report
+
+
+def _orphaned(ledger: Ledger, book: Book, t: datetime, no_champion: dict[tuple[str, str], str]) -> dict[tuple[str, str], float]:
+    """(symbol, horizon) without a champion -> its held decision, where that is not flat."""
+    held = ledger.held_positions(book.mode, book.strategy, t)
+    return {k: held[k] for k in no_champion if abs(held.get(k, 0.0)) > 0}
 
 
 def lake_bars(features: FeatureServer, clock: Callable[[], datetime]) -> Callable[[str, datetime], Bar | None]:

@@ -94,6 +94,19 @@ class Sizing:
     max_symbol: float
     max_gross: float
     min_change: float
+    # The book's equity at the tick's marks (``Ledger.equity``), the base of the per-symbol cap
+    # as in ``serving.risk.checks``; None: the capital (a book that has not traded yet, and the
+    # evaluation's unit book). The budget stays a share of the fixed capital, as the reference
+    # strategy's unit position stands for a fixed notional (what the replay-parity test compares).
+    equity: float | None = None
+
+    @property
+    def symbol_cap(self) -> float:
+        """The largest |notional| of one symbol: ``max_symbol`` of the equity (none below 0),
+        shaved by a part in 10^9 so the float round trip through base units stays under the
+        risk check's cap."""
+        base = self.capital if self.equity is None else max(self.equity, 0.0)
+        return self.max_symbol * base * (1 - 1e-9)
 
     def min_change_notional(self) -> float:
         """The smallest change of notional that is an order."""
@@ -125,7 +138,7 @@ class Rules:
 
     def metadata(self) -> dict:
         return {"family": self.family, "weights": dict(self.weights), "booked_on": self.booked_on,
-                **{k: v for k, v in asdict(self.sizing).items() if k != "capital"}}  # fmt: skip
+                **{k: v for k, v in asdict(self.sizing).items() if k not in ("capital", "equity")}}  # fmt: skip
 
 
 def with_mean(predictions: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -142,10 +155,10 @@ def combine(weights: Mapping[str, float], column: str = "position_{}") -> pl.Exp
 
 
 def sized(target: pl.Expr, sizing: Sizing, over: str) -> pl.Expr:
-    """Target notional: clip(target * risk_budget * capital, +-max_symbol * capital), then
+    """Target notional: clip(target * risk_budget * capital, +-symbol_cap), then
     every row of the same ``over`` group (the symbols of one instant) scaled down together
     until their gross is at most ``max_gross * capital``."""
-    cap = sizing.max_symbol * sizing.capital
+    cap = sizing.symbol_cap
     wanted = (target * (sizing.risk_budget * sizing.capital)).clip(-cap, cap)
     gross = wanted.abs().sum().over(over)
     limit = sizing.max_gross * sizing.capital

@@ -15,7 +15,7 @@ from quant_assets_tests.recorded_exchange import fixture, http_error
 from quant_assets_tests.serving.kit import BAR_T, BTC_1205_OPEN, FAKE, LIVE, LOOSE, binance_live, echo_client_id, order
 from serving.execution.batch import run_batch
 from serving.execution.live import LiveExecutionError
-from serving.settings import exchange_credentials
+from serving.settings import exchange_account
 
 
 def test_a_live_run_leaves_the_keys_in_no_artefact(tmp_path, monkeypatch, caplog, capfd):
@@ -27,7 +27,8 @@ def test_a_live_run_leaves_the_keys_in_no_artefact(tmp_path, monkeypatch, caplog
     monkeypatch.setenv("QUANT_ASSETS_EXCHANGE_API_KEY", FAKE.api_key)
     monkeypatch.setenv("QUANT_ASSETS_EXCHANGE_API_SECRET", FAKE.secret)
     caplog.set_level(logging.DEBUG)
-    credentials = exchange_credentials()
+    account = exchange_account()
+    credentials = account.process_config_and_initialize().credentials()  # as Dagster resolves it for a run
     assert credentials == FAKE and FAKE.api_key not in repr(credentials) + str(credentials)
 
     ledger = Ledger.open()
@@ -74,3 +75,15 @@ def test_a_live_run_leaves_the_keys_in_no_artefact(tmp_path, monkeypatch, caplog
         for secret in (FAKE.api_key, FAKE.secret, "LEAKCANARY"):
             assert secret not in text, f"{secret[:12]}... leaked into the {name}"
     assert "Order rejected for key <redacted>" in dump, "the venue's reason is kept, the key cut out"
+
+
+def test_a_bad_ledger_url_is_named_with_its_password_hidden(monkeypatch):
+    from quant_assets.settings import SettingsError
+    from serving.settings import ledger_url
+
+    monkeypatch.setenv("QUANT_ASSETS_LEDGER_URL", "mysql://trader:QAPLANTEDPW-LEAKCANARY@db:3306/ledger")
+    with pytest.raises(SettingsError) as bad:
+        ledger_url()
+    message = str(bad.value)
+    assert "QUANT_ASSETS_LEDGER_URL='mysql://trader:***@db:3306/ledger'" in message and "\n" not in message
+    assert "LEAKCANARY" not in message

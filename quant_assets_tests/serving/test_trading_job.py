@@ -24,6 +24,7 @@ from quant_assets_tests.serving import tradekit
 from quant_assets_tests.serving.conftest import SERVED
 from serving import jobs
 from serving.ledger import Ledger
+from serving.settings import exchange_account
 
 UTC = timezone.utc
 NOON = datetime(SERVED[1].year, SERVED[1].month, SERVED[1].day, 12, tzinfo=UTC)
@@ -89,13 +90,7 @@ def test_paper_sensor_on_a_live_source_ticks_on_the_clock_not_the_lake(env, monk
 
 
 def _drop(env, days, name="drop") -> FileDropMarketData:
-    """A file market source holding the lake's BTC bars of ``days`` (what an exchange download looks like)."""
-    store = ParquetLake(str(env / "lake"))
-    frame = pl.concat([store.read(BARS_ASSET, DaySymbol(d, modelkit.SYMBOL)) for d in days])
-    folder = env / name
-    folder.mkdir(exist_ok=True)
-    frame.select("ts", "open", "high", "low", "close", "volume").with_columns(symbol=pl.lit("BTC/USDT")).write_parquet(folder / "bars.parquet")
-    return FileDropMarketData(folder=str(folder), pattern="bars.parquet", source_name="recorded")
+    return FileDropMarketData(folder=str(tradekit.file_drop(env, days, name)), pattern="bars.parquet", source_name="recorded")
 
 
 def _run(env, bar, instance, market_data=None, now=None):
@@ -105,6 +100,7 @@ def _run(env, bar, instance, market_data=None, now=None):
         "lake": LakeResource(root=str(env / "lake")),
         "mlflow_tracking": MlflowTracking(tracking_uri=store.tracking_uri, artifact_root=store.artifact_root,
                                           cache_root=str(env / "cache" / "models")),
+        "exchange_account": exchange_account(),
     }  # fmt: skip
     now = (now or bar).isoformat()
     config = {"ops": {"run_trading_tick": {"config": {"mode": "paper", "bar": bar.isoformat(), "now": now}}}}
@@ -186,7 +182,8 @@ def test_live_sensor_is_stopped_and_refuses_unless_a_person_enabled_it(env, monk
     with DagsterInstance.ephemeral() as instance:
         def evaluate():
             bundles = BundleMarketData(bundles_root=str(env / "bundles"))
-            return jobs.live_trading_sensor(build_sensor_context(instance=instance, resources={"market_data": bundles}))
+            resources = {"market_data": bundles, "exchange_account": exchange_account()}  # the keys as the env has them now
+            return jobs.live_trading_sensor(build_sensor_context(instance=instance, resources=resources))
 
         assert "not been enabled by a person" in evaluate().skip_message
         ledger.set_live_enabled(True, "a person", "drill")

@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timezone
 
+import polars as pl
+
 from quant_assets.lake.store import ParquetLake
+from quant_assets.market.bars import BARS_ASSET
+from quant_assets.partitions import DaySymbol
 from quant_assets.registry.names import registered_name
 from quant_assets.registry.store import MlflowStore
 from quant_assets.registry.tracking import Tracking
@@ -41,3 +45,14 @@ def trader(home, ledger: Ledger, clock: list[datetime], symbols=(modelkit.SYMBOL
     models = ChampionModels(Tracking(MlflowStore.from_env()), home / "cache" / "serving-models")
     adapter = PaperAdapter(lake_bars(features, lambda: clock[0]), costs)
     return Trader(ledger, adapter, models, features, Book("paper", cfg.strategy, "USDT", cfg.capital), list(symbols), cfg, LOOSE)
+
+
+def file_drop(home, days, name: str = "drop"):
+    """A folder holding the lake's BTC bars of ``days`` as ``bars.parquet`` (what an exchange
+    download looks like): a ``file`` market source over it serves the tick's fetched bars."""
+    store = ParquetLake(str(home / "lake"))
+    frame = pl.concat([store.read(BARS_ASSET, DaySymbol(d, modelkit.SYMBOL)) for d in days])
+    folder = home / name
+    folder.mkdir(exist_ok=True)
+    frame.select("ts", "open", "high", "low", "close", "volume").with_columns(symbol=pl.lit("BTC/USDT")).write_parquet(folder / "bars.parquet")
+    return folder
