@@ -14,7 +14,7 @@ from quant_assets_tests.serving.conftest import SERVED
 from serving.allocator import Sizing, allocate
 from serving.execution.batch import risk_state
 from serving.ledger import Ledger
-from serving.risk.checks import MAX_POSITION, check_order
+from serving.risk.checks import MAX_POSITION, admit
 from serving.tick import NO_CHAMPION, NO_CHAMPION_FLATTEN, run_tick
 
 UTC = timezone.utc
@@ -52,8 +52,8 @@ def test_after_a_loss_a_capped_order_is_sized_to_the_cap_at_equity_and_passes_th
     old = Sizing(capital, 1.0, CAP, trader.config.max_gross, trader.config.min_change)  # no equity: the capital
     (proposal,), _ = allocate({BTC: target}, {BTC: order.reference_price}, {}, old)
     state = risk_state(ledger, trader.book, NOON, equity, keys_present=False)
-    refusal = check_order(BTC, proposal.quantity, order.reference_price, state, trader.limits, [])
-    assert refusal is not None and refusal.code == MAX_POSITION
+    allowed, refusal = admit(BTC, proposal.quantity, order.reference_price, state, trader.limits, [])
+    assert allowed == 0.0 and refusal is not None and refusal.code == MAX_POSITION
 
 
 def _into_a_position(trader, ledger, clock) -> float:
