@@ -233,9 +233,13 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
     now = utc_now()
     t0 = time.perf_counter()
     raw_rows = {}
-    for part, (features, labels, record) in inputs.items():
+    # One book across days: each symbol's days in order, each opening with the previous day's close.
+    for part, (features, labels, record) in sorted(inputs.items(), key=lambda kv: (kv[0].symbol, kv[0].day)):
         uri = record["model_uri"]
-        rows = oos.evaluate_day(features, labels, models[uri].predict(features), oos.Fit(uri, record["fit_end"]), cost=cost.fraction)
+        before = raw_rows.get(oos.previous_day(part))
+        carry = oos.closing_positions(before) if before is not None else None
+        rows = oos.evaluate_day(features, labels, models[uri].predict(features), oos.Fit(uri, record["fit_end"]), cost=cost.fraction,
+                                carry=carry)  # fmt: skip
         oos.summary(rows)
         oos.day_missing_horizons(part.day, labels, now)
         oos.summary_json(rows)
