@@ -45,6 +45,7 @@ from quant_assets.features.contract import FLAGS_BY_SOURCE
 from quant_assets.labels.horizons import HORIZON_NAMES, HORIZONS
 
 GATE_ASSET = "gate_verdict"
+PORTFOLIO = "portfolio"  # the family of the symbol's combined book (oos_eval's portfolio series)
 REASON_SEPARATOR = "\n"
 PARTITION_SEPARATOR = "; "
 
