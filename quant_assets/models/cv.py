@@ -88,9 +88,11 @@ def cross_validate(data: TrainingSet, boosters: dict[str, lgb.Booster], config: 
                 "train_t_before": _iso(t[before].max()) if before.size else None,
                 "train_t_after": _iso(t[after].min()) if after.size else None,
             }
-            booster, valid_rows = _fold_booster(data, j, h, train, config)
-            if booster is None:
-                record["skipped"] = f"{train.size} train rows after purge and embargo, fewer than {MIN_ROWS} to fit once its validation tail is set aside"
+            booster, valid_rows = _fold_booster(data, j, h, train, config) if train.size >= MIN_ROWS else (None, 0)
+            if train.size < MIN_ROWS:
+                record["skipped"] = f"{train.size} train rows after purge and embargo, fewer than {MIN_ROWS}"
+            elif booster is None:
+                record["skipped"] = f"{train.size} train rows after purge and embargo: fewer than {MIN_ROWS} once its validation tail is set aside"
             else:
                 record.update(rounds=best_iteration(booster), valid_rows=valid_rows, **_fold_figures(data, j, h, test, booster, config))
             out["folds"].append(record)
