@@ -2,7 +2,7 @@
 alias moves that wait for them.
 
 One gate op runs both on the run's staged partitions (the reproduction, which judges a
-partition again, on the first, last and ``QUANT_ASSETS_GATE_REPRODUCE_SAMPLES`` sampled ones, as
+partition again, on the first, last and ``QUANT_ASSETS_VERDICT_REPRODUCE_SAMPLES`` sampled ones, as
 oos_eval's summary check does; the evidence check on every one) and publishes those that pass both
 (``quant_assets.assets.checks``); the others are quarantined with their report and move no
 alias. Only after publication does a partition move anything in MLflow
@@ -55,7 +55,7 @@ def gate_verdict_checks(context: AssetCheckExecutionContext, lake: LakeResource,
     batch = open_batch(context, lake, GATE_ASSET)  # the run's staged verdicts, published inputs
     parts, store = batch.parts, batch.store
     tracking, thresholds = mlflow_tracking.tracking(), gate_thresholds()
-    samples = set(sampled(parts, settings.read("QUANT_ASSETS_GATE_REPRODUCE_SAMPLES", str(DEFAULT_SAMPLES), settings.positive_int, "partitions per run, e.g. 20")))
+    samples = set(sampled(parts, settings.read("QUANT_ASSETS_VERDICT_REPRODUCE_SAMPLES", str(DEFAULT_SAMPLES), settings.positive_int, "partitions per run, e.g. 20")))
     caches, labels_read = {}, {}
     problems = {name: {} for name in CHECKS}
     stored_by_part = {}
