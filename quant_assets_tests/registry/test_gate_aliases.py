@@ -73,3 +73,17 @@ def test_the_served_family_is_the_serving_setting(monkeypatch):
     assert served_family() == "lgbm"
     monkeypatch.setenv("QUANT_ASSETS_SERVING_FAMILY", "mean")
     assert served_family() == "mean"
+
+
+def test_the_demo_forces_a_challenger_whose_portfolio_failed_and_says_why(tracking):
+    from quant_assets.cli.demo_trading import DEMO_REASON, crown_for_demo
+    from quant_assets.registry.names import CHAMPION
+
+    move_aliases(tracking, PART, RECORD, _judged(("lgbm", "4h", True), ("portfolio", "all", False)), "lgbm")
+    said = []
+    assert crown_for_demo(["BTC-USDT"], echo=said.append) == 4
+    four = registered_name("BTC-USDT", "4h")
+    assert any(line.startswith(f"  {four}: the challenger is refused: {four} version 1: the BTC-USDT portfolio verdict failed") for line in said)
+    tags = tracking.client.get_model_version(four, "1").tags
+    assert tags[aliases.PROMOTED_FORCED_TAG] == "true" and tags[aliases.PROMOTED_REASON_TAG] == DEMO_REASON
+    assert str(tracking.client.get_model_version_by_alias(four, CHAMPION).version) == "1"
