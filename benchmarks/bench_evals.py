@@ -221,6 +221,8 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
         part: [x for x in v["failing_partitions"][0].split(PARTITION_SEPARATOR) if x] if v.height else []
         for part, v in stored_verdicts.items()
     }
+    # The configurations trained in each window, as the stored verdict counted them from MLflow.
+    configurations = {part: int(v["configurations"][0]) if v.height else 1 for part, v in stored_verdicts.items()}
     # The gate's other inputs, read as the asset reads them: each window's feature flags and the fit's k-fold.
     window_flags, fit_cv = {}, {}
     for part in model_parts:
@@ -251,7 +253,8 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
         days = gate_window.window_days(part.day, window, first_day)
         rows_by_day = {d: stored_oos[p] for d in days if (p := DaySymbol(d, part.symbol)) in stored_oos}
         raw_verdicts[part] = gate_window.verdicts(
-            rows_by_day, (days[0], days[-1]), failing[part], thresholds, now, features_by_day=window_flags[part], cv_sharpes=fit_cv[part]
+            rows_by_day, (days[0], days[-1]), failing[part], thresholds, features_by_day=window_flags[part], cv_sharpes=fit_cv[part],
+            configurations=configurations[part],
         )
     raw_gate_s = time.perf_counter() - t0
     raw_compute_s = raw_oos_s + raw_gate_s

@@ -21,6 +21,7 @@ with settings.exit_on_settings_error():
         evaluation_checks,
         features,
         features_checks,
+        gate_checks,
         labels,
         labels_checks,
         market,
@@ -184,7 +185,7 @@ def build_definitions() -> Definitions:
             trading_book,
         ],
         asset_checks=load_asset_checks_from_modules(
-            [market_checks, derivatives_checks, social_checks, features_checks, labels_checks, models_checks, evaluation_checks]
+            [market_checks, derivatives_checks, social_checks, features_checks, labels_checks, models_checks, evaluation_checks, gate_checks]
         ),
         # The trading half (serving/): one tick job, run by the paper sensor (running) and the
         # live sensor (stopped; refuses unless a person enabled live trading in the ledger).

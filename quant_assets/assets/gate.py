@@ -1,11 +1,17 @@
-"""gate_verdict: the verdict on the model serving day D for symbol S, per model family and
-horizon, over a trailing window of completed oos_eval days; a pass sets ``challenger``.
+"""gate_verdict: the verdict on the model serving day D for symbol S, per series (model family
+x horizon, and the symbol's ``portfolio``), over the oos_eval days of a trailing window whose
+every label was known at D 00:00; a pass of the family serving trades sets ``challenger``.
 
 Thin glue: read the window's oos_eval rows and the model record of (D, S), ask the Dagster
 instance whether every upstream partition the verdict rests on passed its blocking checks
-(``upstream_checks``), judge (``quant_assets.evaluation.gate_window``), write one row per
-(family, horizon), and put ``challenger`` on the registered version of every horizon that
-passed. ``champion`` is never touched here.
+(``upstream_checks``), count the configurations fitted for S in the window (MLflow runs),
+judge (``quant_assets.evaluation.gate_window``), and stage one row per series. Write, audit,
+publish: gate_verdict's own blocking checks (``gate_checks``) re-derive every evidence day
+from the labels and reproduce the verdict from its stored inputs; only then are the aliases
+moved, for the partitions published: ``challenger`` on the version of each horizon where the
+served family (``QUANT_ASSETS_SERVING_FAMILY``) passed (ablations and other families are
+reported, never candidates), and the portfolio verdict tagged on every horizon's version (a
+person's ``model promote`` reads it). ``champion`` is never touched here.
 """
 
 
@@ -15,6 +21,7 @@ import polars as pl
 from dagster import AssetDep, AssetExecutionContext, BackfillPolicy, IdentityPartitionMapping, MaterializeResult, MetadataValue, asset
 
 from quant_assets import settings
+from quant_assets.assets.checks import staged_writes
 from quant_assets.assets.evaluation import EVALUATION_GROUP
 from quant_assets.assets.metadata import partition_metadata, preview
 from quant_assets.assets.upstream_checks import UpstreamChecks
@@ -22,7 +29,7 @@ from quant_assets.automation.conditions import gate_condition
 from quant_assets.derivatives.frame import DERIVATIVES_ASSET
 from quant_assets.evaluation import gate_window
 from quant_assets.evaluation.gate import Thresholds
-from quant_assets.evaluation.gate_window import GATE_ASSET
+from quant_assets.evaluation.gate_window import GATE_ASSET, PORTFOLIO
 from quant_assets.evaluation.oos import OOS_ASSET
 from quant_assets.features.contract import FEATURES_ASSET, FLAGS_BY_SOURCE
 from quant_assets.labels.forward import LABELS_ASSET
@@ -30,13 +37,13 @@ from quant_assets.market.bars import BARS_ASSET
 from quant_assets.models.lgbm import MAIN as CV_FAMILY  # the family the fit's purged k-fold is computed for
 from quant_assets.models.record import MODELS_ASSET
 from quant_assets.partitions import DaySymbol, daily_symbol_partitions, day_window_mapping, parse_keys
-from quant_assets.registry.aliases import mark_challenger
+from quant_assets.registry.aliases import mark_challenger, mark_portfolio
 from quant_assets.resources.lake import LakeResource
 from quant_assets.resources.models import MlflowTracking
 from quant_assets.social.text import SOCIAL_TEXT_ASSET
 from quant_assets.text.embeddings import TEXT_EMBEDDINGS_ASSET
 from quant_assets.text.latents import TEXT_LATENTS_ASSET
-from quant_assets.timegrid import utc_now
+from serving.settings import serving_settings
 
 # Which partitions of each asset a verdict rests on: the evidence days (the completed days of
 # the window), the served day D, or both. The model of day D is the one the verdict is on; the
@@ -53,7 +60,8 @@ LEAKAGE_ASSETS: dict[str, str] = {
 # checks vouch for it, flags its text features missing. So an absent text partition is not a
 # leak; a text partition that exists must have passed its checks like any other.
 MAY_BE_ABSENT = frozenset({SOCIAL_TEXT_ASSET, TEXT_EMBEDDINGS_ASSET, TEXT_LATENTS_ASSET})
-FIGURES = ("completed_days", "trades", "coverage", "daily_sharpe", "windows_beaten", "dsr_probability", "n_trials", "pbo", "max_drawdown", "turnover")
+FIGURES = ("completed_days", "trades", "coverage", "daily_sharpe", "sharpe_ci_low", "sharpe_ci_high", "ci_block_days", "windows_beaten",
+           "dsr_probability", "n_trials", "pbo", "max_drawdown", "turnover")
 
 
 def gate_thresholds() -> Thresholds:
@@ -113,9 +121,9 @@ def _cv_sharpes(tracking, run_id: str) -> dict[tuple[str, str], float]:
     return {(CV_FAMILY, h): float(v) for h, v in means.iter_rows()}
 
 
-def _failing(checks: UpstreamChecks, leakage_assets: dict[str, str], part: DaySymbol, rows_by_day: dict, now) -> list[str]:
+def _failing(checks: UpstreamChecks, leakage_assets: dict[str, str], part: DaySymbol, rows_by_day: dict) -> list[str]:
     """The upstream partitions the verdict of ``part`` rests on whose blocking checks did not pass."""
-    evidence = [DaySymbol(d, part.symbol) for d, rows in sorted(rows_by_day.items()) if gate_window.is_complete(d, rows, now)]
+    evidence = [DaySymbol(d, part.symbol) for d in gate_window.complete_days(rows_by_day, part.day)]
     days = {EVIDENCE: evidence, SERVED: [part], BOTH: sorted({*evidence, part})}
     return [
         line
@@ -124,17 +132,70 @@ def _failing(checks: UpstreamChecks, leakage_assets: dict[str, str], part: DaySy
     ]
 
 
-def _challenge(tracking, part: DaySymbol, record: dict, judged: pl.DataFrame) -> list[str]:
-    """``challenger`` on the model version of each horizon with a passing family; what was set."""
+def served_family() -> str:
+    """The family whose prediction serving trades (``QUANT_ASSETS_SERVING_FAMILY``)."""
+    try:
+        return serving_settings().family
+    except ValueError as err:
+        raise settings.SettingsError(str(err)) from None
+
+
+def configurations_of(tracking, part: DaySymbol, days, cache: dict | None = None) -> int:
+    """Distinct configurations fitted for the symbol with an anchor in the window (MLflow runs;
+    at least the one serving ``part``)."""
+    runs = _read_once(cache, ("runs", part.symbol), lambda: tracking.symbol_runs(part.symbol))
+    return max(1, len(tracking.configurations(part.symbol, days[0], days[-1], runs)))
+
+
+def judge(store, tracking, part: DaySymbol, thresholds: Thresholds, failing, configurations: int, caches: dict | None = None) -> pl.DataFrame:
+    """The verdict rows of ``part`` (``gate_window.verdicts``) from what the lake and MLflow hold
+    and the leakage and configuration counts given: what the asset stages, and what its
+    reproduction check computes again from the counts the rows recorded."""
+    caches = {} if caches is None else caches
+    window = thresholds.window_days
+    days = gate_window.window_days(part.day, window, settings.start_date())
+    rows_by_day = _window_rows(store, part, window, caches.setdefault("oos", {}))
+    record = store.read(MODELS_ASSET, part).row(0, named=True) if store.exists(MODELS_ASSET, part) else None
+    return gate_window.verdicts(
+        rows_by_day, (days[0], days[-1]), failing, thresholds,
+        features_by_day=window_features(store, part, rows_by_day, caches.setdefault("flags", {})),
+        cv_sharpes=cv_sharpes_of(tracking, record, caches.setdefault("cv", {})) if record else None,
+        configurations=configurations,
+    )  # fmt: skip
+
+
+def move_aliases(tracking, part: DaySymbol, record: dict, judged: pl.DataFrame, family: str) -> list[str]:
+    """After publication: ``challenger`` on the version of each horizon where ``family`` (the
+    served one) passed, and the portfolio verdict on every horizon's version. What was done."""
     versions = json.loads(record["versions"])
-    marked = []
-    for (horizon,), passing in judged.filter("passed").group_by(["horizon"], maintain_order=True):
-        families = sorted(passing["family"].to_list())
-        reasons = "\n".join(f"{f}: {r}" for f, r in passing.select("family", "reasons").iter_rows())
-        moved = mark_challenger(tracking.client, part.symbol, horizon, versions[horizon], part.day, families, reasons)
-        kept = "" if moved else "; challenger kept on a newer day's pass"
-        marked.append(f"{horizon} v{versions[horizon]} ({', '.join(families)}{kept})")
-    return marked
+    done = []
+    for horizon, reasons in judged.filter(pl.col("passed") & (pl.col("family") == family)).select("horizon", "reasons").iter_rows():
+        if horizon not in versions:
+            continue
+        moved = mark_challenger(tracking.client, part.symbol, horizon, versions[horizon], part.day, [family], f"{family}: {reasons}")
+        done.append(f"challenger {horizon} v{versions[horizon]} ({family}{'' if moved else '; kept on a newer day’s pass'})")
+    portfolio = judged.filter(pl.col("family") == PORTFOLIO)
+    if portfolio.height:
+        passed, reasons = portfolio.row(0, named=True)["passed"], portfolio.row(0, named=True)["reasons"]
+        tagged = mark_portfolio(tracking.client, part.symbol, versions, part.day, passed, reasons)
+        done.append(f"portfolio {'PASS' if passed else 'FAIL'} on {len(tagged)} versions")
+    return done
+
+
+def _portfolio_line(verdicts: pl.DataFrame) -> str:
+    rows = verdicts.filter(pl.col("family") == PORTFOLIO)
+    if rows.is_empty():
+        return "no portfolio series in the window"
+    r = rows.row(0, named=True)
+    return (f"{'PASS' if r['passed'] else 'FAIL'}: daily Sharpe {r['daily_sharpe']:.2f} "
+            f"(90% {r['sharpe_ci_low']:.2f}..{r['sharpe_ci_high']:.2f}), {r['completed_days']} days")
+
+
+def _trials_line(verdicts: pl.DataFrame) -> str:
+    if verdicts.is_empty():
+        return "none judged"
+    r = verdicts.row(0, named=True)
+    return f"{r['n_trials']} = {r['trials_counted']} (the deflated Sharpe's trial count, the same for every series of the partition)"
 
 
 def build_gate_asset(thresholds: Thresholds, leakage_assets: dict[str, str] | None = None):
@@ -159,19 +220,22 @@ def build_gate_asset(thresholds: Thresholds, leakage_assets: dict[str, str] | No
         ],
         automation_condition=gate_condition(),
         description=(
-            f"The gate's verdict on the model serving day D for symbol S, per model family and horizon, over the "
-            f"completed oos_eval days among D-{window - 1}..D: evidence (enough days and trades), leakage (every upstream "
+            f"The gate's verdict on the model serving day D for symbol S, per series (model family x horizon, ablations and "
+            f"the symbol's portfolio included), over the oos_eval days among D-{window - 1}..D whose every label was known at "
+            "D 00:00 (the same row whenever it is computed): evidence (enough days and trades), leakage (every upstream "
             "partition's blocking checks passed, read from the Dagster instance), data quality (coverage of the "
             "evaluations and of each source's feature rows), performance "
-            "(beats every baseline in enough walk-forward sub-windows, daily-Sharpe floor), deflated Sharpe and PBO over "
-            "every variant evaluated, stability (drawdown, turnover). One row per (family, horizon) with the reasons "
-            "and figures. A pass sets the MLflow alias `challenger` on that horizon's model version; never `champion`."
+            "(beats every baseline in enough walk-forward sub-windows, daily-Sharpe floor, with its 90% block-bootstrap "
+            "interval), deflated Sharpe over every trial (series x configurations trained in the window + re-judgings) and "
+            "PBO, stability (drawdown, turnover). One row per series with the reasons and figures. Published only after its "
+            "own blocking checks; then a pass of the served family (QUANT_ASSETS_SERVING_FAMILY) sets the MLflow alias "
+            "`challenger` on that horizon's model version and the portfolio verdict is tagged for `model promote`; never `champion`."
         ),
         metadata={"window_days": window, "thresholds": MetadataValue.json(vars(thresholds)), "leakage_assets": MetadataValue.json(leakage_assets)},
     )
     def gate_verdict(context: AssetExecutionContext, lake: LakeResource, mlflow_tracking: MlflowTracking) -> MaterializeResult:
         parts = parse_keys(context.partition_keys)
-        store, now = lake.lake(), utc_now()
+        store = lake.lake()
         # A model day that failed its checks is quarantined: it is judged, and its verdict is the
         # leakage gate's FAIL naming those checks (read from the instance); one never
         # materialised cannot be judged at all.
@@ -180,34 +244,35 @@ def build_gate_asset(thresholds: Thresholds, leakage_assets: dict[str, str] | No
             raise ValueError(f"{GATE_ASSET}: {MODELS_ASSET} partitions not materialised: {', '.join(missing[:10])}; materialise them first")
         tracking = mlflow_tracking.tracking()
         checks = UpstreamChecks(context.instance)
-        oos_read, flags_read, cv_read = {}, {}, {}  # one read each per step (see _read_once)
+        family = served_family()
+        caches: dict = {}  # one read of each partition, fit and run list per step (see _read_once)
         judged = []
         for part in parts:  # judge every partition before writing any
-            rows_by_day = _window_rows(store, part, window, oos_read)
-            failing = _failing(checks, leakage_assets, part, rows_by_day, now)
-            days = gate_window.window_days(part.day, window, settings.start_date())
-            record = store.read(MODELS_ASSET, part).row(0, named=True) if store.exists(MODELS_ASSET, part) else None
-            verdicts = gate_window.verdicts(
-                rows_by_day, (days[0], days[-1]), failing, thresholds, now,
-                features_by_day=window_features(store, part, rows_by_day, flags_read),
-                cv_sharpes=cv_sharpes_of(tracking, record, cv_read) if record else None,
-            )  # fmt: skip
-            judged.append((part, verdicts, record))
-        passed = 0
-        for part, verdicts, record in judged:
-            write = store.write(GATE_ASSET, part, verdicts)
-            marked = _challenge(tracking, part, record, verdicts) if record else []
-            passed += bool(marked)
-            context.add_asset_metadata(
-                partition_metadata(write, verdicts, {
-                    "passed": ", ".join(f"{f}/{h}" for f, h in verdicts.filter("passed").select("family", "horizon").iter_rows()) or "none",
-                    "challenger_set": ", ".join(marked) or "none",
-                    "model_uri": record["model_uri"] if record else store.quarantine_note(MODELS_ASSET, part),
-                    "verdicts": preview(verdicts.select("family", "horizon", "passed", *FIGURES), rows=verdicts.height or 1),
-                    "reasons": MetadataValue.md("\n\n".join(f"**{f}/{h}**\n\n" + r.replace("\n", "  \n") for f, h, r in verdicts.select("family", "horizon", "reasons").iter_rows()) or "_no model series in the window_"),
-                }, time_column="window_end"),
-                partition_key=part.dagster_key,
-            )  # fmt: skip
-        return MaterializeResult(metadata={"run_partitions": len(parts), "run_partitions_with_challenger": passed})
+            rows_by_day = _window_rows(store, part, window, caches.setdefault("oos", {}))
+            failing = _failing(checks, leakage_assets, part, rows_by_day)
+            configurations = configurations_of(tracking, part, gate_window.window_days(part.day, window, settings.start_date()), caches)
+            judged.append((part, judge(store, tracking, part, thresholds, failing, configurations, caches)))
+        # Staged, not published: gate_verdict_checks publishes the partitions that pass, then moves the aliases.
+        with staged_writes(context, lake, GATE_ASSET) as staged:
+            for part, verdicts in judged:
+                write = staged.write(GATE_ASSET, part, verdicts)
+                served = verdicts.filter(pl.col("family") == family)
+                context.add_asset_metadata(
+                    partition_metadata(write, verdicts, {
+                        "passed": ", ".join(f"{f}/{h}" for f, h in verdicts.filter("passed").select("family", "horizon").iter_rows()) or "none",
+                        "served_family": family,
+                        "served_passed": ", ".join(served.filter("passed")["horizon"].to_list()) or "none",
+                        "portfolio": _portfolio_line(verdicts),
+                        "n_trials": MetadataValue.md(_trials_line(verdicts)),
+                        "sharpe_interval": "90% stationary block bootstrap over the evidence days (seeded), mean block = max(horizon in days, cube root of the days); ci_block_days per row",
+                        "evidence_days": f"{verdicts['completed_days'].max() or 0} days complete by {part.day} 00:00 (labels' label_available_at)",
+                        "model_uri": store.read(MODELS_ASSET, part)["model_uri"][0] if store.exists(MODELS_ASSET, part) else store.quarantine_note(MODELS_ASSET, part),
+                        "verdicts": preview(verdicts.select("family", "horizon", "passed", *FIGURES), rows=verdicts.height or 1),
+                        "reasons": MetadataValue.md("\n\n".join(f"**{f}/{h}**\n\n" + r.replace("\n", "  \n") for f, h, r in verdicts.select("family", "horizon", "reasons").iter_rows()) or "_no model series in the window_"),
+                    }, time_column="window_end"),
+                    partition_key=part.dagster_key,
+                )  # fmt: skip
+        served_passes = sum(bool(v.filter(pl.col("passed") & (pl.col("family") == family)).height) for _, v in judged)
+        return MaterializeResult(metadata={"run_partitions": len(parts), "run_partitions_where_the_served_family_passed": served_passes})
 
     return gate_verdict

@@ -26,7 +26,7 @@ from quant_assets.resources.lake import LakeResource
 from quant_assets.resources.social_data import SocialLinking, SocialTextSource
 from quant_assets.social.items import COMMENT, POST
 from quant_assets.social.linking import SCOPE_MARKET, link_items
-from quant_assets.social.text import SOCIAL_TEXT_ASSET, SOCIAL_TEXT_SCHEMA, social_text_rows, split_partitions
+from quant_assets.social.text import SOCIAL_TEXT_ASSET, SOCIAL_TEXT_SCHEMA, collection_lag, social_text_rows, split_partitions
 from quant_assets.text import embeddings as emb
 from quant_assets.text.latents import TEXT_LATENTS_ASSET, bucket_latents, created_in, fit_towers, latent_spec
 from quant_assets.timegrid import utc_now
@@ -68,7 +68,9 @@ def _run_meta(frame: pl.DataFrame, parts: list[DaySymbol], column: str, sort: li
     freshness_policy=source_policy(SOCIAL_TEXT_ASSET),
     description=(
         "Reddit posts and comments linked to one symbol, for one UTC day of `created_at`. "
-        "The text is knowable from creation (`available_at = created_at`); `score`, "
+        "The text is knowable once a collector could have read it: `available_at = max(created_at + "
+        "QUANT_ASSETS_TEXT_COLLECTION_LAG (default 10 minutes, per row `collection_lag_s`), first_seen_at)`, "
+        "`first_seen_at` where the source records when it first saw the item; `score`, "
         "`num_comments` and `upvote_ratio` only from `observed_at` (the scrape time). "
         "Linked by explicit rules (subreddit, mentions such as bitcoin / btc / $BTC, a "
         "comment's post); market-wide text (a general subreddit, no coin named) is kept in "
@@ -84,17 +86,17 @@ def social_text(
     social_linking: SocialLinking,
 ) -> MaterializeResult:
     parts = parse_keys(context.partition_keys)
-    now = utc_now()
+    now, lag = utc_now(), collection_lag()
     frame, source_meta = social_source.fetch(parts, now)
     if social_source.linked:
         rows = frame.select(["symbol", *SOCIAL_TEXT_SCHEMA]) if not frame.is_empty() else social_text_rows(
-            pl.DataFrame(schema={"symbol": pl.String, **SOCIAL_TEXT_SCHEMA}), social_source.source_name()
+            pl.DataFrame(schema={"symbol": pl.String, **SOCIAL_TEXT_SCHEMA}), social_source.source_name(), lag
         )
         link_meta = {"linking": "as stored in the bundle"}
     else:
         rules = social_linking.rules()
         linked = link_items(frame, rules, sorted({p.symbol for p in parts}))
-        rows = social_text_rows(linked, social_source.source_name())
+        rows = social_text_rows(linked, social_source.source_name(), lag)
         link_meta = {"link_rules_sha256": rules.sha256}
     written = []
     # Staged, not published: social_text_checks publishes the partitions that pass.
@@ -113,6 +115,9 @@ def social_text(
             "comment_post_ratio": round(comments / posts, 3) if posts else "no posts",
             # The clock the source was read at: a day read before it ended holds only text to here.
             AS_OF: now.isoformat(),
+            # How long after writing a text is taken as collectable (available_at); per row too.
+            "text_collection_lag_s": int(lag.total_seconds()),
+            "first_seen_recorded": int(texts["first_seen_at"].is_not_null().sum()),
             **link_meta,
             **(source_meta.get(part) or {}),
         }

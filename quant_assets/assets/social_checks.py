@@ -65,7 +65,8 @@ SOCIAL_TEXT_CHECKS = {
         "No item_id appears twice for a symbol.", _rule(quality.duplicate_items, "unique item_id")
     ),
     "social_text_timestamps_in_day": GateCheck(
-        "created_at lies inside the partition's UTC day, available_at = created_at, and "
+        "created_at lies inside the partition's UTC day, available_at = max(created_at + collection_lag_s, first_seen_at) "
+        "re-derived, and "
         "engagement is never observed before the text existed.",
         _rule(quality.outside_day, "timestamps inside the day"),
     ),

@@ -40,13 +40,17 @@ def crown_for_demo(symbols: list[str], echo=click.echo) -> int:
             if CHAMPION in set_aliases:
                 continue
             if CHALLENGER in set_aliases:
-                move = aliases.promote(client, symbol, h, version=None, force=False, reason=None, by=by)
-                echo(f"  {name}: champion is version {move.version}, the challenger (its gate verdict passed)")
-            else:
-                newest = str(max(int(v.version) for v in client.search_model_versions(f"name = '{name}'")))
-                aliases.promote(client, symbol, h, version=newest, force=True, reason=DEMO_REASON, by=by)
-                echo(f"  {name}: champion is version {newest} by a FORCED promotion done by the demo script for you, "
-                     f"not by the system: --force --reason \"{DEMO_REASON}\"")  # fmt: skip
+                try:
+                    move = aliases.promote(client, symbol, h, version=None, force=False, reason=None, by=by)
+                    echo(f"  {name}: champion is version {move.version}, the challenger (its gate verdict passed)")
+                    moved += 1
+                    continue
+                except aliases.Refused as why:  # e.g. the symbol's portfolio failed: said, then forced like the rest
+                    echo(f"  {name}: the challenger is refused: {why}")
+            newest = str(max(int(v.version) for v in client.search_model_versions(f"name = '{name}'")))
+            aliases.promote(client, symbol, h, version=newest, force=True, reason=DEMO_REASON, by=by)
+            echo(f"  {name}: champion is version {newest} by a FORCED promotion done by the demo script for you, "
+                 f"not by the system: --force --reason \"{DEMO_REASON}\"")  # fmt: skip
             moved += 1
     return moved
 

@@ -51,11 +51,11 @@ def model() -> None:
 
 
 @model.command(help="Make a version champion (default: the current challenger). A version without a passing gate "
-                    "verdict is refused unless --force --reason says why.")  # fmt: skip
+                    "verdict, or whose symbol's portfolio verdict did not pass, is refused unless --force --reason says why.")  # fmt: skip
 @SYMBOL
 @HORIZON
 @click.option("--version", default=None, help="model version (default: the challenger)")
-@click.option("--force", is_flag=True, help="promote a version without a passing verdict (needs --reason)")
+@click.option("--force", is_flag=True, help="promote a version without passing verdicts (needs --reason)")
 @click.option("--reason", default=None, help="why; recorded on the version")
 @BY
 def promote(symbol, horizon, version, force, reason, by) -> None:
@@ -85,7 +85,8 @@ def _age(created: datetime | None, now: datetime) -> str:
     return f"{days}d {rest // 3600}h" if days else f"{rest // 3600}h {rest % 3600 // 60}m"
 
 
-@model.command(help="Per symbol and horizon: champion and challenger, their gate verdicts and ages.")
+@model.command(help="Per symbol and horizon: champion and challenger, their gate verdicts and ages, and beside the "
+                    "challenger the symbol's portfolio verdict (the combined book serving would trade).")  # fmt: skip
 def status() -> None:
     from quant_assets.registry import aliases
 
@@ -94,8 +95,8 @@ def status() -> None:
         click.echo("no registered quant_assets models yet")
         return
     now = datetime.now(timezone.utc)
-    click.echo(f"{'symbol':<12} {'horizon':<7} {'champion':<9} {'verdict':<16} {'age':<8} {'challenger':<10} {'verdict':<16} {'age':<8}")
+    click.echo(f"{'symbol':<12} {'horizon':<7} {'champion':<9} {'verdict':<16} {'age':<8} {'challenger':<10} {'verdict':<16} {'portfolio':<16} {'age':<8}")
     for s in states:
         cells = [(f"v{a.version}" if a.version else "none", a.verdict, _age(a.created, now)) for a in (s.champion, s.challenger)]
         (cv, cvd, ca), (lv, lvd, la) = cells
-        click.echo(f"{s.symbol:<12} {s.horizon:<7} {cv:<9} {cvd:<16} {ca:<8} {lv:<10} {lvd:<16} {la:<8}")
+        click.echo(f"{s.symbol:<12} {s.horizon:<7} {cv:<9} {cvd:<16} {ca:<8} {lv:<10} {lvd:<16} {s.challenger.portfolio:<16} {la:<8}")

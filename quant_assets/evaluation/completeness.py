@@ -4,12 +4,19 @@ Day D's rows run to t = D+1 00:00 (the bar closing at midnight), and a label ove
 horizon h is known at t + h. So horizon h of day D is complete once D+1 + h <= as_of,
 and the day is complete once its longest horizon is (D+1 + 7d for the usual set).
 Before that, oos_eval materialises the day as partial and names what is still missing.
+
+A verdict for day D counts only the days complete by D 00:00 (``evidence_days``), never by
+the wall clock: the same verdict comes out whenever it is computed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta, timezone
+
+import polars as pl
+
+from quant_assets.labels.forward import available_column, missing_column
 
 
 def missing_horizons(day: date, horizons: Mapping[str, timedelta], as_of: datetime) -> list[str]:
@@ -18,3 +25,44 @@ def missing_horizons(day: date, horizons: Mapping[str, timedelta], as_of: dateti
         raise ValueError(f"completeness: as_of {as_of} must be timezone-aware (UTC)")
     last_row = datetime.combine(day + timedelta(days=1), time(), tzinfo=timezone.utc)
     return [name for name, h in horizons.items() if last_row + h > as_of]
+
+
+# ---- point in time: what a verdict for day D may count --------------------------------------
+#
+# A verdict for day D is judged as of D 00:00, whatever the clock says when it is computed: an
+# evaluation day is evidence only if every one of its labels was available by then. So a verdict
+# computed on D and one computed a year later count the same days and come out the same.
+
+
+def verdict_cutoff(day: date) -> datetime:
+    """D 00:00 UTC: the moment a verdict for ``day`` is judged at."""
+    return datetime.combine(day, time(), tzinfo=timezone.utc)
+
+
+def rows_known_at(rows: pl.DataFrame, horizons: Mapping[str, timedelta]) -> datetime | None:
+    """When every label of an oos_eval day's rows was available: the latest ``t + h`` over its
+    rows of the horizons in ``horizons`` (the labels asset's ``label_available_at``, which its
+    blocking check holds to exactly ``t + h``); None when a row still lacks its label or there
+    are none. Rows of other series (a ``portfolio`` over every horizon) carry no label of their own."""
+    labelled = rows.filter(pl.col("horizon").is_in(list(horizons)))
+    if labelled.is_empty() or labelled["label"].null_count():
+        return None
+    step = pl.col("horizon").replace_strict({h: d for h, d in horizons.items()}, return_dtype=pl.Duration("us"))
+    return labelled.select((pl.col("t") + step).max()).item()
+
+
+def labels_known_at(labels: pl.DataFrame, horizons: Mapping[str, timedelta]) -> datetime | None:
+    """When every label of a labels partition was available: its latest ``label_available_at``
+    over ``horizons``; None when one is missing (not computable yet) or the partition is empty."""
+    if labels.is_empty() or labels.select(pl.any_horizontal(missing_column(h) for h in horizons).any()).item():
+        return None
+    latest = labels.select(pl.max_horizontal(available_column(h) for h in horizons).max()).item()
+    nulls = labels.select(pl.sum_horizontal(pl.col(available_column(h)).null_count() for h in horizons)).item()
+    return None if nulls else latest
+
+
+def evidence_days(known_at: Mapping[date, datetime | None], day: date) -> list[date]:
+    """The days whose every label was available by ``day`` 00:00 (``known_at``: per stored
+    evaluation day, ``rows_known_at`` or ``labels_known_at``), in order."""
+    cutoff = verdict_cutoff(day)
+    return sorted(d for d, at in known_at.items() if at is not None and at <= cutoff)

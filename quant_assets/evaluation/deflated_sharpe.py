@@ -9,8 +9,9 @@ All Sharpe ratios here are per period (daily, not annualised), as the formulas r
   SR0 = sqrt(V) * ((1 - gamma) * Phi^-1(1 - 1/N) + gamma * Phi^-1(1 - 1/(N e))),
   gamma the Euler-Mascheroni constant.
 - DSR = PSR(SR0): the chosen variant's Sharpe must beat the best that luck alone would
-  have shown after N trials. N counts every variant actually evaluated (families x
-  horizons x ablations), never only the ones reported.
+  have shown after N trials. N counts every variant that could have produced a pass
+  (series evaluated, other configurations trained, re-judgings: ``gate_window.trial_count``),
+  never only the ones reported; V comes from the trials whose returns are at hand.
 """
 
 from __future__ import annotations
@@ -64,9 +65,10 @@ def expected_max_sharpe(n_trials: int, trial_variance: float) -> float:
     return float(math.sqrt(max(trial_variance, 0.0)) * z)
 
 
-def deflated_sharpe(returns: np.ndarray, trial_sharpes: np.ndarray) -> DeflatedSharpe:
+def deflated_sharpe(returns: np.ndarray, trial_sharpes: np.ndarray, n_trials: int | None = None) -> DeflatedSharpe:
     """DSR of ``returns`` (the chosen variant's per-period PnL) given the per-period
-    Sharpes of every trial evaluated, the chosen one included."""
+    Sharpes of the trials at hand, the chosen one included; ``n_trials`` (default: as many
+    as those) counts also the trials whose returns are not at hand, and is at least as many."""
     r = np.asarray(returns, dtype=float)
     trials = np.asarray(trial_sharpes, dtype=float)
     if trials.size < 1 or not np.isfinite(trials).all():
@@ -74,9 +76,12 @@ def deflated_sharpe(returns: np.ndarray, trial_sharpes: np.ndarray) -> DeflatedS
     skew = float(stats.skew(r)) if r.std() > 0 else 0.0
     kurt = float(stats.kurtosis(r, fisher=False)) if r.std() > 0 else 3.0
     sr = sharpe(r)
+    n = trials.size if n_trials is None else int(n_trials)
+    if n < trials.size:
+        raise ValueError(f"deflated Sharpe: n_trials={n} is fewer than the {trials.size} trial Sharpes given")
     variance = float(trials.var(ddof=1)) if trials.size > 1 else 0.0
-    sr0 = expected_max_sharpe(trials.size, variance)
-    return DeflatedSharpe(sr, sr0, probabilistic_sharpe(sr, sr0, r.size, skew, kurt), int(trials.size), int(r.size), skew, kurt)
+    sr0 = expected_max_sharpe(n, variance)
+    return DeflatedSharpe(sr, sr0, probabilistic_sharpe(sr, sr0, r.size, skew, kurt), n, int(r.size), skew, kurt)
 
 
 def deflated_sharpe_of_best(trial_returns: np.ndarray) -> DeflatedSharpe:

@@ -4,17 +4,21 @@ Inputs are daily PnL frames (``day`` plus one column per series), as ``metrics.d
 gives them per series: ``daily`` holds the chosen variant's reference strategy
 (``strategy``) and each baseline; ``trials`` holds every variant actually evaluated
 (families x horizons x ablations, the chosen one included), which is what the deflated
-Sharpe and the PBO must count. Drawdown is measured on daily equity.
+Sharpe and the PBO must count. Drawdown is measured on daily equity. The daily Sharpe comes
+with its block-bootstrap interval (``bootstrap.sharpe_interval``, blocks of at least the
+series' horizon). ``n_trials`` may count more trials than ``trials`` holds (configurations
+trained but not evaluated, re-judgings: ``gate_window.trial_count``); the DSR deflates by it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import polars as pl
 
+from quant_assets.evaluation.bootstrap import sharpe_interval
 from quant_assets.evaluation.deflated_sharpe import deflated_sharpe, sharpe
 from quant_assets.evaluation.gate import Evidence, Thresholds
 from quant_assets.evaluation.metrics import annualised_sharpe, max_drawdown
@@ -39,6 +43,9 @@ def collect_evidence(
     thresholds: Thresholds | None = None,
     cv_sharpe: float = math.nan,
     source_coverage: Mapping[str, float] | None = None,
+    horizon_days: float = 1.0,
+    n_trials: int | None = None,
+    trials_counted: str = "",
 ) -> Evidence:
     th = thresholds or Thresholds()
     daily = daily.sort("day")
@@ -49,7 +56,9 @@ def collect_evidence(
     matrix = trials.drop("day").fill_null(0.0).to_numpy()
     enough = daily.height >= 2 * th.walk_forward_windows
     beaten = beats_baselines(window_sharpes(daily, k=th.walk_forward_windows)) if enough else 0
-    dsr = deflated_sharpe(strategy, sharpe(matrix)) if daily.height > 2 else None
+    n_trials = matrix.shape[1] if n_trials is None else n_trials
+    dsr = deflated_sharpe(strategy, sharpe(matrix), n_trials) if daily.height > 2 else None
+    interval = sharpe_interval(strategy, horizon_days)
     blocks = pbo_blocks(daily.height)
     pbo = probability_of_backtest_overfitting(matrix, blocks).probability if blocks >= 2 and matrix.shape[1] >= 2 else math.nan
     return Evidence(
@@ -62,10 +71,15 @@ def collect_evidence(
         windows_beaten=beaten,
         n_windows=th.walk_forward_windows,
         dsr_probability=dsr.probability if dsr else math.nan,
-        n_trials=matrix.shape[1],
+        n_trials=n_trials,
         pbo=pbo,
         max_drawdown=max_drawdown(strategy),
         turnover=float(turnover),
         cv_sharpe=cv_sharpe,
+        sharpe_ci_low=interval.low,
+        sharpe_ci_high=interval.high,
+        ci_block_days=interval.block_days,
+        independent_days=interval.independent_days,
+        trials_counted=trials_counted,
         **{f"{source}_coverage": float(value) for source, value in (source_coverage or {}).items()},
     )

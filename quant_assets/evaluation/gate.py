@@ -12,8 +12,11 @@ verdict says everything that is wrong at once; the verdict passes only if every 
   the scrape began, and the models are trained to do without it, so it is reported, not
   required, unless a deployment raises it);
 - performance: the strategy beats every baseline's Sharpe in >= min_windows_beaten
-  walk-forward sub-windows and its daily Sharpe >= sharpe_floor;
-- deflated Sharpe: DSR probability >= min_dsr, with the trials actually evaluated;
+  walk-forward sub-windows and its daily Sharpe >= sharpe_floor; the line states the
+  Sharpe's 90% block-bootstrap interval and the independent days it rests on
+  (``bootstrap.sharpe_interval``), reported, not gated;
+- deflated Sharpe: DSR probability >= min_dsr, over every trial that could have produced a
+  pass (``trials_counted`` says how they were counted);
 - overfitting: PBO <= max_pbo;
 - stability: max drawdown <= max_drawdown and daily turnover <= max_turnover.
 
@@ -117,6 +120,12 @@ class Evidence:
     bars_coverage: float = math.nan
     derivatives_coverage: float = math.nan
     text_coverage: float = math.nan
+    # The daily Sharpe's 90% stationary-bootstrap interval (``bootstrap.sharpe_interval``).
+    sharpe_ci_low: float = math.nan
+    sharpe_ci_high: float = math.nan
+    ci_block_days: int = 0
+    independent_days: float = math.nan
+    trials_counted: str = ""  # how n_trials was counted
 
 
 @dataclass(frozen=True)
@@ -162,13 +171,15 @@ def _coverage(e: Evidence, th: Thresholds) -> tuple[bool, str]:
 def _performance(e: Evidence, th: Thresholds) -> tuple[bool, str]:
     ok = e.windows_beaten >= th.min_windows_beaten and e.daily_sharpe >= th.sharpe_floor
     text = (f"beats every baseline in {e.windows_beaten} of {e.n_windows} sub-windows (min {th.min_windows_beaten}), "
-            f"daily Sharpe {e.daily_sharpe:.2f} (floor {th.sharpe_floor})")
+            f"daily Sharpe {e.daily_sharpe:.2f} (floor {th.sharpe_floor}), 90% interval {e.sharpe_ci_low:.2f}..{e.sharpe_ci_high:.2f} "
+            f"on {e.independent_days:g} independent days (bootstrap block {e.ci_block_days}d)")
     return _line(ok, "performance", text)
 
 
 def _deflated(e: Evidence, th: Thresholds) -> tuple[bool, str]:
     return _line(e.dsr_probability >= th.min_dsr, "deflated Sharpe",
-                 f"probability {e.dsr_probability:.3f} over {e.n_trials} trials (min {th.min_dsr})")
+                 f"probability {e.dsr_probability:.3f} over {e.n_trials} trials (min {th.min_dsr})"
+                 + (f": {e.trials_counted}" if e.trials_counted else ""))
 
 
 def _overfitting(e: Evidence, th: Thresholds) -> tuple[bool, str]:

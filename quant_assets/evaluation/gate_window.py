@@ -1,15 +1,25 @@
 """gate_verdict's pure half: one verdict per model (family, horizon) from a trailing window
 of oos_eval rows.
 
-Only complete days are evidence: a day whose longest horizon has not passed yet, or whose
-rows still lack a label, would score a model on part of its trades. For each model series
-(a family that predicted, on one horizon) the window gives:
+Only days complete at the verdict's own day are evidence: the verdict for D counts a day only
+if every label of its rows was available at D 00:00 (``completeness.evidence_days``), so it is
+the same row whether computed on D or a year later; a day that was still partial then (its
+7d labels unknown), or whose rows still lack a label, would score a model on trades nobody
+could have scored at D. The days counted are stored with the row (``evidence_days``), for
+gate_verdict's blocking checks to re-derive from the labels (``gate_verify``). For each model
+series (a family that predicted, on one horizon; or the symbol's ``portfolio``, on whatever
+horizon name oos_eval gives it) the window gives:
 
 - the book: daily after-cost PnL of that series (``strategy``) and of the horizon's baselines;
 - the trials: daily PnL of every model series evaluated in the window (families x horizons,
-  ablations included), which the deflated Sharpe and the PBO count;
+  ablations and portfolio included), which the PBO uses; the deflated Sharpe counts those
+  series times the configurations trained in the window, plus the re-judgings (``trial_count``);
+- the daily Sharpe's 90% block-bootstrap interval, blocks of at least the horizon in days
+  (``bootstrap.sharpe_interval``; a series on no single horizon, like ``portfolio``, holds
+  positions up to the longest one and is resampled by it);
 - trades, turnover per day, and coverage: evaluable decisions over the decisions the
-  horizon's grid holds in the complete days (a missing bar, label or input lowers it);
+  horizon's grid holds in the complete days (a missing bar, label or input lowers it; a
+  series on no single horizon, which re-weighs whenever one of them decides: the shortest's);
 - per source, the share of the complete days' feature rows where the source reached the
   model: at least one of its feature groups present (``source_coverage``; a source whose
   every flag is set at a row was absent there). One figure for every series of the symbol;
@@ -28,7 +38,8 @@ from datetime import date, datetime, time, timedelta, timezone
 import polars as pl
 
 from quant_assets.evaluation import metrics, strategy
-from quant_assets.evaluation.completeness import missing_horizons
+from quant_assets.evaluation.portfolio import PORTFOLIO  # the family of the symbol's combined book
+from quant_assets.evaluation.completeness import evidence_days, rows_known_at
 from quant_assets.evaluation.evidence import collect_evidence
 from quant_assets.evaluation.gate import Evidence, Thresholds, verdict
 from quant_assets.features.contract import FLAGS_BY_SOURCE
@@ -62,7 +73,15 @@ VERDICT_SCHEMA: dict[str, pl.DataType] = {
     "bars_coverage": pl.Float64(),
     "derivatives_coverage": pl.Float64(),
     "text_coverage": pl.Float64(),
+    "sharpe_ci_low": pl.Float64(),  # 90% stationary block bootstrap interval of daily_sharpe
+    "sharpe_ci_high": pl.Float64(),
+    "ci_block_days": pl.Int64(),  # its mean block length
+    "independent_days": pl.Float64(),  # evidence days / holding days (>= 1 day): what the interval rests on
+    "trials_counted": pl.String(),  # how n_trials was counted
+    "configurations": pl.Int64(),  # distinct configurations trained in the window (>= 1)
+    "evidence_days": pl.List(pl.Date()),  # the days counted, each complete at window_end 00:00
 }
+LONGEST, SHORTEST = max(HORIZONS.values()), min(HORIZONS.values())
 
 
 def window_days(day: date, window: int, first_day: date) -> list[date]:
@@ -71,9 +90,24 @@ def window_days(day: date, window: int, first_day: date) -> list[date]:
     return [d for d in (day - timedelta(days=i) for i in range(window - 1, -1, -1)) if d >= first_day]
 
 
-def is_complete(day: date, rows: pl.DataFrame, as_of: datetime) -> bool:
-    """Every horizon's time has come and every stored row carries its label."""
-    return not rows.is_empty() and not missing_horizons(day, HORIZONS, as_of) and rows["label"].null_count() == 0
+def complete_days(rows_by_day: Mapping[date, pl.DataFrame], day: date) -> list[date]:
+    """The stored days of the window whose every label was available at ``day`` 00:00."""
+    return evidence_days({d: rows_known_at(rows, HORIZONS) for d, rows in rows_by_day.items()}, day)
+
+
+def horizon_days(horizon: str) -> float:
+    """A series' holding horizon in days; one on no single horizon (``portfolio``) the longest."""
+    return HORIZONS.get(horizon, LONGEST) / timedelta(days=1)
+
+
+def trial_count(series: int, configurations: int, judgings: int) -> tuple[int, str]:
+    """Every look that could have produced a pass: each series evaluated (families, horizons,
+    ablations, portfolio) under each configuration trained in the window, plus each earlier
+    re-judging of the window (it is judged again as each day completes, one more look at
+    mostly the same evidence). With how it was counted, in words."""
+    configurations, judgings = max(configurations, 1), max(judgings, 1)
+    n = series * configurations + judgings - 1
+    return max(n, 1), f"{series} series x {configurations} configuration(s) + {judgings - 1} re-judging(s)"
 
 
 def model_series(rows: pl.DataFrame) -> list[tuple[str, str]]:
@@ -148,16 +182,20 @@ def evidence(
     sources: Mapping[str, float] | None = None,
     cv_sharpe: float = float("nan"),
     daily: pl.DataFrame | None = None,
+    configurations: int = 1,
 ) -> Evidence:
     """The evidence on one model series over the complete ``days`` (``rows``: theirs only;
-    ``daily``: ``daily_by_series(rows, days)``, computed once per window by ``verdicts``)."""
+    ``daily``: ``daily_by_series(rows, days)``, computed once per window by ``verdicts``;
+    ``configurations``: distinct configurations trained in the window, for the trial count)."""
     daily = daily_by_series(rows, days) if daily is None else daily
     book = daily.select("day").with_columns(
         _column(daily, family, horizon, strategy.STRATEGY), *(_column(daily, name, horizon, name) for name in strategy.BASELINES)
     )
-    trials = daily.select("day").with_columns(_column(daily, f, h, _series_key(f, h)) for f, h in model_series(rows))
+    evaluated = model_series(rows)
+    trials = daily.select("day").with_columns(_column(daily, f, h, _series_key(f, h)) for f, h in evaluated)
     series = rows.filter((pl.col("family") == family) & (pl.col("horizon") == horizon))
-    expected_decisions = grid_decisions(days, HORIZONS[horizon])
+    expected_decisions = grid_decisions(days, HORIZONS.get(horizon, SHORTEST))
+    n_trials, counted = trial_count(len(evaluated), configurations, len(days))
     return collect_evidence(
         book,
         trials,
@@ -168,6 +206,9 @@ def evidence(
         thresholds=thresholds,
         cv_sharpe=cv_sharpe,
         source_coverage=sources,
+        horizon_days=horizon_days(horizon),
+        n_trials=n_trials,
+        trials_counted=counted,
     )
 
 
@@ -176,29 +217,33 @@ def verdicts(
     window: tuple[date, date],
     failing_partitions: Sequence[str],
     thresholds: Thresholds,
-    as_of: datetime,
     features_by_day: Mapping[date, pl.DataFrame] | None = None,
     cv_sharpes: Mapping[tuple[str, str], float] | None = None,
+    configurations: int = 1,
 ) -> pl.DataFrame:
-    """One row per model series stored in the window (``VERDICT_SCHEMA``). ``rows_by_day``:
-    the oos_eval rows of each stored day of the window; partial days are stored but are no
-    evidence, so a window of partial days is judged on zero completed days (a FAIL).
+    """One row per model series stored in the window (``VERDICT_SCHEMA``), judged as of
+    ``window[1]`` 00:00: a pure function of its inputs, whatever the clock. ``rows_by_day``:
+    the oos_eval rows of each stored day of the window; days not complete by then are stored
+    but are no evidence, so a window of them is judged on zero completed days (a FAIL).
     ``features_by_day``: the feature rows (missing flags at least) of the window's days;
-    ``cv_sharpes``: the fit's purged k-fold Sharpe per (family, horizon), where stored."""
+    ``cv_sharpes``: the fit's purged k-fold Sharpe per (family, horizon), where stored;
+    ``configurations``: distinct configurations trained in the window (``trial_count``)."""
     if not rows_by_day:
         return pl.DataFrame(schema=VERDICT_SCHEMA)
     stored = pl.concat(list(rows_by_day.values()), how="vertical")
-    complete = sorted(d for d, rows in rows_by_day.items() if is_complete(d, rows, as_of))
-    rows = stored.filter(metrics.decision_day().is_in(complete))
+    complete = complete_days(rows_by_day, window[1])
+    # One chunk: polars sums per chunk, and a store read on another day may chunk the same rows otherwise.
+    rows = stored.filter(metrics.decision_day().is_in(complete)).rechunk()
     features = [features_by_day[d] for d in complete if d in (features_by_day or {})]
     sources = source_coverage(pl.concat(features, how="vertical") if features else None)
     daily = daily_by_series(rows, complete)
     out = []
     for family, horizon in model_series(stored):
         cv = (cv_sharpes or {}).get((family, horizon), float("nan"))
-        e = evidence(rows, complete, family, horizon, failing_partitions, thresholds, sources, cv, daily)
+        e = evidence(rows, complete, family, horizon, failing_partitions, thresholds, sources, cv, daily, configurations)
         v = verdict(e, thresholds)
         figures = asdict(e) | {"failing_partitions": PARTITION_SEPARATOR.join(e.failing_partitions)}
         out.append({"family": family, "horizon": horizon, "passed": v.passed, "reasons": REASON_SEPARATOR.join(v.reasons),
-                    "window_start": window[0], "window_end": window[1], **figures})
+                    "window_start": window[0], "window_end": window[1], **figures, "configurations": max(configurations, 1),
+                    "evidence_days": complete})
     return pl.DataFrame(out, schema=VERDICT_SCHEMA)

@@ -4,11 +4,15 @@ Per horizon with a main booster, the window's usable rows for that horizon (deci
 ``t``, label interval ``[t, label_available_at]``) are cut into ``config.cv_folds``
 contiguous test folds by ``evaluation.purged_kfold`` (train rows whose label touches the
 fold are purged; rows after it wait the fit window's embargo, longest horizon + one bar).
-Each fold trains LightGBM with the main fit's settings for as many rounds as the main
-booster's early-stopped iteration count (the test fold never steers a round), predicts the
-test fold, and runs the one reference strategy (``evaluation.strategy.reference``, each
-fold starting flat) with the trailing volatility that oos_eval uses (``oos.TRAILING``) at
-``config.cv_round_trip_cost``. Figures per fold are ``metrics.series_figures``'s.
+Each fold chooses its own early-stopping rounds inside its own training part, as the main
+fit does inside the window (``split.validation_split`` on the fold's train rows: the latest
+``valid_fraction`` of them steer the stopping, the rows before whose labels reach into them
+are purged; ``lgbm.fit_boosters``), so neither the test fold nor the main booster's choice,
+made on data that includes the test fold, steers a round. It predicts the test fold and runs
+the one reference strategy (``evaluation.strategy.reference``, each fold starting flat) with
+the trailing volatility that oos_eval uses (``oos.TRAILING``) at ``config.cv_round_trip_cost``.
+Figures per fold are ``metrics.series_figures``'s, but the daily Sharpe is on the gate's basis
+(``daily_basis``: every calendar day of the fold, 0 without a decision, sqrt(365)).
 
 Each fold also records where its training rows stop around the test fold (newest train
 ``t`` before it, oldest after it), so a check can re-derive from the horizons alone that
@@ -29,13 +33,14 @@ import lightgbm as lgb
 import numpy as np
 import polars as pl
 
-from quant_assets.evaluation import metrics, strategy
+from quant_assets.evaluation import daily_basis, metrics, strategy
 from quant_assets.evaluation.oos import TRAILING
 from quant_assets.evaluation.purged_kfold import purged_kfold
 from quant_assets.labels.horizons import HORIZON_NAMES, HORIZONS
 from quant_assets.models.config import TrainingConfig
 from quant_assets.models.dataset import TrainingSet
-from quant_assets.models.lgbm import MIN_ROWS, best_iteration, booster_params
+from quant_assets.models.lgbm import MIN_ROWS, best_iteration, fit_boosters
+from quant_assets.models.split import validation_split
 from quant_assets.timegrid import TS_DTYPE
 
 ARTIFACT = "purged_kfold.json"
@@ -46,6 +51,7 @@ FOLD_SCHEMA: dict[str, pl.DataType] = {
     "fold": pl.Int64(),
     "rounds": pl.Int64(),
     "train_rows": pl.Int64(),
+    "valid_rows": pl.Int64(),  # of the train rows, the tail that chose the fold's rounds
     "test_rows": pl.Int64(),
     "purged_rows": pl.Int64(),  # neither train nor test: purged or embargoed
     "test_start": TS_DTYPE,
@@ -68,14 +74,12 @@ def cross_validate(data: TrainingSet, boosters: dict[str, lgb.Booster], config: 
         if h not in boosters or rows.size < max(MIN_ROWS, config.cv_folds):
             continue
         t, end = data.t[rows], data.label_available_at[rows, j]
-        rounds = best_iteration(boosters[h])
         for i, fold in enumerate(purged_kfold(t, end, config.cv_folds, gap)):
             train, test = rows[fold.train], rows[fold.test]
             before, after = fold.train[t[fold.train] < t[fold.test[0]]], fold.train[t[fold.train] > t[fold.test[-1]]]
             record = {
                 "horizon": h,
                 "fold": i,
-                "rounds": rounds,
                 "train_rows": int(train.size),
                 "test_rows": int(test.size),
                 "purged_rows": int(rows.size - train.size - test.size),
@@ -84,27 +88,40 @@ def cross_validate(data: TrainingSet, boosters: dict[str, lgb.Booster], config: 
                 "train_t_before": _iso(t[before].max()) if before.size else None,
                 "train_t_after": _iso(t[after].min()) if after.size else None,
             }
+            booster, valid_rows = _fold_booster(data, j, h, train, config) if train.size >= MIN_ROWS else (None, 0)
             if train.size < MIN_ROWS:
                 record["skipped"] = f"{train.size} train rows after purge and embargo, fewer than {MIN_ROWS}"
+            elif booster is None:
+                record["skipped"] = f"{train.size} train rows after purge and embargo: fewer than {MIN_ROWS} once its validation tail is set aside"
             else:
-                record.update(_fold_figures(data, j, h, train, test, rounds, config))
+                record.update(rounds=best_iteration(booster), valid_rows=valid_rows, **_fold_figures(data, j, h, test, booster, config))
             out["folds"].append(record)
     return out
 
 
-def _fold_figures(data: TrainingSet, j: int, h: str, train: np.ndarray, test: np.ndarray, rounds: int, config: TrainingConfig) -> dict:
-    booster = lgb.train(booster_params(config), lgb.Dataset(data.x[train], data.y[train, j], feature_name=data.columns), rounds)
+def _fold_booster(data: TrainingSet, j: int, h: str, train: np.ndarray, config: TrainingConfig) -> tuple[lgb.Booster | None, int]:
+    """The fold's booster for horizon ``j``, early-stopped on the tail of its own train rows."""
+    within = np.zeros(data.t.shape[0], dtype=bool)
+    within[train] = True
+    inner_train, inner_valid = validation_split(data, config.valid_fraction, within)
+    only = np.zeros_like(inner_train)
+    only[:, j] = True
+    boosters, _ = fit_boosters(data, inner_train & only, inner_valid & only, config, family=f"cv_{h}")
+    return boosters.get(h), int((inner_valid & only).sum())
+
+
+def _fold_figures(data: TrainingSet, j: int, h: str, test: np.ndarray, booster: lgb.Booster, config: TrainingConfig) -> dict:
     trailing = TRAILING[h]
     series = pl.DataFrame(
         {
             "t": pl.Series(data.t[test]).dt.replace_time_zone("UTC"),
-            "prediction": booster.predict(data.x[test]),
+            "prediction": booster.predict(data.x[test], num_iteration=booster.best_iteration or None),
             "label": data.y[test, j],
             "vol": data.x[test, data.columns.index(trailing.vol)] * trailing.vol_scale,
         }
     )
     run = strategy.reference(series, horizon=HORIZONS[h], cost=config.cv_round_trip_cost)
-    figures = metrics.series_figures(run)
+    figures = metrics.series_figures(run) | {"daily_sharpe": daily_basis.daily_sharpe(run)}
     return {f: _finite(figures[f]) for f in FIGURES}
 
 

@@ -38,10 +38,11 @@ def plan_fits(parts: list[DaySymbol], train_days: int, refit_days: int) -> list[
 # The code a fit depends on: change any of it and earlier fits are no longer reused. Whole
 # packages, and the modules of others that decide what a fit stores: the feature contract
 # (which columns are a source's, hence the ablations' inputs) and the evaluation modules the
-# purged k-fold runs (fold split, reference strategy, metrics, oos_eval's trailing inputs).
+# purged k-fold runs (fold split, reference strategy, metrics and their daily basis, oos_eval's
+# trailing inputs).
 FIT_CODE = (
     "models", "labels", "registry", "features/contract.py",
-    "evaluation/purged_kfold.py", "evaluation/strategy.py", "evaluation/metrics.py", "evaluation/oos.py",
+    "evaluation/purged_kfold.py", "evaluation/strategy.py", "evaluation/metrics.py", "evaluation/daily_basis.py", "evaluation/oos.py",
 )  # fmt: skip
 
 

@@ -3,8 +3,13 @@ only by a person (``quant-assets model promote|rollback`` or the MLflow UI).
 
 Where the facts live, all in the MLflow registry so the UI shows them:
 
-- a passing verdict is written as tags of the version it passed (``quant_assets.verdict*``:
-  PASS, the day, the families that passed, the reasons), next to the ``challenger`` alias;
+- a passing verdict of the family serving trades (``QUANT_ASSETS_SERVING_FAMILY``) is written
+  as tags of the version it passed (``quant_assets.verdict*``: PASS, the day, the family, the
+  reasons), next to the ``challenger`` alias; ablations and other families never move it;
+- the symbol's ``portfolio`` verdict (the combined book serving would hold over every horizon)
+  of the same day is written on each horizon's version (``quant_assets.portfolio_verdict*``:
+  PASS or FAIL, the day, the reasons); ``promote`` refuses a version whose portfolio verdict
+  did not pass unless forced with a reason;
 - a promotion writes who, why, when and whether it was forced as tags of the promoted
   version (``quant_assets.promoted_*``);
 - rollback history is a model-level tag, ``quant_assets.champion_history``: a JSON list of
@@ -35,13 +40,16 @@ VERDICT_TAG = "quant_assets.verdict"  # "PASS"
 VERDICT_DAY_TAG = "quant_assets.verdict_day"
 VERDICT_FAMILIES_TAG = "quant_assets.verdict_families"
 VERDICT_REASONS_TAG = "quant_assets.verdict_reasons"
+PORTFOLIO_TAG = "quant_assets.portfolio_verdict"  # "PASS" or "FAIL"
+PORTFOLIO_DAY_TAG = "quant_assets.portfolio_verdict_day"
+PORTFOLIO_REASONS_TAG = "quant_assets.portfolio_verdict_reasons"
 PROMOTED_BY_TAG = "quant_assets.promoted_by"
 PROMOTED_REASON_TAG = "quant_assets.promoted_reason"
 PROMOTED_AT_TAG = "quant_assets.promoted_at"
 PROMOTED_FORCED_TAG = "quant_assets.promoted_forced"
 HISTORY_TAG = "quant_assets.champion_history"
 ROLLED_BACK_TAG = "quant_assets.rolled_back"  # model tag: who, when, from and to
-PASS = "PASS"
+PASS, FAIL = "PASS", "FAIL"
 # MLflow caps a tag value; reasons are a handful of short lines, kept whole below this.
 MAX_TAG_CHARS = 5000
 
@@ -92,13 +100,30 @@ def mark_challenger(client: MlflowClient, symbol: str, horizon: str, version: st
     return True
 
 
+def mark_portfolio(client: MlflowClient, symbol: str, versions: dict[str, str], day: date, passed: bool, reasons: str) -> list[str]:
+    """The symbol's portfolio verdict of ``day`` as tags of each horizon's version of the fit
+    that serves it (``versions``: horizon -> version), unless a newer day's is there already
+    (the newest wins, as for ``mark_challenger``). Returns the names tagged."""
+    tagged = []
+    for horizon, version in sorted(versions.items()):
+        name = registered_name(symbol, horizon)
+        if client.get_model_version(name, version).tags.get(PORTFOLIO_DAY_TAG, "") > day.isoformat():
+            continue
+        for key, value in ((PORTFOLIO_TAG, PASS if passed else FAIL), (PORTFOLIO_DAY_TAG, day.isoformat()),
+                           (PORTFOLIO_REASONS_TAG, reasons[:MAX_TAG_CHARS])):  # fmt: skip
+            client.set_model_version_tag(name, version, key, value)
+        tagged.append(f"{name} v{version}")
+    return tagged
+
+
+def _portfolio(tags: dict) -> str:
+    """"PASS <day>", "FAIL <day>" or "none" (no portfolio verdict on the version yet)."""
+    return f"{tags[PORTFOLIO_TAG]} {tags.get(PORTFOLIO_DAY_TAG, '')}".strip() if PORTFOLIO_TAG in tags else "none"
+
+
 def _verdict_day(client: MlflowClient, name: str, version: str) -> str:
     """The day of the newest passing verdict on ``version`` (ISO; "" when none)."""
     return client.get_model_version(name, version).tags.get(VERDICT_DAY_TAG, "")
-
-
-def has_passing_verdict(client: MlflowClient, name: str, version: str) -> bool:
-    return client.get_model_version(name, version).tags.get(VERDICT_TAG) == PASS
 
 
 def _history(client: MlflowClient, name: str) -> list[str]:
@@ -108,10 +133,11 @@ def _history(client: MlflowClient, name: str) -> list[str]:
 def promote(client: MlflowClient, symbol: str, horizon: str, *, version: str | None, force: bool, reason: str | None,
             by: str, now: datetime | None = None) -> Move:  # fmt: skip
     """Make ``version`` (default: the current challenger) champion. Refused without a passing
-    verdict unless forced with a reason; who, why and when are written on the version."""
+    verdict of its own and of the symbol's portfolio unless forced with a reason; who, why
+    and when are written on the version."""
     name = _registered(client, symbol, horizon)
     if force and not (reason or "").strip():
-        raise Refused(f"{name}: --force needs --reason saying why a version without a passing verdict may serve")
+        raise Refused(f"{name}: --force needs --reason saying why a version without passing verdicts may serve")
     if version is None:
         version = _alias_version(client, name, CHALLENGER)
         if version is None:
@@ -120,9 +146,16 @@ def promote(client: MlflowClient, symbol: str, horizon: str, *, version: str | N
         client.get_model_version(name, version)
     except MlflowException:
         raise Refused(f"{name}: there is no version {version}") from None
-    passed = has_passing_verdict(client, name, version)
+    tags = client.get_model_version(name, version).tags
+    passed = tags.get(VERDICT_TAG) == PASS
     if not passed and not force:
         raise Refused(f"{name} version {version} has no passing gate verdict; promote it only with --force --reason \"...\"")
+    portfolio = _portfolio(tags)
+    passed &= portfolio.startswith(PASS)
+    if not passed and not force:
+        why = "failed" if portfolio.startswith(FAIL) else "is missing"
+        raise Refused(f"{name} version {version}: the {symbol} portfolio verdict {why} ({portfolio}): the combined book serving "
+                      f"would trade has not passed; promote it only with --force --reason \"...\"")  # fmt: skip
     current = _alias_version(client, name, CHAMPION)
     if current == version:
         raise Refused(f"{name} version {version} is already champion")
@@ -160,6 +193,7 @@ class AliasState:
     version: str | None
     verdict: str  # "PASS <day>" or "none"
     created: datetime | None
+    portfolio: str = "none"  # the symbol's portfolio verdict on the version: "PASS <day>", "FAIL <day>" or "none"
 
 
 @dataclass(frozen=True)
@@ -177,7 +211,7 @@ def _state(client: MlflowClient, name: str, alias: str) -> AliasState:
         return AliasState(None, "none", None)
     tags = mv.tags or {}
     verdict = f"{tags[VERDICT_TAG]} {tags.get(VERDICT_DAY_TAG, '')}".strip() if VERDICT_TAG in tags else "none"
-    return AliasState(str(mv.version), verdict, datetime.fromtimestamp(mv.creation_timestamp / 1000, timezone.utc))
+    return AliasState(str(mv.version), verdict, datetime.fromtimestamp(mv.creation_timestamp / 1000, timezone.utc), _portfolio(tags))
 
 
 def status(client: MlflowClient) -> list[ModelStatus]:

@@ -11,10 +11,12 @@ native files). The logged model is registered as a new version of each horizon's
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import mlflow
@@ -35,6 +37,10 @@ PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
 # Downloads of a few small files need no progress bars in run logs.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 MODEL_ARTIFACT = "model"
+# Run parameters that locate one refit of a configuration (its window and inputs), not the
+# configuration itself: fits of the same settings, contract and code on different anchors are
+# one configuration; any other parameter or the code digest differing makes another.
+WINDOW_PARAMS = frozenset({"fit_anchor", "fit_start", "fit_end", "inputs_sha256"})
 # What a loaded pyfunc needs besides the project itself; listing it stops MLflow from
 # inferring requirements, which costs seconds per model.
 PIP_REQUIREMENTS = ["lightgbm==4.7.0", "torch==2.13.0", "polars", "numpy", "pandas"]
@@ -45,6 +51,12 @@ class LoggedFit:
     run_id: str
     model_uri: str
     versions: dict[str, str]  # horizon -> registered model version
+
+
+def configuration_key(params: dict[str, str], tags: dict[str, str]) -> str:
+    """One fit's configuration: its parameters but the window's, and its code digest."""
+    kept = {k: v for k, v in params.items() if k not in WINDOW_PARAMS} | {"code_digest": tags.get("code_digest", "")}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:16]
 
 
 class NoSuchVersion(LookupError):
@@ -123,6 +135,19 @@ class Tracking:
 
     def _is_registered(self, name: str) -> bool:
         return bool(self.client.search_registered_models(filter_string=f"name = '{name}'", max_results=1))
+
+    def configurations(self, symbol: str, first: date, last: date, runs: list | None = None) -> set[str]:
+        """Distinct configurations (``configuration_key``) of the finished fits of ``symbol``
+        anchored in ``first..last``. ``runs``: the symbol's runs (``symbol_runs``), when read already."""
+        runs = self.symbol_runs(symbol) if runs is None else runs
+        anchored = [r for r in runs if first.isoformat() <= r.data.tags.get("fit_anchor", "") <= last.isoformat()]
+        return {configuration_key(r.data.params, r.data.tags) for r in anchored}
+
+    def symbol_runs(self, symbol: str) -> list:
+        """Every finished fit run of ``symbol`` (its params and tags)."""
+        return self.client.search_runs(
+            [self.experiment_id], filter_string=f"tags.symbol = '{symbol}' and attributes.status = 'FINISHED'", max_results=5000
+        )
 
     def purged_kfold(self, run_id: str) -> pl.DataFrame:
         """The purged k-fold results a fit stored in its run, one row per (horizon, fold)

@@ -9,6 +9,11 @@ produces this frame; linking and partitioning are the same for all of them.
   only its words are unavailable (never embedded, never in a latent).
 - ``observed_at``: when the engagement fields were observed (the scrape time). Engagement is
   never knowable before it, however early the text was written.
+- ``first_seen_at``: when a collector first saw the item, where the source records it (a
+  live collector that stamps each item as it polls); null otherwise (a file drop of scrapes,
+  whose ``scraped_at`` is when engagement was observed, not when the text could be read).
+  The text is knowable from ``social.text.available_at``: the later of ``created_at`` plus
+  the collection lag, and this.
 """
 
 from __future__ import annotations
@@ -34,11 +39,13 @@ ITEM_SCHEMA: dict[str, pl.DataType] = {
     "num_comments": pl.Int64(),
     "upvote_ratio": pl.Float64(),
     "observed_at": TS_DTYPE,
+    "first_seen_at": TS_DTYPE,
 }
 
 # Reddit's stand-ins for text that is gone: the item existed but carries no text.
 PLACEHOLDER_TEXTS = ("[deleted]", "[removed]", "[deleted by user]", "[removed by reddit]")
 
+FIRST_SEEN = "first_seen_at"  # an optional column of a source's posts and comments
 POST_COLUMNS = ("post_id", "subreddit", "created_utc", "title", "author", "score", "num_comments", "upvote_ratio", "scraped_at")
 COMMENT_COLUMNS = ("comment_id", "post_id", "subreddit", "created_utc", "body", "author", "score", "scraped_at")
 
@@ -80,6 +87,13 @@ def _clean(expr: pl.Expr) -> pl.Expr:
     return pl.when(stripped.is_null() | (stripped == "") | stripped.is_in(PLACEHOLDER_TEXTS)).then(None).otherwise(expr)
 
 
+def _first_seen(frame: pl.DataFrame) -> pl.DataFrame:
+    """``first_seen_at`` as UTC where the source has the column, else null."""
+    if FIRST_SEEN in frame.columns:
+        return as_utc(frame, FIRST_SEEN)
+    return frame.with_columns(pl.lit(None, TS_DTYPE).alias(FIRST_SEEN))
+
+
 def posts_to_items(posts: pl.DataFrame) -> pl.DataFrame:
     """Reddit posts (``post_id, subreddit, created_utc, title, selftext, ...``) -> items.
 
@@ -88,7 +102,7 @@ def posts_to_items(posts: pl.DataFrame) -> pl.DataFrame:
     _require(posts, POST_COLUMNS, "posts")
     if "selftext" not in posts.columns:
         posts = posts.with_columns(selftext=pl.lit(None, dtype=pl.String))
-    posts = as_utc(as_utc(posts, "created_utc"), "scraped_at")
+    posts = _first_seen(as_utc(as_utc(posts, "created_utc"), "scraped_at"))
     title, body = _clean(pl.col("title")), _clean(pl.col("selftext"))
     text = (
         pl.when(body.is_null()).then(title)
@@ -107,13 +121,14 @@ def posts_to_items(posts: pl.DataFrame) -> pl.DataFrame:
         num_comments=pl.col("num_comments").cast(pl.Int64),
         upvote_ratio=pl.col("upvote_ratio").cast(pl.Float64),
         observed_at=pl.col("scraped_at"),
+        first_seen_at=pl.col(FIRST_SEEN),
     )
 
 
 def comments_to_items(comments: pl.DataFrame) -> pl.DataFrame:
     """Reddit comments (``comment_id, post_id, subreddit, created_utc, body, ...``) -> items."""
     _require(comments, COMMENT_COLUMNS, "comments")
-    comments = as_utc(as_utc(comments, "created_utc"), "scraped_at")
+    comments = _first_seen(as_utc(as_utc(comments, "created_utc"), "scraped_at"))
     return comments.select(
         item_id=pl.col("comment_id").cast(pl.String),
         kind=pl.lit(COMMENT),
@@ -126,6 +141,7 @@ def comments_to_items(comments: pl.DataFrame) -> pl.DataFrame:
         num_comments=pl.lit(None, dtype=pl.Int64),
         upvote_ratio=pl.lit(None, dtype=pl.Float64),
         observed_at=pl.col("scraped_at"),
+        first_seen_at=pl.col(FIRST_SEEN),
     )
 
 

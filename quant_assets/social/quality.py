@@ -13,6 +13,7 @@ import polars as pl
 
 from quant_assets.partitions import DaySymbol
 from quant_assets.social.items import COMMENT, PLACEHOLDER_TEXTS, POST
+from quant_assets.social.text import available_at
 
 # The old system refused a day whose comments were fewer than ten per post.
 MIN_COMMENT_POST_RATIO = 10.0
@@ -39,7 +40,11 @@ def outside_day(frame: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(
         [
             _offending(frame, created.is_null() | (created.dt.date() != pl.col("partition_day")), "created_at outside the partition's day"),
-            _offending(frame, pl.col("available_at") != created, "available_at != created_at"),
+            _offending(
+                frame,
+                pl.col("collection_lag_s").is_null() | (pl.col("collection_lag_s") < 0) | (pl.col("available_at") != available_at()),
+                "available_at != max(created_at + collection_lag_s, first_seen_at)",
+            ),
             _offending(frame, pl.col("observed_at") < created, "engagement observed before the text was created"),
             _offending(
                 frame,

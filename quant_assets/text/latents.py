@@ -130,7 +130,8 @@ def _pool(
     rows = rows.filter(pl.col("embedding").is_not_null())
     if rows.is_empty():
         return pooled, counts
-    index = ((rows["created_at"] - part.start).dt.total_microseconds() // int(BAR.total_seconds() * 1_000_000)).to_numpy()
+    # The bucket a text is knowable in (``bucketed``): by when it could be collected, not written.
+    index = ((rows["available_at"] - part.start).dt.total_microseconds() // int(BAR.total_seconds() * 1_000_000)).to_numpy()
     keep = (index >= 0) & (index < n_buckets)
     matrix = np.asarray(rows["embedding"].to_numpy(), dtype=np.float32).reshape(rows.height, -1)[keep]
     index = index[keep].astype(np.int64)
@@ -141,6 +142,13 @@ def _pool(
     has = counts > 0
     pooled[has] = (sums[has] / counts[has, None]).astype(np.float32)
     return pooled, counts
+
+
+def bucketed_texts(texts: pl.DataFrame) -> pl.DataFrame:
+    """social_text rows with ``ts``, the 5m bucket each is knowable in: that of its
+    ``available_at`` (created_at + the collection lag at the earliest), not its ``created_at``.
+    A text written late on D and collectable only after midnight falls in no bucket of D."""
+    return texts.with_columns(ts=pl.col("available_at").dt.truncate("5m"))
 
 
 def observed_engagement(bucketed: pl.DataFrame) -> pl.DataFrame:
@@ -218,7 +226,7 @@ def bucket_latents(
             raise ValueError(f"{part}: {tower} projection fitted up to {projection.fit_end}, after the day's start")
     grid = bucket_grid(part, now)
     n = grid.height
-    bucketed = texts.with_columns(ts=pl.col("created_at").dt.truncate("5m"))
+    bucketed = bucketed_texts(texts)
     counts = bucketed.group_by("ts").agg(
         post_count=(pl.col("kind") == POST).sum().cast(pl.Int64),
         comment_count=(pl.col("kind") == COMMENT).sum().cast(pl.Int64),

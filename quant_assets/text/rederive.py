@@ -5,7 +5,8 @@ fit end) with the decision time; they cannot see a stamp that lies. These rules 
 stamp of text_latents and recompute from its inputs:
 
 - counts: every bucket's post, comment and market-post counts, and its comment/post
-  ratio, equal the social_text rows created in the bucket (deleted text included);
+  ratio, equal the social_text rows knowable in the bucket (``latents.bucketed_texts``: by
+  ``available_at``; deleted text included);
 - engagement: a bucket's engagement is the mean over its posts whose engagement was
   observed by the row's own ``available_at``; a value where none was observed is a leak;
 - projection: a projection refitted on the text created in the partition's *recorded* fit
@@ -27,6 +28,7 @@ from quant_assets.text.latents import (
     TOWERS,
     LatentSpec,
     bucket_latents,
+    bucketed_texts,
     created_in,
     fit_towers,
     latent_columns,
@@ -38,10 +40,6 @@ KEYS = ["symbol", "partition_day", "ts"]
 RTOL, ATOL = 1e-4, 1e-5
 
 
-def _bucketed(texts: pl.DataFrame) -> pl.DataFrame:
-    return texts.with_columns(ts=pl.col("created_at").dt.truncate("5m"))
-
-
 def _differs(stored: pl.Expr, expected: pl.Expr) -> pl.Expr:
     """Null-aware: one null and not the other, or both set and apart beyond rounding."""
     apart = (stored - expected).abs() > ATOL + RTOL * expected.abs()
@@ -49,9 +47,9 @@ def _differs(stored: pl.Expr, expected: pl.Expr) -> pl.Expr:
 
 
 def count_problems(latents: pl.DataFrame, texts: pl.DataFrame) -> pl.DataFrame:
-    """Bucket counts that are not the social_text rows created in the bucket."""
+    """Bucket counts that are not the social_text rows knowable in the bucket."""
     is_post = pl.col("kind") == POST
-    counted = _bucketed(texts).group_by(KEYS).agg(
+    counted = bucketed_texts(texts).group_by(KEYS).agg(
         _posts=is_post.sum().cast(pl.Int64),
         _comments=(pl.col("kind") == COMMENT).sum().cast(pl.Int64),
         _market_posts=(is_post & (pl.col("scope") == SCOPE_MARKET)).sum().cast(pl.Int64),
@@ -73,7 +71,7 @@ def count_problems(latents: pl.DataFrame, texts: pl.DataFrame) -> pl.DataFrame:
 
 def engagement_problems(latents: pl.DataFrame, texts: pl.DataFrame) -> pl.DataFrame:
     """Engagement a bucket could not have known at its ``available_at``, or that is not its posts'."""
-    posts = _bucketed(texts).filter(pl.col("kind") == POST).select(*KEYS, "score", "num_comments", "observed_at")
+    posts = bucketed_texts(texts).filter(pl.col("kind") == POST).select(*KEYS, "score", "num_comments", "observed_at")
     known = pl.col("observed_at") <= pl.col("available_at")  # null observed_at: never known
     expected = (
         latents.select(*KEYS, "available_at")

@@ -69,3 +69,16 @@ def test_trials_are_counted_over_what_was_actually_evaluated():
     assert ds.count_trials(variants + variants[:3]) == 16
     with pytest.raises(ValueError, match="trial Sharpes"):
         ds.deflated_sharpe(np.zeros(10), np.array([0.1, np.nan]))
+
+
+def test_trials_not_at_hand_still_deflate_and_cannot_be_fewer_than_those_that_are():
+    rng = np.random.default_rng(5)
+    m = rng.normal(0.0, 0.01, size=(120, 6))
+    m[:, 0] += 0.002
+    sharpes = ds.sharpe(m)
+    at_hand = ds.deflated_sharpe(m[:, 0], sharpes)
+    counted = ds.deflated_sharpe(m[:, 0], sharpes, n_trials=60)
+    assert (at_hand.n_trials, counted.n_trials) == (6, 60)
+    assert counted.benchmark > at_hand.benchmark and counted.probability < at_hand.probability
+    with pytest.raises(ValueError, match="fewer than the 6"):
+        ds.deflated_sharpe(m[:, 0], sharpes, n_trials=5)

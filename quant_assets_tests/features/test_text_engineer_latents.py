@@ -19,6 +19,7 @@ from quant_assets.features.audit import audit_frames  # noqa: E402
 from quant_assets.features.compute import features_for_partitions  # noqa: E402
 from quant_assets.features.inputs import Inputs, all_mapped_days  # noqa: E402
 from quant_assets.partitions import DaySymbol  # noqa: E402
+from quant_assets.social.text import collection_lag  # noqa: E402
 from quant_assets.timegrid import TS_DTYPE  # noqa: E402
 from quant_assets_tests.features import realdata  # noqa: E402
 
@@ -39,7 +40,8 @@ def _texts() -> pl.DataFrame:
             num_comments=pl.lit(None, pl.Int64), scope=pl.lit("symbol"),
         ),
     ]  # fmt: skip
-    return pl.concat(rows).with_columns(pl.col("created_at", "observed_at").cast(TS_DTYPE))
+    texts = pl.concat(rows).with_columns(pl.col("created_at", "observed_at").cast(TS_DTYPE))
+    return texts.with_columns(available_at=pl.col("created_at") + collection_lag())  # social_text's rule (social.text)
 
 
 def _embeddings(texts: pl.DataFrame) -> pl.DataFrame:

@@ -13,7 +13,7 @@ import pytest
 
 from quant_assets.evaluation import purged_kfold as pkf
 from quant_assets.labels.horizons import HORIZON_NAMES, HORIZONS, embargo
-from quant_assets.models import cv, plan
+from quant_assets.models import cv, lgbm, plan
 from quant_assets.models.artefact import FittedModel
 from quant_assets.models.verify import cv_problems
 from quant_assets.partitions import DaySymbol
@@ -25,22 +25,29 @@ PART = DaySymbol(date(2025, 11, 10), modelkit.SYMBOL)
 
 @pytest.fixture(scope="module")
 def spied(seed_cache):
-    """A small fit, with every fold split the cross-validation asked for."""
-    calls = []
+    """A small fit, with every fold split the cross-validation asked for, and every fold
+    booster it fitted (its train and validation masks, and the booster)."""
+    calls, fits = [], []
 
     def spy(t, end, n_splits, embargo):
         folds = pkf.purged_kfold(t, end, n_splits, embargo)
         calls.append((t, end, embargo, folds))
         return folds
 
+    def fit_spy(data, train, valid, config, family="lgbm", columns=None):
+        boosters, metrics = lgbm.fit_boosters(data, train, valid, config, family, columns)
+        fits.append((data, train, valid, boosters))
+        return boosters, metrics
+
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(cv, "purged_kfold", spy)
+        mp.setattr(cv, "fit_boosters", fit_spy)
         model, features = modelkit.small_fit(seed_cache)
-    return model, features, calls
+    return model, features, calls, fits
 
 
 def test_no_fold_trains_on_a_label_that_reaches_its_test_fold_or_its_embargo(spied):
-    model, _, calls = spied
+    model, _, calls, _ = spied
     assert model.config.cv_folds == 5 and model.cv["k"] == 5 and model.cv["embargo_s"] == embargo().total_seconds()
     assert len(calls) == len(HORIZON_NAMES)  # one split per horizon, over that horizon's usable rows
     for t, end, gap, folds in calls:
@@ -51,10 +58,9 @@ def test_no_fold_trains_on_a_label_that_reaches_its_test_fold_or_its_embargo(spi
     assert cv_problems(PART, model) == []
     frame = cv.fold_results(model.cv)
     assert frame.height == 5 * len(HORIZON_NAMES) and frame.schema == pl.Schema(cv.FOLD_SCHEMA)
-    # 1h: every fold trains (with the main booster's early-stopped rounds) and has figures
+    # 1h: every fold trains (early-stopped inside its own train rows) and has figures
     short = frame.filter(pl.col("horizon") == "1h")
     assert short["skipped"].null_count() == 5 and short["rank_ic"].is_finite().all() and short["pnl"].is_not_null().all()
-    assert (short["rounds"] == model.metrics["lgbm_1h_best_iteration"]).all()
     assert (short["train_rows"] + short["test_rows"] + short["purged_rows"] == model.training["1h"]["rows"]).all()
     # middle folds lose the hour of labels before them and the hour + embargo after them
     middle = short.filter(pl.col("fold").is_between(1, 3))
@@ -62,6 +68,41 @@ def test_no_fold_trains_on_a_label_that_reaches_its_test_fold_or_its_embargo(spi
     assert ((middle["train_t_after"] - middle["test_end"]) > HORIZONS["1h"] + embargo()).all()
     # a 21-day window leaves 7d folds nothing to train on after purge and embargo: said, not faked
     assert frame.filter(pl.col("horizon") == "7d")["skipped"].str.contains("train rows after purge and embargo").all()
+
+
+def test_each_fold_chooses_its_rounds_inside_its_own_training_part(spied):
+    """Not the main booster's rounds, chosen on a tail the test fold may be: each fold's own
+    early stopping, on the latest of its own train rows, never on a test row."""
+    model, _, calls, fits = spied
+    frame = cv.fold_results(model.cv).filter(pl.col("skipped").is_null())
+    fits = [f for f in fits if f[3]]
+    assert len(fits) == frame.height, "one early-stopped booster per fold with figures"
+    j = HORIZON_NAMES.index("1h")
+    t, _, _, folds = calls[j]
+    one_h = [f for f in fits if "1h" in f[3]]
+    for (data, train, valid, boosters), fold, rounds in zip(one_h, folds, frame.filter(pl.col("horizon") == "1h")["rounds"]):
+        rows = np.flatnonzero(data.usable[:, j])
+        fold_train, fold_test = set(rows[fold.train]), set(rows[fold.test])
+        inner_train, inner_valid = set(np.flatnonzero(train[:, j])), set(np.flatnonzero(valid[:, j]))
+        assert inner_valid and inner_valid <= fold_train and inner_train <= fold_train and not (inner_valid | inner_train) & fold_test
+        cut = data.t[sorted(inner_valid)].min()
+        assert (data.label_available_at[sorted(inner_train), j] < cut).all(), "train rows whose label reaches the tail are purged"
+        assert rounds == lgbm.best_iteration(boosters["1h"])
+    assert frame["valid_rows"].min() > 0
+
+
+def test_the_fold_sharpe_is_on_the_gates_daily_zero_filled_basis():
+    from datetime import datetime, timezone
+
+    from quant_assets.evaluation import daily_basis
+    from quant_assets.evaluation.metrics import annualised_sharpe
+
+    def at(day, hour):
+        return datetime(2025, 10, day, hour, tzinfo=timezone.utc)
+
+    run = pl.DataFrame({"t": [at(1, 1), at(1, 2), at(3, 1), at(4, 1)], "pnl": [0.01, 0.02, -0.01, 0.03], "evaluable": [True, True, True, True]})
+    assert daily_basis.zero_filled(run).tolist() == [0.03, 0.0, -0.01, 0.03], "2 Oct had no decision: a day earning 0"
+    assert daily_basis.daily_sharpe(run) == annualised_sharpe(np.array([0.03, 0.0, -0.01, 0.03]))
 
 
 def _plain_kfold(t, end, n_splits, embargo):
@@ -83,7 +124,7 @@ def test_a_fold_split_that_does_not_purge_or_embargo_is_caught(split, says, seed
 
 
 def test_fold_results_are_stored_and_reproducible(spied, seed_cache, tmp_path):
-    model, _, _ = spied
+    model, _, _, _ = spied
     again, _ = modelkit.small_fit(seed_cache)
     assert again.cv == model.cv, "the same inputs give the same folds and figures"
     loaded = FittedModel.load(model.save(tmp_path / "native"))
@@ -97,7 +138,7 @@ def test_fold_results_are_stored_and_reproducible(spied, seed_cache, tmp_path):
 
 
 def test_fewer_than_two_folds_is_no_cross_validation(spied):
-    model, _, _ = spied
+    model, _, _, _ = spied
     from dataclasses import replace
 
     from quant_assets.models import dataset

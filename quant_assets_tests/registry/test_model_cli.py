@@ -1,6 +1,7 @@
 """``quant-assets model promote|rollback|status`` on a real MLflow registry in the test's home:
-a person moves champion; a version without a passing verdict needs --force and a reason;
-who and why are recorded; rollback restores the previous champion and refuses when none."""
+a person moves champion; a version without a passing verdict, or whose symbol's portfolio
+verdict did not pass, needs --force and a reason; who and why are recorded; rollback restores
+the previous champion and refuses when none."""
 
 import json
 import shutil
@@ -31,7 +32,8 @@ def empty_store(tmp_path_factory):
 
 @pytest.fixture
 def client(qa_home, tmp_path, empty_store):
-    """quant_assets.BTC-USDT.4h with versions 1..3; version 2 passed the gate (challenger)."""
+    """quant_assets.BTC-USDT.4h with versions 1..3; version 2 passed the gate (challenger), and
+    the symbol's portfolio passed on the same day."""
     (qa_home / "mlflow").mkdir(parents=True)
     shutil.copy(empty_store / "mlflow.db", qa_home / "mlflow" / "mlflow.db")
     client = Tracking(MlflowStore.from_env()).client
@@ -39,6 +41,7 @@ def client(qa_home, tmp_path, empty_store):
     for _ in range(3):
         client.create_model_version(NAME, (tmp_path / "artifacts").as_uri())
     aliases.mark_challenger(client, "BTC-USDT", "4h", "2", date(2025, 11, 10), ["lgbm"], "PASS evidence: ...\nPASS leakage: ...")
+    aliases.mark_portfolio(client, "BTC-USDT", {"4h": "2"}, date(2025, 11, 10), True, "PASS evidence: ...")
     return client
 
 
@@ -119,10 +122,34 @@ def test_status_prints_champion_and_challenger_with_verdicts_and_ages(client):
     code, out = cli("status")
     assert code == 0
     header, row = out.splitlines()
-    assert header.split()[:4] == ["symbol", "horizon", "champion", "verdict"] and "challenger" in header
+    assert header.split() == ["symbol", "horizon", "champion", "verdict", "age", "challenger", "verdict", "portfolio", "age"]
     cells = row.split()
     assert cells[:3] == ["BTC-USDT", "4h", "v1"] and cells[3] == "none"  # forced: no verdict
-    assert "v2" in cells and "PASS" in cells and "2025-11-10" in cells
+    assert cells[cells.index("v2"):cells.index("v2") + 5] == ["v2", "PASS", "2025-11-10", "PASS", "2025-11-10"], "challenger, its verdict, the portfolio's"
+
+
+def test_a_served_family_that_passed_while_the_portfolio_failed_is_not_promoted_without_force(client):
+    aliases.mark_challenger(client, "BTC-USDT", "4h", "3", date(2025, 11, 11), ["lgbm"], "PASS evidence: ...")
+    aliases.mark_portfolio(client, "BTC-USDT", {"4h": "3"}, date(2025, 11, 11), False, "FAIL performance: ...")
+    code, out = cli("promote", "--symbol", "BTC-USDT", "--horizon", "4h")
+    assert code == 1 and out == (f"Error: {NAME} version 3: the BTC-USDT portfolio verdict failed (FAIL 2025-11-11): the combined book "
+                                 'serving would trade has not passed; promote it only with --force --reason "..."')
+    assert champion(client) is None
+    code, out = cli("status")
+    assert "FAIL" in out.splitlines()[1].split(), "status shows the failed portfolio beside the challenger"
+    assert cli("promote", "--symbol", "BTC-USDT", "--horizon", "4h", "--force", "--reason", "portfolio cap too tight")[0] == 0
+    assert champion(client) == "3" and client.get_model_version(NAME, "3").tags[aliases.PROMOTED_FORCED_TAG] == "true"
+
+
+def test_a_version_without_a_portfolio_verdict_is_refused_too(client):
+    aliases.mark_challenger(client, "BTC-USDT", "4h", "3", date(2025, 11, 11), ["lgbm"], "PASS evidence: ...")
+    code, out = cli("promote", "--symbol", "BTC-USDT", "--horizon", "4h")
+    assert code == 1 and "portfolio verdict is missing (none)" in out and champion(client) is None
+
+
+def test_an_older_portfolio_verdict_does_not_overwrite_a_newer_one(client):
+    assert aliases.mark_portfolio(client, "BTC-USDT", {"4h": "2"}, date(2025, 11, 9), False, "FAIL") == []
+    assert client.get_model_version(NAME, "2").tags[aliases.PORTFOLIO_TAG] == "PASS"
 
 
 def test_a_pass_on_an_older_day_does_not_pull_challenger_back(client):

@@ -8,7 +8,7 @@ import polars as pl
 from quant_assets.partitions import DaySymbol
 from quant_assets.resources.social_data import FileDropSocialText, SocialLinking
 from quant_assets.social.linking import link_items
-from quant_assets.social.text import social_text_rows
+from quant_assets.social.text import collection_lag, social_text_rows
 
 REDDIT_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "reddit"
 SYMBOLS = ["BTC-USDT", "ETH-USDT", "SOL-USDT"]
@@ -35,4 +35,4 @@ def parts_for(days, symbols=SYMBOLS) -> list[DaySymbol]:
 
 def social_rows(items: pl.DataFrame, symbols=SYMBOLS) -> pl.DataFrame:
     """Raw items -> linked social_text rows (with ``symbol``), default rules."""
-    return social_text_rows(link_items(items, SocialLinking().rules(), list(symbols)), "test")
+    return social_text_rows(link_items(items, SocialLinking().rules(), list(symbols)), "test", collection_lag())

@@ -132,6 +132,30 @@ def test_a_row_filed_under_the_wrong_day_fails_the_timestamp_check(tmp_path, mon
     assert DaySymbol(DAY2, "BTC-USDT") in lake.partitions(SOCIAL_TEXT_ASSET)
 
 
+def test_text_taken_as_seen_the_instant_it_was_written_fails_the_timestamp_check(tmp_path, monkeypatch):
+    """A writer on the old rule (available_at = created_at) claims text before any collector
+    could have read it; the check re-derives available_at from created_at, the row's recorded
+    collection lag and first sighting, and holds every such partition back."""
+    from quant_assets.assets import social
+
+    real = social.social_text_rows
+    monkeypatch.setattr(social, "social_text_rows", lambda *a: real(*a).with_columns(available_at=pl.col("created_at")))
+    _, checks, consumed = run(tmp_path, PlantedSource(folder=str(REDDIT_FIXTURES)))
+    assert blocking_failures(checks) == {"social_text_timestamps_in_day"}, {n: e.description for n, e in checks.items()}
+    assert "available_at != max(created_at + collection_lag_s, first_seen_at)" in checks["social_text_timestamps_in_day"].metadata["offending_preview"].value
+    assert consumed == 0
+
+
+def test_the_collection_lag_is_a_setting_recorded_per_row_and_in_metadata(tmp_path, monkeypatch):
+    monkeypatch.setenv("QUANT_ASSETS_TEXT_COLLECTION_LAG", "90s")
+    result, checks, _ = run(tmp_path, PlantedSource(folder=str(REDDIT_FIXTURES)))
+    assert not blocking_failures(checks)
+    rows = ParquetLake(str(tmp_path / "lake")).read(SOCIAL_TEXT_ASSET, BTC_DAY1)
+    assert (rows["collection_lag_s"] == 90).all() and (rows["available_at"] == rows["created_at"] + timedelta(seconds=90)).all()
+    [meta] = [m.metadata for m in result.asset_materializations_for_node("social_text") if m.partition == BTC_DAY1.dagster_key]
+    assert meta["text_collection_lag_s"].value == 90
+
+
 def test_thin_comments_warn_but_do_not_block(tmp_path):
     _, checks, consumed = run(tmp_path, PlantedSource(folder=str(REDDIT_FIXTURES), defect="few_comments"))
     ratio = checks["social_text_comment_post_ratio"]

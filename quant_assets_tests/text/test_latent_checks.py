@@ -221,5 +221,5 @@ def test_posts_deleted_after_t_still_count_at_t(honest, tmp_path):
     volumes = ["ts", "post_count", "comment_count", "market_post_count", "comment_post_ratio"]
     was, now = stored(honest[0], "text_latents").select(volumes), stored(tmp_path, "text_latents").select(volumes)
     assert now.equals(was)
-    written = gone.filter(pl.col("kind") == "post").select(ts=pl.col("created_at").dt.truncate("5m"))
-    assert (now.join(written, on="ts", how="semi")["post_count"] >= 1).all()
+    knowable = gone.filter(pl.col("kind") == "post").select(ts=pl.col("available_at").dt.truncate("5m"))
+    assert (now.join(knowable, on="ts", how="semi")["post_count"] >= 1).all()

@@ -29,13 +29,14 @@ def t(hour, minute, second=0):
 
 
 def rows(specs):
-    """(item_id, kind, created_at, score, num_comments, observed_at) -> social_text rows."""
+    """(item_id, kind, created_at, score, num_comments, observed_at) -> social_text rows,
+    collected the instant they were written (lag 0: each test below is about one other thing)."""
     frame = pl.DataFrame(
         [
             {
                 "item_id": i, "kind": k, "post_id": i if k == "post" else "p0", "subreddit": "bitcoin",
-                "created_at": c, "available_at": c, "text": f"text {i}", "author": "u_x", "score": s,
-                "num_comments": n, "upvote_ratio": 0.9 if k == "post" else None, "observed_at": o,
+                "created_at": c, "available_at": c, "collection_lag_s": 0, "text": f"text {i}", "author": "u_x", "score": s,
+                "num_comments": n, "upvote_ratio": 0.9 if k == "post" else None, "observed_at": o, "first_seen_at": None,
                 "post_created_at": c, "scope": "symbol", "link_rule": "subreddit:r/bitcoin", "source": "test",
             }
             for i, k, c, s, n, o in specs
@@ -83,13 +84,24 @@ def test_engagement_is_invisible_before_it_was_observed():
     assert edge["post_count"] == 2 and edge["post_score_observed_mean"] == 60.0
 
 
+def test_a_text_counts_in_the_bucket_it_could_be_collected_in_not_the_one_it_was_written_in():
+    written = rows([("a", "post", t(10, 3), 1, 0, NOW), ("b", "post", t(10, 4), 1, 0, NOW)])
+    texts = written.with_columns(collection_lag_s=pl.lit(600, pl.Int64), available_at=pl.col("created_at") + timedelta(minutes=10))
+    out = bucket_latents(texts, vectors_for(texts), projections(), PART, SPEC, WINDOW, NOW)
+    assert by_ts(out, t(10, 0))["post_count"] == 0, "written at 10:03, nobody could have read it by 10:05"
+    assert by_ts(out, t(10, 10))["post_count"] == 2
+
+
 def test_real_reddit_engagement_scraped_weeks_later_is_never_in_a_bucket():
     items = fixture_items()
     texts = social_rows(items).filter((pl.col("symbol") == "BTC-USDT") & (pl.col("created_at").dt.date() == DAY2)).drop("symbol")
     assert texts["score"].null_count() == 0  # the scores are there...
     out = bucket_latents(texts, vectors_for(texts), projections(), PART, SPEC, WINDOW, NOW)
-    assert out["post_count"].sum() == texts.filter(pl.col("kind") == "post").height
-    assert out["comment_count"].sum() == texts.filter(pl.col("kind") == "comment").height
+    # Every text knowable within the day, i.e. written before 23:50 (the 10-minute collection lag).
+    in_day = texts.filter(pl.col("available_at") < PART.end)
+    assert in_day.height < texts.height and (texts["available_at"] == texts["created_at"] + timedelta(minutes=10)).all()
+    assert out["post_count"].sum() == in_day.filter(pl.col("kind") == "post").height
+    assert out["comment_count"].sum() == in_day.filter(pl.col("kind") == "comment").height
     # ...but were observed on 2025-10-29 or later, after every bucket of 2025-10-10 ended.
     assert out["post_score_observed_mean"].null_count() == out.height
     assert out["post_num_comments_observed_mean"].null_count() == out.height

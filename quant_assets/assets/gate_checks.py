@@ -1,0 +1,82 @@
+"""Blocking checks on gate_verdict (logic in ``quant_assets.evaluation.gate_verify``), and the
+alias moves that wait for them.
+
+One gate op runs both on the run's staged partitions (the reproduction, which judges a
+partition again, on the first, last and ``QUANT_ASSETS_VERDICT_REPRODUCE_SAMPLES`` sampled ones, as
+oos_eval's summary check does; the evidence check on every one) and publishes those that pass both
+(``quant_assets.assets.checks``); the others are quarantined with their report and move no
+alias. Only after publication does a partition move anything in MLflow
+(``gate.move_aliases``): ``challenger`` where the served family passed, the portfolio verdict
+tag on every horizon's version. A checks-only run audits the published partitions and moves
+nothing.
+"""
+
+from dagster import AssetCheckExecutionContext, AssetCheckSpec, multi_asset_check
+
+from quant_assets import settings
+from quant_assets.assets.checks import gate_name, open_batch, problems_verdict, publish_verdicts
+from quant_assets.assets.evaluation_checks import DEFAULT_SAMPLES, sampled
+from quant_assets.assets.gate import _read_once, gate_thresholds, judge, move_aliases, served_family
+from quant_assets.evaluation import gate_verify
+from quant_assets.evaluation.completeness import labels_known_at
+from quant_assets.evaluation.gate_window import GATE_ASSET, PARTITION_SEPARATOR
+from quant_assets.labels.forward import LABELS_ASSET
+from quant_assets.labels.horizons import HORIZONS
+from quant_assets.models.record import MODELS_ASSET
+from quant_assets.partitions import DaySymbol
+from quant_assets.resources.lake import LakeResource
+from quant_assets.resources.models import MlflowTracking
+
+CHECKS = {
+    "gate_verdict_evidence_known": "Every day a verdict counted as evidence had every label available at the verdict's day 00:00, "
+    "re-derived from the labels asset's label_available_at; completed_days names exactly those days.",
+    "gate_verdict_reproduces": "For the first, last and N sampled partitions, the verdict recomputed from its stored inputs (the "
+    "window's oos_eval rows, feature flags, the fit's purged k-fold, and the failing partitions and configuration count the rows "
+    "recorded) is the stored partition, row for row.",
+}
+WHAT = {"gate_verdict_evidence_known": "evidence known at D 00:00", "gate_verdict_reproduces": "verdict reproduced"}
+
+
+def _labels_known(store, part: DaySymbol, days, cache: dict) -> dict:
+    """``labels_known_at`` of each day's labels partition (None where there is none)."""
+    def known(day):
+        p = DaySymbol(day, part.symbol)
+        return labels_known_at(store.read(LABELS_ASSET, p), HORIZONS) if store.exists(LABELS_ASSET, p) else None
+
+    return {d: _read_once(cache, (d, part.symbol), lambda d=d: known(d)) for d in days}
+
+
+@multi_asset_check(
+    name=gate_name(GATE_ASSET),
+    specs=[AssetCheckSpec(name, asset=GATE_ASSET, blocking=True, description=d) for name, d in CHECKS.items()],
+    description="The gate_verdict checks, over the run's staged partitions; publishes those that pass, then moves the aliases.",
+)
+def gate_verdict_checks(context: AssetCheckExecutionContext, lake: LakeResource, mlflow_tracking: MlflowTracking):
+    batch = open_batch(context, lake, GATE_ASSET)  # the run's staged verdicts, published inputs
+    parts, store = batch.parts, batch.store
+    tracking, thresholds = mlflow_tracking.tracking(), gate_thresholds()
+    samples = set(sampled(parts, settings.read("QUANT_ASSETS_VERDICT_REPRODUCE_SAMPLES", str(DEFAULT_SAMPLES), settings.positive_int, "partitions per run, e.g. 20")))
+    caches, labels_read = {}, {}
+    problems = {name: {} for name in CHECKS}
+    stored_by_part = {}
+    for part in parts:
+        stored = stored_by_part[part] = store.read(GATE_ASSET, part)
+        labels = _labels_known(store, part, gate_verify.evidence_days_of(stored), labels_read)
+        problems["gate_verdict_evidence_known"][part] = gate_verify.evidence_problems(part, stored, labels)
+        if part not in samples:
+            continue
+        failing = [x for x in (stored["failing_partitions"][0] if stored.height else "").split(PARTITION_SEPARATOR) if x]
+        configurations = int(stored["configurations"][0]) if stored.height else 1
+        again = judge(store, tracking, part, thresholds, failing, configurations, caches)
+        problems["gate_verdict_reproduces"][part] = gate_verify.reproduction_problems(part, stored, again)
+    verdicts = {name: problems_verdict(problems[name], WHAT[name], len(parts)) for name in CHECKS}
+    results = list(publish_verdicts(batch, verdicts, set(verdicts)))  # publishes (or quarantines) first
+    if batch.staging is not None:
+        refused = {p for v in verdicts.values() for p in v.failing} | (set(parts) if not all(v.passed or v.failing for v in verdicts.values()) else set())
+        family, published = served_family(), lake.lake()
+        for part in parts:
+            if part in refused or not published.exists(MODELS_ASSET, part):
+                continue
+            moved = move_aliases(tracking, part, published.read(MODELS_ASSET, part).row(0, named=True), stored_by_part[part], family)
+            context.log.info("%s: %s", part, "; ".join(moved) or f"no alias moved (the served family {family} passed no horizon)")
+    yield from results
