@@ -22,7 +22,10 @@ import polars as pl
 from quant_assets import settings
 from quant_assets.cli.audit import _symbols
 from quant_assets.evaluation import oos, portfolio
+from quant_assets.evaluation.bootstrap import sharpe_interval
+from quant_assets.evaluation.daily_basis import zero_filled
 from quant_assets.evaluation.gate import Thresholds
+from quant_assets.evaluation.gate_window import horizon_days
 from quant_assets.evaluation.range_eval import Day, evaluate_range, first_unseen_day, walk_forward
 from quant_assets.evaluation.strategy import BASELINES
 from quant_assets.features.contract import FEATURES_ASSET
@@ -189,7 +192,7 @@ def _entry(symbol, h, named, uri, window, result, missing, windows) -> dict:
     rows = result.rows.filter(pl.col("horizon") == h)
     figures = oos.summary(rows)
     model_families = sorted(rows.filter(pl.col("model_uri").is_not_null())["family"].unique().to_list())
-    families = {f: figures[f"{f}/{h}"] for f in (*model_families, *BASELINES) if f"{f}/{h}" in figures}
+    families = {f: {**figures[f"{f}/{h}"], **_interval(rows, f, h)} for f in (*model_families, *BASELINES) if f"{f}/{h}" in figures}
     return {
         "symbol": symbol,
         "horizon": h,
@@ -208,6 +211,14 @@ def _entry(symbol, h, named, uri, window, result, missing, windows) -> dict:
         "families": families,
         "walk_forward": {f: walk_forward(rows, f, h, windows) for f in model_families},
     }
+
+
+def _interval(rows: pl.DataFrame, family: str, h: str) -> dict:
+    """The daily Sharpe's 90% block-bootstrap interval of one series, on the gate's basis
+    (zero-filled days, blocks of at least the holding horizon): what its verdict would report."""
+    ci = sharpe_interval(zero_filled(rows.filter(pl.col("family") == family)), horizon_days(h, family))
+    return oos.json_safe({"sharpe_ci_low": ci.low, "sharpe_ci_high": ci.high, "sharpe_ci_block_days": ci.block_days,
+                          "independent_days": ci.independent_days})  # fmt: skip
 
 
 def _cell(value, fmt: str) -> str:

@@ -95,9 +95,12 @@ def complete_days(rows_by_day: Mapping[date, pl.DataFrame], day: date) -> list[d
     return evidence_days({d: rows_known_at(rows, HORIZONS) for d, rows in rows_by_day.items()}, day)
 
 
-def horizon_days(horizon: str) -> float:
-    """A series' holding horizon in days; one on no single horizon (``portfolio``) the longest."""
-    return HORIZONS.get(horizon, LONGEST) / timedelta(days=1)
+def horizon_days(horizon: str, family: str = "") -> float:
+    """A series' holding horizon in days. The ``portfolio`` holds positions up to the longest
+    horizon, whatever horizon oos_eval books it on (the finest weighted one), as does a series
+    on no single horizon."""
+    held = LONGEST if family == PORTFOLIO else HORIZONS.get(horizon, LONGEST)
+    return held / timedelta(days=1)
 
 
 def trial_count(series: int, configurations: int, judgings: int) -> tuple[int, str]:
@@ -206,7 +209,7 @@ def evidence(
         thresholds=thresholds,
         cv_sharpe=cv_sharpe,
         source_coverage=sources,
-        horizon_days=horizon_days(horizon),
+        horizon_days=horizon_days(horizon, family),
         n_trials=n_trials,
         trials_counted=counted,
     )

@@ -4,7 +4,7 @@ its figures are oos_eval's, the version stays fixed past the days it served, a r
 its fit window + embargo is refused, and so is an alias or version that is not there."""
 
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 import pytest
@@ -15,7 +15,7 @@ from quant_assets.evaluation import oos
 from quant_assets.evaluation.oos import OOS_ASSET
 from quant_assets.evaluation.oos_verify import _differences
 from quant_assets.labels.forward import LABELS_ASSET, missing_column
-from quant_assets.labels.horizons import HORIZON_NAMES
+from quant_assets.labels.horizons import HORIZON_NAMES, HORIZONS
 from quant_assets.lake.store import ParquetLake
 from quant_assets.models.record import MODELS_ASSET
 from quant_assets.partitions import DaySymbol, days_between
@@ -55,6 +55,9 @@ def cli(home, monkeypatch):
     return invoke
 
 
+INTERVAL_KEYS = ("sharpe_ci_low", "sharpe_ci_high", "sharpe_ci_block_days", "independent_days")
+
+
 def _json(result) -> dict:
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
@@ -89,12 +92,18 @@ def test_the_figures_over_the_days_it_served_are_those_of_oos_evals_stored_rows(
         expected = {k.split("/")[0]: v for k, v in json.loads(json.dumps(oos.summary(kept))).items()}
         # the same comparison oos_summary_reproduces makes (calibration's bucket means are
         # polars group-by sums, equal to the last bits only up to summation order) ...
-        assert list(_differences(expected, entry["families"], "")) == []
+        shown = {f: {k: v for k, v in figs.items() if k not in INTERVAL_KEYS} for f, figs in entry["families"].items()}
+        assert list(_differences(expected, shown, "")) == []
         # ... and every other figure to the bit
         for family, figures in expected.items():
-            assert {k: v for k, v in entry["families"][family].items() if k != "calibration"} == {
+            assert {k: v for k, v in shown[family].items() if k != "calibration"} == {
                 k: v for k, v in figures.items() if k != "calibration"
             }
+        # every series carries the daily Sharpe's block-bootstrap interval, blocks of at least its horizon
+        for family, figs in entry["families"].items():
+            assert figs["sharpe_ci_low"] <= figs["sharpe_ci_high"], (h, family)
+            held = 7 if family == "portfolio" else max(1, HORIZONS[h] // timedelta(days=1))
+            assert figs["sharpe_ci_block_days"] >= held, (h, family)
     # the lake ends 11-12: the 7d labels of the last days are not known, the 1h ones all are
     assert entries["7d"]["pending_days"] and not entries["1h"]["pending_days"]
     assert entries["1h"]["families"]["lgbm"]["decisions"] == 24 * 7

@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta, timezone
 import pytest
 
 from quant_assets.evaluation.gate import Thresholds
-from quant_assets.evaluation.gate_window import grid_decisions, trial_count, verdicts, window_days
+from quant_assets.evaluation.gate_window import grid_decisions, horizon_days, trial_count, verdicts, window_days
 from quant_assets.labels.horizons import HORIZONS
 from quant_assets_tests.evaluation.gatekit import PORTFOLIO, PORTFOLIO_HORIZON, SERVABLE, known_at, planted_day, planted_flags
 
@@ -141,3 +141,11 @@ def test_window_days_and_grid_decisions():
     assert window_days(date(2025, 12, 30), 3, FIRST) == [date(2025, 12, 28), date(2025, 12, 29), date(2025, 12, 30)]
     days = [FIRST + timedelta(days=i) for i in range(14)]
     assert grid_decisions(days, HORIZONS["1h"]) == 14 * 24 and grid_decisions(days, HORIZONS["7d"]) == 2  # two Thursdays
+
+
+def test_the_portfolio_is_resampled_by_its_longest_holding_whatever_horizon_it_is_booked_on():
+    # oos_eval books the portfolio on its finest weighted horizon (1h), but it holds 7d positions:
+    # blocks of an hour would pretend its 7d decisions were independent days.
+    assert horizon_days("1h", PORTFOLIO) == 7.0
+    assert horizon_days("1h", "lgbm") == pytest.approx(1 / 24)
+    assert horizon_days("7d", "lgbm") == 7.0
