@@ -74,6 +74,7 @@ def instrument(timers: Timers) -> None:
     """Time the evaluation assets' and checks' own calls (names as their modules bound them)."""
     from quant_assets.assets import evaluation as oos_asset_module
     from quant_assets.assets import gate as gate_asset_module
+    from quant_assets.assets import gate_checks as gate_checks_module
     from quant_assets.evaluation import gate_window, oos, oos_verify
     from quant_assets.lake.store import ParquetLake
     from quant_assets.models.artefact import FittedModel
@@ -95,7 +96,7 @@ def instrument(timers: Timers) -> None:
         timers.patch(oos_verify, name, f"check_{name}")
     timers.patch(gate_asset_module.UpstreamChecks, "failing", "gate_leakage_instance_queries")
     timers.patch(gate_window, "verdicts", "gate_verdicts")
-    timers.patch(gate_asset_module, "_challenge", "gate_mlflow_challenger")
+    timers.patch(gate_checks_module, "move_aliases", "gate_mlflow_challenger")  # after publication, in the gate's check op
 
 
 def run(data, start, end, symbols, train_days, refit_days) -> dict:
@@ -109,6 +110,8 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
     from quant_assets.assets.evaluation_checks import oos_eval_checks
     from quant_assets.assets import gate as gate_asset_module
     from quant_assets.assets.gate import build_gate_asset, gate_thresholds
+    from quant_assets.assets.gate_checks import CHECKS as GATE_CHECKS
+    from quant_assets.assets.gate_checks import gate_verdict_checks
     from quant_assets.evaluation import gate_window, oos
     from quant_assets.evaluation.gate_window import GATE_ASSET, PARTITION_SEPARATOR
     from quant_assets.evaluation.oos import OOS_ASSET
@@ -139,20 +142,22 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
         run_metadata=["run_fits", "run_rows", "run_partial"],
         check_names=list(OOS_CHECKS),
     )
-    floor_gate, _ = mirror_floor(
+    # gate_verdict is staged and published by its own blocking checks (gate_verdict_checks): the floor mirrors them
+    floor_gate, floor_gate_checks = mirror_floor(
         "bench_floor_gate",
         deps=[
             AssetDep("bench_floor_oos", partition_mapping=day_window_mapping(-(window - 1), 0)),
             AssetDep(MODELS_ASSET, partition_mapping=identity),
         ],
-        metadata_keys=["rows", "first_ts", "last_ts", "content_sha256", "path", "passed", "challenger_set", "model_uri", "verdicts", "reasons"],
-        run_metadata=["run_partitions_with_challenger"],
-        check_names=[],
+        metadata_keys=["rows", "first_ts", "last_ts", "content_sha256", "path", "passed", "served_family", "served_passed", "portfolio",
+                       "n_trials", "sharpe_interval", "evidence_days", "model_uri", "verdicts", "reasons"],  # fmt: skip
+        run_metadata=["run_partitions_where_the_served_family_passed"],
+        check_names=list(GATE_CHECKS),
     )
     defs, mlflow_store, _ = model_definitions(
         data, train_days, refit_days,
         assets=[oos_eval, build_gate_asset(thresholds), floor_oos, floor_gate],
-        asset_checks=[oos_eval_checks, *floor_oos_checks],
+        asset_checks=[oos_eval_checks, gate_verdict_checks, *floor_oos_checks, *floor_gate_checks],
     )  # fmt: skip
     universe = settings.universe()
     home = settings.home()
