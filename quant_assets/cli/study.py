@@ -33,6 +33,7 @@ import click
 from quant_assets import settings
 from quant_assets.partitions import DaySymbol, days_between
 
+SUMMARY_PREFIX = "study summary: "
 # Step name -> its assets, in the order they run. The names are the bench's timing keys.
 SOURCES = ("market_bars", "derivatives")
 STEPS = (
@@ -77,15 +78,18 @@ def study(start: date, end: date, symbols: str | None, data: str | None, bundles
             click.echo(f"[import] {Path(archive).name}: verify, land, materialise its assets ...")
             import_bundle(Path(archive))
         timings["import_s"] = time.perf_counter() - t0
-    report_key = run_study(plan, wanted, timings, started)
+    counts: dict[str, int] = {}
+    report_key = run_study(plan, wanted, timings, counts, started)
     click.echo(f"done in {time.perf_counter() - started:.0f}s.")
     click.echo(f"  report:      {report_key['path']}   (open it in a browser; it needs no network)")
     click.echo(f"  Dagster UI:  .venv/bin/quant-assets dev, asset study_report, partition {report_key['key']}")
     click.echo(f"  MLflow UI:   .venv/bin/quant-assets mlflow, experiment quant_assets.studies, run {report_key['mlflow_run_id']}")
     click.echo(f"  same settings for the UIs: QUANT_ASSETS_SYMBOLS={os.environ['QUANT_ASSETS_SYMBOLS']} "
                f"QUANT_ASSETS_START_DATE={os.environ['QUANT_ASSETS_START_DATE']}")  # fmt: skip
-    # The last line: machine-readable seconds per step (benchmarks/bench_study.py reads it).
-    click.echo("study timings: " + json.dumps({k: round(v, 1) for k, v in timings.items()} | {"total_s": round(time.perf_counter() - started, 1)}))
+    # The last line, machine-readable (benchmarks/bench_study.py reads it): seconds per step,
+    # asset partitions materialised by this run, fits planned, verdicts on the last day.
+    summary = {k: round(v, 1) for k, v in timings.items()} | counts | {"total_s": round(time.perf_counter() - started, 1)}
+    click.echo(SUMMARY_PREFIX + json.dumps(summary, sort_keys=True))
 
 
 def study_plan(start: date, end: date, symbols: tuple[str, ...], train_days: int, refit_days: int) -> dict[str, list[DaySymbol]]:
@@ -124,9 +128,12 @@ def _settle_partitions(plan: dict, symbols: tuple[str, ...]) -> None:
     os.environ.setdefault("QUANT_ASSETS_START_DATE", settings.start_date().isoformat())
 
 
-def run_study(plan: dict, symbols: tuple[str, ...], timings: dict[str, float], started: float) -> dict:
+def run_study(plan: dict, symbols: tuple[str, ...], timings: dict[str, float], counts: dict[str, int], started: float) -> dict:
     """Every step of the study, each on its missing partitions; then the report. Returns the
-    report's key, path and MLflow run id."""
+    report's key, path and MLflow run id; ``timings`` gets seconds per step, ``counts`` the
+    partitions materialised, the fits the model days need and the last day's verdicts."""
+    from quant_assets.models.plan import plan_fits
+
     from dagster import AssetKey
 
     from quant_assets.assets.report import REPORT_ASSET, STUDY_PARTITIONS, report_path
@@ -149,6 +156,7 @@ def run_study(plan: dict, symbols: tuple[str, ...], timings: dict[str, float], s
                            + (f" ({len(parts) - len(todo)} done before)" if len(todo) < len(parts) else ""))  # fmt: skip
                 if todo:
                     _materialise(defs, [asset], todo, universe, instance)
+                counts["partitions"] = counts.get("partitions", 0) + len(todo)
                 timings[f"{name}_s"] = timings.get(f"{name}_s", 0.0) + time.perf_counter() - t0
         t0 = time.perf_counter()
         instance.add_dynamic_partitions(STUDY_PARTITIONS.name, [study_key.key])
@@ -158,6 +166,8 @@ def run_study(plan: dict, symbols: tuple[str, ...], timings: dict[str, float], s
         event = instance.get_latest_materialization_event(AssetKey(REPORT_ASSET))
         meta = event.asset_materialization.metadata
         click.echo(f"  {meta['verdicts_passed'].value} of {meta['verdicts'].value} verdicts on {study_key.end} passed")
+        counts.update(verdicts=meta["verdicts"].value, verdicts_passed=meta["verdicts_passed"].value,
+                      fits=len(plan_fits(plan["models"], settings.train_days(), settings.refit_days())))  # fmt: skip
     return {"key": study_key.key, "path": str(report_path(study_key)), "mlflow_run_id": meta["mlflow_run_id"].value}
 
 

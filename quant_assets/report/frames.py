@@ -63,10 +63,10 @@ def series_name(family: str, horizon: str) -> str:
 
 
 def daily_series_pnl(rows: pl.DataFrame) -> pl.DataFrame:
-    """``symbol, series, kind, day, pnl``: after-cost PnL per decision day of each series
-    (``metrics.daily_pnl``'s sum of evaluable decisions), ablations left out."""
+    """``symbol, series, horizon, kind, day, pnl``: after-cost PnL per decision day of each
+    series (``metrics.daily_pnl``'s sum of evaluable decisions), ablations left out."""
     if rows.is_empty():
-        return pl.DataFrame(schema={"symbol": pl.String, "series": pl.String, "kind": pl.String, "day": pl.Date, "pnl": pl.Float64})
+        return pl.DataFrame(schema={"symbol": pl.String, "series": pl.String, "horizon": pl.String, "kind": pl.String, "day": pl.Date, "pnl": pl.Float64})
     kept = rows.filter(~pl.col("family").is_in(list(ABLATIONS)) & pl.col("evaluable"))
     return (
         kept.group_by("symbol", "family", "horizon", day=metrics.decision_day())
@@ -77,15 +77,15 @@ def daily_series_pnl(rows: pl.DataFrame) -> pl.DataFrame:
             .when(pl.col("family").is_in(list(BASELINES))).then(pl.lit("baseline"))
             .otherwise(pl.lit("model")),
         )
-        .select("symbol", "series", "kind", "day", "pnl")
+        .select("symbol", "series", "horizon", "kind", "day", "pnl")
         .sort("symbol", "series", "day")
     )  # fmt: skip
 
 
 def equity_curves(daily: pl.DataFrame) -> pl.DataFrame:
-    """``scope, series, kind, day, equity``: cumulative after-cost PnL per symbol, and for the
-    universe the cumulative mean of the symbols' daily PnL (one equal-weight book)."""
-    universe = daily.group_by("series", "kind", "day").agg(pnl=pl.col("pnl").mean()).with_columns(symbol=pl.lit(UNIVERSE))
+    """``scope, series, horizon, kind, day, equity``: cumulative after-cost PnL per symbol, and
+    for the universe the cumulative mean of the symbols' daily PnL (one equal-weight book)."""
+    universe = daily.group_by("series", "horizon", "kind", "day").agg(pnl=pl.col("pnl").mean()).with_columns(symbol=pl.lit(UNIVERSE))
     both = pl.concat([daily, universe.select(daily.columns)], how="vertical").rename({"symbol": "scope"})
     return both.sort("scope", "series", "day").with_columns(equity=pl.col("pnl").cum_sum().over("scope", "series")).drop("pnl")
 

@@ -22,12 +22,13 @@ HEIGHT = 420
 
 
 def equity_figure(equity: pl.DataFrame, scope: str) -> go.Figure:
-    fig = go.Figure()
-    for (series, kind), curve in equity.filter(pl.col("scope") == scope).group_by("series", "kind", maintain_order=True):
-        fig.add_trace(go.Scatter(x=curve["day"].to_list(), y=curve["equity"].to_list(), name=series, mode="lines",
-                                 line={"dash": DASH[kind], "width": WIDTH[kind]}, legendgroup=kind))  # fmt: skip
-    fig.update_layout(title=f"{scope}: equity after cost (cumulative log return)", height=HEIGHT, xaxis_title="day", yaxis_title="cumulative PnL")
-    return fig
+    def draw(fig, series, curve, col):
+        kind = curve["kind"][0]
+        # a series with one evaluable day is a point, not a line
+        fig.add_trace(go.Scatter(x=curve["day"].to_list(), y=curve["equity"].to_list(), name=series, mode="lines" if curve.height > 1 else "markers",
+                                 line={"dash": DASH[kind], "width": WIDTH[kind]}), row=1, col=col)  # fmt: skip
+
+    return _by_horizon(equity, scope, "equity after cost, cumulative (models solid, portfolio bold, baselines dotted)", draw)
 
 
 def _by_horizon(frame: pl.DataFrame, scope: str, title: str, draw) -> go.Figure:
@@ -101,6 +102,7 @@ body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
 table.verdicts{border-collapse:collapse;font-size:12px}
 table.verdicts td,table.verdicts th{border:1px solid #ccc;padding:3px 6px;vertical-align:top}
 tr.pass td{background:#e8f6e8} tr.fail td{background:#fbeaea}
+table.verdicts td:last-child{min-width:42em}
 nav a{margin-right:1em}
 """
 
