@@ -91,8 +91,9 @@ def equity_curves(daily: pl.DataFrame) -> pl.DataFrame:
 
 
 def model_rows(rows: pl.DataFrame) -> pl.DataFrame:
-    """The rows of model predictions (families with a prediction, the portfolio excepted)."""
-    return rows.filter(pl.col("prediction").is_not_null() & (pl.col("family") != PORTFOLIO) & ~pl.col("family").is_in(list(ABLATIONS)))
+    """The rows of the served model families' predictions: no baseline, ablation or portfolio."""
+    others = [PORTFOLIO, *BASELINES, *ABLATIONS]
+    return rows.filter(pl.col("prediction").is_not_null() & ~pl.col("family").is_in(others))
 
 
 def rolling_rank_ic(rows: pl.DataFrame, window: int = ROLLING_IC_DAYS) -> pl.DataFrame:
