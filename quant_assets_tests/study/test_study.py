@@ -14,6 +14,7 @@ every network request refused and finds each plot drawn.
 from __future__ import annotations
 
 import hashlib
+import shutil
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -34,6 +35,7 @@ KEY = f"{START}_{END}_{'+'.join(SYMBOLS)}"
 ASSETS = ["market_bars", "derivatives", "social_text", "text_embeddings", "text_latents", "feature_matrix", "labels",
           "multi_horizon_model", "oos_eval", "gate_verdict"]  # fmt: skip
 INTERRUPTED_AT = "oos_eval"
+UNPUBLISHED = DaySymbol(date(2025, 11, 2), "ETH-USDT")
 
 
 class Interrupted(KeyboardInterrupt):
@@ -80,7 +82,13 @@ def study_home(tmp_path_factory):
         with get_instance() as instance:
             records = {a: _materialised(instance, a) for a in [*ASSETS, "study_report"]}
             resumed_runs = [instance.get_run_by_id(r) for r in set(instance.get_run_ids()) - before]
-        yield {"home": home, "first": first, "second": second, "records": records, "resumed_runs": resumed_runs}
+        # a partition the instance holds but the lake does not publish (as after a failed check)
+        shutil.move(home / "lake" / "oos_eval" / f"date={UNPUBLISHED.day}" / f"symbol={UNPUBLISHED.symbol}", root / "set-aside")
+        third = _study(args)
+        with get_instance() as instance:
+            after_third = {a: _materialised(instance, a) for a in [*ASSETS, "study_report"]}
+        yield {"home": home, "first": first, "second": second, "records": records, "resumed_runs": resumed_runs,
+               "third": third, "after_third": after_third}  # fmt: skip
 
 
 def _materialised(instance, asset: str) -> Counter:
@@ -111,6 +119,20 @@ def test_an_interrupted_study_resumes_and_redoes_only_what_was_missing(study_hom
     launched = {key.to_user_string() for run in study_home["resumed_runs"] for key in (run.asset_selection or [])}
     assert launched == {"oos_eval", "gate_verdict", "study_report"}
     assert "multi_horizon_model: 0 of 42 partitions to materialise (42 done before)" in second.output
+
+
+@pytest.mark.slow
+def test_a_partition_the_lake_does_not_publish_is_done_again(study_home):
+    """Done means materialised in the instance and published in the lake: the oos_eval partition
+    taken out of the lake is evaluated again, and nothing else (the report is always rebuilt)."""
+    third, before, after = study_home["third"], study_home["records"], study_home["after_third"]
+    assert third.exit_code == 0, third.output + repr(third.exception)
+    assert "oos_eval: 1 of 42 partitions to materialise (41 done before)" in third.output
+    for asset in ASSETS:
+        expected = before[asset] + (Counter({str(UNPUBLISHED): 1}) if asset == "oos_eval" else Counter())
+        assert after[asset] == expected, asset
+    assert after["study_report"] == Counter({KEY: 2})
+    assert (study_home["home"] / "lake" / "oos_eval" / f"date={UNPUBLISHED.day}" / f"symbol={UNPUBLISHED.symbol}" / "part-0.parquet").is_file()
 
 
 @pytest.mark.slow
