@@ -40,7 +40,7 @@ _EVERY = AllPartitionMapping()
 
 
 def report_path(study: frames.Study) -> Path:
-    return Path(settings.home().root) / "reports" / f"study_{study.key}.html"
+    return Path(settings.home().reports) / f"study_{study.key}.html"
 
 
 def build_report(store, study: frames.Study) -> tuple[str, dict, list[str]]:
