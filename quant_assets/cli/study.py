@@ -16,8 +16,9 @@ Labels of the last 7 days lack the bars after ``--end``: those oos_eval days are
 they are live; no verdict up to ``--end`` needs them (a verdict's evidence is the days whose
 every label was known on its day).
 
-Resuming: a partition already materialised in the Dagster instance (and, for a lake asset,
-published) is not run again, so a second run after a kill redoes only what is missing.
+Resuming: a partition already materialised in the Dagster instance and published in the lake
+is not run again, so a second run after a kill redoes only what is missing. The report, a
+few seconds, is rebuilt on every run: it shows what the lake holds now.
 """
 
 from __future__ import annotations
@@ -150,9 +151,9 @@ def run_study(plan: dict, symbols: tuple[str, ...], timings: dict[str, float], c
         steps += [(name, assets, _parts_of(name, plan, text_parts)) for name, assets in STEPS]
         for i, (name, assets, parts) in enumerate(steps, start=1):
             for asset in assets:
-                todo = missing(instance, defs, asset, parts)
+                todo = missing(instance, asset, parts)
                 t0 = time.perf_counter()
-                _echo_step(f"[{i}/{len(steps) + 1}] {time.perf_counter() - started:.0f}s in; {asset}: {len(todo)} of {len(parts)} partitions to materialise"
+                click.echo(f"[{i}/{len(steps) + 1}] {time.perf_counter() - started:.0f}s in; {asset}: {len(todo)} of {len(parts)} partitions to materialise"
                            + (f" ({len(parts) - len(todo)} done before)" if len(todo) < len(parts) else ""))  # fmt: skip
                 if todo:
                     _materialise(defs, [asset], todo, universe, instance)
@@ -160,7 +161,7 @@ def run_study(plan: dict, symbols: tuple[str, ...], timings: dict[str, float], c
                 timings[f"{name}_s"] = timings.get(f"{name}_s", 0.0) + time.perf_counter() - t0
         t0 = time.perf_counter()
         instance.add_dynamic_partitions(STUDY_PARTITIONS.name, [study_key.key])
-        _echo_step(f"[{len(steps) + 1}/{len(steps) + 1}] {time.perf_counter() - started:.0f}s in; {REPORT_ASSET} {study_key.key} ...")
+        click.echo(f"[{len(steps) + 1}/{len(steps) + 1}] {time.perf_counter() - started:.0f}s in; {REPORT_ASSET} {study_key.key} ...")
         _materialise(defs, [REPORT_ASSET], None, universe, instance, partition_key=study_key.key)
         timings["report_s"] = time.perf_counter() - t0
         event = instance.get_latest_materialization_event(AssetKey(REPORT_ASSET))
@@ -195,7 +196,7 @@ def text_days(defs, parts: list[DaySymbol]) -> list[DaySymbol]:
     return parts
 
 
-def missing(instance, defs, asset: str, parts: list[DaySymbol]) -> list[DaySymbol]:
+def missing(instance, asset: str, parts: list[DaySymbol]) -> list[DaySymbol]:
     """Of ``parts``, those with no materialisation of ``asset`` in the instance, or (for an
     asset the lake holds) none published: a partition whose checks failed is done again."""
     from dagster import AssetKey
@@ -220,7 +221,3 @@ def _materialise(defs, assets: list[str], parts, universe, instance, partition_k
             f"{', '.join(assets)}: runs {', '.join(failed)} failed; see the Dagster UI. Run the same command again to resume"
         )
     return results
-
-
-def _echo_step(line: str) -> None:
-    click.echo(line)
