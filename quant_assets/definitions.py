@@ -39,6 +39,7 @@ from quant_assets.resources.derivatives_data import (
 )
 from quant_assets.resources.embedding import EmbeddingModel
 from quant_assets.assets.gate import build_gate_asset, gate_thresholds
+from quant_assets.assets.report import study_report
 from quant_assets.automation.conditions import automation_sensor
 from quant_assets.automation.inbox import bundle_import_job, bundle_inbox_sensor
 from quant_assets.automation.schedules import build_source_schedules, external_sources, source_refresh_job
@@ -182,6 +183,7 @@ def build_definitions() -> Definitions:
             *load_assets_from_modules([market, derivatives, social, features, labels, evaluation]),
             build_model_asset(settings.train_days(), settings.refit_days()),
             build_gate_asset(gate_thresholds()),
+            study_report,  # one partition per `quant-assets study`
             trading_book,
         ],
         asset_checks=load_asset_checks_from_modules(

@@ -33,7 +33,7 @@ from dagster import (
 )
 # The run tags a partition-range run carries: Dagster exports no public name for them, so this
 # is the project's one import of them (the bundle importer reads them from here).
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG, PARTITION_NAME_TAG as PARTITION_TAG
 
 from quant_assets.execution import celery_config, job_builder, reconstructable_asset_job, require_worker, runs_out_of_process
 from quant_assets.partitions import DaySymbol
@@ -233,8 +233,10 @@ def materialize(
     tags: dict[str, str] | None = None,
     log_level: str = "WARNING",
     progress: ProgressReport | None = None,
+    partition_key: str | None = None,
 ) -> list[ExecuteInProcessResult | JobExecutionResult]:
-    """Materialise ``assets`` (and their checks) for ``parts``, one run per rectangle.
+    """Materialise ``assets`` (and their checks) for ``parts``, one run per rectangle; or, for
+    assets of another partitions definition (a study's report), the one ``partition_key``.
 
     ``progress`` gets a ``Progress`` at every step start and end, every materialisation and
     every ``PROGRESS_EVERY_S`` seconds, and a last one with ``finished`` set; by default
@@ -249,18 +251,19 @@ def materialize(
     # Dagster's console logger prints a DEBUG line per event; a CLI wants only problems.
     quiet = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     selection = [AssetKey(a) for a in assets]
-    tally = _Tally(assets, len(parts), progress or ProgressLines())
+    tally = _Tally(assets, 1 if partition_key is not None else len(parts), progress or ProgressLines())
     results = []
     # QUANT_ASSETS_EXECUTOR=celery: the run goes through the definitions' executor, so its
     # steps fan out to the workers, who rebuild the job from this pointer.
     recon = reconstructable_asset_job(job_builder(defs), assets) if runs_out_of_process(defs) else None
     if recon is not None:
         require_worker(celery_config())
+    runs = [(rect.tags, None) for rect in rectangles(parts, universe)] if partition_key is None else [({}, partition_key)]
     with tally.ticking(max(PROGRESS_EVERY_S, 0.25)):
-        for rect in rectangles(parts, universe):
-            run_tags = {**rect.tags, **(tags or {})}
+        for run_partition_tags, key in runs:
+            run_tags = {**run_partition_tags, **(tags or {})}
             if recon is not None:
-                results.append(_execute_out_of_process(recon, instance, selection, quiet, run_tags, tally))
+                results.append(_execute_out_of_process(recon, instance, selection, quiet, run_tags, tally, key))
                 continue
             # The instance calls the listener with each event the in-process run stores.
             run_id = str(uuid.uuid4())
@@ -272,6 +275,7 @@ def materialize(
                     run_config=quiet,
                     run_id=run_id,
                     tags=run_tags,
+                    partition_key=key,
                     raise_on_error=False,
                 )
             )
@@ -283,13 +287,15 @@ LAUNCH_TAG = "quant_assets/launch"  # finds a run launched out of process while 
 FOLLOW_EVERY_S = 0.5
 
 
-def _execute_out_of_process(recon, instance, selection, run_config, tags, tally: _Tally) -> JobExecutionResult:
+def _execute_out_of_process(recon, instance, selection, run_config, tags, tally: _Tally, partition_key: str | None = None) -> JobExecutionResult:
     """One run through the definitions' executor (``execute_job`` of a job pointer), its
     progress read from the instance while it runs: the steps' events are stored by workers,
     so no listener in this process sees them."""
     token = uuid.uuid4().hex
     follower = _RunFollower(instance, token, tally)
     with repeating(FOLLOW_EVERY_S, follower.poll, "materialize-follow"):
+        if partition_key is not None:
+            tags = {**tags, PARTITION_TAG: partition_key}
         result = execute_job(recon, instance, run_config=run_config, tags={**tags, LAUNCH_TAG: token}, asset_selection=selection)
     follower.poll()  # what was stored since the last poll
     return result

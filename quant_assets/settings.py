@@ -64,6 +64,11 @@ class HomeLayout:
         return _join(self.root, "ledger")
 
     @property
+    def reports(self) -> str:
+        """Study reports (``study_report``): one self-contained HTML page per study."""
+        return _join(self.root, "reports")
+
+    @property
     def bundles(self) -> str:
         """Verified, imported bundles land here; the ``bundle`` source reads from them."""
         return _join(self.root, "bundles")

@@ -19,6 +19,7 @@ from quant_assets.cli.evaluate import evaluate
 from quant_assets.cli.mlflow_ui import mlflow_ui
 from quant_assets.cli.model import model
 from quant_assets.cli.sql import sql
+from quant_assets.cli.study import study
 from quant_assets.cli.worker import worker
 from serving.cli import orders, paper, positions, trading
 
@@ -40,6 +41,7 @@ main.add_command(bundle)
 main.add_command(audit)
 main.add_command(evaluate)
 main.add_command(demo)
+main.add_command(study)
 main.add_command(dev)
 main.add_command(sql)
 main.add_command(mlflow_ui)

@@ -21,6 +21,7 @@ SAMPLE_BUNDLE = settings.REPO_ROOT / "data" / "sample_bundle.tar.gz"
 @click.option("--model-days", default=28, show_default=True, help="models and their evaluations for the bundle's last N days")
 @click.option("--replay-days", default=2, show_default=True, help="paper replay of the bundle's last N days on the champions (0: none)")
 def demo(archive: str, model_days: int, replay_days: int) -> None:
+    from quant_assets.assets.report import REPORT_ASSET
     from quant_assets.bundles.coverage import downstream_steps, held_partitions, servable_days
     from quant_assets.cli.bundle import import_bundle
     from quant_assets.definitions import build_definitions
@@ -41,7 +42,9 @@ def demo(archive: str, model_days: int, replay_days: int) -> None:
     with get_instance() as instance:
         defs = build_definitions()
         # trading_book reads the ledger, not the lake: it follows the paper replay below.
-        rest = [key.to_user_string() for key in defs.resolve_all_asset_keys() if key.to_user_string() not in (*manifest.assets, BOOK_ASSET)]
+        # study_report is one partition per `quant-assets study`, not a day of data.
+        skip = (*manifest.assets, BOOK_ASSET, REPORT_ASSET)
+        rest = [key.to_user_string() for key in defs.resolve_all_asset_keys() if key.to_user_string() not in skip]
         deps = _direct_deps(defs, rest)
         # Models train on every day before them, so they and what follows them are run for the
         # sample's last weeks only, and only where a fit window holds enough of the bundle's

@@ -23,7 +23,7 @@ import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 import polars as pl
 from upath import UPath
@@ -141,10 +141,12 @@ class ParquetLake:
         return pl.read_parquet_metadata(io.BytesIO(self.read_bytes(asset, part)))
 
     def read_many(
-        self, asset: str, parts: Iterable[DaySymbol], missing_ok: bool = False, with_partition_day: bool = False
+        self, asset: str, parts: Iterable[DaySymbol], missing_ok: bool = False, with_partition_day: bool = False,
+        columns: Sequence[str] | None = None,
     ) -> pl.DataFrame:
         """Concatenate partitions, adding the ``symbol`` column from the path (and the
-        partition's day as ``partition_day`` when asked, for checks on day boundaries).
+        partition's day as ``partition_day`` when asked, for checks on day boundaries);
+        only ``columns`` of the files when given (a long read of a wide asset stays small).
 
         Local lakes are read in one multi-file scan (polars reads the files in parallel,
         several times faster than one read per partition over a long backfill); an object
@@ -157,16 +159,18 @@ class ParquetLake:
         if not self._is_local():
             with ThreadPoolExecutor(REMOTE_READ_THREADS) as pool:
                 read = list(pool.map(lambda p: self.read(asset, p), present))
-            frames = [f.with_columns(symbol=pl.lit(p.symbol), partition_day=pl.lit(p.day)) for p, f in zip(present, read)]
+            frames = [
+                (f.select(columns) if columns else f).with_columns(symbol=pl.lit(p.symbol), partition_day=pl.lit(p.day))
+                for p, f in zip(present, read)
+            ]
             frame = pl.concat(frames, how="vertical")
             return frame if with_partition_day else frame.drop("partition_day")
         paths = [self.partition_path(asset, p).path for p in present]
         missing = [str(p) for p, path in zip(present, paths) if not os.path.exists(path)]
         if missing:
             raise FileNotFoundError(f"lake partitions of {asset} not materialised: {', '.join(missing[:5])}")
-        frame = pl.scan_parquet(
-            paths, hive_partitioning=True, hive_schema={"date": pl.String(), "symbol": pl.String()}
-        ).collect()
+        scan = pl.scan_parquet(paths, hive_partitioning=True, hive_schema={"date": pl.String(), "symbol": pl.String()})
+        frame = (scan.select(*columns, "date", "symbol") if columns else scan).collect()
         if with_partition_day:
             return frame.with_columns(pl.col("date").str.to_date()).rename({"date": "partition_day"})
         return frame.drop("date")

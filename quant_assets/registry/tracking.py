@@ -33,6 +33,8 @@ from quant_assets.registry.pyfunc import NATIVE_DIR, signature
 from quant_assets.registry.store import EXPERIMENT, MlflowStore
 
 FIT_KEY_TAG = "quant_assets.fit_key"
+STUDY_KEY_TAG = "quant_assets.study"
+STUDY_EXPERIMENT = "quant_assets.studies"  # one run per study, its report the artifact
 PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
 # Downloads of a few small files need no progress bars in run logs.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -119,7 +121,9 @@ class Tracking:
                     python_model=str(PYFUNC_CODE),
                     artifacts={NATIVE_DIR: str(folder)},
                     signature=signature(model.input_columns),
-                    input_example=input_example.select(model.input_columns).head(1).to_pandas(),
+                    # Counts are Int64 in the contract but "double" in the signature (pandas holds a
+                    # nullable count as float); a first row with text present must match it too.
+                    input_example=input_example.select(model.input_columns).head(1).with_columns(pl.col(pl.Int64).cast(pl.Float64)).to_pandas(),
                     pip_requirements=PIP_REQUIREMENTS,
                 )
                 versions = {}
@@ -132,6 +136,22 @@ class Tracking:
                     versions[h] = str(mv.version)
                 mlflow.set_tags({"quant_assets.versions": json.dumps(versions), "quant_assets.model_uri": info.model_uri})
         return LoggedFit(run.info.run_id, info.model_uri, versions)
+
+    def log_study(self, study_key: str, report: Path, metrics: dict[str, float], tags: dict[str, str]) -> tuple[str, str]:
+        """The study's report as an artifact of its one run in the ``STUDY_EXPERIMENT``
+        experiment (the run tagged with ``study_key``, made on first use, reused after, so a
+        re-run study replaces its report rather than adding a run). Returns (experiment id, run id)."""
+        found = self.client.get_experiment_by_name(STUDY_EXPERIMENT)
+        experiment_id = found.experiment_id if found else self.client.create_experiment(
+            STUDY_EXPERIMENT, artifact_location=f"{self.store.artifact_root.rstrip('/')}/studies"
+        )
+        runs = self.client.search_runs([experiment_id], filter_string=f"tags.`{STUDY_KEY_TAG}` = '{study_key}'", max_results=1)
+        run_id = runs[0].info.run_id if runs else None
+        with mlflow.start_run(run_id=run_id, experiment_id=None if run_id else experiment_id, run_name=study_key) as run:
+            mlflow.set_tags({**tags, STUDY_KEY_TAG: study_key})
+            mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v == v})
+            mlflow.log_artifact(str(report))
+        return experiment_id, run.info.run_id
 
     def _is_registered(self, name: str) -> bool:
         return bool(self.client.search_registered_models(filter_string=f"name = '{name}'", max_results=1))

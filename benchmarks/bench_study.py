@@ -1,0 +1,95 @@
+"""Benchmark: one ``quant-assets study`` on ../shared/data in a fresh home, as a person types it.
+
+    python benchmarks/bench_study.py            # issue 18's study: 10 pairs, model days 2025-06-01..2025-11-30
+    python benchmarks/bench_study.py --symbols BTC-USDT,ETH-USDT --start 2025-09-08 --end 2025-09-14   # a tiny one
+
+The command runs as a subprocess (``.venv/bin/quant-assets study --start ... --end ...
+--symbols ...``) with the ``file`` sources on ``--data`` (``QUANT_ASSETS_MARKET_SOURCE=file``,
+``QUANT_ASSETS_FILE_DROP``), a fresh ``QUANT_ASSETS_HOME`` with an on-disk SQLite Dagster
+instance and a local MLflow store, and the settings' defaults otherwise (90-day fit windows,
+weekly refits, every family); ``QUANT_ASSETS_SYMBOLS`` and ``QUANT_ASSETS_START_DATE`` are left
+to the study, which sets them from its symbols and first fit window. Other ``QUANT_ASSETS_*``
+variables in the environment pass through (e.g. ``QUANT_ASSETS_TRAIN_DAYS`` for a tiny run).
+Install excluded; the process's start and imports are inside ``total_s``.
+
+Ends with one JSON line: ``total_s`` (target <= 1800 for issue 18's study on the 2-core
+machine), seconds per step as the study reports them (``import_s``: the sources, bars,
+derivatives and social text; ``text_s``: embeddings and latents; ``features_s``, ``labels_s``,
+``models_s``, ``oos_s``, ``gate_s``, ``report_s``), ``fits``, ``partitions`` (asset partitions
+materialised), ``peak_rss_mb`` (of the study process; target under 8,000) and ``verdicts_passed``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.common import BIN, DEFAULT_DATA, REPO, fresh_workdir, home_env, log  # noqa: E402
+
+ISSUE_SYMBOLS = "BTC-USDT,ETH-USDT,SOL-USDT,XRP-USDT,BNB-USDT,DOGE-USDT,ADA-USDT,LTC-USDT,BCH-USDT,SUI-USDT"
+STEPS = ("import_s", "text_s", "features_s", "labels_s", "models_s", "oos_s", "gate_s", "report_s")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--start", default="2025-06-01", help="first model day")
+    p.add_argument("--end", default="2025-11-30", help="last model day")
+    p.add_argument("--symbols", default=ISSUE_SYMBOLS)
+    p.add_argument("--data", default=str(DEFAULT_DATA))
+    p.add_argument("--workdir", default=None, help="keep the home here (default: a temporary folder, removed)")
+    args = p.parse_args()
+
+    work = fresh_workdir(args.workdir, "bench_study_")
+    home = work / "home"
+    env = home_env(home, QUANT_ASSETS_MARKET_SOURCE="file", QUANT_ASSETS_FILE_DROP=str(Path(args.data).resolve()),
+                   MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false")  # fmt: skip
+    env.setdefault("OMP_WAIT_POLICY", "passive")  # see bench_training
+    for name in ("QUANT_ASSETS_SYMBOLS", "QUANT_ASSETS_START_DATE", "QUANT_ASSETS_MLFLOW_PG_URL", "QUANT_ASSETS_MLFLOW_TRACKING_URI"):
+        env.pop(name, None)
+    command = [str(BIN / "quant-assets"), "study", "--start", args.start, "--end", args.end, "--symbols", args.symbols]
+    log(" ".join(command))
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(command, env=env, cwd=REPO, stdout=subprocess.PIPE, text=True)  # progress (stderr) shows live
+        total = time.perf_counter() - t0
+        sys.stderr.write(proc.stdout)
+        if proc.returncode != 0:
+            raise SystemExit(f"quant-assets study failed with exit code {proc.returncode}")
+        from quant_assets.cli.study import SUMMARY_PREFIX
+
+        (line,) = [ln for ln in proc.stdout.splitlines() if ln.startswith(SUMMARY_PREFIX)]
+        study = json.loads(line.removeprefix(SUMMARY_PREFIX))
+    finally:
+        if not args.workdir:
+            shutil.rmtree(work, ignore_errors=True)
+    result = {
+        "benchmark": "study",
+        "command": " ".join(["quant-assets", *command[1:]]),
+        "data": str(Path(args.data).resolve()),
+        "total_s": round(total, 1),
+        **{k: study.get(k, 0.0) for k in STEPS},
+        "fits": study["fits"],
+        "partitions": study["partitions"],
+        "verdicts": study["verdicts"],
+        "verdicts_passed": study["verdicts_passed"],
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+        "train_days": int(env.get("QUANT_ASSETS_TRAIN_DAYS", "90")),
+        "load_average_before": load_before,
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "machine_cpus": os.cpu_count(),
+        "targets": {"total_s": 1800, "peak_rss_mb": 8000},
+    }
+    print(json.dumps(result, sort_keys=True), flush=True)
+
+
+if __name__ == "__main__":
+    main()
