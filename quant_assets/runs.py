@@ -32,9 +32,10 @@ from dagster import (
     RunsFilter,
     execute_job,
 )
-# The run tags a partition-range run carries: Dagster exports no public name for them, so this
-# is the project's one import of them (the bundle importer reads them from here).
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+# The run tags a partition-range (or one-partition) run carries: Dagster exports no public name
+# for them, so this is the project's one import of them (the bundle importer and the follow-up
+# sensor read them from here).
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG, PARTITION_NAME_TAG
 
 from quant_assets.execution import celery_config, job_builder, reconstructable_asset_job, require_worker, runs_out_of_process
 from quant_assets.assets.checks import gate_name
@@ -64,6 +65,16 @@ class Rectangle:
         if not sep:
             raise ValueError(f"partition range {text!r}: expected FIRST...LAST, e.g. 2025-10-01|BTC-USDT...2025-10-31|SOL-USDT")
         return cls(DaySymbol.parse(first.strip()), DaySymbol.parse(last.strip()))
+
+    @classmethod
+    def of_run(cls, tags: dict[str, str]) -> "Rectangle | None":
+        """The partitions a run covered, from its range tags or its one partition's tag."""
+        if ASSET_PARTITION_RANGE_START_TAG in tags:
+            return cls.parse(f"{tags[ASSET_PARTITION_RANGE_START_TAG]}...{tags[ASSET_PARTITION_RANGE_END_TAG]}")
+        if PARTITION_NAME_TAG in tags:
+            part = DaySymbol.parse(tags[PARTITION_NAME_TAG])
+            return cls(part, part)
+        return None
 
     def parts(self, universe: list[str]) -> list[DaySymbol]:
         """Every (day, symbol) the rectangle covers: its days x the symbols between its corners."""
@@ -427,38 +438,67 @@ def _settle_run(outcome: RangeOutcome, selected: list[str], covered: set[DaySymb
     for event in result.get_asset_materialization_events():
         key = event.asset_key.to_user_string()
         materialised.setdefault(key, set()).add(DaySymbol.parse(event.partition))
-    held = {asset: found for asset in selected if (found := _held_in_run(lake, asset, result.run_id))}
+    held = held_in_run(lake, selected, result.run_id)
     for asset in selected:
-        # A step that held partitions back recorded the others' materialisations itself.
-        done = materialised.get(asset, set()) | (covered - set(held.get(asset, {})) if asset in held else set())
+        done = materialised.get(asset, set())
+        if asset in held:  # a step that held partitions back recorded the others' materialisations itself
+            done = (done | covered) - set(held[asset])
         outcome.published.setdefault(asset, set()).update(done & covered)
         if asset in held:
             outcome.held.setdefault(asset, {}).update(held[asset])
     if result.success:
         return None
-    owners = {name for asset in held for name in (asset, gate_name(asset))}
-    others = [f"{e.step_key}: {_error_line(e)}" for e in result.get_step_failure_events() if e.step_key not in owners]
-    if others or not held:
-        outcome.errors += [f"run {result.run_id}: {line}" for line in others or ["failed with no step failure"]]
+    failed = {e.step_key: _error_line(e) for e in result.get_step_failure_events()}
+    follow = follow_up(selected, set(materialised), held, covered, failed)
+    if follow is None:
+        outcome.errors += [f"run {result.run_id}: {line}" for line in run_errors(held, failed)]
+        return None
+    rest, parts, skipped = follow
+    for asset in skipped:
+        outcome.skipped.setdefault(asset, {}).update(skipped[asset])
+    return (rest, parts) if rest and parts else None
+
+
+def follow_up(
+    selected: list[str],
+    materialised: set[str],
+    held: dict[str, dict[DaySymbol, str]],
+    covered: set[DaySymbol],
+    failed_steps: dict[str, str],
+) -> tuple[list[str], list[DaySymbol], dict[str, dict[DaySymbol, str]]] | None:
+    """After a failed run of ``selected`` over ``covered``: when its only failures are assets
+    that held partitions back (their steps or gates), the assets it did not run, for the
+    partitions no held one blocks, and the partitions skipped per asset with the cause. None
+    when something else failed (that run is an error, not a partial outcome)."""
+    if run_errors(held, failed_steps):
         return None
     rest = [a for a in selected if a not in materialised and a not in held]
     dropped = {part: asset for asset, parts in held.items() for part in parts}
-    for asset in rest:
-        for part, upstream in dropped.items():
-            outcome.skipped.setdefault(asset, {})[part] = f"{upstream} {part} held back"
-    follow = sorted(covered - set(dropped))
-    return (rest, follow) if rest and follow else None
+    skipped = {asset: {part: f"{upstream} {part} held back" for part, upstream in dropped.items()} for asset in rest}
+    return rest, sorted(covered - set(dropped)), skipped
 
 
-def _held_in_run(lake: ParquetLake, asset: str, run_id: str) -> dict[DaySymbol, str]:
-    """The partitions of ``asset`` that run ``run_id`` held back, each with its state and why."""
-    held = {}
-    for part in lake.quarantined(asset):
-        report = lake.quarantine_report(asset, part)
-        if report and report.get("run_id") == run_id:
-            reasons = "; ".join(f"{f['check']}: {f['why']}" for f in report["failed_checks"])
-            held[part] = f"{report.get('state', 'quarantined')}: {reasons}"
-    return held
+def run_errors(held: dict[str, dict[DaySymbol, str]], failed_steps: dict[str, str]) -> list[str]:
+    """The failed steps that are not an asset holding partitions back (its step or its gate)."""
+    owners = {name for asset in held for name in (asset, gate_name(asset))}
+    errors = [f"{step}: {line}" for step, line in failed_steps.items() if step not in owners]
+    return errors or ([] if held else ["failed with no step failure"])
+
+
+def held_in_run(lake: ParquetLake, assets: list[str], run_id: str) -> dict[str, dict[DaySymbol, str]]:
+    """Per asset, the partitions run ``run_id`` held back (from their quarantine reports),
+    each with its state and why; assets that held none are left out."""
+    out = {}
+    for asset in assets:
+        held = {}
+        for part in lake.quarantined(asset):
+            report = lake.quarantine_report(asset, part)
+            if report and report.get("run_id") == run_id:
+                reasons = "; ".join(f"{f['check']}: {f['why']}" for f in report["failed_checks"])
+                held[part] = f"{report.get('state', 'quarantined')}: {reasons}"
+        if held:
+            out[asset] = held
+    return out
 
 
 def _error_line(event) -> str:
