@@ -67,6 +67,9 @@ from quant_assets.resources.lake import LakeResource
 LISTED = 50  # partitions named in a check's metadata; all are counted
 # The Failure metadata key of a step that published some partitions and held back others.
 PARTIAL_KEY = "quant_assets/partial"
+# On a run that records the partitions of a failed, rolled-back bundle import as failed in
+# Dagster: its value is why; every asset step of the run refuses with it, writing nothing.
+ROLLED_BACK_TAG = "quant_assets/rolled_back"
 SETTLED_RESULTS = "SETTLED.json"  # a settled step's check results, for its gate op to report
 GATES: dict[str, Mapping[str, "GateCheck"]] = {}  # asset -> its checks, for gates made by gate_check
 
@@ -322,6 +325,9 @@ def staged_writes(context: AssetExecutionContext, lake: LakeResource, asset: str
     Refuses, before anything is written, a run without the asset's gate (the op named
     ``gate_name(asset)``): with nobody to check them, its partitions could never be published.
     """
+    rolled_back = context.run.tags.get(ROLLED_BACK_TAG)
+    if rolled_back:
+        raise Failure(f"{asset}: {rolled_back} (nothing was written)")
     selected = context.run.asset_check_selection  # None: every check of the job
     gated = gate_name(asset) in context.job_def.graph.node_names() and (
         selected is None or any(key.asset_key == AssetKey(asset) for key in selected)
@@ -384,6 +390,14 @@ def settle(context: AssetExecutionContext, staged: StagedLake, asset: str, check
             )
         },
     )
+
+
+def partial_outcome(step_failure) -> dict | None:
+    """A failed step's ``{"asset", "published", "held"}`` when it held partitions back
+    (:func:`settle`'s Failure), else None; ``step_failure`` is a step failure DagsterEvent."""
+    user = step_failure.step_failure_data.user_failure_data
+    found = user.metadata.get(PARTIAL_KEY) if user is not None else None
+    return found.value if found is not None else None
 
 
 def partial_line(asset: str, published: int, held: Mapping[DaySymbol, str]) -> str:
