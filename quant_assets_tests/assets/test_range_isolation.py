@@ -21,7 +21,7 @@ from dagster import AssetKey, DagsterInstance
 from quant_assets.cli import main
 from quant_assets.lake.store import ParquetLake
 from quant_assets.market.bars import BARS_ASSET
-from quant_assets.partitions import DaySymbol, days_between
+from quant_assets.partitions import DaySymbol, daily_symbol_partitions, days_between
 from quant_assets.runs import EXIT_OK, EXIT_PARTIAL, Rectangle
 from quant_assets.symbols import Symbol
 from quant_assets_tests.lakeseed import copy_bundle_assets
@@ -69,6 +69,13 @@ def _materialised(asset: str) -> set[str]:
         return set(instance.get_materialized_partitions(AssetKey(asset)))
 
 
+def _status(asset: str, parts) -> dict[str, str | None]:
+    """Each partition's state as the UI shows it (FAILED, MATERIALIZED, or None: missing)."""
+    with DagsterInstance.get() as instance:
+        found = instance.get_status_by_partition(AssetKey(asset), [str(p) for p in parts], daily_symbol_partitions())
+    return {key: (status.value if status is not None else None) for key, status in found.items()}
+
+
 @pytest.mark.slow
 def test_a_source_that_ends_mid_day_costs_that_day_only_and_the_next_run_publishes_it(qa_home, drop):
     folder, bars = drop
@@ -99,9 +106,12 @@ def test_a_source_that_ends_mid_day_costs_that_day_only_and_the_next_run_publish
     assert set(lake.quarantined(BARS_ASSET)) == last_day
     report = lake.quarantine_report(BARS_ASSET, DaySymbol(LAST, "BTC-USDT"))
     assert report["state"] == "not yet available" and "source ends at 2025-10-31 18:00 UTC" in report["failed_checks"][0]["why"]
-    # Dagster tells the same: the good partitions materialised, the last day not.
+    # Dagster tells the same: the good partitions materialised, the last day not (failed, its
+    # reason in the run that held it back; its downstream never ran).
     for asset in ASSETS:
         assert _materialised(asset) == {str(p) for p in good}, asset
+    assert set(_status(BARS_ASSET, last_day).values()) == {"FAILED"}
+    assert set(_status(BARS_ASSET, good).values()) == {"MATERIALIZED"}
 
     # The rest of the day arrives; the next run of that day publishes it and its downstream.
     bars.write_parquet(folder / SPOT_FILE)
