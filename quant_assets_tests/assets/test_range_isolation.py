@@ -16,8 +16,9 @@ from datetime import date, datetime, timezone
 import polars as pl
 import pytest
 from click.testing import CliRunner
-from dagster import AssetKey, DagsterInstance
+from dagster import AssetKey, DagsterInstance, build_schedule_context
 
+from quant_assets.automation.schedules import build_source_schedules
 from quant_assets.cli import main
 from quant_assets.lake.store import ParquetLake
 from quant_assets.market.bars import BARS_ASSET
@@ -112,6 +113,12 @@ def test_a_source_that_ends_mid_day_costs_that_day_only_and_the_next_run_publish
         assert _materialised(asset) == {str(p) for p in good}, asset
     assert set(_status(BARS_ASSET, last_day).values()) == {"FAILED"}
     assert set(_status(BARS_ASSET, good).values()) == {"MATERIALIZED"}
+
+    # Not a data error: the next nightly run asks for that day again, with no person.
+    daily, _ = build_source_schedules([BARS_ASSET])
+    with DagsterInstance.get() as instance:
+        request = daily(build_schedule_context(scheduled_execution_time=datetime(2025, 11, 1, 0, 10, tzinfo=timezone.utc), instance=instance))
+    assert (request.partition_key_range.start, request.partition_key_range.end) == ("2025-10-31|BTC-USDT", "2025-10-31|SOL-USDT")
 
     # The rest of the day arrives; the next run of that day publishes it and its downstream.
     bars.write_parquet(folder / SPOT_FILE)
