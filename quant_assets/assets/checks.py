@@ -70,7 +70,8 @@ PARTIAL_KEY = "quant_assets/partial"
 # On a run that records the partitions of a failed, rolled-back bundle import as failed in
 # Dagster: its value is why; every asset step of the run refuses with it, writing nothing.
 ROLLED_BACK_TAG = "quant_assets/rolled_back"
-SETTLED_RESULTS = "SETTLED.json"  # a settled step's check results, for its gate op to report
+SETTLED_RESULTS = "SETTLED.json"
+RECORDED_BY_RUN = "recorded_by_run"  # on a check result a step recorded through the instance: its run  # a settled step's check results, for its gate op to report
 GATES: dict[str, Mapping[str, "GateCheck"]] = {}  # asset -> its checks, for gates made by gate_check
 
 
@@ -380,7 +381,7 @@ def settle(context: AssetExecutionContext, staged: StagedLake, asset: str, check
             AssetMaterialization(asset_key=asset, partition=str(part), metadata=_published_metadata(staged, part, context.run_id))
         )
     for evaluation in evaluations:
-        instance.report_runless_asset_event(evaluation)
+        instance.report_runless_asset_event(evaluation.with_metadata({**evaluation.metadata, RECORDED_BY_RUN: context.run_id}))
     held = {part: _held_line(staged.lake.quarantine_report(asset, part)) for part in publication.quarantined}
     raise Failure(
         description=partial_line(asset, len(publication.published), held),

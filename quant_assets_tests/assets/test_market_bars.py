@@ -5,7 +5,7 @@ from datetime import date, timedelta
 
 import polars as pl
 import pytest
-from dagster import AssetCheckKey, AssetKey, DagsterInstance, asset, materialize
+from dagster import AssetKey, DagsterInstance, asset, materialize
 
 from quant_assets.assets import market_checks
 from quant_assets.assets.market import market_bars
@@ -14,6 +14,7 @@ from quant_assets.partitions import DaySymbol, daily_symbol_partitions
 from quant_assets.resources.lake import LakeResource
 from quant_assets.resources.market_data import FileDropMarketData
 from quant_assets.runs import Rectangle
+from quant_assets_tests.checkresults import checks_by_name
 from quant_assets_tests.conftest import SPOT_FIXTURE
 
 CHECKS = [market_checks.market_bars_checks]
@@ -49,12 +50,10 @@ def _run(lake_root, folder, instance, rect=DAYS, with_probe=False, selection=Non
 
 
 def _checks(result, instance=None) -> dict[str, object]:
-    """The run's check results: from the gate op when every partition passed, else the ones
-    the asset's step recorded through the instance before failing (checks.settle)."""
-    found = {e.check_name: e for e in result.get_asset_check_evaluations()}
-    if found or instance is None:
-        return found
-    return latest_check_evaluations(instance, "market_bars", market_checks.CHECKS)
+    """The run's check results (from the gate op, or recorded by a step that held partitions back)."""
+    if instance is None:
+        return {e.check_name: e for e in result.get_asset_check_evaluations()}
+    return checks_by_name(result, instance)
 
 
 def materialized_hashes(instance, asset: str = "market_bars") -> dict[str, str]:
@@ -64,12 +63,6 @@ def materialized_hashes(instance, asset: str = "market_bars") -> dict[str, str]:
     return {r.asset_materialization.partition: r.asset_materialization.metadata["content_sha256"].value for r in records}
 
 
-def latest_check_evaluations(instance, asset: str, names) -> dict[str, object]:
-    out = {}
-    for name in names:
-        history = instance.event_log_storage.get_asset_check_execution_history(AssetCheckKey(AssetKey(asset), name), limit=1)
-        out[name] = history[0].event.dagster_event.event_specific_data
-    return out
 
 
 def test_real_bars_materialise_with_metadata_and_pass_every_check(qa_home, drop_folder):
