@@ -365,7 +365,7 @@ class RangeOutcome:
     asked: dict[str, list[DaySymbol]]
     published: dict[str, set[DaySymbol]] = field(default_factory=dict)
     held: dict[str, dict[DaySymbol, str]] = field(default_factory=dict)
-    skipped: dict[str, dict[DaySymbol, str]] = field(default_factory=dict)
+    skipped: dict[str, dict[DaySymbol, str]] = field(default_factory=dict)  # asset -> part -> the upstream asset that held it
     errors: list[str] = field(default_factory=list)
     run_ids: list[str] = field(default_factory=list)
 
@@ -390,12 +390,12 @@ class RangeOutcome:
             if len(held) > SHOWN:
                 out.append(f"held back: {asset} and {len(held) - SHOWN} more partitions (see the quarantine reports)")
         for asset, skipped in self.skipped.items():
-            by_cause: dict[str, list[DaySymbol]] = {}
-            for part, cause in skipped.items():
-                by_cause.setdefault(cause, []).append(part)
-            for cause, parts in sorted(by_cause.items()):
+            by_upstream: dict[str, list[DaySymbol]] = {}
+            for part, upstream in skipped.items():
+                by_upstream.setdefault(upstream, []).append(part)
+            for upstream, parts in sorted(by_upstream.items()):
                 named = ", ".join(str(p) for p in sorted(parts)[:SHOWN]) + (f" and {len(parts) - SHOWN} more" if len(parts) > SHOWN else "")
-                out.append(f"skipped: {asset} {named} ({cause})")
+                out.append(f"skipped: {asset} {named} (their {upstream} partitions were held back)")
         out += [f"failed: {line}" for line in self.errors]
         return out
 
@@ -468,13 +468,13 @@ def follow_up(
 ) -> tuple[list[str], list[DaySymbol], dict[str, dict[DaySymbol, str]]] | None:
     """After a failed run of ``selected`` over ``covered``: when its only failures are assets
     that held partitions back (their steps or gates), the assets it did not run, for the
-    partitions no held one blocks, and the partitions skipped per asset with the cause. None
+    partitions no held one blocks, and per skipped asset the partitions with the held asset. None
     when something else failed (that run is an error, not a partial outcome)."""
     if run_errors(held, failed_steps):
         return None
     rest = [a for a in selected if a not in materialised and a not in held]
     dropped = {part: asset for asset, parts in held.items() for part in parts}
-    skipped = {asset: {part: f"{upstream} {part} held back" for part, upstream in dropped.items()} for asset in rest}
+    skipped = {asset: dict(dropped) for asset in rest}
     return rest, sorted(covered - set(dropped)), skipped
 
 

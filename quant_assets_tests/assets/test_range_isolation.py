@@ -23,7 +23,7 @@ from quant_assets.cli import main
 from quant_assets.lake.store import ParquetLake
 from quant_assets.market.bars import BARS_ASSET
 from quant_assets.partitions import DaySymbol, daily_symbol_partitions, days_between
-from quant_assets.runs import EXIT_OK, EXIT_PARTIAL, Rectangle
+from quant_assets.runs import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, Rectangle
 from quant_assets.symbols import Symbol
 from quant_assets_tests.lakeseed import copy_bundle_assets
 
@@ -96,10 +96,8 @@ def test_a_source_that_ends_mid_day_costs_that_day_only_and_the_next_run_publish
             f"held back: market_bars 2025-10-31|{symbol} not yet available: bars_complete: "
             "source ends at 2025-10-31 18:00 UTC: 72 bars of the day after its end"
         ) in lines
-    skipped = "2025-10-31|BTC-USDT, 2025-10-31|ETH-USDT, 2025-10-31|SOL-USDT"
-    assert f"skipped: feature_matrix {skipped} (market_bars 2025-10-31|BTC-USDT held back)" not in lines  # one cause a line
-    assert any(line.startswith("skipped: feature_matrix 2025-10-31|BTC-USDT (market_bars 2025-10-31|BTC-USDT held back)") for line in lines)
-    assert any(line.startswith("skipped: labels 2025-10-31|SOL-USDT (market_bars 2025-10-31|SOL-USDT held back)") for line in lines)
+    skipped = "2025-10-31|BTC-USDT, 2025-10-31|ETH-USDT, 2025-10-31|SOL-USDT (their market_bars partitions were held back)"
+    assert lines[-2:] == [f"skipped: feature_matrix {skipped}", f"skipped: labels {skipped}"]
 
     # The lake: every asset's 87 good partitions, nothing of the last day but its report.
     for asset in ASSETS:
@@ -150,3 +148,24 @@ def test_a_bad_bar_mid_range_skips_only_that_partitions_downstream(qa_home, drop
         assert set(lake.partitions(asset)) == rest, asset
         assert _materialised(asset) == {str(p) for p in rest}, asset
     assert lake.quarantined(BARS_ASSET) == [MID]
+    assert lines[-2:] == [
+        f"skipped: feature_matrix {MID} (their market_bars partitions were held back)",
+        f"skipped: labels {MID} (their market_bars partitions were held back)",
+    ]
+
+
+def test_a_run_that_fails_for_another_reason_exits_1_naming_its_step_in_one_line(qa_home, drop):
+    folder, _ = drop  # nothing dropped: the source itself fails
+    result = _materialise(LAST, LAST, select=["market_bars"])
+    assert result.exit_code == EXIT_FAILED, result.output
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == "materialise: failed (exit 1); 1 runs"
+    (failed,) = [line for line in lines if line.startswith("failed: ")]
+    assert "market_bars: " in failed and "binance_spot_5m.parquet" in failed and "Traceback" not in result.output
+
+
+def test_a_bad_range_or_asset_is_one_line(qa_home, drop):
+    bad_range = CliRunner().invoke(main, ["materialise", "--select", "market_bars", "--partition-range", "2025-10-02|BTC-USDT"])
+    assert bad_range.exit_code == 1 and "expected FIRST...LAST" in bad_range.output and "Traceback" not in bad_range.output
+    unknown = _materialise(LAST, LAST, select=["market_bar"])
+    assert unknown.exit_code == 1 and "--select: market_bar is not an asset here" in unknown.output
