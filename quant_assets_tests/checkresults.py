@@ -28,3 +28,13 @@ def check_evaluations(result, instance: DagsterInstance) -> list:
 
 def checks_by_name(result, instance: DagsterInstance) -> dict[str, object]:
     return {e.check_name: e for e in check_evaluations(result, instance)}
+
+
+def checks_over(results, instance: DagsterInstance | None = None) -> dict[str, object]:
+    """check name -> evaluation over several runs (a later run's overrides); without an
+    instance, only what the gate ops reported in the runs."""
+    out = {}
+    for result in results:
+        found = check_evaluations(result, instance) if instance is not None else result.get_asset_check_evaluations()
+        out.update({e.check_name: e for e in found})
+    return out

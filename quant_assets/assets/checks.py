@@ -72,7 +72,6 @@ PARTIAL_KEY = "quant_assets/partial"
 ROLLED_BACK_TAG = "quant_assets/rolled_back"
 SETTLED_RESULTS = "SETTLED.json"
 RECORDED_BY_RUN = "recorded_by_run"  # on a check result a step recorded through the instance: its run  # a settled step's check results, for its gate op to report
-GATES: dict[str, Mapping[str, "GateCheck"]] = {}  # asset -> its checks, for gates made by gate_check
 
 
 def run_partitions(context: AssetCheckExecutionContext) -> list[DaySymbol]:
@@ -118,6 +117,24 @@ class Verdict:
     # Partitions whose data has not arrived yet (not a data error): held back with their
     # reason, not published, tried again by the next run.
     pending: dict[DaySymbol, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """How an asset's step settles it: its checks' verdicts on a batch, and which block."""
+
+    evaluate: Callable[[Batch], Mapping[str, Verdict]]
+    blocking: frozenset[str]
+
+
+GATES: dict[str, Gate] = {}  # asset -> its gate, for the assets whose step settles them
+
+
+def register_gate(asset: str, evaluate: Callable[[Batch], Mapping[str, Verdict]], blocking) -> None:
+    """Let ``asset``'s step settle it (:func:`settle`) with ``evaluate``; its gate op then
+    calls :func:`run_gate`. ``gate_check`` does this; a gate that writes its own decorator
+    registers its evaluation here."""
+    GATES[asset] = Gate(evaluate, frozenset(blocking))
 
 
 @dataclass(frozen=True)
@@ -291,17 +308,21 @@ def _publish(
 
 
 def run_gate(
-    context: AssetCheckExecutionContext, lake: LakeResource, asset: str, checks: Mapping[str, GateCheck]
+    context: AssetCheckExecutionContext,
+    lake: LakeResource,
+    asset: str,
+    evaluate: Callable[[Batch], Mapping[str, Verdict]] | None = None,
 ) -> Iterator[AssetCheckResult]:
-    """Evaluate ``checks`` on one read of the run's partitions, then publish (see module doc);
-    or, where the asset's step settled them (:func:`settle`), report what it recorded."""
+    """The gate op of a registered asset: report what the asset's step settled in this run
+    (:func:`settle`), or, in a checks-only run, evaluate (``evaluate``, by default the
+    registered one) on one read of the published partitions and report."""
     settled = _settled_results(lake.lake(), context.op_execution_context.run_id, asset)
     if settled is not None:
         yield from settled
         return
+    gate = GATES[asset]
     batch = open_batch(context, lake, asset)
-    verdicts = {name: check.evaluate(batch) for name, check in checks.items()}
-    yield from publish_verdicts(batch, verdicts, {name for name, check in checks.items() if check.blocking})
+    yield from publish_verdicts(batch, (evaluate or gate.evaluate)(batch), set(gate.blocking))
 
 
 def gate_check(asset: str, checks: Mapping[str, GateCheck], description: str) -> AssetChecksDefinition:
@@ -309,11 +330,15 @@ def gate_check(asset: str, checks: Mapping[str, GateCheck], description: str) ->
     ``checks`` with :func:`run_gate`, and that the asset's step settles (:func:`settle`).
     (A gate that needs op config, like feature_matrix's, writes the decorator itself and
     calls ``open_batch`` and ``publish_verdicts``.)"""
-    GATES[asset] = checks
+    register_gate(
+        asset,
+        lambda batch: {name: check.evaluate(batch) for name, check in checks.items()},
+        [name for name, check in checks.items() if check.blocking],
+    )
 
     @multi_asset_check(name=gate_name(asset), specs=gate_specs(asset, checks), description=description)
     def gate(context: AssetCheckExecutionContext, lake: LakeResource):
-        yield from run_gate(context, lake, asset, checks)
+        yield from run_gate(context, lake, asset)
 
     return gate
 
@@ -362,14 +387,14 @@ def staged_writes(context: AssetExecutionContext, lake: LakeResource, asset: str
 
 # ---- settling in the asset's step: a bad partition costs one partition --------------------
 
-def settle(context: AssetExecutionContext, staged: StagedLake, asset: str, checks: Mapping[str, GateCheck]) -> None:
-    """Evaluate ``checks`` on the step's sealed staging, publish what passes, hold back the
+def settle(context: AssetExecutionContext, staged: StagedLake, asset: str, gate: Gate) -> None:
+    """Evaluate ``gate`` on the step's sealed staging, publish what passes, hold back the
     rest (see the module doc). All passed: the results wait for the gate op. Some held back:
     the published partitions' materialisations and the checks' results are recorded now,
     and the step fails naming the held partitions, so Dagster never shows them materialised."""
     batch = Batch(staged, asset, parse_keys(context.partition_keys), staged)
-    verdicts = {name: check.evaluate(batch) for name, check in checks.items()}
-    blocking = {name for name, check in checks.items() if check.blocking}
+    verdicts = gate.evaluate(batch)
+    blocking = set(gate.blocking)
     publication, results = _publish(batch, verdicts, blocking)
     evaluations = [_evaluation(result, name in blocking) for name, result in zip(verdicts, results)]
     if not publication.quarantined:
