@@ -20,16 +20,17 @@ without their asset (a checks-only run) audit the published partitions and publi
 **A bad partition costs one partition.** Dagster 1.13 records a range run's materialisations
 for every partition of the range when the asset's step returns, and a blocking check's
 result is one per run, so a gate op that runs after the step can neither keep a held-back
-partition from showing as materialised nor let the good partitions' children run. So a gate
-made by :func:`gate_check` settles its asset *in the asset's step*, as ``staged_writes``
-closes (:func:`settle`): the checks are evaluated there, the passing partitions published and
+partition from showing as materialised nor let the good partitions' children run. So a
+registered gate (:func:`gate_check` registers its own; a gate that writes its decorator calls
+:func:`register_gate` and :func:`run_gate`) settles its asset *in the asset's step*, as
+``staged_writes`` closes (:func:`settle`): the checks are evaluated there, the passing partitions published and
 the others held back. When all passed, the step returns as usual and the gate op reports the
 results it recorded. When some were held back, the step records the published partitions'
 materialisations and the checks' results through the instance, then fails naming the held
 partitions: Dagster shows them failed (never materialised), skips the run's downstream steps,
 and the caller (``quant_assets.runs.backfill``, the ``partial_follow_up`` sensor) requests the
-downstream assets for the published partitions only. Gates that write their own decorator
-(``open_batch`` + ``publish_verdicts``) still publish from their op.
+downstream assets for the published partitions only. Gates that are not registered
+(``open_batch`` + ``publish_verdicts`` in their op) still publish from their op.
 """
 
 
