@@ -18,7 +18,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
 from itertools import groupby
 
 from dagster import (
@@ -40,7 +39,7 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 from quant_assets.execution import celery_config, job_builder, reconstructable_asset_job, require_worker, runs_out_of_process
 from quant_assets.assets.checks import gate_name
 from quant_assets.lake.store import ParquetLake
-from quant_assets.partitions import DaySymbol
+from quant_assets.partitions import DaySymbol, days_between
 
 
 @dataclass(frozen=True)
@@ -81,7 +80,7 @@ class Rectangle:
         if self.first.symbol not in universe or self.last.symbol not in universe:
             raise ValueError(f"partition range {self}: symbols must be in the configured universe {universe}")
         symbols = universe[universe.index(self.first.symbol) : universe.index(self.last.symbol) + 1]
-        days = [self.first.day + timedelta(days=i) for i in range((self.last.day - self.first.day).days + 1)]
+        days = days_between(self.first.day, self.last.day)
         if not symbols or not days:
             raise ValueError(f"partition range {self}: its first partition comes after its last")
         return [DaySymbol(day, symbol) for day in days for symbol in symbols]
