@@ -45,6 +45,7 @@ CHECK = "bars_complete"
 BARS_A_DAY = 288
 BACKFILL_TIMEOUT_S = 900  # a few seconds of work; each run is a fresh process that imports the code location
 KEY = {"path": [BARS_ASSET]}
+FEATURES = "feature_matrix"
 
 DAEMONS = """{ instance { daemonHealth {
   backfill: daemonStatus(daemonType: "BACKFILL") { healthy }
@@ -254,6 +255,9 @@ def test_a_person_backfills_market_bars_from_the_dagster_ui(materialised_home, t
 SOURCE_END = "2025-10-07 18:00"  # the file drop's bars stop here on the backfill's last day
 STATS = """query($key: AssetKeyInput!) { assetNodes(assetKeys: [$key]) {
   partitionStats { numMaterialized numFailed numMaterializing } } }"""
+LAUNCH_BACKFILL = """mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
+  __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
+FOLLOW_UP_TIMEOUT_S = 600  # a sensor tick (30 s), then the follow-up runs, each a fresh process
 STEP_FAILURES = """query($id: ID!) { logsForRun(runId: $id) { ... on EventConnection {
   events { __typename ... on ExecutionStepFailureEvent { stepKey failureMetadata { description } } } } } }"""
 
@@ -313,9 +317,38 @@ def test_a_ui_backfill_with_a_bad_day_shows_the_good_days_materialized_and_the_b
         _shown(page.get_by_role("button", name="View all historical events (0)"))  # never materialised
         screenshot(page, shots, "03-bad-partition-failed")
 
+        # A backfill of bars and their features over every symbol: the held-back partitions
+        # fail the run, and the partial_follow_up sensor, with no person, requests the features
+        # of the partitions that were published, never of the held ones.
+        every = {DaySymbol(date.fromisoformat(d), s) for d in (FIRST_DAY, LAST_DAY) for s in settings.universe()}
+        held = {p for p in every if p.day.isoformat() == LAST_DAY}  # the drop ends at 18:00 for every symbol
+        params = {
+            "assetSelection": [KEY, {"path": [FEATURES]}],
+            "partitionNames": sorted(str(p) for p in every),
+            "fromFailure": False,
+        }
+        launched = graphql(url, LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
+        assert launched["__typename"] == "LaunchBackfillSuccess", launched
+        _finished_backfill(url, launched["backfillId"], log)
+        featured = _materialized_when(url, FEATURES, every - held)
+        assert featured == every - held  # the 3 published ones, none of the 3 held back
+
     lake = ParquetLake(settings.home().lake)
-    assert set(lake.partitions(BARS_ASSET)) == good
-    assert set(lake.quarantined(BARS_ASSET)) == bad
+    assert set(lake.partitions(BARS_ASSET)) == every - held
+    assert set(lake.quarantined(BARS_ASSET)) == held
+    assert set(lake.partitions(FEATURES)) == every - held
     assert sorted(p.name for p in shots.glob("*.png")) == [
         "02-partitions-good-and-bad.png", "03-bad-partition-failed.png", "04-backfill-dialog.png",
     ]  # fmt: skip
+
+
+def _materialized_when(url: str, asset: str, expected: set[DaySymbol]) -> set[DaySymbol]:
+    """The partitions of ``asset`` Dagster shows materialised, once they are ``expected`` (or
+    after FOLLOW_UP_TIMEOUT_S, whatever they are then)."""
+    deadline = time.time() + FOLLOW_UP_TIMEOUT_S
+    while True:
+        events = graphql(url, MATERIALIZATIONS, {"key": {"path": [asset]}})["assetOrError"]
+        found = {DaySymbol.parse(e["partition"]) for e in (events or {}).get("assetMaterializations", [])}
+        if found == expected or time.time() > deadline:
+            return found
+        time.sleep(3)
