@@ -1,7 +1,9 @@
-"""Blocking quality checks on market_bars: a failure stops every downstream asset.
+"""Blocking quality checks on market_bars: a partition that fails one is held back, and so is
+everything downstream of that partition.
 
-One op evaluates all six on one read of the run's staged bars, publishes the partitions
-that pass every check and quarantines the rest (``quant_assets.assets.checks``).
+All six are evaluated on one read of the run's staged bars as the asset's step ends, which
+publishes the partitions that pass every check and quarantines the rest; the gate op reports
+the results (``quant_assets.assets.checks``).
 """
 
 
