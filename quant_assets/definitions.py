@@ -41,6 +41,7 @@ from quant_assets.resources.embedding import EmbeddingModel
 from quant_assets.assets.gate import build_gate_asset, gate_thresholds
 from quant_assets.assets.report import study_report
 from quant_assets.automation.conditions import automation_sensor
+from quant_assets.automation.follow_up import follow_up_job, partial_follow_up
 from quant_assets.automation.inbox import bundle_import_job, bundle_inbox_sensor
 from quant_assets.automation.schedules import build_source_schedules, external_sources, source_refresh_job
 from quant_assets.assets.models import build_model_asset
@@ -193,9 +194,9 @@ def build_definitions() -> Definitions:
         # live sensor (stopped; refuses unless a person enabled live trading in the ledger).
         # Continuous runs (quant_assets/automation): the external sources on schedules, bundles
         # through the inbox sensor, everything downstream by its automation condition.
-        jobs=[trading_tick_job, source_refresh_job, bundle_import_job],
+        jobs=[trading_tick_job, source_refresh_job, bundle_import_job, follow_up_job],
         schedules=build_source_schedules(external_sources(resources)),
-        sensors=[paper_trading_sensor, live_trading_sensor, bundle_inbox_sensor, automation_sensor()],
+        sensors=[paper_trading_sensor, live_trading_sensor, bundle_inbox_sensor, automation_sensor(), partial_follow_up],
         # QUANT_ASSETS_EXECUTOR: in-process (default), a process per step, or Celery workers (execution.py).
         executor=executor(),
         resources=resources,

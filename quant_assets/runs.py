@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import groupby
 
 from dagster import (
@@ -31,12 +31,15 @@ from dagster import (
     RunsFilter,
     execute_job,
 )
-# The run tags a partition-range run carries: Dagster exports no public name for them, so this
-# is the project's one import of them (the bundle importer reads them from here).
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG, PARTITION_NAME_TAG as PARTITION_TAG
+# The run tags a partition-range (or one-partition) run carries: Dagster exports no public name
+# for them, so this is the project's one import of them (the bundle importer and the follow-up
+# sensor read them from here).
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG, PARTITION_NAME_TAG
 
 from quant_assets.execution import celery_config, job_builder, reconstructable_asset_job, require_worker, runs_out_of_process
-from quant_assets.partitions import DaySymbol
+from quant_assets.assets.checks import gate_name
+from quant_assets.lake.store import ParquetLake
+from quant_assets.partitions import DaySymbol, days_between
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,34 @@ class Rectangle:
 
     def __str__(self) -> str:
         return f"{self.first}...{self.last}"
+
+    @classmethod
+    def parse(cls, text: str) -> "Rectangle":
+        """``2025-10-01|BTC-USDT...2025-10-31|SOL-USDT``, as Dagster's ``--partition-range``."""
+        first, sep, last = text.partition("...")
+        if not sep:
+            raise ValueError(f"partition range {text!r}: expected FIRST...LAST, e.g. 2025-10-01|BTC-USDT...2025-10-31|SOL-USDT")
+        return cls(DaySymbol.parse(first.strip()), DaySymbol.parse(last.strip()))
+
+    @classmethod
+    def of_run(cls, tags: dict[str, str]) -> "Rectangle | None":
+        """The partitions a run covered, from its range tags or its one partition's tag."""
+        if ASSET_PARTITION_RANGE_START_TAG in tags:
+            return cls.parse(f"{tags[ASSET_PARTITION_RANGE_START_TAG]}...{tags[ASSET_PARTITION_RANGE_END_TAG]}")
+        if PARTITION_NAME_TAG in tags:
+            part = DaySymbol.parse(tags[PARTITION_NAME_TAG])
+            return cls(part, part)
+        return None
+
+    def parts(self, universe: list[str]) -> list[DaySymbol]:
+        """Every (day, symbol) the rectangle covers: its days x the symbols between its corners."""
+        if self.first.symbol not in universe or self.last.symbol not in universe:
+            raise ValueError(f"partition range {self}: symbols must be in the configured universe {universe}")
+        symbols = universe[universe.index(self.first.symbol) : universe.index(self.last.symbol) + 1]
+        days = days_between(self.first.day, self.last.day)
+        if not symbols or not days:
+            raise ValueError(f"partition range {self}: its first partition comes after its last")
+        return [DaySymbol(day, symbol) for day in days for symbol in symbols]
 
 
 def rectangles(parts: list[DaySymbol], universe: list[str]) -> list[Rectangle]:
@@ -295,7 +326,7 @@ def _execute_out_of_process(recon, instance, selection, run_config, tags, tally:
     follower = _RunFollower(instance, token, tally)
     with repeating(FOLLOW_EVERY_S, follower.poll, "materialize-follow"):
         if partition_key is not None:
-            tags = {**tags, PARTITION_TAG: partition_key}
+            tags = {**tags, PARTITION_NAME_TAG: partition_key}
         result = execute_job(recon, instance, run_config=run_config, tags={**tags, LAUNCH_TAG: token}, asset_selection=selection)
     follower.poll()  # what was stored since the last poll
     return result
@@ -322,3 +353,165 @@ class _RunFollower:
             self.cursor = page.cursor
             if not page.has_more:
                 return
+
+
+# ---- a range whose bad partitions cost only themselves -------------------------------------
+
+EXIT_OK, EXIT_FAILED, EXIT_PARTIAL = 0, 1, 3
+SHOWN = 20  # partitions named per line of the summary; all are counted
+
+
+@dataclass
+class RangeOutcome:
+    """What became of every partition a range asked for: published, held back (quarantined
+    or not yet available, with the reason), or skipped because an upstream partition was held
+    back; and the runs that failed for any other reason."""
+
+    asked: dict[str, list[DaySymbol]]
+    published: dict[str, set[DaySymbol]] = field(default_factory=dict)
+    held: dict[str, dict[DaySymbol, str]] = field(default_factory=dict)
+    skipped: dict[str, dict[DaySymbol, str]] = field(default_factory=dict)  # asset -> part -> the upstream asset that held it
+    errors: list[str] = field(default_factory=list)
+    run_ids: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return "failed" if self.errors else "partial" if self.held or self.skipped else "ok"
+
+    @property
+    def exit_code(self) -> int:
+        return {"ok": EXIT_OK, "partial": EXIT_PARTIAL, "failed": EXIT_FAILED}[self.status]
+
+    def lines(self) -> list[str]:
+        """The summary a command ends with: the outcome and exit status, then per kind which
+        partitions (and why)."""
+        out = [f"materialise: {self.status} (exit {self.exit_code}); {len(self.run_ids)} runs"]
+        out.append("published: " + ", ".join(
+            f"{asset} {len(self.published.get(asset, ()))}/{len(parts)}" for asset, parts in self.asked.items()
+        ))
+        for asset, held in self.held.items():
+            for part, why in sorted(held.items())[:SHOWN]:
+                out.append(f"held back: {asset} {part} {why}")
+            if len(held) > SHOWN:
+                out.append(f"held back: {asset} and {len(held) - SHOWN} more partitions (see the quarantine reports)")
+        for asset, skipped in self.skipped.items():
+            by_upstream: dict[str, list[DaySymbol]] = {}
+            for part, upstream in skipped.items():
+                by_upstream.setdefault(upstream, []).append(part)
+            for upstream, parts in sorted(by_upstream.items()):
+                named = ", ".join(str(p) for p in sorted(parts)[:SHOWN]) + (f" and {len(parts) - SHOWN} more" if len(parts) > SHOWN else "")
+                out.append(f"skipped: {asset} {named} (their {upstream} partitions were held back)")
+        out += [f"failed: {line}" for line in self.errors]
+        return out
+
+
+def backfill(
+    defs: Definitions,
+    assets: list[str],
+    parts: list[DaySymbol],
+    universe: list[str],
+    instance: DagsterInstance,
+    lake: ParquetLake,
+    tags: dict[str, str] | None = None,
+    progress: ProgressReport | None = None,
+) -> RangeOutcome:
+    """Materialise ``assets`` for ``parts`` (:func:`materialize`), so that a held-back
+    partition costs only itself and what is downstream of it.
+
+    A run in which some partitions of an asset were held back by its blocking checks fails
+    (Dagster then shows them failed, and skips the run's downstream steps); the assets that
+    did not run are requested again for the run's partitions that were published, and so on
+    until every asked partition is published, held back or skipped because of one that was.
+    """
+    outcome = RangeOutcome(asked={asset: list(parts) for asset in assets})
+    todo = [(list(assets), list(parts))]
+    while todo:
+        selected, wanted = todo.pop(0)
+        results = materialize(defs, selected, wanted, universe, instance, tags=tags, progress=progress)
+        for rect, result in zip(rectangles(wanted, universe), results):
+            outcome.run_ids.append(result.run_id)
+            follow = _settle_run(outcome, selected, set(rect.parts(universe)) & set(wanted), result, lake)
+            if follow is not None:
+                todo.append(follow)
+    return outcome
+
+
+def _settle_run(outcome: RangeOutcome, selected: list[str], covered: set[DaySymbol], result, lake: ParquetLake):
+    """Book one run's partitions into ``outcome``; returns the follow-up (assets, partitions)
+    for the assets the run skipped, or None."""
+    materialised: dict[str, set[DaySymbol]] = {}
+    for event in result.get_asset_materialization_events():
+        key = event.asset_key.to_user_string()
+        materialised.setdefault(key, set()).add(DaySymbol.parse(event.partition))
+    held = held_in_run(lake, selected, result.run_id)
+    for asset in selected:
+        done = materialised.get(asset, set())
+        if asset in held:  # a step that held partitions back recorded the others' materialisations itself
+            done = (done | covered) - set(held[asset])
+        outcome.published.setdefault(asset, set()).update(done & covered)
+        if asset in held:
+            outcome.held.setdefault(asset, {}).update(held[asset])
+    if result.success:
+        return None
+    failed = {e.step_key: _error_line(e) for e in result.get_step_failure_events()}
+    follow = follow_up(selected, set(materialised), held, covered, failed)
+    if follow is None:
+        outcome.errors += [f"run {result.run_id}: {line}" for line in run_errors(held, failed)]
+        return None
+    rest, parts, skipped = follow
+    for asset in skipped:
+        outcome.skipped.setdefault(asset, {}).update(skipped[asset])
+    return (rest, parts) if rest and parts else None
+
+
+def follow_up(
+    selected: list[str],
+    materialised: set[str],
+    held: dict[str, dict[DaySymbol, str]],
+    covered: set[DaySymbol],
+    failed_steps: dict[str, str],
+) -> tuple[list[str], list[DaySymbol], dict[str, dict[DaySymbol, str]]] | None:
+    """After a failed run of ``selected`` over ``covered``: when its only failures are assets
+    that held partitions back (their steps or gates), the assets it did not run, for the
+    partitions no held one blocks, and per skipped asset the partitions with the held asset. None
+    when something else failed (that run is an error, not a partial outcome)."""
+    if run_errors(held, failed_steps):
+        return None
+    rest = [a for a in selected if a not in materialised and a not in held]
+    dropped = {part: asset for asset, parts in held.items() for part in parts}
+    skipped = {asset: dict(dropped) for asset in rest}
+    return rest, sorted(covered - set(dropped)), skipped
+
+
+def run_errors(held: dict[str, dict[DaySymbol, str]], failed_steps: dict[str, str]) -> list[str]:
+    """The failed steps that are not an asset holding partitions back (its step or its gate)."""
+    owners = {name for asset in held for name in (asset, gate_name(asset))}
+    errors = [f"{step}: {line}" for step, line in failed_steps.items() if step not in owners]
+    return errors or ([] if held else ["failed with no step failure"])
+
+
+def held_in_run(lake: ParquetLake, assets: list[str], run_id: str) -> dict[str, dict[DaySymbol, str]]:
+    """Per asset, the partitions run ``run_id`` held back (from their quarantine reports),
+    each with its state and why; assets that held none are left out."""
+    out = {}
+    for asset in assets:
+        held = {}
+        for part in lake.quarantined(asset):
+            report = lake.quarantine_report(asset, part)
+            if report and report.get("run_id") == run_id:
+                reasons = "; ".join(f"{f['check']}: {f['why']}" for f in report["failed_checks"])
+                held[part] = f"{report.get('state', 'quarantined')}: {reasons}"
+        if held:
+            out[asset] = held
+    return out
+
+
+def _error_line(event) -> str:
+    data = event.step_failure_data
+    user = data.user_failure_data
+    if user is not None and user.description:
+        return " ".join(user.description.split())
+    error = data.error
+    while error is not None and error.cause is not None and "DagsterExecutionStepExecutionError" in error.cls_name:
+        error = error.cause  # the user code's own error, not Dagster's wrapper around it
+    return " ".join((error.message if error else "failed").split())

@@ -26,6 +26,7 @@ from quant_assets.resources.lake import LakeResource
 from quant_assets.resources.models import MlflowTracking, ModelTraining
 from quant_assets.runs import materialize
 from quant_assets_tests import lakeseed
+from quant_assets_tests.checkresults import checks_over
 
 TRAIN_DAYS = 21
 REFIT_DAYS = 7
@@ -105,12 +106,8 @@ def run(defs: Definitions, assets: list[str], first: date, last: date, instance:
     return materialize(defs, assets, parts(first, last, symbols), settings.universe(), instance)
 
 
-def checks_of(results) -> dict[str, object]:
-    out = {}
-    for result in results:
-        for evaluation in result.get_asset_check_evaluations():
-            out[evaluation.check_name] = evaluation
-    return out
+def checks_of(results, instance: DagsterInstance | None = None) -> dict[str, object]:
+    return checks_over(results, instance)
 
 
 def small_fit(seed_cache: Path, anchor_day: date = date(2025, 11, 10)):

@@ -14,8 +14,23 @@ A partition reaches the lake only after its blocking checks pass
     asset_checks = gate_check(ASSET, CHECKS, description="...")   # the op named gate_name(ASSET)
 
 A check evaluates a :class:`Batch` (the run's partitions, read once) into a :class:`Verdict`
-that names its failing partitions. Checks run without their asset (a checks-only run) audit
-the published partitions and publish nothing.
+that names its failing partitions (and those whose data has not arrived yet). Checks run
+without their asset (a checks-only run) audit the published partitions and publish nothing.
+
+**A bad partition costs one partition.** Dagster 1.13 records a range run's materialisations
+for every partition of the range when the asset's step returns, and a blocking check's
+result is one per run, so a gate op that runs after the step can neither keep a held-back
+partition from showing as materialised nor let the good partitions' children run. So a
+registered gate (:func:`gate_check` registers its own; a gate that writes its decorator calls
+:func:`register_gate` and :func:`run_gate`) settles its asset *in the asset's step*, as
+``staged_writes`` closes (:func:`settle`): the checks are evaluated there, the passing partitions published and
+the others held back. When all passed, the step returns as usual and the gate op reports the
+results it recorded. When some were held back, the step records the published partitions'
+materialisations and the checks' results through the instance, then fails naming the held
+partitions: Dagster shows them failed (never materialised), skips the run's downstream steps,
+and the caller (``quant_assets.runs.backfill``, the ``partial_follow_up`` sensor) requests the
+downstream assets for the published partitions only. Gates that are not registered
+(``open_batch`` + ``publish_verdicts`` in their op) still publish from their op.
 """
 
 
@@ -26,6 +41,7 @@ from functools import cached_property
 
 import polars as pl
 from dagster import (
+    AssetCheckEvaluation,
     AssetCheckExecutionContext,
     AssetChecksDefinition,
     AssetCheckResult,
@@ -33,18 +49,30 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
+    AssetMaterialization,
     Failure,
+    MetadataValue,
+    deserialize_value,
     multi_asset_check,
+    serialize_value,
 )
 
 from quant_assets.assets.metadata import preview
-from quant_assets.lake.publish import StagedLake, sweep_staging
+from quant_assets.lake.publish import NOT_YET_AVAILABLE, QUARANTINED, Publication, StagedLake, sweep_staging
 from quant_assets.lake.schemas import schema_for
-from quant_assets.lake.store import ParquetLake
+from quant_assets.lake.location import ensure_folder
+from quant_assets.lake.store import ParquetLake, atomic_write_bytes
 from quant_assets.partitions import DaySymbol, parse_keys
 from quant_assets.resources.lake import LakeResource
 
 LISTED = 50  # partitions named in a check's metadata; all are counted
+# The Failure metadata key of a step that published some partitions and held back others.
+PARTIAL_KEY = "quant_assets/partial"
+# On a run that records the partitions of a failed, rolled-back bundle import as failed in
+# Dagster: its value is why; every asset step of the run refuses with it, writing nothing.
+ROLLED_BACK_TAG = "quant_assets/rolled_back"
+SETTLED_RESULTS = "SETTLED.json"
+RECORDED_BY_RUN = "recorded_by_run"  # on a check result a step recorded through the instance: its run  # a settled step's check results, for its gate op to report
 
 
 def run_partitions(context: AssetCheckExecutionContext) -> list[DaySymbol]:
@@ -87,6 +115,27 @@ class Verdict:
     description: str
     metadata: dict = field(default_factory=dict)
     failing: dict[DaySymbol, str] = field(default_factory=dict)
+    # Partitions whose data has not arrived yet (not a data error): held back with their
+    # reason, not published, tried again by the next run.
+    pending: dict[DaySymbol, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """How an asset's step settles it: its checks' verdicts on a batch, and which block."""
+
+    evaluate: Callable[[Batch], Mapping[str, Verdict]]
+    blocking: frozenset[str]
+
+
+GATES: dict[str, Gate] = {}  # asset -> its gate, for the assets whose step settles them
+
+
+def register_gate(asset: str, evaluate: Callable[[Batch], Mapping[str, Verdict]], blocking) -> None:
+    """Let ``asset``'s step settle it (:func:`settle`) with ``evaluate``; its gate op then
+    calls :func:`run_gate`. ``gate_check`` does this; a gate that writes its own decorator
+    registers its evaluation here."""
+    GATES[asset] = Gate(evaluate, frozenset(blocking))
 
 
 @dataclass(frozen=True)
@@ -205,18 +254,33 @@ def open_batch(context: AssetCheckExecutionContext, lake: LakeResource, asset: s
     return Batch(staging or published, asset, run_partitions(context), staging)
 
 
-def publish_verdicts(batch: Batch, verdicts: Mapping[str, Verdict], blocking: set[str]) -> Iterator[AssetCheckResult]:
-    """Publish the staged partitions every blocking check passed, quarantine the others
-    (their report names each failed check and why), and report each check."""
-    failures: dict[DaySymbol, list[dict]] = {}
-    for name in blocking:
+def held_back(batch: Batch, verdicts: Mapping[str, Verdict], blocking: set[str]) -> dict[DaySymbol, list[dict]]:
+    """Each partition a blocking check keeps out of the lake, with every check's reason and
+    its state: quarantined (bad data) or not yet available (its data has not arrived)."""
+    held: dict[DaySymbol, list[dict]] = {}
+    for name in sorted(blocking):
         verdict = verdicts[name]
         # A failure no partition was named for fails them all: nothing unchecked is published.
         failing = verdict.failing or ({} if verdict.passed else {p: verdict.description for p in batch.parts})
         for part, why in failing.items():
-            failures.setdefault(part, []).append({"check": name, "why": why})
+            held.setdefault(part, []).append({"check": name, "why": why, "state": QUARANTINED})
+        for part, why in verdict.pending.items():
+            held.setdefault(part, []).append({"check": name, "why": why, "state": NOT_YET_AVAILABLE})
+    return held
+
+
+def publish_verdicts(batch: Batch, verdicts: Mapping[str, Verdict], blocking: set[str]) -> Iterator[AssetCheckResult]:
+    """Publish the staged partitions every blocking check passed, hold back the others (in
+    quarantine; their report names each check and why), and report each check."""
+    yield from _publish(batch, verdicts, blocking)[1]
+
+
+def _publish(
+    batch: Batch, verdicts: Mapping[str, Verdict], blocking: set[str]
+) -> tuple[Publication | None, list[AssetCheckResult]]:
+    publication = None
     if batch.staging is not None:
-        publication = batch.staging.publish(failures)
+        publication = batch.staging.publish(held_back(batch, verdicts, blocking))
         outcome = {
             "partitions_published": len(publication.published),
             "partitions_quarantined": len(publication.quarantined),
@@ -225,8 +289,8 @@ def publish_verdicts(batch: Batch, verdicts: Mapping[str, Verdict], blocking: se
         }
     else:
         outcome = {"publication": "nothing staged in this run: audited the published partitions"}
-    for name, verdict in verdicts.items():
-        yield AssetCheckResult(
+    results = [
+        AssetCheckResult(
             check_name=name,
             asset_key=AssetKey(batch.asset),
             passed=verdict.passed,
@@ -235,28 +299,47 @@ def publish_verdicts(batch: Batch, verdicts: Mapping[str, Verdict], blocking: se
             metadata={
                 **verdict.metadata,
                 "failing_partitions": ", ".join(str(p) for p in sorted(verdict.failing)[:LISTED]) or "none",
+                "not_yet_available": ", ".join(str(p) for p in sorted(verdict.pending)[:LISTED]) or "none",
                 **outcome,
             },
         )
+        for name, verdict in verdicts.items()
+    ]
+    return publication, results
 
 
 def run_gate(
-    context: AssetCheckExecutionContext, lake: LakeResource, asset: str, checks: Mapping[str, GateCheck]
+    context: AssetCheckExecutionContext,
+    lake: LakeResource,
+    asset: str,
+    evaluate: Callable[[Batch], Mapping[str, Verdict]] | None = None,
 ) -> Iterator[AssetCheckResult]:
-    """Evaluate ``checks`` on one read of the run's partitions, then publish (see module doc)."""
+    """The gate op of a registered asset: report what the asset's step settled in this run
+    (:func:`settle`), or, in a checks-only run, evaluate (``evaluate``, by default the
+    registered one) on one read of the published partitions and report."""
+    settled = _settled_results(lake.lake(), context.op_execution_context.run_id, asset)
+    if settled is not None:
+        yield from settled
+        return
+    gate = GATES[asset]
     batch = open_batch(context, lake, asset)
-    verdicts = {name: check.evaluate(batch) for name, check in checks.items()}
-    yield from publish_verdicts(batch, verdicts, {name for name, check in checks.items() if check.blocking})
+    yield from publish_verdicts(batch, (evaluate or gate.evaluate)(batch), set(gate.blocking))
 
 
 def gate_check(asset: str, checks: Mapping[str, GateCheck], description: str) -> AssetChecksDefinition:
     """The asset's gate: one ``@multi_asset_check`` named ``gate_name(asset)`` that runs
-    ``checks`` with :func:`run_gate`. (A gate that needs op config, like feature_matrix's,
-    writes the decorator itself and calls ``open_batch`` and ``publish_verdicts``.)"""
+    ``checks`` with :func:`run_gate`, and that the asset's step settles (:func:`settle`).
+    (A gate that needs op config, like feature_matrix's, writes the decorator itself and
+    calls ``open_batch`` and ``publish_verdicts``.)"""
+    register_gate(
+        asset,
+        lambda batch: {name: check.evaluate(batch) for name, check in checks.items()},
+        [name for name, check in checks.items() if check.blocking],
+    )
 
     @multi_asset_check(name=gate_name(asset), specs=gate_specs(asset, checks), description=description)
     def gate(context: AssetCheckExecutionContext, lake: LakeResource):
-        yield from run_gate(context, lake, asset, checks)
+        yield from run_gate(context, lake, asset)
 
     return gate
 
@@ -269,6 +352,9 @@ def staged_writes(context: AssetExecutionContext, lake: LakeResource, asset: str
     Refuses, before anything is written, a run without the asset's gate (the op named
     ``gate_name(asset)``): with nobody to check them, its partitions could never be published.
     """
+    rolled_back = context.run.tags.get(ROLLED_BACK_TAG)
+    if rolled_back:
+        raise Failure(f"{asset}: {rolled_back} (nothing was written)")
     selected = context.run.asset_check_selection  # None: every check of the job
     gated = gate_name(asset) in context.job_def.graph.node_names() and (
         selected is None or any(key.asset_key == AssetKey(asset) for key in selected)
@@ -290,6 +376,114 @@ def staged_writes(context: AssetExecutionContext, lake: LakeResource, asset: str
         staged.discard()
         raise
     staged.seal()
+    if asset in GATES:
+        try:
+            settle(context, staged, asset, GATES[asset])
+        except Failure:
+            raise  # settle's own: every staged partition is published or held back already
+        except BaseException:
+            staged.discard()
+            raise
+
+
+# ---- settling in the asset's step: a bad partition costs one partition --------------------
+
+def settle(context: AssetExecutionContext, staged: StagedLake, asset: str, gate: Gate) -> None:
+    """Evaluate ``gate`` on the step's sealed staging, publish what passes, hold back the
+    rest (see the module doc). All passed: the results wait for the gate op. Some held back:
+    the published partitions' materialisations and the checks' results are recorded now,
+    and the step fails naming the held partitions, so Dagster never shows them materialised."""
+    batch = Batch(staged, asset, parse_keys(context.partition_keys), staged)
+    verdicts = gate.evaluate(batch)
+    blocking = set(gate.blocking)
+    publication, results = _publish(batch, verdicts, blocking)
+    evaluations = [_evaluation(result, name in blocking) for name, result in zip(verdicts, results)]
+    if not publication.quarantined:
+        _record_results(staged, evaluations)
+        return
+    instance = context.instance
+    for part in publication.published:
+        instance.report_runless_asset_event(
+            AssetMaterialization(asset_key=asset, partition=str(part), metadata=_published_metadata(staged, part, context.run_id))
+        )
+    for evaluation in evaluations:
+        instance.report_runless_asset_event(evaluation.with_metadata({**evaluation.metadata, RECORDED_BY_RUN: context.run_id}))
+    held = {part: _held_line(staged.lake.quarantine_report(asset, part)) for part in publication.quarantined}
+    raise Failure(
+        description=partial_line(asset, len(publication.published), held),
+        metadata={
+            PARTIAL_KEY: MetadataValue.json(
+                {"asset": asset, "published": [str(p) for p in publication.published], "held": {str(p): w for p, w in held.items()}}
+            )
+        },
+    )
+
+
+def partial_outcome(step_failure) -> dict | None:
+    """A failed step's ``{"asset", "published", "held"}`` when it held partitions back
+    (:func:`settle`'s Failure), else None; ``step_failure`` is a step failure DagsterEvent."""
+    user = step_failure.step_failure_data.user_failure_data
+    found = user.metadata.get(PARTIAL_KEY) if user is not None else None
+    return found.value if found is not None else None
+
+
+def partial_line(asset: str, published: int, held: Mapping[DaySymbol, str]) -> str:
+    """One line: how many partitions were published, and each held back one with why."""
+    named = "; ".join(f"{part} {why}" for part, why in sorted(held.items())[:LISTED])
+    more = f"; and {len(held) - LISTED} more" if len(held) > LISTED else ""
+    return (
+        f"{asset}: {published} partitions published, {len(held)} held back ({named}{more}); "
+        "their downstream partitions are not materialised"
+    )
+
+
+def _held_line(report: dict | None) -> str:
+    """``quarantined: check: why`` or ``not yet available: check: why`` from a report."""
+    if not report:
+        return "held back"
+    return f"{report.get('state', QUARANTINED)}: " + "; ".join(f"{f['check']}: {f['why']}" for f in report["failed_checks"])
+
+
+def _published_metadata(staged: StagedLake, part: DaySymbol, run_id: str) -> dict:
+    written = staged.writes.get(part)
+    facts = {"path": MetadataValue.path(str(staged.lake.partition_path(staged.asset, part))), "published_by_run": run_id}
+    if written is not None:
+        facts.update(content_sha256=written.sha256, rows=written.rows)
+    return facts
+
+
+def _evaluation(result: AssetCheckResult, blocking: bool) -> AssetCheckEvaluation:
+    return AssetCheckEvaluation(
+        asset_key=result.asset_key,
+        check_name=result.check_name,
+        passed=result.passed,
+        metadata=result.metadata,
+        severity=result.severity,
+        description=result.description,
+        blocking=blocking,
+    )
+
+
+def _record_results(staged: StagedLake, evaluations: list[AssetCheckEvaluation]) -> None:
+    area = staged.lake.staging_root / staged.run_id / staged.asset
+    ensure_folder(area)
+    atomic_write_bytes(area / SETTLED_RESULTS, serialize_value(evaluations).encode())
+
+
+def _settled_results(store: ParquetLake, run_id: str, asset: str) -> list[AssetCheckResult] | None:
+    """The results the asset's step recorded in this run (then removed), or None."""
+    marker = store.staging_root / run_id / asset / SETTLED_RESULTS
+    if not marker.exists():
+        return None
+    evaluations = deserialize_value(marker.read_text(), as_type=list)
+    StagedLake(store, run_id, asset).discard()
+    return [
+        AssetCheckResult(
+            check_name=e.check_name, asset_key=e.asset_key, passed=e.passed, metadata=e.metadata,
+            severity=e.severity, description=e.description,
+        )
+        for e in evaluations
+    ]
 
 
 def _run_is_over(context: AssetExecutionContext, run_id: str) -> bool:

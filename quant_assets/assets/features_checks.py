@@ -13,7 +13,7 @@ import os
 import polars as pl
 from dagster import AssetCheckExecutionContext, AssetCheckSpec, Field, multi_asset_check
 
-from quant_assets.assets.checks import Verdict, gate_name, open_batch, publish_verdicts
+from quant_assets.assets.checks import Batch, Verdict, gate_name, register_gate, run_gate
 from quant_assets.assets.metadata import preview
 from quant_assets.features import audit as feature_audit
 from quant_assets.features import contract
@@ -58,19 +58,28 @@ SAMPLE_ENV = "QUANT_ASSETS_FEATURE_PREFIX_SAMPLES"
     description="The feature_matrix checks (quant_assets.features.audit), over the run's partitions.",
 )
 def feature_matrix_checks(context: AssetCheckExecutionContext, lake: LakeResource):
-    # The run's staged partitions (read with their recorded, published inputs); once
-    # evaluated, those that pass every check are published and the others quarantined.
-    batch = open_batch(context, lake, contract.FEATURES_ASSET)
+    # The asset's step settled its partitions with the default sample (feature_verdicts); a
+    # checks-only run audits the published ones with this op's config.
     config = context.op_execution_context.op_config or {}
-    sample = config.get("prefix_samples", str(feature_audit.DEFAULT_SAMPLE))
+    sample = config.get("prefix_samples", os.environ.get(SAMPLE_ENV, str(feature_audit.DEFAULT_SAMPLE)))
+    yield from run_gate(context, lake, contract.FEATURES_ASSET, lambda batch: feature_verdicts(batch, sample, config.get("seed")))
+
+
+def feature_verdicts(batch: Batch, sample: str | None = None, seed: int | None = None) -> dict[str, Verdict]:
+    """Every feature check on the batch's partitions, read with their recorded, published
+    inputs; ``sample`` rows per partition (default ``$QUANT_ASSETS_FEATURE_PREFIX_SAMPLES``),
+    a fresh ``seed`` when none is given (recorded in the metadata)."""
+    sample = sample if sample is not None else os.environ.get(SAMPLE_ENV, str(feature_audit.DEFAULT_SAMPLE))
     sample = "all" if sample == "all" else int(sample)
-    seed = config["seed"] if "seed" in config else feature_audit.draw_seed()
+    seed = seed if seed is not None else feature_audit.draw_seed()
     reports = list(feature_audit.audit_lake(batch.store, batch.parts, sample=sample, seed=seed, now=utc_now()))
     # an upstream partition rewritten between the build and its checks: the recompute would
     # compare with other inputs, so the row checks that need the inputs cannot pass
     changed = {r.partition: f"{r.partition}: {'; '.join(r.inputs_changed)}" for r in reports if r.inputs_changed}
-    verdicts = {f"feature_matrix_{name}": _verdict(name, reports, sample, seed, changed) for name in feature_audit.CHECKS}
-    yield from publish_verdicts(batch, verdicts, set(verdicts))
+    return {f"feature_matrix_{name}": _verdict(name, reports, sample, seed, changed) for name in feature_audit.CHECKS}
+
+
+register_gate(contract.FEATURES_ASSET, feature_verdicts, [f"feature_matrix_{name}" for name in feature_audit.CHECKS])
 
 
 def _verdict(name: str, reports: list, sample, seed: int, changed: dict) -> Verdict:

@@ -1,7 +1,8 @@
 """Blocking checks on labels: recomputed from bars for sampled rows, and known exactly at t + h.
 
-One gate op (``quant_assets.assets.checks``) runs both on the run's staged partitions and
-publishes those that pass both; the others are quarantined, never read by models or oos_eval.
+Both run on the run's staged partitions as the labels step ends (``quant_assets.assets.checks.settle``),
+which publishes those that pass both; the others are quarantined, never read by models or
+oos_eval; the gate op reports the results (or, in a checks-only run, audits the published ones).
 (That no label column ever enters feature_matrix is feature_matrix's own blocking check.)
 """
 
@@ -10,7 +11,7 @@ import polars as pl
 from dagster import AssetCheckExecutionContext, AssetCheckSpec, multi_asset_check
 
 from quant_assets import settings
-from quant_assets.assets.checks import gate_name, open_batch, problems_verdict, publish_verdicts
+from quant_assets.assets.checks import Batch, Verdict, gate_name, problems_verdict, register_gate, run_gate
 from quant_assets.labels import verify
 from quant_assets.labels.costs import cost_from_env
 from quant_assets.labels.forward import LABELS_ASSET
@@ -39,7 +40,11 @@ from quant_assets.timegrid import TS_DTYPE, utc_now
     description="The labels checks, over the run's staged partitions (one read shared by both); publishes those that pass.",
 )
 def labels_checks(context: AssetCheckExecutionContext, lake: LakeResource):
-    batch = open_batch(context, lake, LABELS_ASSET)  # the run's staged labels, published bars
+    yield from run_gate(context, lake, LABELS_ASSET)
+
+
+def labels_verdicts(batch: Batch) -> dict[str, Verdict]:
+    """Both checks on one read of the batch (the run's staged labels, published bars)."""
     parts, store = batch.parts, batch.store
     samples = settings.read("QUANT_ASSETS_LABEL_SAMPLES", "20", settings.positive_int, "random rows per partition, e.g. 20")
     log_cost = cost_from_env().log_cost
@@ -56,8 +61,10 @@ def labels_checks(context: AssetCheckExecutionContext, lake: LakeResource):
         availability[part] = verify.availability_problems(part, frame, now)
         sample = verify.sample_rows(frame, samples, seed=i)
         recompute[part] = verify.recompute_problems(part, sample, bars_by_symbol.get((part.symbol,), no_bars), log_cost)
-    verdicts = {
+    return {
         "labels_recompute": problems_verdict(recompute, "recomputed from bars", len(parts)),
         "labels_available_at": problems_verdict(availability, "label_available_at = t + h", len(parts)),
     }
-    yield from publish_verdicts(batch, verdicts, set(verdicts))
+
+
+register_gate(LABELS_ASSET, labels_verdicts, ["labels_recompute", "labels_available_at"])

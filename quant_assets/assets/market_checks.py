@@ -1,7 +1,9 @@
-"""Blocking quality checks on market_bars: a failure stops every downstream asset.
+"""Blocking quality checks on market_bars: a partition that fails one is held back, and so is
+everything downstream of that partition.
 
-One op evaluates all six on one read of the run's staged bars, publishes the partitions
-that pass every check and quarantines the rest (``quant_assets.assets.checks``).
+All six are evaluated on one read of the run's staged bars as the asset's step ends, which
+publishes the partitions that pass every check and quarantines the rest; the gate op reports
+the results (``quant_assets.assets.checks``).
 """
 
 
@@ -25,25 +27,48 @@ from quant_assets.timegrid import utc_now
 
 
 def bars_complete(batch: Batch) -> Verdict:
+    """Gaps fail; a day the source has not finished or whose data it does not have yet (past
+    its end) is not a data error: it is held back as not yet available, with its reason, and
+    the next scheduled run tries it again."""
     bars = batch.rows()
-    results = quality.completeness(bars, batch.parts, utc_now(), _listed_before(batch.parts, bars, batch))
-    gaps = [r for r in results if not r.ok]
+    results = quality.completeness(
+        bars, batch.parts, utc_now(), _listed_before(batch.parts, bars, batch), _continues_after(batch)
+    )
+    gaps = [r for r in results if r.is_gap]
+    pending = [r for r in results if not r.ok and not r.is_gap]
     missing = pl.DataFrame(
         [{"symbol": r.partition.symbol, "ts": ts, "problem": "missing bar"} for r in gaps for ts in r.missing],
         schema={"symbol": pl.String, "ts": pl.Datetime("us", "UTC"), "problem": pl.String},
     )
     notes = sorted({f"{r.partition}: {r.note}" for r in results if r.note != "complete day"})
+    waiting = f"; {len(pending)} not yet available ({pending[0].partition}: {pending[0].reason})" if pending else ""
     return Verdict(
         passed=not gaps,
-        description="complete" if not gaps else f"{len(gaps)} partitions with gaps, {missing.height} bars missing",
+        description=("complete" if not gaps else f"{len(gaps)} partitions with gaps, {missing.height} bars missing") + waiting,
         metadata={
             "partitions_checked": len(batch.parts),
             "bars": bars.height,
             "bars_missing": missing.height,
             "missing_preview": preview(missing, rows=20),
             "partial_days": preview(pl.DataFrame({"partial_day": notes}, schema={"partial_day": pl.String}), rows=20),
+            "not_yet_available": "\n".join(f"{r.partition}: {r.reason}" for r in pending[:20]) or "none",
         },
-        failing={r.partition: f"{len(r.missing)} bars missing, first {r.missing[0]}" for r in gaps},
+        failing={r.partition: r.reason for r in gaps},
+        pending={r.partition: r.reason for r in pending},
+    )
+
+
+def _continues_after(batch: Batch) -> frozenset[str]:
+    """Symbols whose day after the run's last day is published with bars: the source has data
+    after the run, so bars missing at the end of the run's days are a gap, not its end."""
+    last: dict[str, DaySymbol] = {}
+    for part in batch.parts:
+        if part.symbol not in last or part.day > last[part.symbol].day:
+            last[part.symbol] = part
+    later = {symbol: DaySymbol(part.day + timedelta(days=1), symbol) for symbol, part in last.items()}
+    return frozenset(
+        symbol for symbol, part in later.items()
+        if batch.store.exists(BARS_ASSET, part) and batch.store.read(BARS_ASSET, part).height > 0
     )
 
 
@@ -85,7 +110,8 @@ CHECKS = {
     ),
     "bars_complete": GateCheck(
         "288 bars a day; today only the bars closed so far; on a listing day only from the "
-        "first bar. Anything else missing is a gap.",
+        "first bar. Bars missing inside the data are a gap (quarantined); bars after the "
+        "source's last one are not yet available (held back, retried by the next run).",
         bars_complete,
     ),
 }

@@ -5,6 +5,8 @@
   intraday refresh of today's partial partition;
 - ``inbox``: the sensor that imports bundles dropped in ``<home>/inbox/``;
 - ``conditions``: the ``AutomationCondition`` each downstream asset follows its parents by;
+- ``follow_up``: after a run whose checks held partitions back, the assets it skipped, for the
+  partitions that were published;
 - ``freshness``: how stale each source may be, read by Dagster's freshness policies and by the
   serving data halt alike.
 """

@@ -12,9 +12,18 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Callable
 
-from dagster import AssetCheckSeverity, AssetKey, DagsterInstance, Definitions, ExecuteInProcessResult, JobExecutionResult
+from dagster import (
+    AssetCheckSeverity,
+    AssetKey,
+    DagsterEventType,
+    DagsterInstance,
+    Definitions,
+    ExecuteInProcessResult,
+    JobExecutionResult,
+)
 
 from quant_assets import runs
+from quant_assets.assets.checks import ROLLED_BACK_TAG, partial_outcome
 from quant_assets.bundles.coverage import held_partitions, import_steps
 from quant_assets.bundles.land import Landing
 from quant_assets.bundles.land import verify_and_land  # noqa: F401 - where callers found it before landing moved
@@ -37,6 +46,8 @@ class RunOutcome:
     checks_passed: list[str]
     checks_failed: list[str]  # "check: description", blocking (ERROR) checks only
     checks_warned: list[str]  # failed WARN-severity checks: reported, not fatal
+    # partitions a step published and recorded materialised before it failed holding others back
+    recorded: dict[str, list[DaySymbol]] = field(default_factory=dict)
 
 
 @dataclass
@@ -47,6 +58,8 @@ class MaterialiseReport:
     # bundle id -> "asset partition" of this bundle's partitions that a bundle landed later holds
     held_by: dict[str, list[str]] = field(default_factory=dict)
     runs: list[RunOutcome] = field(default_factory=list)
+    # after a rollback: the partitions Dagster had shown materialised by the import, now shown failed
+    rolled_back: dict[str, list[DaySymbol]] = field(default_factory=dict)
 
     @property
     def failed_runs(self) -> list[RunOutcome]:
@@ -129,13 +142,41 @@ def materialise(
                     on_run(outcome)
         if not report.ok:
             before.restore()
+            report.rolled_back = _record_rollback(defs, instance, universe, report)
     return report
+
+
+def _record_rollback(defs: Definitions, instance: DagsterInstance, universe: list[str], report: MaterialiseReport) -> dict[str, list[DaySymbol]]:
+    """Dagster must not go on showing a rolled-back partition as materialised, and its open
+    source storage cannot wipe one partition's events. So each asset's partitions that the
+    import's runs recorded materialised get one more run, tagged with why, whose steps refuse
+    before writing anything: Dagster then shows those partitions failed, the reason in that run."""
+    shown: dict[str, set[DaySymbol]] = {}
+    for outcome in report.runs:
+        records = instance.get_records_for_run(outcome.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION, limit=1_000_000)
+        for record in records.records:
+            event = record.event_log_entry.dagster_event
+            shown.setdefault(event.asset_key.to_user_string(), set()).add(DaySymbol.parse(event.partition))
+        for asset, parts in outcome.recorded.items():
+            shown.setdefault(asset, set()).update(parts)
+    why = f"rolled back: bundle {report.bundle_id} import failed ({report.failure_line()}); the lake holds what it held before"
+    for asset, parts in sorted(shown.items()):
+        runs.materialize(
+            defs, [asset], sorted(parts), universe, instance,
+            tags={ROLLED_BACK_TAG: why, BUNDLE_ID_TAG: report.bundle_id}, progress=lambda _: None,
+        )
+    return {asset: sorted(parts) for asset, parts in sorted(shown.items())}
 
 
 def _outcome(asset: str, result: ExecuteInProcessResult | JobExecutionResult) -> RunOutcome:
     tags = result.dagster_run.tags
     evaluations = result.get_asset_check_evaluations()
     failures = result.get_step_failure_events()
+    recorded: dict[str, list[DaySymbol]] = {}
+    for failure in failures:
+        partial = partial_outcome(failure)
+        if partial is not None:
+            recorded[partial["asset"]] = [DaySymbol.parse(p) for p in partial["published"]]
     error = None
     if failures:
         data = failures[0].step_failure_data
@@ -158,4 +199,5 @@ def _outcome(asset: str, result: ExecuteInProcessResult | JobExecutionResult) ->
             for e in evaluations
             if not e.passed and e.severity != AssetCheckSeverity.ERROR
         ],
+        recorded=recorded,
     )

@@ -102,7 +102,9 @@ def import_bundle(archive: Path, land_only: bool = False) -> Manifest:
         f"{_held_elsewhere(report)}; {report.checks_passed} checks passed"
     )
     if not report.ok:
-        raise click.ClickException(f"{summary}; {report.failure_line()}; the lake was left as it was")
+        rolled = sum(len(parts) for parts in report.rolled_back.values())
+        shown = f" (Dagster shows the {rolled} partitions it had recorded failed)" if rolled else ""
+        raise click.ClickException(f"{summary}; {report.failure_line()}; the lake was left as it was{shown}")
     for warning in report.checks_warned:
         click.echo(f"warning: {warning}", err=True)
     click.echo(summary)

@@ -43,10 +43,21 @@ from typing import Callable, Iterable, Mapping
 from upath import UPath
 
 from quant_assets.lake.location import ensure_folder, is_local
-from quant_assets.lake.store import PART_FILE, QUARANTINE_REPORT, ParquetLake, atomic_write_bytes, fsync_dir, sha256_bytes
+from quant_assets.lake.store import (
+    PART_FILE,
+    QUARANTINE_REPORT,
+    ParquetLake,
+    PartitionWrite,
+    atomic_write_bytes,
+    fsync_dir,
+    sha256_bytes,
+)
 from quant_assets.partitions import DaySymbol
 
 STAGED_MARKER = "STAGED.json"
+# A held-back partition's state in its report: bad data, or data that has not arrived yet.
+QUARANTINED = "quarantined"
+NOT_YET_AVAILABLE = "not yet available"
 # Many small files, each synced, renamed and its folder synced: concurrent syncs overlap on
 # the device (measured here: 13 ms a partition one at a time, 0.5 ms with 16 threads).
 PUBLISH_THREADS = 16
@@ -72,6 +83,7 @@ class StagedLake(ParquetLake):
         self.run_id = run_id
         self.asset = asset
         self.staged = set(staged)
+        self.writes: dict[DaySymbol, PartitionWrite] = {}  # this process's writes, for their metadata
 
     @classmethod
     def begin(cls, lake: ParquetLake, run_id: str, asset: str) -> "StagedLake":
@@ -103,6 +115,11 @@ class StagedLake(ParquetLake):
         published = self.lake.partitions(asset)
         return sorted(set(published) | self.staged) if asset == self.asset else published
 
+    def write(self, asset: str, part: DaySymbol, frame, metadata: dict[str, str] | None = None) -> PartitionWrite:
+        written = super().write(asset, part, frame, metadata)
+        self.writes[part] = written
+        return written
+
     def write_bytes(self, asset: str, part: DaySymbol, data: bytes) -> str:
         if asset != self.asset:
             raise ValueError(f"the staging of {self.asset} for run {self.run_id} cannot take {asset} {part}")
@@ -126,8 +143,10 @@ class StagedLake(ParquetLake):
 
     # ---- publication ----------------------------------------------------------------------
     def publish(self, failures: Mapping[DaySymbol, list[dict]]) -> Publication:
-        """Publish every staged partition not in ``failures``; quarantine the others with
-        ``failures[part]`` (e.g. ``[{"check": ..., "why": ...}]``) as their report."""
+        """Publish every staged partition not in ``failures``; hold back the others in the
+        quarantine with ``failures[part]`` (``[{"check": ..., "why": ..., "state": ...}]``) as
+        their report. The report's ``state`` is ``not yet available`` when every entry says so
+        (the data has not arrived), else ``quarantined``."""
         passing = sorted(self.staged - set(failures))
         failing = sorted(self.staged & set(failures))
         held = set(self.lake.quarantined(self.asset))  # one listing, not a look per partition
@@ -163,8 +182,10 @@ class StagedLake(ParquetLake):
             "quarantined_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "sha256": sha256_bytes(source.read_bytes()),
             "failed_checks": failed,
+            "state": NOT_YET_AVAILABLE if all(f.get("state") == NOT_YET_AVAILABLE for f in failed) else QUARANTINED,
             "published_sha256": self.lake.file_sha256(self.asset, part) if published.exists() else None,
-            "note": "not published: readers see the published version above (null: none)",
+            "note": "not published: readers see the published version above (null: none); "
+            "a later version that passes replaces this report",
         }
         move_file(source, folder / PART_FILE)
         # The report goes last: its presence is what marks the partition quarantined.

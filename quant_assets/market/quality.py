@@ -55,6 +55,13 @@ def insane_ohlc(frame: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([_offending(frame, mask, problem) for mask, problem in checks])
 
 
+# What a partition's missing bars are. Only a gap is a data error; the other two say the
+# source has not delivered the bars yet, and the next scheduled run tries the day again.
+GAP = "gap"  # bars missing before the source's last bar: a hole in the data
+NOT_FINISHED = "source has not finished the day"  # today's tail after the source's last bar
+PAST_END = "past the end of the source"  # a past day's tail (or whole day) after the source's last bar
+
+
 @dataclass(frozen=True)
 class Completeness:
     partition: DaySymbol
@@ -62,10 +69,30 @@ class Completeness:
     expected: int
     missing: list[datetime]
     note: str
+    # None when nothing is missing, else GAP, NOT_FINISHED or PAST_END
+    kind: str | None = None
+    # the open of the first bar the source has not delivered (its data ends there)
+    source_end: datetime | None = None
 
     @property
     def ok(self) -> bool:
         return not self.missing
+
+    @property
+    def is_gap(self) -> bool:
+        return self.kind == GAP
+
+    @property
+    def reason(self) -> str:
+        """One line on what is missing and why; "" when nothing is."""
+        if not self.missing:
+            return ""
+        if self.kind == GAP:
+            return f"{len(self.missing)} bars missing, first {self.missing[0]}"
+        end = "before the run's days" if self.source_end is None else f"at {self.source_end:%Y-%m-%d %H:%M} UTC"
+        if self.kind == NOT_FINISHED:
+            return f"source has not finished the day yet: it ends {end}, {len(self.missing)} closed bars not delivered"
+        return f"source ends {end}: {len(self.missing)} bars of the day after its end"
 
 
 def completeness(
@@ -73,6 +100,7 @@ def completeness(
     parts: list[DaySymbol],
     now: datetime,
     listed_before: dict[DaySymbol, bool],
+    continues_after: frozenset[str] = frozenset(),
 ) -> list[Completeness]:
     """Compare each partition with the 288 bars a UTC day should hold, honestly.
 
@@ -80,11 +108,17 @@ def completeness(
     - Listing day: when the symbol had no bars on the day before (``listed_before`` is
       False), missing bars before its first bar are the listing, not a gap; a day with no
       bars at all before listing is "not listed yet".
-    - Anything else missing is a gap, named by its bar open time.
+    - Missing bars after the symbol's last bar in ``frame`` are the source's end, not a gap:
+      today's are NOT_FINISHED, a past day's PAST_END (a day after the last bar is not a
+      listing day: the symbol had bars before it). Both are retried by the next scheduled run.
+      A symbol in ``continues_after`` has bars after the run's days (a later published day):
+      its tails are gaps.
+    - Anything else missing is a GAP, named by its bar open time.
     """
     # One pass over the frame and one anti-join for every partition's grid: a Python loop
     # over each partition's 288 stamps cost ~1 ms a partition in a 5,344-partition backfill.
     stats: dict[tuple, tuple[int, datetime]] = {}
+    span: dict[str, tuple[datetime, datetime]] = {}  # symbol -> (first, last) bar open in the frame
     present = pl.DataFrame(schema={"symbol": pl.String(), "ts": pl.Datetime("us", "UTC")})
     if "ts" in frame.columns and frame.height:
         present = frame.select("symbol", "ts").unique()
@@ -92,6 +126,8 @@ def completeness(
             pl.len().alias("n"), pl.col("ts").min().alias("first")
         )
         stats = {(day, symbol): (n, first) for day, symbol, n, first in per_day.iter_rows()}
+        per_symbol = present.group_by("symbol").agg(pl.col("ts").min().alias("first"), pl.col("ts").max().alias("last"))
+        span = {symbol: (first, last) for symbol, first, last in per_symbol.iter_rows()}
     results: dict[DaySymbol, Completeness] = {}
     grids = []  # (part, bars present, first expected open, last expected open, note)
     last_closed_open = floor_to_bar(now) - BAR
@@ -102,7 +138,9 @@ def completeness(
         note = "complete day"
         if part.end - BAR > last_closed_open:
             note = "today: bars closed so far"
-        if not listed_before.get(part, True):
+        # Bars of the symbol before this day in the run: listed, whatever the previous day held.
+        listed = listed_before.get(part, True) or (part.symbol in span and span[part.symbol][0] < part.start)
+        if not listed:
             if not n:
                 results[part] = Completeness(part, 0, 0, [], "not listed yet")
                 continue
@@ -133,12 +171,30 @@ def completeness(
         missing = dict(absent.group_by("_i").agg(pl.col("ts").sort()).iter_rows())
     for i, (part, n, grid_start, grid_end, note) in enumerate(grids):
         expected = (grid_end - grid_start) // BAR + 1
-        results[part] = Completeness(part, n, expected, missing.get(i, []), note)
+        gone = missing.get(i, [])
+        ends = None if part.symbol in continues_after else span.get(part.symbol)
+        kind, end = _missing_kind(gone, ends, part.symbol in continues_after, note)
+        results[part] = Completeness(part, n, expected, gone, note, kind, end)
     return [results[part] for part in parts]
+
+
+def _missing_kind(
+    missing: list[datetime], span: tuple[datetime, datetime] | None, continues: bool, note: str
+) -> tuple[str | None, datetime | None]:
+    """(kind, source end) of a partition's missing bars, given the symbol's first and last bar."""
+    if not missing:
+        return None, None
+    end = None if span is None else span[1] + BAR
+    if continues or (end is not None and missing[0] < end):
+        return GAP, None
+    return (NOT_FINISHED if note.startswith("today") else PAST_END), end
 
 
 __all__ = [
     "BARS_PER_DAY",
+    "GAP",
+    "NOT_FINISHED",
+    "PAST_END",
     "Completeness",
     "completeness",
     "duplicate_bars",

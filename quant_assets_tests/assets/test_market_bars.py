@@ -5,7 +5,7 @@ from datetime import date, timedelta
 
 import polars as pl
 import pytest
-from dagster import DagsterInstance, asset, materialize
+from dagster import AssetKey, DagsterInstance, asset, materialize
 
 from quant_assets.assets import market_checks
 from quant_assets.assets.market import market_bars
@@ -14,6 +14,7 @@ from quant_assets.partitions import DaySymbol, daily_symbol_partitions
 from quant_assets.resources.lake import LakeResource
 from quant_assets.resources.market_data import FileDropMarketData
 from quant_assets.runs import Rectangle
+from quant_assets_tests.checkresults import checks_by_name
 from quant_assets_tests.conftest import SPOT_FIXTURE
 
 CHECKS = [market_checks.market_bars_checks]
@@ -48,8 +49,20 @@ def _run(lake_root, folder, instance, rect=DAYS, with_probe=False, selection=Non
     )
 
 
-def _checks(result) -> dict[str, object]:
-    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+def _checks(result, instance=None) -> dict[str, object]:
+    """The run's check results (from the gate op, or recorded by a step that held partitions back)."""
+    if instance is None:
+        return {e.check_name: e for e in result.get_asset_check_evaluations()}
+    return checks_by_name(result, instance)
+
+
+def materialized_hashes(instance, asset: str = "market_bars") -> dict[str, str]:
+    """What Dagster shows materialised, per partition: the newest materialisation's file hash
+    (recorded in the run, or by a step that held partitions back, through the instance)."""
+    records = instance.fetch_materializations(AssetKey(asset), limit=10_000, ascending=True).records
+    return {r.asset_materialization.partition: r.asset_materialization.metadata["content_sha256"].value for r in records}
+
+
 
 
 def test_real_bars_materialise_with_metadata_and_pass_every_check(qa_home, drop_folder):
@@ -115,7 +128,7 @@ def test_planted_bad_bar_fails_its_check_and_blocks_downstream(qa_home, drop_fol
     _plant(drop_folder, mutate)
     with DagsterInstance.ephemeral() as instance:
         result = _run(qa_home / "lake", drop_folder, instance, with_probe=True)
-    checks = _checks(result)
+        checks = _checks(result, instance)
     failed = {name for name, e in checks.items() if not e.passed}
     assert check_name in failed, {n: e.description for n, e in checks.items()}
     evaluation = checks[check_name]
@@ -137,7 +150,7 @@ def test_wrong_dtype_written_to_the_lake_fails_the_schema_check(qa_home, drop_fo
     monkeypatch.setattr(market, "split_partitions", float32_volume)
     with DagsterInstance.ephemeral() as instance:
         result = _run(qa_home / "lake", drop_folder, instance, with_probe=True)
-    schema = _checks(result)["bars_schema"]
+        schema = _checks(result, instance)["bars_schema"]
     assert not schema.passed
     assert "2025-10-05|BTC-USDT: column volume is Float32, expected Float64" in schema.description
     assert result.asset_materializations_for_node("downstream_probe") == []

@@ -19,15 +19,21 @@ from quant_assets.features.lake_io import read_partition, recorded_inputs
 from quant_assets.lake.duckdb_views import lake_views
 from quant_assets.lake.store import PART_FILE, ParquetLake, sha256_bytes
 from quant_assets.partitions import DaySymbol
-from quant_assets_tests.assets.test_market_bars import AT, BTC, DAYS, PLANTED, _plant, _run, drop_folder  # noqa: F401
+from quant_assets_tests.assets.test_market_bars import (  # noqa: F401
+    AT,
+    BTC,
+    DAYS,
+    PLANTED,
+    _checks,
+    _plant,
+    _run,
+    drop_folder,
+    materialized_hashes,
+)
 from quant_assets_tests.features import harness
 
 BAD = DaySymbol(date(2025, 10, 6), "BTC-USDT")  # where PLANTED puts its bad bar
 NEIGHBOUR = DaySymbol(date(2025, 10, 6), "ETH-USDT")
-
-
-def _hashes(result) -> dict[str, str]:
-    return {m.partition: m.metadata["content_sha256"].value for m in result.asset_materializations_for_node("market_bars")}
 
 
 def test_bad_bars_are_quarantined_and_a_separate_feature_run_does_not_read_them(qa_home, drop_folder):
@@ -43,11 +49,16 @@ def test_bad_bars_are_quarantined_and_a_separate_feature_run_does_not_read_them(
         report = lake.quarantine_report("market_bars", BAD)
         assert {f["check"] for f in report["failed_checks"]} == {"bars_unique", "bars_sorted"}
         assert "2025-10-06 12:00" in report["failed_checks"][0]["why"] and report["published_sha256"] is None
-        # What Dagster recorded is the hash of the file each partition became: published or quarantined.
-        hashes = _hashes(bars_run)
-        assert hashes[str(NEIGHBOUR)] == lake.file_sha256("market_bars", NEIGHBOUR)
-        assert hashes[str(BAD)] == report["sha256"]
+        assert report["state"] == "quarantined"
         assert sha256_bytes((lake.quarantine_dir("market_bars", BAD) / PART_FILE).read_bytes()) == report["sha256"]
+        # Dagster shows the eight published partitions materialised, each with its published
+        # file's hash, and never the quarantined one; the step's failure names it and why.
+        hashes = materialized_hashes(instance)
+        assert set(hashes) == {str(p) for p in lake.partitions("market_bars")} and str(BAD) not in hashes
+        assert hashes[str(NEIGHBOUR)] == lake.file_sha256("market_bars", NEIGHBOUR)
+        (failure,) = bars_run.get_step_failure_events()
+        message = failure.step_failure_data.user_failure_data.description
+        assert message.startswith("market_bars: 8 partitions published, 1 held back (2025-10-06|BTC-USDT quarantined: bars_sorted: ")
 
         # A separate run of feature_matrix for the same day does not read the bad bars.
         (features_run,) = harness.run_features(str(lake.root), (BAD.day, BAD.day), [BAD.symbol], instance)
@@ -70,18 +81,20 @@ def test_the_published_version_survives_a_failed_rematerialisation_byte_identica
         before = lake.partition_path("market_bars", BAD).read_bytes()
         _plant(drop_folder, PLANTED["nan"][1])
         failed = _run(lake.root, drop_folder, instance)
+        # The partitions that passed were re-published unchanged; the gate reported what it did.
+        evaluation = _checks(failed, instance)["bars_ohlc_sane"]
+        # Dagster still shows the published version of the partition, not the rejected one.
+        assert materialized_hashes(instance)[str(BAD)] == sha256_bytes(before)
     assert not failed.success
     assert lake.partition_path("market_bars", BAD).read_bytes() == before
     report = lake.quarantine_report("market_bars", BAD)
     assert report["failed_checks"][0]["check"] == "bars_ohlc_sane"
-    assert report["published_sha256"] == sha256_bytes(before) != report["sha256"] == _hashes(failed)[str(BAD)]
+    assert report["published_sha256"] == sha256_bytes(before) != report["sha256"]
     # SQL over the lake sees the good version: no NaN close on 2025-10-06 12:00.
     nan_closes = lake_views(str(lake.root)).execute(
         "select count(*) from market_bars where symbol = 'BTC-USDT' and isnan(close)"
     ).fetchone()
     assert nan_closes == (0,)
-    # The partitions that passed were re-published unchanged; the gate reported what it did.
-    evaluation = next(e for e in failed.get_asset_check_evaluations() if e.check_name == "bars_ohlc_sane")
     assert evaluation.metadata["partitions_quarantined"].value == 1
     assert evaluation.metadata["partitions_published"].value == 8
     assert evaluation.metadata["failing_partitions"].value == str(BAD)

@@ -10,9 +10,9 @@ def test_the_daemon_runs_the_schedules_the_inbox_and_the_conditions_with_no_togg
     monkeypatch.setenv("QUANT_ASSETS_MARKET_SOURCE", "ccxt")
     defs = definitions()
     sensors = {s.name: s for s in defs.sensors}
-    assert set(sensors) == {"paper_trading_sensor", "live_trading_sensor", "bundle_inbox", "downstream_automation"}
+    assert set(sensors) == {"paper_trading_sensor", "live_trading_sensor", "bundle_inbox", "downstream_automation", "partial_follow_up"}
     assert sensors["live_trading_sensor"].default_status == DefaultSensorStatus.STOPPED  # never switched on by the system
-    for name in ("paper_trading_sensor", "bundle_inbox", "downstream_automation"):
+    for name in ("paper_trading_sensor", "bundle_inbox", "downstream_automation", "partial_follow_up"):
         assert sensors[name].default_status == DefaultSensorStatus.RUNNING, name
     schedules = {s.name: s for s in defs.schedules}
     assert set(schedules) == {"daily_sources", "intraday_sources"}

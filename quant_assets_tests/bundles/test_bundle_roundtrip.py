@@ -14,12 +14,14 @@ import polars as pl
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
 from quant_assets.bundles.export import export_lake, write_bundle
+from quant_assets.assets.checks import ROLLED_BACK_TAG
 from quant_assets.bundles.importer import BUNDLE_ID_TAG
 from quant_assets.bundles.land import verify_and_land
 from quant_assets.bundles.landed import LandedBundles
 from quant_assets.bundles.manifest import Manifest, schema_strings
 from quant_assets.lake.store import ParquetLake
 from quant_assets.market.bars import BAR_SCHEMA, BARS_ASSET
+from quant_assets.partitions import daily_symbol_partitions
 from quant_assets_tests.bundles.kit import (
     PARTS,
     bundle_entries,
@@ -160,11 +162,20 @@ def test_import_fails_when_a_blocking_check_fails(home, place_lake, tmp_path, cl
     result = cli("bundle", "import", path)
     assert result.exit_code == 1
     assert "checks failed" in result.stderr and "bars_complete" in result.stderr
-    assert "the lake was left as it was" in result.stderr
+    assert "the lake was left as it was (Dagster shows the 3 partitions it had recorded failed)" in result.stderr
     # The run had written all four partitions before the check failed; none is left behind.
     assert lake_digest(lake_root) == {}
     # The failing version went to the lake's quarantine (in the bucket, for an S3 lake).
     assert ParquetLake(lake_root).quarantined(BARS_ASSET) == [part]
+    # Dagster does not go on showing the three partitions the import published, then rolled
+    # back, as materialised: a run tagged with why records them failed.
+    with DagsterInstance.get() as instance:
+        published_then_rolled_back = instance.get_materialized_partitions(AssetKey(BARS_ASSET))
+        assert len(published_then_rolled_back) == 3 and str(part) not in published_then_rolled_back
+        status = instance.get_status_by_partition(AssetKey(BARS_ASSET), [str(p) for p, _ in frames], daily_symbol_partitions())
+        assert {key: s.value for key, s in status.items()} == {str(p): "FAILED" for p, _ in frames}
+        markers = [run for run in instance.get_runs() if ROLLED_BACK_TAG in run.tags]
+        assert markers and all(run.is_failure and run.tags[ROLLED_BACK_TAG].startswith("rolled back: bundle ") for run in markers)
 
 
 def test_long_imports_and_exports_show_progress(home, good_bundle, tmp_path, cli, monkeypatch):

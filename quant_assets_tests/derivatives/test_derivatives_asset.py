@@ -20,6 +20,7 @@ from quant_assets.resources.market_data import FileDropMarketData
 from quant_assets.runs import Rectangle
 from quant_assets_tests.conftest import SPOT_FIXTURE
 from quant_assets_tests.derivatives.support import DERIV_FIXTURES, at
+from quant_assets_tests.checkresults import checks_by_name
 
 CHECKS = [derivatives_checks.derivatives_checks]
 DAYS = Rectangle(DaySymbol(date(2025, 10, 5), "BTC-USDT"), DaySymbol(date(2025, 10, 7), "SOL-USDT"))
@@ -70,8 +71,8 @@ def _run(lake_root, folders, instance, source=None, with_bars=True, with_consume
     )
 
 
-def _checks(result) -> dict:
-    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+def _checks(result, instance) -> dict:
+    return checks_by_name(result, instance)
 
 
 def test_asset_definition_shows_group_kinds_description_and_depends_on_bars():
@@ -88,7 +89,7 @@ def test_real_data_materialises_with_coverage_metadata_and_passes_every_check(qa
     with DagsterInstance.ephemeral() as instance:
         result = _run(lake_root, folders, instance, with_consumer=True)
         assert result.success
-        checks = _checks(result)
+        checks = _checks(result, instance)
         assert set(checks) == set(derivatives_checks.CHECKS) | set(market_checks.CHECKS)
         assert all(e.passed for e in checks.values()), {n: e.description for n, e in checks.items()}
         mats = result.asset_materializations_for_node(DERIVATIVES_ASSET)
@@ -162,7 +163,7 @@ def test_planted_bad_row_fails_its_check_and_blocks_downstream(qa_home, folders,
         _plant_file(folders[1], *plant)
     with DagsterInstance.ephemeral() as instance:
         result = _run(qa_home / "lake", folders, instance, source=source, with_consumer=True)
-    checks = _checks(result)
+        checks = _checks(result, instance)
     failed = {name for name, e in checks.items() if not e.passed}
     assert failed == {check_name}, {n: e.description for n, e in checks.items()}
     named = str(checks[check_name].metadata["offending_preview"])

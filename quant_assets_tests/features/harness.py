@@ -18,6 +18,7 @@ from quant_assets.features.inputs import UPSTREAM
 from quant_assets.partitions import DaySymbol, daily_symbol_partitions, days_between
 from quant_assets.resources.lake import LakeResource
 from quant_assets.runs import materialize, rectangles
+from quant_assets_tests.checkresults import checks_over
 
 
 def definitions(lake_root: str) -> Definitions:
@@ -39,13 +40,10 @@ def run_features(lake_root: str, days, symbols, instance: DagsterInstance | None
     return materialize(definitions(lake_root), [FEATURES_ASSET], parts(days, symbols), settings.universe(), instance)
 
 
-def check_results(results) -> dict[str, object]:
-    """check name -> AssetCheckEvaluation, over all runs (a later run overrides)."""
-    out = {}
-    for result in results:
-        for evaluation in result.get_asset_check_evaluations():
-            out[evaluation.check_name] = evaluation
-    return out
+def check_results(results, instance: DagsterInstance | None = None) -> dict[str, object]:
+    """check name -> AssetCheckEvaluation, over all runs (a later run overrides); with the
+    instance, also those a step that held partitions back recorded there."""
+    return checks_over(results, instance)
 
 
 def run_checks(lake_root: str, part: DaySymbol, instance: DagsterInstance, config: dict | None = None) -> dict[str, object]:

@@ -63,8 +63,8 @@ def publish_quarantined_by_hand(lake: str, check: str) -> None:
         store.write_bytes(FEATURES_ASSET, part, data)
 
 
-def failed_checks(results) -> dict[str, str]:
-    return {name: ev.description for name, ev in harness.check_results(results).items() if not ev.passed}
+def failed_checks(results, instance) -> dict[str, str]:
+    return {name: ev.description for name, ev in harness.check_results(results, instance).items() if not ev.passed}
 
 
 # ---- the leaks, as copies of the real pipeline -----------------------------------------
@@ -128,9 +128,9 @@ def _fresh_lake(clean_lakes, days, tmp_path) -> str:
 def test_clean_data_gives_zero_violations(clean_lakes, tmp_path, instance):
     lake = _fresh_lake(clean_lakes, realdata.OCT, tmp_path)
     results = harness.run_features(lake, realdata.OCT, realdata.SYMBOLS, instance)
-    evaluations = harness.check_results(results)
+    evaluations = harness.check_results(results, instance)
     assert len(evaluations) == len(CHECKS) == 6
-    assert all(ev.passed for ev in evaluations.values()), failed_checks(results)
+    assert all(ev.passed for ev in evaluations.values()), failed_checks(results, instance)
     code, output = audit_cli(lake, realdata.OCT)
     assert code == 0, output
     assert "0 violations" in output
@@ -147,7 +147,7 @@ def test_pipeline_leak_is_caught_by_checks_and_audit(leak, clean_lakes, tmp_path
     with monkeypatch.context() as patched:
         patched.setattr(feature_compute, attribute, replacement)
         results = harness.run_features(lake, run_days, realdata.SYMBOLS, instance)
-    failed = failed_checks(results)
+    failed = failed_checks(results, instance)
     assert f"feature_matrix_{expected_check}" in failed, f"{leak}: checks passed: {failed}"
     description = failed[f"feature_matrix_{expected_check}"]
     # the failure names partition, timestamp, feature and both values
@@ -179,7 +179,7 @@ def test_asof_join_leak_with_a_correct_looking_stamp_is_caught_on_every_row(clea
     with monkeypatch.context() as patched:
         patched.setattr(feature_compute, "latest_available", asof_join_on_event_time)
         results = harness.run_features(lake, OCT_RUN, realdata.SYMBOLS, instance)
-    evaluations = harness.check_results(results)
+    evaluations = harness.check_results(results, instance)
     # the stamps are all <= t: the structural check cannot see it
     assert evaluations["feature_matrix_asof"].passed
     caught = evaluations["feature_matrix_asof_inputs"]
@@ -210,7 +210,7 @@ def test_projection_fitted_on_later_text_is_caught(clean_lakes, tmp_path, instan
     for part, frame in realdata.split(leaky, "ts"):
         ParquetLake(lake).write("text_latents", part, frame)
     results = harness.run_features(lake, OCT_RUN, realdata.SYMBOLS, instance)
-    failed = failed_checks(results)
+    failed = failed_checks(results, instance)
     assert "feature_matrix_asof" in failed, failed
     assert "text_projection_fit_end" in failed["feature_matrix_asof"]
     # the audit reads the published lake only: the leaky partitions are named quarantined, not audited
@@ -230,7 +230,7 @@ def test_stored_value_overwritten_with_future_one_is_caught(clean_lakes, tmp_pat
     """
     lake = _fresh_lake(clean_lakes, realdata.OCT, tmp_path)
     results = harness.run_features(lake, OCT_RUN, realdata.SYMBOLS, instance)
-    assert not failed_checks(results)
+    assert not failed_checks(results, instance)
 
     store = ParquetLake(lake)
     part = DaySymbol(date(2025, 10, 7), "ETH-USDT")

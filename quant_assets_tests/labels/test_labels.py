@@ -130,7 +130,7 @@ _real_forward_labels = forward.forward_labels
 def test_planted_label_faults_are_caught(fault, caught_by, home, monkeypatch, fresh_instance):
     monkeypatch.setattr(forward, "forward_labels", fault)
     results = modelkit.run(modelkit.definitions(home), [LABELS_ASSET], date(2025, 10, 3), date(2025, 10, 4), fresh_instance)
-    checks = modelkit.checks_of(results)
+    checks = modelkit.checks_of(results, fresh_instance)
     assert not checks[caught_by].passed, checks[caught_by].description
     # never published: a model fitted later cannot train on these labels
     modelkit.assert_quarantined(home / "lake", LABELS_ASSET, modelkit.parts(date(2025, 10, 3), date(2025, 10, 4)), caught_by)

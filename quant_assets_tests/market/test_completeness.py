@@ -38,3 +38,36 @@ def test_gaps_today_listing_and_not_yet_listed_in_one_pass():
     assert (before.bars, before.expected, before.note, before.ok) == (0, 0, "not listed yet", True)
     # from the first bar (08:20) to the last closed one (12:25): 50 expected, none missing
     assert (listing.bars, listing.expected, listing.note, listing.ok) == (188, 50, "listing day: from the first bar", True)
+
+
+def test_a_gap_a_source_that_has_not_finished_today_and_days_past_its_end_are_told_apart():
+    """Only bars missing before the source's last bar are a gap; a tail after it, and whole
+    days after it (each of them, not only the first), are the source's end: not yet available."""
+    from quant_assets.market.quality import GAP, NOT_FINISHED, PAST_END
+
+    d0, d3 = date(2025, 10, 4), date(2025, 10, 9)
+    rows = (
+        _bars("BTC-USDT", d0)
+        + _bars("BTC-USDT", D1, skip={12}, last=216)  # a hole at 01:00, then the source stops at 18:00
+        + _bars("ETH-USDT", d3, last=100)  # today, 12:33: the source delivered up to 08:15 only
+        + _bars("ETH-USDT", d3 - timedelta(days=1))
+    )
+    frame = pl.DataFrame(rows, schema={"symbol": pl.String, "ts": pl.Datetime("us", "UTC")}, orient="row")
+    after = [DaySymbol(D1 + timedelta(days=k), "BTC-USDT") for k in (1, 2)]  # empty days after the end
+    parts = [DaySymbol(d0, "BTC-USDT"), DaySymbol(D1, "BTC-USDT"), *after, DaySymbol(d3, "ETH-USDT")]
+    listed = {part: False for part in after}  # the day before each had no bars: it still is no listing day
+    now = datetime(2025, 10, 9, 12, 33, tzinfo=UTC)
+    full, gap, *past, today = completeness(frame, parts, now, listed)
+
+    assert full.ok and full.kind is None
+    assert gap.kind == GAP and gap.missing[0] == datetime(2025, 10, 6, 1, 0, tzinfo=UTC)  # the hole decides
+    assert gap.reason == f"{len(gap.missing)} bars missing, first 2025-10-06 01:00:00+00:00"
+    for day in past:
+        assert day.kind == PAST_END and len(day.missing) == 288
+        assert day.reason == "source ends at 2025-10-06 18:00 UTC: 288 bars of the day after its end"
+    assert today.kind == NOT_FINISHED and today.source_end == datetime(2025, 10, 9, 8, 20, tzinfo=UTC)
+    assert today.reason.startswith("source has not finished the day yet: it ends at 2025-10-09 08:20 UTC, 50 closed bars")
+
+    # A source known to have bars after the run (a later published day): its tail is a gap.
+    (tail,) = completeness(frame, [DaySymbol(D1, "BTC-USDT")], now, {}, frozenset({"BTC-USDT"}))
+    assert tail.kind == GAP

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -44,6 +45,7 @@ CHECK = "bars_complete"
 BARS_A_DAY = 288
 BACKFILL_TIMEOUT_S = 900  # a few seconds of work; each run is a fresh process that imports the code location
 KEY = {"path": [BARS_ASSET]}
+FEATURES = "feature_matrix"
 
 DAEMONS = """{ instance { daemonHealth {
   backfill: daemonStatus(daemonType: "BACKFILL") { healthy }
@@ -181,17 +183,24 @@ def _see_backfill(page, url: str, backfill_id: str, shots: Path) -> None:
     screenshot(page, shots, "05-backfill-succeeded")
 
 
-@pytest.mark.slow
-def test_a_person_backfills_market_bars_from_the_dagster_ui(materialised_home, tmp_path):
+@contextmanager
+def _dagster_ui(log: Path):
+    """``quant-assets dev`` with its code location loaded and its daemon healthy, and a browser."""
     require_browser()
-    shots = artifacts_dir("dagster-ui")
-    log = tmp_path / "dev.log"
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-
     with dagster_dev(env, log) as url, chromium_page() as page:
         entry = location_entry(url)
         assert entry and entry["locationOrLoadError"]["__typename"] == "RepositoryLocation", entry
         _wait_for_daemons(url)
+        yield url, page
+
+
+@pytest.mark.slow
+def test_a_person_backfills_market_bars_from_the_dagster_ui(materialised_home, tmp_path):
+    shots = artifacts_dir("dagster-ui")
+    log = tmp_path / "dev.log"
+
+    with _dagster_ui(log) as (url, page):
         node = graphql(url, NODE, {"key": KEY})["assetNodes"][0]
         n_checks = len(node["assetChecksOrError"]["checks"])
         assert CHECK in {c["name"] for c in node["assetChecksOrError"]["checks"]}
@@ -239,3 +248,107 @@ def test_a_person_backfills_market_bars_from_the_dagster_ui(materialised_home, t
         "01-asset-graph.png", "02-partition-seeded.png", "03-check-result.png",
         "04-backfill-dialog.png", "05-backfill-succeeded.png", "06-partition-backfilled.png",
     ]  # fmt: skip
+
+
+# ---- a backfill with a bad day: the good days materialised, the bad one not -----------------
+
+SOURCE_END = "2025-10-07 18:00"  # the file drop's bars stop here on the backfill's last day
+STATS = """query($key: AssetKeyInput!) { assetNodes(assetKeys: [$key]) {
+  partitionStats { numMaterialized numFailed numMaterializing } } }"""
+LAUNCH_BACKFILL = """mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
+  __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
+FOLLOW_UP_TIMEOUT_S = 600  # a sensor tick (30 s), then the follow-up runs, each a fresh process
+STEP_FAILURES = """query($id: ID!) { logsForRun(runId: $id) { ... on EventConnection {
+  events { __typename ... on ExecutionStepFailureEvent { stepKey failureMetadata { description } } } } } }"""
+
+
+@pytest.fixture
+def source_ends_mid_day(qa_home, spot_file_drop, monkeypatch) -> Path:
+    """The drop's bars stop at 18:00 on 2025-10-07, as a download made that evening would."""
+    import polars as pl
+
+    monkeypatch.delenv("QUANT_ASSETS_PG_URL", raising=False)
+    path = spot_file_drop / "binance_spot_5m.parquet"
+    bars = pl.read_parquet(path)
+    bars.filter(pl.col("ts") < pl.lit(SOURCE_END).str.to_datetime(time_zone="UTC")).write_parquet(path)
+    return qa_home
+
+
+@pytest.mark.slow
+def test_a_ui_backfill_with_a_bad_day_shows_the_good_days_materialized_and_the_bad_day_not(source_ends_mid_day, tmp_path):
+    shots = artifacts_dir("dagster-ui-bad-day")
+    log = tmp_path / "dev.log"
+    good = {p for p in BACKFILLED if p.day.isoformat() == FIRST_DAY}
+    bad = BACKFILLED - good
+
+    with _dagster_ui(log) as (url, page):
+        page.goto(f"{url}/assets/{BARS_ASSET}?view=partitions")
+        _dismiss_community_dialog(page, url)
+        backfill_id = _launch_backfill(page, url, shots)
+        backfill = _finished_backfill(url, backfill_id, log)
+        # One run per day (2 of 3 symbols): the good day's succeeded, the bad day's failed.
+        by_day = {min(_range_partitions({t["key"]: t["value"] for t in r["tags"]})).day.isoformat(): r for r in backfill["runs"]}
+        assert {day: r["status"] for day, r in by_day.items()} == {FIRST_DAY: "SUCCESS", LAST_DAY: "FAILURE"}, backfill
+
+        # GraphQL: the good day's partitions materialised, the bad day's failed, never materialised.
+        stats = graphql(url, STATS, {"key": KEY})["assetNodes"][0]["partitionStats"]
+        assert stats == {"numMaterialized": len(good), "numFailed": len(bad), "numMaterializing": 0}, stats
+        events = graphql(url, MATERIALIZATIONS, {"key": KEY})["assetOrError"]["assetMaterializations"]
+        assert {DaySymbol.parse(e["partition"]) for e in events} == good
+        # The reason, one click from the failed partition: the run's step failure names it.
+        failures = [
+            e for e in graphql(url, STEP_FAILURES, {"id": by_day[LAST_DAY]["runId"]})["logsForRun"]["events"]
+            if e["__typename"] == "ExecutionStepFailureEvent"
+        ]
+        (reason,) = [e["failureMetadata"]["description"] for e in failures if e["stepKey"] == BARS_ASSET]
+        for part in bad:
+            assert f"{part} not yet available: bars_complete: source ends at {SOURCE_END} UTC" in reason, reason
+
+        # The partition view a person sees: 2 materialised, 2 failed; the bad partition failed.
+        page.goto(f"{url}/assets/{BARS_ASSET}?view=partitions")
+        _shown(page.get_by_text(f"Materialized ({len(good)})", exact=True))
+        _shown(page.get_by_text(f"Failed ({len(bad)})", exact=True))
+        screenshot(page, shots, "02-partitions-good-and-bad")
+        page.goto(f"{url}/assets/{BARS_ASSET}?view=partitions&partition={max(bad)}")
+        _shown(page.get_by_title(str(max(bad)), exact=True))
+        # "Run <id> failed, and did not materialize this asset." with View logs: the reason above.
+        _shown(page.get_by_text("failed, and did not materialize this asset."))
+        _shown(page.get_by_role("link", name=by_day[LAST_DAY]["runId"][:8], exact=True))
+        _shown(page.get_by_role("button", name="View all historical events (0)"))  # never materialised
+        screenshot(page, shots, "03-bad-partition-failed")
+
+        # A backfill of bars and their features over every symbol: the held-back partitions
+        # fail the run, and the partial_follow_up sensor, with no person, requests the features
+        # of the partitions that were published, never of the held ones.
+        every = {DaySymbol(date.fromisoformat(d), s) for d in (FIRST_DAY, LAST_DAY) for s in settings.universe()}
+        held = {p for p in every if p.day.isoformat() == LAST_DAY}  # the drop ends at 18:00 for every symbol
+        params = {
+            "assetSelection": [KEY, {"path": [FEATURES]}],
+            "partitionNames": sorted(str(p) for p in every),
+            "fromFailure": False,
+        }
+        launched = graphql(url, LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
+        assert launched["__typename"] == "LaunchBackfillSuccess", launched
+        _finished_backfill(url, launched["backfillId"], log)
+        featured = _materialized_when(url, FEATURES, every - held)
+        assert featured == every - held  # the 3 published ones, none of the 3 held back
+
+    lake = ParquetLake(settings.home().lake)
+    assert set(lake.partitions(BARS_ASSET)) == every - held
+    assert set(lake.quarantined(BARS_ASSET)) == held
+    assert set(lake.partitions(FEATURES)) == every - held
+    assert sorted(p.name for p in shots.glob("*.png")) == [
+        "02-partitions-good-and-bad.png", "03-bad-partition-failed.png", "04-backfill-dialog.png",
+    ]  # fmt: skip
+
+
+def _materialized_when(url: str, asset: str, expected: set[DaySymbol]) -> set[DaySymbol]:
+    """The partitions of ``asset`` Dagster shows materialised, once they are ``expected`` (or
+    after FOLLOW_UP_TIMEOUT_S, whatever they are then)."""
+    deadline = time.time() + FOLLOW_UP_TIMEOUT_S
+    while True:
+        events = graphql(url, MATERIALIZATIONS, {"key": {"path": [asset]}})["assetOrError"]
+        found = {DaySymbol.parse(e["partition"]) for e in (events or {}).get("assetMaterializations", [])}
+        if found == expected or time.time() > deadline:
+            return found
+        time.sleep(3)

@@ -16,6 +16,7 @@ from quant_assets.resources.social_data import FileDropSocialText, SocialLinking
 from quant_assets.runs import Rectangle
 from quant_assets.social.text import SOCIAL_TEXT_ASSET
 from quant_assets_tests.social.support import DAY1, DAY2, REDDIT_FIXTURES
+from quant_assets_tests.checkresults import checks_by_name
 
 CHECKS = [social_checks.social_text_checks]
 RECT = Rectangle(DaySymbol(DAY1, "BTC-USDT"), DaySymbol(DAY2, "SOL-USDT"))
@@ -85,7 +86,7 @@ def run(tmp_path, source):
             tags=RECT.tags,
             raise_on_error=False,
         )
-    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+        checks = checks_by_name(result, instance)
     consumed = len(result.asset_materializations_for_node("social_consumer"))
     return result, checks, consumed
 

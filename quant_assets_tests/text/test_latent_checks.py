@@ -20,6 +20,7 @@ from quant_assets.text.rederive import count_problems, engagement_problems
 from quant_assets_tests.social.support import DAY1, DAY2, NOW, REDDIT_FIXTURES
 from quant_assets_tests.text.test_latents import PART, SPEC, WINDOW, projections, rows, t, vectors_for
 from quant_assets_tests.text.test_pipeline import FakeEmbeddingModel, resources
+from quant_assets_tests.checkresults import checks_by_name
 
 CHECKS = load_asset_checks_from_modules([social_checks])
 BTC = "BTC-USDT"
@@ -41,7 +42,7 @@ def run(tmp_path, folder=REDDIT_FIXTURES):
             tags=RECT.tags,
             raise_on_error=False,
         )
-    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+        checks = checks_by_name(result, instance)
     failed = {n for n, e in checks.items() if not e.passed and e.severity == AssetCheckSeverity.ERROR}
     return checks, failed, len(result.asset_materializations_for_node("latents_consumer"))
 
