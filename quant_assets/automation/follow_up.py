@@ -24,6 +24,7 @@ from dagster import (
 )
 
 from quant_assets import settings
+from quant_assets.assets.report import REPORT_ASSET  # one partition per study: never in a day x symbol range
 from quant_assets.lake.store import ParquetLake
 from quant_assets.runs import Rectangle, follow_up, held_in_run, rectangles
 
@@ -33,7 +34,8 @@ TRADING_GROUP = "trading"  # partitioned by day only, and fed by the ledger: nev
 
 follow_up_job = define_asset_job(
     "partial_follow_up_job",
-    selection=AssetSelection.all() - AssetSelection.groups(TRADING_GROUP),
+    # only the day x symbol assets: a job's assets must share one partitioning
+    selection=AssetSelection.all() - AssetSelection.groups(TRADING_GROUP) - AssetSelection.assets(REPORT_ASSET),
     description="The downstream assets of a run that held partitions back, for the partitions that were published.",
 )
 
