@@ -20,16 +20,20 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
-from quant_assets_tests.binance_double import ORDER
-from quant_assets_tests.serving.kit import BAR_T, LIVE, Desk, bar, kill_at_step, live_order
+from quant_assets_tests.binance_double import ORDER, BinanceDouble
+from quant_assets_tests.serving.kit import BAR_T, FAKE, LIVE, LIVE_MARKS, LOOSE, Desk, bar, kill_at_step, live_order
 from serving.execution import batch
-from serving.execution.batch import IN_FLIGHT, UNSETTLED
+from serving.execution.batch import IN_FLIGHT, UNSETTLED, Book, run_batch
+from serving.execution.live import LiveAdapter
+from serving.jobs import live_client
 from serving.ledger import Ledger
 from serving.records import FILLED, NEW, NOT_AT_VENUE, OPEN, PARTIAL, REJECTED
+from serving.settings import ExchangeAccount
 
 SYNC_BAR = bar(12)  # an hour on: the "next sync" that every scenario ends with
 AFTER_SENDS = 30  # seconds: more than the live adapter's window for a request in flight (recvWindow + margin)
@@ -406,3 +410,32 @@ def test_the_suite_catches_a_planted_blind_resend(tmp_path, monkeypatch):
     assert doubled <= set(broken), (broken, other)
     assert all("placed 2 times at the venue" in broken[name] for name in doubled), broken
     assert "503-unknown-status" in {**broken, **other}, "a 503 whose order went through is re-sent too"
+
+
+def test_sandbox_mode_trades_the_testnet_double_in_its_own_book(tmp_path):
+    """Sandbox, the step between paper and live, against the stateful double: the client built by
+    the trading job (``jobs.live_client``) sends every request to the venue's testnet host, the
+    order is placed once, the testnet book's ledger equals the venue, and the real live book
+    stays empty."""
+    account = ExchangeAccount(sandbox=True, sandbox_api_key=FAKE.api_key, sandbox_secret=FAKE.secret)
+    exchange = live_client(account, "binance", "spot")
+    venue = BinanceDouble(tmp_path / "venue.json")
+    recorded = venue.attach(exchange)
+    ledger = Ledger.open(f"sqlite:///{tmp_path}/ledger.sqlite3")
+    try:
+        ledger.set_live_enabled(True, "ana", "testnet drill")
+        book = Book(LIVE.mode, account.strategy(LIVE.strategy), LIVE.currency, LIVE.starting_cash)
+        want = replace(live_order(), strategy=book.strategy)
+        for _ in range(2):  # the sensor ticking twice for the bar: one order
+            run_batch(ledger, LiveAdapter(exchange), book, BAR_T, [want], LIVE_MARKS, LOOSE, keys_present=True, clock=venue.clock)
+
+        hosts = {r.url.split("/")[2] for r in recorded.requests}
+        assert hosts == {"testnet.binance.vision"}, hosts
+        assert len(venue.orders_by_client_id()[want.client_order_id]) == 1
+        assert ledger.order(want.client_order_id)["status"] == FILLED
+        (position,) = ledger.positions(LIVE.mode, book.strategy)
+        moved = venue.state["balances"]["BTC"] - venue.state["start_balances"]["BTC"]
+        assert position["quantity"] == pytest.approx(moved, abs=1e-9) and moved > 0
+        assert ledger.positions(LIVE.mode, LIVE.strategy) == [], "testnet fills never enter the real live book"
+    finally:
+        ledger.close()
