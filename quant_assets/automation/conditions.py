@@ -120,11 +120,10 @@ def oos_condition() -> AutomationCondition:
 def gate_condition() -> AutomationCondition:
     """The newest days' verdicts (yesterday's and today's), once the day's model exists,
     whenever an evaluation in their window changed. Older days are not re-judged: a verdict
-    is judged now, on every day of its window complete by now, so the newest day's verdict
-    already holds all the evidence an older day's re-run would see (one day more, in fact),
-    and it judges the newest fit; re-judging the last eight days every night cost eight gate
-    runs for verdicts on older fits that cannot take challenger from the newest pass
-    (``registry.aliases.mark_challenger``). The gate judges the oos_eval days that exist in
+    for D counts only the days whose every label was known at D 00:00, so an older day's
+    re-run would give the same row byte for byte (no label that arrived since can enter it),
+    and re-judging the last eight days every night cost eight gate runs for verdicts on older
+    fits that cannot take challenger from the newest pass (``registry.aliases.mark_challenger``). The gate judges the oos_eval days that exist in
     its window, so missing ones do not block it."""
     return follows_parents(SAME_DAY, deps_missing(MODELS_ASSET))
 
