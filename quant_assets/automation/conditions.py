@@ -121,8 +121,8 @@ def gate_condition() -> AutomationCondition:
     """The newest days' verdicts (yesterday's and today's), once the day's model exists,
     whenever an evaluation in their window changed. Older days are not re-judged: a verdict
     for D counts only the days whose every label was known at D 00:00, so an older day's
-    re-run would give the same row byte for byte (no label that arrived since can enter it),
-    and re-judging the last eight days every night cost eight gate runs for verdicts on older
+    re-run would give the same row (unless bars of its window reached the lake late), and
+    re-judging the last eight days every night cost eight gate runs for verdicts on older
     fits that cannot take challenger from the newest pass (``registry.aliases.mark_challenger``). The gate judges the oos_eval days that exist in
     its window, so missing ones do not block it."""
     return follows_parents(SAME_DAY, deps_missing(MODELS_ASSET))
