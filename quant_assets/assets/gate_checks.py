@@ -11,6 +11,7 @@ tag on every horizon's version. A checks-only run audits the published partition
 nothing.
 """
 
+import polars as pl
 from dagster import AssetCheckExecutionContext, AssetCheckSpec, multi_asset_check
 
 from quant_assets import settings
@@ -74,9 +75,24 @@ def gate_verdict_checks(context: AssetCheckExecutionContext, lake: LakeResource,
     if batch.staging is not None:
         refused = {p for v in verdicts.values() for p in v.failing} | (set(parts) if not all(v.passed or v.failing for v in verdicts.values()) else set())
         family, published = served_family(), lake.lake()
-        for part in parts:
-            if part in refused or not published.exists(MODELS_ASSET, part):
-                continue
-            moved = move_aliases(tracking, part, published.read(MODELS_ASSET, part).row(0, named=True), stored_by_part[part], family)
+        records = {p: published.read(MODELS_ASSET, p).row(0, named=True) for p in parts if p not in refused and published.exists(MODELS_ASSET, p)}
+        for part in deciding(records, stored_by_part, family):
+            moved = move_aliases(tracking, part, records[part], stored_by_part[part], family)
             context.log.info("%s: %s", part, "; ".join(moved) or f"no alias moved (the served family {family} passed no horizon)")
     yield from results
+
+
+def deciding(records: dict, verdicts: dict, family: str) -> list[DaySymbol]:
+    """The published partitions whose verdicts can still move something, in day order. In MLflow
+    the newest day wins (``registry.aliases``): a fit's portfolio tags end as its newest day's, and
+    its challenger tags as its newest passing day's. So of the days one fit serves in the run only
+    those two matter; moving the others' first (one MLflow round trip each, most of a long
+    range's gate checks) would end in the same aliases and tags."""
+    newest: dict = {}
+    for part in sorted(records, key=lambda p: p.day):
+        fit = (part.symbol, records[part]["versions"])
+        newest[fit, None] = part  # the portfolio verdict: the newest day of the fit
+        served = verdicts[part].filter(pl.col("passed") & (pl.col("family") == family))
+        for horizon in served["horizon"]:
+            newest[fit, horizon] = part  # challenger: the newest day the served family passed on it
+    return sorted(set(newest.values()), key=lambda p: (p.day, p.symbol))
