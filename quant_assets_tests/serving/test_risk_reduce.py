@@ -13,7 +13,6 @@ from quant_assets_tests.serving import tradekit
 from quant_assets_tests.serving.conftest import SERVED
 from serving.allocator import Sizing, allocate
 from serving.execution.batch import risk_state
-from serving.ledger import Ledger
 from serving.risk.checks import MAX_POSITION, admit
 from serving.tick import NO_CHAMPION, NO_CHAMPION_FLATTEN, run_tick
 
@@ -26,10 +25,7 @@ CAP = 0.01  # max_position: small enough that any real 1h signal is capped
 @pytest.fixture
 def trade(home, monkeypatch, tmp_path):
     monkeypatch.setenv("QUANT_ASSETS_ROUND_TRIP_COST_BPS", "0")
-    tradekit.crown(home)
-    ledger = Ledger.open(f"sqlite:///{tmp_path}/reduce.sqlite3")
-    clock = [NOON]
-    return tradekit.trader(home, ledger, clock, weights={"1h": 1.0}, risk_budget=1.0), ledger, clock
+    return tradekit.one_horizon_desk(home, tmp_path / "reduce.sqlite3")
 
 
 def test_after_a_loss_a_capped_order_is_sized_to_the_cap_at_equity_and_passes_the_risk_check(trade):

@@ -16,7 +16,6 @@ from quant_assets_tests.serving import kit, tradekit
 from quant_assets_tests.serving.conftest import SERVED
 from serving.allocator import BELOW_MIN_CHANGE, OUTSIDE_EXCHANGE_LIMITS, Sizing, allocate
 from serving.execution.live import market_refusal
-from serving.ledger import Ledger
 from serving.risk.data import FEATURE_DRIFT, MISSING_SOURCES, STALE_BARS
 from serving.tick import NO_CHAMPION, run_tick
 
@@ -28,10 +27,8 @@ SYMBOL = modelkit.SYMBOL
 @pytest.fixture
 def trade(home, monkeypatch, tmp_path):
     monkeypatch.setenv("QUANT_ASSETS_ROUND_TRIP_COST_BPS", "0")
-    tradekit.crown(home)
-    ledger = Ledger.open(f"sqlite:///{tmp_path}/halts.sqlite3")
-    clock = [NOON]
-    return tradekit.trader(home, ledger, clock, weights={"1h": 1.0}, risk_budget=1.0), ledger
+    trader, ledger, _ = tradekit.one_horizon_desk(home, tmp_path / "halts.sqlite3")
+    return trader, ledger
 
 
 def _codes(ledger):

@@ -56,3 +56,14 @@ def file_drop(home, days, name: str = "drop"):
     folder.mkdir(exist_ok=True)
     frame.select("ts", "open", "high", "low", "close", "volume").with_columns(symbol=pl.lit("BTC/USDT")).write_parquet(folder / "bars.parquet")
     return folder
+
+
+def one_horizon_desk(home, ledger_path) -> tuple[Trader, Ledger, list[datetime]]:
+    """A crowned home traded on the 1h horizon alone with the whole risk budget, its own ledger
+    at ``ledger_path`` and a clock at the served day's noon (the round-trip cost is the caller's)."""
+    from quant_assets_tests.serving.conftest import SERVED
+
+    crown(home)
+    ledger = Ledger.open(f"sqlite:///{ledger_path}")
+    clock = [datetime(SERVED[1].year, SERVED[1].month, SERVED[1].day, 12, tzinfo=UTC)]
+    return trader(home, ledger, clock, weights={"1h": 1.0}, risk_budget=1.0), ledger, clock
