@@ -16,18 +16,22 @@ Ends with one JSON line: ``total_s`` (target <= 1800 for issue 18's study on the
 machine), seconds per step as the study reports them (``import_s``: the sources, bars,
 derivatives and social text; ``text_s``: embeddings and latents; ``features_s``, ``labels_s``,
 ``models_s``, ``oos_s``, ``gate_s``, ``report_s``), ``fits``, ``partitions`` (asset partitions
-materialised), ``peak_rss_mb`` (of the study process; target under 8,000) and ``verdicts_passed``.
+materialised), ``peak_rss_mb`` (the largest single process: the study or one of its workers),
+``peak_tree_rss_mb`` (the study's whole process tree at its largest, sampled every 0.5 s; the
+target, under 8,000, is held to this one) and ``verdicts_passed``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -36,6 +40,51 @@ from benchmarks.common import BIN, DEFAULT_DATA, REPO, fresh_workdir, home_env, 
 
 ISSUE_SYMBOLS = "BTC-USDT,ETH-USDT,SOL-USDT,XRP-USDT,BNB-USDT,DOGE-USDT,ADA-USDT,LTC-USDT,BCH-USDT,SUI-USDT"
 STEPS = ("import_s", "text_s", "features_s", "labels_s", "models_s", "oos_s", "gate_s", "report_s")
+
+
+class TreeRss:
+    """The summed resident memory of a process and its descendants, sampled (Linux ``/proc``)."""
+
+    def __init__(self, pid: int, every_s: float = 0.5):
+        self.pid, self.every_s, self.peak_kb = pid, every_s, 0
+
+    def _tree_kb(self) -> int:
+        parents = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                parents[int(stat.parent.name)] = int(fields[1])
+            except (OSError, IndexError, ValueError):
+                continue
+        tree, grew = {self.pid}, True
+        while grew:
+            more = {pid for pid, ppid in parents.items() if ppid in tree} - tree
+            tree |= more
+            grew = bool(more)
+        total = 0
+        for pid in tree:
+            try:
+                line = next(ln for ln in Path(f"/proc/{pid}/status").read_text().splitlines() if ln.startswith("VmRSS:"))
+                total += int(line.split()[1])
+            except (OSError, StopIteration, ValueError):
+                continue
+        return total
+
+    @contextlib.contextmanager
+    def sampling(self):
+        stop = threading.Event()
+
+        def loop():
+            while not stop.wait(self.every_s):
+                self.peak_kb = max(self.peak_kb, self._tree_kb())
+
+        thread = threading.Thread(target=loop, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            stop.set()
+            thread.join()
 
 
 def main() -> None:
@@ -59,14 +108,17 @@ def main() -> None:
     load_before = [round(x, 2) for x in os.getloadavg()]
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run(command, env=env, cwd=REPO, stdout=subprocess.PIPE, text=True)  # progress (stderr) shows live
+        proc = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.PIPE, text=True)  # progress (stderr) shows live
+        tree = TreeRss(proc.pid)
+        with tree.sampling():
+            stdout, _ = proc.communicate()
         total = time.perf_counter() - t0
-        sys.stderr.write(proc.stdout)
+        sys.stderr.write(stdout)
         if proc.returncode != 0:
             raise SystemExit(f"quant-assets study failed with exit code {proc.returncode}")
         from quant_assets.cli.study import SUMMARY_PREFIX
 
-        (line,) = [ln for ln in proc.stdout.splitlines() if ln.startswith(SUMMARY_PREFIX)]
+        (line,) = [ln for ln in stdout.splitlines() if ln.startswith(SUMMARY_PREFIX)]
         study = json.loads(line.removeprefix(SUMMARY_PREFIX))
     finally:
         if not args.workdir:
@@ -81,12 +133,15 @@ def main() -> None:
         "partitions": study["partitions"],
         "verdicts": study["verdicts"],
         "verdicts_passed": study["verdicts_passed"],
+        # the largest single process (the study or one of its workers), and the study's whole
+        # process tree at its largest (sampled every 0.5 s): what the machine had to hold
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+        "peak_tree_rss_mb": round(tree.peak_kb / 1024, 1),
         "train_days": int(env.get("QUANT_ASSETS_TRAIN_DAYS", "90")),
         "load_average_before": load_before,
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "machine_cpus": os.cpu_count(),
-        "targets": {"total_s": 1800, "peak_rss_mb": 8000},
+        "targets": {"total_s": 1800, "peak_tree_rss_mb": 8000},
     }
     print(json.dumps(result, sort_keys=True), flush=True)
 

@@ -162,17 +162,22 @@ def reconstructable_asset_job(builder: str, assets: Sequence[str]):
     return build_reconstructable_job(__name__, asset_job.__name__, reconstructable_args=(builder, list(assets)))
 
 
-def asset_job(builder: str, assets: Sequence[str]) -> JobDefinition:
-    """Rebuild, in the process that runs a step, the job the launching process ran: ``assets``
-    of the code location's definitions, or of their bundle-import twin (``cli.bundle``)."""
+def asset_definitions(builder: str) -> Definitions:
+    """Rebuild, in another process, the definitions the launching process ran: the code
+    location's, or their bundle-import twin (``cli.bundle``)."""
     if builder == "bundle":
         from quant_assets.cli.bundle import bundle_definitions
 
-        defs = bundle_definitions(settings.home())
-    else:
-        from quant_assets.definitions import build_definitions
+        return bundle_definitions(settings.home())
+    from quant_assets.definitions import build_definitions
 
-        defs = build_definitions()
+    return build_definitions()
+
+
+def asset_job(builder: str, assets: Sequence[str]) -> JobDefinition:
+    """Rebuild, in the process that runs a step, the job the launching process ran: ``assets``
+    of ``asset_definitions(builder)``."""
+    defs = asset_definitions(builder)
     # Dagster will not load its implicit __ASSET_JOB through a pointer (a reserved name), so
     # the pointer names a job of the run's assets (one partitioning, as a run's assets have).
     job = define_asset_job(RUN_JOB, selection=AssetSelection.assets(*assets))

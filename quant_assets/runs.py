@@ -11,6 +11,7 @@ backfill is never minutes of silence.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -265,9 +266,16 @@ def materialize(
     log_level: str = "WARNING",
     progress: ProgressReport | None = None,
     partition_key: str | None = None,
-) -> list[ExecuteInProcessResult | JobExecutionResult]:
+    across: ProcessRuns | None = None,
+) -> list[ExecuteInProcessResult | JobExecutionResult | RunOutcome]:
     """Materialise ``assets`` (and their checks) for ``parts``, one run per rectangle; or, for
     assets of another partitions definition (a study's report), the one ``partition_key``.
+
+    ``across`` (in-process runs only): the symbols are cut into as many contiguous groups as it
+    has workers (:func:`symbol_groups`) and each group's runs go to a worker of its own, all at
+    once; only for assets whose partitions of one symbol never wait on another symbol's in the
+    same run. Each worker then reports its own progress lines, and the results are
+    ``RunOutcome``s.
 
     ``progress`` gets a ``Progress`` at every step start and end, every materialisation and
     every ``PROGRESS_EVERY_S`` seconds, and a last one with ``finished`` set; by default
@@ -289,6 +297,9 @@ def materialize(
     recon = reconstructable_asset_job(job_builder(defs), assets) if runs_out_of_process(defs) else None
     if recon is not None:
         require_worker(celery_config())
+    groups = symbol_groups(parts, universe, across.size) if across and recon is None and partition_key is None else [parts]
+    if len(groups) > 1:
+        return across.run(job_builder(defs), assets, groups, universe, tags, log_level)
     runs = [(rect.tags, None) for rect in rectangles(parts, universe)] if partition_key is None else [({}, partition_key)]
     with tally.ticking(max(PROGRESS_EVERY_S, 0.25)):
         for run_partition_tags, key in runs:
@@ -312,6 +323,105 @@ def materialize(
             )
     tally.tick(finished=True)
     return results
+
+
+# ---- one materialisation cut by symbol over processes ------------------------------------
+#
+# Most of a partition's cost in a long backfill is Dagster storing its events: SQLite commits
+# and closes, which wait on the disk (measured here: 70% of a labels run's event time). One
+# process waits in turn; two overlap the waits and use both cores for the rest.
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What a run in another process ended as (a Dagster result does not cross processes)."""
+
+    run_id: str
+    success: bool
+
+
+def symbol_groups(parts: list[DaySymbol], universe: list[str], groups: int) -> list[list[DaySymbol]]:
+    """``parts`` cut into at most ``groups`` sets of whole symbols, contiguous in universe order
+    (so each stays a few rectangles), as even in partitions as the symbols allow."""
+    order = {symbol: i for i, symbol in enumerate(universe)}
+    symbols = sorted({p.symbol for p in parts}, key=lambda s: order.get(s, len(order)))
+    if groups <= 1 or len(symbols) <= 1:
+        return [parts]
+    count = {symbol: 0 for symbol in symbols}
+    for p in parts:
+        count[p.symbol] += 1
+    k = min(groups, len(symbols))
+    cuts: list[list[str]] = [[]]
+    done = 0
+    for symbol in symbols:
+        if cuts[-1] and done >= len(parts) / k * len(cuts) and len(cuts) < k:
+            cuts.append([])  # this group holds its share: the next symbol starts the next group
+        cuts[-1].append(symbol)
+        done += count[symbol]
+    return [[p for p in parts if p.symbol in group] for group in map(set, cuts)]
+
+
+class ProcessRuns:
+    """Worker processes for ``materialize(..., across=...)``, started once for many calls (a
+    worker's start, its imports and the definitions it rebuilds take seconds). Use as a
+    context manager; with ``size`` 1 it starts nothing and ``materialize`` runs as without it.
+
+    spawn, not fork: the launching process holds threads (the progress ticker, torch's pools)
+    and database connections that a fork would copy half-way. Workers read the settings from
+    the environment as it is when the first call starts them."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._pool = None
+
+    def __enter__(self) -> ProcessRuns:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+    def run(self, builder: str, assets: list[str], groups: list[list[DaySymbol]], universe: list[str], tags, log_level) -> list[RunOutcome]:
+        """Each group's runs in a worker, all groups at once; their outcomes in group order."""
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.size, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_exit_with, initargs=(os.getpid(),))  # fmt: skip
+        futures = [self._pool.submit(_materialize_group, builder, assets, g, universe, tags, log_level) for g in groups]
+        return [outcome for f in futures for outcome in f.result()]
+
+
+_WORKER_DEFINITIONS: dict[str, Definitions] = {}  # in a worker: the definitions it rebuilt, per builder
+
+
+def _materialize_group(builder: str, assets, parts, universe, tags, log_level) -> list[RunOutcome]:
+    """In a worker: the same definitions (rebuilt once from the same settings), the same
+    instance, the group's runs in-process, progress lines labelled with the group."""
+    from quant_assets.execution import asset_definitions
+    from quant_assets.instance import get_instance
+
+    if builder not in _WORKER_DEFINITIONS:
+        _WORKER_DEFINITIONS[builder] = asset_definitions(builder)
+    symbols = sorted({p.symbol for p in parts}, key=universe.index)
+    label = f"[{symbols[0]}..{symbols[-1]}]" if len(symbols) > 1 else f"[{symbols[0]}]"
+    with get_instance() as instance:
+        results = materialize(_WORKER_DEFINITIONS[builder], assets, parts, universe, instance, tags=tags, log_level=log_level,
+                              progress=ProgressLines(write=lambda line: print(f"{label} {line}", file=sys.stderr, flush=True)))  # fmt: skip
+    return [RunOutcome(r.run_id, r.success) for r in results]
+
+
+def _exit_with(parent_pid: int) -> None:
+    """A worker whose launching process died (killed) stops too, instead of finishing runs that
+    a resumed command would launch again beside it. Also the workers' initializer."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 LAUNCH_TAG = "quant_assets/launch"  # finds a run launched out of process while it runs

@@ -45,6 +45,18 @@ STEPS = (
     ("oos", ("oos_eval",)),
     ("gate", ("gate_verdict",)),
 )
+# Steps whose partitions of one symbol never wait on another symbol's in the same run: their
+# runs are cut by symbol over worker processes (``runs.ProcessRuns``). Not
+# text_embeddings (its cache is by content, shared by every symbol: two processes would embed
+# the same text twice) nor multi_horizon_model (a fit step of its own, and the pooled family's
+# fit spans every symbol).
+BY_SYMBOL = frozenset({"market_bars", "derivatives", "social_text", "text_latents", "feature_matrix", "labels", "oos_eval", "gate_verdict"})
+
+
+def study_processes() -> int:
+    """How many processes a study's by-symbol steps run in at once (``QUANT_ASSETS_STUDY_PROCESSES``,
+    default the CPU count)."""
+    return settings.read("QUANT_ASSETS_STUDY_PROCESSES", str(os.cpu_count() or 1), settings.positive_int, "a number of processes, e.g. 2")
 
 
 def _day(_ctx, _param, value: datetime | None) -> date | None:
@@ -141,11 +153,12 @@ def run_study(plan: dict, symbols: tuple[str, ...], timings: dict[str, float], c
     from quant_assets.definitions import build_definitions
     from quant_assets.instance import get_instance
     from quant_assets.report.frames import Study
+    from quant_assets.runs import ProcessRuns
 
     defs = build_definitions()
     universe = settings.universe()
     study_key = Study(plan["models"][0].day, plan["models"][-1].day, symbols)
-    with get_instance() as instance:
+    with get_instance() as instance, ProcessRuns(study_processes()) as across:
         text_parts = text_days(defs, plan["upstream"])
         steps = [("import", SOURCES, plan["upstream"]), ("import", ("social_text",), text_parts)]
         steps += [(name, assets, _parts_of(name, plan, text_parts)) for name, assets in STEPS]
@@ -156,7 +169,7 @@ def run_study(plan: dict, symbols: tuple[str, ...], timings: dict[str, float], c
                 click.echo(f"[{i}/{len(steps) + 1}] {time.perf_counter() - started:.0f}s in; {asset}: {len(todo)} of {len(parts)} partitions to materialise"
                            + (f" ({len(parts) - len(todo)} done before)" if len(todo) < len(parts) else ""))  # fmt: skip
                 if todo:
-                    _materialise(defs, [asset], todo, universe, instance)
+                    _materialise(defs, [asset], todo, universe, instance, across=across if asset in BY_SYMBOL else None)
                 counts["partitions"] = counts.get("partitions", 0) + len(todo)
                 timings[f"{name}_s"] = timings.get(f"{name}_s", 0.0) + time.perf_counter() - t0
         t0 = time.perf_counter()
@@ -208,13 +221,14 @@ def missing(instance, asset: str, parts: list[DaySymbol]) -> list[DaySymbol]:
     return [p for p in parts if str(p) not in done or not lake.exists(asset, p)]
 
 
-def _materialise(defs, assets: list[str], parts, universe, instance, partition_key: str | None = None):
+def _materialise(defs, assets: list[str], parts, universe, instance, partition_key: str | None = None, across=None):
     """One step through ``runs.materialize`` (progress on stderr, as every command shows it);
     a failed run stops the study in one line, and what it finished stays for the next run."""
     from quant_assets.cli.demo import _echo_err
     from quant_assets.runs import ProgressLines, materialize
 
-    results = materialize(defs, assets, parts or [], universe, instance, progress=ProgressLines(write=_echo_err), partition_key=partition_key)
+    results = materialize(defs, assets, parts or [], universe, instance, progress=ProgressLines(write=_echo_err), partition_key=partition_key,
+                          across=across)  # fmt: skip
     failed = [r.run_id for r in results if not r.success]
     if failed:
         raise click.ClickException(
