@@ -9,6 +9,7 @@ from collections import defaultdict
 import polars as pl
 from dagster import AssetCheckExecutionContext, AssetCheckSpec, multi_asset_check
 
+from quant_assets.assets.pooled import merge_problems, pooled_check_problems
 from quant_assets.assets.checks import gate_name, open_batch, problems_verdict, publish_verdicts
 from quant_assets.features.contract import FEATURES_ASSET
 from quant_assets.labels.forward import LABELS_ASSET
@@ -68,6 +69,8 @@ def model_checks(context: AssetCheckExecutionContext, lake: LakeResource, mlflow
             if found:
                 problems[name][part] = [p + days for p in found]
                 shared[name].update({other: f"served by the fit of {part}: {found[0]}" for other in served[1:]})
+    # the pooled fit (lgbm_pooled) each record names: its embargo, purge and inputs too
+    merge_problems(problems, pooled_check_problems(store, tracking, mlflow_tracking, records))
     verdicts = {f"model_{name}": problems_verdict(problems[name], name, len(parts)) for name in CHECKS}
     for name, others in shared.items():
         verdicts[f"model_{name}"].failing.update(others)

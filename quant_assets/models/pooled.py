@@ -31,13 +31,14 @@ import polars as pl
 
 from quant_assets.labels.horizons import HORIZON_NAMES
 from quant_assets.models.config import TrainingConfig
-from quant_assets.models.dataset import TrainingSet, design_matrix, input_columns, training_set
+from quant_assets.models import dataset
+from quant_assets.models.dataset import TrainingSet, design_matrix, training_set
 from quant_assets.models.lgbm import MIN_ROWS, best_iteration, booster_params, predict_boosters
 from quant_assets.models.split import validation_split
 from quant_assets.models.window import FitWindow
 
 POOLED_FAMILY = "lgbm_pooled"
-POOLED = "pooled"  # the window's symbol and the registered names' middle part: quant_assets.pooled.<h>
+POOLED = "pooled"  # the window's symbol, and the registered names': quant_assets_pooled.<h>
 THIN = 3  # train on every 3rd 5m decision time (15 minutes apart)
 # Features ranked across the universe at each t: returns over three windows, volatility,
 # volume surprise and funding (null where a symbol has none: ranked among those that do).
@@ -53,7 +54,7 @@ def rank_columns() -> list[str]:
 
 def pooled_columns() -> list[str]:
     """The pooled model's inputs, in order: the contract's, the ranks, the symbol code."""
-    return [*input_columns(), *rank_columns(), SYMBOL_CODE]
+    return [*dataset.input_columns(), *rank_columns(), SYMBOL_CODE]
 
 
 def symbol_codes(universe: list[str]) -> dict[str, int]:
@@ -115,7 +116,7 @@ def pooled_training_set(
 ) -> PooledTrainingSet:  # fmt: skip
     """Every symbol's purged training set for ``window`` on the thinned grid, with the ranks
     and code; ``features_by_symbol`` and ``labels_by_symbol``: one symbol's rows each."""
-    thinned = {s: on_thin_grid(f, thin) for s, f in features_by_symbol.items()}
+    thinned = {s: on_thin_grid(f, thin) for s, f in features_by_symbol.items() if not f.is_empty()}
     augmented = pooled_inputs(thinned, codes)
     extras = [*rank_columns(), SYMBOL_CODE]
     parts, symbols = [], []

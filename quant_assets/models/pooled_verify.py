@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 
 from quant_assets.labels.horizons import HORIZON_NAMES
 from quant_assets.models import verify
-from quant_assets.models.pooled import POOLED_FAMILY, PooledModel, pooled_columns
+from quant_assets.models.pooled import POOLED_FAMILY, SYMBOL_CODE, PooledModel, rank_columns
 from quant_assets.partitions import DaySymbol
 
 
@@ -57,7 +57,7 @@ def purge_problems(part: DaySymbol, model: PooledModel, lookups: dict[str, dict]
 
 
 def input_problems(part: DaySymbol, model: PooledModel) -> list[str]:
-    expected = pooled_columns()
+    expected = [*verify.contract_inputs(), *rank_columns(), SYMBOL_CODE]  # from the contract, not from the fitting code
     problems = [] if model.columns == expected else [f"{part}: {POOLED_FAMILY} inputs are not the pooled columns"]
     for h, booster in sorted(model.boosters.items()):
         if booster.feature_name() != expected:
