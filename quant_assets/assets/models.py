@@ -93,7 +93,7 @@ def build_model_asset(train_days: int, refit_days: int):
         config = model_training.config()
         fits = plan_fits(parts, train_days, refit_days)
         fitted_count = reused = 0
-        pooled = PooledFits(context, store, tracking, mlflow_tracking, config, _read_window, train_days, refit_days)  # lgbm_pooled
+        pooled = PooledFits(context, store, tracking, mlflow_tracking, config, train_days, refit_days)  # lgbm_pooled
         # Staged, not published: multi_horizon_model_checks publishes the days that pass.
         with staged_writes(context, lake, MODELS_ASSET) as staged:
             for fit in fits:

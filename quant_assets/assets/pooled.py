@@ -25,8 +25,9 @@ from quant_assets.features.contract import CONTRACT_HASH, FEATURES_ASSET, SCHEMA
 from quant_assets.labels.forward import LABELS_ASSET
 from quant_assets.labels.horizons import HORIZON_NAMES
 from quant_assets.models import pooled_verify, verify
-from quant_assets.models.plan import PlannedFit, code_digest, fit_key
-from quant_assets.models.pooled import POOLED_FAMILY, RANKED, THIN, PooledModel, fit_pooled, pooled_inputs, pooled_window
+from quant_assets.lake.store import sha256_bytes
+from quant_assets.models.plan import code_digest, fit_key
+from quant_assets.models.pooled import POOLED_FAMILY, RANKED, THIN, PooledModel, fit_pooled, on_thin_grid, pooled_inputs, pooled_window
 from quant_assets.models.record import inputs_digest
 from quant_assets.models.window import FitWindow
 from quant_assets.partitions import DaySymbol
@@ -39,29 +40,28 @@ POOLED_RECORD = {"pooled_fit_key": pl.String(), "pooled_run_id": pl.String(), "p
 class PooledFits:
     """The run's pooled fits, one per anchor, each attached to the records of the days it serves."""
 
-    def __init__(self, context, store, tracking, mlflow_tracking, config, read_window, train_days: int, refit_days: int):
+    def __init__(self, context, store, tracking, mlflow_tracking, config, train_days: int, refit_days: int):
         self.context, self.store, self.tracking, self.mlflow_tracking = context, store, tracking, mlflow_tracking
-        self.config, self.read_window, self.train_days, self.refit_days = config, read_window, train_days, refit_days
+        self.config, self.train_days, self.refit_days = config, train_days, refit_days
         self.universe = sorted(settings.universe())
         self.logged: dict[date, tuple] = {}
+        # Consecutive anchors' windows share all but refit_days of their days: each partition is
+        # read and hashed once per run, kept on the thinned grid, and let go once no later window holds it.
+        self.read: dict[tuple[str, DaySymbol], tuple[pl.DataFrame, str]] = {}
         self.fitted = self.reused = 0
         self.seconds = 0.0
 
     def attach(self, record: pl.DataFrame, window: FitWindow) -> pl.DataFrame:
         """``record`` (one model partition's row) with the pooled fit of ``window``'s anchor."""
         if window.anchor not in self.logged:
-            self.logged[window.anchor] = self._fit_or_find(pooled_window(window), window)
+            self.logged[window.anchor] = self._fit_or_find(pooled_window(window))
         key, logged, end = self.logged[window.anchor]
         row = {"pooled_fit_key": key, "pooled_run_id": logged.run_id, "pooled_model_uri": logged.model_uri, "pooled_fit_end": end}
         return record.with_columns(pl.lit(v, POOLED_RECORD[c]).alias(c) for c, v in row.items())
 
-    def _fit_or_find(self, window: FitWindow, symbol_window: FitWindow):
+    def _fit_or_find(self, window: FitWindow):
         started = time.perf_counter()
-        features, labels, hashes = {}, {}, {}
-        for symbol in self.universe:
-            mine = FitWindow(symbol, symbol_window.anchor, symbol_window.start, symbol_window.end, symbol_window.embargo)
-            features[symbol], labels[symbol], found = self.read_window(self.store, PlannedFit(mine, []))
-            hashes.update(found)
+        features, labels, hashes = self._read_window(window)
         # the universe decides the symbol codes: a symbol without data still changes the fit
         digest = inputs_digest({**hashes, "universe": ",".join(self.universe), "thin": str(THIN)})
         key = fit_key(window, self.config, CONTRACT_HASH, digest, code_digest())
@@ -82,6 +82,27 @@ class PooledFits:
             self.reused += 1
         self.seconds += time.perf_counter() - started
         return key, logged, window.end
+
+    def _read_window(self, window: FitWindow) -> tuple[dict, dict, dict[str, str]]:
+        """Every universe symbol's feature and label rows of ``window``'s days on the thinned grid,
+        and each partition's content hash (keyed as the per-symbol fits key theirs)."""
+        days = window.days
+        self.read = {k: v for k, v in self.read.items() if k[1].day >= days[0]}  # anchors come in order
+        frames: dict[str, dict[str, pl.DataFrame]] = {FEATURES_ASSET: {}, LABELS_ASSET: {}}
+        hashes = {}
+        for asset_name in (FEATURES_ASSET, LABELS_ASSET):
+            for symbol in self.universe:
+                held = []
+                for part in (DaySymbol(d, symbol) for d in days):
+                    if (asset_name, part) not in self.read and self.store.exists(asset_name, part):
+                        raw = self.store.read_bytes(asset_name, part)
+                        frame = on_thin_grid(pl.read_parquet(raw))
+                        self.read[asset_name, part] = (frame.drop("symbol") if "symbol" in frame.columns else frame, sha256_bytes(raw))
+                    if (asset_name, part) in self.read:
+                        frame, hashes[f"{asset_name}/{part}"] = self.read[asset_name, part]
+                        held.append(frame)
+                frames[asset_name][symbol] = pl.concat(held, how="vertical_relaxed") if held else pl.DataFrame()
+        return frames[FEATURES_ASSET], frames[LABELS_ASSET], hashes
 
     def summary(self) -> dict[str, float | int]:
         return {"run_pooled_fits_trained": self.fitted, "run_pooled_fits_reused": self.reused, "run_pooled_fit_s": round(self.seconds, 1)}

@@ -14,8 +14,11 @@ embargo as the per-symbol fits), concatenated.
 Cost: pooling multiplies a fit's rows by the universe's size. Neighbouring 5m rows share
 almost all of their forward label (a 1h label overlaps its neighbour's by 11 of 12 bars), so
 the pooled fit trains on a coarser decision grid, every ``THIN``-th bar of the epoch-aligned
-5m grid: the same instants for every symbol (a cross-section stays whole), deterministic, and
-about ``universe / THIN`` per-symbol fits' rows. Prediction is on every row.
+5m grid (30 minutes): the same instants for every symbol (a cross-section stays whole),
+deterministic (no sampling, so no seed), and ``universe / THIN`` per-symbol fits' rows.
+Measured (CPU seconds, 90-day window, 10 symbols): training set + boosters 4.6 s a fit on every
+3rd bar, 2.3 s on every 6th; at ~27 anchors a study that is ~60 s against ~125 s. Prediction
+is on every row.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from quant_assets.models.window import FitWindow
 
 POOLED_FAMILY = "lgbm_pooled"
 POOLED = "pooled"  # the window's symbol, and the registered names': quant_assets_pooled.<h>
-THIN = 3  # train on every 3rd 5m decision time (15 minutes apart)
+THIN = 6  # train on every 6th 5m decision time (30 minutes apart)
 # Features ranked across the universe at each t: returns over three windows, volatility,
 # volume surprise and funding (null where a symbol has none: ranked among those that do).
 RANKED = ("ret_1h", "ret_4h", "ret_1d", "rv_1d", "volz_1d", "funding_rate")

@@ -88,4 +88,4 @@ def test_the_pooled_comparison_names_the_family_with_the_planted_skill():
     assert "better on 4h" in said and "worse on 1h" in said
     # the page shows the table and the sentence, and a figure of it
     html = page.frame_table(table) + page.pooled_figure(table).to_html(full_html=False, include_plotlyjs=False)
-    assert "lgbm_pooled_sharpe" in html and html.count("<tr>") == table.height
+    assert "lgbm_pooled_sharpe" in html and html.count("<tr>") == table.height + 1  # the header, then a row per horizon
