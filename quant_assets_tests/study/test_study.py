@@ -200,7 +200,7 @@ def test_the_report_opens_offline_in_a_browser_with_its_plots_drawn(study_home):
         assert plots.count() == figures
         for i in range(figures):  # every figure drew its axes and at least one trace
             plot = plots.nth(i)
-            assert plot.locator(".main-svg").count() >= 1 and plot.locator(".scatterlayer .trace").count() >= 1, f"figure {i} is empty"
+            assert plot.locator(".main-svg").count() >= 1 and plot.locator(".scatterlayer .trace, .barlayer .trace").count() >= 1, f"figure {i} is empty"
         assert page.locator("table.verdicts tbody tr").count() > 0
         screenshot(page, shots, "01-study-report")
     assert not refused, f"the report asked the network for {refused[:3]}"
