@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import polars as pl
 from dagster import (
+    AllPartitionMapping,
     BetaWarning,
     DailyPartitionsDefinition,
     DimensionPartitionMapping,
@@ -144,8 +145,9 @@ def day_lookback_mapping(days: int, ahead: int = 0) -> MultiPartitionMapping:
     return day_window_mapping(-days, ahead)
 
 
-def day_window_mapping(start_offset: int, end_offset: int) -> MultiPartitionMapping:
-    """Day D of a symbol reads upstream days D+start_offset..D+end_offset of the same symbol.
+def day_window_mapping(start_offset: int, end_offset: int, every_symbol: bool = False) -> MultiPartitionMapping:
+    """Day D of a symbol reads upstream days D+start_offset..D+end_offset of the same symbol
+    (``every_symbol``: of every symbol of the universe, for a cross-section such as the pooled family's).
 
     Days outside the partitions that exist (before the first day, or not yet come) are
     dropped, not an error: a label of day D may look ahead to D+7, which exists only later.
@@ -160,6 +162,6 @@ def day_window_mapping(start_offset: int, end_offset: int) -> MultiPartitionMapp
                         start_offset=start_offset, end_offset=end_offset, allow_nonexistent_upstream_partitions=True
                     ),
                 ),
-                SYMBOL_DIM: DimensionPartitionMapping(SYMBOL_DIM, IdentityPartitionMapping()),
+                SYMBOL_DIM: DimensionPartitionMapping(SYMBOL_DIM, AllPartitionMapping() if every_symbol else IdentityPartitionMapping()),
             }
         )

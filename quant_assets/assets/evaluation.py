@@ -28,6 +28,7 @@ from dagster import (
 
 from quant_assets.assets.checks import staged_writes
 from quant_assets.assets.metadata import partition_metadata, preview
+from quant_assets.assets.pooled import PooledPredictions, name_pooled_fit
 from quant_assets.automation.conditions import oos_condition
 from quant_assets.evaluation import oos, portfolio
 from quant_assets.features.contract import FEATURES_ASSET
@@ -77,7 +78,9 @@ def _summary_table(summary: dict[str, dict]) -> MetadataValue:
     partitions_def=daily_symbol_partitions(),
     backfill_policy=BackfillPolicy.single_run(),
     deps=[
-        *(AssetDep(a, partition_mapping=IdentityPartitionMapping()) for a in (FEATURES_ASSET, LABELS_ASSET, MODELS_ASSET)),
+        *(AssetDep(a, partition_mapping=IdentityPartitionMapping()) for a in (LABELS_ASSET, MODELS_ASSET)),
+        # day D of every symbol: the pooled family (lgbm_pooled) ranks S among the universe at each t
+        AssetDep(FEATURES_ASSET, partition_mapping=day_window_mapping(0, 0, every_symbol=True)),
         # the previous day's book: its closing positions open day D
         AssetDep(oos.OOS_ASSET, partition_mapping=day_window_mapping(-1, -1)),
     ],
@@ -105,6 +108,7 @@ def oos_eval(context: AssetExecutionContext, lake: LakeResource, mlflow_tracking
     rules = portfolio.Rules.from_env()
     tracking = mlflow_tracking.tracking()
     models, evaluated, closed = {}, [], {}
+    pooled = PooledPredictions(store, tracking, mlflow_tracking)  # lgbm_pooled
     now = utc_now()
     for part in sorted(parts, key=lambda p: (p.symbol, p.day)):  # each symbol's days in order: D carries into D+1
         record = store.read(MODELS_ASSET, part).row(0, named=True)
@@ -114,8 +118,10 @@ def oos_eval(context: AssetExecutionContext, lake: LakeResource, mlflow_tracking
         features = store.read(FEATURES_ASSET, part).sort("t")
         labels = store.read(LABELS_ASSET, part)
         carry, carried = opening_positions(store, part, closed)
-        rows = oos.evaluate_day(features, labels, models[uri].predict(features), oos.Fit(uri, record["fit_end"]), cost=cost.fraction,
+        predictions = pooled.add(part, record, features, models[uri].predict(features))
+        rows = oos.evaluate_day(features, labels, predictions, oos.Fit(uri, record["fit_end"]), cost=cost.fraction,
                                 carry=carry, rules=rules)  # fmt: skip
+        rows = name_pooled_fit(rows, record)
         closed[part] = oos.closing_positions(rows)
         evaluated.append((part, rows, oos.summary(rows), oos.day_missing_horizons(part.day, labels, now), record, carried))
     # Staged, not published: oos_eval_checks publishes the partitions that pass.

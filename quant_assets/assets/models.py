@@ -21,6 +21,7 @@ from dagster import AssetDep, AssetExecutionContext, BackfillPolicy, Materialize
 from quant_assets import settings
 from quant_assets.assets.checks import staged_writes
 from quant_assets.assets.metadata import partition_metadata
+from quant_assets.assets.pooled import PooledFits
 from quant_assets.automation.conditions import model_condition
 from quant_assets.bundles.landed import LandedBundles
 from quant_assets.derivatives.frame import DERIVATIVES_ASSET
@@ -64,7 +65,8 @@ def _bundle_ids(fit: PlannedFit) -> list[str]:
 def build_model_asset(train_days: int, refit_days: int):
     """The asset for a fit-window length and refit cadence (the partition mapping needs both)."""
     first, last = upstream_day_offsets(train_days, refit_days)
-    window_mapping = day_window_mapping(first, last)
+    # every symbol's window: the pooled family (lgbm_pooled) fits across the universe
+    window_mapping = day_window_mapping(first, last, every_symbol=True)
 
     @asset(
         name=MODELS_ASSET,
@@ -91,6 +93,7 @@ def build_model_asset(train_days: int, refit_days: int):
         config = model_training.config()
         fits = plan_fits(parts, train_days, refit_days)
         fitted_count = reused = 0
+        pooled = PooledFits(context, store, tracking, mlflow_tracking, config, train_days, refit_days)  # lgbm_pooled
         # Staged, not published: multi_horizon_model_checks publishes the days that pass.
         with staged_writes(context, lake, MODELS_ASSET) as staged:
             for fit in fits:
@@ -125,6 +128,7 @@ def build_model_asset(train_days: int, refit_days: int):
                     model = mlflow_tracking.load_fitted(tracking, logged.model_uri)
                     reused += 1
                 record = model_record(model, key, logged.run_id, logged.model_uri, logged.versions, digest)
+                record = pooled.attach(record, fit.window)  # the pooled fit of the anchor (lgbm_pooled)
                 seconds = round(time.perf_counter() - started, 3)
                 for part in fit.serves:
                     write = staged.write(MODELS_ASSET, part, record)
@@ -148,7 +152,8 @@ def build_model_asset(train_days: int, refit_days: int):
                     )
         context.log.info("%d fits for %d partitions (%d trained, %d reused)", len(fits), len(parts), fitted_count, reused)
         return MaterializeResult(
-            metadata={"run_partitions": len(parts), "run_fits": len(fits), "run_fits_trained": fitted_count, "run_fits_reused": reused}
+            metadata={"run_partitions": len(parts), "run_fits": len(fits), "run_fits_trained": fitted_count, "run_fits_reused": reused,
+                      **pooled.summary()}
         )
 
     return multi_horizon_model

@@ -9,6 +9,7 @@ from collections import defaultdict
 import polars as pl
 from dagster import AssetCheckExecutionContext, AssetCheckSpec, multi_asset_check
 
+from quant_assets.assets.pooled import merge_problems, pooled_check_problems
 from quant_assets.assets.checks import gate_name, open_batch, problems_verdict, publish_verdicts
 from quant_assets.features.contract import FEATURES_ASSET
 from quant_assets.labels.forward import LABELS_ASSET
@@ -20,9 +21,9 @@ from quant_assets.resources.lake import LakeResource
 from quant_assets.resources.models import MlflowTracking
 
 CHECKS = {
-    "embargo": "fit end + embargo (longest horizon + one bar, derived from the horizons) <= the served day's 00:00.",
-    "purge": "For each horizon, the labels asset says the newest label the fit trained on was known by the fit end.",
-    "inputs_contract": "The fitted model's input columns and contract hash are the feature contract's.",
+    "embargo": "fit end + embargo (longest horizon + one bar, derived from the horizons) <= the served day's 00:00; the same for the pooled fit (lgbm_pooled) the record names.",
+    "purge": "For each horizon, the labels asset says the newest label the fit trained on was known by the fit end; for the pooled fit, the newest of each symbol it trained on.",
+    "inputs_contract": "The fitted model's input columns and contract hash are the feature contract's; the pooled fit's boosters read the contract's inputs, the cross-sectional ranks and the symbol code.",
     "reproduces": "The model reloaded from MLflow predicts, on the stored feature rows of its sample, what it predicted right after the fit.",
     "cv_purged": (
         "Every purged k-fold fold stored with the model trained on no row whose label (t + horizon) reaches its test fold, "
@@ -68,6 +69,8 @@ def model_checks(context: AssetCheckExecutionContext, lake: LakeResource, mlflow
             if found:
                 problems[name][part] = [p + days for p in found]
                 shared[name].update({other: f"served by the fit of {part}: {found[0]}" for other in served[1:]})
+    # the pooled fit (lgbm_pooled) each record names: its embargo, purge and inputs too
+    merge_problems(problems, pooled_check_problems(store, tracking, mlflow_tracking, records))
     verdicts = {f"model_{name}": problems_verdict(problems[name], name, len(parts)) for name in CHECKS}
     for name, others in shared.items():
         verdicts[f"model_{name}"].failing.update(others)

@@ -29,7 +29,8 @@ from quant_assets.evaluation.gate_window import GATE_ASSET
 from quant_assets.evaluation.oos import OOS_ASSET
 from quant_assets.features.contract import FEATURES_ASSET, FLAGS_BY_SOURCE
 from quant_assets.partitions import DaySymbol, days_between
-from quant_assets.report import frames, page
+from quant_assets.labels.horizons import HORIZON_NAMES
+from quant_assets.report import frames, page, pooled
 from quant_assets.resources.lake import LakeResource
 from quant_assets.resources.models import MlflowTracking
 
@@ -59,10 +60,14 @@ def build_report(store, study: frames.Study) -> tuple[str, dict, list[str]]:
     equity = frames.equity_curves(daily)
     shown = frames.last_verdicts(verdicts)
     figures = frames.headline(equity, shown)
+    ic = frames.rolling_rank_ic(rows)
+    versus = pooled.comparison(ic, daily, list(HORIZON_NAMES))
+    figures["pooled_beats_per_symbol_horizons"] = int((versus["winner"] == pooled.POOLED_FAMILY).sum())
+    said = pooled.sentence(versus)
     html = page.render(
-        study, equity, frames.rolling_rank_ic(rows), frames.calibration(rows),
-        frames.coverage_by_day(flags), shown, figures, notes,
+        study, equity, ic, frames.calibration(rows), frames.coverage_by_day(flags), shown, figures, notes, (versus, said),
     )  # fmt: skip
+    notes = [*notes, said]
     return html, figures, notes
 
 
@@ -83,7 +88,10 @@ def _summary(study: frames.Study, figures: dict, notes: list[str], path: Path, r
     partitions_def=STUDY_PARTITIONS,
     deps=[AssetDep(a, partition_mapping=_EVERY) for a in (OOS_ASSET, GATE_ASSET, FEATURES_ASSET)],
     group_name="evaluation",
-    description="One study's report: equity after cost, rolling rank IC, calibration, coverage and the last day's verdicts (HTML, offline).",
+    description=(
+        "One study's report: the pooled family (lgbm_pooled) against the per-symbol fits (lgbm) per horizon, equity after cost, "
+        "rolling rank IC, calibration, coverage and the last day's verdicts (HTML, offline)."
+    ),
 )
 def study_report(context: AssetExecutionContext, lake: LakeResource, mlflow_tracking: MlflowTracking) -> MaterializeResult:
     study = frames.Study.from_key(context.partition_key)

@@ -19,8 +19,9 @@ import polars as pl
 from quant_assets.evaluation.oos import CARRY_KEY, SUMMARY_KEY, carry_from_record, summary
 from quant_assets.labels.forward import gross_column, net_column
 from quant_assets.labels.horizons import HORIZON_NAMES, embargo
+from quant_assets.models.pooled import POOLED_FAMILY
 from quant_assets.partitions import DaySymbol
-from quant_assets.timegrid import BAR
+from quant_assets.timegrid import BAR, TS_DTYPE
 
 RTOL, ATOL = 1e-9, 1e-12
 
@@ -38,9 +39,16 @@ def embargo_problems(part: DaySymbol, rows: pl.DataFrame, record: dict) -> list[
     if late.height:
         first = late.row(0, named=True)
         problems.append(f"{part}: {late.height} prediction rows from a fit ending less than {gap} before their day (first: {first['family']} {first['horizon']} t={first['t']}, fit_end {first['fit_end']})")
-    other = predicted.filter((pl.col("model_uri") != record["model_uri"]) | (pl.col("fit_end") != record["fit_end"]))
+    # the pooled family's rows name the pooled fit the record names (quant_assets.models.pooled)
+    pooled = pl.col("family") == POOLED_FAMILY
+    uri = pl.when(pooled).then(pl.lit(record.get("pooled_model_uri"), pl.String)).otherwise(pl.lit(record["model_uri"]))
+    end = pl.when(pooled).then(pl.lit(record.get("pooled_fit_end"), TS_DTYPE)).otherwise(pl.lit(record["fit_end"], TS_DTYPE))
+    other = predicted.filter(~pl.col("model_uri").eq_missing(uri) | ~pl.col("fit_end").eq_missing(end))
     if other.height:
         problems.append(f"{part}: {other.height} prediction rows name a fit other than the model partition's ({record['model_uri']}, fit_end {record['fit_end']})")
+    pooled_late = record.get("pooled_fit_end")
+    if pooled_late is not None and pooled_late + gap > part.start:
+        problems.append(f"{part}: the pooled fit ends {pooled_late}; + embargo {gap} is after the day starts {part.start}")
     return problems
 
 

@@ -86,6 +86,23 @@ def _cell(value) -> str:
     return html.escape("" if value is None else str(value)).replace("\n", "<br>")
 
 
+def pooled_figure(table: pl.DataFrame) -> go.Figure:
+    """Per horizon, lgbm_pooled next to lgbm: mean rank IC and the universe book's Sharpe."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["mean daily rank IC", "Sharpe of the universe's daily PnL after cost"])
+    for family in ("lgbm", "lgbm_pooled"):
+        for col, figure in enumerate(("rank_ic", "sharpe"), start=1):
+            fig.add_trace(go.Bar(x=table["horizon"].to_list(), y=table[f"{family}_{figure}"].to_list(), name=family, legendgroup=family,
+                                 showlegend=col == 1), row=1, col=col)  # fmt: skip
+    fig.update_layout(title="pooled fit (lgbm_pooled) vs per-symbol fits (lgbm), per horizon", barmode="group", height=HEIGHT)
+    return fig
+
+
+def frame_table(frame: pl.DataFrame) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
+    body = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>" for row in frame.iter_rows())
+    return f"<table class=verdicts><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
 def verdict_table(verdicts: pl.DataFrame) -> str:
     if verdicts.is_empty():
         return "<p>No gate_verdict rows on the study's last day.</p>"
@@ -108,15 +125,22 @@ nav a{margin-right:1em}
 
 
 def render(study: Study, equity: pl.DataFrame, ic: pl.DataFrame, calib: pl.DataFrame, coverage: pl.DataFrame,
-           verdicts: pl.DataFrame, figures: dict, notes: list[str]) -> str:  # fmt: skip
-    """The page: a summary, the universe's then each symbol's equity, rank IC and calibration,
+           verdicts: pl.DataFrame, figures: dict, notes: list[str], pooled: tuple[pl.DataFrame, str] | None = None) -> str:  # fmt: skip
+    """The page: a summary, the pooled family against the per-symbol fits (``pooled``: its
+    table and sentence), the universe's then each symbol's equity, rank IC and calibration,
     the coverage over time and the last day's verdicts."""
     scopes = [UNIVERSE, *study.symbols]
     parts = [
         f"<h1>Study {study.start} to {study.end}: {html.escape(', '.join(study.symbols))}</h1>",
-        "<nav>" + "".join(f"<a href='#{s}'>{s}</a>" for s in scopes) + "<a href='#coverage'>coverage</a><a href='#verdicts'>verdicts</a></nav>",
+        "<nav><a href='#pooled'>pooled vs per-symbol</a>" + "".join(f"<a href='#{s}'>{s}</a>" for s in scopes)
+        + "<a href='#coverage'>coverage</a><a href='#verdicts'>verdicts</a></nav>",
         "<ul>" + "".join(f"<li>{html.escape(k)}: {_cell(v)}</li>" for k, v in figures.items()) + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>",
     ]
+    if pooled is not None:
+        table, said = pooled
+        parts.append(f"<h2 id='pooled'>Pooled fit vs per-symbol fits</h2><p class=pooled>{html.escape(said)}</p>")
+        if not table.is_empty():
+            parts.append(frame_table(table) + pooled_figure(table).to_html(full_html=False, include_plotlyjs=False))
     for scope in scopes:
         parts.append(f"<h2 id='{scope}'>{scope}</h2>")
         for fig in (equity_figure(equity, scope), rank_ic_figure(ic, scope), calibration_figure(calib, scope)):

@@ -63,13 +63,17 @@ def test_the_day_d_model_is_evaluated_on_day_d_and_is_partial_until_7d(lake, fit
     features = store.read(FEATURES_ASSET, DAY)
     model_families = set(rows.filter(pl.col("model_uri").is_not_null())["family"].unique())
     # the ablations are evaluated too, and every family serving can trade (mean), and its portfolio
-    assert model_families == {"lgbm", "mhnet", "mean", "lgbm_no_text", "lgbm_no_derivatives", "portfolio"}
+    assert model_families == {"lgbm", "mhnet", "mean", "lgbm_no_text", "lgbm_no_derivatives", "portfolio", "lgbm_pooled"}
     assert not model_families & set(strategy.BASELINES)
     assert set(rows["family"].unique()) == model_families | set(strategy.BASELINES)
     assert rows.filter(pl.col("family") == "portfolio")["horizon"].unique().to_list() == ["1h"]
     assert rows.height == (len(model_families | set(strategy.BASELINES)) - 1) * len(HORIZON_NAMES) * features.height + features.height
     models = rows.filter(pl.col("model_uri").is_not_null())
-    assert (models["model_uri"] == record["model_uri"]).all() and (models["fit_end"] + embargo() <= DAY.start).all()
+    assert (models["fit_end"] + embargo() <= DAY.start).all()
+    # the pooled family's rows name the pooled fit the record names; every other the symbol's own
+    pooled = models.filter(pl.col("family") == "lgbm_pooled")
+    assert (pooled["model_uri"] == record["pooled_model_uri"]).all() and record["pooled_model_uri"] != record["model_uri"]
+    assert (models.filter(pl.col("family") != "lgbm_pooled")["model_uri"] == record["model_uri"]).all()
     # the predictions are the MLflow model's on this day's feature rows
     tracking = modelkit.mlflow_resource(fitted)
     model = tracking.load_fitted(tracking.tracking(), record["model_uri"])

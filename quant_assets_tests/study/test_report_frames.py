@@ -67,3 +67,25 @@ def test_a_study_key_round_trips_and_a_bad_one_is_one_line():
         frames.Study.from_key("nonsense")
     with pytest.raises(ValueError, match="end is before the start"):
         frames.Study.from_key("2025-11-30_2025-06-01_BTC-USDT")
+
+
+def test_the_pooled_comparison_names_the_family_with_the_planted_skill():
+    from quant_assets.report import page, pooled
+
+    out = []
+    for i, symbol in enumerate(("BTC-USDT", "ETH-USDT")):
+        for day in DAYS + [DAYS[-1] + timedelta(days=k) for k in range(1, 6)]:
+            rows = planted_day(day, {("lgbm_pooled", "4h"): 0.6, ("lgbm", "1h"): 0.6}, 0.0, families=("lgbm", "lgbm_pooled"))
+            out.append(rows.with_columns(symbol=pl.lit(symbol)))
+    rows = pl.concat(out)
+    daily = frames.daily_series_pnl(rows)
+    table = pooled.comparison(frames.rolling_rank_ic(rows), daily, ["1h", "4h", "1d"])
+    winners = dict(table.select("horizon", "winner").iter_rows())
+    assert winners["4h"] == "lgbm_pooled" and winners["1h"] == "lgbm"
+    four = table.filter(pl.col("horizon") == "4h").row(0, named=True)
+    assert four["lgbm_pooled_rank_ic"] > four["lgbm_rank_ic"] + 0.2 and four["days"] == 8
+    said = pooled.sentence(table)
+    assert "better on 4h" in said and "worse on 1h" in said
+    # the page shows the table and the sentence, and a figure of it
+    html = page.frame_table(table) + page.pooled_figure(table).to_html(full_html=False, include_plotlyjs=False)
+    assert "lgbm_pooled_sharpe" in html and html.count("<tr>") == table.height + 1  # the header, then a row per horizon

@@ -157,6 +157,14 @@ def test_the_report_is_an_asset_with_its_link_and_an_mlflow_artifact(study_home)
         lake = ParquetLake(str(home / "lake"))
         verdict_rows = lake.read_many(GATE_ASSET, [DaySymbol(END, s) for s in SYMBOLS])
         assert meta["verdicts"].value == verdict_rows.height > 0
+        # the pooled family is judged like every family, for every symbol, and the report says whether it beats lgbm
+        pooled = verdict_rows.filter(pl.col("family") == "lgbm_pooled")
+        assert set(pooled["symbol"]) == set(SYMBOLS) and pooled.height == 4 * len(SYMBOLS)
+        for symbol, judged in verdict_rows.group_by("symbol"):  # the trial count counts every series judged, the pooled ones too
+            assert judged["trials_counted"].str.starts_with(f"{judged.height} series").all(), (symbol, judged["trials_counted"][0])
+        html = path.read_text()
+        assert "Pooled fit vs per-symbol fits" in html and "The pooled fit (lgbm_pooled)" in html
+        assert "The pooled fit (lgbm_pooled)" in meta["summary"].value
         assert meta["verdicts_passed"].value == int(verdict_rows["passed"].sum())
         summary = meta["summary"].value
         assert f"{meta['verdicts_passed'].value} passed** of {verdict_rows.height}" in summary and path.as_uri() in summary
@@ -182,7 +190,7 @@ def test_the_report_opens_offline_in_a_browser_with_its_plots_drawn(study_home):
     assert "<script src=" not in html  # the library is inline; the route below refuses any fetch all the same
     shots = artifacts_dir("study-report")
     refused = []
-    figures = 3 * (len(SYMBOLS) + 1) + 1  # equity, rank IC, calibration per symbol and the universe; coverage
+    figures = 3 * (len(SYMBOLS) + 1) + 2  # equity, rank IC, calibration per symbol and the universe; coverage; pooled vs lgbm
     with chromium_page() as page:
         page.context.set_offline(True)
         page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file://") else (refused.append(route.request.url), route.abort()))
@@ -192,7 +200,7 @@ def test_the_report_opens_offline_in_a_browser_with_its_plots_drawn(study_home):
         assert plots.count() == figures
         for i in range(figures):  # every figure drew its axes and at least one trace
             plot = plots.nth(i)
-            assert plot.locator(".main-svg").count() >= 1 and plot.locator(".scatterlayer .trace").count() >= 1, f"figure {i} is empty"
+            assert plot.locator(".main-svg").count() >= 1 and plot.locator(".scatterlayer .trace, .barlayer .trace").count() >= 1, f"figure {i} is empty"
         assert page.locator("table.verdicts tbody tr").count() > 0
         screenshot(page, shots, "01-study-report")
     assert not refused, f"the report asked the network for {refused[:3]}"
