@@ -16,7 +16,7 @@ from dagster import (
 )
 
 from quant_assets.assets.checks import staged_writes
-from quant_assets.assets.metadata import preview, time_span
+from quant_assets.assets.metadata import run_preview, time_span
 from quant_assets.automation.conditions import text_embeddings_condition, text_latents_condition
 from quant_assets.automation.freshness import source_policy
 from quant_assets.lake.store import ParquetLake, PartitionWrite
@@ -53,7 +53,7 @@ def _run_meta(frame: pl.DataFrame, parts: list[DaySymbol], column: str, sort: li
         "run_rows": frame.height,
         "run_partitions": len(parts),
         **{f"run_{k}": v for k, v in time_span(frame, column).items()},
-        "preview": preview(frame.sort(sort) if not frame.is_empty() else frame),
+        **run_preview(frame, len(parts), sort),
     }
 
 
