@@ -5,7 +5,7 @@ import polars as pl
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, asset
 
 from quant_assets.assets.checks import staged_writes
-from quant_assets.assets.metadata import partition_metadata, preview, time_span
+from quant_assets.assets.metadata import partition_metadata, run_preview, time_span
 from quant_assets.automation.freshness import source_policy
 from quant_assets.derivatives.frame import DERIVATIVES_ASSET, coverage, split_partitions
 from quant_assets.market.bars import BARS_ASSET
@@ -69,6 +69,6 @@ def derivatives(
             "run_missing_rows": missing,
             "run_partitions": len(parts),
             **{f"run_{k}": v for k, v in time_span(frame, "event_time").items()},
-            "preview": preview(frame.sort("symbol", "metric", "event_time")),
+            **run_preview(frame, len(parts), ["symbol", "metric", "event_time"]),
         }
     )

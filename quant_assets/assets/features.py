@@ -22,7 +22,7 @@ from dagster import (
 )
 
 from quant_assets.assets.checks import staged_writes
-from quant_assets.assets.metadata import preview
+from quant_assets.assets.metadata import run_preview
 from quant_assets.assets.upstream import mapped_upstream
 from quant_assets.automation.conditions import features_condition
 from quant_assets.features import compute as feature_compute
@@ -146,6 +146,6 @@ def feature_matrix(context: AssetExecutionContext, lake: LakeResource) -> Materi
             "run_partitions": len(parts),
             **contract.metadata(),
             **{f"run_{k}": v for k, v in timings.items()},
-            "preview": preview(frame.select("partition", *contract.COLUMN_NAMES[:12]).sort("partition", "t")),
+            **run_preview(frame.select("partition", *contract.COLUMN_NAMES[:12]), len(parts), ["partition", "t"]),
         }
     )

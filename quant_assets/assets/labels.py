@@ -11,7 +11,7 @@ from dagster import AssetDep, AssetExecutionContext, BackfillPolicy, Materialize
 
 from quant_assets.assets.checks import staged_writes
 from quant_assets.automation.conditions import labels_condition
-from quant_assets.assets.metadata import partition_metadata, preview
+from quant_assets.assets.metadata import partition_metadata, run_preview
 from quant_assets.assets.upstream import mapped_upstream
 from quant_assets.labels import forward
 from quant_assets.labels.costs import cost_from_env
@@ -84,6 +84,6 @@ def labels(context: AssetExecutionContext, lake: LakeResource) -> MaterializeRes
             "run_partitions": len(parts),
             **cost.metadata(),
             **{f"run_coverage_{h}": v for h, v in forward.coverage(frame).items()},
-            "preview": preview(frame.sort("partition", forward.KEY_COLUMN)),
+            **run_preview(frame, len(parts), ["partition", forward.KEY_COLUMN]),
         }
     )

@@ -49,18 +49,18 @@ def labels_verdicts(batch: Batch) -> dict[str, Verdict]:
     samples = settings.read("QUANT_ASSETS_LABEL_SAMPLES", "20", settings.positive_int, "random rows per partition, e.g. 20")
     log_cost = cost_from_env().log_cost
     bar_parts = sorted({b for p in parts for b in verify.bar_days(p)})
-    bars = store.read_many(BARS_ASSET, bar_parts, missing_ok=True)
+    bars = store.read_many(BARS_ASSET, bar_parts, missing_ok=True, columns=["available_at", "close"])
     if bars.width == 0:  # no bars at all: every stored label must then be missing
         bars = pl.DataFrame(schema={"symbol": pl.String(), "available_at": TS_DTYPE, "close": pl.Float64()})
-    bars_by_symbol = bars.partition_by("symbol", as_dict=True)
-    no_bars = bars.head(0)
-    now = utc_now()
-    availability, recompute = {}, {}
+    close_at = verify.close_lookup(bars)  # once per symbol, not once per partition
+    labels = batch.rows(with_partition_day=True)  # one multi-file read of the run's partitions
+    by_part = verify.by_partition(labels)
+    availability = verify.availability_problems(labels, by_part, parts, utc_now())
+    recompute = {}
     for i, part in enumerate(parts):
-        frame = store.read(LABELS_ASSET, part)
-        availability[part] = verify.availability_problems(part, frame, now)
+        frame = by_part.get((part.symbol, part.day), labels.clear())
         sample = verify.sample_rows(frame, samples, seed=i)
-        recompute[part] = verify.recompute_problems(part, sample, bars_by_symbol.get((part.symbol,), no_bars), log_cost)
+        recompute[part] = verify.recompute_problems(part, sample, close_at.get(part.symbol, {}), log_cost)
     return {
         "labels_recompute": problems_verdict(recompute, "recomputed from bars", len(parts)),
         "labels_available_at": problems_verdict(availability, "label_available_at = t + h", len(parts)),

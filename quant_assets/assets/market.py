@@ -4,7 +4,7 @@
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, asset
 
 from quant_assets.assets.checks import staged_writes
-from quant_assets.assets.metadata import partition_metadata, preview, time_span
+from quant_assets.assets.metadata import partition_metadata, run_preview, time_span
 from quant_assets.automation.freshness import source_policy
 from quant_assets.market.bars import BARS_ASSET, split_partitions
 from quant_assets.partitions import daily_symbol_partitions, parse_keys
@@ -45,5 +45,5 @@ def market_bars(
             )
     context.log.info("wrote %d bars in %d partitions", frame.height, len(parts))
     return MaterializeResult(
-        metadata={"run_rows": frame.height, "run_partitions": len(parts), **{f"run_{k}": v for k, v in time_span(frame).items()}, "preview": preview(frame.sort("symbol", "ts"))}
+        metadata={"run_rows": frame.height, "run_partitions": len(parts), **{f"run_{k}": v for k, v in time_span(frame).items()}, **run_preview(frame, len(parts), ["symbol", "ts"])}
     )

@@ -16,7 +16,7 @@ from dagster import (
 )
 
 from quant_assets.assets.checks import staged_writes
-from quant_assets.assets.metadata import preview, time_span
+from quant_assets.assets.metadata import run_preview, time_span
 from quant_assets.automation.conditions import text_embeddings_condition, text_latents_condition
 from quant_assets.automation.freshness import source_policy
 from quant_assets.lake.store import ParquetLake, PartitionWrite
@@ -29,12 +29,14 @@ from quant_assets.social.linking import SCOPE_MARKET, link_items
 from quant_assets.social.text import SOCIAL_TEXT_ASSET, SOCIAL_TEXT_SCHEMA, collection_lag, social_text_rows, split_partitions
 from quant_assets.text import embeddings as emb
 from quant_assets.text.latents import TEXT_LATENTS_ASSET, bucket_latents, created_in, fit_towers, latent_spec
+from quant_assets.text.projection import shared_fits
 from quant_assets.timegrid import utc_now
 
 SOCIAL_GROUP = "social"
 AS_OF = "as_of"
 PARTITIONS = daily_symbol_partitions()
 LATENT_SPEC = latent_spec()
+CLOCK_QUERY_KEYS = 500  # partitions per query for their social_text clocks (SQLite's IN lists)
 
 
 def _partition_meta(write: PartitionWrite, frame: pl.DataFrame, column: str, extra: dict | None = None) -> dict:
@@ -53,7 +55,7 @@ def _run_meta(frame: pl.DataFrame, parts: list[DaySymbol], column: str, sort: li
         "run_rows": frame.height,
         "run_partitions": len(parts),
         **{f"run_{k}": v for k, v in time_span(frame, column).items()},
-        "preview": preview(frame.sort(sort) if not frame.is_empty() else frame),
+        **run_preview(frame, len(parts), sort),
     }
 
 
@@ -204,12 +206,20 @@ _HISTORY = day_lookback_mapping(LATENT_SPEC.lookback_days)
     ),
 )
 def text_latents(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
+    # The refit check runs as the staging closes, in this step: it shares the PCAs of the
+    # matrices it finds identical to ones fitted here (``shared_fits``), and refits the rest.
+    with shared_fits():
+        return _materialise_latents(context, lake)
+
+
+def _materialise_latents(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
     parts = parse_keys(context.partition_keys)
     spec = latent_spec()
     now = utc_now()
     store = lake.lake()
     texts = store.read_many(SOCIAL_TEXT_ASSET, parts)
     written, computed = [], []
+    as_of = _latest_text_materialisations(context, parts)
     for symbol in sorted({p.symbol for p in parts}):
         days = sorted(p.day for p in parts if p.symbol == symbol)
         window = [DaySymbol(d, symbol) for d in days_between(spec.fit_window(days[0])[0].date(), days[-1])]
@@ -217,7 +227,7 @@ def text_latents(context: AssetExecutionContext, lake: LakeResource) -> Material
         stored_days = {p.day for p in window if store.exists(emb.TEXT_EMBEDDINGS_ASSET, p)}
         for day in days:
             part = DaySymbol(day, symbol)
-            clock, clock_note = _text_clock(context, part, now)
+            clock, clock_note = _text_clock(as_of.get(part), now)
             frame, extra = _latents_for(part, texts, vectors, stored_days, spec, clock)
             extra = {**extra, "text_as_of": clock.isoformat(), **({"text_as_of_note": clock_note} if clock_note else {})}
             computed.append((part, frame, extra))
@@ -250,19 +260,36 @@ def read_embeddings(store: ParquetLake, parts: list[DaySymbol]) -> pl.DataFrame:
     return vectors
 
 
-def _text_clock(context: AssetExecutionContext, part: DaySymbol, now: datetime) -> tuple[datetime, str]:
-    """Up to when the partition's social_text is known: its source's clock, at most ``now``.
+def _latest_text_materialisations(context: AssetExecutionContext, parts: list[DaySymbol]) -> dict[DaySymbol, object]:
+    """The newest social_text materialisation of each of ``parts`` that has one: a few
+    queries for the run (newest first, the first seen per partition wins), not one per partition."""
+    wanted, latest = {str(p): p for p in parts}, {}
+    keys = list(wanted)
+    for i in range(0, len(keys), CLOCK_QUERY_KEYS):
+        chunk, cursor = keys[i : i + CLOCK_QUERY_KEYS], None
+        while True:
+            page = context.instance.fetch_materializations(
+                AssetRecordsFilter(asset_key=AssetKey(SOCIAL_TEXT_ASSET), asset_partitions=chunk), limit=CLOCK_QUERY_KEYS, cursor=cursor
+            )
+            for record in page.records:
+                latest.setdefault(wanted[record.partition_key], record.asset_materialization)
+            if not page.has_more or all(wanted[k] in latest for k in chunk):
+                break
+            cursor = page.cursor
+    return latest
+
+
+def _text_clock(materialisation, now: datetime) -> tuple[datetime, str]:
+    """Up to when the partition's social_text is known: its source's clock (``as_of`` of its
+    newest ``materialisation``), at most ``now``.
 
     A bucket that ended after social_text was read is unknown, not empty, so the grid stops
     there (a past day read before it ended is then visibly short, and its grid check fails
     until social_text is materialised again).
     """
-    records = context.instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=AssetKey(SOCIAL_TEXT_ASSET), asset_partitions=[str(part)]), limit=1
-    ).records
-    if not records:
+    if materialisation is None:
         return now, "no social_text materialisation recorded; using the run's clock"
-    value = records[0].asset_materialization.metadata.get(AS_OF)
+    value = materialisation.metadata.get(AS_OF)
     if value is None:
         return now, "social_text recorded no as_of; using the run's clock"
     as_of = datetime.fromisoformat(value.value)

@@ -105,8 +105,13 @@ def mapped_parts(parts: list[DaySymbol], asset: str, first_day: date | None = No
 
 def decision_grid(part: DaySymbol, now: datetime | None = None) -> list[datetime]:
     """The 288 decision times of a partition: closes of the day's bars, ``D 00:05 .. D+1 00:00``."""
-    times = pl.datetime_range(part.start + BAR, part.end, BAR, eager=True, time_zone="UTC").to_list()
-    return [t for t in times if now is None or t <= now]
+    return decision_grid_series(part, now).to_list()
+
+
+def decision_grid_series(part: DaySymbol, now: datetime | None = None) -> pl.Series:
+    """``decision_grid`` as a ``TS_DTYPE`` series (compared column to column, no Python datetimes)."""
+    times = pl.datetime_range(part.start + BAR, part.end, BAR, eager=True, time_zone="UTC").alias("t")
+    return times if now is None else times.filter(times <= now)
 
 
 def series_name(part: DaySymbol, cutoff: datetime | None = None) -> str:

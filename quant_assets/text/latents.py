@@ -168,7 +168,21 @@ def created_in(frame: pl.DataFrame, symbol: str, start: datetime, end: datetime)
     """The symbol's rows created in ``[start, end)``."""
     if frame.is_empty():
         return frame
-    return frame.filter((pl.col("symbol") == symbol) & (pl.col("created_at") >= start) & (pl.col("created_at") < end))
+    return rows_where(frame, (pl.col("symbol") == symbol) & (pl.col("created_at") >= start) & (pl.col("created_at") < end))
+
+
+def rows_where(frame: pl.DataFrame, predicate: pl.Expr) -> pl.DataFrame:
+    """``frame.filter(predicate)``, as a zero-copy slice when the rows it keeps are one
+    contiguous run: embeddings are read day by day, so a window of days usually is, and a
+    filter would copy every 384-float vector of it for each partition (same rows, same order)."""
+    keep = frame.select(predicate.fill_null(False)).to_series().to_numpy()
+    rows = np.flatnonzero(keep)
+    if rows.size == 0:
+        return frame.clear()
+    first, last = int(rows[0]), int(rows[-1])
+    if last - first + 1 == rows.size:
+        return frame.slice(first, rows.size)
+    return frame.filter(pl.Series(keep))
 
 
 def fit_towers(
@@ -186,7 +200,7 @@ def fit_towers(
         versions = [history["model_version"].mode().sort()[0]]
     projections, meta, notes = {}, {}, []
     for tower in TOWERS:
-        rows = history.filter((pl.col("kind") == tower) & pl.col("model_version").is_in(versions)) if not history.is_empty() else history
+        rows = rows_where(history, (pl.col("kind") == tower) & pl.col("model_version").is_in(versions)) if not history.is_empty() else history
         try:
             if rows.is_empty():
                 raise InsufficientHistory(f"no {tower} texts in [{fit_start.date()}, {fit_end.date()})")
@@ -250,8 +264,8 @@ def bucket_latents(
         pooled, pooled_counts = pooled[:n], pooled_counts[:n]
         missing = pooled_counts == 0
         names = latent_columns(tower, dims)
-        frame = pl.DataFrame({name: pl.Series(name, pooled[:, i], dtype=pl.Float32) for i, name in enumerate(names)})
-        frame = frame.with_columns([pl.when(pl.Series(missing)).then(None).otherwise(pl.col(c)).alias(c) for c in names])
+        empty = np.flatnonzero(missing)  # an empty bucket's latent is null, never a number
+        frame = pl.DataFrame([pl.Series(name, pooled[:, i], dtype=pl.Float32).scatter(empty, None) for i, name in enumerate(names)])
         latent_frames.append(frame.with_columns(pl.Series(f"{tower}_latent_missing", missing, dtype=pl.Boolean)))
     fit_start, fit_end = fit_window
     out = pl.concat([out, *latent_frames], how="horizontal").with_columns(

@@ -17,12 +17,22 @@ same projection, bit for bit, on the same machine.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 import numpy as np
 import polars as pl
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
+
+
+# Found once per process: ``threadpool_limits`` enumerates every loaded library on each
+# call, 5 ms a fit in a Dagster process that has torch and LightGBM loaded.
+_BLAS: ThreadpoolController | None = None
+# While ``shared_fits`` is open: PCA results by a digest of exactly the matrix they were
+# computed from (see there); None otherwise.
+_SHARED: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
 
 
 class ProjectionLeakError(ValueError):
@@ -125,7 +135,7 @@ def fit_projection(
         )
     if fit_start >= fit_end:
         raise ValueError(f"empty fit window [{fit_start.isoformat()}, {fit_end.isoformat()})")
-    matrix = np.asarray(embeddings, dtype=np.float64)
+    matrix = np.asarray(embeddings)  # in float64 only when decomposed (``_pca``)
     created = _created_series(created_at)
     if matrix.ndim != 2 or matrix.shape[0] != created.len():
         raise ValueError(f"{matrix.shape} embeddings for {created.len()} created_at values")
@@ -143,12 +153,44 @@ def fit_projection(
     needed = max(int(min_texts), int(dims) + 1)
     if matrix.shape[0] < needed:
         raise InsufficientHistory(f"{matrix.shape[0]} {tower} texts in [{fit_start.date()}, {fit_end.date()}), need {needed}")
+    mean, components, explained = _pca(matrix, int(dims))
+    return Projection(tower, mean, components, explained, fit_start, fit_end, int(matrix.shape[0]), model_version)
+
+
+@contextmanager
+def shared_fits() -> Iterator[None]:
+    """Within the block, a PCA of a matrix already decomposed in the block is taken from
+    that computation instead of repeated: text_latents fits each day's projections, then its
+    refit check (in the same step) fits the projections of the windows the rows record; on
+    honest data these are the same matrices. The key is a SHA-256 of the matrix's bytes (with
+    its dtype, shape and the dims), so only a bit-identical input is served: a projection
+    fitted on other text than its recorded window's (the planted fault) misses, is refitted
+    and is caught, as before. Everything else (the window, the leak refusals, the latents)
+    is computed anew by each caller."""
+    global _SHARED
+    outer, _SHARED = _SHARED, ({} if _SHARED is None else _SHARED)
+    try:
+        yield
+    finally:
+        _SHARED = outer
+
+
+def _pca(given: np.ndarray, dims: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, the top ``dims`` components (deterministic signs) and their explained variance
+    ratios of ``given``, computed in float64; served from ``shared_fits`` when open."""
+    key = None
+    if _SHARED is not None:
+        raw = np.ascontiguousarray(given)
+        key = (hashlib.sha256(raw.data).hexdigest(), str(raw.dtype), raw.shape, dims)
+        if key in _SHARED:
+            return _SHARED[key]
+    matrix = np.asarray(given, dtype=np.float64)
     mean = matrix.mean(axis=0)
     centred = matrix - mean
     # One BLAS thread: a 384 x 384 problem gains nothing from more, and on a busy machine
     # OpenBLAS's spinning threads made each fit 10-25x slower (1.2 s instead of 0.08 s).
     # The result no longer depends on the machine's thread count either.
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _blas().limit(limits=1, user_api="blas"):
         cov = centred.T @ centred / (matrix.shape[0] - 1)
         values, vectors = np.linalg.eigh(cov)
     order = np.argsort(values)[::-1][:dims]
@@ -160,4 +202,13 @@ def fit_projection(
     components *= signs[:, None]
     total = float(values.clip(min=0).sum())
     explained = values[order].clip(min=0) / total if total > 0 else np.zeros(len(order))
-    return Projection(tower, mean, components, explained, fit_start, fit_end, int(matrix.shape[0]), model_version)
+    if key is not None:
+        _SHARED[key] = (mean, components, explained)
+    return mean, components, explained
+
+
+def _blas() -> ThreadpoolController:
+    global _BLAS
+    if _BLAS is None:
+        _BLAS = ThreadpoolController()
+    return _BLAS

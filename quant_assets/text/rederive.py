@@ -137,12 +137,25 @@ def refit_problems(
 ) -> pl.DataFrame:
     """Stored latents that projections refitted on each partition's recorded fit window do not give."""
     refits = []
+    # Split once: each partition then reads its symbol's rows, where a window of days is one
+    # contiguous run (``created_in`` slices it instead of copying every vector in it).
+    by_part = latents.partition_by("symbol", "partition_day", as_dict=True)
+    texts_of, vectors_of = _by_symbol(texts), _by_symbol(vectors)
     for part in parts:
-        mine = latents.filter((pl.col("symbol") == part.symbol) & (pl.col("partition_day") == part.day))
-        refit = refit_latents(part, mine, texts, vectors, spec)
+        mine = by_part.get((part.symbol, part.day), latents.clear())
+        refit = refit_latents(
+            part, mine, texts_of.get(part.symbol, texts.clear()), vectors_of.get(part.symbol, vectors.clear()), spec
+        )
         if refit is not None:
             refits.append(refit)
     return compare_refit(latents, pl.concat(refits) if refits else latents.clear(), spec)
+
+
+def _by_symbol(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """``frame`` split per symbol, rows in their order."""
+    if frame.is_empty():
+        return {}
+    return {symbol: rows for (symbol,), rows in frame.partition_by("symbol", as_dict=True, maintain_order=True).items()}
 
 
 def compare_refit(latents: pl.DataFrame, refits: pl.DataFrame, spec: LatentSpec) -> pl.DataFrame:

@@ -11,6 +11,7 @@ from quant_assets.text.projection import (
     ProjectionLeakError,
     apply_projection,
     fit_projection,
+    shared_fits,
 )
 
 DAY = date(2025, 10, 10)
@@ -86,3 +87,27 @@ def test_text_before_the_declared_window_is_a_caller_error():
     vectors, created = texts(100, FIT_START - timedelta(days=1), timedelta(days=30))
     with pytest.raises(ValueError, match="before the fit window's start"):
         fit_projection(vectors, created, FIT_START, FIT_END, DAY, dims=8)
+
+
+def test_shared_fits_serve_only_a_bit_identical_matrix(monkeypatch):
+    """The refit check shares the asset's PCA only for the very same input bytes: one vector
+    changed (a projection fitted on other text) is decomposed anew and gives another projection."""
+    vectors, created = texts(300, FIT_START, timedelta(days=30))
+    decompositions = []
+    real_eigh = np.linalg.eigh
+    monkeypatch.setattr(np.linalg, "eigh", lambda m: decompositions.append(1) or real_eigh(m))
+    alone = fit_projection(vectors, created, FIT_START, FIT_END, DAY, dims=16)
+    with shared_fits():
+        first = fit_projection(vectors, created, FIT_START, FIT_END, DAY, dims=16)
+        again = fit_projection(vectors.copy(), created, FIT_START, FIT_END, DAY, dims=16)
+        changed = vectors.copy()
+        changed[7, 3] += 1e-3
+        other = fit_projection(changed, created, FIT_START, FIT_END, DAY, dims=16)
+        narrower = fit_projection(vectors, created, FIT_START, FIT_END, DAY, dims=8)
+    after = fit_projection(vectors, created, FIT_START, FIT_END, DAY, dims=16)
+    assert len(decompositions) == 5  # alone, first, other, narrower, after: `again` was served
+    assert alone.projection_id == first.projection_id == again.projection_id == after.projection_id
+    assert other.projection_id != first.projection_id and narrower.dims == 8
+    # What is served is only the decomposition: each fit still records its own window.
+    later = fit_projection(vectors, created, FIT_START, FIT_END + timedelta(days=1), DAY + timedelta(days=1), dims=16)
+    assert later.fit_end == FIT_END + timedelta(days=1)
