@@ -1,10 +1,11 @@
 """multi_horizon_model: partition (D, S) is the model that serves day D for symbol S.
 
 Thin glue: plan the run's fits (one per symbol and cadence anchor), read each window's
-feature and label partitions, fit both families (``quant_assets.models``), log and register
-the fit in MLflow (``quant_assets.registry``), and store per partition the row that ties the
-day to its fit. A fit whose window, inputs, settings and code were logged before is reused,
-so re-materialising a day does not mint a new model version.
+feature and label partitions, fit both families (``quant_assets.models``) in a pool of worker
+processes (``models.pool``: fits of a step run side by side, one thread each), log and
+register each fit in MLflow (``quant_assets.registry``) here, in plan order, and store per
+partition the row that ties the day to its fit. A fit whose window, inputs, settings and code
+were logged before is reused, so re-materialising a day does not mint a new model version.
 
 Write-audit-publish: the rows are staged and published by the multi_horizon_model_checks gate
 only for days whose four checks pass. The fit itself is logged and registered in MLflow before
