@@ -9,6 +9,9 @@ Workers are spawned processes with one thread each (OpenMP, MKL, OpenBLAS, polar
 two single-threaded fits on two cores beat one fit on two threads, whose OpenMP barriers spin
 whenever the machine is shared (``config.TrainingConfig.threads``). Spawned, not forked: the
 parent (a Dagster step) holds threads and database connections a fork would copy half-way.
+As with any spawned worker, a script that runs the step itself must guard its entry point
+(``if __name__ == "__main__":``): a worker imports the parent's main module. Each worker pays the
+imports of a fit once (~5 s of CPU), so a step pays ~10 s once, whatever its number of fits.
 
 At most ``2 x workers`` jobs are in flight, so a long run never holds every window's frames
 at once; a job is pulled from the caller's iterable only when a slot frees. Where a pool
