@@ -112,10 +112,18 @@ def checks_of(results, instance: DagsterInstance | None = None) -> dict[str, obj
 
 def small_fit(seed_cache: Path, anchor_day: date = date(2025, 11, 10)):
     """A real fitted model (fast settings) on the seeded lake, without Dagster: (model, features)."""
+    from quant_assets.models.train import fit_job
+
+    job = fit_inputs(seed_cache, anchor_day)
+    return fit_job(job), job.features
+
+
+def fit_inputs(seed_cache: Path, anchor_day: date = date(2025, 11, 10)):
+    """The ``train.FitJob`` (fast settings) of the window that serves ``anchor_day``, on the seeded lake."""
     from quant_assets.labels.costs import cost_from_env
     from quant_assets.labels.forward import forward_labels
     from quant_assets.lake.store import ParquetLake
-    from quant_assets.models.train import fit_multi_horizon
+    from quant_assets.models.train import FitJob
     from quant_assets.models.window import fit_window
 
     store = ParquetLake(str(seeded_lake(seed_cache, date(2025, 10, 1), date(2025, 11, 12))))
@@ -124,7 +132,7 @@ def small_fit(seed_cache: Path, anchor_day: date = date(2025, 11, 10)):
     bars = store.read_many(BARS_ASSET, [DaySymbol(d, SYMBOL) for d in days_between(window.days[0], window.days[-1] + (window.days[1] - window.days[0]) * 8)])
     labels = forward_labels(bars, days, cost_from_env().log_cost).drop("partition")
     features = store.read_many(FEATURES_ASSET, days).drop("symbol")
-    return fit_multi_horizon(features, labels, window, FAST.config()), features
+    return FitJob(window, features, labels, FAST.config())
 
 
 def assert_quarantined(lake_root, asset: str, parts: list[DaySymbol], check: str) -> None:

@@ -1,10 +1,11 @@
 """multi_horizon_model: partition (D, S) is the model that serves day D for symbol S.
 
 Thin glue: plan the run's fits (one per symbol and cadence anchor), read each window's
-feature and label partitions, fit both families (``quant_assets.models``), log and register
-the fit in MLflow (``quant_assets.registry``), and store per partition the row that ties the
-day to its fit. A fit whose window, inputs, settings and code were logged before is reused,
-so re-materialising a day does not mint a new model version.
+feature and label partitions, fit both families (``quant_assets.models``) in a pool of worker
+processes (``models.pool``: fits of a step run side by side, one thread each), log and
+register each fit in MLflow (``quant_assets.registry``) here, in plan order, and store per
+partition the row that ties the day to its fit. A fit whose window, inputs, settings and code
+were logged before is reused, so re-materialising a day does not mint a new model version.
 
 Write-audit-publish: the rows are staged and published by the multi_horizon_model_checks gate
 only for days whose four checks pass. The fit itself is logged and registered in MLflow before
@@ -14,6 +15,7 @@ oos_eval and every lake reader never serve it.
 """
 
 import time
+from dataclasses import dataclass
 
 import polars as pl
 from dagster import AssetDep, AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, asset
@@ -31,10 +33,12 @@ from quant_assets.labels.horizons import HORIZON_NAMES
 from quant_assets.market.bars import BARS_ASSET
 from quant_assets.models.plan import PlannedFit, code_digest, fit_key, plan_fits
 from quant_assets.models.record import MODELS_ASSET, inputs_digest, model_record
-from quant_assets.models.train import fit_multi_horizon
+from quant_assets.models.pool import fit_in_pool
+from quant_assets.models.train import FitJob, fit_job
 from quant_assets.models.window import upstream_day_offsets
 from quant_assets.partitions import daily_symbol_partitions, day_window_mapping, parse_keys
 from quant_assets.resources.lake import LakeResource
+from quant_assets.registry.tracking import LoggedFit
 from quant_assets.resources.models import MlflowTracking, ModelTraining
 from quant_assets.social.text import SOCIAL_TEXT_ASSET
 
@@ -52,6 +56,18 @@ def _read_window(store, fit: PlannedFit) -> tuple[pl.DataFrame, pl.DataFrame, di
         frames[asset_name] = frame.drop("symbol") if "symbol" in frame.columns else frame
         hashes.update({f"{asset_name}/{p}": store.file_sha256(asset_name, p) for p in present})
     return frames[FEATURES_ASSET], frames[LABELS_ASSET], hashes
+
+
+@dataclass
+class _Prepared:
+    """What the step keeps of a planned fit while the pool fits it (or while it is reloaded)."""
+
+    fit: PlannedFit
+    hashes: dict[str, str]
+    digest: str
+    key: str
+    logged: LoggedFit | None  # the fit logged before with the same key
+    input_example: pl.DataFrame | None  # the window's first feature row (MLflow's input example)
 
 
 def _bundle_ids(fit: PlannedFit) -> list[str]:
@@ -94,33 +110,42 @@ def build_model_asset(train_days: int, refit_days: int):
         fits = plan_fits(parts, train_days, refit_days)
         fitted_count = reused = 0
         pooled = PooledFits(context, store, tracking, mlflow_tracking, config, train_days, refit_days)  # lgbm_pooled
-        # Staged, not published: multi_horizon_model_checks publishes the days that pass.
-        with staged_writes(context, lake, MODELS_ASSET) as staged:
+        started = time.perf_counter()
+
+        def prepared():
+            """Per fit, in plan order: (what the parent keeps, the pool's job or None when logged before)."""
             for fit in fits:
-                started = time.perf_counter()
                 features, labels, hashes = _read_window(store, fit)
                 digest = inputs_digest(hashes)
                 key = fit_key(fit.window, config, CONTRACT_HASH, digest, code_digest())
                 logged = tracking.find_fit(key)
+                if logged is None and (features.is_empty() or labels.is_empty()):
+                    raise ValueError(
+                        f"{MODELS_ASSET} {fit.window.symbol} anchor {fit.window.anchor}: no feature_matrix or labels partitions "
+                        f"in the fit window {fit.window.days[0]}..{fit.window.days[-1]}; materialise them first"
+                    )
+                job = FitJob(fit.window, features, labels, config) if logged is None else None
+                yield _Prepared(fit, hashes, digest, key, logged, features.head(1) if logged is None else None), job
+
+        # Fits run in worker processes (models.pool); logging, registering and metadata stay
+        # here, in plan order, so nothing depends on which worker finished first.
+        # Staged, not published: multi_horizon_model_checks publishes the days that pass.
+        with staged_writes(context, lake, MODELS_ASSET) as staged:
+            for ready, model in fit_in_pool(prepared(), fit_job, FitJob.describe, model_training.workers()):
+                fit, key, digest, logged = ready.fit, ready.key, ready.digest, ready.logged
                 was_reused = logged is not None
                 if not was_reused:
-                    if features.is_empty() or labels.is_empty():
-                        raise ValueError(
-                            f"{MODELS_ASSET} {fit.window.symbol} anchor {fit.window.anchor}: no feature_matrix or labels partitions "
-                            f"in the fit window {fit.window.days[0]}..{fit.window.days[-1]}; materialise them first"
-                        )
-                    model = fit_multi_horizon(features, labels, fit.window, config)
                     bundles = _bundle_ids(fit)
                     logged = tracking.log_fit(
                         model,
-                        features,
+                        ready.input_example,
                         key,
                         params={**config.params(), **fit.window.describe(), "train_days": train_days, "refit_days": refit_days,
                                 "contract_version": SCHEMA_VERSION, "contract_hash": CONTRACT_HASH, "inputs_sha256": digest},
                         tags={"symbol": fit.window.symbol, "fit_anchor": fit.window.anchor.isoformat(), "dagster_run_id": context.run_id,
                               "dagster_partitions": ", ".join(str(p) for p in fit.serves), "code_version": settings.code_version(), "code_digest": code_digest(),
                               "bundle_ids": ", ".join(bundles) or "none (not from bundles)"},
-                        inputs={"content_sha256": hashes, "bundle_ids": bundles},
+                        inputs={"content_sha256": ready.hashes, "bundle_ids": bundles},
                         version_tags={"dagster_run_id": context.run_id, "fit_anchor": fit.window.anchor.isoformat(), "symbol": fit.window.symbol},
                     )  # fmt: skip
                     fitted_count += 1
@@ -128,8 +153,11 @@ def build_model_asset(train_days: int, refit_days: int):
                     model = mlflow_tracking.load_fitted(tracking, logged.model_uri)
                     reused += 1
                 record = model_record(model, key, logged.run_id, logged.model_uri, logged.versions, digest)
-                record = pooled.attach(record, fit.window)  # the pooled fit of the anchor (lgbm_pooled)
+                # the pooled fit of the anchor (lgbm_pooled), fitted here while the pool works on the next fits
+                record = pooled.attach(record, fit.window)
+                # fits overlap in the pool: a fit's seconds are the run's since the previous fit was done
                 seconds = round(time.perf_counter() - started, 3)
+                started = time.perf_counter()
                 for part in fit.serves:
                     write = staged.write(MODELS_ASSET, part, record)
                     context.add_asset_metadata(

@@ -133,16 +133,21 @@ def _fit_net(data: TrainingSet, train: np.ndarray, valid: np.ndarray, config: Tr
     train_t = tensors(rows, train)
     valid_rows = valid.any(axis=1)
     valid_t = tensors(valid_rows, valid) if valid_rows.any() else None
-    optimiser = torch.optim.AdamW(net.parameters(), lr=config.nn_learning_rate, weight_decay=config.nn_weight_decay)
+    # foreach: one kernel per step for all parameters, not one per parameter (on this net the
+    # same numbers to the bit, a fit's predictions checked equal; torch's CPU default is the loop).
+    optimiser = torch.optim.AdamW(net.parameters(), lr=config.nn_learning_rate, weight_decay=config.nn_weight_decay, foreach=True)
     generator = torch.Generator().manual_seed(config.seed)
     best, best_state, history = float("inf"), None, []
     n = train_t[0].shape[0]
+    # The training tensors side by side: a batch is one gather, not five (the same values;
+    # per-batch indexing was a fifth of the net's time at 512 rows a batch).
+    packed, widths = torch.cat(train_t, dim=1), [part.shape[1] for part in train_t]
     for _ in range(config.nn_epochs):
         net.train()
         order = torch.randperm(n, generator=generator)
         for start in range(0, n, config.nn_batch):
             idx = order[start : start + config.nn_batch]
-            batch = tuple(part[idx] for part in train_t)
+            batch = torch.split(packed[idx], widths, dim=1)
             keep = (torch.rand(idx.shape[0], 1, generator=generator) >= config.text_dropout).float()
             loss = loss_of(batch, batch[2] * keep)
             optimiser.zero_grad()

@@ -3,6 +3,8 @@ k-fold over the window, and what the fit records."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import polars as pl
 
 from quant_assets.models import dataset
@@ -39,3 +41,20 @@ def fit_multi_horizon(features: pl.DataFrame, labels: pl.DataFrame, window: FitW
     in_window = features.filter((pl.col("t") > window.start) & (pl.col("t") <= window.end)).sort("t")
     model.record_sample(in_window)
     return model
+
+
+@dataclass
+class FitJob:
+    """One fit's inputs, as a pool worker receives them (``pool.fit_in_pool``)."""
+
+    window: FitWindow
+    features: pl.DataFrame
+    labels: pl.DataFrame
+    config: TrainingConfig
+
+    def describe(self) -> str:
+        return f"fit of {self.window.symbol} anchor {self.window.anchor}"
+
+
+def fit_job(job: FitJob) -> FittedModel:
+    return fit_multi_horizon(job.features, job.labels, job.window, job.config)

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -22,6 +23,7 @@ from pathlib import Path
 import mlflow
 import polars as pl
 from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunTag
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
@@ -61,6 +63,20 @@ def configuration_key(params: dict[str, str], tags: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def fit_metrics(model: FittedModel, model_id: str | None) -> list[Metric]:
+    """A fit's run metrics: per horizon (ablations included), training rows, the purged k-fold's
+    means and, per fold (the step), its figures; those of step 0 also linked to the logged model
+    ``model_id``, as MLflow links a run's step-0 metrics when the model is logged after them."""
+    now = int(time.time() * 1000)
+    by_step = {0: {k: v for k, v in model.metrics.items() if v == v}}
+    by_step[0].update({f"train_rows_{h}": float(s["rows"]) for h, s in model.training.items()})
+    by_step[0].update(cv.summary_metrics(model.cv))
+    for step, figures in cv.fold_metrics(model.cv).items():
+        by_step.setdefault(step, {}).update(figures)
+    metrics = [Metric(k, float(v), now, step) for step, figures in sorted(by_step.items()) for k, v in figures.items()]
+    return metrics + [Metric(m.key, m.value, now, 0, model_id=model_id) for m in metrics if m.step == 0 and model_id]
+
+
 class NoSuchVersion(LookupError):
     """A registered name, alias or version that is not there; the message is one line."""
 
@@ -73,6 +89,7 @@ class Tracking:
         mlflow.set_tracking_uri(store.tracking_uri)
         mlflow.set_registry_uri(store.tracking_uri)
         self.client = MlflowClient(store.tracking_uri, store.tracking_uri)
+        self._registered: set[str] = set()  # registered model names known to exist
         found = self.client.get_experiment_by_name(EXPERIMENT)
         self.experiment_id = (
             found.experiment_id if found else self.client.create_experiment(EXPERIMENT, artifact_location=store.artifact_root)
@@ -104,18 +121,16 @@ class Tracking:
         symbol = model.window.symbol
         with tempfile.TemporaryDirectory() as tmp:
             folder = model.save(Path(tmp) / NATIVE_DIR)
-            (Path(tmp) / "inputs.json").write_text(json.dumps(inputs, indent=1, sort_keys=True))
-            (Path(tmp) / cv.ARTIFACT).write_text(json.dumps(model.cv, indent=1, sort_keys=True))
+            files = Path(tmp) / "files"
+            files.mkdir()
+            (files / "inputs.json").write_text(json.dumps(inputs, indent=1, sort_keys=True))
+            (files / cv.ARTIFACT).write_text(json.dumps(model.cv, indent=1, sort_keys=True))
             with mlflow.start_run(experiment_id=self.experiment_id, run_name=f"{symbol} {model.window.anchor}") as run:
-                mlflow.set_tags({**tags, FIT_KEY_TAG: fit_key})
-                mlflow.log_params(params)
-                mlflow.log_metrics({k: v for k, v in model.metrics.items() if v == v})
-                mlflow.log_metrics({f"train_rows_{h}": float(s["rows"]) for h, s in model.training.items()})
-                mlflow.log_metrics(cv.summary_metrics(model.cv))
-                for step, figures in cv.fold_metrics(model.cv).items():
-                    mlflow.log_metrics(figures, step=step)
-                mlflow.log_artifact(str(Path(tmp) / "inputs.json"))
-                mlflow.log_artifact(str(Path(tmp) / cv.ARTIFACT))
+                run_id = run.info.run_id
+                mlflow.log_artifacts(str(files))
+                # The model before the metrics: logging a model re-reads every metric already in
+                # the run, one history query each (~200 here), to link step 0's to the model;
+                # the batch below links them itself, in one write.
                 info = mlflow.pyfunc.log_model(
                     name=MODEL_ARTIFACT,
                     python_model=str(PYFUNC_CODE),
@@ -131,11 +146,19 @@ class Tracking:
                     name = registered_name(symbol, h)
                     self._ensure_registered(name, symbol, h)
                     mv = self.client.create_model_version(
-                        name, info.model_uri, run_id=run.info.run_id, tags={**version_tags, "horizon": h, FIT_KEY_TAG: fit_key}
+                        name, info.model_uri, run_id=run_id, tags={**version_tags, "horizon": h, FIT_KEY_TAG: fit_key}
                     )
                     versions[h] = str(mv.version)
-                mlflow.set_tags({"quant_assets.versions": json.dumps(versions), "quant_assets.model_uri": info.model_uri})
-        return LoggedFit(run.info.run_id, info.model_uri, versions)
+                # One write for the run's metrics, parameters and tags (each fluent call is a transaction).
+                self.client.log_batch(
+                    run_id,
+                    metrics=fit_metrics(model, info.model_id),
+                    params=[Param(k, str(v)) for k, v in params.items()],
+                    tags=[RunTag(k, str(v)) for k, v in {
+                        **tags, FIT_KEY_TAG: fit_key, "quant_assets.versions": json.dumps(versions), "quant_assets.model_uri": info.model_uri,
+                    }.items()],
+                )  # fmt: skip
+        return LoggedFit(run_id, info.model_uri, versions)
 
     def log_study(self, study_key: str, report: Path, metrics: dict[str, float], tags: dict[str, str]) -> tuple[str, str]:
         """The study's report as an artifact of its one run in the ``STUDY_EXPERIMENT``
@@ -180,7 +203,10 @@ class Tracking:
         return cv.fold_results(stored)
 
     def _ensure_registered(self, name: str, symbol: str, horizon: str) -> None:
+        if name in self._registered:  # names are never deleted by the platform: one search per name per store
+            return
         if self._is_registered(name):
+            self._registered.add(name)
             return
         self.client.create_registered_model(
             name,
@@ -190,6 +216,7 @@ class Tracking:
                 "see the version's run). Aliases: challenger is set by a passing gate verdict; champion only by a person."
             ),
         )
+        self._registered.add(name)
 
     def registered_version(self, name: str, *, alias: str | None = None, version: int | None = None) -> ModelVersion:
         """Version ``version`` of ``name``, or the one ``alias`` points at; ``NoSuchVersion``

@@ -7,6 +7,7 @@ from dagster import ConfigurableResource
 from quant_assets.labels.costs import cost_from_env
 from quant_assets.models.artefact import FittedModel
 from quant_assets.models.config import TrainingConfig
+from quant_assets.models.pool import default_workers
 from quant_assets.registry.store import MlflowStore
 from quant_assets.registry.tracking import Tracking
 
@@ -39,6 +40,12 @@ class ModelTraining(ConfigurableResource):
     nn_epochs: int = TrainingConfig.nn_epochs
     text_dropout: float = TrainingConfig.text_dropout
     cv_folds: int = TrainingConfig.cv_folds  # purged k-fold over the fit window; below 2, none
+    # Processes a step fits in (models.pool); 0: min(2, cpu count). Not a training setting:
+    # a fit is the same model wherever it runs, so it is not part of the fit key.
+    fit_workers: int = 0
+
+    def workers(self) -> int:
+        return self.fit_workers or default_workers()
 
     def config(self) -> TrainingConfig:
         """The settings, with the folds' PnL charged the one round-trip cost (QUANT_ASSETS_ROUND_TRIP_COST_BPS)."""
