@@ -38,6 +38,7 @@ from quant_assets.timegrid import TS_DTYPE
 OOS_ASSET = "oos_eval"
 SUMMARY_KEY = "oos_summary"  # parquet footer key of the partition's summary JSON
 CARRY_KEY = "oos_carry"  # parquet footer key of where the day's opening positions came from
+_DAY = "_decision_day"
 
 
 @dataclass(frozen=True)
@@ -107,13 +108,14 @@ def _series(inputs: pl.DataFrame, h: str, prediction) -> pl.DataFrame:
 
 
 Carry = Mapping[tuple[str, str], float]  # (family, horizon) -> position carried in
+Fits = Fit | Mapping[date, Fit]  # the fit that predicted, or per decision day the one that served it
 
 
 def evaluate_day(
     features: pl.DataFrame,
     labels: pl.DataFrame,
     predictions: dict[str, np.ndarray],
-    fit: Fit,
+    fit: Fits,
     *,
     cost: float,
     carry: Carry | None = None,
@@ -123,11 +125,17 @@ def evaluate_day(
     (sorted by t), horizon ``HORIZON_NAMES[j]``; ``cost``: round trip as a fraction;
     ``carry``: positions carried in from the previous day (a series not in it starts flat);
     ``rules``: what serving trades, for the ``portfolio`` series (default: the serving
-    settings, ``portfolio.Rules.from_env``)."""
+    settings, ``portfolio.Rules.from_env``).
+
+    ``features`` may hold several consecutive days of the symbol (``fit`` then maps each
+    decision day, ``metrics.decision_day``, to its fit): one book, so the rows are each
+    day's as evaluated alone with the day before's ``closing_positions`` carried in, in the
+    same order per day (``split_days`` gives them back), at the cost of one day."""
     inputs = day_inputs(features, labels)
     carry = carry or {}
     rules = rules or portfolio.Rules.from_env()
     predictions = portfolio.with_mean(predictions)
+    fitted = _fit_columns(inputs, fit)
     frames, served = [], {}
     for j, h in enumerate(HORIZON_NAMES):
         horizon = HORIZONS[h]
@@ -135,7 +143,7 @@ def evaluate_day(
             if matrix.shape != (inputs.height, len(HORIZON_NAMES)):
                 raise ValueError(f"{OOS_ASSET}: family {family} predicted shape {matrix.shape}, expected ({inputs.height}, {len(HORIZON_NAMES)})")
             run = strategy.reference(_series(inputs, h, matrix[:, j]), horizon=horizon, cost=cost, initial_position=carry.get((family, h), 0.0))
-            frames.append(_rows(run, family, h, fit))
+            frames.append(_rows(run, family, h, fitted))
             if family == rules.family:
                 served[h] = run
         for name in strategy.BASELINES:
@@ -143,8 +151,31 @@ def evaluate_day(
             frames.append(_rows(run, name, h, None))
     if rules.family in predictions:
         run = portfolio.book(served, rules, cost=cost, carry=carry.get((portfolio.PORTFOLIO, rules.booked_on), 0.0))
-        frames.append(_rows(run, portfolio.PORTFOLIO, rules.booked_on, fit))
+        frames.append(_rows(run, portfolio.PORTFOLIO, rules.booked_on, fitted))
     return pl.concat(frames, how="vertical") if frames else pl.DataFrame(schema=ROW_SCHEMA)
+
+
+def split_days(rows: pl.DataFrame) -> dict[date, pl.DataFrame]:
+    """A span's rows (``evaluate_day`` over consecutive days) per decision day, each in the
+    order a day evaluated alone has them."""
+    if rows.is_empty():
+        return {}
+    day = rows.select(metrics.decision_day()).to_series().alias(_DAY)
+    split = rows.with_columns(day).partition_by(_DAY, maintain_order=True, include_key=False, as_dict=True)
+    return {key[0]: frame for key, frame in split.items()}
+
+
+def closing_positions_by_day(rows: pl.DataFrame) -> dict[date, dict[tuple[str, str], float]]:
+    """``closing_positions`` of each decision day of a span's rows, in one pass."""
+    last = (
+        rows.sort("t", maintain_order=True)
+        .group_by(metrics.decision_day().alias(_DAY), "family", "horizon", maintain_order=True)
+        .agg(pl.col("position").last())
+    )
+    out: dict[date, dict[tuple[str, str], float]] = {}
+    for day, f, h, p in last.iter_rows():
+        out.setdefault(day, {})[f, h] = p
+    return out
 
 
 def closing_positions(rows: pl.DataFrame) -> dict[tuple[str, str], float]:
@@ -168,13 +199,27 @@ def carry_from_record(record: dict) -> dict[tuple[str, str], float]:
     return {tuple(k.split("/", 1)): v for k, v in record["positions"].items()}
 
 
-def _rows(run: pl.DataFrame, family: str, h: str, fit: Fit | None) -> pl.DataFrame:
-    return run.with_columns(
-        family=pl.lit(family),
-        horizon=pl.lit(h),
-        model_uri=pl.lit(fit.model_uri if fit else None, pl.String),
-        fit_end=pl.lit(fit.fit_end if fit else None, TS_DTYPE),
-    ).select([pl.col(c).cast(t) for c, t in ROW_SCHEMA.items()])
+def _fit_columns(inputs: pl.DataFrame, fit: Fits) -> dict[str, pl.Expr | pl.Series]:
+    """``model_uri`` and ``fit_end`` of the model series' rows (``inputs``' order)."""
+    if isinstance(fit, Fit):
+        return {"model_uri": pl.lit(fit.model_uri, pl.String), "fit_end": pl.lit(fit.fit_end, TS_DTYPE)}
+    day = inputs.select(metrics.decision_day()).to_series()
+    unserved = sorted(set(day.unique().to_list()) - set(fit))
+    if unserved:
+        raise ValueError(f"{OOS_ASSET}: no fit given for day(s) {', '.join(map(str, unserved))} of the rows")
+    return {
+        "model_uri": day.replace_strict({d: f.model_uri for d, f in fit.items()}, return_dtype=pl.String).alias("model_uri"),
+        "fit_end": day.replace_strict({d: f.fit_end for d, f in fit.items()}, return_dtype=TS_DTYPE).alias("fit_end"),
+    }
+
+
+_NO_FIT = {"model_uri": pl.lit(None, pl.String), "fit_end": pl.lit(None, TS_DTYPE)}
+
+
+def _rows(run: pl.DataFrame, family: str, h: str, fitted: dict | None) -> pl.DataFrame:
+    return run.with_columns(family=pl.lit(family), horizon=pl.lit(h), **(fitted or _NO_FIT)).select(
+        [pl.col(c).cast(t) for c, t in ROW_SCHEMA.items()]
+    )
 
 
 def summary(rows: pl.DataFrame) -> dict[str, dict]:
