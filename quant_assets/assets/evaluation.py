@@ -69,18 +69,14 @@ def opening_positions(store, part: DaySymbol) -> tuple[dict, dict]:
 def read_days(store, parts: list[DaySymbol]) -> dict[DaySymbol, tuple[oos_run.Day, dict]]:
     """Each partition's inputs (feature rows sorted by t, labels, fit) and model record, from
     one read of each input asset."""
-    def by_part(frame: pl.DataFrame) -> dict[DaySymbol, pl.DataFrame]:
-        split = frame.partition_by("partition_day", "symbol", maintain_order=True, include_key=False, as_dict=True)
-        return {DaySymbol(day, symbol): f for (day, symbol), f in split.items()}
-
-    read = {a: store.read_many(a, parts, with_partition_day=True) for a in (FEATURES_ASSET, LABELS_ASSET, MODELS_ASSET)}
-    features = by_part(read[FEATURES_ASSET].sort("symbol", "partition_day", "t", maintain_order=True))
-    labels, records = by_part(read[LABELS_ASSET]), by_part(read[MODELS_ASSET])
+    features, labels, records = (
+        oos_run.by_partition(store.read_many(asset, parts, with_partition_day=True), parts) for asset in (FEATURES_ASSET, LABELS_ASSET, MODELS_ASSET)
+    )
     out = {}
     for part in parts:
         record = records[part].row(0, named=True)
-        fit = oos.Fit(record["model_uri"], record["fit_end"])
-        out[part] = (oos_run.Day(part, features[part], labels[part], fit), record)
+        rows = features[part] if features[part]["t"].is_sorted() else features[part].sort("t")
+        out[part] = (oos_run.Day(part, rows, labels[part], oos.Fit(record["model_uri"], record["fit_end"])), record)
     return out
 
 

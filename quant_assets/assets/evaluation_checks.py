@@ -4,13 +4,17 @@ One gate op runs the four on the run's staged partitions and publishes those tha
 four (``quant_assets.assets.checks``); the others are quarantined with their report.
 """
 
+import io
 import random
+
+import polars as pl
 
 from dagster import AssetCheckExecutionContext, AssetCheckSpec, multi_asset_check
 
 from quant_assets import settings
 from quant_assets.assets.checks import gate_name, open_batch, problems_verdict, publish_verdicts
 from quant_assets.evaluation import oos_verify
+from quant_assets.evaluation.oos_run import by_partition
 from quant_assets.evaluation.oos import OOS_ASSET, closing_positions, previous_day
 from quant_assets.labels.forward import LABELS_ASSET
 from quant_assets.models.record import MODELS_ASSET
@@ -42,38 +46,31 @@ def sampled(parts: list[DaySymbol], n: int) -> list[DaySymbol]:
 )
 def oos_eval_checks(context: AssetCheckExecutionContext, lake: LakeResource):
     batch = open_batch(context, lake, OOS_ASSET)  # the run's staged rows, published inputs
-    store = batch.store
-    parts = sorted(batch.parts, key=lambda p: (p.symbol, p.day))  # each symbol's days in order
+    parts, store = sorted(batch.parts, key=lambda p: (p.symbol, p.day)), batch.store  # each symbol's days in order
     samples = set(sampled(parts, settings.read("QUANT_ASSETS_OOS_SUMMARY_SAMPLES", str(DEFAULT_SAMPLES), settings.positive_int, "partitions per run, e.g. 20")))
-    # One read of each: the run's stored rows and footers, and its published inputs.
-    rows = batch.rows(with_partition_day=True)
-    footers = {part: store.read_file_metadata(OOS_ASSET, part) for part in parts}
-    records = store.read_many(MODELS_ASSET, parts, with_partition_day=True)
-    labels = store.read_many(LABELS_ASSET, parts, with_partition_day=True)
-    problems = {
-        "oos_embargo": oos_verify.embargo_problems(parts, rows, records),
-        "oos_labels_unchanged": oos_verify.label_problems(parts, rows, labels),
-        "oos_carry_in": oos_verify.carry_problems(parts, rows, footers, published_closes(store, parts)),
-    }
-    if samples:
-        stored = rows.partition_by(*oos_verify.PART, as_dict=True, include_key=False)
-        problems["oos_summary_reproduces"] = {
-            part: oos_verify.summary_problems(part, stored.get((part.symbol, part.day), rows.clear().drop(oos_verify.PART)), footers[part])
-            for part in parts if part in samples
-        }
+    # One read of each input asset for the run, and of each staged file (its rows and footer).
+    records = by_partition(store.read_many(MODELS_ASSET, parts, with_partition_day=True), parts)
+    labels = by_partition(store.read_many(LABELS_ASSET, parts, with_partition_day=True), parts)
+    problems = {name: {} for name in CHECKS}
+    closed = {}  # each partition's closing positions, so a run's D-1 is read once
+    for part in parts:
+        rows, footer = read_with_footer(store, OOS_ASSET, part)
+        problems["oos_embargo"][part] = oos_verify.embargo_problems(part, rows, records[part].row(0, named=True))
+        problems["oos_labels_unchanged"][part] = oos_verify.label_problems(part, rows, labels[part])
+        prev = previous_day(part)
+        if prev not in closed and store.exists(OOS_ASSET, prev):
+            closed[prev] = closing_positions(store.read(OOS_ASSET, prev))
+        problems["oos_carry_in"][part] = oos_verify.carry_problems(part, rows, footer, closed.get(prev))
+        closed[part] = closing_positions(rows)
+        if part in samples:
+            problems["oos_summary_reproduces"][part] = oos_verify.summary_problems(part, rows, footer)
     whats = {"oos_embargo": "fit end + embargo <= day", "oos_labels_unchanged": "labels unchanged", "oos_summary_reproduces": "summary recomputed",
              "oos_carry_in": "opens with the previous day's close"}  # fmt: skip
-    verdicts = {name: problems_verdict(problems.get(name, {}), what, len(parts)) for name, what in whats.items()}
+    verdicts = {name: problems_verdict(problems[name], what, len(parts)) for name, what in whats.items()}
     yield from publish_verdicts(batch, verdicts, set(verdicts))
 
 
-def published_closes(store, parts: list[DaySymbol]) -> dict[DaySymbol, dict | None]:
-    """For each partition whose D-1 is not in the run: D-1's published closing positions, or
-    None where it is not published."""
-    run = set(parts)
-    out = {}
-    for part in parts:
-        prev = previous_day(part)
-        if prev not in run:
-            out[part] = closing_positions(store.read(OOS_ASSET, prev)) if store.exists(OOS_ASSET, prev) else None
-    return out
+def read_with_footer(store, asset: str, part: DaySymbol) -> tuple[pl.DataFrame, dict[str, str]]:
+    """A partition's rows and its file's footer metadata, from one read of the file."""
+    data = store.read_bytes(asset, part)
+    return pl.read_parquet(data), pl.read_parquet_metadata(io.BytesIO(data))

@@ -28,7 +28,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 from quant_assets.evaluation.strategy import TRADE_EPS
 from quant_assets.timegrid import BAR
@@ -47,47 +46,71 @@ def _known_pairs(p: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def rank_ic(prediction: pl.Series, label: pl.Series) -> float:
-    return _rank_ic(*_both_known(prediction, label))
-
-
-def _rank_ic(p: np.ndarray, y: np.ndarray) -> float:
-    """Spearman's rho of known pairs: Pearson of their average ranks, exactly as
-    ``scipy.stats.spearmanr`` computes its statistic (the same ranks through the same
-    ``np.corrcoef``), without its p-value and checks, a tenth of its cost."""
-    # Spearman is undefined on fewer than 3 pairs or a constant side.
-    if p.size < 3 or np.ptp(p) == 0 or np.ptp(y) == 0:
-        return math.nan
-    ranked = np.empty((2, p.size))
-    ranked[0], ranked[1] = _average_ranks(p), _average_ranks(y)
-    return float(np.corrcoef(ranked)[1, 0])
-
-
-def _ordinal_ranks(x: np.ndarray) -> np.ndarray:
-    """0-based rank of each value, ties in order of appearance (``rankdata(x, "ordinal") - 1``)."""
-    rank = np.empty(x.size, dtype=np.int64)
-    rank[np.argsort(x, kind="stable")] = np.arange(x.size)
-    return rank
-
-
-def _average_ranks(x: np.ndarray) -> np.ndarray:
-    """1-based ranks, ties sharing their mean rank (``scipy.stats.rankdata``'s default and
-    its arithmetic; its array-API checks cost ten times the ranking on a day's series)."""
-    order = np.argsort(x, kind="stable")
-    ordered = x[order]
-    new = np.concatenate([[True], ordered[1:] != ordered[:-1]])
-    dense = np.empty(x.size, dtype=np.int64)
-    dense[order] = np.cumsum(new)
-    ends = np.concatenate([np.flatnonzero(new), [x.size]])
-    return 0.5 * (ends[dense] + ends[dense - 1] + 1)
+    return float(_rank_ics(*_one_group(*_both_known(prediction, label)))[0])
 
 
 def hit_rate(prediction: pl.Series, label: pl.Series) -> float:
-    return _hit_rate(*_both_known(prediction, label))
+    return float(_hit_rates(*_one_group(*_both_known(prediction, label)))[0])
 
 
-def _hit_rate(p: np.ndarray, y: np.ndarray) -> float:
+def _one_group(p: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    return p, y, np.zeros(p.size, dtype=np.int64), 1
+
+
+def _rank_ics(p: np.ndarray, y: np.ndarray, group: np.ndarray, groups: int) -> np.ndarray:
+    """Spearman's rho of each group's known pairs (``group[i]``: pair i's group): Pearson of
+    their average ranks in ``np.corrcoef``'s arithmetic, which is how ``scipy.stats.spearmanr``
+    computes it. Centred average ranks are multiples of 1/2, so their sums of products are
+    exact in any order (below ~10^5 pairs a group): the same bits as spearmanr, every
+    group at once."""
+    n = np.bincount(group, minlength=groups)
+    centre = ((n + 1) / 2)[group]  # the mean of average ranks, exactly
+    dp, dy = _average_ranks(p, group, n) - centre, _average_ranks(y, group, n) - centre
+    spp, syy = np.bincount(group, dp * dp, groups), np.bincount(group, dy * dy, groups)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = 1.0 / (n - 1)  # np.cov: c *= 1 / (n - ddof)
+        sd_p, sd_y = np.sqrt(spp * scale), np.sqrt(syy * scale)
+        rho = np.clip(np.bincount(group, dp * dy, groups) * scale / sd_y / sd_p, -1.0, 1.0)
+    # Spearman is undefined on fewer than 3 pairs or a constant side (all ranks equal).
+    return np.where((n < 3) | (spp == 0) | (syy == 0), math.nan, rho)
+
+
+def _hit_rates(p: np.ndarray, y: np.ndarray, group: np.ndarray, groups: int) -> np.ndarray:
     called = (p != 0) & (y != 0)
-    return float(np.mean(np.sign(p[called]) == np.sign(y[called]))) if called.any() else math.nan
+    calls = np.bincount(group, called, groups)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(calls > 0, np.bincount(group, called & (np.sign(p) == np.sign(y)), groups) / calls, math.nan)
+
+
+def _sorted_in_groups(x: np.ndarray, group: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The order that sorts ``x`` within each group (ties in order of appearance), and each
+    sorted element's 0-based position within its group."""
+    order = np.lexsort((x, group))
+    starts = np.concatenate([[0], np.cumsum(n)[:-1]])
+    return order, np.arange(x.size) - starts[group[order]]
+
+
+def _ordinal_ranks(x: np.ndarray, group: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """0-based rank of each value within its group, ties in order of appearance
+    (``rankdata(x, "ordinal") - 1`` per group)."""
+    order, position = _sorted_in_groups(x, group, n)
+    rank = np.empty(x.size, dtype=np.int64)
+    rank[order] = position
+    return rank
+
+
+def _average_ranks(x: np.ndarray, group: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """1-based ranks within each group, ties sharing their mean rank (``scipy.stats.rankdata``'s
+    default, and its arithmetic: 0.5 * (first + last), exact)."""
+    order, position = _sorted_in_groups(x, group, n)
+    ordered, in_group = x[order], group[order]
+    new = np.ones(x.size, dtype=bool)  # a tie starts here (in sorted order)
+    new[1:] = (ordered[1:] != ordered[:-1]) | (in_group[1:] != in_group[:-1])
+    starts = np.flatnonzero(new)
+    ends = np.append(starts[1:], x.size) - 1
+    rank = np.empty(x.size)
+    rank[order] = (0.5 * (position[starts] + position[ends] + 2))[np.cumsum(new) - 1]
+    return rank
 
 
 def decision_day() -> pl.Expr:
@@ -118,9 +141,17 @@ def annualised_sharpe(daily: np.ndarray) -> float:
 
 def max_drawdown(pnl: np.ndarray) -> float:
     """Largest fractional fall of exp(cumsum(pnl)) from its running peak (start at 1)."""
-    log_equity = np.concatenate([[0.0], np.cumsum(np.nan_to_num(np.asarray(pnl, dtype=float)))])
-    fall = np.maximum.accumulate(log_equity) - log_equity
-    return float(1.0 - math.exp(-fall.max()))
+    return _max_drawdown(np.nan_to_num(np.asarray(pnl, dtype=float)))
+
+
+def _max_drawdown(pnl: np.ndarray) -> float:
+    """``max_drawdown`` of PnL without NaN: the peak of the log equity 0, c1, c2, ... at c_i
+    is max(0, c1..c_i), and the fall from the start is 0."""
+    if pnl.size == 0:
+        return 0.0
+    log_equity = np.cumsum(pnl)
+    fall = np.maximum(np.maximum.accumulate(log_equity), 0.0) - log_equity
+    return float(1.0 - math.exp(-max(fall.max(), 0.0)))
 
 
 CALIBRATION_SCHEMA = {"bucket": pl.Int64, "rows": pl.UInt32, "predicted": pl.Float64, "realised": pl.Float64}
@@ -129,98 +160,107 @@ CALIBRATION_SCHEMA = {"bucket": pl.Int64, "rows": pl.UInt32, "predicted": pl.Flo
 def calibration(prediction: pl.Series, label: pl.Series, buckets: int = CALIBRATION_BUCKETS) -> pl.DataFrame:
     """Per prediction-quantile bucket: rows, mean predicted, mean realised (rank buckets,
     so ties and few distinct predictions never make an empty or duplicate edge)."""
-    return pl.DataFrame(_calibrations([_both_known(prediction, label)], buckets)[0], schema=CALIBRATION_SCHEMA)
+    return pl.DataFrame(_calibrations(*_one_group(*_both_known(prediction, label)), buckets)[0], schema=CALIBRATION_SCHEMA)
 
 
-def _calibrations(pairs: Sequence[tuple[np.ndarray, np.ndarray]], buckets: int = CALIBRATION_BUCKETS) -> list[list[dict]]:
-    """``calibration``'s rows for each (known predictions, labels) pair, in one pass. The
-    means add each bucket's values in time order (``np.bincount``), so they are the same
-    bits whatever the thread count (a polars group-by's are not)."""
-    keys, ps, ys = [], [], []
-    for i, (p, y) in enumerate(pairs):
-        if p.size:
-            keys.append(i * buckets + _ordinal_ranks(p) * buckets // p.size)
-            ps.append(p)
-            ys.append(y)
-    out = [[] for _ in pairs]
-    if not keys:
-        return out
-    key = np.concatenate(keys)
-    size = len(pairs) * buckets
+def _calibrations(p: np.ndarray, y: np.ndarray, group: np.ndarray, groups: int, buckets: int = CALIBRATION_BUCKETS) -> list[list[dict]]:
+    """``calibration``'s rows for each group of known pairs. The means add each bucket's
+    values in time order (``np.bincount``), so they are the same bits whatever the thread
+    count (a polars group-by's are not)."""
+    n = np.bincount(group, minlength=groups)
+    key = group * buckets + _ordinal_ranks(p, group, n) * buckets // np.maximum(n, 1)[group]
+    size = groups * buckets
     rows = np.bincount(key, minlength=size)
-    predicted = np.bincount(key, weights=np.concatenate(ps), minlength=size)
-    realised = np.bincount(key, weights=np.concatenate(ys), minlength=size)
+    predicted = np.bincount(key, weights=p, minlength=size)
+    realised = np.bincount(key, weights=y, minlength=size)
+    out: list[list[dict]] = [[] for _ in range(groups)]
     for k in np.flatnonzero(rows).tolist():
-        n = int(rows[k])
-        out[k // buckets].append({"bucket": k % buckets, "rows": n, "predicted": float(predicted[k] / n), "realised": float(realised[k] / n)})
+        count = int(rows[k])
+        out[k // buckets].append({"bucket": k % buckets, "rows": count, "predicted": float(predicted[k] / count),
+                                  "realised": float(realised[k] / count)})  # fmt: skip
     return out
 
 
 def series_figures(evaluated: pl.DataFrame) -> dict:
     """Every figure of one evaluated series, time-ordered (see the module docstring)."""
-    frame = evaluated.sort("t", maintain_order=True)
-    return _Series(frame).figures(0, frame.height)
+    return _figures(evaluated.sort("t", maintain_order=True), np.array([0, evaluated.height]), calibrated=False)[0]
 
 
 def summarise(evaluated: pl.DataFrame, by: Sequence[str] = ("family", "horizon")) -> dict[tuple, dict]:
-    """Figures and calibration per group (default per (family, horizon)), in the groups'
-    order; each group is one evaluated series, e.g. one model family's reference strategy
-    on one horizon. The frame is sorted and converted once; every group's figures come
-    from its slice (a day's 33 series in a few ms, where a frame per series cost ~100)."""
+    """Figures and calibration per group (default per (family, horizon)); each group is one
+    evaluated series, e.g. one model family's reference strategy on one horizon. All groups
+    at once: the frame is ordered by group and ``t`` once, and each figure computed for every
+    group together where that gives the same bits as one series alone."""
     keys = list(by)
-    frame = evaluated.sort([*keys, "t"], maintain_order=True)
-    if frame.is_empty():
+    if evaluated.is_empty():
         return {}
-    ids = frame.select(pl.struct(keys).rle_id()).to_series().to_numpy()
-    bounds = [0, *(np.flatnonzero(np.diff(ids)) + 1).tolist(), frame.height]
-    spans = list(zip(bounds[:-1], bounds[1:]))
-    series = _Series(frame)
-    names = frame.select(keys)[bounds[:-1]].rows()
-    out = {name: series.figures(lo, hi) for name, (lo, hi) in zip(names, spans)}
-    if series.p is not None:
-        tables = _calibrations([_known_pairs(series.p[lo:hi], series.y[lo:hi]) for lo, hi in spans])
-        for figures, table in zip(out.values(), tables):
-            figures["calibration"] = table
-    return out
+    frame, starts = _grouped(evaluated, keys)
+    names = frame.select(keys)[starts.tolist()].rows()
+    return dict(zip(names, _figures(frame, np.append(starts, frame.height), calibrated="prediction" in frame.columns)))
 
 
-class _Series:
-    """The columns the figures read, converted once for a frame sorted by series and ``t``;
-    ``figures(lo, hi)`` are those of the series in rows ``lo:hi``, computed as each figure's
-    definition says, on the same values in the same order as on that series alone."""
+def _grouped(frame: pl.DataFrame, keys: list[str]) -> tuple[pl.DataFrame, np.ndarray]:
+    """``frame`` with each group's rows together and in time order, and each group's first
+    row: as it comes when it is so already (``oos.evaluate_day``'s rows are), else sorted by
+    the keys and ``t`` (stably: the same either way)."""
+    runs = frame.select(run=pl.struct(keys).rle_id(), t=pl.col("t").dt.epoch("us"))
+    run, t = runs["run"].to_numpy(), runs["t"].to_numpy()
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(run)) + 1])
+    if not ((run[1:] == run[:-1]) & (t[1:] < t[:-1])).any() and not frame.select(keys)[starts.tolist()].is_duplicated().any():
+        return frame, starts
+    frame = frame.sort([*keys, "t"], maintain_order=True)
+    run = frame.select(pl.struct(keys).rle_id()).to_series().to_numpy()
+    return frame, np.concatenate([[0], np.flatnonzero(np.diff(run)) + 1])
 
-    def __init__(self, frame: pl.DataFrame):
-        self.frame = frame
-        evaluable = frame["evaluable"].fill_null(False)
-        self.evaluable = evaluable.to_numpy()
-        self.first_decision = np.concatenate([[0], np.cumsum(self.evaluable)])  # decisions before row i
-        self.decision_pnl = frame["pnl"].filter(evaluable)  # polars sums, as a series' own
-        self.decision_pnl_np = self.decision_pnl.to_numpy()
-        self.trade_size = frame["trade_size"]
-        self.trade_size_np = self.trade_size.to_numpy()
-        self.position = frame["position"].to_numpy()
-        self.exit_cost = frame["exit_cost"].to_numpy() if "exit_cost" in frame.columns else None
-        self.day = frame.select(decision_day()).to_series().to_physical().to_numpy()
-        with_prediction = "prediction" in frame.columns
-        self.p = frame["prediction"].cast(pl.Float64).to_numpy() if with_prediction else None
-        self.y = frame["label"].cast(pl.Float64).to_numpy() if with_prediction else None
 
-    def figures(self, lo: int, hi: int) -> dict:
-        d0, d1 = self.first_decision[lo], self.first_decision[hi]
-        decisions = self.decision_pnl_np[d0:d1]
-        days = int(np.count_nonzero(np.diff(self.day[lo:hi]))) + 1 if hi > lo else 0
-        pairs = _known_pairs(self.p[lo:hi], self.y[lo:hi]) if self.p is not None else None
-        return {
-            "rows": hi - lo,
-            "decisions": int(d1 - d0),
-            "rank_ic": _rank_ic(*pairs) if pairs else math.nan,
-            "hit_rate": _hit_rate(*pairs) if pairs else math.nan,
-            "pnl": float(self.decision_pnl.slice(d0, d1 - d0).sum()),
-            "turnover": float(self.trade_size.slice(lo, hi - lo).sum()) / days if days else math.nan,
-            "trades": int((self.trade_size_np[lo:hi] > TRADE_EPS).sum()),
-            "final_position": float(self.position[hi - 1]) if hi > lo else math.nan,
-            "exit_cost": float(self.exit_cost[hi - 1]) if hi > lo and self.exit_cost is not None else math.nan,
-            "max_drawdown": max_drawdown(decisions),
+def _figures(frame: pl.DataFrame, bounds: np.ndarray, calibrated: bool) -> list[dict]:
+    """The figures of each series of ``frame`` (series i in rows ``bounds[i]:bounds[i + 1]``,
+    in time order), as ``series_figures`` defines them. Counts, rank IC, hit rate and
+    calibration for all series at once; the sums through polars on each series' slice, as
+    that series alone would sum them."""
+    lo, hi = bounds[:-1], bounds[1:]
+    groups = lo.size
+    group = np.repeat(np.arange(groups), hi - lo)
+    evaluable = frame["evaluable"].fill_null(False)
+    ev = evaluable.to_numpy()
+    first_decision = np.concatenate([[0], np.cumsum(ev)])  # decisions before row i
+    decision_pnl = frame["pnl"].filter(evaluable)
+    decision_pnl_np = np.nan_to_num(decision_pnl.to_numpy().astype(float))
+    trade_size = frame["trade_size"]
+    trades = np.bincount(group, trade_size.to_numpy() > TRADE_EPS, groups)
+    position = frame["position"].to_numpy()
+    exit_cost = frame["exit_cost"].to_numpy() if "exit_cost" in frame.columns else None
+    day = frame.select(decision_day()).to_series().to_physical().to_numpy()
+    new_day = np.ones(day.size, dtype=bool)
+    new_day[1:] = day[1:] != day[:-1]
+    new_day[lo[lo < day.size]] = True
+    days = np.bincount(group, new_day, groups).astype(int)
+    rank_ics = hit_rates = np.full(groups, math.nan)
+    if "prediction" in frame.columns:
+        p, y = frame["prediction"].cast(pl.Float64).to_numpy(), frame["label"].cast(pl.Float64).to_numpy()
+        known = np.isfinite(p) & np.isfinite(y)
+        p, y, known_group = p[known], y[known], group[known]
+        rank_ics, hit_rates = _rank_ics(p, y, known_group, groups), _hit_rates(p, y, known_group, groups)
+        tables = _calibrations(p, y, known_group, groups) if calibrated else None
+    out = []
+    for i in range(groups):
+        a, b = int(lo[i]), int(hi[i])
+        d0, d1 = int(first_decision[a]), int(first_decision[b])
+        figures = {
+            "rows": b - a,
+            "decisions": d1 - d0,
+            "rank_ic": float(rank_ics[i]),
+            "hit_rate": float(hit_rates[i]),
+            "pnl": float(decision_pnl.slice(d0, d1 - d0).sum()),
+            "turnover": float(trade_size.slice(a, b - a).sum()) / int(days[i]) if days[i] else math.nan,
+            "trades": int(trades[i]),
+            "final_position": float(position[b - 1]) if b > a else math.nan,
+            "exit_cost": float(exit_cost[b - 1]) if b > a and exit_cost is not None else math.nan,
+            "max_drawdown": _max_drawdown(decision_pnl_np[d0:d1]),
             # a series of one day has no daily Sharpe (``annualised_sharpe`` of one number)
-            "daily_sharpe": annualised_sharpe(daily_pnl(self.frame.slice(lo, hi - lo))["pnl"].to_numpy()) if days > 1 else math.nan,
+            "daily_sharpe": annualised_sharpe(daily_pnl(frame.slice(a, b - a))["pnl"].to_numpy()) if days[i] > 1 else math.nan,
         }
+        if calibrated:
+            figures["calibration"] = tables[i]
+        out.append(figures)
+    return out

@@ -166,12 +166,9 @@ def split_days(rows: pl.DataFrame) -> dict[date, pl.DataFrame]:
 
 
 def closing_positions_by_day(rows: pl.DataFrame) -> dict[date, dict[tuple[str, str], float]]:
-    """``closing_positions`` of each decision day of a span's rows, in one pass."""
-    last = (
-        rows.sort("t", maintain_order=True)
-        .group_by(metrics.decision_day().alias(_DAY), "family", "horizon", maintain_order=True)
-        .agg(pl.col("position").last())
-    )
+    """``closing_positions`` of each decision day of a span's rows as ``evaluate_day`` gives
+    them (each series in time order), in one pass."""
+    last = rows.group_by(metrics.decision_day().alias(_DAY), "family", "horizon", maintain_order=True).agg(pl.col("position").last())
     out: dict[date, dict[tuple[str, str], float]] = {}
     for day, f, h, p in last.iter_rows():
         out.setdefault(day, {})[f, h] = p
@@ -180,7 +177,7 @@ def closing_positions_by_day(rows: pl.DataFrame) -> dict[date, dict[tuple[str, s
 
 def closing_positions(rows: pl.DataFrame) -> dict[tuple[str, str], float]:
     """(family, horizon) -> the position held at the series' last row: what the next day carries in."""
-    last = rows.sort("t").group_by("family", "horizon", maintain_order=True).agg(pl.col("position").last())
+    last = rows.group_by("family", "horizon", maintain_order=True).agg(pl.col("position").sort_by("t").last())
     return {(f, h): p for f, h, p in last.iter_rows()}
 
 
@@ -230,12 +227,12 @@ def summary(rows: pl.DataFrame) -> dict[str, dict]:
 
 
 def json_safe(value):
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
     if isinstance(value, dict):
         return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, list):
         return [json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
     return value
 
 

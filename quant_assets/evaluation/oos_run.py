@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from quant_assets.evaluation import oos, portfolio
-from quant_assets.partitions import DaySymbol
+from quant_assets.partitions import DaySymbol, split_by_partition
 
 # family -> [rows, horizons] predicted on the given feature rows by the given fit (and any
 # family predicted beside the fit's own, e.g. a pooled model's)
@@ -44,6 +44,22 @@ class Evaluated:
     part: DaySymbol
     rows: pl.DataFrame
     carried: dict
+
+
+def by_partition(frame: pl.DataFrame, parts: list[DaySymbol]) -> dict[DaySymbol, pl.DataFrame]:
+    """A run's rows of one asset (``ParquetLake.read_many`` with ``partition_day``) per
+    partition: slices of the frame where each partition's rows are together (as they come,
+    a file after the other), else cut by a group-by."""
+    keys = frame.select("partition_day", "symbol")
+    runs = keys.select(pl.struct("partition_day", "symbol").rle_id()).to_series().to_numpy()
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(runs)) + 1]) if frame.height else np.array([], dtype=np.int64)
+    names = [DaySymbol(day, symbol) for day, symbol in keys[starts.tolist()].rows()]
+    if len(set(names)) < len(names):  # a partition's rows apart: cut them out
+        cut = split_by_partition(frame, parts, "partition_day", frame.clear().drop("symbol"))
+        return {part: f.drop("partition_day") for part, f in cut}
+    body = frame.drop("partition_day", "symbol")
+    found = {part: body.slice(a, b - a) for part, a, b in zip(names, starts.tolist(), [*starts[1:].tolist(), frame.height])}
+    return {part: found.get(part, body.clear()) for part in parts}
 
 
 def consecutive(parts: list[DaySymbol]) -> list[list[DaySymbol]]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import timedelta
 
 import polars as pl
 
@@ -24,61 +23,42 @@ from quant_assets.partitions import DaySymbol
 from quant_assets.timegrid import BAR
 
 RTOL, ATOL = 1e-9, 1e-12
-PART = ["symbol", "partition_day"]  # a run's frames carry their partition in these columns (``read_many``)
 
 
-def embargo_problems(parts: list[DaySymbol], rows: pl.DataFrame, records: pl.DataFrame) -> dict[DaySymbol, list[str]]:
-    """Per partition of the run: every prediction row's fit ends an embargo before its row's
-    day starts, and is the fit the model partition (D, S) names. ``rows``: the run's stored
-    rows, ``records``: its model partitions' records, both with ``PART``."""
+def embargo_problems(part: DaySymbol, rows: pl.DataFrame, record: dict) -> list[str]:
+    """Every prediction row's fit ends an embargo before its row's day starts, and is the
+    fit the model partition (D, S) names."""
     gap = embargo()
-    problems: dict[DaySymbol, list[str]] = {part: [] for part in parts}
-    records = records.unique(PART, keep="first", maintain_order=True)
-    for record in records.iter_rows(named=True):
-        part = _part(record)
-        if part in problems and record["fit_end"] + gap > part.start:
-            problems[part].append(f"{part}: model partition fit ends {record['fit_end']}; + embargo {gap} is after the day starts {part.start}")
-    served = records.select(*PART, _model_uri="model_uri", _fit_end="fit_end")
+    problems = []
+    if record["fit_end"] + gap > part.start:
+        problems.append(f"{part}: model partition fit ends {record['fit_end']}; + embargo {gap} is after the day starts {part.start}")
     predicted = rows.filter(pl.col("prediction").is_not_null() | pl.col("model_uri").is_not_null())
-    predicted = predicted.join(served, on=PART, how="left", maintain_order="left")
     row_day_start = (pl.col("t") - BAR).dt.truncate("1d")  # the day of the bar closing at t
     late = predicted.filter(pl.col("fit_end").is_null() | (pl.col("fit_end") + gap > row_day_start))
-    other = predicted.filter((pl.col("model_uri") != pl.col("_model_uri")) | (pl.col("fit_end") != pl.col("_fit_end")))
-    for part, n, first in _first_per_part(late):
-        problems[part].append(f"{part}: {n} prediction rows from a fit ending less than {gap} before their day (first: {first['family']} {first['horizon']} t={first['t']}, fit_end {first['fit_end']})")
-    for part, n, first in _first_per_part(other):
-        problems[part].append(f"{part}: {n} prediction rows name a fit other than the model partition's ({first['_model_uri']}, fit_end {first['_fit_end']})")
+    if late.height:
+        first = late.row(0, named=True)
+        problems.append(f"{part}: {late.height} prediction rows from a fit ending less than {gap} before their day (first: {first['family']} {first['horizon']} t={first['t']}, fit_end {first['fit_end']})")
+    other = predicted.filter((pl.col("model_uri") != record["model_uri"]) | (pl.col("fit_end") != record["fit_end"]))
+    if other.height:
+        problems.append(f"{part}: {other.height} prediction rows name a fit other than the model partition's ({record['model_uri']}, fit_end {record['fit_end']})")
     return problems
 
 
-def label_problems(parts: list[DaySymbol], rows: pl.DataFrame, labels: pl.DataFrame) -> dict[DaySymbol, list[str]]:
-    """Per partition of the run: stored ``label``/``label_net`` equal the labels asset's
-    ``fwd_ret_<h>``/``fwd_ret_net_<h>`` at the same ``t`` of the same partition, bit for bit
-    (both null counts as equal). ``rows``, ``labels``: the run's, with ``PART``."""
+def label_problems(part: DaySymbol, rows: pl.DataFrame, labels: pl.DataFrame) -> list[str]:
+    """Stored ``label``/``label_net`` equal the labels asset's ``fwd_ret_<h>``/``fwd_ret_net_<h>``
+    at the same ``t``, bit for bit (both null counts as equal)."""
     truth = pl.concat(
-        [labels.select(*PART, "t", horizon=pl.lit(h), _label=pl.col(gross_column(h)), _net=pl.col(net_column(h))) for h in HORIZON_NAMES]
+        [labels.select("t", horizon=pl.lit(h), _label=pl.col(gross_column(h)), _net=pl.col(net_column(h))) for h in HORIZON_NAMES]
     )
-    joined = rows.join(truth, on=[*PART, "t", "horizon"], how="left", maintain_order="left")
+    joined = rows.join(truth, on=["t", "horizon"], how="left")
     differs = joined.filter(~pl.col("label").eq_missing(pl.col("_label")) | ~pl.col("label_net").eq_missing(pl.col("_net")))
-    problems: dict[DaySymbol, list[str]] = {part: [] for part in parts}
-    for part, n, first in _first_per_part(differs):
-        problems[part].append(
-            f"{part}: {n} rows' labels differ from the labels asset (first: {first['family']} {first['horizon']} "
-            f"t={first['t']}: stored {first['label']} / net {first['label_net']}, labels asset {first['_label']} / net {first['_net']})"
-        )
-    return problems
-
-
-def _part(row: dict) -> DaySymbol:
-    return DaySymbol(row["partition_day"], row["symbol"])
-
-
-def _first_per_part(offending: pl.DataFrame) -> list[tuple[DaySymbol, int, dict]]:
-    """(partition, offending rows, its first offending row) for each partition with any."""
-    if offending.is_empty():
+    if differs.is_empty():
         return []
-    grouped = offending.group_by(PART, maintain_order=True).agg(pl.len().alias("_n"), pl.all().exclude(PART).first())
-    return [(_part(r), r["_n"], r) for r in grouped.iter_rows(named=True)]
+    first = differs.row(0, named=True)
+    return [
+        f"{part}: {differs.height} rows' labels differ from the labels asset (first: {first['family']} {first['horizon']} "
+        f"t={first['t']}: stored {first['label']} / net {first['label_net']}, labels asset {first['_label']} / net {first['_net']})"
+    ]
 
 
 def summary_problems(part: DaySymbol, rows: pl.DataFrame, file_metadata: dict[str, str]) -> list[str]:
@@ -93,55 +73,34 @@ def summary_problems(part: DaySymbol, rows: pl.DataFrame, file_metadata: dict[st
     return [f"{part}: stored summary differs from the rows' in {len(diffs)} figures (first: {diffs[0]})"]
 
 
-def carry_problems(parts: list[DaySymbol], rows: pl.DataFrame, footers: dict[DaySymbol, dict[str, str]],
-                   closed_before: dict[DaySymbol, dict | None]) -> dict[DaySymbol, list[str]]:  # fmt: skip
-    """Per partition of the run: the footer's opening positions are those D-1's stored rows
-    closed with (D-1 of the run, or ``closed_before[part]`` for a partition whose D-1 is not
-    in the run: ``closing_positions`` of its published rows, None when it is not published,
-    so the day must open flat), and each series' first trade is its change from them.
-    ``rows``: the run's stored rows with ``PART``; ``footers``: each partition's file metadata."""
-    ends = rows.sort("t", maintain_order=True).group_by(*PART, "family", "horizon", maintain_order=True)
-    closes: dict[DaySymbol, dict] = {}
-    for r in ends.agg(pl.col("position").last()).iter_rows(named=True):
-        closes.setdefault(_part(r), {})[r["family"], r["horizon"]] = r["position"]
-    problems: dict[DaySymbol, list[str]] = {}
-    opened = []  # (symbol, partition_day, family, horizon, position opened with) from the footers
-    for part in parts:
-        if CARRY_KEY not in footers[part]:
-            problems[part] = [f"{part}: the partition file has no {CARRY_KEY} footer"]
-            continue
-        record = json.loads(footers[part][CARRY_KEY])
-        carried = carry_from_record(record)
-        prev = DaySymbol(part.day - timedelta(days=1), part.symbol)
-        closed = closes.get(prev, {}) if prev in footers else closed_before.get(part)
-        problems[part] = _opening_problems(part, record, carried, closed)
-        opened += [(part.symbol, part.day, f, h, p) for (f, h), p in carried.items()]
-    first = ends.first()
-    opened_frame = pl.DataFrame(opened, schema={"symbol": pl.String, "partition_day": pl.Date, "family": pl.String, "horizon": pl.String,
-                                                "opened": pl.Float64}, orient="row")  # fmt: skip
-    first = first.join(opened_frame, on=[*PART, "family", "horizon"], how="left", maintain_order="left").with_columns(pl.col("opened").fill_null(0.0))
-    jumped = first.filter(((pl.col("position") - pl.col("opened")).abs() - pl.col("trade_size")).abs() > ATOL)
-    for part, n, r in _first_per_part(jumped):
-        if CARRY_KEY in footers.get(part, {}):
-            problems[part].append(f"{part}: {n} series' first trade is not their change from the opening position "
-                                  f"(first: {r['family']}/{r['horizon']} t={r['t']}: position {r['position']}, traded {r['trade_size']})")  # fmt: skip
-    return problems
-
-
-def _opening_problems(part: DaySymbol, record: dict, carried: dict, closed: dict | None) -> list[str]:
-    """The footer's opening positions against the previous day's close (None: not published)."""
+def carry_problems(part: DaySymbol, rows: pl.DataFrame, file_metadata: dict[str, str], closed: dict | None) -> list[str]:
+    """The footer's opening positions are ``closed`` (``closing_positions`` of D-1's stored
+    rows; None: D-1 is not published, so the day must open flat), and each series' first
+    trade is its change from them."""
+    if CARRY_KEY not in file_metadata:
+        return [f"{part}: the partition file has no {CARRY_KEY} footer"]
+    record = json.loads(file_metadata[CARRY_KEY])
+    carried = carry_from_record(record)
+    problems = []
     if closed is None:
         if record["from"] is not None or carried:
-            return [f"{part}: opens with positions carried from {record['from']}, but no previous day is published"]
-        return []
-    if record["from"] is None:
-        return [f"{part}: opens flat, but the previous day's book closed with positions ({len(closed)} series)"]
-    differ = sorted(k for k in closed if not math.isclose(carried.get(k, 0.0), closed[k], abs_tol=ATOL))
-    if differ:
-        f, h = differ[0]
-        return [f"{part}: {len(differ)} series open with a position other than the previous day's close "
-                f"(first: {f}/{h}: opened {carried.get((f, h), 0.0)}, closed {closed[f, h]})"]  # fmt: skip
-    return []
+            problems.append(f"{part}: opens with positions carried from {record['from']}, but no previous day is published")
+    else:
+        differ = sorted(k for k in set(closed) | set(carried) if k in closed and not math.isclose(carried.get(k, 0.0), closed[k], abs_tol=ATOL))
+        if record["from"] is None:
+            problems.append(f"{part}: opens flat, but the previous day's book closed with positions ({len(closed)} series)")
+        elif differ:
+            f, h = differ[0]
+            problems.append(f"{part}: {len(differ)} series open with a position other than the previous day's close "
+                            f"(first: {f}/{h}: opened {carried.get((f, h), 0.0)}, closed {closed[f, h]})")  # fmt: skip
+    first = rows.group_by("family", "horizon", maintain_order=True).agg(pl.all().sort_by("t").first())
+    opened = pl.Series("opened", [carried.get((f, h), 0.0) for f, h in first.select("family", "horizon").iter_rows()], dtype=pl.Float64)
+    jumped = first.with_columns(opened).filter(((pl.col("position") - pl.col("opened")).abs() - pl.col("trade_size")).abs() > ATOL)
+    if jumped.height:
+        r = jumped.row(0, named=True)
+        problems.append(f"{part}: {jumped.height} series' first trade is not their change from the opening position "
+                        f"(first: {r['family']}/{r['horizon']} t={r['t']}: position {r['position']}, traded {r['trade_size']})")  # fmt: skip
+    return problems
 
 
 def _differences(stored, again, path: str):
