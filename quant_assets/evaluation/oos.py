@@ -38,7 +38,6 @@ from quant_assets.timegrid import TS_DTYPE
 OOS_ASSET = "oos_eval"
 SUMMARY_KEY = "oos_summary"  # parquet footer key of the partition's summary JSON
 CARRY_KEY = "oos_carry"  # parquet footer key of where the day's opening positions came from
-_DAY = "_decision_day"
 
 
 @dataclass(frozen=True)
@@ -130,7 +129,7 @@ def evaluate_day(
     ``features`` may hold several consecutive days of the symbol (``fit`` then maps each
     decision day, ``metrics.decision_day``, to its fit): one book, so the rows are each
     day's as evaluated alone with the day before's ``closing_positions`` carried in, in the
-    same order per day (``split_days`` gives them back), at the cost of one day."""
+    same order per day (``split_days`` cuts them back), at the cost of one day."""
     inputs = day_inputs(features, labels)
     carry = carry or {}
     rules = rules or portfolio.Rules.from_env()
@@ -155,24 +154,32 @@ def evaluate_day(
     return pl.concat(frames, how="vertical") if frames else pl.DataFrame(schema=ROW_SCHEMA)
 
 
-def split_days(rows: pl.DataFrame) -> dict[date, pl.DataFrame]:
-    """A span's rows (``evaluate_day`` over consecutive days) per decision day, each in the
-    order a day evaluated alone has them."""
+@dataclass(frozen=True)
+class DayRows:
+    """One decision day's rows of a span, and the positions its series close the day with."""
+
+    rows: pl.DataFrame
+    closing: dict[tuple[str, str], float]
+
+
+def split_days(rows: pl.DataFrame) -> dict[date, DayRows]:
+    """A span's rows as ``evaluate_day`` gives them (series after series, each in time order)
+    per decision day: each day's rows in their order in the span, which is a day evaluated
+    alone's, and each series' position at its last row of the day (``closing_positions``).
+    Cut by index: a series' rows of one day are one run of the span's rows."""
     if rows.is_empty():
         return {}
-    day = rows.select(metrics.decision_day()).to_series().alias(_DAY)
-    split = rows.with_columns(day).partition_by(_DAY, maintain_order=True, include_key=False, as_dict=True)
-    return {key[0]: frame for key, frame in split.items()}
-
-
-def closing_positions_by_day(rows: pl.DataFrame) -> dict[date, dict[tuple[str, str], float]]:
-    """``closing_positions`` of each decision day of a span's rows as ``evaluate_day`` gives
-    them (each series in time order), in one pass."""
-    last = rows.group_by(metrics.decision_day().alias(_DAY), "family", "horizon", maintain_order=True).agg(pl.col("position").last())
-    out: dict[date, dict[tuple[str, str], float]] = {}
-    for day, f, h, p in last.iter_rows():
-        out.setdefault(day, {})[f, h] = p
-    return out
+    keys = rows.select("family", "horizon", day=metrics.decision_day())
+    run = keys.select(pl.struct(pl.all()).rle_id()).to_series().to_numpy()
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(run)) + 1])
+    ends = np.append(starts[1:], rows.height)
+    position = rows["position"].to_numpy()
+    slices: dict[date, list[pl.DataFrame]] = {}
+    closing: dict[date, dict[tuple[str, str], float]] = {}
+    for (family, h, day), a, b in zip(keys[starts.tolist()].rows(), starts.tolist(), ends.tolist()):
+        slices.setdefault(day, []).append(rows.slice(a, b - a))
+        closing.setdefault(day, {})[family, h] = float(position[b - 1])
+    return {day: DayRows(pl.concat(frames, how="vertical"), closing[day]) for day, frames in slices.items()}
 
 
 def closing_positions(rows: pl.DataFrame) -> dict[tuple[str, str], float]:

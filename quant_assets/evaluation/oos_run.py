@@ -84,10 +84,11 @@ def evaluate_span(days: list[Day], predict: Predict, carry: oos.Carry, carried: 
         labels = pl.concat([d.labels for d in segment], how="vertical")
         fits = {d.part.day: d.fit for d in segment}
         rows = oos.evaluate_day(features, labels, predictions, fits, cost=cost, carry=carry, rules=rules)
-        by_day, closes = oos.split_days(rows), oos.closing_positions_by_day(rows)
+        by_day = oos.split_days(rows)
         for d in segment:
-            out.append(Evaluated(d.part, by_day.get(d.part.day, rows.clear()), carried))
-            carry = closes.get(d.part.day, {})
+            day = by_day.get(d.part.day, oos.DayRows(rows.clear(), {}))
+            out.append(Evaluated(d.part, day.rows, carried))
+            carry = day.closing
             carried = oos.carry_record(carry, str(d.part.day), "evaluated earlier in this run")
     return out
 
