@@ -116,8 +116,9 @@ def oos_eval(context: AssetExecutionContext, lake: LakeResource, mlflow_tracking
     tracking = mlflow_tracking.tracking()
     models = {}
 
-    def predict(fit: oos.Fit, features: pl.DataFrame) -> dict[str, np.ndarray]:
-        """family -> [rows, horizons] on ``features``: every family the fit predicts."""
+    def predict(fit: oos.Fit, symbol: str, features: pl.DataFrame) -> dict[str, np.ndarray]:
+        """family -> [rows, horizons] on the symbol's ``features`` (one or more days the fit
+        serves): every family the fit predicts. A family evaluated beside them joins this dict."""
         if fit.model_uri not in models:
             models[fit.model_uri] = mlflow_tracking.load_fitted(tracking, fit.model_uri)
         return models[fit.model_uri].predict(features)

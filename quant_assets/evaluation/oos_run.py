@@ -22,9 +22,9 @@ import polars as pl
 from quant_assets.evaluation import oos, portfolio
 from quant_assets.partitions import DaySymbol, split_by_partition
 
-# family -> [rows, horizons] predicted on the given feature rows by the given fit (and any
-# family predicted beside the fit's own, e.g. a pooled model's)
-Predict = Callable[[oos.Fit, pl.DataFrame], dict[str, np.ndarray]]
+# (fit, symbol, feature rows) -> family -> [rows, horizons]: the fit's predictions on the
+# symbol's rows, and any family evaluated beside the fit's own (e.g. a pooled model's)
+Predict = Callable[[oos.Fit, str, pl.DataFrame], dict[str, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def _segments(days: list[Day], predict: Predict) -> Iterator[tuple[list[Day], di
     without rows and where the families predicted change."""
     run: list[tuple[list[Day], dict[str, np.ndarray]]] = []
     for block in _fit_blocks(days):
-        predictions = predict(block[0].fit, pl.concat([d.features for d in block], how="vertical"))
+        predictions = predict(block[0].fit, block[0].part.symbol, pl.concat([d.features for d in block], how="vertical"))
         if run and not (_has_rows(run[-1][0][-1]) and _has_rows(block[0]) and set(predictions) == set(run[-1][1])):
             yield _joined(run)
             run = []

@@ -65,7 +65,7 @@ def test_a_day_without_a_fit_is_one_clear_line():
         oos.evaluate_day(features, labels, predictions, {FIRST + timedelta(days=1): EARLY}, cost=COST)
 
 
-def _predict(fit: oos.Fit, features: pl.DataFrame) -> dict[str, np.ndarray]:
+def _predict(fit: oos.Fit, symbol: str, features: pl.DataFrame) -> dict[str, np.ndarray]:
     """Row by row from the features, as a model does: the early fit predicts two families, the late one only lgbm."""
     base = np.column_stack([features[c].to_numpy() * 2 for c in ("ret_1h", "ret_4h", "ret_1d", "ret_1d")])
     return {"lgbm": base, "lgbm_no_text": -base} if fit == EARLY else {"lgbm": base * 0.5}
@@ -84,7 +84,7 @@ def test_a_span_is_cut_at_a_day_without_rows_and_where_the_families_change(monke
     out = oos_run.evaluate_span(days, _predict, {}, opened, cost=COST, rules=portfolio.Rules.from_env())
     assert calls == [2 * 288, 288, 0, 288]  # [day 1, day 2] (two families), [day 3] (the late fit's one), the empty day, [day 5]
     monkeypatch.undo()
-    alone = _one_by_one([(d.features, d.labels, _predict(d.fit, d.features)) for d in days], fits)
+    alone = _one_by_one([(d.features, d.labels, _predict(d.fit, SYMBOL, d.features)) for d in days], fits)
     assert [e.part for e in out] == parts
     for e, rows, before in zip(out, alone, [None, *alone[:-1]]):
         assert e.rows.equals(rows)
