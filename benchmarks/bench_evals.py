@@ -89,7 +89,6 @@ def instrument(timers: Timers) -> None:
     timers.patch(FittedModel, "predict", "predict")
     timers.patch(oos, "evaluate_day", "oos_evaluate_day")
     timers.patch(oos, "summary", "oos_summary")  # also inside oos.summary_json
-    timers.patch(oos_asset_module, "_summary_table", "oos_summary_table")
     for module in (oos_asset_module, gate_asset_module):
         timers.patch(module, "partition_metadata", "partition_metadata")
     for name in ("embargo_problems", "label_problems", "summary_problems"):
@@ -138,8 +137,8 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
         "bench_floor_oos",
         deps=[AssetDep(a, partition_mapping=identity) for a in (FEATURES_ASSET, LABELS_ASSET, MODELS_ASSET)],
         metadata_keys=["rows", "first_ts", "last_ts", "content_sha256", "path", "complete", "missing_horizons", "model_uri",
-                       "fit_end", "families", *cost.metadata(), "summary", "summary_table"],  # fmt: skip
-        run_metadata=["run_fits", "run_rows", "run_partial"],
+                       "fit_end", "families", "carry_in", "summary"],  # fmt: skip
+        run_metadata=["run_fits", "run_rows", "run_partial", "portfolio_rules", *cost.metadata()],
         check_names=list(OOS_CHECKS),
     )
     # gate_verdict is staged and published by its own blocking checks (gate_verdict_checks): the floor mirrors them

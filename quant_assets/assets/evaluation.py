@@ -1,8 +1,9 @@
 """oos_eval: the day-D model's out-of-sample predictions on day D's rows, evaluated.
 
 Thin glue: read the run's feature_matrix, labels and multi_horizon_model partitions (same
-day and symbol), load each fit once from MLflow, predict, evaluate
-(``quant_assets.evaluation.oos``) and stage one file per partition whose footer carries the
+day and symbol; one read of each asset for the run), load each fit once from MLflow, predict
+and evaluate each symbol's consecutive days as one book (``quant_assets.evaluation.oos_run``,
+one ``oos.evaluate_day`` per span), and stage one file per partition whose footer carries the
 partition's summary; the oos_eval_checks gate publishes it (rows and summary in one atomic
 rename) once its checks pass, or quarantines it.
 
@@ -11,10 +12,15 @@ oos_eval partition (a declared dependency on the previous day of the same symbol
 D-1 evaluated earlier in the same run. Nothing later than D-1's own evaluation enters D.
 Where D-1 has no published partition (the first day, never evaluated, or quarantined), D
 starts flat and its ``carry_in`` metadata and footer say so and why.
+
+Per partition the metadata holds a few facts and the summary (also in the footer); what is
+the same for every partition (the portfolio rules, the cost) is the run's.
 """
 
 import json
+from dataclasses import replace
 
+import numpy as np
 import polars as pl
 from dagster import (
     AssetDep,
@@ -27,10 +33,10 @@ from dagster import (
 )
 
 from quant_assets.assets.checks import staged_writes
-from quant_assets.assets.metadata import partition_metadata, preview
+from quant_assets.assets.metadata import partition_metadata
 from quant_assets.assets.pooled import PooledPredictions, name_pooled_fit
 from quant_assets.automation.conditions import oos_condition
-from quant_assets.evaluation import oos, portfolio
+from quant_assets.evaluation import oos, oos_run, portfolio
 from quant_assets.features.contract import FEATURES_ASSET
 from quant_assets.labels.costs import cost_from_env
 from quant_assets.labels.forward import LABELS_ASSET
@@ -42,7 +48,6 @@ from quant_assets.resources.models import MlflowTracking
 from quant_assets.timegrid import utc_now
 
 EVALUATION_GROUP = "evaluation"
-TABLE_FIGURES = ("rank_ic", "hit_rate", "pnl", "turnover", "trades", "decisions")
 
 
 def _missing_inputs(store, parts: list[DaySymbol]) -> list[str]:
@@ -51,24 +56,30 @@ def _missing_inputs(store, parts: list[DaySymbol]) -> list[str]:
     return [f"{a} {p}" + (f" ({note})" if (note := store.quarantine_note(a, p)) else "") for a, p in missing]
 
 
-def opening_positions(store, part: DaySymbol, closed: dict[DaySymbol, dict]) -> tuple[dict, dict]:
-    """Day ``part``'s carried-in positions and the footer's account of them: D-1's closing
-    positions, from this run (``closed``) or D-1's published partition; else flat, and why."""
+def opening_positions(store, part: DaySymbol) -> tuple[dict, dict]:
+    """The positions ``part`` opens with when D-1 is not in the run, and the footer's account
+    of them: D-1's published closing positions; else flat, and why."""
     prev = oos.previous_day(part)
-    if prev in closed:
-        carry, why = closed[prev], "evaluated earlier in this run"
-    elif store.exists(oos.OOS_ASSET, prev):
-        carry, why = oos.closing_positions(store.read(oos.OOS_ASSET, prev)), "its published partition"
-    else:
-        note = store.quarantine_note(oos.OOS_ASSET, prev)
-        why = f"flat: {oos.OOS_ASSET} {prev} is not published" + (f" ({note})" if note else "")
-        return {}, oos.carry_record({}, None, why)
-    return carry, oos.carry_record(carry, str(prev.day), why)
+    if store.exists(oos.OOS_ASSET, prev):
+        carry = oos.closing_positions(store.read(oos.OOS_ASSET, prev))
+        return carry, oos.carry_record(carry, str(prev.day), "its published partition")
+    note = store.quarantine_note(oos.OOS_ASSET, prev)
+    why = f"flat: {oos.OOS_ASSET} {prev} is not published" + (f" ({note})" if note else "")
+    return {}, oos.carry_record({}, None, why)
 
 
-def _summary_table(summary: dict[str, dict]) -> MetadataValue:
-    rows = [{"series": key, **{f: figures.get(f) for f in TABLE_FIGURES}} for key, figures in summary.items()]
-    return preview(pl.DataFrame(rows), rows=len(rows))
+def read_days(store, parts: list[DaySymbol]) -> dict[DaySymbol, tuple[oos_run.Day, dict]]:
+    """Each partition's inputs (feature rows sorted by t, labels, fit) and model record, from
+    one read of each input asset."""
+    features, labels, records = (
+        oos_run.by_partition(store.read_many(asset, parts, with_partition_day=True), parts) for asset in (FEATURES_ASSET, LABELS_ASSET, MODELS_ASSET)
+    )
+    out = {}
+    for part in parts:
+        record = records[part].row(0, named=True)
+        rows = features[part] if features[part]["t"].is_sorted() else features[part].sort("t")
+        out[part] = (oos_run.Day(part, rows, labels[part], oos.Fit(record["model_uri"], record["fit_end"])), record)
+    return out
 
 
 @asset(
@@ -107,56 +118,67 @@ def oos_eval(context: AssetExecutionContext, lake: LakeResource, mlflow_tracking
     cost = cost_from_env()
     rules = portfolio.Rules.from_env()
     tracking = mlflow_tracking.tracking()
-    models, evaluated, closed = {}, [], {}
+    models = {}
     pooled = PooledPredictions(store, tracking, mlflow_tracking)  # lgbm_pooled
     now = utc_now()
-    for part in sorted(parts, key=lambda p: (p.symbol, p.day)):  # each symbol's days in order: D carries into D+1
-        record = store.read(MODELS_ASSET, part).row(0, named=True)
-        uri = record["model_uri"]
-        if uri not in models:
-            models[uri] = mlflow_tracking.load_fitted(tracking, uri)
-        features = store.read(FEATURES_ASSET, part).sort("t")
-        labels = store.read(LABELS_ASSET, part)
-        carry, carried = opening_positions(store, part, closed)
-        predictions = pooled.add(part, record, features, models[uri].predict(features))
-        rows = oos.evaluate_day(features, labels, predictions, oos.Fit(uri, record["fit_end"]), cost=cost.fraction,
-                                carry=carry, rules=rules)  # fmt: skip
-        rows = name_pooled_fit(rows, record)
-        closed[part] = oos.closing_positions(rows)
-        evaluated.append((part, rows, oos.summary(rows), oos.day_missing_horizons(part.day, labels, now), record, carried))
+    days = read_days(store, parts)
+    # per (symbol, fit): the run's days it serves and one of their records (the days of a fit
+    # share its anchor, so they share the anchor's pooled fit too)
+    served: dict[tuple[str, str], tuple[list, dict]] = {}
+    for part in sorted(parts):
+        record = days[part][1]
+        served.setdefault((part.symbol, record["model_uri"]), ([], record))[0].append(part.day)
+
+    def predict(fit: oos.Fit, symbol: str, features: pl.DataFrame) -> dict[str, np.ndarray]:
+        """family -> [rows, horizons] on the symbol's ``features`` (one or more days the fit
+        serves): every family the fit predicts, and lgbm_pooled ranked among those days' universe."""
+        if fit.model_uri not in models:
+            models[fit.model_uri] = mlflow_tracking.load_fitted(tracking, fit.model_uri)
+        fit_days, record = served[(symbol, fit.model_uri)]
+        return pooled.add(symbol, fit_days, record, features, models[fit.model_uri].predict(features))
+
+    evaluated = []
+    for span in oos_run.consecutive(parts):  # each symbol's consecutive days, one book: D carries into D+1
+        carry, carried = opening_positions(store, span[0])
+        for e in oos_run.evaluate_span([days[p][0] for p in span], predict, carry, carried, cost=cost.fraction, rules=rules):
+            evaluated.append(replace(e, rows=name_pooled_fit(e.rows, days[e.part][1])))
     # Staged, not published: oos_eval_checks publishes the partitions that pass.
     with staged_writes(context, lake, oos.OOS_ASSET) as staged:
-        writes = [
-            staged.write(oos.OOS_ASSET, part, rows, metadata={oos.SUMMARY_KEY: oos.summary_json(rows), oos.CARRY_KEY: json.dumps(carried)})
-            for part, rows, _, _, _, carried in evaluated
-        ]
-    for (part, rows, summary, pending, record, carried), write in zip(evaluated, writes):
+        written = []
+        for e in evaluated:
+            summary = oos.summary_json(e.rows)
+            write = staged.write(oos.OOS_ASSET, e.part, e.rows, metadata={oos.SUMMARY_KEY: summary, oos.CARRY_KEY: json.dumps(e.carried)})
+            written.append((e, write, summary))
+    partial = 0
+    for e, write, summary in written:
+        day, record = days[e.part]
+        pending = oos.day_missing_horizons(e.part.day, day.labels, now)
+        partial += bool(pending)
         context.add_asset_metadata(
             partition_metadata(
                 write,
-                rows,
+                e.rows,
                 {
                     "complete": not pending,
                     "missing_horizons": ", ".join(pending) or "none",
                     "model_uri": record["model_uri"],
                     "fit_end": str(record["fit_end"]),
-                    "families": ", ".join(rows["family"].unique(maintain_order=True).to_list()),
-                    "carry_in": f"from {carried['from']} ({carried['why']})" if carried["from"] else carried["why"],
-                    "portfolio_rules": MetadataValue.json(rules.metadata()),
-                    **cost.metadata(),
-                    "summary": MetadataValue.json(summary),
-                    "summary_table": _summary_table(summary),
+                    "families": ", ".join(e.rows["family"].unique(maintain_order=True).to_list()),
+                    "carry_in": f"from {e.carried['from']} ({e.carried['why']})" if e.carried["from"] else e.carried["why"],
+                    "summary": MetadataValue.json(json.loads(summary)),
                 },
                 time_column="t",
             ),
-            partition_key=part.dagster_key,
+            partition_key=e.part.dagster_key,
         )
     context.log.info("evaluated %d partitions with %d fits", len(parts), len(models))
     return MaterializeResult(
         metadata={
             "run_partitions": len(parts),
             "run_fits": len(models),
-            "run_rows": sum(r.height for _, r, *_ in evaluated),
-            "run_partial": sum(1 for _, _, _, pending, _, _ in evaluated if pending),
+            "run_rows": sum(e.rows.height for e in evaluated),
+            "run_partial": partial,
+            "portfolio_rules": MetadataValue.json(rules.metadata()),
+            **cost.metadata(),
         }
     )

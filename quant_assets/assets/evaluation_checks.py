@@ -4,13 +4,17 @@ One gate op runs the four on the run's staged partitions and publishes those tha
 four (``quant_assets.assets.checks``); the others are quarantined with their report.
 """
 
+import io
 import random
+
+import polars as pl
 
 from dagster import AssetCheckExecutionContext, AssetCheckSpec, multi_asset_check
 
 from quant_assets import settings
 from quant_assets.assets.checks import gate_name, open_batch, problems_verdict, publish_verdicts
 from quant_assets.evaluation import oos_verify
+from quant_assets.evaluation.oos_run import by_partition
 from quant_assets.evaluation.oos import OOS_ASSET, closing_positions, previous_day
 from quant_assets.labels.forward import LABELS_ASSET
 from quant_assets.models.record import MODELS_ASSET
@@ -42,16 +46,17 @@ def sampled(parts: list[DaySymbol], n: int) -> list[DaySymbol]:
 )
 def oos_eval_checks(context: AssetCheckExecutionContext, lake: LakeResource):
     batch = open_batch(context, lake, OOS_ASSET)  # the run's staged rows, published inputs
-    parts, store = batch.parts, batch.store
+    parts, store = sorted(batch.parts, key=lambda p: (p.symbol, p.day)), batch.store  # each symbol's days in order
     samples = set(sampled(parts, settings.read("QUANT_ASSETS_OOS_SUMMARY_SAMPLES", str(DEFAULT_SAMPLES), settings.positive_int, "partitions per run, e.g. 20")))
+    # One read of each input asset for the run, and of each staged file (its rows and footer).
+    records = by_partition(store.read_many(MODELS_ASSET, parts, with_partition_day=True), parts)
+    labels = by_partition(store.read_many(LABELS_ASSET, parts, with_partition_day=True), parts)
     problems = {name: {} for name in CHECKS}
     closed = {}  # each partition's closing positions, so a run's D-1 is read once
-    for part in sorted(parts, key=lambda p: (p.symbol, p.day)):
-        rows = store.read(OOS_ASSET, part)
-        footer = store.read_file_metadata(OOS_ASSET, part)
-        record = store.read(MODELS_ASSET, part).row(0, named=True)
-        problems["oos_embargo"][part] = oos_verify.embargo_problems(part, rows, record)
-        problems["oos_labels_unchanged"][part] = oos_verify.label_problems(part, rows, store.read(LABELS_ASSET, part))
+    for part in parts:
+        rows, footer = read_with_footer(store, OOS_ASSET, part)
+        problems["oos_embargo"][part] = oos_verify.embargo_problems(part, rows, records[part].row(0, named=True))
+        problems["oos_labels_unchanged"][part] = oos_verify.label_problems(part, rows, labels[part])
         prev = previous_day(part)
         if prev not in closed and store.exists(OOS_ASSET, prev):
             closed[prev] = closing_positions(store.read(OOS_ASSET, prev))
@@ -63,3 +68,9 @@ def oos_eval_checks(context: AssetCheckExecutionContext, lake: LakeResource):
              "oos_carry_in": "opens with the previous day's close"}  # fmt: skip
     verdicts = {name: problems_verdict(problems[name], what, len(parts)) for name, what in whats.items()}
     yield from publish_verdicts(batch, verdicts, set(verdicts))
+
+
+def read_with_footer(store, asset: str, part: DaySymbol) -> tuple[pl.DataFrame, dict[str, str]]:
+    """A partition's rows and its file's footer metadata, from one read of the file."""
+    data = store.read_bytes(asset, part)
+    return pl.read_parquet(data), pl.read_parquet_metadata(io.BytesIO(data))

@@ -156,15 +156,21 @@ class PooledPredictions:
         self.models: dict[str, PooledModel] = {}
         self.days: dict[date, dict[str, pl.DataFrame]] = {}
 
-    def add(self, part: DaySymbol, record: dict, features: pl.DataFrame, predictions: dict) -> dict:
-        """``predictions`` plus ``lgbm_pooled`` on ``features`` (S's rows of D, in order)."""
+    def add(self, symbol: str, days: list[date], record: dict, features: pl.DataFrame, predictions: dict) -> dict:
+        """``predictions`` plus ``lgbm_pooled`` on ``features`` (S's rows of ``days``, in order),
+        ranked at each t among those days' universe."""
         uri = record.get("pooled_model_uri")
         if not uri:  # a record from before the pooled family: nothing to add
             return predictions
         if uri not in self.models:
             self.models[uri] = load_pooled(self.tracking, uri, self.cache_root)
         model = self.models[uri]
-        return {**predictions, POOLED_FAMILY: model.predict_symbol(part.symbol, {**self._cross_section(part.day, model.universe), part.symbol: features})}
+        others: dict[str, list[pl.DataFrame]] = {}
+        for day in days:
+            for s, frame in self._cross_section(day, model.universe).items():
+                others.setdefault(s, []).append(frame)
+        cross_section = {s: pl.concat(frames, how="vertical") for s, frames in others.items()}
+        return {**predictions, POOLED_FAMILY: model.predict_symbol(symbol, {**cross_section, symbol: features})}
 
     def _cross_section(self, day: date, universe: list[str]) -> dict[str, pl.DataFrame]:
         if day not in self.days:

@@ -107,13 +107,14 @@ def _series(inputs: pl.DataFrame, h: str, prediction) -> pl.DataFrame:
 
 
 Carry = Mapping[tuple[str, str], float]  # (family, horizon) -> position carried in
+Fits = Fit | Mapping[date, Fit]  # the fit that predicted, or per decision day the one that served it
 
 
 def evaluate_day(
     features: pl.DataFrame,
     labels: pl.DataFrame,
     predictions: dict[str, np.ndarray],
-    fit: Fit,
+    fit: Fits,
     *,
     cost: float,
     carry: Carry | None = None,
@@ -123,11 +124,17 @@ def evaluate_day(
     (sorted by t), horizon ``HORIZON_NAMES[j]``; ``cost``: round trip as a fraction;
     ``carry``: positions carried in from the previous day (a series not in it starts flat);
     ``rules``: what serving trades, for the ``portfolio`` series (default: the serving
-    settings, ``portfolio.Rules.from_env``)."""
+    settings, ``portfolio.Rules.from_env``).
+
+    ``features`` may hold several consecutive days of the symbol (``fit`` then maps each
+    decision day, ``metrics.decision_day``, to its fit): one book, so the rows are each
+    day's as evaluated alone with the day before's ``closing_positions`` carried in, in the
+    same order per day (``split_days`` cuts them back), at the cost of one day."""
     inputs = day_inputs(features, labels)
     carry = carry or {}
     rules = rules or portfolio.Rules.from_env()
     predictions = portfolio.with_mean(predictions)
+    fitted = _fit_columns(inputs, fit)
     frames, served = [], {}
     for j, h in enumerate(HORIZON_NAMES):
         horizon = HORIZONS[h]
@@ -135,7 +142,7 @@ def evaluate_day(
             if matrix.shape != (inputs.height, len(HORIZON_NAMES)):
                 raise ValueError(f"{OOS_ASSET}: family {family} predicted shape {matrix.shape}, expected ({inputs.height}, {len(HORIZON_NAMES)})")
             run = strategy.reference(_series(inputs, h, matrix[:, j]), horizon=horizon, cost=cost, initial_position=carry.get((family, h), 0.0))
-            frames.append(_rows(run, family, h, fit))
+            frames.append(_rows(run, family, h, fitted))
             if family == rules.family:
                 served[h] = run
         for name in strategy.BASELINES:
@@ -143,13 +150,41 @@ def evaluate_day(
             frames.append(_rows(run, name, h, None))
     if rules.family in predictions:
         run = portfolio.book(served, rules, cost=cost, carry=carry.get((portfolio.PORTFOLIO, rules.booked_on), 0.0))
-        frames.append(_rows(run, portfolio.PORTFOLIO, rules.booked_on, fit))
+        frames.append(_rows(run, portfolio.PORTFOLIO, rules.booked_on, fitted))
     return pl.concat(frames, how="vertical") if frames else pl.DataFrame(schema=ROW_SCHEMA)
+
+
+@dataclass(frozen=True)
+class DayRows:
+    """One decision day's rows of a span, and the positions its series close the day with."""
+
+    rows: pl.DataFrame
+    closing: dict[tuple[str, str], float]
+
+
+def split_days(rows: pl.DataFrame) -> dict[date, DayRows]:
+    """A span's rows as ``evaluate_day`` gives them (series after series, each in time order)
+    per decision day: each day's rows in their order in the span, which is a day evaluated
+    alone's, and each series' position at its last row of the day (``closing_positions``).
+    Cut by index: a series' rows of one day are one run of the span's rows."""
+    if rows.is_empty():
+        return {}
+    keys = rows.select("family", "horizon", day=metrics.decision_day())
+    run = keys.select(pl.struct(pl.all()).rle_id()).to_series().to_numpy()
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(run)) + 1])
+    ends = np.append(starts[1:], rows.height)
+    position = rows["position"].to_numpy()
+    slices: dict[date, list[pl.DataFrame]] = {}
+    closing: dict[date, dict[tuple[str, str], float]] = {}
+    for (family, h, day), a, b in zip(keys[starts.tolist()].rows(), starts.tolist(), ends.tolist()):
+        slices.setdefault(day, []).append(rows.slice(a, b - a))
+        closing.setdefault(day, {})[family, h] = float(position[b - 1])
+    return {day: DayRows(pl.concat(frames, how="vertical"), closing[day]) for day, frames in slices.items()}
 
 
 def closing_positions(rows: pl.DataFrame) -> dict[tuple[str, str], float]:
     """(family, horizon) -> the position held at the series' last row: what the next day carries in."""
-    last = rows.sort("t").group_by("family", "horizon", maintain_order=True).agg(pl.col("position").last())
+    last = rows.group_by("family", "horizon", maintain_order=True).agg(pl.col("position").sort_by("t").last())
     return {(f, h): p for f, h, p in last.iter_rows()}
 
 
@@ -168,13 +203,27 @@ def carry_from_record(record: dict) -> dict[tuple[str, str], float]:
     return {tuple(k.split("/", 1)): v for k, v in record["positions"].items()}
 
 
-def _rows(run: pl.DataFrame, family: str, h: str, fit: Fit | None) -> pl.DataFrame:
-    return run.with_columns(
-        family=pl.lit(family),
-        horizon=pl.lit(h),
-        model_uri=pl.lit(fit.model_uri if fit else None, pl.String),
-        fit_end=pl.lit(fit.fit_end if fit else None, TS_DTYPE),
-    ).select([pl.col(c).cast(t) for c, t in ROW_SCHEMA.items()])
+def _fit_columns(inputs: pl.DataFrame, fit: Fits) -> dict[str, pl.Expr | pl.Series]:
+    """``model_uri`` and ``fit_end`` of the model series' rows (``inputs``' order)."""
+    if isinstance(fit, Fit):
+        return {"model_uri": pl.lit(fit.model_uri, pl.String), "fit_end": pl.lit(fit.fit_end, TS_DTYPE)}
+    day = inputs.select(metrics.decision_day()).to_series()
+    unserved = sorted(set(day.unique().to_list()) - set(fit))
+    if unserved:
+        raise ValueError(f"{OOS_ASSET}: no fit given for day(s) {', '.join(map(str, unserved))} of the rows")
+    return {
+        "model_uri": day.replace_strict({d: f.model_uri for d, f in fit.items()}, return_dtype=pl.String).alias("model_uri"),
+        "fit_end": day.replace_strict({d: f.fit_end for d, f in fit.items()}, return_dtype=TS_DTYPE).alias("fit_end"),
+    }
+
+
+_NO_FIT = {"model_uri": pl.lit(None, pl.String), "fit_end": pl.lit(None, TS_DTYPE)}
+
+
+def _rows(run: pl.DataFrame, family: str, h: str, fitted: dict | None) -> pl.DataFrame:
+    return run.with_columns(family=pl.lit(family), horizon=pl.lit(h), **(fitted or _NO_FIT)).select(
+        [pl.col(c).cast(t) for c, t in ROW_SCHEMA.items()]
+    )
 
 
 def summary(rows: pl.DataFrame) -> dict[str, dict]:
@@ -185,12 +234,12 @@ def summary(rows: pl.DataFrame) -> dict[str, dict]:
 
 
 def json_safe(value):
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
     if isinstance(value, dict):
         return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, list):
         return [json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
     return value
 
 

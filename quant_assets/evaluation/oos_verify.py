@@ -101,7 +101,7 @@ def carry_problems(part: DaySymbol, rows: pl.DataFrame, file_metadata: dict[str,
             f, h = differ[0]
             problems.append(f"{part}: {len(differ)} series open with a position other than the previous day's close "
                             f"(first: {f}/{h}: opened {carried.get((f, h), 0.0)}, closed {closed[f, h]})")  # fmt: skip
-    first = rows.sort("t").group_by("family", "horizon", maintain_order=True).first()
+    first = rows.group_by("family", "horizon", maintain_order=True).agg(pl.all().sort_by("t").first())
     opened = pl.Series("opened", [carried.get((f, h), 0.0) for f, h in first.select("family", "horizon").iter_rows()], dtype=pl.Float64)
     jumped = first.with_columns(opened).filter(((pl.col("position") - pl.col("opened")).abs() - pl.col("trade_size")).abs() > ATOL)
     if jumped.height:

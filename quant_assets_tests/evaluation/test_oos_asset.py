@@ -202,3 +202,24 @@ def test_a_quarantined_model_day_is_not_served_and_the_failure_says_why(lake, fi
     message = (error.cause or error).message
     assert f"input partitions not materialised: {MODELS_ASSET} {DAY} (quarantined: model_purge failed, see " in message
     assert not store.exists(OOS_ASSET, DAY) and not store.quarantined(OOS_ASSET)
+
+
+def test_a_run_that_hands_its_next_day_a_wrong_close_is_caught_on_that_day_only(lake, fitted, fresh_instance, monkeypatch):
+    """The run evaluates both days as one book (one span); a faulty cut that reports the first
+    day's closing positions wrongly gives the second day a footer its first trades contradict."""
+    split_days = oos.split_days
+
+    def misclosing(rows):
+        days = split_days(rows)
+        first = min(days)
+        days[first] = oos.DayRows(days[first].rows, {k: p + 0.5 for k, p in days[first].closing.items()})
+        return days
+
+    monkeypatch.setattr(oos, "split_days", misclosing)
+    results = _evaluate(lake, fitted, fresh_instance)
+    assert _verdicts(results) == {"oos_embargo": True, "oos_labels_unchanged": True, "oos_summary_reproduces": True, "oos_carry_in": False}
+    second = DaySymbol(SERVED[1], modelkit.SYMBOL)
+    description = modelkit.checks_of(results)["oos_carry_in"].description
+    assert str(second) in description and "open with a position other than the previous day's close" in description
+    assert ParquetLake(str(lake)).exists(OOS_ASSET, DAY)  # the first day is right, and published
+    modelkit.assert_quarantined(lake, OOS_ASSET, [second], "oos_carry_in")
