@@ -51,7 +51,7 @@ class UpstreamChecks:
         self._writer: dict[tuple[str, DaySymbol], str | None] = {}
         self._runs: dict[tuple[str, str], tuple[set[str], dict[str, bool]]] = {}
 
-    def _read_writers(self, asset: str, parts: list[DaySymbol]) -> None:
+    def read_writers(self, asset: str, parts: list[DaySymbol]) -> None:
         """The run that last wrote each of ``parts`` not read yet, in one paged query for all of
         them: one query per partition (~20 ms each on SQLite) made a daily gate of 10 symbols
         ask the instance ~4,000 times for its 60-day windows, most of the gate's time."""
@@ -74,7 +74,7 @@ class UpstreamChecks:
             cursor = page.cursor
 
     def _last_writer(self, asset: str, part: DaySymbol) -> str | None:
-        self._read_writers(asset, [part])
+        self.read_writers(asset, [part])
         return self._writer[(asset, part)]
 
     def failing(self, assets: Iterable[str], parts: Iterable[DaySymbol], absent_ok: bool = False) -> list[str]:
@@ -84,7 +84,7 @@ class UpstreamChecks:
         problems = []
         parts, assets = list(parts), list(assets)
         for asset in assets:
-            self._read_writers(asset, parts)
+            self.read_writers(asset, parts)
         for part in parts:
             for asset in assets:
                 run_id = self._last_writer(asset, part)
