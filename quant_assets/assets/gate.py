@@ -131,6 +131,14 @@ class WindowBooks:
         self._books.pop(symbol, None)
 
 
+def by_symbol(parts) -> dict[str, list[DaySymbol]]:
+    """``parts`` by symbol, in order: a step judges one symbol's windows, then forgets its book."""
+    out: dict[str, list[DaySymbol]] = {}
+    for part in parts:
+        out.setdefault(part.symbol, []).append(part)
+    return out
+
+
 def cv_sharpes_of(tracking, record: dict, cache: dict | None = None) -> dict[tuple[str, str], float]:
     """The fit's purged k-fold daily Sharpe per horizon (mean over the folds that have one),
     for the family it was computed for; none for a fit that stored no folds."""
@@ -225,6 +233,18 @@ def _portfolio_line(verdicts: pl.DataFrame) -> str:
             f"(90% {r['sharpe_ci_low']:.2f}..{r['sharpe_ci_high']:.2f}), {r['completed_days']} days")
 
 
+def _reasons_md(verdicts: pl.DataFrame, family: str) -> str:
+    """The reasons of the series a person promotes on (the served family's and the portfolio's),
+    and a count of the others (ablations, other families: their reasons are in the partition).
+    Dagster stores the metadata with every materialisation event: all 21 series' reasons were most of it."""
+    shown = verdicts.filter(pl.col("family").is_in([family, PORTFOLIO]))
+    lines = [f"**{f}/{h}**\n\n" + r.replace("\n", "  \n") for f, h, r in shown.select("family", "horizon", "reasons").iter_rows()]
+    others = verdicts.height - shown.height
+    if others:
+        lines.append(f"_{others} other series (ablations, other families): their reasons are in the partition's rows_")
+    return "\n\n".join(lines) or "_no model series in the window_"
+
+
 def _trials_line(verdicts: pl.DataFrame) -> str:
     if verdicts.is_empty():
         return "none judged"
@@ -286,8 +306,8 @@ def build_gate_asset(thresholds: Thresholds, leakage_assets: dict[str, str] | No
         for asset, wanted in _wanted(leakage_assets, evidence).items():
             checks.read_writers(asset, wanted)  # one paged query per asset for every window of the run
         judged = []
-        for symbol in dict.fromkeys(p.symbol for p in parts):  # judge every partition before writing any
-            for part in (p for p in parts if p.symbol == symbol):
+        for symbol, held in by_symbol(parts).items():  # judge every partition before writing any
+            for part in held:
                 failing = _failing(checks, leakage_assets, part, evidence[part])
                 configurations = configurations_of(tracking, part, books.days[part], caches)
                 judged.append((part, judge(books, tracking, part, records[part], thresholds, failing, configurations, caches)))
@@ -308,7 +328,7 @@ def build_gate_asset(thresholds: Thresholds, leakage_assets: dict[str, str] | No
                         "sharpe_interval": "90% stationary block bootstrap over the evidence days (seeded), mean block = max(horizon in days, cube root of the days); ci_block_days per row",
                         "evidence_days": f"{verdicts['completed_days'].max() or 0} days complete by {part.day} 00:00 (labels' label_available_at)",
                         "model_uri": record["model_uri"] if record else store.quarantine_note(MODELS_ASSET, part),
-                        "reasons": MetadataValue.md("\n\n".join(f"**{f}/{h}**\n\n" + r.replace("\n", "  \n") for f, h, r in verdicts.select("family", "horizon", "reasons").iter_rows()) or "_no model series in the window_"),
+                        "reasons": MetadataValue.md(_reasons_md(verdicts, family)),
                     }, time_column="window_end"),
                     partition_key=part.dagster_key,
                 )  # fmt: skip

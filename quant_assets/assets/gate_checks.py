@@ -17,7 +17,7 @@ from dagster import AssetCheckExecutionContext, AssetCheckSpec, multi_asset_chec
 from quant_assets import settings
 from quant_assets.assets.checks import gate_name, open_batch, problems_verdict, publish_verdicts
 from quant_assets.assets.evaluation_checks import DEFAULT_SAMPLES, sampled
-from quant_assets.assets.gate import WindowBooks, gate_thresholds, judge, model_record, move_aliases, served_family
+from quant_assets.assets.gate import WindowBooks, by_symbol, gate_thresholds, judge, model_record, move_aliases, served_family
 from quant_assets.evaluation import gate_verify
 from quant_assets.evaluation.completeness import labels_known_by_day
 from quant_assets.evaluation.gate_book import PARTITION_DAY
@@ -64,21 +64,20 @@ def gate_verdict_checks(context: AssetCheckExecutionContext, lake: LakeResource,
     problems = {name: {} for name in CHECKS}
     stored_by_part = {part: store.read(GATE_ASSET, part) for part in parts}
     evidence = {part: gate_verify.evidence_days_of(stored) for part, stored in stored_by_part.items()}
-    known = {}
-    for symbol in dict.fromkeys(p.symbol for p in parts):
-        known[symbol] = labels_known(store, symbol, {d for p in parts if p.symbol == symbol for d in evidence[p]})
+    known = {symbol: labels_known(store, symbol, {d for p in held for d in evidence[p]}) for symbol, held in by_symbol(parts).items()}
     for part in parts:
         days = {d: known[part.symbol][d] for d in evidence[part]}
         problems["gate_verdict_evidence_known"][part] = gate_verify.evidence_problems(part, stored_by_part[part], days)
     # The reproduction judges again from its own reads of the lake and MLflow (its own books), not the asset's.
-    reproduced = [p for p in parts if p in samples]
-    books, caches = WindowBooks(store, reproduced, thresholds.window_days), {}
-    for part in reproduced:
-        stored = stored_by_part[part]
-        failing = [x for x in (stored["failing_partitions"][0] if stored.height else "").split(PARTITION_SEPARATOR) if x]
-        configurations = int(stored["configurations"][0]) if stored.height else 1
-        again = judge(books, tracking, part, model_record(store, part), thresholds, failing, configurations, caches)
-        problems["gate_verdict_reproduces"][part] = gate_verify.reproduction_problems(part, stored, again)
+    books, caches = WindowBooks(store, [p for p in parts if p in samples], thresholds.window_days), {}
+    for symbol, reproduced in by_symbol(p for p in parts if p in samples).items():
+        for part in reproduced:
+            stored = stored_by_part[part]
+            failing = [x for x in (stored["failing_partitions"][0] if stored.height else "").split(PARTITION_SEPARATOR) if x]
+            configurations = int(stored["configurations"][0]) if stored.height else 1
+            again = judge(books, tracking, part, model_record(store, part), thresholds, failing, configurations, caches)
+            problems["gate_verdict_reproduces"][part] = gate_verify.reproduction_problems(part, stored, again)
+        books.release(symbol)
     verdicts = {name: problems_verdict(problems[name], WHAT[name], len(parts)) for name in CHECKS}
     results = list(publish_verdicts(batch, verdicts, set(verdicts)))  # publishes (or quarantines) first
     if batch.staging is not None:

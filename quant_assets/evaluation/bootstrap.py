@@ -100,7 +100,7 @@ def sharpe_intervals(
     tail = (1.0 - level) / 2.0
     for block in sorted(set(blocks)):
         rows = [i for i, b in enumerate(blocks) if b == block]
-        resampled = pnl[rows][:, _indices(n, block, replications, seed)]  # [rows, replications, days]
+        resampled = np.take(pnl[rows], _indices(n, block, replications, seed), axis=1)  # [rows, replications, days]
         # Each row's replications x days, transposed as one series' resample is: the same reduction order.
         sharpes = sharpe(resampled.reshape(-1, n).T).reshape(len(rows), replications) * math.sqrt(DAYS_PER_YEAR)
         low, high = np.quantile(sharpes, [tail, 1.0 - tail], axis=1)
