@@ -30,8 +30,9 @@ Timed, in this order (floor first, so it never runs on a bigger instance than th
   gate_verdict with its leakage queries to the Dagster instance and its MLflow alias writes);
 - ``raw_compute_s``: the same computation with the same pure functions and no Dagster, no
   MLflow, no lake: per partition the model's ``predict``, ``oos.evaluate_day``, ``oos.summary``,
-  ``oos.summary_json`` and ``oos.day_missing_horizons``; per partition ``gate_window.window_days``
-  and ``gate_window.verdicts`` (which calls ``gate.verdict``) over the window's oos_eval rows.
+  ``oos.summary_json`` and ``oos.day_missing_horizons``; per symbol one book of its stored oos_eval
+  days (``gate_book.book_of_days``), then per partition ``gate_window.judge`` (which calls
+  ``gate.verdict``) on its window's days, as the asset judges them.
   Inputs (feature, label, model-record and oos_eval partitions, the fitted models) are read
   beforehand and not timed. The leakage lines are the pipeline's own (read from its stored
   verdicts), so the raw verdicts must equal the stored ones; the raw oos rows must equal the
