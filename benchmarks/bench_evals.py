@@ -30,8 +30,9 @@ Timed, in this order (floor first, so it never runs on a bigger instance than th
   gate_verdict with its leakage queries to the Dagster instance and its MLflow alias writes);
 - ``raw_compute_s``: the same computation with the same pure functions and no Dagster, no
   MLflow, no lake: per partition the model's ``predict``, ``oos.evaluate_day``, ``oos.summary``,
-  ``oos.summary_json`` and ``oos.day_missing_horizons``; per partition ``gate_window.window_days``
-  and ``gate_window.verdicts`` (which calls ``gate.verdict``) over the window's oos_eval rows.
+  ``oos.summary_json`` and ``oos.day_missing_horizons``; per symbol one book of its stored oos_eval
+  days (``gate_book.book_of_days``), then per partition ``gate_window.judge`` (which calls
+  ``gate.verdict``) on its window's days, as the asset judges them.
   Inputs (feature, label, model-record and oos_eval partitions, the fitted models) are read
   beforehand and not timed. The leakage lines are the pipeline's own (read from its stored
   verdicts), so the raw verdicts must equal the stored ones; the raw oos rows must equal the
@@ -93,8 +94,9 @@ def instrument(timers: Timers) -> None:
         timers.patch(module, "partition_metadata", "partition_metadata")
     for name in ("embargo_problems", "label_problems", "summary_problems"):
         timers.patch(oos_verify, name, f"check_{name}")
-    timers.patch(gate_asset_module.UpstreamChecks, "failing", "gate_leakage_instance_queries")
-    timers.patch(gate_window, "verdicts", "gate_verdicts")
+    for attribute in ("read_writers", "failing"):  # the run's writers in one query per asset, then each run's checks
+        timers.patch(gate_asset_module.UpstreamChecks, attribute, "gate_leakage_instance_queries")
+    timers.patch(gate_window, "judge", "gate_verdicts")
     timers.patch(gate_checks_module, "move_aliases", "gate_mlflow_challenger")  # after publication, in the gate's check op
 
 
@@ -111,7 +113,7 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
     from quant_assets.assets.gate import build_gate_asset, gate_thresholds
     from quant_assets.assets.gate_checks import CHECKS as GATE_CHECKS
     from quant_assets.assets.gate_checks import gate_verdict_checks
-    from quant_assets.evaluation import gate_window, oos
+    from quant_assets.evaluation import gate_book, gate_window, oos
     from quant_assets.evaluation.gate_window import GATE_ASSET, PARTITION_SEPARATOR
     from quant_assets.evaluation.oos import OOS_ASSET
     from quant_assets.features.contract import FEATURES_ASSET
@@ -149,7 +151,7 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
             AssetDep(MODELS_ASSET, partition_mapping=identity),
         ],
         metadata_keys=["rows", "first_ts", "last_ts", "content_sha256", "path", "passed", "served_family", "served_passed", "portfolio",
-                       "n_trials", "sharpe_interval", "evidence_days", "model_uri", "verdicts", "reasons"],  # fmt: skip
+                       "n_trials", "sharpe_interval", "evidence_days", "model_uri", "reasons"],  # fmt: skip
         run_metadata=["run_partitions_where_the_served_family_passed"],
         check_names=list(GATE_CHECKS),
     )
@@ -227,12 +229,9 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
     }
     # The configurations trained in each window, as the stored verdict counted them from MLflow.
     configurations = {part: int(v["configurations"][0]) if v.height else 1 for part, v in stored_verdicts.items()}
-    # The gate's other inputs, read as the asset reads them: each window's feature flags and the fit's k-fold.
-    window_flags, fit_cv = {}, {}
-    for part in model_parts:
-        days = gate_window.window_days(part.day, window, first_day)
-        window_flags[part] = gate_asset_module.window_features(store, part, [d for d in days if DaySymbol(d, part.symbol) in stored_oos])
-        fit_cv[part] = gate_asset_module.cv_sharpes_of(tracking, inputs[part][2])
+    # The gate's other inputs, read as the asset reads them: each stored day's feature flags and the fit's k-fold.
+    flags = {p: store.read(FEATURES_ASSET, p).select(gate_asset_module.FLAG_COLUMNS) for p in stored_oos if store.exists(FEATURES_ASSET, p)}
+    fit_cv = {part: gate_asset_module.cv_sharpes_of(tracking, inputs[part][2]) for part in model_parts}
     raw_read_s = time.perf_counter() - read0
     log(f"raw: reads {raw_read_s:.1f}s; evaluating {len(model_parts)} partitions ...")
 
@@ -253,13 +252,15 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
     raw_oos_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     raw_verdicts = {}
-    for part in model_parts:
-        days = gate_window.window_days(part.day, window, first_day)
-        rows_by_day = {d: stored_oos[p] for d in days if (p := DaySymbol(d, part.symbol)) in stored_oos}
-        raw_verdicts[part] = gate_window.verdicts(
-            rows_by_day, (days[0], days[-1]), failing[part], thresholds, features_by_day=window_flags[part], cv_sharpes=fit_cv[part],
-            configurations=configurations[part],
-        )
+    for symbol in symbols:  # as the asset judges: one book of the symbol's stored days, sliced per window
+        held = {p.day: p for p in stored_oos if p.symbol == symbol}
+        book = gate_book.book_of_days({d: stored_oos[p] for d, p in held.items()}, {d: flags[p] for d, p in held.items() if p in flags})
+        for part in (p for p in model_parts if p.symbol == symbol):
+            days = gate_window.window_days(part.day, window, first_day)
+            raw_verdicts[part] = gate_window.judge(
+                book, [d for d in days if d in held], (days[0], days[-1]), failing[part], thresholds, cv_sharpes=fit_cv[part],
+                configurations=configurations[part],
+            )
     raw_gate_s = time.perf_counter() - t0
     raw_compute_s = raw_oos_s + raw_gate_s
 

@@ -23,11 +23,11 @@ from dagster import AssetDep, AssetExecutionContext, BackfillPolicy, IdentityPar
 from quant_assets import settings
 from quant_assets.assets.checks import staged_writes
 from quant_assets.assets.evaluation import EVALUATION_GROUP
-from quant_assets.assets.metadata import partition_metadata, preview
+from quant_assets.assets.metadata import partition_metadata
 from quant_assets.assets.upstream_checks import UpstreamChecks
 from quant_assets.automation.conditions import gate_condition
 from quant_assets.derivatives.frame import DERIVATIVES_ASSET
-from quant_assets.evaluation import gate_window
+from quant_assets.evaluation import gate_book, gate_window
 from quant_assets.evaluation.gate import Thresholds
 from quant_assets.evaluation.gate_window import GATE_ASSET, PORTFOLIO
 from quant_assets.evaluation.oos import OOS_ASSET
@@ -84,26 +84,59 @@ def _read_once(cache: dict | None, key, read):
     return cache[key]
 
 
-def _held(store, asset: str, symbol: str, days, cache: dict | None, read) -> dict:
-    """``read(part)`` of each of ``days`` that ``asset`` holds for ``symbol``, by day."""
-    out = {}
-    for d in days:
-        part = DaySymbol(d, symbol)
-        frame = _read_once(cache, part, lambda: read(part) if store.exists(asset, part) else None)
-        if frame is not None:
-            out[d] = frame
+ROW_COLUMNS = ("t", "family", "horizon", "label", "trade_size", "evaluable", "pnl")  # what a book needs of oos_eval
+FLAG_COLUMNS = tuple(flag for source_flags in FLAGS_BY_SOURCE.values() for flag in source_flags)
+
+
+class WindowBooks:
+    """The trailing windows of ``parts``, and per symbol one book (``gate_book``) of every day
+    those windows hold: each oos_eval partition and its feature flags read once per step, in one
+    multi-file read per symbol, and grouped once, however many windows hold them."""
+
+    def __init__(self, store, parts, window: int):
+        self.store = store
+        self.days = {p: gate_window.window_days(p.day, window, settings.start_date()) for p in parts}
+        self._wanted: dict[str, set] = {}
+        for p, days in self.days.items():
+            self._wanted.setdefault(p.symbol, set()).update(days)
+        self._held: dict[str, set] = {}
+        self._books: dict[str, gate_book.Book] = {}
+
+    def stored(self, part: DaySymbol) -> list:
+        """The days of ``part``'s window that oos_eval holds."""
+        held = self._held_days(part.symbol)
+        return [d for d in self.days[part] if d in held]
+
+    def _held_days(self, symbol: str) -> set:
+        if symbol not in self._held:
+            self._held[symbol] = {d for d in self._wanted[symbol] if self.store.exists(OOS_ASSET, DaySymbol(d, symbol))}
+        return self._held[symbol]
+
+    def book(self, symbol: str) -> gate_book.Book:
+        if symbol not in self._books:
+            parts = [DaySymbol(d, symbol) for d in sorted(self._held_days(symbol))]
+            flagged = [p for p in parts if self.store.exists(FEATURES_ASSET, p)]
+            self._books[symbol] = gate_book.book_of(
+                self.store.read_many(OOS_ASSET, parts, with_partition_day=True, columns=ROW_COLUMNS) if parts else gate_book.EMPTY_ROWS,
+                self.store.read_many(FEATURES_ASSET, flagged, with_partition_day=True, columns=FLAG_COLUMNS) if flagged else None,
+            )  # fmt: skip
+        return self._books[symbol]
+
+    def evidence_days(self, part: DaySymbol) -> list:
+        """The days of ``part``'s window complete at its day 00:00."""
+        return gate_window.complete(self.book(part.symbol), self.stored(part), part.day)
+
+    def release(self, symbol: str) -> None:
+        """Forget a symbol's book (a long range's symbols one after another, not all at once)."""
+        self._books.pop(symbol, None)
+
+
+def by_symbol(parts) -> dict[str, list[DaySymbol]]:
+    """``parts`` by symbol, in order: a step judges one symbol's windows, then forgets its book."""
+    out: dict[str, list[DaySymbol]] = {}
+    for part in parts:
+        out.setdefault(part.symbol, []).append(part)
     return out
-
-
-def _window_rows(store, part: DaySymbol, window: int, cache: dict | None = None) -> dict:
-    days = gate_window.window_days(part.day, window, settings.start_date())
-    return _held(store, OOS_ASSET, part.symbol, days, cache, lambda p: store.read(OOS_ASSET, p))
-
-
-def window_features(store, part: DaySymbol, days, cache: dict | None = None) -> dict:
-    """The missing flags of the window's feature rows, per day held (for source coverage)."""
-    flags = [flag for source_flags in FLAGS_BY_SOURCE.values() for flag in source_flags]
-    return _held(store, FEATURES_ASSET, part.symbol, days, cache, lambda p: store.read(FEATURES_ASSET, p).select(flags))
 
 
 def cv_sharpes_of(tracking, record: dict, cache: dict | None = None) -> dict[tuple[str, str], float]:
@@ -121,9 +154,16 @@ def _cv_sharpes(tracking, run_id: str) -> dict[tuple[str, str], float]:
     return {(CV_FAMILY, h): float(v) for h, v in means.iter_rows()}
 
 
-def _failing(checks: UpstreamChecks, leakage_assets: dict[str, str], part: DaySymbol, rows_by_day: dict) -> list[str]:
-    """The upstream partitions the verdict of ``part`` rests on whose blocking checks did not pass."""
-    evidence = [DaySymbol(d, part.symbol) for d in gate_window.complete_days(rows_by_day, part.day)]
+def _wanted(leakage_assets: dict[str, str], evidence: dict[DaySymbol, list]) -> dict[str, list[DaySymbol]]:
+    """Per upstream asset, every partition the verdicts of ``evidence``'s partitions (each with its evidence days) rest on."""
+    days = {p: {DaySymbol(d, p.symbol) for d in ev} for p, ev in evidence.items()}
+    which = {EVIDENCE: set().union(*days.values()), SERVED: set(evidence), BOTH: set().union(*days.values(), evidence)}
+    return {asset: sorted(which[w]) for asset, w in leakage_assets.items()}
+
+
+def _failing(checks: UpstreamChecks, leakage_assets: dict[str, str], part: DaySymbol, evidence_days) -> list[str]:
+    """The upstream partitions the verdict of ``part`` (on ``evidence_days``) rests on whose blocking checks did not pass."""
+    evidence = [DaySymbol(d, part.symbol) for d in sorted(evidence_days)]
     days = {EVIDENCE: evidence, SERVED: [part], BOTH: sorted({*evidence, part})}
     return [
         line
@@ -147,18 +187,20 @@ def configurations_of(tracking, part: DaySymbol, days, cache: dict | None = None
     return max(1, len(tracking.configurations(part.symbol, days[0], days[-1], runs)))
 
 
-def judge(store, tracking, part: DaySymbol, thresholds: Thresholds, failing, configurations: int, caches: dict | None = None) -> pl.DataFrame:
-    """The verdict rows of ``part`` (``gate_window.verdicts``) from what the lake and MLflow hold
-    and the leakage and configuration counts given: what the asset stages, and what its
-    reproduction check computes again from the counts the rows recorded."""
+def model_record(store, part: DaySymbol) -> dict | None:
+    """The model record of ``part`` (None for a model day quarantined by its checks)."""
+    return store.read(MODELS_ASSET, part).row(0, named=True) if store.exists(MODELS_ASSET, part) else None
+
+
+def judge(books: WindowBooks, tracking, part: DaySymbol, record: dict | None, thresholds: Thresholds, failing, configurations: int,
+          caches: dict | None = None) -> pl.DataFrame:  # fmt: skip
+    """The verdict rows of ``part`` (``gate_window.judge``) from what the lake (``books``) and
+    MLflow hold and the leakage and configuration counts given: what the asset stages, and what
+    its reproduction check computes again, from its own reads, with the counts the rows recorded."""
     caches = {} if caches is None else caches
-    window = thresholds.window_days
-    days = gate_window.window_days(part.day, window, settings.start_date())
-    rows_by_day = _window_rows(store, part, window, caches.setdefault("oos", {}))
-    record = store.read(MODELS_ASSET, part).row(0, named=True) if store.exists(MODELS_ASSET, part) else None
-    return gate_window.verdicts(
-        rows_by_day, (days[0], days[-1]), failing, thresholds,
-        features_by_day=window_features(store, part, rows_by_day, caches.setdefault("flags", {})),
+    days = books.days[part]
+    return gate_window.judge(
+        books.book(part.symbol), books.stored(part), (days[0], days[-1]), failing, thresholds,
         cv_sharpes=cv_sharpes_of(tracking, record, caches.setdefault("cv", {})) if record else None,
         configurations=configurations,
     )  # fmt: skip
@@ -189,6 +231,18 @@ def _portfolio_line(verdicts: pl.DataFrame) -> str:
     r = rows.row(0, named=True)
     return (f"{'PASS' if r['passed'] else 'FAIL'}: daily Sharpe {r['daily_sharpe']:.2f} "
             f"(90% {r['sharpe_ci_low']:.2f}..{r['sharpe_ci_high']:.2f}), {r['completed_days']} days")
+
+
+def _reasons_md(verdicts: pl.DataFrame, family: str) -> str:
+    """The reasons of the series a person promotes on (the served family's and the portfolio's),
+    and a count of the others (ablations, other families: their reasons are in the partition).
+    Dagster stores the metadata with every materialisation event: all 21 series' reasons were most of it."""
+    shown = verdicts.filter(pl.col("family").is_in([family, PORTFOLIO]))
+    lines = [f"**{f}/{h}**\n\n" + r.replace("\n", "  \n") for f, h, r in shown.select("family", "horizon", "reasons").iter_rows()]
+    others = verdicts.height - shown.height
+    if others:
+        lines.append(f"_{others} other series (ablations, other families): their reasons are in the partition's rows_")
+    return "\n\n".join(lines) or "_no model series in the window_"
 
 
 def _trials_line(verdicts: pl.DataFrame) -> str:
@@ -245,30 +299,36 @@ def build_gate_asset(thresholds: Thresholds, leakage_assets: dict[str, str] | No
         tracking = mlflow_tracking.tracking()
         checks = UpstreamChecks(context.instance)
         family = served_family()
-        caches: dict = {}  # one read of each partition, fit and run list per step (see _read_once)
+        caches: dict = {}  # one read of each fit's folds and each symbol's runs per step (see _read_once)
+        books = WindowBooks(store, parts, window)
+        records = {p: model_record(store, p) for p in parts}
+        evidence = {p: books.evidence_days(p) for p in parts}
+        for asset, wanted in _wanted(leakage_assets, evidence).items():
+            checks.read_writers(asset, wanted)  # one paged query per asset for every window of the run
         judged = []
-        for part in parts:  # judge every partition before writing any
-            rows_by_day = _window_rows(store, part, window, caches.setdefault("oos", {}))
-            failing = _failing(checks, leakage_assets, part, rows_by_day)
-            configurations = configurations_of(tracking, part, gate_window.window_days(part.day, window, settings.start_date()), caches)
-            judged.append((part, judge(store, tracking, part, thresholds, failing, configurations, caches)))
+        for symbol, held in by_symbol(parts).items():  # judge every partition before writing any
+            for part in held:
+                failing = _failing(checks, leakage_assets, part, evidence[part])
+                configurations = configurations_of(tracking, part, books.days[part], caches)
+                judged.append((part, judge(books, tracking, part, records[part], thresholds, failing, configurations, caches)))
+            books.release(symbol)
         # Staged, not published: gate_verdict_checks publishes the partitions that pass, then moves the aliases.
         with staged_writes(context, lake, GATE_ASSET) as staged:
             for part, verdicts in judged:
                 write = staged.write(GATE_ASSET, part, verdicts)
                 served = verdicts.filter(pl.col("family") == family)
+                record = records[part]
                 context.add_asset_metadata(
                     partition_metadata(write, verdicts, {
                         "passed": ", ".join(f"{f}/{h}" for f, h in verdicts.filter("passed").select("family", "horizon").iter_rows()) or "none",
                         "served_family": family,
                         "served_passed": ", ".join(served.filter("passed")["horizon"].to_list()) or "none",
                         "portfolio": _portfolio_line(verdicts),
-                        "n_trials": MetadataValue.md(_trials_line(verdicts)),
+                        "n_trials": _trials_line(verdicts),
                         "sharpe_interval": "90% stationary block bootstrap over the evidence days (seeded), mean block = max(horizon in days, cube root of the days); ci_block_days per row",
                         "evidence_days": f"{verdicts['completed_days'].max() or 0} days complete by {part.day} 00:00 (labels' label_available_at)",
-                        "model_uri": store.read(MODELS_ASSET, part)["model_uri"][0] if store.exists(MODELS_ASSET, part) else store.quarantine_note(MODELS_ASSET, part),
-                        "verdicts": preview(verdicts.select("family", "horizon", "passed", *FIGURES), rows=verdicts.height or 1),
-                        "reasons": MetadataValue.md("\n\n".join(f"**{f}/{h}**\n\n" + r.replace("\n", "  \n") for f, h, r in verdicts.select("family", "horizon", "reasons").iter_rows()) or "_no model series in the window_"),
+                        "model_uri": record["model_uri"] if record else store.quarantine_note(MODELS_ASSET, part),
+                        "reasons": MetadataValue.md(_reasons_md(verdicts, family)),
                     }, time_column="window_end"),
                     partition_key=part.dagster_key,
                 )  # fmt: skip

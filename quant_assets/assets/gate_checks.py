@@ -17,11 +17,12 @@ from dagster import AssetCheckExecutionContext, AssetCheckSpec, multi_asset_chec
 from quant_assets import settings
 from quant_assets.assets.checks import gate_name, open_batch, problems_verdict, publish_verdicts
 from quant_assets.assets.evaluation_checks import DEFAULT_SAMPLES, sampled
-from quant_assets.assets.gate import _read_once, gate_thresholds, judge, move_aliases, served_family
+from quant_assets.assets.gate import WindowBooks, by_symbol, gate_thresholds, judge, model_record, move_aliases, served_family
 from quant_assets.evaluation import gate_verify
-from quant_assets.evaluation.completeness import labels_known_at
+from quant_assets.evaluation.completeness import labels_known_by_day
+from quant_assets.evaluation.gate_book import PARTITION_DAY
 from quant_assets.evaluation.gate_window import GATE_ASSET, PARTITION_SEPARATOR
-from quant_assets.labels.forward import LABELS_ASSET
+from quant_assets.labels.forward import LABELS_ASSET, available_column, missing_column
 from quant_assets.labels.horizons import HORIZONS
 from quant_assets.models.record import MODELS_ASSET
 from quant_assets.partitions import DaySymbol
@@ -38,13 +39,16 @@ CHECKS = {
 WHAT = {"gate_verdict_evidence_known": "evidence known at D 00:00", "gate_verdict_reproduces": "verdict reproduced"}
 
 
-def _labels_known(store, part: DaySymbol, days, cache: dict) -> dict:
-    """``labels_known_at`` of each day's labels partition (None where there is none)."""
-    def known(day):
-        p = DaySymbol(day, part.symbol)
-        return labels_known_at(store.read(LABELS_ASSET, p), HORIZONS) if store.exists(LABELS_ASSET, p) else None
+LABEL_COLUMNS = tuple(c for h in HORIZONS for c in (available_column(h), missing_column(h)))
 
-    return {d: _read_once(cache, (d, part.symbol), lambda d=d: known(d)) for d in days}
+
+def labels_known(store, symbol: str, days) -> dict:
+    """``labels_known_at`` of each of ``days``' labels partition of ``symbol`` (None where there
+    is none), from one multi-file read of the columns it needs."""
+    parts = [DaySymbol(d, symbol) for d in sorted(set(days)) if store.exists(LABELS_ASSET, DaySymbol(d, symbol))]
+    labels = store.read_many(LABELS_ASSET, parts, with_partition_day=True, columns=LABEL_COLUMNS) if parts else None
+    known = labels_known_by_day(labels, HORIZONS, PARTITION_DAY) if labels is not None and labels.height else {}
+    return {d: known.get(d) for d in days}
 
 
 @multi_asset_check(
@@ -57,19 +61,23 @@ def gate_verdict_checks(context: AssetCheckExecutionContext, lake: LakeResource,
     parts, store = batch.parts, batch.store
     tracking, thresholds = mlflow_tracking.tracking(), gate_thresholds()
     samples = set(sampled(parts, settings.read("QUANT_ASSETS_VERDICT_REPRODUCE_SAMPLES", str(DEFAULT_SAMPLES), settings.positive_int, "partitions per run, e.g. 20")))
-    caches, labels_read = {}, {}
     problems = {name: {} for name in CHECKS}
-    stored_by_part = {}
+    stored_by_part = {part: store.read(GATE_ASSET, part) for part in parts}
+    evidence = {part: gate_verify.evidence_days_of(stored) for part, stored in stored_by_part.items()}
+    known = {symbol: labels_known(store, symbol, {d for p in held for d in evidence[p]}) for symbol, held in by_symbol(parts).items()}
     for part in parts:
-        stored = stored_by_part[part] = store.read(GATE_ASSET, part)
-        labels = _labels_known(store, part, gate_verify.evidence_days_of(stored), labels_read)
-        problems["gate_verdict_evidence_known"][part] = gate_verify.evidence_problems(part, stored, labels)
-        if part not in samples:
-            continue
-        failing = [x for x in (stored["failing_partitions"][0] if stored.height else "").split(PARTITION_SEPARATOR) if x]
-        configurations = int(stored["configurations"][0]) if stored.height else 1
-        again = judge(store, tracking, part, thresholds, failing, configurations, caches)
-        problems["gate_verdict_reproduces"][part] = gate_verify.reproduction_problems(part, stored, again)
+        days = {d: known[part.symbol][d] for d in evidence[part]}
+        problems["gate_verdict_evidence_known"][part] = gate_verify.evidence_problems(part, stored_by_part[part], days)
+    # The reproduction judges again from its own reads of the lake and MLflow (its own books), not the asset's.
+    books, caches = WindowBooks(store, [p for p in parts if p in samples], thresholds.window_days), {}
+    for symbol, reproduced in by_symbol(p for p in parts if p in samples).items():
+        for part in reproduced:
+            stored = stored_by_part[part]
+            failing = [x for x in (stored["failing_partitions"][0] if stored.height else "").split(PARTITION_SEPARATOR) if x]
+            configurations = int(stored["configurations"][0]) if stored.height else 1
+            again = judge(books, tracking, part, model_record(store, part), thresholds, failing, configurations, caches)
+            problems["gate_verdict_reproduces"][part] = gate_verify.reproduction_problems(part, stored, again)
+        books.release(symbol)
     verdicts = {name: problems_verdict(problems[name], WHAT[name], len(parts)) for name in CHECKS}
     results = list(publish_verdicts(batch, verdicts, set(verdicts)))  # publishes (or quarantines) first
     if batch.staging is not None:

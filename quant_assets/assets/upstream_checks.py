@@ -50,8 +50,9 @@ class UpstreamChecks:
         self._instance = instance
         self._writer: dict[tuple[str, DaySymbol], str | None] = {}
         self._runs: dict[tuple[str, str], tuple[set[str], dict[str, bool]]] = {}
+        self._problems: dict[tuple[str, DaySymbol, bool], list[str]] = {}
 
-    def _read_writers(self, asset: str, parts: list[DaySymbol]) -> None:
+    def read_writers(self, asset: str, parts: list[DaySymbol]) -> None:
         """The run that last wrote each of ``parts`` not read yet, in one paged query for all of
         them: one query per partition (~20 ms each on SQLite) made a daily gate of 10 symbols
         ask the instance ~4,000 times for its 60-day windows, most of the gate's time."""
@@ -74,31 +75,37 @@ class UpstreamChecks:
             cursor = page.cursor
 
     def _last_writer(self, asset: str, part: DaySymbol) -> str | None:
-        self._read_writers(asset, [part])
+        self.read_writers(asset, [part])
         return self._writer[(asset, part)]
 
     def failing(self, assets: Iterable[str], parts: Iterable[DaySymbol], absent_ok: bool = False) -> list[str]:
         """One line per upstream partition whose blocking checks did not all pass, naming it.
         ``absent_ok``: a partition never materialised is not a failure (a source that was not
         collected that day was read by nobody); one that was materialised must still have passed."""
-        problems = []
         parts, assets = list(parts), list(assets)
         for asset in assets:
-            self._read_writers(asset, parts)
-        for part in parts:
-            for asset in assets:
-                run_id = self._last_writer(asset, part)
-                if run_id is None:
-                    if not absent_ok:
-                        problems.append(f"{asset} {part}: not materialised")
-                    continue
-                if (run_id, asset) not in self._runs:
-                    self._runs[(run_id, asset)] = _run_checks(self._instance, run_id, asset)
-                unevaluated, passed = self._runs[(run_id, asset)]
-                failed = sorted(name for name, ok in passed.items() if not ok)
-                missing = sorted(unevaluated)
-                if failed:
-                    problems.append(f"{asset} {part}: {', '.join(failed)} failed (run {run_id[:8]})")
-                if missing:
-                    problems.append(f"{asset} {part}: {', '.join(missing)} not evaluated (run {run_id[:8]})")
+            self.read_writers(asset, parts)
+        return [line for part in parts for asset in assets for line in self._lines(asset, part, absent_ok)]
+
+    def _lines(self, asset: str, part: DaySymbol, absent_ok: bool) -> list[str]:
+        """The problem lines of one partition, once: consecutive windows ask about the same days."""
+        key = (asset, part, absent_ok)
+        if key not in self._problems:
+            self._problems[key] = self._judge(asset, part, absent_ok)
+        return self._problems[key]
+
+    def _judge(self, asset: str, part: DaySymbol, absent_ok: bool) -> list[str]:
+        run_id = self._last_writer(asset, part)
+        if run_id is None:
+            return [] if absent_ok else [f"{asset} {part}: not materialised"]
+        if (run_id, asset) not in self._runs:
+            self._runs[(run_id, asset)] = _run_checks(self._instance, run_id, asset)
+        unevaluated, passed = self._runs[(run_id, asset)]
+        failed = sorted(name for name, ok in passed.items() if not ok)
+        missing = sorted(unevaluated)
+        problems = []
+        if failed:
+            problems.append(f"{asset} {part}: {', '.join(failed)} failed (run {run_id[:8]})")
+        if missing:
+            problems.append(f"{asset} {part}: {', '.join(missing)} not evaluated (run {run_id[:8]})")
         return problems

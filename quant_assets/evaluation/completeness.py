@@ -44,21 +44,36 @@ def rows_known_at(rows: pl.DataFrame, horizons: Mapping[str, timedelta]) -> date
     rows of the horizons in ``horizons`` (the labels asset's ``label_available_at``, which its
     blocking check holds to exactly ``t + h``); None when a row still lacks its label or there
     are none. Rows of other series (a ``portfolio`` over every horizon) carry no label of their own."""
-    labelled = rows.filter(pl.col("horizon").is_in(list(horizons)))
-    if labelled.is_empty() or labelled["label"].null_count():
-        return None
+    return rows_known_by_day(rows.with_columns(pl.lit(0).alias(_ONE_DAY)), horizons, _ONE_DAY).get(0)
+
+
+def rows_known_by_day(rows: pl.DataFrame, horizons: Mapping[str, timedelta], day: str) -> dict:
+    """``rows_known_at`` of each day's rows (column ``day`` names it), in one pass; a day
+    without labelled rows is absent (None)."""
     step = pl.col("horizon").replace_strict({h: d for h, d in horizons.items()}, return_dtype=pl.Duration("us"))
-    return labelled.select((pl.col("t") + step).max()).item()
+    labelled = rows.filter(pl.col("horizon").is_in(list(horizons)))
+    per_day = labelled.group_by(day).agg(nulls=pl.col("label").null_count(), at=(pl.col("t") + step).max())
+    return {d: None if nulls else at for d, nulls, at in per_day.iter_rows()}
 
 
 def labels_known_at(labels: pl.DataFrame, horizons: Mapping[str, timedelta]) -> datetime | None:
     """When every label of a labels partition was available: its latest ``label_available_at``
     over ``horizons``; None when one is missing (not computable yet) or the partition is empty."""
-    if labels.is_empty() or labels.select(pl.any_horizontal(missing_column(h) for h in horizons).any()).item():
-        return None
-    latest = labels.select(pl.max_horizontal(available_column(h) for h in horizons).max()).item()
-    nulls = labels.select(pl.sum_horizontal(pl.col(available_column(h)).null_count() for h in horizons)).item()
-    return None if nulls else latest
+    return labels_known_by_day(labels.with_columns(pl.lit(0).alias(_ONE_DAY)), horizons, _ONE_DAY).get(0)
+
+
+def labels_known_by_day(labels: pl.DataFrame, horizons: Mapping[str, timedelta], day: str) -> dict:
+    """``labels_known_at`` of each day's labels (column ``day`` names it), in one pass; a day
+    without rows is absent (None)."""
+    per_day = labels.group_by(day).agg(
+        missing=pl.any_horizontal(missing_column(h) for h in horizons).any(),
+        latest=pl.max_horizontal(available_column(h) for h in horizons).max(),
+        nulls=pl.sum_horizontal(pl.col(available_column(h)).null_count() for h in horizons),
+    )
+    return {d: None if missing or nulls else latest for d, missing, latest, nulls in per_day.iter_rows()}
+
+
+_ONE_DAY = "__day"  # the one day of a single partition's rows
 
 
 def evidence_days(known_at: Mapping[date, datetime | None], day: date) -> list[date]:

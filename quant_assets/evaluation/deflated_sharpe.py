@@ -69,19 +69,44 @@ def deflated_sharpe(returns: np.ndarray, trial_sharpes: np.ndarray, n_trials: in
     """DSR of ``returns`` (the chosen variant's per-period PnL) given the per-period
     Sharpes of the trials at hand, the chosen one included; ``n_trials`` (default: as many
     as those) counts also the trials whose returns are not at hand, and is at least as many."""
+    return deflated_sharpes(np.asarray(returns, dtype=float).reshape(1, -1), trial_sharpes, n_trials)[0]
+
+
+def deflated_sharpes(returns: np.ndarray, trial_sharpes: np.ndarray, n_trials: int | None = None) -> list[DeflatedSharpe]:
+    """``deflated_sharpe`` of each row of ``returns`` ([variants, periods]) against the same
+    trials: their benchmark computed once, every row's moments in one numpy pass, each row's
+    result the one it gets alone, bit for bit."""
     r = np.asarray(returns, dtype=float)
     trials = np.asarray(trial_sharpes, dtype=float)
     if trials.size < 1 or not np.isfinite(trials).all():
         raise ValueError(f"deflated Sharpe: trial Sharpes must be finite and non-empty (got {trials.size})")
-    skew = float(stats.skew(r)) if r.std() > 0 else 0.0
-    kurt = float(stats.kurtosis(r, fisher=False)) if r.std() > 0 else 3.0
-    sr = sharpe(r)
     n = trials.size if n_trials is None else int(n_trials)
     if n < trials.size:
         raise ValueError(f"deflated Sharpe: n_trials={n} is fewer than the {trials.size} trial Sharpes given")
     variance = float(trials.var(ddof=1)) if trials.size > 1 else 0.0
     sr0 = expected_max_sharpe(n, variance)
-    return DeflatedSharpe(sr, sr0, probabilistic_sharpe(sr, sr0, r.size, skew, kurt), n, int(r.size), skew, kurt)
+    moving = r.std(axis=1) > 0
+    skews, kurts = np.zeros(len(r)), np.full(len(r), 3.0)
+    if moving.any():
+        skews[moving], kurts[moving] = _skew_and_kurtosis(r[moving])
+    sharpes = sharpe(np.asfortranarray(r.T)) if r.shape[1] else np.zeros(len(r))
+    out = []
+    for sr, skew, kurt in zip(sharpes.tolist(), skews.tolist(), kurts.tolist()):
+        out.append(DeflatedSharpe(sr, sr0, probabilistic_sharpe(sr, sr0, r.shape[1], skew, kurt), n, int(r.shape[1]), skew, kurt))
+    return out
+
+
+def _skew_and_kurtosis(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``scipy.stats.skew`` and ``scipy.stats.kurtosis(fisher=False)`` (biased) of each row, as
+    they are of each row alone: scipy takes a lone series' powers of its moments on scalars,
+    and numpy's vectorised power differs from the scalar one in the last bit."""
+    m2, m3, m4 = (stats.moment(rows, order, axis=1) for order in (2, 3, 4))
+    with np.errstate(all="ignore"):
+        zero = (m2 <= (np.finfo(m2.dtype).eps * rows.mean(axis=1)) ** 2).tolist()
+    m2, m3, m4 = m2.tolist(), m3.tolist(), m4.tolist()
+    skew = [math.nan if z else c / v**1.5 for z, c, v in zip(zero, m3, m2)]
+    kurtosis = [math.nan if z else q / v**2.0 for z, q, v in zip(zero, m4, m2)]
+    return np.array(skew), np.array(kurtosis)
 
 
 def deflated_sharpe_of_best(trial_returns: np.ndarray) -> DeflatedSharpe:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 
 from quant_assets.features.contract import SOURCES
 
@@ -195,11 +195,17 @@ def _stability(e: Evidence, th: Thresholds) -> tuple[bool, str]:
 GATES = (_evidence, _leakage, _coverage, _performance, _deflated, _overfitting, _stability)
 
 
+def figures_of(record: Evidence | Thresholds) -> dict:
+    """The fields of an ``Evidence`` or ``Thresholds`` by name (a shallow ``asdict``: their
+    values are numbers, strings and a tuple of strings, nothing to copy)."""
+    return {f.name: getattr(record, f.name) for f in fields(record)}
+
+
 def verdict(evidence: Evidence, thresholds: Thresholds | None = None) -> Verdict:
     th = thresholds or Thresholds()
     results = [gate(evidence, th) for gate in GATES]
     reasons = [line for _, line in results]
     if math.isfinite(evidence.cv_sharpe):
         reasons.append(f"INFO purged k-fold Sharpe {evidence.cv_sharpe:.2f} vs walk-forward {evidence.daily_sharpe:.2f}")
-    figures = asdict(evidence) | {"thresholds": asdict(th)}
+    figures = figures_of(evidence) | {"thresholds": figures_of(th)}
     return Verdict(passed=all(ok for ok, _ in results), reasons=reasons, figures=figures)

@@ -31,17 +31,17 @@ A day without an evaluable decision of a series books 0 for it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta, timezone
 
+import numpy as np
 import polars as pl
 
-from quant_assets.evaluation import metrics, strategy
+from quant_assets.evaluation import gate_book, strategy
 from quant_assets.evaluation.portfolio import PORTFOLIO  # the family of the symbol's combined book
-from quant_assets.evaluation.completeness import evidence_days, rows_known_at
-from quant_assets.evaluation.evidence import collect_evidence
-from quant_assets.evaluation.gate import Evidence, Thresholds, verdict
+from quant_assets.evaluation.completeness import evidence_days
+from quant_assets.evaluation.evidence import collect_evidences
+from quant_assets.evaluation.gate import Thresholds, figures_of, verdict
 from quant_assets.features.contract import FLAGS_BY_SOURCE
 from quant_assets.labels.horizons import HORIZON_NAMES, HORIZONS
 
@@ -90,9 +90,9 @@ def window_days(day: date, window: int, first_day: date) -> list[date]:
     return [d for d in (day - timedelta(days=i) for i in range(window - 1, -1, -1)) if d >= first_day]
 
 
-def complete_days(rows_by_day: Mapping[date, pl.DataFrame], day: date) -> list[date]:
-    """The stored days of the window whose every label was available at ``day`` 00:00."""
-    return evidence_days({d: rows_known_at(rows, HORIZONS) for d, rows in rows_by_day.items()}, day)
+def complete(book: gate_book.Book, stored: Sequence[date], day: date) -> list[date]:
+    """The ``stored`` days of the window whose every label was available at ``day`` 00:00."""
+    return evidence_days({d: book.known_at.get(d) for d in stored}, day)
 
 
 def horizon_days(horizon: str, family: str = "") -> float:
@@ -113,35 +113,11 @@ def trial_count(series: int, configurations: int, judgings: int) -> tuple[int, s
     return max(n, 1), f"{series} series x {configurations} configuration(s) + {judgings - 1} re-judging(s)"
 
 
-def model_series(rows: pl.DataFrame) -> list[tuple[str, str]]:
-    """(family, horizon) of every series a model predicted (baselines excluded), in order."""
-    models = rows.filter(~pl.col("family").is_in(strategy.BASELINES))
-    pairs = models.select("family", "horizon").unique()
+def model_series(series: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The (family, horizon) of ``series`` that a model predicted (baselines excluded), by
+    horizon, then family."""
     order = {h: i for i, h in enumerate(HORIZON_NAMES)}
-    return sorted(pairs.iter_rows(), key=lambda p: (order.get(p[1], len(order)), p[0]))
-
-
-def daily_by_series(rows: pl.DataFrame, days: Sequence[date]) -> pl.DataFrame:
-    """``day`` (each of ``days``), then per (family, horizon) series of ``rows``, baselines
-    included, a column ``family/horizon`` of its after-cost PnL per decision day
-    (``metrics.daily_pnl``'s sum), 0 on a day without an evaluable decision. One group-by for
-    a window: each verdict of it used to filter the rows again for each of its ~20 series."""
-    grid = pl.DataFrame({"day": list(days)}, schema={"day": pl.Date()})
-    booked = (
-        rows.filter(pl.col("evaluable"))
-        .group_by("family", "horizon", day=metrics.decision_day())
-        .agg(pnl=pl.col("pnl").sum())
-        .select("day", pl.concat_str("family", "horizon", separator="/").alias("series"), "pnl")
-    )
-    keys = [_series_key(f, h) for f, h in rows.select("family", "horizon").unique().sort("family", "horizon").iter_rows()]
-    wide = booked.pivot(on="series", index="day", values="pnl") if booked.height else pl.DataFrame(schema={"day": pl.Date()})
-    out = grid.join(wide, on="day", how="left")
-    return out.select("day", *[(pl.col(k) if k in out.columns else pl.lit(None, pl.Float64)).fill_null(0.0).alias(k) for k in keys])
-
-
-def _column(daily: pl.DataFrame, family: str, horizon: str, name: str) -> pl.Series:
-    key = _series_key(family, horizon)
-    return daily[key].alias(name) if key in daily.columns else pl.Series(name, [0.0] * daily.height, pl.Float64)
+    return sorted({p for p in series if p[0] not in strategy.BASELINES}, key=lambda p: (order.get(p[1], len(order)), p[0]))
 
 
 def grid_decisions(days: Sequence[date], horizon: timedelta) -> int:
@@ -157,10 +133,6 @@ def grid_decisions(days: Sequence[date], horizon: timedelta) -> int:
     return sum(instants(s + timedelta(days=1)) - instants(s) for s in starts)
 
 
-def _series_key(family: str, horizon: str) -> str:
-    return f"{family}/{horizon}"
-
-
 def source_coverage(features: pl.DataFrame | None) -> dict[str, float]:
     """Per source, the share of feature rows with at least one of its feature groups present,
     i.e. not every one of its missing flags set (``{}`` when no feature rows were read: the
@@ -173,46 +145,6 @@ def source_coverage(features: pl.DataFrame | None) -> dict[str, float]:
         [(~pl.all_horizontal(list(flags))).mean().alias(source) for source, flags in FLAGS_BY_SOURCE.items()]
     )
     return present.row(0, named=True)
-
-
-def evidence(
-    rows: pl.DataFrame,
-    days: Sequence[date],
-    family: str,
-    horizon: str,
-    failing_partitions: Sequence[str],
-    thresholds: Thresholds,
-    sources: Mapping[str, float] | None = None,
-    cv_sharpe: float = float("nan"),
-    daily: pl.DataFrame | None = None,
-    configurations: int = 1,
-) -> Evidence:
-    """The evidence on one model series over the complete ``days`` (``rows``: theirs only;
-    ``daily``: ``daily_by_series(rows, days)``, computed once per window by ``verdicts``;
-    ``configurations``: distinct configurations trained in the window, for the trial count)."""
-    daily = daily_by_series(rows, days) if daily is None else daily
-    book = daily.select("day").with_columns(
-        _column(daily, family, horizon, strategy.STRATEGY), *(_column(daily, name, horizon, name) for name in strategy.BASELINES)
-    )
-    evaluated = model_series(rows)
-    trials = daily.select("day").with_columns(_column(daily, f, h, _series_key(f, h)) for f, h in evaluated)
-    series = rows.filter((pl.col("family") == family) & (pl.col("horizon") == horizon))
-    expected_decisions = grid_decisions(days, HORIZONS.get(horizon, SHORTEST))
-    n_trials, counted = trial_count(len(evaluated), configurations, len(days))
-    return collect_evidence(
-        book,
-        trials,
-        trades=int((series["trade_size"] > strategy.TRADE_EPS).sum()),
-        turnover=float(series["trade_size"].sum()) / len(days) if days else 0.0,
-        coverage=float(series["evaluable"].sum()) / expected_decisions if expected_decisions else 0.0,
-        failing_partitions=failing_partitions,
-        thresholds=thresholds,
-        cv_sharpe=cv_sharpe,
-        source_coverage=sources,
-        horizon_days=horizon_days(horizon, family),
-        n_trials=n_trials,
-        trials_counted=counted,
-    )
 
 
 def verdicts(
@@ -230,23 +162,67 @@ def verdicts(
     but are no evidence, so a window of them is judged on zero completed days (a FAIL).
     ``features_by_day``: the feature rows (missing flags at least) of the window's days;
     ``cv_sharpes``: the fit's purged k-fold Sharpe per (family, horizon), where stored;
-    ``configurations``: distinct configurations trained in the window (``trial_count``)."""
+    ``configurations``: distinct configurations trained in the window (``trial_count``).
+    The window's book (``gate_book``), judged by ``judge``."""
     if not rows_by_day:
         return pl.DataFrame(schema=VERDICT_SCHEMA)
-    stored = pl.concat(list(rows_by_day.values()), how="vertical")
-    complete = complete_days(rows_by_day, window[1])
-    # One chunk: polars sums per chunk, and a store read on another day may chunk the same rows otherwise.
-    rows = stored.filter(metrics.decision_day().is_in(complete)).rechunk()
-    features = [features_by_day[d] for d in complete if d in (features_by_day or {})]
-    sources = source_coverage(pl.concat(features, how="vertical") if features else None)
-    daily = daily_by_series(rows, complete)
+    book = gate_book.book_of_days(rows_by_day, features_by_day)
+    return judge(book, sorted(rows_by_day), window, failing_partitions, thresholds, cv_sharpes, configurations)
+
+
+def judge(
+    book: gate_book.Book,
+    stored: Sequence[date],
+    window: tuple[date, date],
+    failing_partitions: Sequence[str],
+    thresholds: Thresholds,
+    cv_sharpes: Mapping[tuple[str, str], float] | None = None,
+    configurations: int = 1,
+) -> pl.DataFrame:
+    """``verdicts`` of the window whose ``stored`` days the symbol's ``book`` holds (a book may
+    hold more: those of every window judged with it). Every series is judged in one pass over
+    the window's daily PnL matrix (``evidence.collect_evidences``)."""
+    if not stored:
+        return pl.DataFrame(schema=VERDICT_SCHEMA)
+    evidence = complete(book, stored, window[1])
+    judged = model_series({s for d in stored for s in book.held.get(d, ())})
+    if not judged:
+        return pl.DataFrame(schema=VERDICT_SCHEMA)
+    rows = book.rows_of(evidence)
+    # [day, series] over the evidence days, 0 on a day without an evaluable decision
+    daily = np.zeros((len(evidence), len(book.keys)))
+    if rows.size:
+        daily[[i for i, d in enumerate(evidence) if d in book.days]] = book.pnl[rows]
+    present = book.present[rows].any(axis=0) if rows.size else np.zeros(len(book.keys), dtype=bool)
+    evaluated = model_series({k for k, held in zip(book.keys, present) if held})
+    zeros = np.zeros(len(evidence))
+    column = lambda f, h: daily[:, book.columns[(f, h)]] if (f, h) in book.columns else zeros  # noqa: E731
+    trials = np.asfortranarray(np.stack([column(f, h) for f, h in evaluated], axis=1)) if evaluated else np.zeros((len(evidence), 0), order="F")
+    expected = {h: grid_decisions(evidence, HORIZONS.get(h, SHORTEST)) for h in {h for _, h in judged}}
+    counts = {}
+    for family, horizon in judged:
+        j = book.columns.get((family, horizon))
+        trades = int(book.trades[rows, j].sum()) if j is not None and rows.size else 0
+        evaluable = int(book.evaluable[rows, j].sum()) if j is not None and rows.size else 0
+        turnover = book.turnover_sum(j, rows) if j is not None else 0.0
+        counts[(family, horizon)] = (trades, turnover / len(evidence) if evidence else 0.0,
+                                     float(evaluable) / expected[horizon] if expected[horizon] else 0.0)  # fmt: skip
+    n_trials, counted = trial_count(len(evaluated), configurations, len(evidence))
+    found = collect_evidences(
+        np.stack([column(f, h) for f, h in judged]),
+        np.stack([np.stack([column(b, h) for b in strategy.BASELINES]) for _, h in judged]),
+        trials,
+        trades=[counts[s][0] for s in judged], turnovers=[counts[s][1] for s in judged], coverages=[counts[s][2] for s in judged],
+        cv_sharpes=[(cv_sharpes or {}).get(s, float("nan")) for s in judged], horizon_days=[horizon_days(h, f) for f, h in judged],
+        failing_partitions=failing_partitions, thresholds=thresholds, source_coverage=book.source_coverage(evidence),
+        n_trials=n_trials, trials_counted=counted,
+    )  # fmt: skip
     out = []
-    for family, horizon in model_series(stored):
-        cv = (cv_sharpes or {}).get((family, horizon), float("nan"))
-        e = evidence(rows, complete, family, horizon, failing_partitions, thresholds, sources, cv, daily, configurations)
+    for (family, horizon), e in zip(judged, found):
         v = verdict(e, thresholds)
-        figures = asdict(e) | {"failing_partitions": PARTITION_SEPARATOR.join(e.failing_partitions)}
+        figures = figures_of(e) | {"failing_partitions": PARTITION_SEPARATOR.join(e.failing_partitions)}
         out.append({"family": family, "horizon": horizon, "passed": v.passed, "reasons": REASON_SEPARATOR.join(v.reasons),
                     "window_start": window[0], "window_end": window[1], **figures, "configurations": max(configurations, 1),
-                    "evidence_days": complete})
+                    "evidence_days": evidence})
     return pl.DataFrame(out, schema=VERDICT_SCHEMA)
+
