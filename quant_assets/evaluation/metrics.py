@@ -102,6 +102,8 @@ def _ordinal_ranks(x: np.ndarray, group: np.ndarray, n: np.ndarray) -> np.ndarra
 def _average_ranks(x: np.ndarray, group: np.ndarray, n: np.ndarray) -> np.ndarray:
     """1-based ranks within each group, ties sharing their mean rank (``scipy.stats.rankdata``'s
     default, and its arithmetic: 0.5 * (first + last), exact)."""
+    if x.size == 0:  # no known pair at all (a series whose labels are all still unknown)
+        return np.empty(0)
     order, position = _sorted_in_groups(x, group, n)
     ordered, in_group = x[order], group[order]
     new = np.ones(x.size, dtype=bool)  # a tie starts here (in sorted order)

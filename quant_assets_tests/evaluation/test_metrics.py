@@ -100,3 +100,10 @@ def test_trades_count_changes_against_the_carried_position_and_the_final_positio
     assert carried["trades"] == 1 and flat["trades"] == 2  # holding the carried long is no trade
     assert carried["pnl"] == pytest.approx(0.01 + 0.02 + 0.01 - 2 * 0.0011)  # the flip only; no exit charged
     assert carried["final_position"] == -1.0 and carried["exit_cost"] == pytest.approx(0.0011)
+
+
+def test_rank_ic_and_hit_rate_without_a_known_pair_are_nan():
+    # a series whose labels are all still unknown (the study's last days), or nothing at all
+    assert math.isnan(metrics.rank_ic(s([0.1, 0.2, 0.3]), s([None, None, None])))
+    assert math.isnan(metrics.rank_ic(s([]), s([])))
+    assert math.isnan(metrics.hit_rate(s([0.1, 0.2]), s([None, None])))
