@@ -84,11 +84,4 @@ def log_pooled(tracking: Tracking, model: PooledModel, example: pl.DataFrame, fi
 
 def load_pooled(tracking: Tracking, model_uri: str, cache_root: Path) -> PooledModel:
     """The native pooled model behind a logged model, downloaded once into ``cache_root``."""
-    target = Path(cache_root) / model_uri.replace(":", "_").replace("/", "_")
-    marker = target / ".complete"
-    if not marker.exists():
-        target.mkdir(parents=True, exist_ok=True)
-        location = tracking.client.get_logged_model(model_uri.removeprefix("models:/")).artifact_location
-        mlflow.artifacts.download_artifacts(artifact_uri=f"{location}/artifacts/{NATIVE_DIR}", dst_path=str(target))
-        marker.touch()
-    return PooledModel.load(target / NATIVE_DIR)
+    return PooledModel.load(tracking.native_folder(model_uri, cache_root))

@@ -242,14 +242,17 @@ class Tracking:
         """The logged model a registered version points at (``models:/<model id>``)."""
         return f"models:/{version.model_id}" if version.model_id else version.source
 
-    def load_fitted(self, model_uri: str, cache_root: Path) -> FittedModel:
-        """The native model behind a logged model, downloaded once into ``cache_root``."""
-        key = model_uri.replace(":", "_").replace("/", "_")
-        target = cache_root / key
+    def native_folder(self, model_uri: str, cache_root: Path) -> Path:
+        """The native files behind a logged model, downloaded once into ``cache_root``."""
+        target = Path(cache_root) / model_uri.replace(":", "_").replace("/", "_")
         marker = target / ".complete"
         if not marker.exists():
             target.mkdir(parents=True, exist_ok=True)
             location = self.client.get_logged_model(model_uri.removeprefix("models:/")).artifact_location
             mlflow.artifacts.download_artifacts(artifact_uri=f"{location}/artifacts/{NATIVE_DIR}", dst_path=str(target))
             marker.touch()
-        return FittedModel.load(target / NATIVE_DIR)
+        return target / NATIVE_DIR
+
+    def load_fitted(self, model_uri: str, cache_root: Path) -> FittedModel:
+        """The native model behind a logged model, downloaded once into ``cache_root``."""
+        return FittedModel.load(self.native_folder(model_uri, cache_root))
