@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from collections import Counter
 from itertools import groupby
 
 from dagster import (
@@ -347,9 +348,7 @@ def symbol_groups(parts: list[DaySymbol], universe: list[str], groups: int) -> l
     symbols = sorted({p.symbol for p in parts}, key=lambda s: order.get(s, len(order)))
     if groups <= 1 or len(symbols) <= 1:
         return [parts]
-    count = {symbol: 0 for symbol in symbols}
-    for p in parts:
-        count[p.symbol] += 1
+    count = Counter(p.symbol for p in parts)
     k = min(groups, len(symbols))
     cuts: list[list[str]] = [[]]
     done = 0

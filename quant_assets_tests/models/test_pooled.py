@@ -3,7 +3,7 @@ fit's, its ranks are point in time, and its checks catch a planted leak."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import polars as pl
