@@ -111,3 +111,23 @@ def location_entry(url: str, name: str = "quant_assets", timeout_s: float = 120)
         if (entry and entry["loadStatus"] == "LOADED") or time.time() > deadline:
             return entry
         time.sleep(1)
+
+
+SCHEDULES = """query($repo: RepositorySelector!) { schedulesOrError(repositorySelector: $repo) {
+  ... on Schedules { results { name scheduleState { id status } } } } }"""
+STOP_SCHEDULE = """mutation($id: String!) { stopRunningSchedule(id: $id) {
+  __typename ... on ScheduleStateResult { scheduleState { status } } ... on PythonError { message } } }"""
+
+
+def stop_schedules(url: str, location: str = "quant_assets") -> list[str]:
+    """Turn every running schedule of ``location`` off, as a person would with the UI's toggle,
+    so a test's lake holds only what the test asked for (the intraday refresh fires on the hour,
+    whatever the test is doing). Returns the names stopped."""
+    repo = {"repositoryLocationName": location, "repositoryName": "__repository__"}
+    stopped = []
+    for sched in graphql(url, SCHEDULES, {"repo": repo})["schedulesOrError"]["results"]:
+        if sched["scheduleState"]["status"] == "RUNNING":
+            result = graphql(url, STOP_SCHEDULE, {"id": sched["scheduleState"]["id"]})["stopRunningSchedule"]
+            assert result["__typename"] == "ScheduleStateResult" and result["scheduleState"]["status"] == "STOPPED", result
+            stopped.append(sched["name"])
+    return stopped

@@ -30,7 +30,7 @@ from quant_assets.market.bars import BARS_ASSET
 from quant_assets.partitions import DaySymbol, daily_symbol_partitions
 from quant_assets.settings import REPO_ROOT
 from quant_assets_tests.browser import UI_TIMEOUT_MS, artifacts_dir, chromium_page, require_browser, screenshot
-from quant_assets_tests.platform.processes import dagster_dev, graphql, location_entry
+from quant_assets_tests.platform.processes import dagster_dev, graphql, location_entry, stop_schedules
 
 try:
     from playwright.sync_api import expect
@@ -191,6 +191,8 @@ def _dagster_ui(log: Path):
     with dagster_dev(env, log) as url, chromium_page() as page:
         entry = location_entry(url)
         assert entry and entry["locationOrLoadError"]["__typename"] == "RepositoryLocation", entry
+        # Only the test's backfills write the lake: the source schedules (on by default) are off.
+        assert stop_schedules(url), "the source schedules were expected to be running"
         _wait_for_daemons(url)
         yield url, page
 
