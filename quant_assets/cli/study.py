@@ -158,20 +158,23 @@ def run_study(plan: dict, symbols: tuple[str, ...], timings: dict[str, float], c
     defs = build_definitions()
     universe = settings.universe()
     study_key = Study(plan["models"][0].day, plan["models"][-1].day, symbols)
-    with get_instance() as instance, ProcessRuns(study_processes()) as across:
+    with get_instance() as instance:
         text_parts = text_days(defs, plan["upstream"])
         steps = [("import", SOURCES, plan["upstream"]), ("import", ("social_text",), text_parts)]
         steps += [(name, assets, _parts_of(name, plan, text_parts)) for name, assets in STEPS]
-        for i, (name, assets, parts) in enumerate(steps, start=1):
-            for asset in assets:
-                todo = missing(instance, asset, parts)
-                t0 = time.perf_counter()
-                click.echo(f"[{i}/{len(steps) + 1}] {time.perf_counter() - started:.0f}s in; {asset}: {len(todo)} of {len(parts)} partitions to materialise"
-                           + (f" ({len(parts) - len(todo)} done before)" if len(todo) < len(parts) else ""))  # fmt: skip
-                if todo:
-                    _materialise(defs, [asset], todo, universe, instance, across=across if asset in BY_SYMBOL else None)
-                counts["partitions"] = counts.get("partitions", 0) + len(todo)
-                timings[f"{name}_s"] = timings.get(f"{name}_s", 0.0) + time.perf_counter() - t0
+        # The workers end before the report: it reads the whole study in this process, and idle
+        # workers would hold their last step's memory beside it.
+        with ProcessRuns(study_processes()) as across:
+            for i, (name, assets, parts) in enumerate(steps, start=1):
+                for asset in assets:
+                    todo = missing(instance, asset, parts)
+                    t0 = time.perf_counter()
+                    click.echo(f"[{i}/{len(steps) + 1}] {time.perf_counter() - started:.0f}s in; {asset}: {len(todo)} of {len(parts)} partitions to materialise"
+                               + (f" ({len(parts) - len(todo)} done before)" if len(todo) < len(parts) else ""))  # fmt: skip
+                    if todo:
+                        _materialise(defs, [asset], todo, universe, instance, across=across if asset in BY_SYMBOL else None)
+                    counts["partitions"] = counts.get("partitions", 0) + len(todo)
+                    timings[f"{name}_s"] = timings.get(f"{name}_s", 0.0) + time.perf_counter() - t0
         t0 = time.perf_counter()
         instance.add_dynamic_partitions(STUDY_PARTITIONS.name, [study_key.key])
         click.echo(f"[{len(steps) + 1}/{len(steps) + 1}] {time.perf_counter() - started:.0f}s in; {REPORT_ASSET} {study_key.key} ...")

@@ -18,6 +18,10 @@ Each fold also records where its training rows stop around the test fold (newest
 ``t`` before it, oldest after it), so a check can re-derive from the horizons alone that
 no train label overlapped the fold and the embargo held (``verify.cv_problems``).
 
+The k-fold runs at one refit anchor in ``config.cv_every_days`` days (``runs_at``); a fit at
+another anchor stores no folds and says why (``skipped``), and the gate's ``cv_sharpe`` of a
+day it serves is NaN. It is reported beside the walk-forward Sharpe, never gated.
+
 Stored with the model (``FittedModel.cv``, in ``model.json``) and in its MLflow run (the
 artifact ``purged_kfold.json``, metrics ``cv_<h>_<figure>`` per fold as steps and their
 means). Read them as a frame with :func:`fold_results` (from a model's ``cv``) or
@@ -27,7 +31,7 @@ means). Read them as a frame with :func:`fold_results` (from a model's ``cv``) o
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import lightgbm as lgb
 import numpy as np
@@ -41,6 +45,7 @@ from quant_assets.models.config import TrainingConfig
 from quant_assets.models.dataset import TrainingSet
 from quant_assets.models.lgbm import MIN_ROWS, best_iteration, fit_boosters
 from quant_assets.models.split import validation_split
+from quant_assets.models.window import CADENCE_EPOCH
 from quant_assets.timegrid import TS_DTYPE
 
 ARTIFACT = "purged_kfold.json"
@@ -63,10 +68,22 @@ FOLD_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def cross_validate(data: TrainingSet, boosters: dict[str, lgb.Booster], config: TrainingConfig, embargo: timedelta) -> dict:
-    """The purged k-fold results of one fit: settings and one record per (horizon, fold)."""
+def runs_at(anchor: date, config: TrainingConfig) -> bool:
+    """Whether the fit anchored on ``anchor`` cross-validates: a whole number of
+    ``cv_every_days`` after ``CADENCE_EPOCH``, so the same anchors whatever range a run covers."""
+    return (anchor - CADENCE_EPOCH).days % config.cv_every_days == 0
+
+
+def cross_validate(
+    data: TrainingSet, boosters: dict[str, lgb.Booster], config: TrainingConfig, embargo: timedelta, anchor: date
+) -> dict:
+    """The purged k-fold results of the fit anchored on ``anchor``: settings and one record per
+    (horizon, fold); none, with the reason, at an anchor that does not cross-validate."""
     out = {"k": config.cv_folds, "embargo_s": embargo.total_seconds(), "round_trip_cost": config.cv_round_trip_cost, "folds": []}
     if config.cv_folds < 2:
+        return out
+    if not runs_at(anchor, config):
+        out["skipped"] = f"the purged k-fold runs at one anchor in {config.cv_every_days} days (cv_every_days), not at {anchor}"
         return out
     gap = np.timedelta64(embargo // timedelta(microseconds=1), "us")
     for j, h in enumerate(HORIZON_NAMES):

@@ -10,6 +10,10 @@ Inputs are standardised with means and deviations fitted on the training rows on
 saved with the model; a missing value becomes the mean (0 after standardising) and its
 missing flag, an input too, says so. Targets are scaled per horizon by their training
 deviation, so the four heads weigh alike in the loss.
+
+Training keeps the epoch with the best loss on the validation tail and stops once
+``nn_patience`` epochs have not bettered it (at most ``nn_epochs``): on these windows the best
+epoch is mostly the first to fourth, and the epochs after it only cost time.
 """
 
 from __future__ import annotations
@@ -161,9 +165,11 @@ def _fit_net(data: TrainingSet, train: np.ndarray, valid: np.ndarray, config: Tr
         history.append(score)
         if score < best:
             best, best_state = score, {k: v.clone() for k, v in net.state_dict().items()}
+        elif len(history) - 1 - int(np.argmin(history)) >= config.nn_patience:
+            break  # early stopping: the best epoch is kept, as it would be after the last epoch
     if best_state is not None:
         net.load_state_dict(best_state)
-    metrics = {"mhnet_valid_scaled_mse": best if best_state is not None else float("nan"), "mhnet_epochs": float(config.nn_epochs)}
+    metrics = {"mhnet_valid_scaled_mse": best if best_state is not None else float("nan"), "mhnet_epochs": float(len(history) or config.nn_epochs)}
     if history:
         metrics["mhnet_best_epoch"] = float(int(np.argmin(history)) + 1)
     return fitted, metrics

@@ -19,7 +19,8 @@ from quant_assets.models.window import FitWindow
 
 def fit_multi_horizon(features: pl.DataFrame, labels: pl.DataFrame, window: FitWindow, config: TrainingConfig) -> FittedModel:
     """Fit LightGBM per horizon, its ablations (``lgbm.ABLATIONS``) and the multi-head net on
-    the window's purged rows, then cross-validate LightGBM by purged k-fold (``cv``).
+    the window's purged rows, then cross-validate LightGBM by purged k-fold (``cv``) where the
+    anchor is one that cross-validates (``cv.runs_at``).
 
     ``features`` and ``labels`` are one symbol's rows (column ``t`` plus their own columns)
     for at least the window's days; rows outside the window are ignored.
@@ -36,7 +37,7 @@ def fit_multi_horizon(features: pl.DataFrame, labels: pl.DataFrame, window: FitW
     net, net_metrics = fit_net(data, train, valid, config)
     model = FittedModel(
         window, data.columns, boosters, net, config, data.summary(), {**lgbm_metrics, **ablation_metrics, **net_metrics},
-        ablations=ablations, cv=cross_validate(data, boosters, config, window.embargo),
+        ablations=ablations, cv=cross_validate(data, boosters, config, window.embargo, window.anchor),
     )  # fmt: skip
     in_window = features.filter((pl.col("t") > window.start) & (pl.col("t") <= window.end)).sort("t")
     model.record_sample(in_window)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from dagster import ConfigurableResource
 
+from quant_assets import settings
 from quant_assets.labels.costs import cost_from_env
 from quant_assets.models.artefact import FittedModel
 from quant_assets.models.config import TrainingConfig
@@ -40,6 +41,8 @@ class ModelTraining(ConfigurableResource):
     nn_epochs: int = TrainingConfig.nn_epochs
     text_dropout: float = TrainingConfig.text_dropout
     cv_folds: int = TrainingConfig.cv_folds  # purged k-fold over the fit window; below 2, none
+    # The k-fold at one refit anchor in this many (4 weekly refits: every fourth Monday); 1: every fit.
+    cv_every: int = 4
     # Processes a step fits in (models.pool); 0: min(2, cpu count). Not a training setting:
     # a fit is the same model wherever it runs, so it is not part of the fit key.
     fit_workers: int = 0
@@ -49,7 +52,9 @@ class ModelTraining(ConfigurableResource):
 
     def config(self) -> TrainingConfig:
         """The settings, with the folds' PnL charged the one round-trip cost (QUANT_ASSETS_ROUND_TRIP_COST_BPS)."""
+        if self.cv_every < 1:
+            raise ValueError(f"ModelTraining.cv_every: {self.cv_every}; expected a whole number of refits >= 1 (1: every fit)")
         return TrainingConfig(
             seed=self.seed, threads=self.threads, lgbm_rounds=self.lgbm_rounds, nn_epochs=self.nn_epochs, text_dropout=self.text_dropout,
-            cv_folds=self.cv_folds, cv_round_trip_cost=cost_from_env().fraction,
+            cv_folds=self.cv_folds, cv_every_days=self.cv_every * settings.refit_days(), cv_round_trip_cost=cost_from_env().fraction,
         )  # fmt: skip

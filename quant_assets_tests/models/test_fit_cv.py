@@ -4,6 +4,7 @@ without embargo, is caught by the check), and the per-fold results are stored wi
 and come out the same from the same inputs."""
 
 import ast
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -139,11 +140,9 @@ def test_fold_results_are_stored_and_reproducible(spied, seed_cache, tmp_path):
 
 def test_fewer_than_two_folds_is_no_cross_validation(spied):
     model, _, _, _ = spied
-    from dataclasses import replace
-
     from quant_assets.models import dataset
 
-    assert cv.cross_validate(dataset.TrainingSet(*[None] * 5), model.boosters, replace(model.config, cv_folds=1), embargo())["folds"] == []
+    assert cv.cross_validate(dataset.TrainingSet(*[None] * 5), model.boosters, replace(model.config, cv_folds=1), embargo(), PART.day)["folds"] == []
 
 
 def test_the_fit_key_covers_the_evaluation_code_the_fit_runs():
@@ -169,3 +168,30 @@ def test_a_run_without_stored_folds_says_so_in_one_line(qa_home):
     run = tracking.client.create_run(tracking.experiment_id)
     with pytest.raises(ValueError, match=f"MLflow run {run.info.run_id} has no purged_kfold.json"):
         tracking.purged_kfold(run.info.run_id)
+
+
+def test_by_default_one_weekly_refit_in_four_cross_validates_and_the_others_say_why(seed_cache, monkeypatch):
+    """``ModelTraining.cv_every`` (default 4): the k-fold runs at the anchors a whole number of
+    28 days after the cadence epoch, the same anchors whatever range a run covers; a fit at any
+    other anchor stores no fold and the reason, and the fold check has nothing to object to."""
+    from quant_assets.models.train import fit_job
+    from quant_assets.resources.models import ModelTraining
+
+    monkeypatch.setenv("QUANT_ASSETS_REFIT_DAYS", "7")
+    config = ModelTraining(lgbm_rounds=40, nn_epochs=2).config()
+    assert config.cv_every_days == 28
+    anchors = [date(2025, 11, 3) + timedelta(weeks=i) for i in range(4)]
+    assert [cv.runs_at(a, config) for a in anchors] == [False, False, False, True]  # 2025-11-24: 20,412 days after 1970-01-05
+
+    job = modelkit.fit_inputs(seed_cache)  # anchor 2025-11-10: not one that cross-validates
+    skipped = fit_job(replace(job, config=config))
+    assert skipped.cv["folds"] == [] and "one anchor in 28 days" in skipped.cv["skipped"] and "2025-11-10" in skipped.cv["skipped"]
+    assert cv.fold_metrics(skipped.cv) == {} and cv.summary_metrics(skipped.cv) == {}
+    assert cv_problems(PART, skipped) == []
+
+    # The same fit with cv_every=1 cross-validates: the cadence, not the data, decided.
+    every = fit_job(replace(job, config=replace(config, cv_every_days=7)))
+    assert len(every.cv["folds"]) == 5 * len(HORIZON_NAMES) and "skipped" not in every.cv
+    assert skipped.boosters.keys() == every.boosters.keys()
+    with pytest.raises(ValueError, match="cv_every"):
+        ModelTraining(cv_every=0).config()
