@@ -47,6 +47,7 @@ class TreeRss:
 
     def __init__(self, pid: int, every_s: float = 0.5):
         self.pid, self.every_s, self.peak_kb = pid, every_s, 0
+        self.started, self.peak_at_s = time.perf_counter(), 0.0
 
     def _tree_kb(self) -> int:
         parents = {}
@@ -76,7 +77,9 @@ class TreeRss:
 
         def loop():
             while not stop.wait(self.every_s):
-                self.peak_kb = max(self.peak_kb, self._tree_kb())
+                kb = self._tree_kb()
+                if kb > self.peak_kb:
+                    self.peak_kb, self.peak_at_s = kb, time.perf_counter() - self.started
 
         thread = threading.Thread(target=loop, daemon=True)
         thread.start()
@@ -137,6 +140,7 @@ def main() -> None:
         # process tree at its largest (sampled every 0.5 s): what the machine had to hold
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
         "peak_tree_rss_mb": round(tree.peak_kb / 1024, 1),
+        "peak_tree_rss_at_s": round(tree.peak_at_s, 1),  # seconds into the study: its "[i/n] Ns in" lines say which step
         "train_days": int(env.get("QUANT_ASSETS_TRAIN_DAYS", "90")),
         "load_average_before": load_before,
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
