@@ -90,9 +90,7 @@ def instrument(timers: Timers) -> None:
     from quant_assets.registry.tracking import Tracking
     from quant_assets.resources.models import MlflowTracking
 
-    import mlflow.pyfunc
-
-    timers.patch(model_asset_module, "_read_window", "read_window")
+    timers.patch(model_asset_module.WindowReads, "window", "read_window")
     original_pool = model_asset_module.fit_in_pool
 
     def timed_pool(*args, **kwargs):
@@ -116,7 +114,12 @@ def instrument(timers: Timers) -> None:
     timers.patch(MlflowTracking, "load_fitted", "mlflow_load_fitted")
     timers.patch(artefact.FittedModel, "save", "model_save_native")
     timers.patch(ParquetLake, "write", "lake_write")
-    timers.patch(mlflow.pyfunc, "log_model", "mlflow_pyfunc_log_model")
+    # the logged pyfunc of both families (registry.tracking.log_pyfunc, imported by name in pooled)
+    from quant_assets.registry import pooled as registry_pooled
+    from quant_assets.registry import tracking as registry_tracking
+
+    for module in (registry_tracking, registry_pooled):
+        timers.patch(module, "log_pyfunc", "mlflow_log_pyfunc")
 
 
 def run(data, start, end, symbols, train_days, refit_days) -> dict:

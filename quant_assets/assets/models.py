@@ -36,7 +36,7 @@ from quant_assets.models.record import MODELS_ASSET, inputs_digest, model_record
 from quant_assets.models.pool import fit_in_pool
 from quant_assets.models.train import FitJob, fit_job
 from quant_assets.models.window import upstream_day_offsets
-from quant_assets.partitions import daily_symbol_partitions, day_window_mapping, parse_keys
+from quant_assets.partitions import DaySymbol, daily_symbol_partitions, day_window_mapping, parse_keys
 from quant_assets.resources.lake import LakeResource
 from quant_assets.registry.tracking import LoggedFit
 from quant_assets.resources.models import MlflowTracking, ModelTraining
@@ -46,16 +46,41 @@ MODELS_GROUP = "models"
 RAW_ASSETS = (BARS_ASSET, DERIVATIVES_ASSET, SOCIAL_TEXT_ASSET)  # where a bundle's provenance is recorded
 
 
-def _read_window(store, fit: PlannedFit) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, str]]:
-    """The window's features and labels (one symbol, column ``t`` first) and their content hashes."""
-    parts = fit.input_parts
-    frames, hashes = {}, {}
-    for asset_name in (FEATURES_ASSET, LABELS_ASSET):
-        present = [p for p in parts if store.exists(asset_name, p)]
-        frame = store.read_many(asset_name, present) if present else pl.DataFrame()
-        frames[asset_name] = frame.drop("symbol") if "symbol" in frame.columns else frame
-        hashes.update({f"{asset_name}/{p}": store.file_sha256(asset_name, p) for p in present})
-    return frames[FEATURES_ASSET], frames[LABELS_ASSET], hashes
+class WindowReads:
+    """The features and labels of a run's fit windows (one symbol each, column ``t`` first) and
+    their content hashes, each partition read and hashed once per run.
+
+    A symbol's consecutive anchors share all but ``refit_days`` of their window days (83 of 90
+    with the defaults), and reading every window whole was most of the step's own time beside
+    the fits. Fits come in plan order, anchors ascending per symbol, so a symbol's partitions
+    older than its current window's first day are let go.
+    """
+
+    def __init__(self, store):
+        self.store = store
+        self.held: dict[tuple[str, DaySymbol], tuple[pl.DataFrame, str]] = {}
+
+    def window(self, fit: PlannedFit) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, str]]:
+        parts = fit.input_parts
+        self.held = {k: v for k, v in self.held.items() if k[1].symbol != fit.window.symbol or k[1].day >= parts[0].day}
+        frames, hashes = {}, {}
+        for asset_name in (FEATURES_ASSET, LABELS_ASSET):
+            self._read(asset_name, [p for p in parts if (asset_name, p) not in self.held and self.store.exists(asset_name, p)])
+            present = [p for p in parts if (asset_name, p) in self.held]
+            frames[asset_name] = pl.concat([self.held[asset_name, p][0] for p in present], how="vertical") if present else pl.DataFrame()
+            hashes.update({f"{asset_name}/{p}": self.held[asset_name, p][1] for p in present})
+        return frames[FEATURES_ASSET], frames[LABELS_ASSET], hashes
+
+    def _read(self, asset_name: str, parts: list[DaySymbol]) -> None:
+        if not parts:
+            return
+        read = self.store.read_many(asset_name, parts, with_partition_day=True)
+        by_day = read.partition_by("partition_day", as_dict=True, maintain_order=True)
+        empty = read.clear().drop("partition_day", "symbol")
+        for part in parts:
+            day = by_day.get((part.day,))
+            frame = empty if day is None else day.drop("partition_day", "symbol")
+            self.held[asset_name, part] = (frame, self.store.file_sha256(asset_name, part))
 
 
 @dataclass
@@ -67,7 +92,6 @@ class _Prepared:
     digest: str
     key: str
     logged: LoggedFit | None  # the fit logged before with the same key
-    input_example: pl.DataFrame | None  # the window's first feature row (MLflow's input example)
 
 
 def _bundle_ids(fit: PlannedFit) -> list[str]:
@@ -112,10 +136,12 @@ def build_model_asset(train_days: int, refit_days: int):
         pooled = PooledFits(context, store, tracking, mlflow_tracking, config, train_days, refit_days)  # lgbm_pooled
         started = time.perf_counter()
 
+        reads = WindowReads(store)
+
         def prepared():
             """Per fit, in plan order: (what the parent keeps, the pool's job or None when logged before)."""
             for fit in fits:
-                features, labels, hashes = _read_window(store, fit)
+                features, labels, hashes = reads.window(fit)
                 digest = inputs_digest(hashes)
                 key = fit_key(fit.window, config, CONTRACT_HASH, digest, code_digest())
                 logged = tracking.find_fit(key)
@@ -125,7 +151,7 @@ def build_model_asset(train_days: int, refit_days: int):
                         f"in the fit window {fit.window.days[0]}..{fit.window.days[-1]}; materialise them first"
                     )
                 job = FitJob(fit.window, features, labels, config) if logged is None else None
-                yield _Prepared(fit, hashes, digest, key, logged, features.head(1) if logged is None else None), job
+                yield _Prepared(fit, hashes, digest, key, logged), job
 
         # Fits run in worker processes (models.pool); logging, registering and metadata stay
         # here, in plan order, so nothing depends on which worker finished first.
@@ -138,7 +164,6 @@ def build_model_asset(train_days: int, refit_days: int):
                     bundles = _bundle_ids(fit)
                     logged = tracking.log_fit(
                         model,
-                        ready.input_example,
                         key,
                         params={**config.params(), **fit.window.describe(), "train_days": train_days, "refit_days": refit_days,
                                 "contract_version": SCHEMA_VERSION, "contract_hash": CONTRACT_HASH, "inputs_sha256": digest},

@@ -27,7 +27,7 @@ from quant_assets.labels.horizons import HORIZON_NAMES
 from quant_assets.models import pooled_verify, verify
 from quant_assets.lake.store import sha256_bytes
 from quant_assets.models.plan import code_digest, fit_key
-from quant_assets.models.pooled import POOLED_FAMILY, RANKED, THIN, PooledModel, fit_pooled, on_thin_grid, pooled_inputs, pooled_window
+from quant_assets.models.pooled import POOLED_FAMILY, RANKED, THIN, PooledModel, fit_pooled, on_thin_grid, pooled_window
 from quant_assets.models.record import inputs_digest
 from quant_assets.models.window import FitWindow
 from quant_assets.partitions import DaySymbol
@@ -68,9 +68,8 @@ class PooledFits:
         logged = self.tracking.find_fit(key)
         if logged is None:
             model = fit_pooled(features, labels, window, self.config, self.universe)
-            example = pooled_inputs({s: f.head(1) for s, f in features.items() if not f.is_empty()}, {s: i for i, s in enumerate(model.universe)})
             logged = log_pooled(
-                self.tracking, model, next(iter(example.values())), key,
+                self.tracking, model, key,
                 params={**self.config.params(), **window.describe(), "train_days": self.train_days, "refit_days": self.refit_days, "thin": THIN,
                         "ranked": ",".join(RANKED), "universe": ",".join(self.universe), "contract_version": SCHEMA_VERSION,
                         "contract_hash": CONTRACT_HASH, "inputs_sha256": digest},

@@ -24,7 +24,7 @@ from quant_assets.labels.horizons import HORIZON_NAMES
 from quant_assets.models.pooled import POOLED, POOLED_FAMILY, PooledModel
 from quant_assets.registry.names import PREFIX
 from quant_assets.registry.pyfunc import NATIVE_DIR
-from quant_assets.registry.tracking import FIT_KEY_TAG, MODEL_ARTIFACT, PIP_REQUIREMENTS, LoggedFit, Tracking
+from quant_assets.registry.tracking import FIT_KEY_TAG, LoggedFit, Tracking, log_pyfunc
 
 PYFUNC_CODE = Path(__file__).with_name("pooled_pyfunc_model.py")
 _TYPES = {pl.Float32(): "float", pl.Boolean(): "boolean"}
@@ -55,7 +55,7 @@ class PooledPyfunc(mlflow.pyfunc.PythonModel):
         return pd.DataFrame(self.model.predict_rows(pl.from_pandas(model_input[self.model.columns])), columns=output_columns())
 
 
-def log_pooled(tracking: Tracking, model: PooledModel, example: pl.DataFrame, fit_key: str, params: dict, tags: dict[str, str]) -> LoggedFit:
+def log_pooled(tracking: Tracking, model: PooledModel, fit_key: str, params: dict, tags: dict[str, str]) -> LoggedFit:
     """One run, one logged model, one version per horizon (``find_fit`` finds it by ``fit_key``)."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = model.save(Path(tmp) / NATIVE_DIR)
@@ -63,11 +63,7 @@ def log_pooled(tracking: Tracking, model: PooledModel, example: pl.DataFrame, fi
             mlflow.set_tags({**tags, FIT_KEY_TAG: fit_key, "family": POOLED_FAMILY})
             mlflow.log_params(params)
             mlflow.log_metrics({k: v for k, v in model.metrics.items() if v == v})
-            info = mlflow.pyfunc.log_model(
-                name=MODEL_ARTIFACT, python_model=str(PYFUNC_CODE), artifacts={NATIVE_DIR: str(folder)}, signature=signature(model.columns),
-                input_example=example.select(model.columns).head(1).with_columns(pl.col(pl.Int64).cast(pl.Float64)).to_pandas(),
-                pip_requirements=PIP_REQUIREMENTS,
-            )  # fmt: skip
+            info = log_pyfunc(PYFUNC_CODE, folder, signature(model.columns))
             versions = {}
             for h in HORIZON_NAMES:
                 name = pooled_name(h)

@@ -5,7 +5,7 @@ window, embargo, contract), tags (symbol, fit key, Dagster run and partitions, c
 version), metrics per horizon (ablations included), the purged k-fold per fold (metrics
 ``cv_<h>_<figure>`` with the fold as step, their means, and the artifact
 ``purged_kfold.json``), the input partitions' content hashes as an artifact, and the
-model (a pyfunc with the contract's signature and an input example, whose artifacts are the
+model (a pyfunc with the contract's signature, whose artifacts are the
 native files). The logged model is registered as a new version of each horizon's name.
 """
 
@@ -48,6 +48,22 @@ WINDOW_PARAMS = frozenset({"fit_anchor", "fit_start", "fit_end", "inputs_sha256"
 # What a loaded pyfunc needs besides the project itself; listing it stops MLflow from
 # inferring requirements, which costs seconds per model.
 PIP_REQUIREMENTS = ["lightgbm==4.7.0", "torch==2.13.0", "polars", "numpy", "pandas"]
+
+
+def log_pyfunc(code: Path, native: Path, model_signature) -> "mlflow.models.model.ModelInfo":
+    """Log a models-from-code pyfunc (``code``) over its native files (``native``) in the active
+    run, with its signature and ``PIP_REQUIREMENTS``.
+
+    No input example: with one, ``log_model`` reloads the model it has just written and
+    predicts the example ("serving input validation"), which once the fits got cheap (issue 18)
+    was the largest part of logging one. Every logged model is loaded and predicted anyway, by
+    the model checks (``model_reproduces``) and the registry tests; the signature says what
+    the inputs are.
+    """
+    return mlflow.pyfunc.log_model(
+        name=MODEL_ARTIFACT, python_model=str(code), artifacts={NATIVE_DIR: str(native)}, signature=model_signature,
+        pip_requirements=PIP_REQUIREMENTS,
+    )
 
 
 @dataclass(frozen=True)
@@ -111,7 +127,6 @@ class Tracking:
     def log_fit(
         self,
         model: FittedModel,
-        input_example: pl.DataFrame,
         fit_key: str,
         params: dict,
         tags: dict[str, str],
@@ -131,16 +146,7 @@ class Tracking:
                 # The model before the metrics: logging a model re-reads every metric already in
                 # the run, one history query each (~200 here), to link step 0's to the model;
                 # the batch below links them itself, in one write.
-                info = mlflow.pyfunc.log_model(
-                    name=MODEL_ARTIFACT,
-                    python_model=str(PYFUNC_CODE),
-                    artifacts={NATIVE_DIR: str(folder)},
-                    signature=signature(model.input_columns),
-                    # Counts are Int64 in the contract but "double" in the signature (pandas holds a
-                    # nullable count as float); a first row with text present must match it too.
-                    input_example=input_example.select(model.input_columns).head(1).with_columns(pl.col(pl.Int64).cast(pl.Float64)).to_pandas(),
-                    pip_requirements=PIP_REQUIREMENTS,
-                )
+                info = log_pyfunc(PYFUNC_CODE, folder, signature(model.input_columns))
                 versions = {}
                 for h in HORIZON_NAMES:
                     name = registered_name(symbol, h)

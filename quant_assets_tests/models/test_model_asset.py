@@ -137,3 +137,34 @@ def test_a_missing_window_fails_with_one_clear_line(tmp_path, monkeypatch, fresh
     error = failure.step_failure_data.error
     message = (error.cause or error).message
     assert "no feature_matrix or labels partitions in the fit window 2025-10-20..2025-11-02" in message
+
+
+def test_consecutive_windows_read_once_are_the_windows_read_whole(seed_cache):
+    """``WindowReads`` keeps a symbol's partitions across its anchors and reads only the new
+    days; every window it gives is the window read whole from the lake, rows, order, dtypes
+    and content hashes alike, and a partition leaves once no later window holds it."""
+    from quant_assets.assets.models import WindowReads
+    from quant_assets.features.contract import FEATURES_ASSET
+    from quant_assets.labels.forward import LABELS_ASSET
+    from quant_assets.lake.store import ParquetLake
+    from quant_assets.models.plan import plan_fits
+
+    store = ParquetLake(str(modelkit.seeded_lake(seed_cache, date(2025, 10, 1), date(2025, 11, 12))))
+    fits = plan_fits(modelkit.parts(date(2025, 10, 27), date(2025, 11, 12)), modelkit.TRAIN_DAYS, modelkit.REFIT_DAYS)
+    assert len(fits) == 3
+    windows, read = WindowReads(store), []
+    windows._read = lambda asset_name, parts, _read=windows._read: read.append((asset_name, len(parts))) or _read(asset_name, parts)
+    for fit in fits:
+        features, labels, hashes = windows.window(fit)
+        for asset_name, got in ((FEATURES_ASSET, features), (LABELS_ASSET, labels)):
+            present = [p for p in fit.input_parts if store.exists(asset_name, p)]
+            if not present:  # the seeded lake holds no labels: an empty window, as read whole
+                assert got.is_empty() and asset_name == LABELS_ASSET
+                continue
+            whole = store.read_many(asset_name, present).drop("symbol")
+            assert got.height > 0 and got.equals(whole) and got.schema == whole.schema
+            assert hashes.keys() >= {f"{asset_name}/{p}" for p in present}
+            assert all(hashes[f"{asset_name}/{p}"] == store.file_sha256(asset_name, p) for p in present)
+        assert min(p.day for _, p in windows.held) == fit.input_parts[0].day  # older days let go
+    features_read = [n for asset_name, n in read if asset_name == FEATURES_ASSET]
+    assert features_read[0] == len(fits[0].input_parts) and all(n <= modelkit.REFIT_DAYS for n in features_read[1:]), features_read

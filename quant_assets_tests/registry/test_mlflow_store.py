@@ -23,8 +23,8 @@ def fitted(seed_cache):
 
 
 def _log(tracking: Tracking, fitted, key="k1"):
-    model, features = fitted
-    return tracking.log_fit(model, features, key, params={"p": 1}, tags={"symbol": model.window.symbol}, inputs={}, version_tags={})
+    model, _ = fitted
+    return tracking.log_fit(model, key, params={"p": 1}, tags={"symbol": model.window.symbol}, inputs={}, version_tags={})
 
 
 def test_default_store_is_sqlite_under_the_home(qa_home, fitted):
