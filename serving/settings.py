@@ -17,6 +17,7 @@ from dagster import ConfigurableResource, EnvVar
 from quant_assets import settings
 from quant_assets.catalog import max_bar_age
 from quant_assets.evaluation import portfolio
+from serving.risk.checks import RiskLimits
 
 
 def flag(raw: str) -> bool:
@@ -158,8 +159,6 @@ def exchange_account() -> ExchangeAccount:
 
 
 def risk_limits():
-    from serving.risk.checks import RiskLimits
-
     return RiskLimits(
         max_daily_loss=settings.read("QUANT_ASSETS_RISK_MAX_DAILY_LOSS", "0.02", _fraction, "a fraction of the day's starting equity, e.g. 0.02"),
         max_consecutive_losses=settings.read(
