@@ -6,8 +6,10 @@ load with one line naming the variable (``settings.exit_on_settings_error``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import ccxt
-from dagster import Definitions, EnvVar, load_asset_checks_from_modules, load_assets_from_modules
+from dagster import Definitions, EnvVar, JobDefinition, load_asset_checks_from_modules, load_assets_from_modules
 
 from quant_assets import settings
 
@@ -42,10 +44,10 @@ from quant_assets.assets.gate import build_gate_asset, gate_thresholds
 from quant_assets.assets.report import study_report
 from quant_assets.automation.conditions import automation_sensor
 from quant_assets.automation.follow_up import follow_up_job, partial_follow_up
-from quant_assets.automation.inbox import bundle_import_job, bundle_inbox_sensor
+from quant_assets.automation.inbox import build_bundle_import_job, bundle_inbox_sensor
 from quant_assets.automation.schedules import build_source_schedules, external_sources, source_refresh_job
 from quant_assets.assets.models import build_model_asset
-from quant_assets.execution import executor
+from quant_assets.execution import JOB_BUILDER_KEY, executor, run_job
 from quant_assets.registry.store import MlflowStore
 from quant_assets.resources.lake import LakeResource
 from quant_assets.resources.models import MlflowTracking, ModelTraining
@@ -194,13 +196,66 @@ def build_definitions() -> Definitions:
         # live sensor (stopped; refuses unless a person enabled live trading in the ledger).
         # Continuous runs (quant_assets/automation): the external sources on schedules, bundles
         # through the inbox sensor, everything downstream by its automation condition.
-        jobs=[trading_tick_job, source_refresh_job, bundle_import_job, follow_up_job],
+        jobs=[trading_tick_job, source_refresh_job, build_bundle_import_job(bundle_definitions), follow_up_job],
         schedules=build_source_schedules(external_sources(resources)),
         sensors=[paper_trading_sensor, live_trading_sensor, bundle_inbox_sensor, automation_sensor(), partial_follow_up],
         # QUANT_ASSETS_EXECUTOR: in-process (default), a process per step, or Celery workers (execution.py).
         executor=executor(),
         resources=resources,
     )
+
+
+# ---- the bundle-import twin, and what a worker rebuilds ------------------------------------
+# Built here, at the top, and handed down: the inbox's import job gets ``bundle_definitions``,
+# ``quant-assets bundle import`` calls it, and a worker's job pointer
+# (``execution.reconstructable_asset_job``) and ``runs.ProcessRuns`` land on ``asset_job`` and
+# ``asset_definitions``. Nothing below this module rebuilds the Definitions.
+
+
+def bundle_definitions(home: settings.HomeLayout) -> Definitions:
+    """The code location's definitions, built now from the environment, with every external
+    data source swapped for its landed-bundle twin: an import materialises what it landed,
+    never what an exchange says today, whatever ``QUANT_ASSETS_*_SOURCE`` says."""
+    defs = build_definitions()
+    resources = {key: _bundle_twin(resource, home) for key, resource in (defs.resources or {}).items()}
+    return Definitions(
+        assets=defs.assets,
+        asset_checks=defs.asset_checks,
+        jobs=defs.jobs,
+        schedules=defs.schedules,
+        sensors=defs.sensors,
+        executor=defs.executor,
+        loggers=defs.loggers,
+        resources=resources,
+        # A Celery worker rebuilds this variant, not the plain definitions (asset_job).
+        metadata={JOB_BUILDER_KEY: "bundle"},
+    )
+
+
+def _bundle_twin(resource, home: settings.HomeLayout):
+    """The bundle-reading variant of an external source; other resources pass unchanged.
+
+    A new source kind (derivatives, social text) joins by adding its pair here.
+    """
+    twins = {MarketDataSource: BundleMarketData, DerivativesSource: BundleDerivatives, SocialTextSource: BundleSocialText}
+    for base, twin in twins.items():
+        if isinstance(resource, base) and not isinstance(resource, twin):
+            return twin(bundles_root=home.bundles)
+    return resource
+
+
+def asset_definitions(builder: str) -> Definitions:
+    """Rebuild, in another process, the definitions the launching process ran: the code
+    location's, or their bundle-import twin (``execution.job_builder`` names which)."""
+    if builder == "bundle":
+        return bundle_definitions(settings.home())
+    return build_definitions()
+
+
+def asset_job(builder: str, assets: Sequence[str]) -> JobDefinition:
+    """Rebuild, in the process that runs a step, the job the launching process ran: ``assets``
+    of ``asset_definitions(builder)`` (the target of ``execution.reconstructable_asset_job``)."""
+    return run_job(asset_definitions(builder), assets)
 
 
 with settings.exit_on_settings_error():

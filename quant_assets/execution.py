@@ -105,7 +105,7 @@ def require_worker(config: CeleryConfig, timeout_s: float = 2.0) -> None:
     waits for its tasks without end, so a missing worker would look like a hung command.
 
     Asked once per process and queue (the broadcast waits ``timeout_s`` for every reply)."""
-    from celery import Celery
+    from celery import Celery  # loaded only by those who run on Celery, as in executor()
 
     if (config.broker, config.queue) in _WORKERS_SEEN:
         return
@@ -151,33 +151,26 @@ def runs_out_of_process(defs: Definitions) -> bool:
 JOB_BUILDER_KEY = "quant_assets/job_builder"
 JOB_BUILDERS = ("definitions", "bundle")
 RUN_JOB = "quant_assets_materialize"  # the job name runs launched through a pointer carry
+# The module whose ``asset_job(builder, assets)`` a worker calls to rebuild a run's job: the top
+# of the house, which wires the Definitions. Named here, as workspace.yaml names it, never
+# imported: this module sits below it, and the launching process hands ``runs.materialize``
+# the Definitions themselves.
+JOB_MODULE = "quant_assets.definitions"
+JOB_FUNCTION = "asset_job"
 
 
 def reconstructable_asset_job(builder: str, assets: Sequence[str]):
     """The job of ``assets`` (and their checks) as a pointer a worker can load:
-    ``asset_job(builder, assets)`` here (what ``build_reconstructable_job`` returns; Dagster
-    exports no public name for its type)."""
+    ``asset_job(builder, assets)`` of ``JOB_MODULE`` (what ``build_reconstructable_job``
+    returns; Dagster exports no public name for its type)."""
     if builder not in JOB_BUILDERS:
         raise ValueError(f"no job builder {builder!r}; expected one of {', '.join(JOB_BUILDERS)}")
-    return build_reconstructable_job(__name__, asset_job.__name__, reconstructable_args=(builder, list(assets)))
+    return build_reconstructable_job(JOB_MODULE, JOB_FUNCTION, reconstructable_args=(builder, list(assets)))
 
 
-def asset_definitions(builder: str) -> Definitions:
-    """Rebuild, in another process, the definitions the launching process ran: the code
-    location's, or their bundle-import twin (``cli.bundle``)."""
-    if builder == "bundle":
-        from quant_assets.cli.bundle import bundle_definitions
-
-        return bundle_definitions(settings.home())
-    from quant_assets.definitions import build_definitions
-
-    return build_definitions()
-
-
-def asset_job(builder: str, assets: Sequence[str]) -> JobDefinition:
-    """Rebuild, in the process that runs a step, the job the launching process ran: ``assets``
-    of ``asset_definitions(builder)``."""
-    defs = asset_definitions(builder)
+def run_job(defs: Definitions, assets: Sequence[str]) -> JobDefinition:
+    """The job of ``assets`` (and their checks) in ``defs``: what a worker's pointer rebuilds
+    from the definitions its builder returns."""
     # Dagster will not load its implicit __ASSET_JOB through a pointer (a reserved name), so
     # the pointer names a job of the run's assets (one partitioning, as a run's assets have).
     job = define_asset_job(RUN_JOB, selection=AssetSelection.assets(*assets))

@@ -39,6 +39,7 @@ from dagster import (
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG, PARTITION_NAME_TAG
 
 from quant_assets.execution import celery_config, job_builder, reconstructable_asset_job, require_worker, runs_out_of_process
+from quant_assets.instance import get_instance
 from quant_assets.assets.checks import gate_name
 from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import DaySymbol, days_between
@@ -365,12 +366,17 @@ class ProcessRuns:
     worker's start, its imports and the definitions it rebuilds take seconds). Use as a
     context manager; with ``size`` 1 it starts nothing and ``materialize`` runs as without it.
 
+    ``rebuild(builder)`` gives a worker the definitions the launching process runs (the
+    launcher hands in ``definitions.asset_definitions``; a module-level function, so it
+    reaches the worker by name).
+
     spawn, not fork: the launching process holds threads (the progress ticker, torch's pools)
     and database connections that a fork would copy half-way. Workers read the settings from
     the environment as it is when the first call starts them."""
 
-    def __init__(self, size: int):
+    def __init__(self, size: int, rebuild: Callable[[str], Definitions]):
         self.size = size
+        self.rebuild = rebuild
         self._pool = None
 
     def __enter__(self) -> ProcessRuns:
@@ -388,21 +394,18 @@ class ProcessRuns:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(self.size, mp_context=multiprocessing.get_context("spawn"),
                                              initializer=_exit_with, initargs=(os.getpid(),))  # fmt: skip
-        futures = [self._pool.submit(_materialize_group, builder, assets, g, universe, tags, log_level) for g in groups]
+        futures = [self._pool.submit(_materialize_group, self.rebuild, builder, assets, g, universe, tags, log_level) for g in groups]
         return [outcome for f in futures for outcome in f.result()]
 
 
 _WORKER_DEFINITIONS: dict[str, Definitions] = {}  # in a worker: the definitions it rebuilt, per builder
 
 
-def _materialize_group(builder: str, assets, parts, universe, tags, log_level) -> list[RunOutcome]:
+def _materialize_group(rebuild: Callable[[str], Definitions], builder: str, assets, parts, universe, tags, log_level) -> list[RunOutcome]:
     """In a worker: the same definitions (rebuilt once from the same settings), the same
     instance, the group's runs in-process, progress lines labelled with the group."""
-    from quant_assets.execution import asset_definitions
-    from quant_assets.instance import get_instance
-
     if builder not in _WORKER_DEFINITIONS:
-        _WORKER_DEFINITIONS[builder] = asset_definitions(builder)
+        _WORKER_DEFINITIONS[builder] = rebuild(builder)
     symbols = sorted({p.symbol for p in parts}, key=universe.index)
     label = f"[{symbols[0]}..{symbols[-1]}]" if len(symbols) > 1 else f"[{symbols[0]}]"
     with get_instance() as instance:

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from dagster import ConfigurableResource, EnvVar
 
 from quant_assets import settings
-from quant_assets.automation.freshness import max_bar_age
+from quant_assets.catalog import max_bar_age
 from quant_assets.evaluation import portfolio
+from serving.risk.checks import RiskLimits
 
 
 def flag(raw: str) -> bool:
@@ -158,8 +159,6 @@ def exchange_account() -> ExchangeAccount:
 
 
 def risk_limits():
-    from serving.risk.checks import RiskLimits
-
     return RiskLimits(
         max_daily_loss=settings.read("QUANT_ASSETS_RISK_MAX_DAILY_LOSS", "0.02", _fraction, "a fraction of the day's starting equity, e.g. 0.02"),
         max_consecutive_losses=settings.read(
@@ -199,7 +198,7 @@ def serving_settings() -> ServingSettings:
         risk_budget=portfolio.risk_budget(),
         max_gross=portfolio.max_gross(),
         min_change=portfolio.min_change(),
-        # One limit with the lake's freshness policy for market_bars (quant_assets.automation.freshness).
+        # One limit with the lake's freshness policy for market_bars (quant_assets.catalog).
         max_bar_age_s=max_bar_age().total_seconds(),
         max_missing_sources=settings.read(
             "QUANT_ASSETS_SERVING_MAX_MISSING_SOURCES", "1", settings.bounded(int, 0), "a whole number of sources, e.g. 1"

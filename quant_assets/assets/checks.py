@@ -58,8 +58,8 @@ from dagster import (
 )
 
 from quant_assets.assets.metadata import preview
+from quant_assets.catalog import schema_for
 from quant_assets.lake.publish import NOT_YET_AVAILABLE, QUARANTINED, Publication, StagedLake, sweep_staging
-from quant_assets.lake.schemas import schema_for
 from quant_assets.lake.location import ensure_folder
 from quant_assets.lake.store import ParquetLake, atomic_write_bytes
 from quant_assets.partitions import DaySymbol, parse_keys

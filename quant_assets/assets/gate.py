@@ -28,6 +28,7 @@ from quant_assets.assets.upstream_checks import UpstreamChecks
 from quant_assets.automation.conditions import gate_condition
 from quant_assets.derivatives.frame import DERIVATIVES_ASSET
 from quant_assets.evaluation import gate_book, gate_window
+from quant_assets.evaluation import portfolio as book_settings
 from quant_assets.evaluation.gate import Thresholds
 from quant_assets.evaluation.gate_window import GATE_ASSET, PORTFOLIO
 from quant_assets.evaluation.oos import OOS_ASSET
@@ -43,7 +44,6 @@ from quant_assets.resources.models import MlflowTracking
 from quant_assets.social.text import SOCIAL_TEXT_ASSET
 from quant_assets.text.embeddings import TEXT_EMBEDDINGS_ASSET
 from quant_assets.text.latents import TEXT_LATENTS_ASSET
-from serving.settings import serving_settings
 
 # Which partitions of each asset a verdict rests on: the evidence days (the completed days of
 # the window), the served day D, or both. The model of day D is the one the verdict is on; the
@@ -173,9 +173,10 @@ def _failing(checks: UpstreamChecks, leakage_assets: dict[str, str], part: DaySy
 
 
 def served_family() -> str:
-    """The family whose prediction serving trades (``QUANT_ASSETS_SERVING_FAMILY``)."""
+    """The family whose prediction serving trades (``QUANT_ASSETS_SERVING_FAMILY``, read where
+    serving reads it: ``evaluation.portfolio``; serving sits above the assets, never below)."""
     try:
-        return serving_settings().family
+        return book_settings.served_family()
     except ValueError as err:
         raise settings.SettingsError(str(err)) from None
 

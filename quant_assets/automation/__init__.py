@@ -7,6 +7,6 @@
 - ``conditions``: the ``AutomationCondition`` each downstream asset follows its parents by;
 - ``follow_up``: after a run whose checks held partitions back, the assets it skipped, for the
   partitions that were published;
-- ``freshness``: how stale each source may be, read by Dagster's freshness policies and by the
-  serving data halt alike.
+- ``freshness``: the source assets' Dagster freshness policies, from the staleness limits that
+  ``quant_assets.catalog`` names (the serving data halt reads the same limits).
 """

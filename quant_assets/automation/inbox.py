@@ -7,7 +7,8 @@ check), then files it away: into ``inbox/imported/`` with an import run requeste
 too. A refusal never stops the sensor: the next file is tried in the same tick. The run
 (``bundle_import`` job) materialises the landed bundle through the importer
 (``bundles.importer.materialise``: its partitions, with their checks, rolled back on a failure),
-and the downstream assets follow by their automation conditions.
+and the downstream assets follow by their automation conditions. ``definitions.py`` builds
+that job (``build_bundle_import_job``) and hands it the bundle-import definitions.
 
 Verification happens in the tick, not the run, so that a bad bundle is refused where the
 sensor's log shows it, and a good one is requested once: the run key is the bundle id and the
@@ -18,12 +19,15 @@ untouched for ``QUANT_ASSETS_INBOX_SETTLE_S`` seconds are read.
 
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from dagster import (
     Config,
     DefaultSensorStatus,
+    Definitions,
     Failure,
+    JobDefinition,
     OpExecutionContext,
     RunRequest,
     SensorEvaluationContext,
@@ -88,37 +92,45 @@ class LandedBundleConfig(Config):
     dropped_as: str = ""
 
 
-@op(name=IMPORT_OP, description="Materialise a landed bundle's partitions through the importer (checks, provenance, rollback).")
-def import_landed_bundle(context: OpExecutionContext, config: LandedBundleConfig) -> dict:
-    home = settings.home()
-    root = Path(home.bundles) / config.bundle_id
-    if not (root / MANIFEST_NAME).exists():
-        raise Failure(f"bundle {config.bundle_id} is not landed under {home.bundles}; drop its file in the inbox again")
-    landing = Landing(load_landed(root), Manifest.from_json((root / MANIFEST_NAME).read_text()), fresh=False)
-    # Imported here: the code location's definitions import this module.
-    from quant_assets.cli.bundle import bundle_definitions
-
-    def on_run(outcome: RunOutcome) -> None:
-        state = "ok" if outcome.success and not outcome.checks_failed else "FAILED"
-        context.log.info(f"{outcome.asset} {outcome.partitions}: {state}, {len(outcome.checks_passed)} checks passed (run {outcome.run_id})")
-
-    with bundle_lock(home.bundles, BundleLimits.from_env().lock_timeout_s, context.log.info):
-        report = materialise(
-            landing, bundle_definitions(home), context.instance, settings.universe(), ParquetLake(home.lake), on_run=on_run
-        )
-    done = sum(len(p) for p in report.materialised.values())
-    summary = f"bundle {config.bundle_id} ({config.dropped_as or 'inbox'}): {len(report.runs)} runs, {done} partitions materialised"
-    if not report.ok:
-        raise Failure(f"{summary}; {report.failure_line()}; the lake was left as it was")
-    for warning in report.checks_warned:
-        context.log.warning(warning)
-    context.log.info(summary)
-    return {"bundle_id": config.bundle_id, "runs": len(report.runs), "partitions_materialised": done}
+ImportDefinitions = Callable[[settings.HomeLayout], Definitions]
 
 
-@job(name=IMPORT_JOB, description="Import one bundle the inbox sensor landed: materialise its partitions with their checks.")
-def bundle_import_job():
-    import_landed_bundle()
+def build_bundle_import_job(import_definitions: ImportDefinitions) -> JobDefinition:
+    """The ``bundle_import`` job the inbox sensor requests. ``import_definitions(home)`` gives
+    the definitions a landed bundle is materialised through (the code location's with the
+    bundle twins of its sources): handed in by ``definitions.py``, which builds them, so this
+    module never rebuilds the Definitions it is part of."""
+
+    @op(name=IMPORT_OP, description="Materialise a landed bundle's partitions through the importer (checks, provenance, rollback).")
+    def import_landed_bundle(context: OpExecutionContext, config: LandedBundleConfig) -> dict:
+        home = settings.home()
+        root = Path(home.bundles) / config.bundle_id
+        if not (root / MANIFEST_NAME).exists():
+            raise Failure(f"bundle {config.bundle_id} is not landed under {home.bundles}; drop its file in the inbox again")
+        landing = Landing(load_landed(root), Manifest.from_json((root / MANIFEST_NAME).read_text()), fresh=False)
+
+        def on_run(outcome: RunOutcome) -> None:
+            state = "ok" if outcome.success and not outcome.checks_failed else "FAILED"
+            context.log.info(f"{outcome.asset} {outcome.partitions}: {state}, {len(outcome.checks_passed)} checks passed (run {outcome.run_id})")
+
+        with bundle_lock(home.bundles, BundleLimits.from_env().lock_timeout_s, context.log.info):
+            report = materialise(
+                landing, import_definitions(home), context.instance, settings.universe(), ParquetLake(home.lake), on_run=on_run
+            )
+        done = sum(len(p) for p in report.materialised.values())
+        summary = f"bundle {config.bundle_id} ({config.dropped_as or 'inbox'}): {len(report.runs)} runs, {done} partitions materialised"
+        if not report.ok:
+            raise Failure(f"{summary}; {report.failure_line()}; the lake was left as it was")
+        for warning in report.checks_warned:
+            context.log.warning(warning)
+        context.log.info(summary)
+        return {"bundle_id": config.bundle_id, "runs": len(report.runs), "partitions_materialised": done}
+
+    @job(name=IMPORT_JOB, description="Import one bundle the inbox sensor landed: materialise its partitions with their checks.")
+    def bundle_import_job():
+        import_landed_bundle()
+
+    return bundle_import_job
 
 
 def scan_inbox(context: SensorEvaluationContext, now_s: float) -> SensorResult | SkipReason:
@@ -172,7 +184,7 @@ def _land_one(context: SensorEvaluationContext, path: Path, universe: list[str],
 
 @sensor(
     name=INBOX_SENSOR,
-    job=bundle_import_job,
+    job_name=IMPORT_JOB,  # the job definitions.py builds with build_bundle_import_job
     minimum_interval_seconds=30,
     default_status=DefaultSensorStatus.RUNNING,
     description=(

@@ -37,6 +37,9 @@ from quant_assets.automation.cadence import daily_cron, daily_minute, intraday_c
 from quant_assets.derivatives.frame import DERIVATIVES_ASSET
 from quant_assets.market.bars import BARS_ASSET
 from quant_assets.partitions import DaySymbol
+from quant_assets.resources.derivatives_data import BundleDerivatives
+from quant_assets.resources.market_data import BundleMarketData
+from quant_assets.resources.social_data import BundleSocialText
 from quant_assets.runs import Rectangle
 from quant_assets.social.text import SOCIAL_TEXT_ASSET
 
@@ -58,10 +61,6 @@ source_refresh_job = define_asset_job(
 def external_sources(resources: dict) -> list[str]:
     """The source assets whose resource reads an exchange or dropped files, in dependency
     order (derivatives read the bars of their day); bundle-fed ones come through the inbox."""
-    from quant_assets.resources.derivatives_data import BundleDerivatives
-    from quant_assets.resources.market_data import BundleMarketData
-    from quant_assets.resources.social_data import BundleSocialText
-
     fed_by_bundles = (BundleMarketData, BundleDerivatives, BundleSocialText)
     return [asset for key, asset in SOURCE_RESOURCES.items() if key in resources and not isinstance(resources[key], fed_by_bundles)]
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Mapping
 
 from quant_assets.bundles.manifest import Manifest
+from quant_assets.models.window import MIN_TRAIN_DAYS, fit_window
 from quant_assets.partitions import DaySymbol
 
 Step = tuple[list[str], list[DaySymbol]]
@@ -89,8 +90,6 @@ def servable_days(
     fit window holds at least ``MIN_TRAIN_DAYS`` days of the bundle's data for the symbol.
     Earlier days (or a bundle too short for any fit) have nothing to learn from, and a
     model partition with an empty window is a failure, not a model."""
-    from quant_assets.models.window import MIN_TRAIN_DAYS, fit_window
-
     if not held:
         return []
     last = max(p.day for p in held)

@@ -28,7 +28,7 @@ from quant_assets.bundles.manifest import (
     describe_parquet,
     member_path,
 )
-from quant_assets.lake.schemas import ASSET_SCHEMAS, schema_for
+from quant_assets.catalog import ASSET_SCHEMAS, schema_for
 from quant_assets.lake.store import ParquetLake, sha256_bytes
 from quant_assets.partitions import DaySymbol
 

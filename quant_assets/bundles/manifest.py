@@ -20,7 +20,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from quant_assets.bundles.landed import MANIFEST_NAME
-from quant_assets.lake.schemas import schema_for
+from quant_assets.catalog import schema_for
 from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import DaySymbol
 from quant_assets.symbols import Symbol

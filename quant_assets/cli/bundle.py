@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import click
-from dagster import Definitions
 
 from quant_assets import settings
 from quant_assets.bundles.export import export_lake
@@ -20,7 +19,6 @@ from quant_assets.bundles.land import check_fits_settings, land
 from quant_assets.bundles.limits import BundleLimits
 from quant_assets.bundles.lock import bundle_lock
 from quant_assets.bundles.manifest import BundleError, Manifest, one_line
-from quant_assets.execution import JOB_BUILDER_KEY
 from quant_assets.instance import get_instance
 from quant_assets.lake.store import ParquetLake
 from quant_assets.symbols import Symbol
@@ -79,7 +77,7 @@ def import_bundle(archive: Path, land_only: bool = False) -> Manifest:
             landing = land(archive, home.bundles, _Progress("import"), admit, limits)
             try:
                 report = None if land_only else materialise(
-                    landing, bundle_definitions(home), get_instance(), universe, ParquetLake(home.lake), on_run=_echo_run
+                    landing, _bundle_definitions(home), get_instance(), universe, ParquetLake(home.lake), on_run=_echo_run
                 )
             except BundleError as err:
                 raise click.ClickException(f"bundle {archive.name}: {err}") from None
@@ -111,6 +109,16 @@ def import_bundle(archive: Path, land_only: bool = False) -> Manifest:
     return manifest
 
 
+def _bundle_definitions(home: settings.HomeLayout):
+    """The code location's definitions with every external source swapped for its
+    landed-bundle twin (``definitions.bundle_definitions``)."""
+    # Imported here, not at the top: importing the module builds the module-level defs,
+    # which every other command (and --land-only) would pay for.
+    from quant_assets.definitions import bundle_definitions
+
+    return bundle_definitions(home)
+
+
 def _held_elsewhere(report: MaterialiseReport) -> str:
     """Which later bundle holds each partition this one no longer provides, compactly."""
     parts = []
@@ -118,47 +126,6 @@ def _held_elsewhere(report: MaterialiseReport) -> str:
         shown = ", ".join(held[:3]) + (f" and {len(held) - 3} more" if len(held) > 3 else "")
         parts.append(f"{len(held)} held by bundle {bundle_id}, landed later ({shown})")
     return "".join(f", {p}" for p in parts)
-
-
-def bundle_definitions(home: settings.HomeLayout) -> Definitions:
-    """The code location's definitions, built now from the environment, with every external
-    data source swapped for its landed-bundle twin: an import materialises what it landed,
-    never what an exchange says today, whatever ``QUANT_ASSETS_*_SOURCE`` says."""
-    # Imported here, not at the top: importing the module builds the module-level defs,
-    # which every other command would pay for.
-    from quant_assets.definitions import build_definitions
-
-    defs = build_definitions()
-    resources = {key: _bundle_twin(resource, home) for key, resource in (defs.resources or {}).items()}
-    return Definitions(
-        assets=defs.assets,
-        asset_checks=defs.asset_checks,
-        jobs=defs.jobs,
-        schedules=defs.schedules,
-        sensors=defs.sensors,
-        executor=defs.executor,
-        loggers=defs.loggers,
-        resources=resources,
-        # A Celery worker rebuilds this variant, not the plain definitions (execution.asset_job).
-        metadata={JOB_BUILDER_KEY: "bundle"},
-    )
-
-
-def _bundle_twin(resource, home: settings.HomeLayout):
-    """The bundle-reading variant of an external source; other resources pass unchanged.
-
-    A new source kind (derivatives, social text) joins by adding its pair here.
-    """
-    # Imported here: the sources pull in ccxt, which only an import needs.
-    from quant_assets.resources.derivatives_data import BundleDerivatives, DerivativesSource
-    from quant_assets.resources.market_data import BundleMarketData, MarketDataSource
-    from quant_assets.resources.social_data import BundleSocialText, SocialTextSource
-
-    twins = {MarketDataSource: BundleMarketData, DerivativesSource: BundleDerivatives, SocialTextSource: BundleSocialText}
-    for base, twin in twins.items():
-        if isinstance(resource, base) and not isinstance(resource, twin):
-            return twin(bundles_root=home.bundles)
-    return resource
 
 
 def _notice(message: str) -> None:

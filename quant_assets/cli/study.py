@@ -150,7 +150,7 @@ def run_study(plan: dict, symbols: tuple[str, ...], timings: dict[str, float], c
     from dagster import AssetKey
 
     from quant_assets.assets.report import REPORT_ASSET, STUDY_PARTITIONS, report_path
-    from quant_assets.definitions import build_definitions
+    from quant_assets.definitions import asset_definitions, build_definitions
     from quant_assets.instance import get_instance
     from quant_assets.report.frames import Study
     from quant_assets.runs import ProcessRuns
@@ -164,7 +164,7 @@ def run_study(plan: dict, symbols: tuple[str, ...], timings: dict[str, float], c
         steps += [(name, assets, _parts_of(name, plan, text_parts)) for name, assets in STEPS]
         # The workers end before the report: it reads the whole study in this process, and idle
         # workers would hold their last step's memory beside it.
-        with ProcessRuns(study_processes()) as across:
+        with ProcessRuns(study_processes(), asset_definitions) as across:
             for i, (name, assets, parts) in enumerate(steps, start=1):
                 for asset in assets:
                     todo = missing(instance, asset, parts)

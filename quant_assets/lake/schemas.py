@@ -1,7 +1,8 @@
-"""What each lake asset's partitions must look like: columns, dtypes and row key.
+"""What a lake asset's partitions must look like: columns, dtypes and row key.
 
-Bundle import verifies files against this registry before it writes anything; the asset
-checks verify stored partitions against it. One registry, so the two cannot drift.
+The lake names no asset: which asset has which schema is ``quant_assets.catalog``'s to say
+(``catalog.schema_for``). Bundle import verifies files against it before it writes anything;
+the asset checks verify stored partitions against it.
 """
 
 from __future__ import annotations
@@ -9,13 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import polars as pl
-
-from quant_assets.derivatives.frame import DERIVATIVES_ASSET, DERIVATIVES_SCHEMA
-from quant_assets.features.contract import COLUMNS as FEATURE_COLUMNS, FEATURES_ASSET
-from quant_assets.market.bars import BAR_SCHEMA, BARS_ASSET
-from quant_assets.social.text import SOCIAL_TEXT_ASSET, SOCIAL_TEXT_SCHEMA
-from quant_assets.text.embeddings import TEXT_EMBEDDINGS_ASSET, TEXT_EMBEDDINGS_SCHEMA
-from quant_assets.text.latents import TEXT_LATENTS_ASSET, TEXT_LATENTS_SCHEMA
 
 
 @dataclass(frozen=True)
@@ -33,19 +27,3 @@ class AssetSchema:
         ]
         out += [f"unexpected column {n}" for n in found if n not in self.columns]
         return out
-
-
-ASSET_SCHEMAS: dict[str, AssetSchema] = {
-    BARS_ASSET: AssetSchema(BAR_SCHEMA, key=("ts",)),
-    FEATURES_ASSET: AssetSchema(FEATURE_COLUMNS, key=("t",)),
-    DERIVATIVES_ASSET: AssetSchema(DERIVATIVES_SCHEMA, key=("metric", "event_time")),
-    SOCIAL_TEXT_ASSET: AssetSchema(SOCIAL_TEXT_SCHEMA, key=("item_id",)),
-    TEXT_EMBEDDINGS_ASSET: AssetSchema(TEXT_EMBEDDINGS_SCHEMA, key=("item_id",)),
-    TEXT_LATENTS_ASSET: AssetSchema(TEXT_LATENTS_SCHEMA, key=("ts",)),
-}
-
-
-def schema_for(asset: str) -> AssetSchema:
-    if asset not in ASSET_SCHEMAS:
-        raise KeyError(f"unknown lake asset {asset!r}; known: {', '.join(sorted(ASSET_SCHEMAS))}")
-    return ASSET_SCHEMAS[asset]

@@ -25,7 +25,7 @@ from quant_assets.derivatives.frame import (
     split_partitions,
     with_basis,
 )
-from quant_assets.lake.schemas import schema_for
+from quant_assets.catalog import schema_for
 from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import DaySymbol
 from quant_assets.resources.derivatives_data import BundleDerivatives, FileDropDerivatives

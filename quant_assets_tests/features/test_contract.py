@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from quant_assets.features import contract
-from quant_assets.lake.schemas import schema_for
+from quant_assets.catalog import schema_for
 
 
 def test_contract_is_ordered_typed_and_hashed():

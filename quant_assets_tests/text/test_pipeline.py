@@ -7,7 +7,7 @@ import pytest
 from dagster import AssetCheckSeverity, AssetKey, DagsterInstance, load_asset_checks_from_modules, materialize
 
 from quant_assets.assets import social, social_checks
-from quant_assets.lake.schemas import schema_for
+from quant_assets.catalog import schema_for
 from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import DaySymbol
 from quant_assets.resources.embedding import EmbeddingModel

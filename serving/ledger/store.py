@@ -97,6 +97,8 @@ class Ledger:
     def open(cls, url: str | None = None) -> "Ledger":
         """The ledger at ``url`` (default: ``serving.settings.ledger_url()``), migrated to head."""
         if url is None:
+            # Imported here: the ledger (and its migrations) stays importable without Dagster,
+            # whose resources serving.settings defines.
             from serving.settings import ledger_url
 
             url = ledger_url()
