@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import ccxt
 from dagster import Definitions, EnvVar, JobDefinition, load_asset_checks_from_modules, load_assets_from_modules
 
-from quant_assets import settings
+from quant_assets import settings, venues
 
 with settings.exit_on_settings_error():
     # Importing the asset modules builds their partitions from QUANT_ASSETS_SYMBOLS and
@@ -77,7 +77,8 @@ def _ccxt_exchange(raw: str) -> str:
 
 
 def _exchange() -> str:
-    return settings.read("QUANT_ASSETS_EXCHANGE", "binance", _ccxt_exchange, "a ccxt exchange id, e.g. binance")
+    default = venues.default().name
+    return settings.read("QUANT_ASSETS_EXCHANGE", default, _ccxt_exchange, f"a ccxt exchange id, e.g. {default}")
 
 
 def _market_kind() -> str:

@@ -9,7 +9,7 @@ gross notional is at most ``max_gross * capital`` (``quant_assets.evaluation.por
 rules oos_eval's ``portfolio`` series sizes with too). The order is the difference between
 that and the position held, in base units at the decision bar's close; it is dropped when the
 change is below ``min_change * capital`` (no churn on noise), and when the venue would refuse
-it (``execution.live.market_refusal``: precision, minimum amount and notional, on the live
+it (``quant_assets.venues.limits.market_refusal``: precision, minimum amount and notional, on the live
 path, where the markets are loaded); amounts are cut to the venue's precision.
 """
 

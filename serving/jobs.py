@@ -31,7 +31,7 @@ from dagster import (
     sensor,
 )
 
-from quant_assets import settings
+from quant_assets import settings, venues
 from quant_assets.lake.store import ParquetLake
 from quant_assets.market.bars import BARS_ASSET
 from quant_assets.partitions import DaySymbol
@@ -71,9 +71,10 @@ def build_trader(mode: str, lake: LakeResource, mlflow_tracking: MlflowTracking,
                   limits=risk_limits(), market_type=market_type)  # fmt: skip
     if mode == "paper":
         return Trader(adapter=PaperAdapter(lake_bars(features, clock), paper_costs()), **common)
-    from serving.execution.live import LiveAdapter, market_refusal
+    from quant_assets.venues.limits import market_refusal
+    from serving.execution.live import LiveAdapter
 
-    exchange = live_client(account, settings.read("QUANT_ASSETS_EXCHANGE", "binance", expect="a ccxt exchange id"), market_type)
+    exchange = live_client(account, settings.read("QUANT_ASSETS_EXCHANGE", venues.default().name, expect="a ccxt exchange id"), market_type)
     exchange.load_markets()
     return Trader(
         adapter=LiveAdapter(exchange), keys_present=True,
@@ -84,8 +85,8 @@ def build_trader(mode: str, lake: LakeResource, mlflow_tracking: MlflowTracking,
 
 def live_client(account: ExchangeAccount, exchange_id: str, market_type: str):
     """The live adapter's ccxt client for ``account``: on the venue's testnet in sandbox mode
-    (ccxt's ``set_sandbox_mode(True)`` swaps ``urls['api']`` for ``urls['test']``, e.g. Binance
-    spot's testnet.binance.vision), before any request, so no call reaches the real venue."""
+    (ccxt's ``set_sandbox_mode(True)`` swaps ``urls['api']`` for ``urls['test']``, the venue's
+    testnet host), before any request, so no call reaches the real venue."""
     from serving.execution.live import live_exchange
 
     credentials = account.credentials()

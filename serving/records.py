@@ -19,7 +19,7 @@ NEW, OPEN, FILLED, PARTIAL, REJECTED = "new", "open", "filled", "partial", "reje
 FINAL = (FILLED, PARTIAL, REJECTED)
 
 # The reason code of a lookup's definite answer "the venue has no order with this client order
-# id" (Binance -2013): the one answer that lets a ``new`` order be sent (again).
+# id" (``ccxt.OrderNotFound``): the one answer that lets a ``new`` order be sent (again).
 NOT_AT_VENUE = "NOT_AT_VENUE"
 
 
@@ -27,8 +27,9 @@ def client_order_id(mode: str, strategy: str, symbol: str, decision_bar: datetim
     """The idempotency key of the one order a (mode, strategy, symbol, decision bar) may have.
 
     Deterministic, so a tick run twice, a sensor firing twice or a retry after a crash derives
-    the same id; the ledger and the exchange both refuse a second order with it. Binance allows
-    ``^[.A-Z:/a-z0-9_-]{1,36}$``: a short prefix and 30 hex digits of a SHA-256 fit.
+    the same id; the ledger and the exchange both refuse a second order with it. A short prefix
+    and 30 hex digits of a SHA-256 fit every registered venue's rule (``Venue.client_order_id_rule``,
+    checked by ``quant_assets_tests/test_venue_boundary.py``).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")

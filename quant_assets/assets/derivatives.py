@@ -37,7 +37,7 @@ def _metadata_value(value):
         "close of the same instant, open_interest_usd, long_short_ratio (global accounts), "
         "taker_buy_volume and taker_sell_volume (hourly, stamped at the hour's open, "
         "available when the hour closes). Every closed hour has a row per hourly metric; "
-        "when the source has none (Binance keeps ~30 days of statistics) the row is flagged "
+        "when the source has none (exchanges keep ~30 days of statistics) the row is flagged "
         "is_missing with a null value, never filled. Coverage per metric is in the metadata."
     ),
 )

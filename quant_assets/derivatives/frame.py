@@ -12,7 +12,7 @@ One row per (metric, event_time) per (UTC day, symbol) partition:
   when the mark hour closes (opened at ``event_time + 55m``); ``available_at = event_time + 1h``.
 
 Every hourly slot that is complete at ``now`` has a row. When the source has no value for
-it (Binance keeps ~30 days of OI statistics; the spot bar is absent) the row says so:
+it (the exchange keeps ~30 days of OI statistics; the spot bar is absent) the row says so:
 ``is_missing = true`` and ``value = null``. Nothing is filled with zeros or carried forward.
 A partition holds the rows whose ``event_time`` falls on its UTC day, sorted by
 ``(metric, event_time)``.

@@ -136,9 +136,9 @@ def grid_decisions(days: Sequence[date], horizon: timedelta) -> int:
 def source_coverage(features: pl.DataFrame | None) -> dict[str, float]:
     """Per source, the share of feature rows with at least one of its feature groups present,
     i.e. not every one of its missing flags set (``{}`` when no feature rows were read: the
-    figures stay NaN and say so). Not "every group present": Binance serves open interest
-    and long/short ratios for its last 30 days only, so a backfill lacks them for good while
-    funding and basis arrive; that is a thinner source, not an absent one."""
+    figures stay NaN and say so). Not "every group present": the default venue serves open
+    interest and long/short ratios for its last 30 days only, so a backfill lacks them for
+    good while funding and basis arrive; that is a thinner source, not an absent one."""
     if features is None or features.height == 0:
         return {}
     present = features.select(

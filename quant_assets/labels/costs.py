@@ -1,7 +1,7 @@
 """The one round-trip trading cost every label, backtest and signal charges.
 
-Binance's base taker fees are 10 bps on spot and 5 bps on USD-M futures; a round trip pays
-the taker fee twice plus slippage on both legs. One setting overrides the whole figure,
+By default a round trip pays the default venue's base taker fee twice (its ``fees`` module,
+per market type) plus slippage on both legs. One setting overrides the whole figure,
 ``QUANT_ASSETS_ROUND_TRIP_COST_BPS``; its value is recorded wherever it is used.
 """
 
@@ -10,9 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from quant_assets import settings
+from quant_assets import settings, venues
 
-TAKER_FEE_BPS = {"spot": 10.0, "swap": 5.0, "perp": 5.0, "future": 5.0}
 SLIPPAGE_BPS_PER_SIDE = 1.0
 COST_ENV = "QUANT_ASSETS_ROUND_TRIP_COST_BPS"
 
@@ -36,17 +35,20 @@ class RoundTripCost:
 
 
 def default_cost(market_type: str) -> RoundTripCost:
-    if market_type not in TAKER_FEE_BPS:
-        raise ValueError(f"QUANT_ASSETS_MARKET_TYPE={market_type!r}: expected one of {', '.join(TAKER_FEE_BPS)}")
-    fee = TAKER_FEE_BPS[market_type]
+    venue = venues.default()
+    fees = venue.taker_fee_bps
+    if market_type not in fees:
+        raise ValueError(f"QUANT_ASSETS_MARKET_TYPE={market_type!r}: expected one of {', '.join(fees)}")
+    fee = fees[market_type]
     bps = 2 * (fee + SLIPPAGE_BPS_PER_SIDE)
-    return RoundTripCost(bps, f"2 x (Binance {market_type} taker {fee:g} bps + slippage {SLIPPAGE_BPS_PER_SIDE:g} bps)")
+    return RoundTripCost(bps, f"2 x ({venue.title} {market_type} taker {fee:g} bps + slippage {SLIPPAGE_BPS_PER_SIDE:g} bps)")
 
 
 def cost_from_env() -> RoundTripCost:
     """``QUANT_ASSETS_ROUND_TRIP_COST_BPS`` if set, else the default for the market type."""
     if not settings.is_set(COST_ENV):
-        return default_cost(settings.read("QUANT_ASSETS_MARKET_TYPE", "spot", settings.one_of(*TAKER_FEE_BPS), "spot or swap"))
+        market_types = venues.default().taker_fee_bps
+        return default_cost(settings.read("QUANT_ASSETS_MARKET_TYPE", "spot", settings.one_of(*market_types), "spot or swap"))
     return RoundTripCost(settings.read(COST_ENV, None, _bps, "basis points for a whole round trip, 0 <= bps < 10000, e.g. 22"), COST_ENV)
 
 

@@ -12,8 +12,8 @@ import polars as pl
 from dagster import ConfigurableResource
 from pydantic import PrivateAttr
 
+from quant_assets import venues
 from quant_assets.bundles.landed import LandedBundles
-from quant_assets.derivatives import ccxt_fetch
 from quant_assets.derivatives.files import FUNDING_COLUMNS, MARK_COLUMNS, STAT_COLUMNS, read_metric_file
 from quant_assets.derivatives.frame import (
     DERIVATIVES_ASSET,
@@ -23,9 +23,10 @@ from quant_assets.derivatives.frame import (
     empty_observations,
     with_basis,
 )
-from quant_assets.exchange import call_with_retries, make_exchange
 from quant_assets.partitions import DaySymbol
 from quant_assets.symbols import Symbol
+from quant_assets.venues import derivatives as ccxt_derivatives
+from quant_assets.venues.client import call_with_retries, make_exchange
 
 
 class DerivativesSource(ConfigurableResource):
@@ -49,14 +50,15 @@ def _span(parts: list[DaySymbol], symbol: str) -> tuple[datetime, datetime]:
 
 
 class CcxtDerivatives(DerivativesSource):
-    """Perpetual-futures data from an exchange through ccxt (Binance USD-M by default).
+    """Perpetual-futures data from an exchange through ccxt (the default venue's linear
+    perpetuals by default).
 
     Funding and mark price come with the exchange's full history; open interest, long/short
-    and taker statistics only for the last ``stats_history_days`` (Binance keeps ~30 days),
-    so older hours are flagged missing and the partition metadata says why.
+    and taker statistics only for the last ``stats_history_days`` (the default venue keeps
+    ~30 days), so older hours are flagged missing and the partition metadata says why.
     """
 
-    exchange_id: str = "binance"
+    exchange_id: str = venues.default().name
     funding_page_limit: int = 1000
     mark_page_limit: int = 1000
     stats_page_limit: int = 500
@@ -67,32 +69,29 @@ class CcxtDerivatives(DerivativesSource):
 
     def exchange(self):
         if self._exchange is None:
-            options = {"defaultType": "swap"}
-            if self.exchange_id == "binance":
-                # USD-M perpetuals only: no spot or coin-margined exchangeInfo to load.
-                options["fetchMarkets"] = {"types": ["linear"]}
-            self._exchange = make_exchange(self.exchange_id, "swap", options=options)
+            # Swap markets only: the venue says which families that loads (``markets_to_load``).
+            self._exchange = make_exchange(self.exchange_id, "swap")
         return self._exchange
 
     def fetch(self, parts, now, spot_bars):
         exchange = self.exchange()
         retry = {"base_delay_s": self.retry_base_delay_s}
         call_with_retries(exchange.load_markets, what=f"{exchange.id} load_markets", **retry)
-        floor = ccxt_fetch.stats_history_floor(now, self.stats_history_days)
+        floor = ccxt_derivatives.stats_history_floor(now, self.stats_history_days)
         has = exchange.has
         frames = []
         # One paginated request stream per symbol and metric over the whole span of the run.
         for key in sorted({p.symbol for p in parts}):
-            perp = Symbol.from_key(key).perp
+            perp = venues.get(self.exchange_id).symbol(key, "swap")
             start, end = _span(parts, key)
-            frames.append(ccxt_fetch.fetch_funding(exchange, perp, key, start, end, now, self.funding_page_limit, retry))
-            frames.append(ccxt_fetch.fetch_mark(exchange, perp, key, start, end, now, self.mark_page_limit, retry))
+            frames.append(ccxt_derivatives.fetch_funding(exchange, perp, key, start, end, now, self.funding_page_limit, retry))
+            frames.append(ccxt_derivatives.fetch_mark(exchange, perp, key, start, end, now, self.mark_page_limit, retry))
             stats = (start, end, now, floor, self.stats_page_limit, retry)
             if has.get("fetchOpenInterestHistory"):
-                frames.append(ccxt_fetch.fetch_open_interest(exchange, perp, key, *stats))
+                frames.append(ccxt_derivatives.fetch_open_interest(exchange, perp, key, *stats))
             if has.get("fetchLongShortRatioHistory"):
-                frames.append(ccxt_fetch.fetch_long_short(exchange, perp, key, *stats))
-            frames.append(ccxt_fetch.fetch_taker(exchange, perp, key, *stats))
+                frames.append(ccxt_derivatives.fetch_long_short(exchange, perp, key, *stats))
+            frames.append(ccxt_derivatives.fetch_taker(exchange, perp, key, *stats))
         source = f"ccxt:{exchange.id}"
         obs = with_basis(pl.concat(frames) if frames else empty_observations(), spot_bars)
         frame = assemble(obs, parts, now, source)
@@ -101,14 +100,14 @@ class CcxtDerivatives(DerivativesSource):
             for name, present in (
                 ("open_interest_usd", has.get("fetchOpenInterestHistory")),
                 ("long_short_ratio", has.get("fetchLongShortRatioHistory")),
-                ("taker_buy_volume, taker_sell_volume", ccxt_fetch.has_taker_endpoint(exchange)),
+                ("taker_buy_volume, taker_sell_volume", ccxt_derivatives.has_taker_endpoint(exchange)),
             )
             if not present
         ]
         meta = {}
         for part in parts:
             entry = {"source": f"{source}:swap", "stats_history_from": floor.isoformat()}
-            note = ccxt_fetch.history_note(part.start, floor, exchange.id, self.stats_history_days)
+            note = ccxt_derivatives.history_note(part.start, floor, exchange.id, self.stats_history_days)
             if note:
                 entry["stats_note"] = note
             if lacking:

@@ -11,13 +11,14 @@ import polars as pl
 from dagster import ConfigurableResource
 from pydantic import PrivateAttr
 
+from quant_assets import venues
 from quant_assets.bundles.landed import LandedBundles
-from quant_assets.exchange import make_exchange
 from quant_assets.market.bars import BARS_ASSET, empty_bars, only_closed, with_availability
-from quant_assets.market.ccxt_bars import fetch_bars
 from quant_assets.partitions import DaySymbol
 from quant_assets.symbols import Symbol
 from quant_assets.timegrid import floor_to_bar
+from quant_assets.venues.bars import fetch_bars
+from quant_assets.venues.client import make_exchange
 
 
 class MarketDataSource(ConfigurableResource):
@@ -36,9 +37,9 @@ class MarketDataSource(ConfigurableResource):
 
 
 class CcxtMarketData(MarketDataSource):
-    """Closed 5m bars from an exchange through ccxt (Binance spot by default)."""
+    """Closed 5m bars from an exchange through ccxt (the default venue's spot market by default)."""
 
-    exchange_id: str = "binance"
+    exchange_id: str = venues.default().name
     market_type: str = "spot"
     page_limit: int = 1000
 
@@ -59,7 +60,7 @@ class CcxtMarketData(MarketDataSource):
         # One paginated request stream per symbol over the whole span the run covers.
         for symbol in sorted({p.symbol for p in parts}):
             days = [p for p in parts if p.symbol == symbol]
-            market = Symbol.from_key(symbol).ccxt_symbol(self.market_type)
+            market = venues.get(self.exchange_id).symbol(symbol, self.market_type)
             bars = fetch_bars(exchange, market, days[0].start, days[-1].end, now, limit=self.page_limit)
             frames.append(bars.with_columns(symbol=pl.lit(symbol)))
         frame = pl.concat(frames) if frames else empty_bars().with_columns(symbol=pl.lit(""))

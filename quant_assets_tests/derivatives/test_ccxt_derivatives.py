@@ -8,7 +8,6 @@ from datetime import date, timedelta
 import polars as pl
 import pytest
 
-from quant_assets.derivatives.ccxt_fetch import stats_history_floor
 from quant_assets.derivatives.frame import (
     FUNDING,
     LONG_SHORT,
@@ -20,9 +19,10 @@ from quant_assets.derivatives.frame import (
     coverage,
     split_partitions,
 )
-from quant_assets.exchange import ExchangeCallFailed
 from quant_assets.resources.derivatives_data import FileDropDerivatives
 from quant_assets.timegrid import to_ms
+from quant_assets.venues.derivatives import stats_history_floor
+from quant_assets.venues.errors import ExchangeCallFailed
 from quant_assets_tests.derivatives.support import (
     DERIV_FIXTURES,
     FUNDING_PATH,

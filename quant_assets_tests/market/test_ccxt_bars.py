@@ -11,12 +11,13 @@ import ccxt
 import polars as pl
 import pytest
 
-from quant_assets.exchange import ExchangeCallFailed, make_exchange
 from quant_assets.market.bars import BAR_SCHEMA, split_partitions
-from quant_assets.market.ccxt_bars import fetch_bars
 from quant_assets.partitions import DaySymbol
 from quant_assets.resources.market_data import CcxtMarketData
 from quant_assets.timegrid import BAR, to_ms
+from quant_assets.venues.bars import fetch_bars
+from quant_assets.venues.client import make_exchange
+from quant_assets.venues.errors import ExchangeCallFailed
 from quant_assets_tests.recorded_exchange import (
     RecordedExchange,
     fixture,

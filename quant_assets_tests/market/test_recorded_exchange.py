@@ -5,7 +5,7 @@ from __future__ import annotations
 import ccxt
 import pytest
 
-from quant_assets.exchange import make_exchange
+from quant_assets.venues.client import make_exchange
 from quant_assets_tests.recorded_exchange import (
     RecordedExchange,
     UnroutedRequest,

@@ -11,11 +11,11 @@ from quant_assets.derivatives.frame import DERIVATIVES_ASSET
 from quant_assets.lake.store import ParquetLake
 from quant_assets.market.bars import BARS_ASSET
 from quant_assets.partitions import DaySymbol
+from quant_assets.venues.limits import market_refusal
 from quant_assets_tests import modelkit
 from quant_assets_tests.serving import kit, tradekit
 from quant_assets_tests.serving.conftest import SERVED
 from serving.allocator import BELOW_MIN_CHANGE, OUTSIDE_EXCHANGE_LIMITS, Sizing, allocate
-from serving.execution.live import market_refusal
 from serving.risk.data import FEATURE_DRIFT, MISSING_SOURCES, STALE_BARS
 from serving.tick import NO_CHAMPION, run_tick
 

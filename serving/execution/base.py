@@ -25,7 +25,7 @@ class VenueError(RuntimeError):
 class ExecutionAdapter(Protocol):
     mode: str  # "paper" or "live"
     # How long after a send a lookup's "no such order" is definite: a request still in flight
-    # may arrive until then (Binance drops a signed request older than its recvWindow).
+    # may arrive until then (a venue drops a signed request older than its receive window).
     settle_after: timedelta
 
     def place(self, orders: list[OrderRequest]) -> VenueReport: ...

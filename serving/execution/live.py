@@ -1,27 +1,28 @@
 """Live execution through ccxt: market orders with our client order id, fills from the venue.
 
-The client order id goes out as ccxt's unified ``clientOrderId`` param; ccxt's binance
-``create_order`` sends it to the spot API as ``newClientOrderId`` and ``fetch_order`` as
-``origClientOrderId``. Binance keeps that id unique only among *open* orders: a filled market
-order's id is accepted again, so the venue cannot be trusted to refuse a second copy. Hence the
-rule this module and ``run_batch`` keep together: an order whose outcome is unknown is looked up
-by its client order id before anything is sent again, and only Binance's definite "Order does
-not exist." (-2013, ``ccxt.OrderNotFound``) lets it go out again.
+The client order id goes out in the venue's order params (``Venue.order_params``). A venue may
+keep that id unique only among *open* orders (the default venue does: its ``orders`` module
+says how), so the venue cannot be trusted to refuse a second copy. Hence the rule this module
+and ``run_batch`` keep together: an order whose outcome is unknown is looked up by its client
+order id before anything is sent again, and only the venue's definite "no such order"
+(``ccxt.OrderNotFound``) lets it go out again.
 
-What each venue answer does (``_stop`` classifies; nothing here ever retries by itself):
+What each venue answer does (``_stop`` acts on the venue's ``error_kind``; nothing here ever
+retries by itself; each venue's ``errors`` module maps its own codes):
 
-- a fill, an acknowledgement, or a definite rejection (a 4xx with Binance's reason:
-  insufficient balance -2010, filter failures -1013 such as LOT_SIZE or NOTIONAL) settles it;
+- a fill, an acknowledgement, or a definite rejection (a 4xx with the venue's reason:
+  insufficient balance, filter failures such as lot size or notional) settles it; a refusal
+  because an open order carries the id (``Venue.is_duplicate_order``) is looked up instead;
 - 429 (rate limit) and 418 (IP ban) stop the batch and set a back-off until the venue's
   ``Retry-After``: no request of any kind goes out before it;
-- -1021 (timestamp outside the recvWindow, ``ccxt.InvalidNonce``) resyncs the clock difference
+- a timestamp outside the receive window (``ccxt.InvalidNonce``) resyncs the clock difference
   (``load_time_difference``) and stops; the order's outcome counts as unknown;
 - a timeout, a reset connection, a 5xx (maintenance, "unknown error") or any error not known to
   be a rejection stops the batch with the order's outcome unknown (ledger status ``new``);
 - an authentication or permission error stops the batch and makes it fail for a person.
 
 Amounts are cut to the market's precision with ccxt's ``amount_to_precision`` and checked
-against its amount and notional limits before sending.
+against its amount and notional limits before sending (``quant_assets.venues.limits``).
 
 Keys: the client carries them, nothing here reads or writes them; every message that leaves
 this module passes ``_clean``, which strips the key and secret in case a venue echoes them.
@@ -29,28 +30,20 @@ this module passes ``_clean``, which strips the key and secret in case a venue e
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta, timezone
 
 import ccxt
 
-from quant_assets.exchange import make_exchange
+from quant_assets import venues
+from quant_assets.venues.client import make_exchange
+from quant_assets.venues.errors import VENUE_AUTH, VENUE_BANNED, VENUE_CLOCK, VENUE_OUTCOME_UNKNOWN, VENUE_RATE_LIMITED
+from quant_assets.venues.limits import market_refusal
 from serving.execution.base import VenueError
 from serving.records import FILLED, NEW, NOT_AT_VENUE, OPEN, PARTIAL, REJECTED, Fill, OrderRequest, OrderUpdate, VenueReport, VenueStop
 from serving.settings import Credentials
 
 UTC = timezone.utc
-DUPLICATE = "Duplicate order sent"  # Binance -2010 for a client order id an OPEN order carries
 
-# Stop codes, also the ledger's halt codes (``risk_events.code``).
-VENUE_RATE_LIMITED = "VENUE_RATE_LIMITED"  # 429: back off until Retry-After
-VENUE_BANNED = "VENUE_BANNED"  # 418: the IP is banned until Retry-After
-VENUE_CLOCK = "VENUE_CLOCK"  # -1021: our timestamp was outside the recvWindow
-VENUE_OUTCOME_UNKNOWN = "VENUE_OUTCOME_UNKNOWN"  # timeout, 5xx, anything not a known rejection
-VENUE_AUTH = "VENUE_AUTH"  # keys or permissions refused: a person must act
-
-# Without a Retry-After header: Binance's documented first ban is 2 minutes.
-DEFAULT_BACKOFF = {VENUE_RATE_LIMITED: timedelta(seconds=60), VENUE_BANNED: timedelta(minutes=2)}
 # A signed request is dead once older than the recvWindow; this margin covers the clock error.
 CLOCK_MARGIN = timedelta(seconds=5)
 
@@ -82,11 +75,12 @@ class LiveAdapter:
 
     def __init__(self, exchange: ccxt.Exchange):
         self.exchange = exchange
+        self.venue = venues.get(exchange.id)
         self._secrets = [s for s in (exchange.apiKey, exchange.secret) if s]
 
     @property
     def settle_after(self) -> timedelta:
-        return timedelta(milliseconds=self.exchange.options.get("recvWindow") or 60_000) + CLOCK_MARGIN
+        return self.venue.receive_window(self.exchange) + CLOCK_MARGIN
 
     def place(self, orders: list[OrderRequest]) -> VenueReport:
         updates = []
@@ -119,12 +113,11 @@ class LiveAdapter:
             return OrderUpdate(cid, REJECTED, reason_code="OUTSIDE_EXCHANGE_LIMITS", reason=refusal)
         amount = float(ex.amount_to_precision(order.symbol, order.quantity))
         try:
-            # ccxt's unified clientOrderId: binance create_order sends it as newClientOrderId.
-            placed = ex.create_order(order.symbol, "market", order.side, amount, None, {"clientOrderId": cid})
+            placed = ex.create_order(order.symbol, "market", order.side, amount, None, self.venue.order_params(cid))
         except ccxt.InsufficientFunds as exc:
             return OrderUpdate(cid, REJECTED, reason_code="INSUFFICIENT_BALANCE", reason=self._clean(exc))
-        except (ccxt.InvalidOrder, ccxt.BadRequest) as exc:  # a 4xx with Binance's reason: refused, not placed
-            if DUPLICATE in str(exc):  # an open order carries the id: it is at the venue
+        except (ccxt.InvalidOrder, ccxt.BadRequest) as exc:  # a 4xx with the venue's reason: refused, not placed
+            if self.venue.is_duplicate_order(exc):  # an open order carries the id: it is at the venue
                 return self._lookup(order, None)
             return OrderUpdate(cid, REJECTED, reason_code="EXCHANGE_REJECTED", reason=self._clean(exc))
         except ccxt.BaseError as exc:
@@ -141,15 +134,15 @@ class LiveAdapter:
         try:
             if exchange_order_id:
                 found = self.exchange.fetch_order(exchange_order_id, order.symbol)
-            else:  # ccxt's unified clientOrderId: binance fetch_order sends it as origClientOrderId
-                found = self.exchange.fetch_order(None, order.symbol, {"clientOrderId": cid})
-        except ccxt.OrderNotFound:  # -2013: the one definite "not at the venue"
+            else:
+                found = self.exchange.fetch_order(None, order.symbol, self.venue.lookup_params(cid))
+        except ccxt.OrderNotFound:  # the one definite "not at the venue"
             return OrderUpdate(cid, REJECTED, reason_code=NOT_AT_VENUE, reason="the exchange has no order with this client order id")
         except ccxt.BaseError as exc:
             raise _Stopped(self._stop(exc, doing)) from None
         trades = []
         if (found.get("filled") or 0) > 0:
-            trades = self._ask(lambda: self.exchange.fetch_my_trades(order.symbol, params={"orderId": found["id"]}), doing)
+            trades = self._ask(lambda: self.exchange.fetch_my_trades(order.symbol, params=self.venue.trades_params(found["id"])), doing)
         return self._update(cid, found, trades)
 
     def _update(self, cid: str, order: dict, trades: list[dict]) -> OrderUpdate:
@@ -179,16 +172,14 @@ class LiveAdapter:
     def _stop(self, exc: ccxt.BaseError, doing: str) -> VenueStop:
         """What a failed request means for the batch: see the module docstring."""
         detail = f"{doing}: {self._clean(exc)}"
-        # ccxt turns Binance's -2015 (key, IP or permissions refused) into DDoSProtection once
-        # the key has worked before; either way the keys are refused and a person must look.
-        if isinstance(exc, (ccxt.AuthenticationError, ccxt.PermissionDenied, ccxt.AccountSuspended)) or '"code":-2015' in str(exc):
+        kind = self.venue.error_kind(exc)
+        if kind == VENUE_AUTH:  # keys, IP or permissions refused: a person must look
             return VenueStop(VENUE_AUTH, detail, fatal=True)
-        if isinstance(exc, (ccxt.DDoSProtection, ccxt.RateLimitExceeded)):  # 429, 418, Binance's -1003
-            code = VENUE_BANNED if _http_status(exc) == 418 or "banned" in str(exc).lower() else VENUE_RATE_LIMITED
-            return VenueStop(code, detail, until=self._now() + self._retry_after(code))
-        if isinstance(exc, ccxt.InvalidNonce):
+        if kind in (VENUE_BANNED, VENUE_RATE_LIMITED):
+            return VenueStop(kind, detail, until=self._now() + self._retry_after(kind))
+        if kind == VENUE_CLOCK:
             try:
-                self.exchange.load_time_difference()  # GET /api/v3/time: our clock minus the venue's
+                self.exchange.load_time_difference()  # the venue's time endpoint: our clock minus the venue's
                 detail += f"; clock difference resynced to {self.exchange.options.get('timeDifference')} ms"
             except ccxt.BaseError as again:
                 detail += f"; resyncing the clock failed: {self._clean(again)}"
@@ -200,7 +191,7 @@ class LiveAdapter:
         try:
             return timedelta(seconds=float(headers.get("Retry-After")))
         except (TypeError, ValueError):
-            return DEFAULT_BACKOFF[code]
+            return self.venue.default_backoff[code]
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.exchange.milliseconds() / 1000, UTC)
@@ -210,33 +201,6 @@ class LiveAdapter:
         for secret in self._secrets:
             text = text.replace(secret, "<redacted>")
         return " ".join(text.split())[:500]
-
-
-def _http_status(exc: ccxt.BaseError) -> int | None:
-    """The HTTP status of a ccxt error raised from a reply (its message is "<id> <status> ...")."""
-    found = re.match(r"\S+ (\d{3}) ", str(exc))
-    return int(found.group(1)) if found else None
-
-
-def market_refusal(ex: ccxt.Exchange, symbol: str, quantity: float, price: float, clean=str) -> str | None:
-    """Why the venue would refuse a market order of ``quantity`` at about ``price`` (its
-    precision, amount and notional limits from the loaded markets), or None. The allocator asks
-    the same before it proposes an order, so a live tick proposes nothing the venue refuses."""
-    limits = ex.market(symbol)["limits"]
-    try:
-        amount = float(ex.amount_to_precision(symbol, quantity))
-    except ccxt.InvalidOrder as exc:  # below the precision: ccxt refuses to round to zero
-        return clean(exc)
-    lowest = (limits.get("amount") or {}).get("min") or 0.0
-    highest = (limits.get("market") or {}).get("max") or (limits.get("amount") or {}).get("max")
-    min_cost = (limits.get("cost") or {}).get("min") or 0.0
-    if amount <= 0 or amount < lowest:
-        return f"{quantity:g} {symbol} is below the minimum amount {lowest:g}"
-    if highest and amount > highest:
-        return f"{amount:g} {symbol} is above the market order maximum {highest:g}"
-    if amount * price < min_cost:
-        return f"notional {amount * price:.2f} is below the minimum {min_cost:g}"
-    return None
 
 
 def _ts(ms: int | None) -> datetime:

@@ -72,7 +72,7 @@ def _sqlite_wal(dbapi_connection, _record) -> None:
 
 def position_change(side: str, quantity: float, fee: float, fee_currency: str, symbol: str) -> float:
     """How one fill moves the base quantity held: signed by side, less a fee paid in the base
-    currency (Binance's default on buys)."""
+    currency (the default venue's default on buys)."""
     signed = quantity if side == "buy" else -quantity
     return signed - (fee if fee_currency == symbol.partition("/")[0] else 0.0)
 
@@ -246,8 +246,9 @@ class Ledger:
         signed = fill.quantity if order["side"] == "buy" else -fill.quantity
         closing = min(abs(qty), fill.quantity) if qty * signed < 0 else 0.0
         gross = closing * (fill.price - avg) * (1 if qty > 0 else -1) if closing else 0.0
-        # Fees in the quote currency leave cash; fees in the base currency (Binance's default on
-        # buys) leave the position. Fees in a third asset (BNB) are recorded on the fill only.
+        # Fees in the quote currency leave cash; fees in the base currency (the default venue's
+        # default on buys) leave the position. Fees in a third asset (a venue's own token) are
+        # recorded on the fill only.
         fee_quote = fee_in_quote(symbol, fill.fee, fill.fee_currency, fill.price)
         new_qty = qty + position_change(order["side"], fill.quantity, fill.fee, fill.fee_currency, symbol)
         if qty * signed >= 0:  # opening or extending: the average cost moves

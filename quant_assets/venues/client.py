@@ -1,16 +1,17 @@
-"""ccxt plumbing shared by every exchange-backed source: client creation and retries.
+"""ccxt plumbing shared by every venue: client creation and retries of read-only calls.
 
 Rate limits are ccxt's own (``enableRateLimit``: every request waits for its endpoint's
 weight). On top of that, transient failures are retried with exponential backoff: ccxt's
 ``OperationFailed`` family, which is ``NetworkError`` and its children
 (``RateLimitExceeded``, ``DDoSProtection`` for HTTP 429/418, ``ExchangeNotAvailable`` for
-5xx, ``RequestTimeout``) plus exchange codes ccxt marks as "try again" (Binance -1000,
--1001, -1008: server busy or internal error). Only read-only calls go through here, so a
+5xx, ``RequestTimeout``) plus exchange codes ccxt marks as "try again" (server busy or internal
+error; each venue's ``errors`` module lists its own). Only read-only calls go through here, so a
 retry can never double an order. Everything else, ``BadSymbol`` first of all, fails at once
 with a message that names the call.
 
-Keys, when a private endpoint needs them, come from the environment
-(``<EXCHANGE>_API_KEY`` / ``<EXCHANGE>_API_SECRET``) and are never logged.
+What differs between venues (which markets to load) comes from the venue
+(``quant_assets.venues.get``). Keys, when a private endpoint needs them, come from the
+environment (``<EXCHANGE>_API_KEY`` / ``<EXCHANGE>_API_SECRET``) and are never logged.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from typing import Callable, TypeVar
 
 import ccxt
 
+from quant_assets import venues
+from quant_assets.venues.errors import ExchangeCallFailed
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -32,23 +36,16 @@ RETRYABLE = (ccxt.OperationFailed,)
 # ccxt market types for the names the project uses (see ``Symbol.ccxt_symbol``).
 _CCXT_TYPE = {"spot": "spot", "swap": "swap", "perp": "swap", "future": "swap"}
 
-# Binance's load_markets reads spot, USD-M and COIN-M exchangeInfo by default: three requests,
-# and a spot job would fail where the futures hosts are blocked (HTTP 451). Load only the
-# family the job trades; ``options={"fetchMarkets": ...}`` in overrides still wins.
-_MARKETS_TO_LOAD = {"binance": {"spot": ["spot"], "swap": ["linear"]}}
-
-
-class ExchangeCallFailed(RuntimeError):
-    """A ccxt call that cannot succeed by retrying (bad symbol, bad request, exhausted retries)."""
-
 
 def make_exchange(exchange_id: str, market_type: str, **overrides) -> ccxt.Exchange:
-    """A ccxt client with rate limiting on, defaulting to ``market_type`` markets."""
+    """A ccxt client with rate limiting on, defaulting to ``market_type`` markets and loading
+    only the market families the venue says a ``market_type`` job needs (a job must not fail
+    on a host it never uses); ``options={"fetchMarkets": ...}`` in overrides still wins."""
     if exchange_id not in ccxt.exchanges:
         raise ExchangeCallFailed(f"ccxt has no exchange {exchange_id!r}")
     ccxt_type = _CCXT_TYPE.get(market_type, market_type)
     options: dict = {"defaultType": ccxt_type}
-    types = _MARKETS_TO_LOAD.get(exchange_id, {}).get(ccxt_type)
+    types = venues.get(exchange_id).markets_to_load(exchange_id, ccxt_type)
     if types:
         options["fetchMarkets"] = {"types": types}
     config = {"enableRateLimit": True}

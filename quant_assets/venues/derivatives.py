@@ -1,21 +1,20 @@
 """Pull perpetual-futures data through ccxt, paginated, keeping only what is known at ``now``.
 
 - funding: unified ``fetch_funding_rate_history``, paged by ``since`` (last funding time + 1ms);
-- mark: unified ``fetch_ohlcv(..., '1h', params={'price': 'mark'})`` (Binance: ``markPriceKlines``);
+- mark: unified ``fetch_ohlcv(..., '1h', params={'price': 'mark'})``;
 - open interest: unified ``fetch_open_interest_history(symbol, '1h', ...)``, ``openInterestValue`` (USD);
-- long/short: unified ``fetch_long_short_ratio_history(symbol, '1h', ...)`` (Binance: global
-  long/short *account* ratio, ``futures/data/globalLongShortAccountRatio``);
-- taker buy/sell: no unified method; Binance's implicit ``fapiDataGetTakerlongshortRatio``
-  (``futures/data/takerlongshortRatio``, ``buyVol``/``sellVol`` as the exchange reports them).
+- long/short: unified ``fetch_long_short_ratio_history(symbol, '1h', ...)``;
+- taker buy/sell: no unified method; the venue's own endpoint (``Venue.taker_volume``), where
+  it has one.
 
-The three hourly statistics are served only for a recent window (Binance: about 30 days,
-older ``startTime`` is refused with HTTP 400), so they are requested from
-:func:`stats_history_floor` on, in fixed windows of ``limit`` hours. A window the exchange
-answers with nothing is not the end of the data (the next may hold some): every window is
-asked. Slots with no record become explicit missing rows downstream, never zeros.
+Each venue's ``derivatives`` module says which of its endpoints these reach. The three hourly
+statistics are served only for a recent window (older requests are refused), so they are
+requested from :func:`stats_history_floor` on, in fixed windows of ``limit`` hours. A window
+the exchange answers with nothing is not the end of the data (the next may hold some): every
+window is asked. Slots with no record become explicit missing rows downstream, never zeros.
 
-Every call goes through :func:`quant_assets.exchange.call_with_retries`: transient errors are
-retried, anything else (an unknown symbol, a refused parameter) fails naming the call.
+Every call goes through :func:`quant_assets.venues.client.call_with_retries`: transient errors
+are retried, anything else (an unknown symbol, a refused parameter) fails naming the call.
 """
 
 from __future__ import annotations
@@ -39,8 +38,9 @@ from quant_assets.derivatives.frame import (
     last_closed_hour,
     observations,
 )
-from quant_assets.exchange import call_with_retries
+from quant_assets import venues
 from quant_assets.timegrid import to_ms
+from quant_assets.venues.client import call_with_retries
 
 HOUR_MS = 3_600_000
 
@@ -162,28 +162,8 @@ def fetch_long_short(
     return observations(key, LONG_SHORT, [r[0] for r in rows], [r[1] for r in rows], f"ccxt:{exchange.id}")
 
 
-def _binance_taker(exchange: ccxt.Exchange, symbol: str, since: int, until: int, limit: int) -> list[tuple]:
-    market = exchange.market(symbol)
-    if not market.get("linear"):
-        raise ccxt.NotSupported(f"{exchange.id} taker volume is read for linear perpetuals only, not {symbol}")
-    page = exchange.fapiDataGetTakerlongshortRatio(
-        {"symbol": market["id"], "period": "1h", "startTime": since, "endTime": until - 1, "limit": limit}
-    )
-    return [
-        (exchange.safe_integer(r, "timestamp"), exchange.safe_number(r, "buyVol"), exchange.safe_number(r, "sellVol"))
-        for r in page
-    ]
-
-
-# Exchange-specific implicit endpoints for what ccxt has no unified method for.
-TAKER_ENDPOINTS: dict[str, Callable[[ccxt.Exchange, str, int, int, int], list[tuple]]] = {
-    "binance": _binance_taker,
-    "binanceusdm": _binance_taker,
-}
-
-
 def has_taker_endpoint(exchange: ccxt.Exchange) -> bool:
-    return exchange.id in TAKER_ENDPOINTS
+    return venues.get(exchange.id).serves_taker_volume
 
 
 def fetch_taker(
@@ -193,7 +173,7 @@ def fetch_taker(
     """Hourly taker buy and sell volume, stamped at the hour's open, from ``floor`` on."""
     if not has_taker_endpoint(exchange):
         return empty_observations()
-    endpoint = TAKER_ENDPOINTS[exchange.id]
+    endpoint = venues.get(exchange.id).taker_volume
     rows = _fetch_windows(
         exchange,
         f"takerlongshortRatio 1h {symbol}",

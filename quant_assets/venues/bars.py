@@ -1,4 +1,4 @@
-"""Fetch closed 5m bars for a time window through ccxt's unified ``fetch_ohlcv``."""
+"""Fetch closed 5m bars for a time window through ccxt's unified ``fetch_ohlcv``, any venue."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Callable
 import ccxt
 import polars as pl
 
-from quant_assets.exchange import call_with_retries
 from quant_assets.market.bars import bars_from_ohlcv, only_closed
 from quant_assets.timegrid import BAR_MS, to_ms
+from quant_assets.venues.client import call_with_retries
 
 
 def closed_bars_stop_ms(end: datetime, now: datetime) -> int:
@@ -35,11 +35,11 @@ def fetch_bars(
     """Bars opened in ``[start, end)`` and closed by ``now``, paginated by ``since``.
 
     Each page asks for bars from the bar after the last one received, so pages never
-    overlap, and a page shorter than ``limit`` is not taken for the end (ccxt clamps Binance
-    pages to 1000 bars, other exchanges cap lower). An empty or stale page ends the loop:
+    overlap, and a page shorter than ``limit`` is not taken for the end (ccxt clamps a page to
+    the venue's own maximum, 1000 bars or fewer). An empty or stale page ends the loop:
     the exchange has nothing newer. The loop never asks past the last closed bar, but
     ``until``/``endTime`` is deliberately not sent (not every ccxt exchange understands it),
-    so rows past the window in a page, such as the bar still forming that Binance returns,
+    so rows past the window in a page, such as the bar still forming that a venue returns,
     are dropped here.
     """
     rows: list[list[float]] = []
