@@ -307,7 +307,8 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
     print_report(setup, floor_s, f"{len(model_parts)} partitions, two assets", pipeline_s, f"{len(results)} run(s)", pipeline_checks, timers, steps, [
         f"raw:      {raw_compute_s:8.1f}s  (oos {raw_oos_s:.1f}s, gate {raw_gate_s:.1f}s; {oos_rows} oos rows; reads {raw_read_s:.1f}s untimed)",
         f"verdicts: {out['verdicts_passed']} passed, {out['verdicts_failed']} failed; failing gates {dict(failed_gates)}",
-        f"ratio pipeline / (floor + raw) = {out['ratio_vs_floor_plus_raw']:.3f}; without the leakage queries {out['ratio_without_leakage_queries']:.3f}",
+        f"ratio pipeline / (floor + raw) = {out['ratio_vs_floor_plus_raw']:.3f}; "
+        f"without the leakage queries {out['ratio_without_leakage_queries']:.3f}",
     ])  # fmt: skip
     return out
 

@@ -271,7 +271,8 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
     if mismatched:
         out["raw_training_rows_mismatch"] = mismatched[:10]
     # Human-readable stage timings, then the JSON line (printed by main).
-    print_report(setup, floor_s, f"{len(model_parts)} partitions, {len(results)} run(s)", pipeline_s, f"{len(fits)} fits", pipeline_checks, timers, steps, [
+    print_report(setup, floor_s, f"{len(model_parts)} partitions, {len(results)} run(s)",
+                 pipeline_s, f"{len(fits)} fits", pipeline_checks, timers, steps, [
         f"raw:      {raw_fit_s:8.1f}s  ({len(fits)} fits, {rows} window rows; reads {raw_read_s:.1f}s untimed)",
         f"ratio pipeline / (floor + raw) = {out['ratio_vs_floor_plus_raw']:.3f}; "
         f"pipeline / (floor + fits inside the pipeline) = {out['ratio_vs_floor_plus_pipeline_fits']}",

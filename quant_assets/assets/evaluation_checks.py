@@ -24,10 +24,19 @@ from quant_assets.resources.lake import LakeResource
 DEFAULT_SAMPLES = 20
 
 CHECKS = {
-    "oos_embargo": "Every prediction row names the fit of the model partition (D, S), and that fit's end + embargo (longest horizon + one bar) <= the row's day start.",
+    "oos_embargo": (
+        "Every prediction row names the fit of the model partition (D, S), "
+        "and that fit's end + embargo (longest horizon + one bar) <= the row's day start."
+    ),
     "oos_labels_unchanged": "Every stored label and net label equals the labels asset's at the same t and horizon.",
-    "oos_summary_reproduces": "For the first, last and N sampled partitions, the metrics recomputed from the stored rows equal the summary stored with them.",
-    "oos_carry_in": "One book across days: the positions day D opened with are those D-1's stored rows closed with (flat, and said so, only where D-1 is not published), and each series' first trade is its change from them.",
+    "oos_summary_reproduces": (
+        "For the first, last and N sampled partitions, "
+        "the metrics recomputed from the stored rows equal the summary stored with them."
+    ),
+    "oos_carry_in": (
+        "One book across days: the positions day D opened with are those D-1's stored rows closed with "
+        "(flat, and said so, only where D-1 is not published), and each series' first trade is its change from them."
+    ),
 }
 
 

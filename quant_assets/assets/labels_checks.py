@@ -28,7 +28,10 @@ from quant_assets.timegrid import TS_DTYPE, utc_now
             "labels_recompute",
             asset=LABELS_ASSET,
             blocking=True,
-            description="The first, last and N random rows of each partition, recomputed row by row from the bars, equal the stored labels (gross and net of cost).",
+            description=(
+                "The first, last and N random rows of each partition, recomputed row by row from the bars, "
+                "equal the stored labels (gross and net of cost)."
+            ),
         ),
         AssetCheckSpec(
             "labels_available_at",

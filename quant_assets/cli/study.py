@@ -68,7 +68,8 @@ def _day(_ctx, _param, value: datetime | None) -> date | None:
 @click.option("--end", required=True, type=click.DateTime(["%Y-%m-%d"]), callback=_day, help="last model day")
 @click.option("--symbols", default=None, help="comma-separated keys, e.g. BTC-USDT,ETH-USDT (default: QUANT_ASSETS_SYMBOLS)")
 @click.option("--data", type=click.Path(exists=True, file_okay=False), default=None,
-              help="a file drop (../shared/data layout) every source reads: sets QUANT_ASSETS_MARKET_SOURCE=file and QUANT_ASSETS_FILE_DROP")  # fmt: skip
+              help="a file drop (../shared/data layout) every source reads: "
+                   "sets QUANT_ASSETS_MARKET_SOURCE=file and QUANT_ASSETS_FILE_DROP")  # fmt: skip
 @click.option("--bundle", "bundles", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="offline bundle(s) to import first; the sources then read what they landed")  # fmt: skip
 def study(start: date, end: date, symbols: str | None, data: str | None, bundles: tuple[str, ...]) -> None:
@@ -169,8 +170,9 @@ def run_study(plan: dict, symbols: tuple[str, ...], timings: dict[str, float], c
                 for asset in assets:
                     todo = missing(instance, asset, parts)
                     t0 = time.perf_counter()
-                    click.echo(f"[{i}/{len(steps) + 1}] {time.perf_counter() - started:.0f}s in; {asset}: {len(todo)} of {len(parts)} partitions to materialise"
-                               + (f" ({len(parts) - len(todo)} done before)" if len(todo) < len(parts) else ""))  # fmt: skip
+                    done_before = f" ({len(parts) - len(todo)} done before)" if len(todo) < len(parts) else ""
+                    click.echo(f"[{i}/{len(steps) + 1}] {time.perf_counter() - started:.0f}s in; "
+                               f"{asset}: {len(todo)} of {len(parts)} partitions to materialise{done_before}")  # fmt: skip
                     if todo:
                         _materialise(defs, [asset], todo, universe, instance, across=across if asset in BY_SYMBOL else None)
                     counts["partitions"] = counts.get("partitions", 0) + len(todo)

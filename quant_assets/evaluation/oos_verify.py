@@ -38,7 +38,10 @@ def embargo_problems(part: DaySymbol, rows: pl.DataFrame, record: dict) -> list[
     late = predicted.filter(pl.col("fit_end").is_null() | (pl.col("fit_end") + gap > row_day_start))
     if late.height:
         first = late.row(0, named=True)
-        problems.append(f"{part}: {late.height} prediction rows from a fit ending less than {gap} before their day (first: {first['family']} {first['horizon']} t={first['t']}, fit_end {first['fit_end']})")
+        problems.append(
+            f"{part}: {late.height} prediction rows from a fit ending less than {gap} before their day "
+            f"(first: {first['family']} {first['horizon']} t={first['t']}, fit_end {first['fit_end']})"
+        )
     # the pooled family's rows name the pooled fit the record names (quant_assets.models.pooled)
     pooled = pl.col("family") == POOLED_FAMILY
     uri = pl.when(pooled).then(pl.lit(record.get("pooled_model_uri"), pl.String)).otherwise(pl.lit(record["model_uri"]))

@@ -180,7 +180,8 @@ class PooledModel:
             booster.save_model(str(folder / booster_file(h)), num_iteration=booster.best_iteration or None)
         w = self.window
         meta = {
-            "window": {"anchor": w.anchor.isoformat(), "start": w.start.isoformat(), "end": w.end.isoformat(), "embargo_s": w.embargo.total_seconds()},
+            "window": {"anchor": w.anchor.isoformat(), "start": w.start.isoformat(), "end": w.end.isoformat(),
+                       "embargo_s": w.embargo.total_seconds()},
             "universe": self.universe, "columns": self.columns, "boosters": sorted(self.boosters), "config": self.config.params(),
             "training": self.training, "metrics": self.metrics, "thin": self.thin, "ranked": list(RANKED), "extra": self.extra,
         }  # fmt: skip

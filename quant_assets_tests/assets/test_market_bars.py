@@ -26,14 +26,6 @@ def downstream_probe() -> None:
     """Stands in for any consumer of bars: it must never run after a failed blocking check."""
 
 
-@pytest.fixture
-def drop_folder(tmp_path):
-    folder = tmp_path / "drop"
-    folder.mkdir()
-    shutil.copy(SPOT_FIXTURE, folder / "spot.parquet")
-    return folder
-
-
 def _run(lake_root, folder, instance, rect=DAYS, with_probe=False, selection=None):
     assets = [market_bars, *CHECKS] + ([downstream_probe] if with_probe else [])
     return materialize(
