@@ -42,7 +42,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.bench_feature_matrix import DEFAULT_DATA, perp_pairs  # noqa: E402
 from benchmarks.common import (  # noqa: E402
-    fresh_workdir, log, materialiser, model_definitions, model_home, model_partitions, setup_inputs,
+    fresh_workdir,
+    log,
+    materialiser,
+    model_definitions,
+    model_home,
+    model_partitions,
+    setup_inputs,
 )
 
 UTC = timezone.utc

@@ -64,8 +64,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import (  # noqa: E402
-    Timers, log, materialiser, model_bench_parser, model_definitions, model_partitions, print_report,
-    run_model_bench, setup_inputs, step_seconds, warm_up,
+    Timers,
+    log,
+    materialiser,
+    model_bench_parser,
+    model_definitions,
+    model_partitions,
+    print_report,
+    run_model_bench,
+    setup_inputs,
+    step_seconds,
+    warm_up,
 )
 
 
@@ -134,8 +143,8 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
     from quant_assets.labels.forward import LABELS_ASSET
     from quant_assets.labels.horizons import HORIZON_NAMES
     from quant_assets.lake.store import ParquetLake
-    from quant_assets.models.record import MODELS_ASSET
     from quant_assets.models.pool import fit_in_pool
+    from quant_assets.models.record import MODELS_ASSET
     from quant_assets.models.train import FitJob, fit_job
     from quant_assets.models.window import upstream_day_offsets
     from quant_assets.partitions import day_window_mapping

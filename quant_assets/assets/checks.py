@@ -43,8 +43,8 @@ import polars as pl
 from dagster import (
     AssetCheckEvaluation,
     AssetCheckExecutionContext,
-    AssetChecksDefinition,
     AssetCheckResult,
+    AssetChecksDefinition,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
@@ -58,9 +58,9 @@ from dagster import (
 )
 
 from quant_assets.assets.metadata import preview
+from quant_assets.lake.location import ensure_folder
 from quant_assets.lake.publish import NOT_YET_AVAILABLE, QUARANTINED, Publication, StagedLake, sweep_staging
 from quant_assets.lake.schemas import schema_for
-from quant_assets.lake.location import ensure_folder
 from quant_assets.lake.store import ParquetLake, atomic_write_bytes
 from quant_assets.partitions import DaySymbol, parse_keys
 from quant_assets.resources.lake import LakeResource

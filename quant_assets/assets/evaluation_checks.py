@@ -8,14 +8,13 @@ import io
 import random
 
 import polars as pl
-
 from dagster import AssetCheckExecutionContext, AssetCheckSpec, multi_asset_check
 
 from quant_assets import settings
 from quant_assets.assets.checks import gate_name, open_batch, problems_verdict, publish_verdicts
 from quant_assets.evaluation import oos_verify
-from quant_assets.evaluation.oos_run import by_partition
 from quant_assets.evaluation.oos import OOS_ASSET, closing_positions, previous_day
+from quant_assets.evaluation.oos_run import by_partition
 from quant_assets.labels.forward import LABELS_ASSET
 from quant_assets.models.record import MODELS_ASSET
 from quant_assets.partitions import DaySymbol

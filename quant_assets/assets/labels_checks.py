@@ -7,7 +7,6 @@ oos_eval; the gate op reports the results (or, in a checks-only run, audits the 
 """
 
 import polars as pl
-
 from dagster import AssetCheckExecutionContext, AssetCheckSpec, multi_asset_check
 
 from quant_assets import settings
@@ -18,7 +17,6 @@ from quant_assets.labels.forward import LABELS_ASSET
 from quant_assets.market.bars import BARS_ASSET
 from quant_assets.resources.lake import LakeResource
 from quant_assets.timegrid import TS_DTYPE, utc_now
-
 
 
 @multi_asset_check(

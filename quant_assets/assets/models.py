@@ -32,13 +32,13 @@ from quant_assets.labels.forward import LABELS_ASSET
 from quant_assets.labels.horizons import HORIZON_NAMES
 from quant_assets.market.bars import BARS_ASSET
 from quant_assets.models.plan import PlannedFit, code_digest, fit_key, plan_fits
-from quant_assets.models.record import MODELS_ASSET, inputs_digest, model_record
 from quant_assets.models.pool import fit_in_pool
+from quant_assets.models.record import MODELS_ASSET, inputs_digest, model_record
 from quant_assets.models.train import FitJob, fit_job
 from quant_assets.models.window import upstream_day_offsets
 from quant_assets.partitions import DaySymbol, daily_symbol_partitions, day_window_mapping, parse_keys
-from quant_assets.resources.lake import LakeResource
 from quant_assets.registry.tracking import LoggedFit
+from quant_assets.resources.lake import LakeResource
 from quant_assets.resources.models import MlflowTracking, ModelTraining
 from quant_assets.social.text import SOCIAL_TEXT_ASSET
 

@@ -6,11 +6,12 @@ problems fail every day it serves, and a quarantined day is never served by oos_
 """
 
 from collections import defaultdict
+
 import polars as pl
 from dagster import AssetCheckExecutionContext, AssetCheckSpec, multi_asset_check
 
-from quant_assets.assets.pooled import merge_problems, pooled_check_problems
 from quant_assets.assets.checks import gate_name, open_batch, problems_verdict, publish_verdicts
+from quant_assets.assets.pooled import merge_problems, pooled_check_problems
 from quant_assets.features.contract import FEATURES_ASSET
 from quant_assets.labels.forward import LABELS_ASSET
 from quant_assets.labels.horizons import HORIZON_NAMES

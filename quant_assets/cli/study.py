@@ -146,13 +146,12 @@ def run_study(plan: dict, symbols: tuple[str, ...], timings: dict[str, float], c
     """Every step of the study, each on its missing partitions; then the report. Returns the
     report's key, path and MLflow run id; ``timings`` gets seconds per step, ``counts`` the
     partitions materialised, the fits the model days need and the last day's verdicts."""
-    from quant_assets.models.plan import plan_fits
-
     from dagster import AssetKey
 
     from quant_assets.assets.report import REPORT_ASSET, STUDY_PARTITIONS, report_path
     from quant_assets.definitions import build_definitions
     from quant_assets.instance import get_instance
+    from quant_assets.models.plan import plan_fits
     from quant_assets.report.frames import Study
     from quant_assets.runs import ProcessRuns
 

@@ -33,8 +33,8 @@ import numpy as np
 import polars as pl
 
 from quant_assets.labels.horizons import HORIZON_NAMES
-from quant_assets.models.config import TrainingConfig
 from quant_assets.models import dataset
+from quant_assets.models.config import TrainingConfig
 from quant_assets.models.dataset import TrainingSet, design_matrix, training_set
 from quant_assets.models.lgbm import MIN_ROWS, best_iteration, booster_params, predict_boosters
 from quant_assets.models.split import validation_split

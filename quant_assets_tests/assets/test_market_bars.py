@@ -1,6 +1,5 @@
 """market_bars through Dagster: real bars in, per-partition metadata out, bad bars blocked."""
 
-import shutil
 from datetime import date, timedelta
 
 import polars as pl
@@ -15,7 +14,6 @@ from quant_assets.resources.lake import LakeResource
 from quant_assets.resources.market_data import FileDropMarketData
 from quant_assets.runs import Rectangle
 from quant_assets_tests.checkresults import checks_by_name
-from quant_assets_tests.conftest import SPOT_FIXTURE
 
 CHECKS = [market_checks.market_bars_checks]
 DAYS = Rectangle(DaySymbol(date(2025, 10, 5), "BTC-USDT"), DaySymbol(date(2025, 10, 7), "SOL-USDT"))

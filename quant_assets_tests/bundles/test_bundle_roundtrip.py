@@ -13,8 +13,8 @@ import json
 import polars as pl
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
-from quant_assets.bundles.export import export_lake, write_bundle
 from quant_assets.assets.checks import ROLLED_BACK_TAG
+from quant_assets.bundles.export import export_lake, write_bundle
 from quant_assets.bundles.importer import BUNDLE_ID_TAG
 from quant_assets.bundles.land import verify_and_land
 from quant_assets.bundles.landed import LandedBundles

@@ -18,9 +18,9 @@ from quant_assets.resources.derivatives_data import FileDropDerivatives
 from quant_assets.resources.lake import LakeResource
 from quant_assets.resources.market_data import FileDropMarketData
 from quant_assets.runs import Rectangle
+from quant_assets_tests.checkresults import checks_by_name
 from quant_assets_tests.conftest import SPOT_FIXTURE
 from quant_assets_tests.derivatives.support import DERIV_FIXTURES, at
-from quant_assets_tests.checkresults import checks_by_name
 
 CHECKS = [derivatives_checks.derivatives_checks]
 DAYS = Rectangle(DaySymbol(date(2025, 10, 5), "BTC-USDT"), DaySymbol(date(2025, 10, 7), "SOL-USDT"))

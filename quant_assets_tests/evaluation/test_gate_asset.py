@@ -30,16 +30,16 @@ from quant_assets import settings
 from quant_assets.assets.gate import EVIDENCE, SERVED, build_gate_asset
 from quant_assets.assets.gate_checks import CHECKS as GATE_CHECKS
 from quant_assets.assets.gate_checks import gate_verdict_checks
-from quant_assets.assets.report import REPORT_ASSET
 from quant_assets.assets.labels import labels as labels_asset
 from quant_assets.assets.labels_checks import labels_checks
 from quant_assets.assets.models import build_model_asset
 from quant_assets.assets.models_checks import model_checks
+from quant_assets.assets.report import REPORT_ASSET
 from quant_assets.cli.demo import _direct_deps, _downstream_of
 from quant_assets.definitions import build_definitions
-from quant_assets.evaluation.gate import Thresholds
 from quant_assets.evaluation import gate_window
 from quant_assets.evaluation.completeness import verdict_cutoff
+from quant_assets.evaluation.gate import Thresholds
 from quant_assets.evaluation.gate_window import GATE_ASSET, PORTFOLIO
 from quant_assets.evaluation.oos import OOS_ASSET
 from quant_assets.features.contract import FEATURES_ASSET

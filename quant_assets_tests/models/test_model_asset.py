@@ -5,7 +5,6 @@ from datetime import date
 
 import mlflow
 import numpy as np
-import polars as pl
 import pytest
 from dagster import AssetKey
 from mlflow import MlflowClient
@@ -15,7 +14,6 @@ from quant_assets.labels.forward import LABELS_ASSET
 from quant_assets.labels.horizons import HORIZON_NAMES
 from quant_assets.lake.store import ParquetLake
 from quant_assets.models import cv
-from quant_assets.models.artefact import FittedModel
 from quant_assets.models.record import MODELS_ASSET
 from quant_assets.models.verify import contract_inputs
 from quant_assets.partitions import DaySymbol

@@ -15,8 +15,8 @@ from quant_assets.resources.lake import LakeResource
 from quant_assets.resources.social_data import FileDropSocialText, SocialLinking
 from quant_assets.runs import Rectangle
 from quant_assets.social.text import SOCIAL_TEXT_ASSET
-from quant_assets_tests.social.support import DAY1, DAY2, REDDIT_FIXTURES
 from quant_assets_tests.checkresults import checks_by_name
+from quant_assets_tests.social.support import DAY1, DAY2, REDDIT_FIXTURES
 
 CHECKS = [social_checks.social_text_checks]
 RECT = Rectangle(DaySymbol(DAY1, "BTC-USDT"), DaySymbol(DAY2, "SOL-USDT"))
