@@ -130,7 +130,9 @@ def _settle_partitions(plan: dict, symbols: tuple[str, ...]) -> None:
         os.environ["QUANT_ASSETS_SYMBOLS"] = ",".join(symbols)
     outside = [s for s in symbols if s not in settings.universe()]
     if outside:
-        raise click.ClickException(f"symbols {', '.join(outside)} are not in QUANT_ASSETS_SYMBOLS ({','.join(settings.universe())}); add them or leave it unset")
+        raise click.ClickException(
+            f"symbols {', '.join(outside)} are not in QUANT_ASSETS_SYMBOLS ({','.join(settings.universe())}); add them or leave it unset"
+        )
     if not settings.is_set("QUANT_ASSETS_START_DATE"):
         os.environ["QUANT_ASSETS_START_DATE"] = first.isoformat()
     if settings.start_date() > first:

@@ -48,7 +48,9 @@ def embargo_problems(part: DaySymbol, rows: pl.DataFrame, record: dict) -> list[
     end = pl.when(pooled).then(pl.lit(record.get("pooled_fit_end"), TS_DTYPE)).otherwise(pl.lit(record["fit_end"], TS_DTYPE))
     other = predicted.filter(~pl.col("model_uri").eq_missing(uri) | ~pl.col("fit_end").eq_missing(end))
     if other.height:
-        problems.append(f"{part}: {other.height} prediction rows name a fit other than the model partition's ({record['model_uri']}, fit_end {record['fit_end']})")
+        problems.append(
+            f"{part}: {other.height} prediction rows name a fit other than the model partition's ({record['model_uri']}, fit_end {record['fit_end']})"
+        )
     pooled_late = record.get("pooled_fit_end")
     if pooled_late is not None and pooled_late + gap > part.start:
         problems.append(f"{part}: the pooled fit ends {pooled_late}; + embargo {gap} is after the day starts {part.start}")

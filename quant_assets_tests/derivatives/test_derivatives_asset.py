@@ -144,7 +144,10 @@ PLANTED = {
     "duplicate_funding": ("derivatives_unique", (FUNDING_FILE, lambda f: pl.concat([f, f.filter(BTC_PERP & AT_0800)]))),
     "funding_in_percent": (
         "derivatives_funding_sane",
-        (FUNDING_FILE, lambda f: f.with_columns(funding_rate=pl.when(BTC_PERP & AT_0800).then(pl.col("funding_rate") * 1000).otherwise(pl.col("funding_rate")))),
+        (
+            FUNDING_FILE,
+            lambda f: f.with_columns(funding_rate=pl.when(BTC_PERP & AT_0800).then(pl.col("funding_rate") * 1000).otherwise(pl.col("funding_rate"))),
+        ),
     ),
     "infinite_mark": (
         "derivatives_values_finite",

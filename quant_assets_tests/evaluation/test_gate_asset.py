@@ -192,7 +192,9 @@ def test_a_verdict_computed_late_that_counts_day_d_minus_1_fails_its_blocking_ch
     assert not audit["gate_verdict_evidence_known"].passed and not audit["gate_verdict_reproduces"].passed
     known = audit["gate_verdict_evidence_known"].metadata["first_problems"].value.splitlines()
     assert len(known) == 7, "D-7..D-1: the seven days counted whose labels came after D 00:00"
-    assert known[0].endswith(f"evidence day {D - timedelta(days=7)} was complete only at {D + timedelta(days=1)} 00:00, after the verdict's {D} 00:00")
+    assert known[0].endswith(
+        f"evidence day {D - timedelta(days=7)} was complete only at {D + timedelta(days=1)} 00:00, after the verdict's {D} 00:00"
+    )
     # the labels of D-1 are not all in even now (the seeded bars end before its 7d labels): never complete by D
     assert known[-1].endswith(f"evidence day {D - timedelta(days=1)} has no complete labels partition: not known at {D} 00:00")
     store.write(GATE_ASSET, part, table)  # the honest verdict passes the same audit

@@ -49,7 +49,9 @@ def test_the_kill_switch_set_from_the_cli_stops_the_next_batch_and_resume_restar
 
     assert runner.invoke(main, ["trading", "resume", "--by", "ben", "--reason", "resolved"]).exit_code == 0
     later = BAR_T + timedelta(minutes=5)
-    run_batch(ledger, paper({("BTC/USDT", later + timedelta(minutes=5)): paper().bars("BTC/USDT", NEXT_T)}), PAPER, later, [order(bar=later)], MARK, LOOSE)
+    run_batch(
+        ledger, paper({("BTC/USDT", later + timedelta(minutes=5)): paper().bars("BTC/USDT", NEXT_T)}), PAPER, later, [order(bar=later)], MARK, LOOSE
+    )
     assert len(ledger.orders()) == 1
 
 
