@@ -67,7 +67,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.bench_feature_matrix import perp_pairs  # noqa: E402
 from benchmarks.common import (  # noqa: E402
-    DEFAULT_DATA, fresh_workdir, log, materialiser, model_home, model_partitions, peak_rss_mb, setup_inputs, step_seconds, warm_up,
+    DEFAULT_DATA,
+    fresh_workdir,
+    log,
+    materialiser,
+    model_home,
+    model_partitions,
+    peak_rss_mb,
+    setup_inputs,
+    step_seconds,
+    warm_up,
 )  # fmt: skip
 
 

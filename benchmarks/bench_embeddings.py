@@ -143,7 +143,11 @@ def main() -> int:
         lake = ParquetLake(settings.home().lake)
         for i, chunk in enumerate(chunks):
             subset = [p for p in parts if p.day in set(chunk)]
-            texts = [t for t in lake.read_many("social_text", subset).get_column("text").drop_nulls().unique(maintain_order=True).to_list() if t not in seen]
+            texts = [
+                t
+                for t in lake.read_many("social_text", subset).get_column("text").drop_nulls().unique(maintain_order=True).to_list()
+                if t not in seen
+            ]
             seen.update(texts)
             log(f"chunk {i + 1}/{len(chunks)} {chunk[0]}..{chunk[-1]}: {len(texts)} new texts")
             if i % 2:

@@ -57,8 +57,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import (  # noqa: E402
-    Timers, log, materialiser, model_bench_parser, model_definitions, model_partitions, print_report,
-    run_model_bench, setup_inputs, spot_last_day, step_seconds, warm_up,
+    Timers,
+    log,
+    materialiser,
+    model_bench_parser,
+    model_definitions,
+    model_partitions,
+    print_report,
+    run_model_bench,
+    setup_inputs,
+    spot_last_day,
+    step_seconds,
+    warm_up,
 )
 
 DEFAULT_TRAIN_DAYS = "30"
@@ -106,10 +116,10 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
 
     from benchmarks.floor_definitions import mirror_floor
     from quant_assets import settings
+    from quant_assets.assets import gate as gate_asset_module
     from quant_assets.assets.evaluation import oos_eval
     from quant_assets.assets.evaluation_checks import CHECKS as OOS_CHECKS
     from quant_assets.assets.evaluation_checks import oos_eval_checks
-    from quant_assets.assets import gate as gate_asset_module
     from quant_assets.assets.gate import build_gate_asset, gate_thresholds
     from quant_assets.assets.gate_checks import CHECKS as GATE_CHECKS
     from quant_assets.assets.gate_checks import gate_verdict_checks
@@ -307,7 +317,8 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
     print_report(setup, floor_s, f"{len(model_parts)} partitions, two assets", pipeline_s, f"{len(results)} run(s)", pipeline_checks, timers, steps, [
         f"raw:      {raw_compute_s:8.1f}s  (oos {raw_oos_s:.1f}s, gate {raw_gate_s:.1f}s; {oos_rows} oos rows; reads {raw_read_s:.1f}s untimed)",
         f"verdicts: {out['verdicts_passed']} passed, {out['verdicts_failed']} failed; failing gates {dict(failed_gates)}",
-        f"ratio pipeline / (floor + raw) = {out['ratio_vs_floor_plus_raw']:.3f}; without the leakage queries {out['ratio_without_leakage_queries']:.3f}",
+        f"ratio pipeline / (floor + raw) = {out['ratio_vs_floor_plus_raw']:.3f}; "
+        f"without the leakage queries {out['ratio_without_leakage_queries']:.3f}",
     ])  # fmt: skip
     return out
 

@@ -114,9 +114,9 @@ def run(args, data, start, end, symbols, work) -> dict:
     from quant_assets import settings
     from quant_assets.assets import derivatives as derivatives_assets
     from quant_assets.assets import derivatives_checks, market, market_checks, social, social_checks
-    from quant_assets.definitions import embedding_model
     from quant_assets.assets.features import feature_matrix, lookback_mapping
     from quant_assets.assets.features_checks import feature_matrix_checks
+    from quant_assets.definitions import embedding_model
     from quant_assets.features import audit as feature_audit
     from quant_assets.features import contract
     from quant_assets.features.inputs import UPSTREAM

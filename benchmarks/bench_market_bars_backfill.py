@@ -121,7 +121,10 @@ def build_bundle(spot_file: Path, source_home: Path, bundle: Path, symbols: list
     lake = ParquetLake(str(source_home / "lake"))
     manifest = export_lake(lake, bundle, start, end, symbols, ["market_bars"])
     rows = sum(f.rows for f in manifest.files)
-    print(f"[bench] setup: {len(manifest.files)} partitions, {rows} bars, bundle {bundle.stat().st_size/1e6:.1f} MB in {time.perf_counter()-t0:.0f}s", file=sys.stderr)
+    size_mb = bundle.stat().st_size / 1e6
+    print(
+        f"[bench] setup: {len(manifest.files)} partitions, {rows} bars, bundle {size_mb:.1f} MB in {time.perf_counter() - t0:.0f}s", file=sys.stderr
+    )
     return rows
 
 

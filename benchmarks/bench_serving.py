@@ -42,7 +42,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.bench_feature_matrix import DEFAULT_DATA, perp_pairs  # noqa: E402
 from benchmarks.common import (  # noqa: E402
-    fresh_workdir, log, materialiser, model_definitions, model_home, model_partitions, setup_inputs,
+    fresh_workdir,
+    log,
+    materialiser,
+    model_definitions,
+    model_home,
+    model_partitions,
+    setup_inputs,
 )
 
 UTC = timezone.utc
@@ -107,8 +113,10 @@ def setup(data: Path, symbols, replay_symbols, anchor: date, replay_days: int, t
     fast = ModelTraining(lgbm_rounds=40, nn_epochs=2, cv_folds=0)  # the tests' fast fits: serving, not model quality
     defs, store, _ = model_definitions(data, train_days, refit_days, training=fast)
     model_parts, fits, window_days, feature_parts, upstream = model_partitions(anchor, anchor, symbols, train_days, refit_days)
-    upstream = sorted({*upstream, *(DaySymbol(d, s) for d in days_between(upstream[0].day, anchor + timedelta(days=3)) for s in symbols),
-                       *(DaySymbol(d, s) for d in days_between(anchor, anchor + timedelta(days=replay_days + 2)) for s in replay_symbols)})  # fmt: skip
+    model_span = days_between(upstream[0].day, anchor + timedelta(days=3))
+    replay_span = days_between(anchor, anchor + timedelta(days=replay_days + 2))
+    upstream = sorted({*upstream, *(DaySymbol(d, s) for d in model_span for s in symbols),
+                       *(DaySymbol(d, s) for d in replay_span for s in replay_symbols)})  # fmt: skip
     with DagsterInstance.ephemeral() as instance:
         materialise = materialiser(defs, settings.universe(), instance)
         setup_inputs(materialise, upstream, feature_parts)
@@ -199,7 +207,8 @@ def bench_predict(symbol: str, anchor: date, repeats: int = 2000) -> dict:
     both = best(lambda: predict(champions, row, "mean"))
     log(f"predict: served {served * 1e6:.0f} us vs bare boosters {bare * 1e6:.0f} us ({served / bare:.2f}x); both families {both * 1e6:.0f} us")
     return {"predict_served_us": round(served * 1e6, 1), "predict_bare_booster_us": round(bare * 1e6, 1),
-            "predict_ratio_vs_booster": round(served / bare, 3), "predict_both_families_us": round(both * 1e6, 1), "predict_boosters": len(boosters)}  # fmt: skip
+            "predict_ratio_vs_booster": round(served / bare, 3), "predict_both_families_us": round(both * 1e6, 1),
+            "predict_boosters": len(boosters)}  # fmt: skip
 
 
 def bench_replay(symbols, anchor: date, days: int) -> dict:

@@ -64,8 +64,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import (  # noqa: E402
-    Timers, log, materialiser, model_bench_parser, model_definitions, model_partitions, print_report,
-    run_model_bench, setup_inputs, step_seconds, warm_up,
+    Timers,
+    log,
+    materialiser,
+    model_bench_parser,
+    model_definitions,
+    model_partitions,
+    print_report,
+    run_model_bench,
+    setup_inputs,
+    step_seconds,
+    warm_up,
 )
 
 
@@ -134,8 +143,8 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
     from quant_assets.labels.forward import LABELS_ASSET
     from quant_assets.labels.horizons import HORIZON_NAMES
     from quant_assets.lake.store import ParquetLake
-    from quant_assets.models.record import MODELS_ASSET
     from quant_assets.models.pool import fit_in_pool
+    from quant_assets.models.record import MODELS_ASSET
     from quant_assets.models.train import FitJob, fit_job
     from quant_assets.models.window import upstream_day_offsets
     from quant_assets.partitions import day_window_mapping
@@ -271,7 +280,8 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
     if mismatched:
         out["raw_training_rows_mismatch"] = mismatched[:10]
     # Human-readable stage timings, then the JSON line (printed by main).
-    print_report(setup, floor_s, f"{len(model_parts)} partitions, {len(results)} run(s)", pipeline_s, f"{len(fits)} fits", pipeline_checks, timers, steps, [
+    print_report(setup, floor_s, f"{len(model_parts)} partitions, {len(results)} run(s)",
+                 pipeline_s, f"{len(fits)} fits", pipeline_checks, timers, steps, [
         f"raw:      {raw_fit_s:8.1f}s  ({len(fits)} fits, {rows} window rows; reads {raw_read_s:.1f}s untimed)",
         f"ratio pipeline / (floor + raw) = {out['ratio_vs_floor_plus_raw']:.3f}; "
         f"pipeline / (floor + fits inside the pipeline) = {out['ratio_vs_floor_plus_pipeline_fits']}",

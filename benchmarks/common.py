@@ -105,7 +105,9 @@ class Timers:
             print(f"  {k:28s} {v:8.1f}s  ({self.calls[k]} calls)")
 
 
-def print_report(setup: dict, floor_s: float, floor_note: str, pipeline_s: float, pipeline_note: str, checks: dict, timers: Timers, steps: dict, tail: list[str]) -> None:
+def print_report(
+    setup: dict, floor_s: float, floor_note: str, pipeline_s: float, pipeline_note: str, checks: dict, timers: Timers, steps: dict, tail: list[str]
+) -> None:
     """A model benchmark's human-readable report: setup, floor, pipeline and where its time went, then ``tail`` (raw pass, ratios)."""
     print("setup (untimed): " + ", ".join(f"{k} {v:.1f}s" for k, v in setup.items()))
     print(f"floor:    {floor_s:8.1f}s  ({floor_note})")

@@ -33,6 +33,15 @@ with settings.exit_on_settings_error():
         social_checks,
     )
     from serving.assets import trading_book  # its daily partitions start at QUANT_ASSETS_START_DATE
+from quant_assets.assets.gate import build_gate_asset, gate_thresholds
+from quant_assets.assets.models import build_model_asset
+from quant_assets.assets.report import study_report
+from quant_assets.automation.conditions import automation_sensor
+from quant_assets.automation.follow_up import follow_up_job, partial_follow_up
+from quant_assets.automation.inbox import bundle_import_job, bundle_inbox_sensor
+from quant_assets.automation.schedules import build_source_schedules, external_sources, source_refresh_job
+from quant_assets.execution import executor
+from quant_assets.registry.store import MlflowStore
 from quant_assets.resources.derivatives_data import (
     BundleDerivatives,
     CcxtDerivatives,
@@ -50,21 +59,21 @@ from quant_assets.assets.models import build_model_asset
 from quant_assets.execution import JOB_BUILDER_KEY, executor, run_job
 from quant_assets.registry.store import MlflowStore
 from quant_assets.resources.lake import LakeResource
-from quant_assets.resources.models import MlflowTracking, ModelTraining
 from quant_assets.resources.market_data import (
     BundleMarketData,
     CcxtMarketData,
     FileDropMarketData,
     MarketDataSource,
 )
-from serving.jobs import live_trading_sensor, paper_trading_sensor, trading_tick_job
-from serving.settings import exchange_account
+from quant_assets.resources.models import MlflowTracking, ModelTraining
 from quant_assets.resources.social_data import (
     BundleSocialText,
     FileDropSocialText,
     SocialLinking,
     SocialTextSource,
 )
+from serving.jobs import live_trading_sensor, paper_trading_sensor, trading_tick_job
+from serving.settings import exchange_account
 
 SOURCE_KINDS = ("bundle", "ccxt", "file")
 MARKET_TYPES = ("spot", "swap", "perp", "future")

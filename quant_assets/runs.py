@@ -16,10 +16,10 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from collections import Counter
 from itertools import groupby
 
 from dagster import (
@@ -33,6 +33,7 @@ from dagster import (
     RunsFilter,
     execute_job,
 )
+
 # The run tags a partition-range (or one-partition) run carries: Dagster exports no public name
 # for them, so this is the project's one import of them (the bundle importer and the follow-up
 # sensor read them from here).
@@ -41,6 +42,7 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 from quant_assets.execution import celery_config, job_builder, reconstructable_asset_job, require_worker, runs_out_of_process
 from quant_assets.instance import get_instance
 from quant_assets.assets.checks import gate_name
+from quant_assets.execution import celery_config, job_builder, reconstructable_asset_job, require_worker, runs_out_of_process
 from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import DaySymbol, days_between
 

@@ -7,6 +7,7 @@ the default first day, start on 2025-06-01).
 """
 
 import os
+import shutil
 from pathlib import Path
 
 os.environ.setdefault("QUANT_ASSETS_SYMBOLS", "BTC-USDT,ETH-USDT,SOL-USDT")
@@ -40,6 +41,16 @@ def fresh_instance():
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     with DagsterInstance.ephemeral() as inst:
         yield inst
+
+
+@pytest.fixture
+def drop_folder(tmp_path) -> Path:
+    """A file drop holding the spot fixture as ``spot.parquet``, for market_bars read through
+    ``FileDropMarketData`` (the market_bars, write-audit-publish and follow-up tests)."""
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    shutil.copy(SPOT_FIXTURE, folder / "spot.parquet")
+    return folder
 
 
 @pytest.fixture

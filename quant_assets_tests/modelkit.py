@@ -130,7 +130,9 @@ def fit_inputs(seed_cache: Path, anchor_day: date = date(2025, 11, 10)):
     store = ParquetLake(str(seeded_lake(seed_cache, date(2025, 10, 1), date(2025, 11, 12))))
     window = fit_window(anchor_day, SYMBOL, TRAIN_DAYS, REFIT_DAYS)
     days = [DaySymbol(d, SYMBOL) for d in window.days]
-    bars = store.read_many(BARS_ASSET, [DaySymbol(d, SYMBOL) for d in days_between(window.days[0], window.days[-1] + (window.days[1] - window.days[0]) * 8)])
+    bars = store.read_many(
+        BARS_ASSET, [DaySymbol(d, SYMBOL) for d in days_between(window.days[0], window.days[-1] + (window.days[1] - window.days[0]) * 8)]
+    )
     labels = forward_labels(bars, days, cost_from_env().log_cost).drop("partition")
     features = store.read_many(FEATURES_ASSET, days).drop("symbol")
     return FitJob(window, features, labels, FAST.config())

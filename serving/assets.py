@@ -94,5 +94,8 @@ def _table(books: list[DayBook]) -> str:
     for b in books:
         positions = ", ".join(f"{s} {q:g}" for s, q in b.positions.items()) or "flat"
         halts = ", ".join(f"{c} x{n}" for c, n in b.halts.items()) or "none"
-        lines.append(f"| {b.mode}/{b.strategy} | {b.equity_open:,.2f} | {b.equity_close:,.2f} | {b.pnl:+,.2f} | {b.orders} | {b.fills} | {positions} | {halts} |")
+        lines.append(
+            f"| {b.mode}/{b.strategy} | {b.equity_open:,.2f} | {b.equity_close:,.2f} | {b.pnl:+,.2f} "
+            f"| {b.orders} | {b.fills} | {positions} | {halts} |"
+        )
     return "\n".join(lines)

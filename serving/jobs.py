@@ -2,8 +2,9 @@
 
 ``trading_tick`` is one op that fetches the decision day's closed bars from the configured
 market source and runs ``serving.tick.run_tick`` with them for one bar and one mode (run
-config); its output metadata is the book after the tick (positions, cash, PnL, orders, halts). ``paper_trading_sensor`` asks for one run per new closed 5m bar of the universe
-(cursor: the last bar requested; ``run_key``: the bar, so Dagster itself never starts two runs
+config); its output metadata is the book after the tick (positions, cash, PnL, orders, halts).
+``paper_trading_sensor`` asks for one run per new closed 5m bar of the universe (cursor: the
+last bar requested; ``run_key``: the bar, so Dagster itself never starts two runs
 for one bar, and the ledger's client order ids make a rerun place nothing twice).
 ``live_trading_sensor`` is the same job with the live adapter: STOPPED by default, and even
 when a person starts it, it requests nothing unless live trading was enabled in the ledger by

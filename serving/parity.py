@@ -35,9 +35,9 @@ from quant_assets.evaluation import strategy
 from quant_assets.lake.store import ParquetLake
 from quant_assets.market.bars import BARS_ASSET
 from quant_assets.partitions import DaySymbol
+from quant_assets.symbols import Symbol
 from quant_assets.timegrid import BAR, TS_DTYPE, utc_now
 from serving import signals
-from quant_assets.symbols import Symbol
 from serving.allocator import Sizing, allocate
 from serving.ledger import Ledger
 from serving.ledger.daily import day_books

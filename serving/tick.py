@@ -167,7 +167,9 @@ def run_tick(trader: Trader, t: datetime, now: datetime | None = None, fetched_b
     report.decisions += [signals.flat(s, h, t, cost) for s, h in report.flattened]
     ledger.record_signals(book.mode, book.strategy, report.decisions)
     for symbol in dict.fromkeys(s for s, _ in report.flattened):
-        detail = "; ".join(f"{h}: held {held:+.4g} flattened ({report.no_champion[s, h]})" for (s, h), held in report.flattened.items() if s == symbol)
+        detail = "; ".join(
+            f"{h}: held {held:+.4g} flattened ({report.no_champion[s, h]})" for (s, h), held in report.flattened.items() if s == symbol
+        )
         ledger.record_risk_event(book.mode, book.strategy, decision_bar, "model", NO_CHAMPION_FLATTEN, detail, trader.ccxt(symbol))
     step("decided")
 

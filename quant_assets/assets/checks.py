@@ -43,8 +43,8 @@ import polars as pl
 from dagster import (
     AssetCheckEvaluation,
     AssetCheckExecutionContext,
-    AssetChecksDefinition,
     AssetCheckResult,
+    AssetChecksDefinition,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
@@ -71,8 +71,8 @@ PARTIAL_KEY = "quant_assets/partial"
 # On a run that records the partitions of a failed, rolled-back bundle import as failed in
 # Dagster: its value is why; every asset step of the run refuses with it, writing nothing.
 ROLLED_BACK_TAG = "quant_assets/rolled_back"
-SETTLED_RESULTS = "SETTLED.json"
-RECORDED_BY_RUN = "recorded_by_run"  # on a check result a step recorded through the instance: its run  # a settled step's check results, for its gate op to report
+SETTLED_RESULTS = "SETTLED.json"  # a settled step's check results, for its gate op to report
+RECORDED_BY_RUN = "recorded_by_run"  # on a check result a step recorded through the instance: its run
 
 
 def run_partitions(context: AssetCheckExecutionContext) -> list[DaySymbol]:

@@ -8,14 +8,13 @@ import io
 import random
 
 import polars as pl
-
 from dagster import AssetCheckExecutionContext, AssetCheckSpec, multi_asset_check
 
 from quant_assets import settings
 from quant_assets.assets.checks import gate_name, open_batch, problems_verdict, publish_verdicts
 from quant_assets.evaluation import oos_verify
-from quant_assets.evaluation.oos_run import by_partition
 from quant_assets.evaluation.oos import OOS_ASSET, closing_positions, previous_day
+from quant_assets.evaluation.oos_run import by_partition
 from quant_assets.labels.forward import LABELS_ASSET
 from quant_assets.models.record import MODELS_ASSET
 from quant_assets.partitions import DaySymbol
@@ -24,10 +23,19 @@ from quant_assets.resources.lake import LakeResource
 DEFAULT_SAMPLES = 20
 
 CHECKS = {
-    "oos_embargo": "Every prediction row names the fit of the model partition (D, S), and that fit's end + embargo (longest horizon + one bar) <= the row's day start.",
+    "oos_embargo": (
+        "Every prediction row names the fit of the model partition (D, S), "
+        "and that fit's end + embargo (longest horizon + one bar) <= the row's day start."
+    ),
     "oos_labels_unchanged": "Every stored label and net label equals the labels asset's at the same t and horizon.",
-    "oos_summary_reproduces": "For the first, last and N sampled partitions, the metrics recomputed from the stored rows equal the summary stored with them.",
-    "oos_carry_in": "One book across days: the positions day D opened with are those D-1's stored rows closed with (flat, and said so, only where D-1 is not published), and each series' first trade is its change from them.",
+    "oos_summary_reproduces": (
+        "For the first, last and N sampled partitions, "
+        "the metrics recomputed from the stored rows equal the summary stored with them."
+    ),
+    "oos_carry_in": (
+        "One book across days: the positions day D opened with are those D-1's stored rows closed with "
+        "(flat, and said so, only where D-1 is not published), and each series' first trade is its change from them."
+    ),
 }
 
 
@@ -47,7 +55,9 @@ def sampled(parts: list[DaySymbol], n: int) -> list[DaySymbol]:
 def oos_eval_checks(context: AssetCheckExecutionContext, lake: LakeResource):
     batch = open_batch(context, lake, OOS_ASSET)  # the run's staged rows, published inputs
     parts, store = sorted(batch.parts, key=lambda p: (p.symbol, p.day)), batch.store  # each symbol's days in order
-    samples = set(sampled(parts, settings.read("QUANT_ASSETS_OOS_SUMMARY_SAMPLES", str(DEFAULT_SAMPLES), settings.positive_int, "partitions per run, e.g. 20")))
+    samples = set(
+        sampled(parts, settings.read("QUANT_ASSETS_OOS_SUMMARY_SAMPLES", str(DEFAULT_SAMPLES), settings.positive_int, "partitions per run, e.g. 20"))
+    )
     # One read of each input asset for the run, and of each staged file (its rows and footer).
     records = by_partition(store.read_many(MODELS_ASSET, parts, with_partition_day=True), parts)
     labels = by_partition(store.read_many(LABELS_ASSET, parts, with_partition_day=True), parts)

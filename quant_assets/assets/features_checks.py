@@ -21,7 +21,10 @@ from quant_assets.resources.lake import LakeResource
 from quant_assets.timegrid import utc_now
 
 CHECK_DESCRIPTIONS = {
-    "contract": "Columns, order and dtypes are the feature contract's; the file records the contract hash and its inputs; t is the day's decision grid.",
+    "contract": (
+        "Columns, order and dtypes are the feature contract's; "
+        "the file records the contract hash and its inputs; t is the day's decision grid."
+    ),
     "no_forward_columns": "No label or forward-looking column, and no column outside the contract.",
     "asof": "Structural as-of: for every row and source, the newest available_at used is <= t (and the text projection's fit end too).",
     "asof_inputs": (

@@ -304,8 +304,8 @@ def build_gate_asset(thresholds: Thresholds, leakage_assets: dict[str, str] | No
         books = WindowBooks(store, parts, window)
         records = {p: model_record(store, p) for p in parts}
         evidence = {p: books.evidence_days(p) for p in parts}
-        for asset, wanted in _wanted(leakage_assets, evidence).items():
-            checks.read_writers(asset, wanted)  # one paged query per asset for every window of the run
+        for upstream, wanted in _wanted(leakage_assets, evidence).items():
+            checks.read_writers(upstream, wanted)  # one paged query per asset for every window of the run
         judged = []
         for symbol, held in by_symbol(parts).items():  # judge every partition before writing any
             for part in held:
@@ -326,7 +326,8 @@ def build_gate_asset(thresholds: Thresholds, leakage_assets: dict[str, str] | No
                         "served_passed": ", ".join(served.filter("passed")["horizon"].to_list()) or "none",
                         "portfolio": _portfolio_line(verdicts),
                         "n_trials": _trials_line(verdicts),
-                        "sharpe_interval": "90% stationary block bootstrap over the evidence days (seeded), mean block = max(horizon in days, cube root of the days); ci_block_days per row",
+                        "sharpe_interval": "90% stationary block bootstrap over the evidence days (seeded), "
+                                           "mean block = max(horizon in days, cube root of the days); ci_block_days per row",
                         "evidence_days": f"{verdicts['completed_days'].max() or 0} days complete by {part.day} 00:00 (labels' label_available_at)",
                         "model_uri": record["model_uri"] if record else store.quarantine_note(MODELS_ASSET, part),
                         "reasons": MetadataValue.md(_reasons_md(verdicts, family)),

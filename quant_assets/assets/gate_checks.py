@@ -60,7 +60,11 @@ def gate_verdict_checks(context: AssetCheckExecutionContext, lake: LakeResource,
     batch = open_batch(context, lake, GATE_ASSET)  # the run's staged verdicts, published inputs
     parts, store = batch.parts, batch.store
     tracking, thresholds = mlflow_tracking.tracking(), gate_thresholds()
-    samples = set(sampled(parts, settings.read("QUANT_ASSETS_VERDICT_REPRODUCE_SAMPLES", str(DEFAULT_SAMPLES), settings.positive_int, "partitions per run, e.g. 20")))
+    samples = set(
+        sampled(
+            parts, settings.read("QUANT_ASSETS_VERDICT_REPRODUCE_SAMPLES", str(DEFAULT_SAMPLES), settings.positive_int, "partitions per run, e.g. 20")
+        )
+    )
     problems = {name: {} for name in CHECKS}
     stored_by_part = {part: store.read(GATE_ASSET, part) for part in parts}
     evidence = {part: gate_verify.evidence_days_of(stored) for part, stored in stored_by_part.items()}
@@ -81,7 +85,9 @@ def gate_verdict_checks(context: AssetCheckExecutionContext, lake: LakeResource,
     verdicts = {name: problems_verdict(problems[name], WHAT[name], len(parts)) for name in CHECKS}
     results = list(publish_verdicts(batch, verdicts, set(verdicts)))  # publishes (or quarantines) first
     if batch.staging is not None:
-        refused = {p for v in verdicts.values() for p in v.failing} | (set(parts) if not all(v.passed or v.failing for v in verdicts.values()) else set())
+        refused = {p for v in verdicts.values() for p in v.failing} | (
+            set(parts) if not all(v.passed or v.failing for v in verdicts.values()) else set()
+        )
         family, published = served_family(), lake.lake()
         records = {p: published.read(MODELS_ASSET, p).row(0, named=True) for p in parts if p not in refused and published.exists(MODELS_ASSET, p)}
         for part in deciding(records, stored_by_part, family):

@@ -10,9 +10,9 @@ import polars as pl
 from dagster import AssetDep, AssetExecutionContext, BackfillPolicy, MaterializeResult, asset
 
 from quant_assets.assets.checks import staged_writes
-from quant_assets.automation.conditions import labels_condition
 from quant_assets.assets.metadata import partition_metadata, run_preview
 from quant_assets.assets.upstream import mapped_upstream
+from quant_assets.automation.conditions import labels_condition
 from quant_assets.labels import forward
 from quant_assets.labels.costs import cost_from_env
 from quant_assets.labels.horizons import HORIZON_NAMES, LOOKAHEAD_DAYS

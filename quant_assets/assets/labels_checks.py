@@ -7,7 +7,6 @@ oos_eval; the gate op reports the results (or, in a checks-only run, audits the 
 """
 
 import polars as pl
-
 from dagster import AssetCheckExecutionContext, AssetCheckSpec, multi_asset_check
 
 from quant_assets import settings
@@ -20,7 +19,6 @@ from quant_assets.resources.lake import LakeResource
 from quant_assets.timegrid import TS_DTYPE, utc_now
 
 
-
 @multi_asset_check(
     name=gate_name(LABELS_ASSET),
     specs=[
@@ -28,7 +26,10 @@ from quant_assets.timegrid import TS_DTYPE, utc_now
             "labels_recompute",
             asset=LABELS_ASSET,
             blocking=True,
-            description="The first, last and N random rows of each partition, recomputed row by row from the bars, equal the stored labels (gross and net of cost).",
+            description=(
+                "The first, last and N random rows of each partition, recomputed row by row from the bars, "
+                "equal the stored labels (gross and net of cost)."
+            ),
         ),
         AssetCheckSpec(
             "labels_available_at",

@@ -45,5 +45,10 @@ def market_bars(
             )
     context.log.info("wrote %d bars in %d partitions", frame.height, len(parts))
     return MaterializeResult(
-        metadata={"run_rows": frame.height, "run_partitions": len(parts), **{f"run_{k}": v for k, v in time_span(frame).items()}, **run_preview(frame, len(parts), ["symbol", "ts"])}
+        metadata={
+            "run_rows": frame.height,
+            "run_partitions": len(parts),
+            **{f"run_{k}": v for k, v in time_span(frame).items()},
+            **run_preview(frame, len(parts), ["symbol", "ts"]),
+        }
     )

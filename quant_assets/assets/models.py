@@ -32,13 +32,13 @@ from quant_assets.labels.forward import LABELS_ASSET
 from quant_assets.labels.horizons import HORIZON_NAMES
 from quant_assets.market.bars import BARS_ASSET
 from quant_assets.models.plan import PlannedFit, code_digest, fit_key, plan_fits
-from quant_assets.models.record import MODELS_ASSET, inputs_digest, model_record
 from quant_assets.models.pool import fit_in_pool
+from quant_assets.models.record import MODELS_ASSET, inputs_digest, model_record
 from quant_assets.models.train import FitJob, fit_job
 from quant_assets.models.window import upstream_day_offsets
 from quant_assets.partitions import DaySymbol, daily_symbol_partitions, day_window_mapping, parse_keys
-from quant_assets.resources.lake import LakeResource
 from quant_assets.registry.tracking import LoggedFit
+from quant_assets.resources.lake import LakeResource
 from quant_assets.resources.models import MlflowTracking, ModelTraining
 from quant_assets.social.text import SOCIAL_TEXT_ASSET
 
@@ -168,7 +168,8 @@ def build_model_asset(train_days: int, refit_days: int):
                         params={**config.params(), **fit.window.describe(), "train_days": train_days, "refit_days": refit_days,
                                 "contract_version": SCHEMA_VERSION, "contract_hash": CONTRACT_HASH, "inputs_sha256": digest},
                         tags={"symbol": fit.window.symbol, "fit_anchor": fit.window.anchor.isoformat(), "dagster_run_id": context.run_id,
-                              "dagster_partitions": ", ".join(str(p) for p in fit.serves), "code_version": settings.code_version(), "code_digest": code_digest(),
+                              "dagster_partitions": ", ".join(str(p) for p in fit.serves),
+                              "code_version": settings.code_version(), "code_digest": code_digest(),
                               "bundle_ids": ", ".join(bundles) or "none (not from bundles)"},
                         inputs={"content_sha256": ready.hashes, "bundle_ids": bundles},
                         version_tags={"dagster_run_id": context.run_id, "fit_anchor": fit.window.anchor.isoformat(), "symbol": fit.window.symbol},

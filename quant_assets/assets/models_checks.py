@@ -6,11 +6,12 @@ problems fail every day it serves, and a quarantined day is never served by oos_
 """
 
 from collections import defaultdict
+
 import polars as pl
 from dagster import AssetCheckExecutionContext, AssetCheckSpec, multi_asset_check
 
-from quant_assets.assets.pooled import merge_problems, pooled_check_problems
 from quant_assets.assets.checks import gate_name, open_batch, problems_verdict, publish_verdicts
+from quant_assets.assets.pooled import merge_problems, pooled_check_problems
 from quant_assets.features.contract import FEATURES_ASSET
 from quant_assets.labels.forward import LABELS_ASSET
 from quant_assets.labels.horizons import HORIZON_NAMES
@@ -21,9 +22,18 @@ from quant_assets.resources.lake import LakeResource
 from quant_assets.resources.models import MlflowTracking
 
 CHECKS = {
-    "embargo": "fit end + embargo (longest horizon + one bar, derived from the horizons) <= the served day's 00:00; the same for the pooled fit (lgbm_pooled) the record names.",
-    "purge": "For each horizon, the labels asset says the newest label the fit trained on was known by the fit end; for the pooled fit, the newest of each symbol it trained on.",
-    "inputs_contract": "The fitted model's input columns and contract hash are the feature contract's; the pooled fit's boosters read the contract's inputs, the cross-sectional ranks and the symbol code.",
+    "embargo": (
+        "fit end + embargo (longest horizon + one bar, derived from the horizons) <= the served day's 00:00; "
+        "the same for the pooled fit (lgbm_pooled) the record names."
+    ),
+    "purge": (
+        "For each horizon, the labels asset says the newest label the fit trained on was known by the fit end; "
+        "for the pooled fit, the newest of each symbol it trained on."
+    ),
+    "inputs_contract": (
+        "The fitted model's input columns and contract hash are the feature contract's; "
+        "the pooled fit's boosters read the contract's inputs, the cross-sectional ranks and the symbol code."
+    ),
     "reproduces": "The model reloaded from MLflow predicts, on the stored feature rows of its sample, what it predicted right after the fit.",
     "cv_purged": (
         "Every purged k-fold fold stored with the model trained on no row whose label (t + horizon) reaches its test fold, "

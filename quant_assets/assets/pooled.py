@@ -24,8 +24,8 @@ from quant_assets import settings
 from quant_assets.features.contract import CONTRACT_HASH, FEATURES_ASSET, SCHEMA_VERSION
 from quant_assets.labels.forward import LABELS_ASSET
 from quant_assets.labels.horizons import HORIZON_NAMES
-from quant_assets.models import pooled_verify, verify
 from quant_assets.lake.store import sha256_bytes
+from quant_assets.models import pooled_verify, verify
 from quant_assets.models.plan import code_digest, fit_key
 from quant_assets.models.pooled import POOLED_FAMILY, RANKED, THIN, PooledModel, fit_pooled, on_thin_grid, pooled_window
 from quant_assets.models.record import inputs_digest

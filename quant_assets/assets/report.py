@@ -28,8 +28,8 @@ from quant_assets import settings
 from quant_assets.evaluation.gate_window import GATE_ASSET
 from quant_assets.evaluation.oos import OOS_ASSET
 from quant_assets.features.contract import FEATURES_ASSET, FLAGS_BY_SOURCE
-from quant_assets.partitions import DaySymbol, days_between
 from quant_assets.labels.horizons import HORIZON_NAMES
+from quant_assets.partitions import DaySymbol, days_between
 from quant_assets.report import frames, page, pooled
 from quant_assets.resources.lake import LakeResource
 from quant_assets.resources.models import MlflowTracking

@@ -153,11 +153,17 @@ def text_embeddings(context: AssetExecutionContext, lake: LakeResource, embeddin
     encoder = embedding_model.encoder()
     cache = embedding_model.cache(encoder)
     columns = ["symbol", "item_id", "kind", "created_at", "text"]
-    rows, stats = emb.embed_rows(texts.select(columns) if not texts.is_empty() else pl.DataFrame(schema={c: SOCIAL_TEXT_SCHEMA.get(c, pl.String) for c in columns}), encoder, cache)
+    rows, stats = emb.embed_rows(
+        texts.select(columns) if not texts.is_empty() else pl.DataFrame(schema={c: SOCIAL_TEXT_SCHEMA.get(c, pl.String) for c in columns}),
+        encoder,
+        cache,
+    )
     model_meta = embedding_model.describe(encoder)
     # Staged, not published: text_embeddings_checks publishes the partitions that pass.
     with staged_writes(context, lake, emb.TEXT_EMBEDDINGS_ASSET) as staged:
-        writes = [(part, frame, staged.write(emb.TEXT_EMBEDDINGS_ASSET, part, frame.drop("cached"))) for part, frame in emb.split_partitions(rows, parts)]
+        writes = [
+            (part, frame, staged.write(emb.TEXT_EMBEDDINGS_ASSET, part, frame.drop("cached"))) for part, frame in emb.split_partitions(rows, parts)
+        ]
     for part, frame, write in writes:
         cached = int(frame["cached"].sum()) if frame.height else 0
         extra = {**model_meta, "texts_embedded": frame.height - cached, "cache_hits": cached}
@@ -174,7 +180,9 @@ def text_embeddings(context: AssetExecutionContext, lake: LakeResource, embeddin
             "run_unique_texts": stats.unique_texts,
             "run_encode_seconds": round(stats.encode_seconds, 3),
             "run_encode_texts_per_s": round(stats.texts_per_s, 1) if stats.texts_per_s else "n/a",
-            **_run_meta(rows.select("symbol", "item_id", "kind", "created_at", "text_sha256", "cached"), parts, "created_at", ["symbol", "created_at"]),
+            **_run_meta(
+                rows.select("symbol", "item_id", "kind", "created_at", "text_sha256", "cached"), parts, "created_at", ["symbol", "created_at"]
+            ),
         }
     )
 

@@ -25,8 +25,10 @@ from dagster import (
 from quant_assets import runs
 from quant_assets.assets.checks import ROLLED_BACK_TAG, partial_outcome
 from quant_assets.bundles.coverage import held_partitions, import_steps
-from quant_assets.bundles.land import Landing
-from quant_assets.bundles.land import verify_and_land  # noqa: F401 - where callers found it before landing moved
+from quant_assets.bundles.land import (
+    Landing,
+    verify_and_land,  # noqa: F401 - where callers found it before landing moved
+)
 from quant_assets.bundles.landed import STAGING_PREFIX, LandedBundles
 from quant_assets.bundles.manifest import BundleError
 from quant_assets.bundles.rollback import kept_aside

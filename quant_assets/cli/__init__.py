@@ -7,10 +7,6 @@ import warnings
 import click
 from dagster import BetaWarning, PreviewWarning
 
-# backfill_policy and partitioned checks are marked beta/preview; a CLI user cannot act on that.
-warnings.filterwarnings("ignore", category=BetaWarning)
-warnings.filterwarnings("ignore", category=PreviewWarning)
-
 from quant_assets import settings
 from quant_assets.cli.audit import audit
 from quant_assets.cli.bundle import bundle
@@ -23,6 +19,12 @@ from quant_assets.cli.sql import sql
 from quant_assets.cli.study import study
 from quant_assets.cli.worker import worker
 from serving.cli import orders, paper, positions, trading
+
+# backfill_policy and partitioned checks are marked beta/preview; a CLI user cannot act on that.
+# The commands import the code location when they run (nothing above defines an asset), so the
+# filters are in place before any asset is defined.
+warnings.filterwarnings("ignore", category=BetaWarning)
+warnings.filterwarnings("ignore", category=PreviewWarning)
 
 
 class _Commands(click.Group):

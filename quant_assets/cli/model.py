@@ -95,7 +95,9 @@ def status() -> None:
         click.echo("no registered quant_assets models yet")
         return
     now = datetime.now(timezone.utc)
-    click.echo(f"{'symbol':<12} {'horizon':<7} {'champion':<9} {'verdict':<16} {'age':<8} {'challenger':<10} {'verdict':<16} {'portfolio':<16} {'age':<8}")
+    click.echo(
+        f"{'symbol':<12} {'horizon':<7} {'champion':<9} {'verdict':<16} {'age':<8} {'challenger':<10} {'verdict':<16} {'portfolio':<16} {'age':<8}"
+    )
     for s in states:
         cells = [(f"v{a.version}" if a.version else "none", a.verdict, _age(a.created, now)) for a in (s.champion, s.challenger)]
         (cv, cvd, ca), (lv, lvd, la) = cells

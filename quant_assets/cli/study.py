@@ -68,7 +68,8 @@ def _day(_ctx, _param, value: datetime | None) -> date | None:
 @click.option("--end", required=True, type=click.DateTime(["%Y-%m-%d"]), callback=_day, help="last model day")
 @click.option("--symbols", default=None, help="comma-separated keys, e.g. BTC-USDT,ETH-USDT (default: QUANT_ASSETS_SYMBOLS)")
 @click.option("--data", type=click.Path(exists=True, file_okay=False), default=None,
-              help="a file drop (../shared/data layout) every source reads: sets QUANT_ASSETS_MARKET_SOURCE=file and QUANT_ASSETS_FILE_DROP")  # fmt: skip
+              help="a file drop (../shared/data layout) every source reads: "
+                   "sets QUANT_ASSETS_MARKET_SOURCE=file and QUANT_ASSETS_FILE_DROP")  # fmt: skip
 @click.option("--bundle", "bundles", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="offline bundle(s) to import first; the sources then read what they landed")  # fmt: skip
 def study(start: date, end: date, symbols: str | None, data: str | None, bundles: tuple[str, ...]) -> None:
@@ -129,7 +130,9 @@ def _settle_partitions(plan: dict, symbols: tuple[str, ...]) -> None:
         os.environ["QUANT_ASSETS_SYMBOLS"] = ",".join(symbols)
     outside = [s for s in symbols if s not in settings.universe()]
     if outside:
-        raise click.ClickException(f"symbols {', '.join(outside)} are not in QUANT_ASSETS_SYMBOLS ({','.join(settings.universe())}); add them or leave it unset")
+        raise click.ClickException(
+            f"symbols {', '.join(outside)} are not in QUANT_ASSETS_SYMBOLS ({','.join(settings.universe())}); add them or leave it unset"
+        )
     if not settings.is_set("QUANT_ASSETS_START_DATE"):
         os.environ["QUANT_ASSETS_START_DATE"] = first.isoformat()
     if settings.start_date() > first:
@@ -145,13 +148,12 @@ def run_study(plan: dict, symbols: tuple[str, ...], timings: dict[str, float], c
     """Every step of the study, each on its missing partitions; then the report. Returns the
     report's key, path and MLflow run id; ``timings`` gets seconds per step, ``counts`` the
     partitions materialised, the fits the model days need and the last day's verdicts."""
-    from quant_assets.models.plan import plan_fits
-
     from dagster import AssetKey
 
     from quant_assets.assets.report import REPORT_ASSET, STUDY_PARTITIONS, report_path
     from quant_assets.definitions import asset_definitions, build_definitions
     from quant_assets.instance import get_instance
+    from quant_assets.models.plan import plan_fits
     from quant_assets.report.frames import Study
     from quant_assets.runs import ProcessRuns
 
@@ -169,8 +171,9 @@ def run_study(plan: dict, symbols: tuple[str, ...], timings: dict[str, float], c
                 for asset in assets:
                     todo = missing(instance, asset, parts)
                     t0 = time.perf_counter()
-                    click.echo(f"[{i}/{len(steps) + 1}] {time.perf_counter() - started:.0f}s in; {asset}: {len(todo)} of {len(parts)} partitions to materialise"
-                               + (f" ({len(parts) - len(todo)} done before)" if len(todo) < len(parts) else ""))  # fmt: skip
+                    done_before = f" ({len(parts) - len(todo)} done before)" if len(todo) < len(parts) else ""
+                    click.echo(f"[{i}/{len(steps) + 1}] {time.perf_counter() - started:.0f}s in; "
+                               f"{asset}: {len(todo)} of {len(parts)} partitions to materialise{done_before}")  # fmt: skip
                     if todo:
                         _materialise(defs, [asset], todo, universe, instance, across=across if asset in BY_SYMBOL else None)
                     counts["partitions"] = counts.get("partitions", 0) + len(todo)

@@ -80,7 +80,8 @@ def book_of(rows: pl.DataFrame, flags: pl.DataFrame | None = None) -> Book:
     # One pass: per series and day its counts and its trade sizes (a list keeps the rows' order).
     counts = (
         rows.group_by("family", "horizon", day)
-        .agg(trades=(pl.col("trade_size") > TRADE_EPS).sum(), evaluable=pl.col("evaluable").sum(), n=pl.len(), sizes=pl.col("trade_size").fill_null(0.0))
+        .agg(trades=(pl.col("trade_size") > TRADE_EPS).sum(), evaluable=pl.col("evaluable").sum(), n=pl.len(),
+             sizes=pl.col("trade_size").fill_null(0.0))
         .sort("family", "horizon", "day")
     )  # fmt: skip
     # The window's own expression (``filter(evaluable)`` then a group sum): the same kernel, the same bits.

@@ -38,7 +38,9 @@ def evidence_problems(part: DaySymbol, verdicts: pl.DataFrame, labels_known: Map
         if day not in labels_known or labels_known[day] is None:
             problems.append(f"{part}: evidence day {day} has no complete labels partition: not known at {cutoff:%Y-%m-%d %H:%M}")
         elif labels_known[day] > cutoff:
-            problems.append(f"{part}: evidence day {day} was complete only at {labels_known[day]:%Y-%m-%d %H:%M}, after the verdict's {cutoff:%Y-%m-%d %H:%M}")
+            problems.append(
+                f"{part}: evidence day {day} was complete only at {labels_known[day]:%Y-%m-%d %H:%M}, after the verdict's {cutoff:%Y-%m-%d %H:%M}"
+            )
     for family, horizon, counted, days in verdicts.select("family", "horizon", "completed_days", "evidence_days").iter_rows():
         if counted != len(days or []):
             problems.append(f"{part}: {family}/{horizon} counts {counted} completed days but names {len(days or [])}")

@@ -38,10 +38,10 @@ import numpy as np
 import polars as pl
 
 from quant_assets.evaluation import gate_book, strategy
-from quant_assets.evaluation.portfolio import PORTFOLIO  # the family of the symbol's combined book
 from quant_assets.evaluation.completeness import evidence_days
 from quant_assets.evaluation.evidence import collect_evidences
 from quant_assets.evaluation.gate import Thresholds, figures_of, verdict
+from quant_assets.evaluation.portfolio import PORTFOLIO  # the family of the symbol's combined book
 from quant_assets.features.contract import FLAGS_BY_SOURCE
 from quant_assets.labels.horizons import HORIZON_NAMES, HORIZONS
 

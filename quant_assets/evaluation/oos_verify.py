@@ -38,14 +38,19 @@ def embargo_problems(part: DaySymbol, rows: pl.DataFrame, record: dict) -> list[
     late = predicted.filter(pl.col("fit_end").is_null() | (pl.col("fit_end") + gap > row_day_start))
     if late.height:
         first = late.row(0, named=True)
-        problems.append(f"{part}: {late.height} prediction rows from a fit ending less than {gap} before their day (first: {first['family']} {first['horizon']} t={first['t']}, fit_end {first['fit_end']})")
+        problems.append(
+            f"{part}: {late.height} prediction rows from a fit ending less than {gap} before their day "
+            f"(first: {first['family']} {first['horizon']} t={first['t']}, fit_end {first['fit_end']})"
+        )
     # the pooled family's rows name the pooled fit the record names (quant_assets.models.pooled)
     pooled = pl.col("family") == POOLED_FAMILY
     uri = pl.when(pooled).then(pl.lit(record.get("pooled_model_uri"), pl.String)).otherwise(pl.lit(record["model_uri"]))
     end = pl.when(pooled).then(pl.lit(record.get("pooled_fit_end"), TS_DTYPE)).otherwise(pl.lit(record["fit_end"], TS_DTYPE))
     other = predicted.filter(~pl.col("model_uri").eq_missing(uri) | ~pl.col("fit_end").eq_missing(end))
     if other.height:
-        problems.append(f"{part}: {other.height} prediction rows name a fit other than the model partition's ({record['model_uri']}, fit_end {record['fit_end']})")
+        problems.append(
+            f"{part}: {other.height} prediction rows name a fit other than the model partition's ({record['model_uri']}, fit_end {record['fit_end']})"
+        )
     pooled_late = record.get("pooled_fit_end")
     if pooled_late is not None and pooled_late + gap > part.start:
         problems.append(f"{part}: the pooled fit ends {pooled_late}; + embargo {gap} is after the day starts {part.start}")

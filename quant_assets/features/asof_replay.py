@@ -102,5 +102,10 @@ def rules(rtol: float, atol: float) -> dict[str, tuple[str, pl.Expr, pl.Expr, st
     age = (pl.col("t") - pl.col(f"_at_{FUNDING}")).dt.total_microseconds() / HOUR_US
     stored_age = pl.col("funding_age_h")
     off = (stored_age - age).abs() > atol + rtol * age.abs()
-    out["funding_age_h"] = ("funding_age_h", age, stored_age.is_not_null() & (age.is_null() | off.fill_null(True)), f"not the age of the newest {FUNDING} available at t")
+    out["funding_age_h"] = (
+        "funding_age_h",
+        age,
+        stored_age.is_not_null() & (age.is_null() | off.fill_null(True)),
+        f"not the age of the newest {FUNDING} available at t",
+    )
     return out

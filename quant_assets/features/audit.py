@@ -229,7 +229,13 @@ def missing_policy_violations(frame: pl.DataFrame) -> list[Violation]:
         rules[f"null:{f}"] = (pl.col(f).is_null(), f, pl.lit(None, pl.String), pl.lit("true/false"), "missing flag is null")
     for feat in contract.FEATURES:
         v, g = pl.col(feat.name), pl.col(feat.flag)
-        rules[f"filled:{feat.name}"] = (g & v.is_not_null(), feat.name, v.cast(pl.String), pl.lit(None, pl.String), f"value present while {feat.flag} is set")
+        rules[f"filled:{feat.name}"] = (
+            g & v.is_not_null(),
+            feat.name,
+            v.cast(pl.String),
+            pl.lit(None, pl.String),
+            f"value present while {feat.flag} is set",
+        )
         rules[f"silent:{feat.name}"] = (~g & v.is_null(), feat.name, pl.lit(None, pl.String), pl.lit("a value"), f"null while {feat.flag} is not set")
         if feat.dtype in (contract.F64, contract.F32):
             rules[f"nan:{feat.name}"] = (v.is_nan() | v.is_infinite(), feat.name, v.cast(pl.String), pl.lit("finite"), "NaN or infinite")

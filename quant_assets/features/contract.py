@@ -104,7 +104,9 @@ def _text() -> list[Feature]:
         Feature("text_market_post_count_24h", I64, "text", "text_24h_missing", "market-wide posts, last 288 buckets"),
         Feature("text_comment_post_ratio_24h", F64, "text", "text_ratio_missing", "comments / posts over 24h (missing without posts)"),
         Feature("text_post_score_mean_24h", F64, "text", "text_engagement_missing", "mean post score observed by each bucket's end, 24h"),
-        Feature("text_post_num_comments_mean_24h", F64, "text", "text_engagement_missing", "mean post num_comments observed by each bucket's end, 24h"),
+        Feature(
+            "text_post_num_comments_mean_24h", F64, "text", "text_engagement_missing", "mean post num_comments observed by each bucket's end, 24h"
+        ),
     ]
     for tower in ("post", "comment"):
         out += [

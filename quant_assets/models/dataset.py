@@ -10,6 +10,7 @@ is purged, whatever the embargo.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 import polars as pl
 

@@ -33,8 +33,8 @@ import numpy as np
 import polars as pl
 
 from quant_assets.labels.horizons import HORIZON_NAMES
-from quant_assets.models.config import TrainingConfig
 from quant_assets.models import dataset
+from quant_assets.models.config import TrainingConfig
 from quant_assets.models.dataset import TrainingSet, design_matrix, training_set
 from quant_assets.models.lgbm import MIN_ROWS, best_iteration, booster_params, predict_boosters
 from quant_assets.models.split import validation_split
@@ -180,7 +180,8 @@ class PooledModel:
             booster.save_model(str(folder / booster_file(h)), num_iteration=booster.best_iteration or None)
         w = self.window
         meta = {
-            "window": {"anchor": w.anchor.isoformat(), "start": w.start.isoformat(), "end": w.end.isoformat(), "embargo_s": w.embargo.total_seconds()},
+            "window": {"anchor": w.anchor.isoformat(), "start": w.start.isoformat(), "end": w.end.isoformat(),
+                       "embargo_s": w.embargo.total_seconds()},
             "universe": self.universe, "columns": self.columns, "boosters": sorted(self.boosters), "config": self.config.params(),
             "training": self.training, "metrics": self.metrics, "thin": self.thin, "ranked": list(RANKED), "extra": self.extra,
         }  # fmt: skip

@@ -70,7 +70,8 @@ def log_pooled(tracking: Tracking, model: PooledModel, fit_key: str, params: dic
                 if not tracking.client.search_registered_models(filter_string=f"name = '{name}'", max_results=1):
                     tracking.client.create_registered_model(
                         name, tags={"family": POOLED_FAMILY, "horizon": h},
-                        description=f"{POOLED_FAMILY}: one LightGBM over the universe, predicted gross forward log return over {h}. No aliases: not served.",
+                        description=f"{POOLED_FAMILY}: one LightGBM over the universe, predicted gross forward log return over {h}. "
+                                    "No aliases: not served.",
                     )  # fmt: skip
                 mv = tracking.client.create_model_version(name, info.model_uri, run_id=run.info.run_id, tags={"horizon": h, FIT_KEY_TAG: fit_key})
                 versions[h] = str(mv.version)

@@ -66,7 +66,9 @@ def daily_series_pnl(rows: pl.DataFrame) -> pl.DataFrame:
     """``symbol, series, horizon, kind, day, pnl``: after-cost PnL per decision day of each
     series (``metrics.daily_pnl``'s sum of evaluable decisions), ablations left out."""
     if rows.is_empty():
-        return pl.DataFrame(schema={"symbol": pl.String, "series": pl.String, "horizon": pl.String, "kind": pl.String, "day": pl.Date, "pnl": pl.Float64})
+        return pl.DataFrame(
+            schema={"symbol": pl.String, "series": pl.String, "horizon": pl.String, "kind": pl.String, "day": pl.Date, "pnl": pl.Float64}
+        )
     kept = rows.filter(~pl.col("family").is_in(list(ABLATIONS)) & pl.col("evaluable"))
     return (
         kept.group_by("symbol", "family", "horizon", day=metrics.decision_day())
@@ -102,7 +104,9 @@ def rolling_rank_ic(rows: pl.DataFrame, window: int = ROLLING_IC_DAYS) -> pl.Dat
     mean of the symbols'), and its trailing ``window``-day mean over the days that have one."""
     models = model_rows(rows)
     if models.is_empty():
-        return pl.DataFrame(schema={"scope": pl.String, "series": pl.String, "horizon": pl.String, "day": pl.Date, "rank_ic": pl.Float64, "rolling_ic": pl.Float64})
+        return pl.DataFrame(
+            schema={"scope": pl.String, "series": pl.String, "horizon": pl.String, "day": pl.Date, "rank_ic": pl.Float64, "rolling_ic": pl.Float64}
+        )
     per_day = []
     for (symbol, family, horizon, day), group in models.group_by("symbol", "family", "horizon", metrics.decision_day().alias("day")):
         per_day.append({"scope": symbol, "series": series_name(family, horizon), "horizon": horizon, "day": day,
@@ -125,7 +129,17 @@ def calibration(rows: pl.DataFrame) -> pl.DataFrame:
             buckets = metrics.calibration(group["prediction"], group["label"])
             frames.append(buckets.with_columns(scope=pl.lit(scope), series=pl.lit(series_name(family, horizon)), horizon=pl.lit(horizon)))
     if not frames:
-        return pl.DataFrame(schema={"scope": pl.String, "series": pl.String, "horizon": pl.String, "bucket": pl.Int64, "rows": pl.UInt32, "predicted": pl.Float64, "realised": pl.Float64})
+        return pl.DataFrame(
+            schema={
+                "scope": pl.String,
+                "series": pl.String,
+                "horizon": pl.String,
+                "bucket": pl.Int64,
+                "rows": pl.UInt32,
+                "predicted": pl.Float64,
+                "realised": pl.Float64,
+            }
+        )
     return pl.concat(frames, how="vertical").select("scope", "series", "horizon", "bucket", "rows", "predicted", "realised")
 
 

@@ -132,9 +132,13 @@ def render(study: Study, equity: pl.DataFrame, ic: pl.DataFrame, calib: pl.DataF
     scopes = [UNIVERSE, *study.symbols]
     parts = [
         f"<h1>Study {study.start} to {study.end}: {html.escape(', '.join(study.symbols))}</h1>",
-        "<nav><a href='#pooled'>pooled vs per-symbol</a>" + "".join(f"<a href='#{s}'>{s}</a>" for s in scopes)
+        "<nav><a href='#pooled'>pooled vs per-symbol</a>"
+        + "".join(f"<a href='#{s}'>{s}</a>" for s in scopes)
         + "<a href='#coverage'>coverage</a><a href='#verdicts'>verdicts</a></nav>",
-        "<ul>" + "".join(f"<li>{html.escape(k)}: {_cell(v)}</li>" for k, v in figures.items()) + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>",
+        "<ul>"
+        + "".join(f"<li>{html.escape(k)}: {_cell(v)}</li>" for k, v in figures.items())
+        + "".join(f"<li>{html.escape(n)}</li>" for n in notes)
+        + "</ul>",
     ]
     if pooled is not None:
         table, said = pooled

@@ -18,7 +18,6 @@ from datetime import timedelta
 import polars as pl
 
 from quant_assets import settings
-
 from quant_assets.partitions import DaySymbol, split_by_partition
 from quant_assets.social.items import ITEM_SCHEMA
 from quant_assets.timegrid import TS_DTYPE

@@ -70,7 +70,10 @@ class EmbeddingCache:
         if vectors.shape != (len(shas), self.dimensions):
             raise ValueError(f"expected {len(shas)} vectors of {self.dimensions} dims, got {vectors.shape}")
         frame = pl.DataFrame(
-            {"text_sha256": pl.Series(shas, dtype=pl.String), "embedding": pl.Series(vectors.astype(np.float32), dtype=pl.Array(pl.Float32, self.dimensions))}
+            {
+                "text_sha256": pl.Series(shas, dtype=pl.String),
+                "embedding": pl.Series(vectors.astype(np.float32), dtype=pl.Array(pl.Float32, self.dimensions)),
+            }
         )
         data = parquet_bytes(frame)
         name = f"shard-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:12]}.parquet"

@@ -26,7 +26,6 @@ import numpy as np
 import polars as pl
 from threadpoolctl import ThreadpoolController
 
-
 # Found once per process: ``threadpool_limits`` enumerates every loaded library on each
 # call, 5 ms a fit in a Dagster process that has torch and LightGBM loaded.
 _BLAS: ThreadpoolController | None = None

@@ -1,6 +1,5 @@
 """market_bars through Dagster: real bars in, per-partition metadata out, bad bars blocked."""
 
-import shutil
 from datetime import date, timedelta
 
 import polars as pl
@@ -15,7 +14,6 @@ from quant_assets.resources.lake import LakeResource
 from quant_assets.resources.market_data import FileDropMarketData
 from quant_assets.runs import Rectangle
 from quant_assets_tests.checkresults import checks_by_name
-from quant_assets_tests.conftest import SPOT_FIXTURE
 
 CHECKS = [market_checks.market_bars_checks]
 DAYS = Rectangle(DaySymbol(date(2025, 10, 5), "BTC-USDT"), DaySymbol(date(2025, 10, 7), "SOL-USDT"))
@@ -24,14 +22,6 @@ DAYS = Rectangle(DaySymbol(date(2025, 10, 5), "BTC-USDT"), DaySymbol(date(2025, 
 @asset(partitions_def=daily_symbol_partitions(), deps=[market_bars])
 def downstream_probe() -> None:
     """Stands in for any consumer of bars: it must never run after a failed blocking check."""
-
-
-@pytest.fixture
-def drop_folder(tmp_path):
-    folder = tmp_path / "drop"
-    folder.mkdir()
-    shutil.copy(SPOT_FIXTURE, folder / "spot.parquet")
-    return folder
 
 
 def _run(lake_root, folder, instance, rect=DAYS, with_probe=False, selection=None):

@@ -141,7 +141,10 @@ def test_a_bad_bar_mid_range_skips_only_that_partitions_downstream(qa_home, drop
     assert result.exit_code == EXIT_PARTIAL, result.output
     lines = result.stdout.strip().splitlines()
     assert lines[1] == "published: market_bars 14/15, feature_matrix 14/15, labels 14/15"
-    assert any(line.startswith(f"held back: market_bars {MID} quarantined: bars_ohlc_sane: OHLC sane: 1 offending rows, first 2025-10-15 12:00:00+00:00") for line in lines), lines
+    assert any(
+        line.startswith(f"held back: market_bars {MID} quarantined: bars_ohlc_sane: OHLC sane: 1 offending rows, first 2025-10-15 12:00:00+00:00")
+        for line in lines
+    ), lines
     lake = ParquetLake(str(qa_home / "lake"))
     rest = {DaySymbol(d, s) for d in days_between(first, last) for s in SYMBOLS} - {MID}
     for asset in ASSETS:

@@ -19,15 +19,11 @@ from quant_assets.features.lake_io import read_partition, recorded_inputs
 from quant_assets.lake.duckdb_views import lake_views
 from quant_assets.lake.store import PART_FILE, ParquetLake, sha256_bytes
 from quant_assets.partitions import DaySymbol
-from quant_assets_tests.assets.test_market_bars import (  # noqa: F401
-    AT,
-    BTC,
-    DAYS,
+from quant_assets_tests.assets.test_market_bars import (
     PLANTED,
     _checks,
     _plant,
     _run,
-    drop_folder,
     materialized_hashes,
 )
 from quant_assets_tests.features import harness

@@ -8,7 +8,7 @@ from dagster import AssetKey, DagsterEventType, DagsterInstance, build_run_statu
 
 from quant_assets.automation.follow_up import FOLLOW_UP_SENSOR, FOLLOWS_TAG, partial_follow_up
 from quant_assets.runs import Rectangle
-from quant_assets_tests.assets.test_market_bars import DAYS, PLANTED, _plant, _run, drop_folder  # noqa: F401
+from quant_assets_tests.assets.test_market_bars import DAYS, PLANTED, _plant, _run
 from quant_assets_tests.assets.test_write_audit_publish import BAD
 
 

@@ -29,9 +29,9 @@ def test_every_source_declares_a_policy_and_nothing_downstream_does(qa_home):
 
 
 def test_the_serving_halt_and_the_lake_policy_move_together(monkeypatch):
+    from quant_assets.features import contract
     from serving.risk.data import STALE_BARS, data_halts
     from serving.settings import serving_settings
-    from quant_assets.features import contract
 
     monkeypatch.setenv("QUANT_ASSETS_MAX_BAR_AGE_S", "300")
     monkeypatch.setenv("QUANT_ASSETS_INTRADAY_MINUTES", "15")

@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, RunRequest, SensorResult, SkipReason, build_sensor_context, evaluate_automation_conditions
+from dagster import AssetKey, SensorResult, SkipReason, build_sensor_context, evaluate_automation_conditions
 
 from quant_assets import settings
 from quant_assets.automation.inbox import IMPORT_JOB, IMPORTED, REFUSED, bundle_inbox_sensor, inbox_folder

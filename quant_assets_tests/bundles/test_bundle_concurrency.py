@@ -80,8 +80,8 @@ def test_two_imports_of_one_bundle_queue_and_land_one_copy(home, good_bundle):
 
     assert errors == []
     assert all(WAITING in line and LOCK_TIMEOUT_ENV in line for line in waited), waited
-    assert sorted(l.fresh for l in landings) == [False, True]
-    assert {l.bundle.landed_at for l in landings} == {landings[0].bundle.landed_at}  # the same landed copy
+    assert sorted(landing.fresh for landing in landings) == [False, True]
+    assert {landing.bundle.landed_at for landing in landings} == {landings[0].bundle.landed_at}  # the same landed copy
     assert sorted(p.name for p in root.iterdir()) == [".lock", good_bundle[1].bundle_id]
 
 

@@ -18,8 +18,18 @@ import pytest
 from quant_assets.bundles.land import verify_and_land
 from quant_assets.bundles.limits import LOCK_TIMEOUT_ENV, MAX_BYTES_ENV, MAX_RATIO_ENV, BundleLimits
 from quant_assets.bundles.manifest import BundleError
-from quant_assets_tests.bundles.kit import FIRST, bundle_members, gzip_with_zeros, header_only, member, read_archive
-from quant_assets_tests.bundles.kit import refresh_id, tar_bytes, tree_digest, write_archive
+from quant_assets_tests.bundles.kit import (
+    FIRST,
+    bundle_members,
+    gzip_with_zeros,
+    header_only,
+    member,
+    read_archive,
+    refresh_id,
+    tar_bytes,
+    tree_digest,
+    write_archive,
+)
 
 GIB = 1 << 30
 # Inflating 10 GiB of zeros takes ~30 s on this machine; refusing up front takes ~1 s.

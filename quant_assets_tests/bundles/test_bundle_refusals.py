@@ -33,7 +33,6 @@ from quant_assets_tests.bundles.kit import (
 )
 
 
-
 def _replace_file(manifest, files, path, data, new_path=None, **fields):
     """Put ``data`` in place of ``path`` with a manifest entry that tells the truth about it."""
     entry = next(e for e in manifest["files"] if e["path"] == path)

@@ -13,8 +13,8 @@ import json
 import polars as pl
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
-from quant_assets.bundles.export import export_lake, write_bundle
 from quant_assets.assets.checks import ROLLED_BACK_TAG
+from quant_assets.bundles.export import export_lake, write_bundle
 from quant_assets.bundles.importer import BUNDLE_ID_TAG
 from quant_assets.bundles.land import verify_and_land
 from quant_assets.bundles.landed import LandedBundles
@@ -184,7 +184,7 @@ def test_long_imports_and_exports_show_progress(home, good_bundle, tmp_path, cli
     monkeypatch.setattr(importlib.import_module("quant_assets.cli.bundle"), "PROGRESS_EVERY_S", 0.0)
     result = cli("bundle", "import", "--land-only", good_bundle[0])
     assert result.exit_code == 0, result.output
-    assert [l.split(" (")[0] for l in result.stderr.splitlines()] == [f"import: {i}/4 files" for i in range(1, 5)]
+    assert [line.split(" (")[0] for line in result.stderr.splitlines()] == [f"import: {i}/4 files" for i in range(1, 5)]
     fill_lake(home / "lake")
     exported = cli("bundle", "export", "--out", tmp_path / "again.tar.gz", "--start", "2025-10-06", "--end", "2025-10-07")
     assert exported.exit_code == 0, exported.output

@@ -18,9 +18,9 @@ from quant_assets.resources.derivatives_data import FileDropDerivatives
 from quant_assets.resources.lake import LakeResource
 from quant_assets.resources.market_data import FileDropMarketData
 from quant_assets.runs import Rectangle
+from quant_assets_tests.checkresults import checks_by_name
 from quant_assets_tests.conftest import SPOT_FIXTURE
 from quant_assets_tests.derivatives.support import DERIV_FIXTURES, at
-from quant_assets_tests.checkresults import checks_by_name
 
 CHECKS = [derivatives_checks.derivatives_checks]
 DAYS = Rectangle(DaySymbol(date(2025, 10, 5), "BTC-USDT"), DaySymbol(date(2025, 10, 7), "SOL-USDT"))
@@ -144,7 +144,10 @@ PLANTED = {
     "duplicate_funding": ("derivatives_unique", (FUNDING_FILE, lambda f: pl.concat([f, f.filter(BTC_PERP & AT_0800)]))),
     "funding_in_percent": (
         "derivatives_funding_sane",
-        (FUNDING_FILE, lambda f: f.with_columns(funding_rate=pl.when(BTC_PERP & AT_0800).then(pl.col("funding_rate") * 1000).otherwise(pl.col("funding_rate")))),
+        (
+            FUNDING_FILE,
+            lambda f: f.with_columns(funding_rate=pl.when(BTC_PERP & AT_0800).then(pl.col("funding_rate") * 1000).otherwise(pl.col("funding_rate"))),
+        ),
     ),
     "infinite_mark": (
         "derivatives_values_finite",

@@ -46,7 +46,10 @@ def test_funding_and_mark_are_the_real_figures_with_their_stamps():
         pl.col("symbol").str.replace("-USDT", "/USDT:USDT"), ts="event_time", close="value"
     )
     assert got.sort("symbol", "ts").equals(real_mark.select("symbol", "ts", "close").sort("symbol", "ts"))
-    assert frame.filter(pl.col("metric") == FUNDING, pl.col("symbol") == "BTC-USDT", pl.col("event_time") == at(2025, 10, 6, 8))["value"].item() == 9.708e-05
+    assert (
+        frame.filter(pl.col("metric") == FUNDING, pl.col("symbol") == "BTC-USDT", pl.col("event_time") == at(2025, 10, 6, 8))["value"].item()
+        == 9.708e-05
+    )
     assert set(frame["source"].unique()) == {"file:binance-usdm", "file:binance-usdm+spot:binance-spot"}
     assert meta[parts[0]]["source"] == "file:binance-usdm"
 

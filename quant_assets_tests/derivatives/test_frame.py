@@ -136,7 +136,9 @@ PLANTED = {
     ),
     "available_before_event": (
         quality.wrong_availability,
-        lambda f: f.with_columns(available_at=pl.when(IS(FUNDING)).then(pl.col("event_time") - timedelta(minutes=5)).otherwise(pl.col("available_at"))),
+        lambda f: f.with_columns(
+            available_at=pl.when(IS(FUNDING)).then(pl.col("event_time") - timedelta(minutes=5)).otherwise(pl.col("available_at"))
+        ),
     ),
     "off_the_hour": (
         quality.wrong_availability,
@@ -145,8 +147,14 @@ PLANTED = {
     "infinite": (quality.bad_values, lambda f: f.with_columns(value=pl.when(IS(BASIS)).then(float("inf")).otherwise(pl.col("value")))),
     "nan": (quality.bad_values, lambda f: f.with_columns(value=pl.when(IS(MARK)).then(float("nan")).otherwise(pl.col("value")))),
     "zero_filled": (quality.bad_values, lambda f: f.with_columns(value=pl.when(IS(OPEN_INTEREST)).then(0.0).otherwise(pl.col("value")))),
-    "funding_percent": (quality.insane_funding, lambda f: f.with_columns(value=pl.when(IS(FUNDING)).then(pl.col("value") * 1000).otherwise(pl.col("value")))),
-    "unknown_metric": (quality.unknown_metrics, lambda f: f.with_columns(metric=pl.when(IS(FUNDING)).then(pl.lit("funding")).otherwise(pl.col("metric")))),
+    "funding_percent": (
+        quality.insane_funding,
+        lambda f: f.with_columns(value=pl.when(IS(FUNDING)).then(pl.col("value") * 1000).otherwise(pl.col("value"))),
+    ),
+    "unknown_metric": (
+        quality.unknown_metrics,
+        lambda f: f.with_columns(metric=pl.when(IS(FUNDING)).then(pl.lit("funding")).otherwise(pl.col("metric"))),
+    ),
 }
 
 

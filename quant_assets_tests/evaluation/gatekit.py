@@ -22,7 +22,9 @@ PLANTED_URI = "models:/m-planted"
 
 
 def _rows(run: pl.DataFrame, family: str, horizon: str, day: date, model: bool) -> pl.DataFrame:
-    fit_end = pl.lit(None, ROW_SCHEMA["fit_end"]) if not model else pl.lit(day - timedelta(days=9)).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    fit_end = (
+        pl.lit(None, ROW_SCHEMA["fit_end"]) if not model else pl.lit(day - timedelta(days=9)).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    )
     return run.with_columns(
         family=pl.lit(family), horizon=pl.lit(horizon), label_net=pl.col("label") - 0.0022,
         model_uri=pl.lit(PLANTED_URI if model else None, pl.String), fit_end=fit_end,
@@ -38,7 +40,9 @@ def planted_day(day: date, skills: dict[tuple[str, str], float], default_skill: 
     if portfolio is not None:
         f = series(day, 1, skill=portfolio, seed=day.toordinal() * 10 + 9)
         run = strategy.reference(f, horizon=HORIZONS["1h"])
-        frames.append(_rows(run, PORTFOLIO, PORTFOLIO_HORIZON, day, True).with_columns(label=pl.lit(None, pl.Float64), label_net=pl.lit(None, pl.Float64)))
+        frames.append(
+            _rows(run, PORTFOLIO, PORTFOLIO_HORIZON, day, True).with_columns(label=pl.lit(None, pl.Float64), label_net=pl.lit(None, pl.Float64))
+        )
     for j, h in enumerate(HORIZON_NAMES):
         seed = day.toordinal() * 10 + j
         for family in families:

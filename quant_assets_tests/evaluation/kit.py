@@ -47,7 +47,11 @@ def oos_day(day: date, *, seed: int = 0, known=HORIZON_NAMES, cost: float = 0.00
     t = grid(day, 1)
     n = len(t)
     features = pl.DataFrame(
-        {"t": t, **{c: rng.uniform(0.002, 0.02, n) for c in ("rv_1h", "rv_4h", "rv_1d")}, **{c: rng.normal(0, 0.01, n) for c in ("ret_1h", "ret_4h", "ret_1d")}}
+        {
+            "t": t,
+            **{c: rng.uniform(0.002, 0.02, n) for c in ("rv_1h", "rv_4h", "rv_1d")},
+            **{c: rng.normal(0, 0.01, n) for c in ("ret_1h", "ret_4h", "ret_1d")},
+        }
     )
     labels = {"t": t, "close_t": np.full(n, 100.0)}
     for h in HORIZON_NAMES:

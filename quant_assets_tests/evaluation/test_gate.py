@@ -87,13 +87,19 @@ def test_thresholds_are_settings_and_move_the_verdict():
     assert (Thresholds().sharpe_floor, Thresholds().min_dsr, Thresholds().max_pbo, Thresholds().window_days) == (1.5, 0.95, 0.5, 60)
 
 
-@pytest.mark.parametrize(("env", "message"), [
-    ({"QUANT_ASSETS_GATE_SHARPE_FLOOR": "high"}, "QUANT_ASSETS_GATE_SHARPE_FLOOR='high': expected a number"),
-    ({"QUANT_ASSETS_GATE_MIN_DAYS": "30.5"}, "QUANT_ASSETS_GATE_MIN_DAYS='30.5': expected a whole number"),
-    ({"QUANT_ASSETS_GATE_MAX_PBO": "1.5"}, r"QUANT_ASSETS_GATE_MAX_PBO='1.5': must be a fraction in \[0, 1\]"),
-    ({"QUANT_ASSETS_GATE_MIN_DSR": "nan"}, "QUANT_ASSETS_GATE_MIN_DSR='nan': must be finite"),
-    ({"QUANT_ASSETS_GATE_MIN_WINDOWS_BEATEN": "5"}, r"min_windows_beaten=5 \(QUANT_ASSETS_GATE_MIN_WINDOWS_BEATEN\): cannot exceed walk_forward_windows=4"),
-])
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"QUANT_ASSETS_GATE_SHARPE_FLOOR": "high"}, "QUANT_ASSETS_GATE_SHARPE_FLOOR='high': expected a number"),
+        ({"QUANT_ASSETS_GATE_MIN_DAYS": "30.5"}, "QUANT_ASSETS_GATE_MIN_DAYS='30.5': expected a whole number"),
+        ({"QUANT_ASSETS_GATE_MAX_PBO": "1.5"}, r"QUANT_ASSETS_GATE_MAX_PBO='1.5': must be a fraction in \[0, 1\]"),
+        ({"QUANT_ASSETS_GATE_MIN_DSR": "nan"}, "QUANT_ASSETS_GATE_MIN_DSR='nan': must be finite"),
+        (
+            {"QUANT_ASSETS_GATE_MIN_WINDOWS_BEATEN": "5"},
+            r"min_windows_beaten=5 \(QUANT_ASSETS_GATE_MIN_WINDOWS_BEATEN\): cannot exceed walk_forward_windows=4",
+        ),
+    ],
+)
 def test_a_bad_setting_is_one_line_naming_the_variable(env, message):
     with pytest.raises(ValueError, match=message) as err:
         Thresholds.from_env(env)

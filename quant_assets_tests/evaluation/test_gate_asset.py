@@ -30,16 +30,16 @@ from quant_assets import settings
 from quant_assets.assets.gate import EVIDENCE, SERVED, build_gate_asset
 from quant_assets.assets.gate_checks import CHECKS as GATE_CHECKS
 from quant_assets.assets.gate_checks import gate_verdict_checks
-from quant_assets.assets.report import REPORT_ASSET
 from quant_assets.assets.labels import labels as labels_asset
 from quant_assets.assets.labels_checks import labels_checks
 from quant_assets.assets.models import build_model_asset
 from quant_assets.assets.models_checks import model_checks
+from quant_assets.assets.report import REPORT_ASSET
 from quant_assets.cli.demo import _direct_deps, _downstream_of
 from quant_assets.definitions import build_definitions
-from quant_assets.evaluation.gate import Thresholds
 from quant_assets.evaluation import gate_window
 from quant_assets.evaluation.completeness import verdict_cutoff
+from quant_assets.evaluation.gate import Thresholds
 from quant_assets.evaluation.gate_window import GATE_ASSET, PORTFOLIO
 from quant_assets.evaluation.oos import OOS_ASSET
 from quant_assets.features.contract import FEATURES_ASSET
@@ -192,7 +192,9 @@ def test_a_verdict_computed_late_that_counts_day_d_minus_1_fails_its_blocking_ch
     assert not audit["gate_verdict_evidence_known"].passed and not audit["gate_verdict_reproduces"].passed
     known = audit["gate_verdict_evidence_known"].metadata["first_problems"].value.splitlines()
     assert len(known) == 7, "D-7..D-1: the seven days counted whose labels came after D 00:00"
-    assert known[0].endswith(f"evidence day {D - timedelta(days=7)} was complete only at {D + timedelta(days=1)} 00:00, after the verdict's {D} 00:00")
+    assert known[0].endswith(
+        f"evidence day {D - timedelta(days=7)} was complete only at {D + timedelta(days=1)} 00:00, after the verdict's {D} 00:00"
+    )
     # the labels of D-1 are not all in even now (the seeded bars end before its 7d labels): never complete by D
     assert known[-1].endswith(f"evidence day {D - timedelta(days=1)} has no complete labels partition: not known at {D} 00:00")
     store.write(GATE_ASSET, part, table)  # the honest verdict passes the same audit

@@ -50,7 +50,9 @@ def test_a_missing_labels_partition_and_a_miscount_are_named(window):
     rows, labels = window
     table = verdicts(rows, (FIRST, D), [], Thresholds())
     gone = {d: at for d, at in labels.items() if d != FIRST}
-    assert gate_verify.evidence_problems(PART, table, gone) == [f"{PART}: evidence day {FIRST} has no complete labels partition: not known at {D} 00:00"]
+    assert gate_verify.evidence_problems(PART, table, gone) == [
+        f"{PART}: evidence day {FIRST} has no complete labels partition: not known at {D} 00:00"
+    ]
     padded = table.with_columns(completed_days=pl.col("completed_days") + 1)
     assert f"{PART}: lgbm/1h counts 34 completed days but names 33" in gate_verify.evidence_problems(PART, padded, labels)
     changed = gate_verify.reproduction_problems(PART, padded, table)

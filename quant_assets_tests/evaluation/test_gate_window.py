@@ -48,7 +48,9 @@ def test_only_the_skilled_series_passes_and_every_gate_says_so(forty):
     assert len(judged) == 21, "five families on four horizons and the portfolio: baselines are not judged"
     assert [k for k, (ok, _) in judged.items() if ok] == [("lgbm", "4h")]
     reasons = judged[("lgbm", "4h")][1].splitlines()
-    assert [r.split(":")[0] for r in reasons] == [f"PASS {g}" for g in ("evidence", "leakage", "data quality", "performance", "deflated Sharpe", "overfitting", "stability")]
+    assert [r.split(":")[0] for r in reasons] == [
+        f"PASS {g}" for g in ("evidence", "leakage", "data quality", "performance", "deflated Sharpe", "overfitting", "stability")
+    ]
     row = _row(table)
     assert row["completed_days"] == 40 and row["coverage"] == 1.0 and row["evidence_days"] == sorted(forty)
     assert (row["bars_coverage"], row["derivatives_coverage"], row["text_coverage"]) == (1.0, 1.0, 0.5)

@@ -3,7 +3,6 @@ that a position never depends on what is only known later."""
 
 from __future__ import annotations
 
-import math
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -11,7 +10,7 @@ import polars as pl
 import pytest
 
 from quant_assets.evaluation import strategy
-from quant_assets_tests.evaluation.kit import HOUR, UTC, frame, grid, series
+from quant_assets_tests.evaluation.kit import HOUR, UTC, frame, series
 
 COST = 0.0022
 D = datetime(2025, 10, 7, tzinfo=UTC)

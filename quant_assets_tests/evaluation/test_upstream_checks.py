@@ -40,13 +40,20 @@ def test_absent_text_is_no_leak_but_failed_text_and_absent_bars_are(fresh_instan
     parts = [GOOD, BAD, NEVER]
 
     strict = UpstreamChecks(fresh_instance).failing([SOCIAL_TEXT_ASSET], parts)
-    assert [line.split(" (run")[0] for line in strict] == [f"{SOCIAL_TEXT_ASSET} {BAD}: planted failed", f"{SOCIAL_TEXT_ASSET} {NEVER}: not materialised"]
+    assert [line.split(" (run")[0] for line in strict] == [
+        f"{SOCIAL_TEXT_ASSET} {BAD}: planted failed",
+        f"{SOCIAL_TEXT_ASSET} {NEVER}: not materialised",
+    ]
     lenient = UpstreamChecks(fresh_instance).failing([SOCIAL_TEXT_ASSET], parts, absent_ok=True)
     assert [line.split(" (run")[0] for line in lenient] == [f"{SOCIAL_TEXT_ASSET} {BAD}: planted failed"]
 
     # The gate applies the leniency to the text assets only.
-    assert _failing(UpstreamChecks(fresh_instance), {SOCIAL_TEXT_ASSET: BOTH, BARS_ASSET: BOTH}, NEVER, {}) == [f"{BARS_ASSET} {NEVER}: not materialised"]
-    assert [line.split(" (run")[0] for line in _failing(UpstreamChecks(fresh_instance), {SOCIAL_TEXT_ASSET: BOTH}, BAD, {})] == [f"{SOCIAL_TEXT_ASSET} {BAD}: planted failed"]
+    assert _failing(UpstreamChecks(fresh_instance), {SOCIAL_TEXT_ASSET: BOTH, BARS_ASSET: BOTH}, NEVER, {}) == [
+        f"{BARS_ASSET} {NEVER}: not materialised"
+    ]
+    assert [line.split(" (run")[0] for line in _failing(UpstreamChecks(fresh_instance), {SOCIAL_TEXT_ASSET: BOTH}, BAD, {})] == [
+        f"{SOCIAL_TEXT_ASSET} {BAD}: planted failed"
+    ]
 
 
 def test_the_newest_writer_vouches_when_many_partitions_are_read_at_once_and_paged(fresh_instance, monkeypatch):
@@ -59,4 +66,7 @@ def test_the_newest_writer_vouches_when_many_partitions_are_read_at_once_and_pag
     monkeypatch.setattr(upstream_checks, "WRITERS_PAGE", 1)  # one record per page: the cursor is followed
 
     failing = UpstreamChecks(fresh_instance).failing([SOCIAL_TEXT_ASSET], [GOOD, BAD, NEVER])
-    assert [line.split(" (run")[0] for line in failing] == [f"{SOCIAL_TEXT_ASSET} {GOOD}: planted failed", f"{SOCIAL_TEXT_ASSET} {NEVER}: not materialised"]
+    assert [line.split(" (run")[0] for line in failing] == [
+        f"{SOCIAL_TEXT_ASSET} {GOOD}: planted failed",
+        f"{SOCIAL_TEXT_ASSET} {NEVER}: not materialised",
+    ]

@@ -56,10 +56,10 @@ def bars(symbols=SYMBOLS, days=OCT) -> pl.DataFrame:
     spot = _read("spot_5m.parquet")
     keys = {s.replace("-", "/"): s for s in symbols}
     return (
-        spot.filter(
-            pl.col("symbol").is_in(list(keys)), pl.col("ts") >= _utc(days[0]), pl.col("ts") < _utc(days[1]) + timedelta(days=1)
+        spot.filter(pl.col("symbol").is_in(list(keys)), pl.col("ts") >= _utc(days[0]), pl.col("ts") < _utc(days[1]) + timedelta(days=1))
+        .with_columns(
+            symbol=pl.col("symbol").replace_strict(keys, return_dtype=pl.String), available_at=pl.col("ts") + BAR, source=pl.lit("binance-spot")
         )
-        .with_columns(symbol=pl.col("symbol").replace_strict(keys, return_dtype=pl.String), available_at=pl.col("ts") + BAR, source=pl.lit("binance-spot"))
         .select("symbol", "ts", "available_at", "open", "high", "low", "close", "volume", "source")
         .sort("symbol", "ts")
     )
@@ -82,7 +82,9 @@ def derivatives(symbols=SYMBOLS, days=OCT) -> pl.DataFrame:
     ]
     mark = mark.with_columns(symbol=pl.col("symbol").replace_strict(perps, return_dtype=pl.String))
     rows.append(
-        mark.select("symbol", metric=pl.lit("mark_close"), event_time=pl.col("ts"), available_at=pl.col("ts") + timedelta(hours=1), value=pl.col("close"))
+        mark.select(
+            "symbol", metric=pl.lit("mark_close"), event_time=pl.col("ts"), available_at=pl.col("ts") + timedelta(hours=1), value=pl.col("close")
+        )
     )
     basis = mark.with_columns(spot_ts=pl.col("ts") + timedelta(minutes=55)).join(spot, on=["symbol", "spot_ts"], how="left")
     rows.append(

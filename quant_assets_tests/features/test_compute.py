@@ -152,8 +152,9 @@ def test_open_interest_long_short_and_taker_on_real_sol_data():
         assert row["taker_imbalance_1h"] == pytest.approx((buy - sell) / (buy + sell), rel=1e-12)
         assert row["asof_derivatives"] == hour + timedelta(hours=1)
     # an hourly slot the source lacks: the features that need it are missing and flagged
+    lacking = (pl.col("metric") == "open_interest_usd") & (pl.col("event_time") == datetime(2026, 6, 1, 10, tzinfo=UTC))
     gap = rows.with_columns(
-        value=pl.when((pl.col("metric") == "open_interest_usd") & (pl.col("event_time") == datetime(2026, 6, 1, 10, tzinfo=UTC))).then(None).otherwise(pl.col("value")),
+        value=pl.when(lacking).then(None).otherwise(pl.col("value")),
     ).with_columns(is_missing=pl.col("value").is_null())  # fmt: skip
     out = derivative_features(gap, times)
     # 10:05 uses hour 09:00; 11:05 would use 10:00 (lacking; 09:00 is over 1h old);

@@ -16,8 +16,8 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from quant_assets.features.inputs import Inputs, all_mapped_days
 from quant_assets.features.compute import features_for_partitions
+from quant_assets.features.inputs import Inputs, all_mapped_days
 from quant_assets.partitions import DaySymbol
 from quant_assets_tests.features import realdata
 

@@ -73,7 +73,12 @@ def test_an_upstream_day_rewritten_after_the_build_is_inputs_changed_not_a_leak(
     assert code == 0, output
 
     # one bar of D corrected upstream after the features were built
-    _edit(lake, "market_bars", PART, lambda f: f.with_columns(close=pl.when(pl.int_range(pl.len()) == 100).then(pl.col("close") * 1.01).otherwise(pl.col("close"))))
+    _edit(
+        lake,
+        "market_bars",
+        PART,
+        lambda f: f.with_columns(close=pl.when(pl.int_range(pl.len()) == 100).then(pl.col("close") * 1.01).otherwise(pl.col("close"))),
+    )
     code, output = audit_cli(lake, RUN, "--symbols", "BTC-USDT")
     assert code == 0, output  # not a violation...
     line = next(x for x in output.splitlines() if x.startswith(str(PART)))
@@ -92,7 +97,12 @@ def test_records_landing_after_the_build_in_the_day_ahead_change_nothing_it_coul
     assert f"{PART}  rows=288 recomputed=288  OK" in output
 
     # the midnight funding itself revised: that is a change the partition could see
-    _edit(lake, "derivatives", AHEAD, lambda f: f.with_columns(value=pl.when(pl.col("available_at") == MIDNIGHT).then(pl.col("value") * 2).otherwise(pl.col("value"))))
+    _edit(
+        lake,
+        "derivatives",
+        AHEAD,
+        lambda f: f.with_columns(value=pl.when(pl.col("available_at") == MIDNIGHT).then(pl.col("value") * 2).otherwise(pl.col("value"))),
+    )
     code, output = audit_cli(lake, RUN, "--symbols", "BTC-USDT", "--strict")
     assert code == 3, output
     assert "derivatives 2025-10-08 content differs" in output

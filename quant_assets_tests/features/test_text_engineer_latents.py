@@ -32,9 +32,11 @@ def _texts() -> pl.DataFrame:
     posts, comments = realdata._read("reddit_posts.parquet"), realdata._read("reddit_comments.parquet")
     linked = posts.filter(realdata._linked(posts, "BTC"))
     market = posts.filter(~realdata._linked(posts, "BTC"))
+    post = {"item_id": "post_id", "kind": pl.lit("post"), "created_at": "created_utc", "observed_at": "scraped_at",
+            "score": "score", "num_comments": "num_comments"}  # fmt: skip
     rows = [
-        linked.select(item_id="post_id", kind=pl.lit("post"), created_at="created_utc", observed_at="scraped_at", score="score", num_comments="num_comments", scope=pl.lit("symbol")),
-        market.select(item_id="post_id", kind=pl.lit("post"), created_at="created_utc", observed_at="scraped_at", score="score", num_comments="num_comments", scope=pl.lit("market")),
+        linked.select(**post, scope=pl.lit("symbol")),
+        market.select(**post, scope=pl.lit("market")),
         comments.filter(pl.col("post_id").is_in(linked["post_id"].implode())).select(
             item_id="comment_id", kind=pl.lit("comment"), created_at="created_utc", observed_at="scraped_at", score="score",
             num_comments=pl.lit(None, pl.Int64), scope=pl.lit("symbol"),

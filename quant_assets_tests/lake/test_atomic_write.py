@@ -15,7 +15,6 @@ import subprocess
 import sys
 import textwrap
 
-
 from quant_assets.lake.store import PART_FILE, ParquetLake
 from quant_assets.market.bars import BARS_ASSET
 from quant_assets_tests.bundles.kit import fixture_partitions

@@ -5,7 +5,6 @@ from datetime import date
 
 import mlflow
 import numpy as np
-import polars as pl
 import pytest
 from dagster import AssetKey
 from mlflow import MlflowClient
@@ -15,7 +14,6 @@ from quant_assets.labels.forward import LABELS_ASSET
 from quant_assets.labels.horizons import HORIZON_NAMES
 from quant_assets.lake.store import ParquetLake
 from quant_assets.models import cv
-from quant_assets.models.artefact import FittedModel
 from quant_assets.models.record import MODELS_ASSET
 from quant_assets.models.verify import contract_inputs
 from quant_assets.partitions import DaySymbol
@@ -69,7 +67,9 @@ def test_one_fit_serves_both_days_and_is_registered_per_horizon(home, fresh_inst
     inputs = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/inputs.json")
     window_days = [f"2025-10-{d}" for d in range(20, 32)] + [f"2025-11-0{d}" for d in (1, 2)]
     assert sorted(inputs["content_sha256"]) == sorted(f"{a}/{d}|BTC-USDT" for a in (FEATURES_ASSET, LABELS_ASSET) for d in window_days)
-    assert inputs["content_sha256"][f"{FEATURES_ASSET}/2025-10-20|BTC-USDT"] == store.file_sha256(FEATURES_ASSET, DaySymbol(date(2025, 10, 20), "BTC-USDT"))
+    assert inputs["content_sha256"][f"{FEATURES_ASSET}/2025-10-20|BTC-USDT"] == store.file_sha256(
+        FEATURES_ASSET, DaySymbol(date(2025, 10, 20), "BTC-USDT")
+    )
     assert run.data.tags["bundle_ids"] == "none (not from bundles)" and inputs["bundle_ids"] == []
     for h in HORIZON_NAMES:
         version = client.get_model_version(registered_name(modelkit.SYMBOL, h), "1")

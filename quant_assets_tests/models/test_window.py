@@ -2,7 +2,6 @@
 
 from datetime import date, datetime, timedelta, timezone
 
-import numpy as np
 import pytest
 
 from quant_assets.labels.horizons import embargo

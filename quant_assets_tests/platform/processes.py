@@ -20,7 +20,10 @@ import requests
 from quant_assets.settings import REPO_ROOT
 
 VENV_BIN = Path(sys.executable).parent
-LOCATIONS = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }"
+LOCATIONS = (
+    "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
+    "locationOrLoadError { __typename ... on PythonError { message } } } } } }"
+)
 
 
 def free_port() -> int:

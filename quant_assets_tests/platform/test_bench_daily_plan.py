@@ -9,12 +9,12 @@ from dagster import AssetKey, DagsterInstance
 
 from benchmarks.bench_daily_increment import day_plan, floor_definitions
 from quant_assets import settings
+from quant_assets.assets.report import REPORT_ASSET
 from quant_assets.definitions import build_definitions
 from quant_assets.evaluation.oos import OOS_ASSET
 from quant_assets.labels.forward import LABELS_ASSET
-from quant_assets.assets.report import REPORT_ASSET
-from serving.assets import BOOK_ASSET
 from quant_assets.labels.horizons import LOOKAHEAD_DAYS
+from serving.assets import BOOK_ASSET
 
 DAY = date(2025, 11, 25)
 

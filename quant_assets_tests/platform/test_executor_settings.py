@@ -144,7 +144,10 @@ def test_materialize_refuses_in_one_line_when_no_worker_listens(qa_home, no_work
     from quant_assets.runs import materialize
 
     with DagsterInstance.ephemeral() as instance:
-        with pytest.raises(SettingsError, match=rf"no worker listens on queue '{no_worker_queue}' of redis://127\.0\.0\.1:6379/0; start one with `quant-assets worker`"):
+        with pytest.raises(
+            SettingsError,
+            match=rf"no worker listens on queue '{no_worker_queue}' of redis://127\.0\.0\.1:6379/0; start one with `quant-assets worker`",
+        ):
             materialize(build_definitions(), ["market_bars"], [DaySymbol(date(2025, 10, 5), "BTC-USDT")], settings.universe(), instance)
         assert instance.get_runs() == [], "nothing was launched"
 

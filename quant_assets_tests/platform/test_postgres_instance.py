@@ -4,11 +4,11 @@
 from datetime import date
 
 import psycopg2
-import pytest
 
 from quant_assets.instance import get_instance
 from quant_assets.partitions import DaySymbol
 from quant_assets.runs import materialize
+
 
 def test_market_bars_on_postgres_instance(qa_home, pg_database, spot_file_drop, monkeypatch):
     monkeypatch.setenv("QUANT_ASSETS_PG_URL", pg_database)

@@ -63,10 +63,16 @@ def test_a_version_without_a_passing_verdict_is_refused_unless_forced_with_a_rea
     code, out = cli("promote", "--symbol", "BTC-USDT", "--horizon", "4h", "--version", "1", "--force")
     assert code == 1 and "--force needs --reason" in out and len(out.splitlines()) == 1
     assert champion(client) is None, "nothing moved on a refusal"
-    code, out = cli("promote", "--symbol", "BTC/USDT", "--horizon", "4h", "--version", "1", "--force", "--reason", "hotfix: v2 data late", "--by", "bob")
+    code, out = cli(
+        "promote", "--symbol", "BTC/USDT", "--horizon", "4h", "--version", "1", "--force", "--reason", "hotfix: v2 data late", "--by", "bob"
+    )
     assert code == 0 and champion(client) == "1"
     tags = client.get_model_version(NAME, "1").tags
-    assert (tags[aliases.PROMOTED_BY_TAG], tags[aliases.PROMOTED_REASON_TAG], tags[aliases.PROMOTED_FORCED_TAG]) == ("bob", "hotfix: v2 data late", "true")
+    assert (tags[aliases.PROMOTED_BY_TAG], tags[aliases.PROMOTED_REASON_TAG], tags[aliases.PROMOTED_FORCED_TAG]) == (
+        "bob",
+        "hotfix: v2 data late",
+        "true",
+    )
 
 
 def test_promote_defaults_to_the_challenger_and_records_who_and_why(client):
@@ -125,7 +131,9 @@ def test_status_prints_champion_and_challenger_with_verdicts_and_ages(client):
     assert header.split() == ["symbol", "horizon", "champion", "verdict", "age", "challenger", "verdict", "portfolio", "age"]
     cells = row.split()
     assert cells[:3] == ["BTC-USDT", "4h", "v1"] and cells[3] == "none"  # forced: no verdict
-    assert cells[cells.index("v2"):cells.index("v2") + 5] == ["v2", "PASS", "2025-11-10", "PASS", "2025-11-10"], "challenger, its verdict, the portfolio's"
+    assert cells[cells.index("v2") : cells.index("v2") + 5] == ["v2", "PASS", "2025-11-10", "PASS", "2025-11-10"], (
+        "challenger, its verdict, the portfolio's"
+    )
 
 
 def test_a_served_family_that_passed_while_the_portfolio_failed_is_not_promoted_without_force(client):

@@ -12,13 +12,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from quant_assets.settings import REPO_ROOT
-
 from quant_assets_tests.binance_double import BinanceDouble
 from quant_assets_tests.recorded_exchange import RecordedExchange, fixture
 from serving.execution.batch import BatchResult, Book, run_batch
-from serving.ledger import Ledger
 from serving.execution.live import LiveAdapter, live_exchange
 from serving.execution.paper import Bar, PaperAdapter
+from serving.ledger import Ledger
 from serving.records import OrderRequest
 from serving.risk.checks import RiskLimits
 from serving.settings import Credentials, PaperCosts

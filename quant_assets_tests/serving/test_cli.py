@@ -17,7 +17,15 @@ def test_positions_orders_and_status_print_the_ledger(ledger, monkeypatch):
     assert runner.invoke(main, ["positions"]).output.splitlines() == ["no positions", "no cash accounts"]
 
     limits = RiskLimits(0.5, 100, 0.5, 0.25)
-    run_batch(ledger, paper(), PAPER, BAR_T, [order(quantity=0.01), order(symbol="ETH/USDT", quantity=100.0, price=4300.0)], {"BTC/USDT": BTC_1205_OPEN, "ETH/USDT": 4300.0}, limits)
+    run_batch(
+        ledger,
+        paper(),
+        PAPER,
+        BAR_T,
+        [order(quantity=0.01), order(symbol="ETH/USDT", quantity=100.0, price=4300.0)],
+        {"BTC/USDT": BTC_1205_OPEN, "ETH/USDT": 4300.0},
+        limits,
+    )
     runner.invoke(main, ["trading", "kill", "--by", "ana", "--reason", "drill"])
 
     positions = runner.invoke(main, ["positions", "--mode", "paper"]).output

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from quant_assets.settings import REPO_ROOT
-from quant_assets_tests.serving.kit import BAR_T, BTC_1205_OPEN, LIVE, LOOSE, NEXT_T, PAPER, binance_live, echo_client_id, order, paper
 from quant_assets_tests.recorded_exchange import fixture
+from quant_assets_tests.serving.kit import BAR_T, BTC_1205_OPEN, LIVE, LOOSE, NEXT_T, PAPER, binance_live, echo_client_id, order, paper
 from serving.execution.batch import run_batch
 from serving.records import FILLED, Fill, OrderUpdate
 from serving.risk import checks
@@ -49,7 +49,9 @@ def test_the_kill_switch_set_from_the_cli_stops_the_next_batch_and_resume_restar
 
     assert runner.invoke(main, ["trading", "resume", "--by", "ben", "--reason", "resolved"]).exit_code == 0
     later = BAR_T + timedelta(minutes=5)
-    run_batch(ledger, paper({("BTC/USDT", later + timedelta(minutes=5)): paper().bars("BTC/USDT", NEXT_T)}), PAPER, later, [order(bar=later)], MARK, LOOSE)
+    run_batch(
+        ledger, paper({("BTC/USDT", later + timedelta(minutes=5)): paper().bars("BTC/USDT", NEXT_T)}), PAPER, later, [order(bar=later)], MARK, LOOSE
+    )
     assert len(ledger.orders()) == 1
 
 

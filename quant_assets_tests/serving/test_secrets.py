@@ -44,12 +44,23 @@ def test_a_live_run_leaves_the_keys_in_no_artefact(tmp_path, monkeypatch, caplog
 
     run_batch(ledger, adapter, LIVE, BAR_T, [order(mode="live")], marks, LOOSE, keys_present=True)
     later = BAR_T + timedelta(minutes=5)
-    result = run_batch(ledger, adapter, LIVE, later, [order(mode="live", symbol="ETH/USDT", quantity=0.1, bar=later, price=4300.0)], marks, LOOSE, keys_present=True)
+    result = run_batch(
+        ledger, adapter, LIVE, later, [order(mode="live", symbol="ETH/USDT", quantity=0.1, bar=later, price=4300.0)], marks, LOOSE, keys_present=True
+    )
     (rejected,) = result.updates
     assert rejected.reason_code == "EXCHANGE_REJECTED" and "<redacted>" in rejected.reason
     last = later + timedelta(minutes=5)
     with pytest.raises(LiveExecutionError) as failure:
-        run_batch(ledger, adapter, LIVE, last, [order(mode="live", symbol="ETH/USDT", quantity=0.1, bar=last, price=4300.0)], marks, LOOSE, keys_present=True)
+        run_batch(
+            ledger,
+            adapter,
+            LIVE,
+            last,
+            [order(mode="live", symbol="ETH/USDT", quantity=0.1, bar=last, price=4300.0)],
+            marks,
+            LOOSE,
+            keys_present=True,
+        )
     assert "-2015" in str(failure.value) and "<redacted>" in str(failure.value)
     logging.getLogger("serving").error("batch failed: %s", failure.value)  # what a sensor would log
     runner = CliRunner()

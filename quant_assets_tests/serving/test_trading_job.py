@@ -2,21 +2,27 @@
 bar, a tick run twice for a bar places one order, the kill switch stops the next tick, and
 the live sensor is stopped by default and refuses unless a person enabled live trading."""
 
+import shutil
 from datetime import datetime, timedelta, timezone
 
-import shutil
-
-import polars as pl
 import pytest
-from dagster import serialize_value
-from dagster import DagsterEventType, DagsterInstance, EventRecordsFilter, DefaultSensorStatus, RunRequest, SkipReason, build_sensor_context
+from dagster import (
+    DagsterEventType,
+    DagsterInstance,
+    DefaultSensorStatus,
+    EventRecordsFilter,
+    RunRequest,
+    SkipReason,
+    build_sensor_context,
+    serialize_value,
+)
 
 from quant_assets.lake.store import ParquetLake
 from quant_assets.market.bars import BARS_ASSET
 from quant_assets.partitions import DaySymbol
 from quant_assets.registry.store import MlflowStore
-from quant_assets.resources.market_data import BundleMarketData, CcxtMarketData, FileDropMarketData
 from quant_assets.resources.lake import LakeResource
+from quant_assets.resources.market_data import BundleMarketData, CcxtMarketData, FileDropMarketData
 from quant_assets.resources.models import MlflowTracking
 from quant_assets_tests import modelkit
 from quant_assets_tests.serving import kit as tradekit_keys

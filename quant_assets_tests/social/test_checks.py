@@ -15,8 +15,8 @@ from quant_assets.resources.lake import LakeResource
 from quant_assets.resources.social_data import FileDropSocialText, SocialLinking
 from quant_assets.runs import Rectangle
 from quant_assets.social.text import SOCIAL_TEXT_ASSET
-from quant_assets_tests.social.support import DAY1, DAY2, REDDIT_FIXTURES
 from quant_assets_tests.checkresults import checks_by_name
+from quant_assets_tests.social.support import DAY1, DAY2, REDDIT_FIXTURES
 
 CHECKS = [social_checks.social_text_checks]
 RECT = Rectangle(DaySymbol(DAY1, "BTC-USDT"), DaySymbol(DAY2, "SOL-USDT"))
@@ -143,7 +143,10 @@ def test_text_taken_as_seen_the_instant_it_was_written_fails_the_timestamp_check
     monkeypatch.setattr(social, "social_text_rows", lambda *a: real(*a).with_columns(available_at=pl.col("created_at")))
     _, checks, consumed = run(tmp_path, PlantedSource(folder=str(REDDIT_FIXTURES)))
     assert blocking_failures(checks) == {"social_text_timestamps_in_day"}, {n: e.description for n, e in checks.items()}
-    assert "available_at != max(created_at + collection_lag_s, first_seen_at)" in checks["social_text_timestamps_in_day"].metadata["offending_preview"].value
+    assert (
+        "available_at != max(created_at + collection_lag_s, first_seen_at)"
+        in checks["social_text_timestamps_in_day"].metadata["offending_preview"].value
+    )
     assert consumed == 0
 
 

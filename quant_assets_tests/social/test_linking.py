@@ -50,7 +50,18 @@ def test_market_wide_text_is_kept_and_marked_in_every_symbol(linked):
     links = links_of(linked, "1nwx073")
     assert links == {s: ("market", "market:r/cryptocurrency") for s in ("BTC-USDT", "ETH-USDT", "SOL-USDT")}
     market = linked.filter(pl.col("scope") == "market")
-    assert market.height > 0 and set(market["subreddit"]) <= {"cryptocurrency", "cryptomarkets", "altcoin", "buttcoin", "cryptotechnology", "defi", "cryptomoonshots", "satoshistreetbets", "binance", "cryptocurrencytrading"}
+    assert market.height > 0 and set(market["subreddit"]) <= {
+        "cryptocurrency",
+        "cryptomarkets",
+        "altcoin",
+        "buttcoin",
+        "cryptotechnology",
+        "defi",
+        "cryptomoonshots",
+        "satoshistreetbets",
+        "binance",
+        "cryptocurrencytrading",
+    }
 
 
 def test_text_about_another_coin_is_neither_linked_nor_market(linked):

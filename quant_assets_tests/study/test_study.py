@@ -193,14 +193,18 @@ def test_the_report_opens_offline_in_a_browser_with_its_plots_drawn(study_home):
     figures = 3 * (len(SYMBOLS) + 1) + 2  # equity, rank IC, calibration per symbol and the universe; coverage; pooled vs lgbm
     with chromium_page() as page:
         page.context.set_offline(True)
-        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file://") else (refused.append(route.request.url), route.abort()))
+        page.route(
+            "**/*", lambda route: route.continue_() if route.request.url.startswith("file://") else (refused.append(route.request.url), route.abort())
+        )
         page.goto(path.as_uri())
         page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {figures}")
         plots = page.locator(".js-plotly-plot")
         assert plots.count() == figures
         for i in range(figures):  # every figure drew its axes and at least one trace
             plot = plots.nth(i)
-            assert plot.locator(".main-svg").count() >= 1 and plot.locator(".scatterlayer .trace, .barlayer .trace").count() >= 1, f"figure {i} is empty"
+            assert plot.locator(".main-svg").count() >= 1 and plot.locator(".scatterlayer .trace, .barlayer .trace").count() >= 1, (
+                f"figure {i} is empty"
+            )
         assert page.locator("table.verdicts tbody tr").count() > 0
         screenshot(page, shots, "01-study-report")
     assert not refused, f"the report asked the network for {refused[:3]}"

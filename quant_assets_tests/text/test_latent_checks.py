@@ -17,10 +17,10 @@ from quant_assets.runs import Rectangle
 from quant_assets.text import latents, rederive
 from quant_assets.text.latents import bucket_latents
 from quant_assets.text.rederive import count_problems, engagement_problems
+from quant_assets_tests.checkresults import checks_by_name
 from quant_assets_tests.social.support import DAY1, DAY2, NOW, REDDIT_FIXTURES
 from quant_assets_tests.text.test_latents import PART, SPEC, WINDOW, projections, rows, t, vectors_for
 from quant_assets_tests.text.test_pipeline import FakeEmbeddingModel, resources
-from quant_assets_tests.checkresults import checks_by_name
 
 CHECKS = load_asset_checks_from_modules([social_checks])
 BTC = "BTC-USDT"

@@ -15,8 +15,8 @@ from quant_assets.resources.lake import LakeResource
 from quant_assets.resources.social_data import FileDropSocialText, SocialLinking
 from quant_assets.runs import Rectangle
 from quant_assets.text.model import load_encoder
-from quant_assets_tests.social.support import DAY1, DAY2, REDDIT_FIXTURES
 from quant_assets_tests.checkresults import checks_by_name
+from quant_assets_tests.social.support import DAY1, DAY2, REDDIT_FIXTURES
 
 ASSETS = [social.social_text, social.text_embeddings, social.text_latents]
 CHECKS = load_asset_checks_from_modules([social_checks])

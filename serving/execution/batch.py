@@ -256,7 +256,8 @@ def _definitely_absent(row: dict, adapter: ExecutionAdapter, now: datetime) -> b
 def _still_in_flight(ledger: Ledger, row: dict, adapter: ExecutionAdapter) -> None:
     until = row["sent_at"] + adapter.settle_after
     ledger.apply(OrderUpdate(row["client_order_id"], NEW, reason_code=IN_FLIGHT,
-                             reason=f"not at the venue yet, but last sent {row['sent_at']:%H:%M:%S}: it may arrive until {until:%H:%M:%S}"))  # fmt: skip
+                             reason=f"not at the venue yet, but last sent {row['sent_at']:%H:%M:%S}: "
+                                    f"it may arrive until {until:%H:%M:%S}"))  # fmt: skip
 
 
 def _as_halt(stop: VenueStop | None) -> tuple[str, str] | None:

@@ -59,5 +59,7 @@ class PaperAdapter:
         quote = order.symbol.split("/")[1].split(":")[0]
         fill = Fill(f"{cid}-{at:%Y%m%d%H%M}", at, quantity, price, fee, quote)
         status = FILLED if quantity >= order.quantity else PARTIAL
-        reason = None if status == FILLED else f"{quantity:g} of {order.quantity:g} filled: capped at {self.costs.max_volume_share:g} of the bar's volume"
+        reason = (
+            None if status == FILLED else f"{quantity:g} of {order.quantity:g} filled: capped at {self.costs.max_volume_share:g} of the bar's volume"
+        )
         return OrderUpdate(cid, status, cid, (fill,), "VOLUME_CAP" if reason else None, reason)

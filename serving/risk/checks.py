@@ -109,7 +109,9 @@ def admit(
         why = ", ".join(h.code for h in halts)
         if position * signed_quantity < 0:  # a flip: flatten, refuse what would open the other side
             rest = abs(position + signed_quantity)
-            return -position, Refusal(HALTED_NEW_RISK, f"cut to {abs(position):g} to flat: opening {rest:g} on the other side adds risk while halted ({why})")
+            return -position, Refusal(
+                HALTED_NEW_RISK, f"cut to {abs(position):g} to flat: opening {rest:g} on the other side adds risk while halted ({why})"
+            )
         return 0.0, Refusal(HALTED_NEW_RISK, f"adds risk while halted ({why})")
     after = abs(position + signed_quantity) * price
     cap = limits.max_position * max(state.equity, 0.0)

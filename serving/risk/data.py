@@ -52,7 +52,12 @@ def data_halts(row: dict, now: datetime, max_bar_age_s: float, max_missing_sourc
     if newest is None:
         halts.append(DataHalt(STALE_BARS, f"no bar closes at {row['t']:%Y-%m-%d %H:%M}"))
     elif (now - newest).total_seconds() > max_bar_age_s:
-        halts.append(DataHalt(STALE_BARS, f"newest bar closed {newest:%Y-%m-%d %H:%M}, {(now - newest).total_seconds():.0f}s before the tick (limit {max_bar_age_s:g}s)"))
+        halts.append(
+            DataHalt(
+                STALE_BARS,
+                f"newest bar closed {newest:%Y-%m-%d %H:%M}, {(now - newest).total_seconds():.0f}s before the tick (limit {max_bar_age_s:g}s)",
+            )
+        )
     missing = [s for s, c in contract.ASOF_COLUMNS.items() if row.get(c) is None]
     if len(missing) > max_missing_sources:
         halts.append(DataHalt(MISSING_SOURCES, f"no record from {', '.join(missing)} (limit {max_missing_sources} missing sources)"))
