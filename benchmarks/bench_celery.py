@@ -177,9 +177,7 @@ def _delete_queue(queue: str) -> None:
 
 def _lake_hashes(lake: Path) -> dict[str, str]:
     return {
-        str(p.relative_to(lake)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for asset in ASSETS
-        for p in sorted((lake / asset).rglob("*.parquet"))
+        str(p.relative_to(lake)): hashlib.sha256(p.read_bytes()).hexdigest() for asset in ASSETS for p in sorted((lake / asset).rglob("*.parquet"))
     }
 
 

@@ -81,14 +81,13 @@ def main() -> int:
     if args.days:
         days = days[: args.days]
     parts = [DaySymbol(d, s) for d in days for s in symbols]
-    embedding = EmbeddingModel(
-        cache_root=str(Path(home) / "cache" / "embeddings"), batch_size=args.batch_size, device=args.device
-    )
+    embedding = EmbeddingModel(cache_root=str(Path(home) / "cache" / "embeddings"), batch_size=args.batch_size, device=args.device)
     defs = Definitions(
         assets=[social.social_text, social.text_embeddings],
         # The blocking checks of both assets run too: they are part of the asset path.
         asset_checks=[
-            c for c in load_asset_checks_from_modules([social_checks])
+            c
+            for c in load_asset_checks_from_modules([social_checks])
             if all(k.asset_key.path[0] in ("social_text", "text_embeddings") for k in c.check_keys)
         ],
         resources={

@@ -148,8 +148,20 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
     floor_oos, floor_oos_checks = mirror_floor(
         "bench_floor_oos",
         deps=[AssetDep(a, partition_mapping=identity) for a in (FEATURES_ASSET, LABELS_ASSET, MODELS_ASSET)],
-        metadata_keys=["rows", "first_ts", "last_ts", "content_sha256", "path", "complete", "missing_horizons", "model_uri",
-                       "fit_end", "families", "carry_in", "summary"],  # fmt: skip
+        metadata_keys=[
+            "rows",
+            "first_ts",
+            "last_ts",
+            "content_sha256",
+            "path",
+            "complete",
+            "missing_horizons",
+            "model_uri",
+            "fit_end",
+            "families",
+            "carry_in",
+            "summary",
+        ],  # fmt: skip
         run_metadata=["run_fits", "run_rows", "run_partial", "portfolio_rules", *cost.metadata()],
         check_names=list(OOS_CHECKS),
     )
@@ -160,8 +172,22 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
             AssetDep("bench_floor_oos", partition_mapping=day_window_mapping(-(window - 1), 0)),
             AssetDep(MODELS_ASSET, partition_mapping=identity),
         ],
-        metadata_keys=["rows", "first_ts", "last_ts", "content_sha256", "path", "passed", "served_family", "served_passed", "portfolio",
-                       "n_trials", "sharpe_interval", "evidence_days", "model_uri", "reasons"],  # fmt: skip
+        metadata_keys=[
+            "rows",
+            "first_ts",
+            "last_ts",
+            "content_sha256",
+            "path",
+            "passed",
+            "served_family",
+            "served_passed",
+            "portfolio",
+            "n_trials",
+            "sharpe_interval",
+            "evidence_days",
+            "model_uri",
+            "reasons",
+        ],  # fmt: skip
         run_metadata=["run_partitions_where_the_served_family_passed"],
         check_names=list(GATE_CHECKS),
     )
@@ -234,8 +260,7 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
             if p not in stored_oos and store.exists(OOS_ASSET, p):
                 stored_oos[p] = store.read(OOS_ASSET, p)
     failing = {
-        part: [x for x in v["failing_partitions"][0].split(PARTITION_SEPARATOR) if x] if v.height else []
-        for part, v in stored_verdicts.items()
+        part: [x for x in v["failing_partitions"][0].split(PARTITION_SEPARATOR) if x] if v.height else [] for part, v in stored_verdicts.items()
     }
     # The configurations trained in each window, as the stored verdict counted them from MLflow.
     configurations = {part: int(v["configurations"][0]) if v.height else 1 for part, v in stored_verdicts.items()}
@@ -268,7 +293,12 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
         for part in (p for p in model_parts if p.symbol == symbol):
             days = gate_window.window_days(part.day, window, first_day)
             raw_verdicts[part] = gate_window.judge(
-                book, [d for d in days if d in held], (days[0], days[-1]), failing[part], thresholds, cv_sharpes=fit_cv[part],
+                book,
+                [d for d in days if d in held],
+                (days[0], days[-1]),
+                failing[part],
+                thresholds,
+                cv_sharpes=fit_cv[part],
                 configurations=configurations[part],
             )
     raw_gate_s = time.perf_counter() - t0

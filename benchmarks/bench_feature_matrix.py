@@ -283,9 +283,9 @@ def raw_polars(lake_root: str, parts, out_dir: Path, sample) -> dict[str, float]
             if (root / f"date={d.isoformat()}" / f"symbol={s}" / "part-0.parquet").exists()
         ]
         if files:
-            frames[asset] = pl.read_parquet(files, include_file_paths="_path").with_columns(
-                symbol=pl.col("_path").str.extract(r"symbol=([^/]+)/")
-            ).drop("_path")
+            frames[asset] = (
+                pl.read_parquet(files, include_file_paths="_path").with_columns(symbol=pl.col("_path").str.extract(r"symbol=([^/]+)/")).drop("_path")
+            )
         else:
             frames[asset] = None
     inputs = Inputs(*(frames[a] for a in UPSTREAM))

@@ -66,9 +66,7 @@ def main() -> None:
         pass_home.mkdir(parents=True)
         (pass_home / "bundles").symlink_to(home / "bundles", target_is_directory=True)
         pass_env = home_env(pass_home, QUANT_ASSETS_MARKET_SOURCE="bundle")
-        pipeline_runs.append(
-            timed(dagster_backfill("quant_assets.definitions", "market_bars", partition_range), pass_env, f"pipeline {n}")
-        )
+        pipeline_runs.append(timed(dagster_backfill("quant_assets.definitions", "market_bars", partition_range), pass_env, f"pipeline {n}"))
         stored = pl.scan_parquet(str(pass_home / "lake" / "market_bars" / "**" / "*.parquet")).select(pl.len()).collect().item()
         assert stored == rows, f"lake holds {stored} bars, the bundle {rows}"
         floor_env = home_env(work / f"floor{n}")

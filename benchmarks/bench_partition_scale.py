@@ -83,8 +83,10 @@ def main() -> None:
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)
 
-    print(f"floor: {floor_s:.1f}s for {partitions} partitions in one run ({1000 * floor_s / partitions:.1f}s per 1,000; "
-          f"run created to started {figures['planning_s']}s, started to ended {figures['execution_s']}s)")
+    print(
+        f"floor: {floor_s:.1f}s for {partitions} partitions in one run ({1000 * floor_s / partitions:.1f}s per 1,000; "
+        f"run created to started {figures['planning_s']}s, started to ended {figures['execution_s']}s)"
+    )
     for n, figures in load.items():
         print(f"load, {n} symbols: " + ", ".join(f"{k} {v}" for k, v in figures.items()))
     emit(
@@ -146,9 +148,7 @@ def probe_load(symbols: int) -> dict:
 
     universe = settings.universe()
     # A whole-grid range, as a single-run backfill of every partition hands the asset.
-    in_range = partitions_def.get_partition_keys_in_range(
-        PartitionKeyRange(f"{first_day}|{universe[0]}", f"{last_day}|{universe[-1]}")
-    )
+    in_range = partitions_def.get_partition_keys_in_range(PartitionKeyRange(f"{first_day}|{universe[0]}", f"{last_day}|{universe[-1]}"))
     t5 = time.perf_counter()
     return {
         "import_dagster_s": round(t1 - t0, 2),

@@ -71,11 +71,7 @@ def _frames(days: int):
     by_symbol = {p.symbol: f for p, f in fixture_partitions()}
     first = date(2025, 1, 1)
     symbols = sorted(by_symbol) + ["SOL-USDT"]
-    return [
-        (DaySymbol(first + timedelta(days=d), s), by_symbol.get(s, by_symbol["BTC-USDT"]))
-        for d in range(days)
-        for s in symbols
-    ]
+    return [(DaySymbol(first + timedelta(days=d), s), by_symbol.get(s, by_symbol["BTC-USDT"])) for d in range(days) for s in symbols]
 
 
 def _run(root: str, frames) -> dict:
@@ -105,9 +101,7 @@ def _run(root: str, frames) -> dict:
     if not is_local(lake.root):
         base = lake.root / BARS_ASSET
         with requests.step(out, "list_walk"):  # the folder walk partitions() did before
-            walked = [
-                s for d in base.iterdir() for s in d.iterdir() if (s / PART_FILE).exists()
-            ]
+            walked = [s for d in base.iterdir() for s in d.iterdir() if (s / PART_FILE).exists()]
         assert len(walked) == len(frames)
     with requests.step(out, "read_many"):
         rows = lake.read_many(BARS_ASSET, parts).height

@@ -55,7 +55,6 @@ The last line printed is JSON with ``pipeline_s``, ``raw_fit_s``, ``dagster_floo
 and ``peak_rss_mb`` (max RSS of this process and its children; target under 4,000).
 """
 
-
 import os
 import sys
 import time

@@ -96,9 +96,7 @@ class Timers:
         setattr(owner, attribute, self.wrap(name, getattr(owner, attribute)))
 
     def report(self) -> dict[str, float]:
-        return {f"{k}_s": round(v, 2) for k, v in sorted(self.seconds.items())} | {
-            f"{k}_calls": n for k, n in sorted(self.calls.items())
-        }
+        return {f"{k}_s": round(v, 2) for k, v in sorted(self.seconds.items())} | {f"{k}_calls": n for k, n in sorted(self.calls.items())}
 
     def print_lines(self) -> None:
         for k, v in sorted(self.seconds.items(), key=lambda kv: -kv[1]):

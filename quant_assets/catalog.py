@@ -17,7 +17,8 @@ from datetime import timedelta
 
 from quant_assets import settings
 from quant_assets.derivatives.frame import DERIVATIVES_ASSET, DERIVATIVES_SCHEMA
-from quant_assets.features.contract import COLUMNS as FEATURE_COLUMNS, FEATURES_ASSET
+from quant_assets.features.contract import COLUMNS as FEATURE_COLUMNS
+from quant_assets.features.contract import FEATURES_ASSET
 from quant_assets.lake.schemas import AssetSchema
 from quant_assets.market.bars import BAR_SCHEMA, BARS_ASSET
 from quant_assets.social.text import SOCIAL_TEXT_ASSET, SOCIAL_TEXT_SCHEMA

@@ -38,9 +38,9 @@ from quant_assets.assets.models import build_model_asset
 from quant_assets.assets.report import study_report
 from quant_assets.automation.conditions import automation_sensor
 from quant_assets.automation.follow_up import follow_up_job, partial_follow_up
-from quant_assets.automation.inbox import bundle_import_job, bundle_inbox_sensor
+from quant_assets.automation.inbox import build_bundle_import_job, bundle_inbox_sensor
 from quant_assets.automation.schedules import build_source_schedules, external_sources, source_refresh_job
-from quant_assets.execution import executor
+from quant_assets.execution import JOB_BUILDER_KEY, executor, run_job
 from quant_assets.registry.store import MlflowStore
 from quant_assets.resources.derivatives_data import (
     BundleDerivatives,
@@ -49,15 +49,6 @@ from quant_assets.resources.derivatives_data import (
     FileDropDerivatives,
 )
 from quant_assets.resources.embedding import EmbeddingModel
-from quant_assets.assets.gate import build_gate_asset, gate_thresholds
-from quant_assets.assets.report import study_report
-from quant_assets.automation.conditions import automation_sensor
-from quant_assets.automation.follow_up import follow_up_job, partial_follow_up
-from quant_assets.automation.inbox import build_bundle_import_job, bundle_inbox_sensor
-from quant_assets.automation.schedules import build_source_schedules, external_sources, source_refresh_job
-from quant_assets.assets.models import build_model_asset
-from quant_assets.execution import JOB_BUILDER_KEY, executor, run_job
-from quant_assets.registry.store import MlflowStore
 from quant_assets.resources.lake import LakeResource
 from quant_assets.resources.market_data import (
     BundleMarketData,
@@ -122,9 +113,7 @@ def market_data_source() -> MarketDataSource:
 def derivatives_data_source() -> DerivativesSource:
     """Where derivatives come from (``QUANT_ASSETS_DERIVATIVES_SOURCE``, else the market source):
     ``bundle``, ``ccxt`` (the exchange's perpetuals) or ``file`` (``QUANT_ASSETS_FILE_DROP``)."""
-    kind = settings.read(
-        "QUANT_ASSETS_DERIVATIVES_SOURCE", _market_kind(), settings.one_of(*SOURCE_KINDS), "bundle, ccxt or file"
-    )
+    kind = settings.read("QUANT_ASSETS_DERIVATIVES_SOURCE", _market_kind(), settings.one_of(*SOURCE_KINDS), "bundle, ccxt or file")
     if kind == "ccxt":
         return CcxtDerivatives(exchange_id=_exchange())
     if kind == "file":
@@ -137,9 +126,7 @@ def social_text_source() -> SocialTextSource:
     when that is ``file`` or ``bundle``): ``bundle`` or ``file`` (scraped Reddit files in
     ``QUANT_ASSETS_SOCIAL_FILE_DROP``, else ``QUANT_ASSETS_FILE_DROP``)."""
     market = _market_kind()
-    kind = settings.read(
-        "QUANT_ASSETS_SOCIAL_SOURCE", market if market != "ccxt" else "bundle", settings.one_of("bundle", "file"), "bundle or file"
-    )
+    kind = settings.read("QUANT_ASSETS_SOCIAL_SOURCE", market if market != "ccxt" else "bundle", settings.one_of("bundle", "file"), "bundle or file")
     if kind == "file":
         own = "QUANT_ASSETS_SOCIAL_FILE_DROP"
         variable = own if settings.is_set(own) else "QUANT_ASSETS_FILE_DROP"

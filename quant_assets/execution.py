@@ -83,18 +83,14 @@ def celery_config() -> CeleryConfig:
     broker when it is Redis, else Celery's ``rpc://`` over the broker) and ``_QUEUE``."""
     broker = settings.read("QUANT_ASSETS_CELERY_BROKER", DEFAULT_BROKER, _broker_url, "a broker URL, e.g. redis://127.0.0.1:6379/0")
     default_backend = broker if broker.startswith(("redis://", "rediss://")) else "rpc://"
-    backend = settings.read(
-        "QUANT_ASSETS_CELERY_BACKEND", default_backend, expect="a Celery result backend URL, e.g. redis://127.0.0.1:6379/0"
-    )
+    backend = settings.read("QUANT_ASSETS_CELERY_BACKEND", default_backend, expect="a Celery result backend URL, e.g. redis://127.0.0.1:6379/0")
     queue = settings.read("QUANT_ASSETS_CELERY_QUEUE", DEFAULT_QUEUE, _queue_name, "a queue name, e.g. dagster")
     return CeleryConfig(broker, backend, queue)
 
 
 def worker_concurrency() -> int:
     """Steps one worker runs at once (``QUANT_ASSETS_CELERY_CONCURRENCY``, default the CPU count)."""
-    return settings.read(
-        "QUANT_ASSETS_CELERY_CONCURRENCY", str(os.cpu_count() or 1), settings.positive_int, "a number of processes, e.g. 4"
-    )
+    return settings.read("QUANT_ASSETS_CELERY_CONCURRENCY", str(os.cpu_count() or 1), settings.positive_int, "a number of processes, e.g. 4")
 
 
 _WORKERS_SEEN: set[tuple[str, str]] = set()  # (broker, queue) a worker was seen on, in this process

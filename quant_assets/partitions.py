@@ -34,9 +34,7 @@ SYMBOL_DIM = "symbol"
 
 def date_partitions() -> DailyPartitionsDefinition:
     # end_offset=1 exposes today's partition: it holds only the bars closed so far.
-    return DailyPartitionsDefinition(
-        start_date=settings.start_date().isoformat(), timezone="UTC", end_offset=1
-    )
+    return DailyPartitionsDefinition(start_date=settings.start_date().isoformat(), timezone="UTC", end_offset=1)
 
 
 def symbol_partitions() -> StaticPartitionsDefinition:
@@ -59,9 +57,7 @@ class DailySymbolPartitions(MultiPartitionsDefinition):
     def get_partition_keys_in_range(self, partition_key_range, dynamic_partitions_store=None):
         cache_key = (str(partition_key_range.start), str(partition_key_range.end))
         if cache_key not in self._range_keys:
-            self._range_keys[cache_key] = _KeyList(
-                super().get_partition_keys_in_range(partition_key_range, dynamic_partitions_store)
-            )
+            self._range_keys[cache_key] = _KeyList(super().get_partition_keys_in_range(partition_key_range, dynamic_partitions_store))
         return self._range_keys[cache_key]
 
 
@@ -120,19 +116,14 @@ def days_between(start: date, end: date) -> list[date]:
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
 
 
-def split_by_partition(
-    frame: pl.DataFrame, parts: list[DaySymbol], day_column: str, empty: pl.DataFrame
-) -> list[tuple[DaySymbol, pl.DataFrame]]:
+def split_by_partition(frame: pl.DataFrame, parts: list[DaySymbol], day_column: str, empty: pl.DataFrame) -> list[tuple[DaySymbol, pl.DataFrame]]:
     """Cut a frame with ``symbol`` into the requested partitions, by ``day_column``'s UTC day.
 
     Every requested partition gets a frame (``empty`` when it has no rows) without ``symbol``;
     rows outside the requested partitions are dropped, and rows keep their order.
     """
     keyed = frame.with_columns(_day=pl.col(day_column).dt.date())
-    groups = {
-        (day, symbol): group.drop("_day", "symbol")
-        for (day, symbol), group in keyed.group_by(["_day", "symbol"], maintain_order=True)
-    }
+    groups = {(day, symbol): group.drop("_day", "symbol") for (day, symbol), group in keyed.group_by(["_day", "symbol"], maintain_order=True)}
     return [(part, groups.get((part.day, part.symbol), empty)) for part in parts]
 
 
@@ -158,9 +149,7 @@ def day_window_mapping(start_offset: int, end_offset: int, every_symbol: bool = 
             {
                 DATE_DIM: DimensionPartitionMapping(
                     DATE_DIM,
-                    TimeWindowPartitionMapping(
-                        start_offset=start_offset, end_offset=end_offset, allow_nonexistent_upstream_partitions=True
-                    ),
+                    TimeWindowPartitionMapping(start_offset=start_offset, end_offset=end_offset, allow_nonexistent_upstream_partitions=True),
                 ),
                 SYMBOL_DIM: DimensionPartitionMapping(SYMBOL_DIM, AllPartitionMapping() if every_symbol else IdentityPartitionMapping()),
             }

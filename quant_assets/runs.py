@@ -39,10 +39,9 @@ from dagster import (
 # sensor read them from here).
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG, PARTITION_NAME_TAG
 
-from quant_assets.execution import celery_config, job_builder, reconstructable_asset_job, require_worker, runs_out_of_process
-from quant_assets.instance import get_instance
 from quant_assets.assets.checks import gate_name
 from quant_assets.execution import celery_config, job_builder, reconstructable_asset_job, require_worker, runs_out_of_process
+from quant_assets.instance import get_instance
 from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import DaySymbol, days_between
 
@@ -500,9 +499,7 @@ class RangeOutcome:
         """The summary a command ends with: the outcome and exit status, then per kind which
         partitions (and why)."""
         out = [f"materialise: {self.status} (exit {self.exit_code}); {len(self.run_ids)} runs"]
-        out.append("published: " + ", ".join(
-            f"{asset} {len(self.published.get(asset, ()))}/{len(parts)}" for asset, parts in self.asked.items()
-        ))
+        out.append("published: " + ", ".join(f"{asset} {len(self.published.get(asset, ()))}/{len(parts)}" for asset, parts in self.asked.items()))
         for asset, held in self.held.items():
             for part, why in sorted(held.items())[:SHOWN]:
                 out.append(f"held back: {asset} {part} {why}")

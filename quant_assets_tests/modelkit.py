@@ -84,8 +84,14 @@ def oos_definitions(lake_root: Path, home: Path) -> Definitions:
     )
 
 
-def fitted_home(home: Path, seed_cache: Path, lake_days: tuple[date, date], label_days: tuple[date, date],
-                served: tuple[date, date], assets: tuple[str, ...] = (MODELS_ASSET,)) -> Path:
+def fitted_home(
+    home: Path,
+    seed_cache: Path,
+    lake_days: tuple[date, date],
+    label_days: tuple[date, date],
+    served: tuple[date, date],
+    assets: tuple[str, ...] = (MODELS_ASSET,),
+) -> Path:
     """``home`` over the seeded lake of ``lake_days``, with labels of ``label_days`` and ``assets``
     (the model, and oos_eval if asked) of ``served``, materialised through Dagster."""
     import pytest

@@ -68,8 +68,7 @@ def main() -> None:
                 sys.exit(f"{asset}: a run or one of its blocking checks failed (runs {', '.join(failed)}); nothing exported")
     manifest = export_lake(ParquetLake(str(scratch / "lake")), args.out, START, END, SYMBOLS, assets)
     size = Path(args.out).stat().st_size
-    print(f"{args.out}: bundle {manifest.bundle_id}, {len(manifest.files)} files, "
-          f"{sum(f.rows for f in manifest.files)} rows, {size / 1e6:.1f} MB")
+    print(f"{args.out}: bundle {manifest.bundle_id}, {len(manifest.files)} files, {sum(f.rows for f in manifest.files)} rows, {size / 1e6:.1f} MB")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ way) compares each paper book's PnL for the day with the reference strategy's on
 decisions (``serving.parity``) and fails with the figures when the gap leaves the bound.
 """
 
-
 from datetime import date
 
 from dagster import (
@@ -45,10 +44,16 @@ PAPER_CHECK = "paper_tracks_reference"
     partitions_def=date_partitions(),
     automation_condition=AutomationCondition.on_cron("20 0 * * *", "UTC"),
     description="Each UTC day's positions and PnL per trading book (paper, live, replays), read back from the "
-                "ledger's fills, orders, equity marks and risk events.",  # fmt: skip
-    check_specs=[AssetCheckSpec(PAPER_CHECK, asset=BOOK_ASSET, blocking=False,
-                                description="Each paper book's PnL for the day against the reference strategy's on the same "
-                                            "decisions, within the replay-parity bound (serving.parity); warns with the figures.")],  # fmt: skip
+    "ledger's fills, orders, equity marks and risk events.",  # fmt: skip
+    check_specs=[
+        AssetCheckSpec(
+            PAPER_CHECK,
+            asset=BOOK_ASSET,
+            blocking=False,
+            description="Each paper book's PnL for the day against the reference strategy's on the same "
+            "decisions, within the replay-parity bound (serving.parity); warns with the figures.",
+        )
+    ],  # fmt: skip
 )
 def trading_book(context: AssetExecutionContext) -> MaterializeResult:
     day = date.fromisoformat(context.partition_key)

@@ -84,9 +84,7 @@ class FeatureServer:
         if fetched_bars is not None and fetched_bars.height:
             lake_bars = conform(BARS, frames[BARS])
             self._fetched = conform(BARS, fetched_bars)
-            frames[BARS] = pl.concat([lake_bars, self._fetched], how="vertical").unique(
-                ["symbol", "ts"], keep="last", maintain_order=True
-            )
+            frames[BARS] = pl.concat([lake_bars, self._fetched], how="vertical").unique(["symbol", "ts"], keep="last", maintain_order=True)
         return Inputs(*(frames[a] for a in UPSTREAM)), parts
 
     def rows(self, symbols: list[str], t: datetime, fetched_bars: pl.DataFrame | None = None) -> pl.DataFrame:
@@ -99,9 +97,7 @@ class FeatureServer:
         upstream_days = {p: {a: mapped_days(p.day, a) for a in UPSTREAM} for p in parts}
         rows = recompute_at(inputs, [(p, t) for p in parts], upstream_days)
         symbol = pl.col("partition").str.split("|").list.get(1)
-        closes = (
-            inputs.bars.filter(pl.col("available_at") <= t).sort("available_at").group_by("symbol").agg(pl.col("close").last())
-        )
+        closes = inputs.bars.filter(pl.col("available_at") <= t).sort("available_at").group_by("symbol").agg(pl.col("close").last())
         return rows.select(symbol.alias("symbol"), *contract.COLUMN_NAMES), dict(closes.iter_rows())
 
     def bar(self, symbol: str, open_time: datetime, now: datetime) -> pl.DataFrame:

@@ -14,7 +14,6 @@ the order batch checks both again before any order. The keys are EnvVar fields o
 resource: no run config, resource config or metadata carries them.
 """
 
-
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 

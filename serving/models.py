@@ -74,9 +74,7 @@ class ChampionModels:
             return self._read
         found, token = {}, None
         while True:
-            page = self.tracking.client.search_registered_models(
-                filter_string=f"name LIKE '{PREFIX}.%'", max_results=1000, page_token=token
-            )
+            page = self.tracking.client.search_registered_models(filter_string=f"name LIKE '{PREFIX}.%'", max_results=1000, page_token=token)
             found.update({m.name: dict(m.aliases or {}) for m in page})
             token = page.token
             if not token:

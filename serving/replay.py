@@ -67,4 +67,3 @@ def replay_trader(ledger: Ledger, symbols: list[str], strategy: str = "replay") 
     book = Book("paper", strategy, "USDT", cfg.capital)
     market_type = settings.read("QUANT_ASSETS_MARKET_TYPE", "spot", expect="spot or swap")
     return Replay(Trader(ledger, adapter, models, features, book, symbols, cfg, risk_limits(), market_type), clock)
-

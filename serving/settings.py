@@ -75,9 +75,7 @@ def paper_costs() -> PaperCosts:
     return PaperCosts(
         fee_bps=settings.read("QUANT_ASSETS_PAPER_FEE_BPS", "10", _non_negative, "basis points, e.g. 10"),
         slippage_bps=settings.read("QUANT_ASSETS_PAPER_SLIPPAGE_BPS", "1", _non_negative, "basis points, e.g. 1"),
-        max_volume_share=settings.read(
-            "QUANT_ASSETS_PAPER_MAX_VOLUME_SHARE", "0.1", _fraction, "a share of the bar's volume in (0, 1], e.g. 0.1"
-        ),
+        max_volume_share=settings.read("QUANT_ASSETS_PAPER_MAX_VOLUME_SHARE", "0.1", _fraction, "a share of the bar's volume in (0, 1], e.g. 0.1"),
     )
 
 

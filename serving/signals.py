@@ -33,8 +33,9 @@ def on_grid(h: str, t: datetime) -> bool:
     return pl.DataFrame({"t": [t]}, schema={"t": TS_DTYPE}).select(strategy.on_grid(HORIZONS[h]))[0, 0]
 
 
-def decide(features: pl.DataFrame, predictions: dict[tuple[str, str], float], models: dict[tuple[str, str], str], t: datetime,
-           cost: float) -> list[dict]:
+def decide(
+    features: pl.DataFrame, predictions: dict[tuple[str, str], float], models: dict[tuple[str, str], str], t: datetime, cost: float
+) -> list[dict]:
     """The decisions due at ``t``: one dict per (symbol, horizon) with a prediction, on the
     horizon's grid, whose prediction and volatility are known (``ledger.record_signals`` rows)."""
     on = {h for h in {h for _, h in predictions} if on_grid(h, t)}  # once per horizon, not per symbol

@@ -124,8 +124,13 @@ def _predict(champions: list[Champion], row: pl.DataFrame, family: str) -> dict[
     return out
 
 
-def run_tick(trader: Trader, t: datetime, now: datetime | None = None, fetched_bars: pl.DataFrame | None = None,
-             step: Callable[[str], None] = lambda name: None) -> TickReport:
+def run_tick(
+    trader: Trader,
+    t: datetime,
+    now: datetime | None = None,
+    fetched_bars: pl.DataFrame | None = None,
+    step: Callable[[str], None] = lambda name: None,
+) -> TickReport:
     now = now or t
     cfg, book, ledger = trader.config, trader.book, trader.ledger
     decision_bar = t - BAR

@@ -1,6 +1,5 @@
 """derivatives: funding, mark/basis, OI, long/short, taker flow per (UTC day, symbol)."""
 
-
 import polars as pl
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, asset
 
@@ -41,15 +40,11 @@ def _metadata_value(value):
         "is_missing with a null value, never filled. Coverage per metric is in the metadata."
     ),
 )
-def derivatives(
-    context: AssetExecutionContext, lake: LakeResource, derivatives_data: DerivativesSource
-) -> MaterializeResult:
+def derivatives(context: AssetExecutionContext, lake: LakeResource, derivatives_data: DerivativesSource) -> MaterializeResult:
     parts = parse_keys(context.partition_keys)
     now = utc_now()
     spot_bars = lake.lake().read_many(BARS_ASSET, parts, missing_ok=True)
-    spot_days = set() if spot_bars.is_empty() else {
-        (d, s) for d, s in spot_bars.select(pl.col("ts").dt.date(), "symbol").unique().iter_rows()
-    }
+    spot_days = set() if spot_bars.is_empty() else {(d, s) for d, s in spot_bars.select(pl.col("ts").dt.date(), "symbol").unique().iter_rows()}
     frame, source_meta = derivatives_data.fetch(parts, now, spot_bars)
     # Staged, not published: derivatives_checks publishes the partitions that pass.
     with staged_writes(context, lake, DERIVATIVES_ASSET) as store:

@@ -4,7 +4,6 @@ One op evaluates them all on one read of the run's staged partitions, publishes 
 pass every check and quarantines the rest (``quant_assets.assets.checks``).
 """
 
-
 import polars as pl
 
 from quant_assets.assets.checks import (
@@ -38,9 +37,7 @@ CHECKS = {
         "Columns and dtypes match the derivatives schema; every metric is a known one.",
         lambda batch: schema_verdict(batch, extra=_unknown_metrics),
     ),
-    "derivatives_unique": GateCheck(
-        "No two rows share (metric, event_time) in a partition, and rows are sorted by them.", _unique_and_sorted
-    ),
+    "derivatives_unique": GateCheck("No two rows share (metric, event_time) in a partition, and rows are sorted by them.", _unique_and_sorted),
     "derivatives_available_at": GateCheck(
         "available_at >= event_time and equals the metric's rule: funding at its funding "
         "time; mark, basis, OI, long/short and taker one hour after the hour's open. "

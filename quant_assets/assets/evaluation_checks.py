@@ -29,8 +29,7 @@ CHECKS = {
     ),
     "oos_labels_unchanged": "Every stored label and net label equals the labels asset's at the same t and horizon.",
     "oos_summary_reproduces": (
-        "For the first, last and N sampled partitions, "
-        "the metrics recomputed from the stored rows equal the summary stored with them."
+        "For the first, last and N sampled partitions, the metrics recomputed from the stored rows equal the summary stored with them."
     ),
     "oos_carry_in": (
         "One book across days: the positions day D opened with are those D-1's stored rows closed with "

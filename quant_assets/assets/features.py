@@ -5,7 +5,6 @@ from ``quant_assets.features`` (vectorised over every partition of the run), the
 contract from ``quant_assets.features.contract``.
 """
 
-
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
@@ -103,9 +102,7 @@ def feature_matrix(context: AssetExecutionContext, lake: LakeResource) -> Materi
 
         def write(part: DaySymbol):
             rows = by_part.get((str(part),))
-            return write_partition(
-                staged, part, empty if rows is None else rows.drop("partition"), upstream_days[part], hashes[part]
-            )
+            return write_partition(staged, part, empty if rows is None else rows.drop("partition"), upstream_days[part], hashes[part])
 
         # Many small atomic writes (write, fsync, rename): concurrent, results in partition order.
         with ThreadPoolExecutor(WRITE_THREADS) as pool:
@@ -131,9 +128,7 @@ def feature_matrix(context: AssetExecutionContext, lake: LakeResource) -> Materi
                 "content_sha256": write.sha256,
                 "path": MetadataValue.path(write.path),
                 **contract.metadata(),
-                "inputs_read": "; ".join(
-                    f"{a}: {', '.join(d.isoformat() for d in upstream_days[part][a]) or 'none'}" for a in UPSTREAM
-                ),
+                "inputs_read": "; ".join(f"{a}: {', '.join(d.isoformat() for d in upstream_days[part][a]) or 'none'}" for a in UPSTREAM),
                 "upstream_notes": "; ".join(notes) or "all mapped upstream partitions read",
             },
             partition_key=part.dagster_key,

@@ -7,7 +7,6 @@ all six (``quant_assets.assets.checks``). The logic is ``quant_assets.features.a
 the same code ``quant-assets audit`` runs on stored partitions.
 """
 
-
 import os
 
 import polars as pl
@@ -22,8 +21,7 @@ from quant_assets.timegrid import utc_now
 
 CHECK_DESCRIPTIONS = {
     "contract": (
-        "Columns, order and dtypes are the feature contract's; "
-        "the file records the contract hash and its inputs; t is the day's decision grid."
+        "Columns, order and dtypes are the feature contract's; the file records the contract hash and its inputs; t is the day's decision grid."
     ),
     "no_forward_columns": "No label or forward-looking column, and no column outside the contract.",
     "asof": "Structural as-of: for every row and source, the newest available_at used is <= t (and the text projection's fit end too).",

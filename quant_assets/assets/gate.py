@@ -14,7 +14,6 @@ reported, never candidates), and the portfolio verdict tagged on every horizon's
 person's ``model promote`` reads it). ``champion`` is never touched here.
 """
 
-
 import json
 
 import polars as pl
@@ -60,8 +59,21 @@ LEAKAGE_ASSETS: dict[str, str] = {
 # checks vouch for it, flags its text features missing. So an absent text partition is not a
 # leak; a text partition that exists must have passed its checks like any other.
 MAY_BE_ABSENT = frozenset({SOCIAL_TEXT_ASSET, TEXT_EMBEDDINGS_ASSET, TEXT_LATENTS_ASSET})
-FIGURES = ("completed_days", "trades", "coverage", "daily_sharpe", "sharpe_ci_low", "sharpe_ci_high", "ci_block_days", "windows_beaten",
-           "dsr_probability", "n_trials", "pbo", "max_drawdown", "turnover")
+FIGURES = (
+    "completed_days",
+    "trades",
+    "coverage",
+    "daily_sharpe",
+    "sharpe_ci_low",
+    "sharpe_ci_high",
+    "ci_block_days",
+    "windows_beaten",
+    "dsr_probability",
+    "n_trials",
+    "pbo",
+    "max_drawdown",
+    "turnover",
+)
 
 
 def gate_thresholds() -> Thresholds:
@@ -75,6 +87,7 @@ def gate_thresholds() -> Thresholds:
 # Consecutive days' trailing windows share all but one day, and the days a fit serves share its
 # run: a gate step reads each partition and each fit's folds once (``cache``, one per step),
 # not once per window that holds them.
+
 
 def _read_once(cache: dict | None, key, read):
     if cache is None:
@@ -165,11 +178,7 @@ def _failing(checks: UpstreamChecks, leakage_assets: dict[str, str], part: DaySy
     """The upstream partitions the verdict of ``part`` (on ``evidence_days``) rests on whose blocking checks did not pass."""
     evidence = [DaySymbol(d, part.symbol) for d in sorted(evidence_days)]
     days = {EVIDENCE: evidence, SERVED: [part], BOTH: sorted({*evidence, part})}
-    return [
-        line
-        for asset, which in leakage_assets.items()
-        for line in checks.failing([asset], days[which], absent_ok=asset in MAY_BE_ABSENT)
-    ]
+    return [line for asset, which in leakage_assets.items() for line in checks.failing([asset], days[which], absent_ok=asset in MAY_BE_ABSENT)]
 
 
 def served_family() -> str:
@@ -230,8 +239,10 @@ def _portfolio_line(verdicts: pl.DataFrame) -> str:
     if rows.is_empty():
         return "no portfolio series in the window"
     r = rows.row(0, named=True)
-    return (f"{'PASS' if r['passed'] else 'FAIL'}: daily Sharpe {r['daily_sharpe']:.2f} "
-            f"(90% {r['sharpe_ci_low']:.2f}..{r['sharpe_ci_high']:.2f}), {r['completed_days']} days")
+    return (
+        f"{'PASS' if r['passed'] else 'FAIL'}: daily Sharpe {r['daily_sharpe']:.2f} "
+        f"(90% {r['sharpe_ci_low']:.2f}..{r['sharpe_ci_high']:.2f}), {r['completed_days']} days"
+    )
 
 
 def _reasons_md(verdicts: pl.DataFrame, family: str) -> str:

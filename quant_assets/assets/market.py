@@ -1,6 +1,5 @@
 """market_bars: 5m OHLCV per (UTC day, symbol), from ccxt or an imported bundle."""
 
-
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, asset
 
 from quant_assets.assets.checks import staged_writes
@@ -31,18 +30,14 @@ MARKET_GROUP = "market"
         "published only once every blocking check passed; a failing one is quarantined."
     ),
 )
-def market_bars(
-    context: AssetExecutionContext, lake: LakeResource, market_data: MarketDataSource
-) -> MaterializeResult:
+def market_bars(context: AssetExecutionContext, lake: LakeResource, market_data: MarketDataSource) -> MaterializeResult:
     parts = parse_keys(context.partition_keys)
     frame, source_meta = market_data.fetch_bars(parts, utc_now())
     # Staged, not published: market_bars_checks publishes the partitions that pass.
     with staged_writes(context, lake, BARS_ASSET) as store:
         for part, bars in split_partitions(frame, parts):
             write = store.write(BARS_ASSET, part, bars)
-            context.add_asset_metadata(
-                partition_metadata(write, bars, source_meta.get(part)), partition_key=part.dagster_key
-            )
+            context.add_asset_metadata(partition_metadata(write, bars, source_meta.get(part)), partition_key=part.dagster_key)
     context.log.info("wrote %d bars in %d partitions", frame.height, len(parts))
     return MaterializeResult(
         metadata={

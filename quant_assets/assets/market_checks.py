@@ -6,7 +6,6 @@ publishes the partitions that pass every check and quarantines the rest; the gat
 the results (``quant_assets.assets.checks``).
 """
 
-
 from datetime import timedelta
 
 import polars as pl
@@ -31,9 +30,7 @@ def bars_complete(batch: Batch) -> Verdict:
     its end) is not a data error: it is held back as not yet available, with its reason, and
     the next scheduled run tries it again."""
     bars = batch.rows()
-    results = quality.completeness(
-        bars, batch.parts, utc_now(), _listed_before(batch.parts, bars, batch), _continues_after(batch)
-    )
+    results = quality.completeness(bars, batch.parts, utc_now(), _listed_before(batch.parts, bars, batch), _continues_after(batch))
     gaps = [r for r in results if r.is_gap]
     pending = [r for r in results if not r.ok and not r.is_gap]
     missing = pl.DataFrame(
@@ -67,8 +64,7 @@ def _continues_after(batch: Batch) -> frozenset[str]:
             last[part.symbol] = part
     later = {symbol: DaySymbol(part.day + timedelta(days=1), symbol) for symbol, part in last.items()}
     return frozenset(
-        symbol for symbol, part in later.items()
-        if batch.store.exists(BARS_ASSET, part) and batch.store.read(BARS_ASSET, part).height > 0
+        symbol for symbol, part in later.items() if batch.store.exists(BARS_ASSET, part) and batch.store.read(BARS_ASSET, part).height > 0
     )
 
 
@@ -80,10 +76,7 @@ def _listed_before(parts: list[DaySymbol], bars: pl.DataFrame, batch: Batch) -> 
     unknown and the day is counted from its first bar, like a listing day (its metadata
     says so): the first stored day of a symbol listed mid-period must not read as a gap.
     """
-    with_bars = {
-        (day, symbol)
-        for day, symbol in bars.select(pl.col("ts").dt.date().alias("day"), "symbol").unique().iter_rows()
-    }
+    with_bars = {(day, symbol) for day, symbol in bars.select(pl.col("ts").dt.date().alias("day"), "symbol").unique().iter_rows()}
     in_run = {(p.day, p.symbol) for p in parts}
     listed = {}
     for part in parts:
@@ -102,12 +95,8 @@ CHECKS = {
     "bars_schema": GateCheck("Columns and dtypes match the bar schema.", schema_verdict),
     "bars_unique": GateCheck("No two bars share (symbol, ts).", row_rule(quality.duplicate_bars, "unique (symbol, ts)")),
     "bars_sorted": GateCheck("Bars are stored in increasing ts order.", row_rule(quality.unsorted_bars, "sorted by ts")),
-    "bars_on_grid": GateCheck(
-        "Every ts is on the 5m grid and available_at = ts + 5m.", row_rule(quality.off_grid_bars, "on the 5m grid")
-    ),
-    "bars_ohlc_sane": GateCheck(
-        "low <= open, close <= high; prices > 0; volume >= 0; no null or NaN.", row_rule(quality.insane_ohlc, "OHLC sane")
-    ),
+    "bars_on_grid": GateCheck("Every ts is on the 5m grid and available_at = ts + 5m.", row_rule(quality.off_grid_bars, "on the 5m grid")),
+    "bars_ohlc_sane": GateCheck("low <= open, close <= high; prices > 0; volume >= 0; no null or NaN.", row_rule(quality.insane_ohlc, "OHLC sane")),
     "bars_complete": GateCheck(
         "288 bars a day; today only the bars closed so far; on a listing day only from the "
         "first bar. Bars missing inside the data are a gap (quarantined); bars after the "

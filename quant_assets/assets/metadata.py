@@ -40,9 +40,7 @@ def time_span(frame: pl.DataFrame, column: str = "ts") -> dict:
     return {"first_ts": str(frame[column].min()), "last_ts": str(frame[column].max())}
 
 
-def partition_metadata(
-    write: PartitionWrite, frame: pl.DataFrame, extra: dict | None = None, time_column: str = "ts"
-) -> dict:
+def partition_metadata(write: PartitionWrite, frame: pl.DataFrame, extra: dict | None = None, time_column: str = "ts") -> dict:
     """What every lake partition records: rows, time span, content hash, path."""
     return {
         "rows": write.rows,

@@ -97,9 +97,7 @@ class _Prepared:
 def _bundle_ids(fit: PlannedFit) -> list[str]:
     """The imported bundles that hold the raw data of the window's days (empty for exchange data)."""
     landed = LandedBundles(settings.home().bundles)
-    return sorted(
-        {bundle.bundle_id for asset_name in RAW_ASSETS for bundle in landed.locate(asset_name, fit.input_parts).values()}
-    )
+    return sorted({bundle.bundle_id for asset_name in RAW_ASSETS for bundle in landed.locate(asset_name, fit.input_parts).values()})
 
 
 def build_model_asset(train_days: int, refit_days: int):
@@ -206,8 +204,13 @@ def build_model_asset(train_days: int, refit_days: int):
                     )
         context.log.info("%d fits for %d partitions (%d trained, %d reused)", len(fits), len(parts), fitted_count, reused)
         return MaterializeResult(
-            metadata={"run_partitions": len(parts), "run_fits": len(fits), "run_fits_trained": fitted_count, "run_fits_reused": reused,
-                      **pooled.summary()}
+            metadata={
+                "run_partitions": len(parts),
+                "run_fits": len(fits),
+                "run_fits_trained": fitted_count,
+                "run_fits_reused": reused,
+                **pooled.summary(),
+            }
         )
 
     return multi_horizon_model

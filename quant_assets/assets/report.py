@@ -11,7 +11,6 @@ missing flags from the lake; ``quant_assets.report`` builds the frames and the p
 is written under ``<home>/reports/`` and logged to the study's one MLflow run.
 """
 
-
 from pathlib import Path
 
 from dagster import (

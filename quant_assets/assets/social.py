@@ -1,6 +1,5 @@
 """social_text -> text_embeddings -> text_latents, per (UTC day, symbol)."""
 
-
 from datetime import datetime
 
 import polars as pl
@@ -61,6 +60,7 @@ def _run_meta(frame: pl.DataFrame, parts: list[DaySymbol], column: str, sort: li
 
 # ---- social_text ------------------------------------------------------------------------
 
+
 @asset(
     name=SOCIAL_TEXT_ASSET,
     group_name=SOCIAL_GROUP,
@@ -91,8 +91,10 @@ def social_text(
     now, lag = utc_now(), collection_lag()
     frame, source_meta = social_source.fetch(parts, now)
     if social_source.linked:
-        rows = frame.select(["symbol", *SOCIAL_TEXT_SCHEMA]) if not frame.is_empty() else social_text_rows(
-            pl.DataFrame(schema={"symbol": pl.String, **SOCIAL_TEXT_SCHEMA}), social_source.source_name(), lag
+        rows = (
+            frame.select(["symbol", *SOCIAL_TEXT_SCHEMA])
+            if not frame.is_empty()
+            else social_text_rows(pl.DataFrame(schema={"symbol": pl.String, **SOCIAL_TEXT_SCHEMA}), social_source.source_name(), lag)
         )
         link_meta = {"linking": "as stored in the bundle"}
     else:
@@ -130,6 +132,7 @@ def social_text(
 
 
 # ---- text_embeddings --------------------------------------------------------------------
+
 
 @asset(
     name=emb.TEXT_EMBEDDINGS_ASSET,
@@ -170,7 +173,10 @@ def text_embeddings(context: AssetExecutionContext, lake: LakeResource, embeddin
         context.add_asset_metadata(_partition_meta(write, frame, "created_at", extra), partition_key=part.dagster_key)
     context.log.info(
         "embedded %d new texts, %d from cache, for %d rows in %d partitions",
-        stats.texts_embedded, stats.cache_hits, stats.rows, len(parts),
+        stats.texts_embedded,
+        stats.cache_hits,
+        stats.rows,
+        len(parts),
     )
     return MaterializeResult(
         metadata={
@@ -255,9 +261,7 @@ def _materialise_latents(context: AssetExecutionContext, lake: LakeResource) -> 
             "run_comment_latent_present": int((~everything["comment_latent_missing"]).sum()),
         }
     stats = ["symbol", "ts", "post_count", "comment_count", "comment_post_ratio", "post_latent_missing", "comment_latent_missing", "projection_id"]
-    return MaterializeResult(
-        metadata={**summary, **_run_meta(everything.select(stats) if written else everything, parts, "ts", ["symbol", "ts"])}
-    )
+    return MaterializeResult(metadata={**summary, **_run_meta(everything.select(stats) if written else everything, parts, "ts", ["symbol", "ts"])})
 
 
 def read_embeddings(store: ParquetLake, parts: list[DaySymbol]) -> pl.DataFrame:
@@ -304,9 +308,7 @@ def _text_clock(materialisation, now: datetime) -> tuple[datetime, str]:
     return min(now, as_of), ""
 
 
-def _latents_for(
-    part: DaySymbol, texts: pl.DataFrame, vectors: pl.DataFrame, stored_days: set, spec, now
-) -> tuple[pl.DataFrame, dict]:
+def _latents_for(part: DaySymbol, texts: pl.DataFrame, vectors: pl.DataFrame, stored_days: set, spec, now) -> tuple[pl.DataFrame, dict]:
     window = spec.fit_window(part.day)
     day_vectors = created_in(vectors, part.symbol, part.start, part.end)
     history = created_in(vectors, part.symbol, *window)

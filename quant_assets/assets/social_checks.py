@@ -7,7 +7,6 @@ op on one read of the run's staged partitions, which publishes those that pass
 (``quant_assets.assets.checks``).
 """
 
-
 from datetime import timedelta
 
 import polars as pl
@@ -38,15 +37,15 @@ def _rule(rule, what: str):
 
 # ---- social_text ------------------------------------------------------------------------
 
+
 def social_text_comment_post_ratio(batch: Batch) -> Verdict:
     report = quality.comment_post_ratio(batch.rows(with_partition_day=True), batch.parts)
     low = report.low
     ratio = report.ratio
     return Verdict(
         passed=report.ok,
-        description=(
-            f"comment/post ratio {ratio:.2f} over the run" if ratio is not None else "no posts in the run"
-        ) + (f"; {low.height} partitions below {report.threshold:g}" if low.height else ""),
+        description=(f"comment/post ratio {ratio:.2f} over the run" if ratio is not None else "no posts in the run")
+        + (f"; {low.height} partitions below {report.threshold:g}" if low.height else ""),
         metadata={
             "comment_post_ratio": round(ratio, 3) if ratio is not None else "no posts",
             "threshold": report.threshold,
@@ -61,9 +60,7 @@ def social_text_comment_post_ratio(batch: Batch) -> Verdict:
 
 SOCIAL_TEXT_CHECKS = {
     "social_text_schema": GateCheck("Columns and dtypes match the social_text schema.", schema_verdict),
-    "social_text_unique_ids": GateCheck(
-        "No item_id appears twice for a symbol.", _rule(quality.duplicate_items, "unique item_id")
-    ),
+    "social_text_unique_ids": GateCheck("No item_id appears twice for a symbol.", _rule(quality.duplicate_items, "unique item_id")),
     "social_text_timestamps_in_day": GateCheck(
         "created_at lies inside the partition's UTC day, available_at = max(created_at + collection_lag_s, first_seen_at) "
         "re-derived, and "
@@ -80,8 +77,7 @@ SOCIAL_TEXT_CHECKS = {
         _rule(quality.orphan_comments, "every comment's post known"),
     ),
     "social_text_comment_post_ratio": GateCheck(
-        f"Comments per post, per partition and over the run; warns when below "
-        f"{quality.MIN_COMMENT_POST_RATIO:g} (the old system's gate).",
+        f"Comments per post, per partition and over the run; warns when below {quality.MIN_COMMENT_POST_RATIO:g} (the old system's gate).",
         social_text_comment_post_ratio,
         blocking=False,
     ),
@@ -97,6 +93,7 @@ social_text_checks = gate_check(
 
 # ---- text_embeddings --------------------------------------------------------------------
 
+
 def text_embeddings_cover_text(batch: Batch) -> Verdict:
     texts = batch.store.read_many(SOCIAL_TEXT_ASSET, batch.parts, with_partition_day=True)  # published
     vectors = batch.rows(with_partition_day=True)
@@ -111,9 +108,7 @@ def text_embeddings_cover_text(batch: Batch) -> Verdict:
 
 
 TEXT_EMBEDDINGS_CHECKS = {
-    "text_embeddings_schema": GateCheck(
-        "Columns and dtypes match the text_embeddings schema (384-dim Float32 arrays).", schema_verdict
-    ),
+    "text_embeddings_schema": GateCheck("Columns and dtypes match the text_embeddings schema (384-dim Float32 arrays).", schema_verdict),
     "text_embeddings_cover_text": GateCheck(
         "Exactly one embedding per social_text row with text, none for text marked unavailable; "
         "each row's text_sha256 is the hash of its text and its created_at is its text's.",
@@ -135,6 +130,7 @@ text_embeddings_checks = gate_check(
 
 # ---- text_latents -----------------------------------------------------------------------
 
+
 def text_latents_grid(batch: Batch) -> Verdict:
     offending = grid_problems(batch.rows(with_partition_day=True), batch.parts, utc_now(), slack=timedelta(hours=1))
     return offending_verdict(offending, "complete 5m grid", batch)
@@ -142,6 +138,7 @@ def text_latents_grid(batch: Batch) -> Verdict:
 
 # Re-derived from social_text and text_embeddings (published, checked): these trust no stamp
 # text_latents wrote.
+
 
 def _published_text(batch: Batch) -> pl.DataFrame:
     return batch.store.read_many(SOCIAL_TEXT_ASSET, batch.parts, with_partition_day=True)

@@ -35,9 +35,7 @@ def daily_minute() -> int:
 
 def intraday_minutes() -> int:
     """Minutes between refreshes of today's partial partition (default 60)."""
-    return settings.read(
-        "QUANT_ASSETS_INTRADAY_MINUTES", "60", _intraday_minutes, "minutes that tile the day on the 5m grid, e.g. 15, 60 or 120"
-    )
+    return settings.read("QUANT_ASSETS_INTRADAY_MINUTES", "60", _intraday_minutes, "minutes that tile the day on the 5m grid, e.g. 15, 60 or 120")
 
 
 def daily_cron() -> str:

@@ -57,9 +57,7 @@ def deps_missing(*assets: str) -> AutomationCondition:
     if not assets:
         return AutomationCondition.any_deps_missing()
     missing = AutomationCondition.missing() & ~AutomationCondition.will_be_requested()
-    return AutomationCondition.any_deps_match(missing).allow(AssetSelection.assets(*assets)).with_label(
-        f"any_deps_missing ({', '.join(assets)})"
-    )
+    return AutomationCondition.any_deps_match(missing).allow(AssetSelection.assets(*assets)).with_label(f"any_deps_missing ({', '.join(assets)})")
 
 
 def follows_parents(days: int, blocked_by: AutomationCondition | None, updates_ignored: tuple[str, ...] = ()) -> AutomationCondition:
@@ -69,12 +67,7 @@ def follows_parents(days: int, blocked_by: AutomationCondition | None, updates_i
     updated = AutomationCondition.any_deps_updated()
     if updates_ignored:
         updated = updated.ignore(AssetSelection.assets(*updates_ignored))
-    condition = (
-        in_latest_days(days)
-        & updated.since_last_handled()
-        & ~AutomationCondition.any_deps_in_progress()
-        & ~AutomationCondition.in_progress()
-    )
+    condition = in_latest_days(days) & updated.since_last_handled() & ~AutomationCondition.any_deps_in_progress() & ~AutomationCondition.in_progress()
     if blocked_by is not None:
         condition = condition & ~blocked_by
     return condition.with_label(f"follows parents (latest {days} days)")

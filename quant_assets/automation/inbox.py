@@ -17,7 +17,6 @@ filing the file away. A file still being copied in is left for a later tick: onl
 untouched for ``QUANT_ASSETS_INBOX_SETTLE_S`` seconds are read.
 """
 
-
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -114,9 +113,7 @@ def build_bundle_import_job(import_definitions: ImportDefinitions) -> JobDefinit
             context.log.info(f"{outcome.asset} {outcome.partitions}: {state}, {len(outcome.checks_passed)} checks passed (run {outcome.run_id})")
 
         with bundle_lock(home.bundles, BundleLimits.from_env().lock_timeout_s, context.log.info):
-            report = materialise(
-                landing, import_definitions(home), context.instance, settings.universe(), ParquetLake(home.lake), on_run=on_run
-            )
+            report = materialise(landing, import_definitions(home), context.instance, settings.universe(), ParquetLake(home.lake), on_run=on_run)
         done = sum(len(p) for p in report.materialised.values())
         summary = f"bundle {config.bundle_id} ({config.dropped_as or 'inbox'}): {len(report.runs)} runs, {done} partitions materialised"
         if not report.ok:

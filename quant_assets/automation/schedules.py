@@ -93,9 +93,7 @@ def _tick_time(context: ScheduleEvaluationContext) -> datetime:
 
 
 def _nothing_external() -> SkipReason:
-    return SkipReason(
-        "every source reads landed bundles (QUANT_ASSETS_MARKET_SOURCE=bundle): new days arrive through the bundle inbox"
-    )
+    return SkipReason("every source reads landed bundles (QUANT_ASSETS_MARKET_SOURCE=bundle): new days arrive through the bundle inbox")
 
 
 def build_source_schedules(external: list[str]) -> list[ScheduleDefinition]:

@@ -39,9 +39,7 @@ def import_steps(held: Mapping[str, set[DaySymbol]], todo: set[DaySymbol]) -> li
     return [(list(assets), parts) for assets, parts in sorted(groups.items(), key=lambda g: (g[1][0], g[0]))]
 
 
-def downstream_steps(
-    assets: list[str], deps: Mapping[str, set[str]], held: Mapping[str, set[DaySymbol]]
-) -> list[Step]:
+def downstream_steps(assets: list[str], deps: Mapping[str, set[str]], held: Mapping[str, set[DaySymbol]]) -> list[Step]:
     """``assets`` (not in the bundle) in dependency order, each for the partitions where the
     bundle holds every bundled asset it reads directly (all of the bundle's partitions when
     it reads none). Consecutive assets with the same partitions share a step."""
@@ -83,9 +81,7 @@ def _dependency_order(assets: list[str], deps: Mapping[str, set[str]], rank) -> 
     return order
 
 
-def servable_days(
-    held: set[DaySymbol], last_days: int, train_days: int, refit_days: int
-) -> list[DaySymbol]:
+def servable_days(held: set[DaySymbol], last_days: int, train_days: int, refit_days: int) -> list[DaySymbol]:
     """Of the bundle's last ``last_days`` days, the partitions a model can serve: those whose
     fit window holds at least ``MIN_TRAIN_DAYS`` days of the bundle's data for the symbol.
     Earlier days (or a bundle too short for any fit) have nothing to learn from, and a

@@ -93,16 +93,13 @@ def export_lake(
     if not selected:
         which = f" for symbols {', '.join(sorted(wanted))}" if wanted else ""
         raise BundleError(
-            f"nothing to export: no stored partitions of {', '.join(asset_names)} "
-            f"between {start} and {end}{which} in the lake at {lake.root}"
+            f"nothing to export: no stored partitions of {', '.join(asset_names)} between {start} and {end}{which} in the lake at {lake.root}"
         )
     entries = ((asset, part, lake.partition_path(asset, part).read_bytes()) for asset, part in selected)
     return write_bundle(out_path, entries, progress)
 
 
-def _spool(
-    entries: Iterable[tuple[str, DaySymbol, bytes]], spool: Path, progress: Progress | None
-) -> tuple[list[FileEntry], dict[str, Path]]:
+def _spool(entries: Iterable[tuple[str, DaySymbol, bytes]], spool: Path, progress: Progress | None) -> tuple[list[FileEntry], dict[str, Path]]:
     files: list[FileEntry] = []
     spooled: dict[str, Path] = {}
     for asset, part, data in entries:

@@ -164,8 +164,13 @@ def _record_rollback(defs: Definitions, instance: DagsterInstance, universe: lis
     why = f"rolled back: bundle {report.bundle_id} import failed ({report.failure_line()}); the lake holds what it held before"
     for asset, parts in sorted(shown.items()):
         runs.materialize(
-            defs, [asset], sorted(parts), universe, instance,
-            tags={ROLLED_BACK_TAG: why, BUNDLE_ID_TAG: report.bundle_id}, progress=lambda _: None,
+            defs,
+            [asset],
+            sorted(parts),
+            universe,
+            instance,
+            tags={ROLLED_BACK_TAG: why, BUNDLE_ID_TAG: report.bundle_id},
+            progress=lambda _: None,
         )
     return {asset: sorted(parts) for asset, parts in sorted(shown.items())}
 
@@ -191,15 +196,7 @@ def _outcome(asset: str, result: ExecuteInProcessResult | JobExecutionResult) ->
         success=result.success,
         error=error,
         checks_passed=[e.check_name for e in evaluations if e.passed],
-        checks_failed=[
-            f"{e.check_name}: {e.description}"
-            for e in evaluations
-            if not e.passed and e.severity == AssetCheckSeverity.ERROR
-        ],
-        checks_warned=[
-            f"{e.check_name}: {e.description}"
-            for e in evaluations
-            if not e.passed and e.severity != AssetCheckSeverity.ERROR
-        ],
+        checks_failed=[f"{e.check_name}: {e.description}" for e in evaluations if not e.passed and e.severity == AssetCheckSeverity.ERROR],
+        checks_warned=[f"{e.check_name}: {e.description}" for e in evaluations if not e.passed and e.severity != AssetCheckSeverity.ERROR],
         recorded=recorded,
     )

@@ -135,9 +135,7 @@ def _clear_leftovers(root: Path) -> None:
     place whose landed marker was never written. Readers ignore both; under the lock no
     live import owns them."""
     for folder in root.iterdir():
-        unfinished = folder.name.startswith(STAGING_PREFIX) or (
-            is_bundle_id(folder.name) and not (folder / LANDED_NAME).exists()
-        )
+        unfinished = folder.name.startswith(STAGING_PREFIX) or (is_bundle_id(folder.name) and not (folder / LANDED_NAME).exists())
         if unfinished and folder.is_dir():
             shutil.rmtree(folder)
 
@@ -181,8 +179,7 @@ def _verify_into(archive: Path, staging: Path, limits: BundleLimits, progress: P
                         raise BundleError(f"member {name} is not listed in {MANIFEST_NAME}")
                     if member.size != entry.bytes:
                         raise BundleError(
-                            f"{name}: its tar header declares {member.size} bytes, the manifest says {entry.bytes}; "
-                            "refused before extracting it"
+                            f"{name}: its tar header declares {member.size} bytes, the manifest says {entry.bytes}; refused before extracting it"
                         )
                     _check_file(entry, *_stage(tar.extractfile(member), staging / name), staging / name)
                     if progress:
@@ -249,9 +246,7 @@ def _safe_name(member: tarfile.TarInfo) -> str:
 
 def _read_manifest(tar: tarfile.TarFile, member: tarfile.TarInfo, name: str, staging: Path) -> Manifest:
     if name != MANIFEST_NAME:
-        raise BundleError(
-            f"{MANIFEST_NAME} is missing or misplaced: the archive's first file is {name} (the manifest must come first)"
-        )
+        raise BundleError(f"{MANIFEST_NAME} is missing or misplaced: the archive's first file is {name} (the manifest must come first)")
     if member.size > MAX_MANIFEST_BYTES:
         raise BundleError(f"{MANIFEST_NAME} is {member.size} bytes, over the {MAX_MANIFEST_BYTES} limit")
     text = tar.extractfile(member).read()

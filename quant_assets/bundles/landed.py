@@ -50,10 +50,7 @@ class LandedBundle:
 def load_landed(root: Path) -> LandedBundle:
     landed = json.loads((root / LANDED_NAME).read_text())
     manifest = json.loads((root / MANIFEST_NAME).read_text())
-    files = {
-        (entry["asset"], DaySymbol.parse(f"{entry['date']}|{entry['symbol']}")): entry["sha256"]
-        for entry in manifest["files"]
-    }
+    files = {(entry["asset"], DaySymbol.parse(f"{entry['date']}|{entry['symbol']}")): entry["sha256"] for entry in manifest["files"]}
     return LandedBundle(root, manifest["bundle_id"], landed["bundle_sha256"], landed["landed_at"], files)
 
 
@@ -91,27 +88,19 @@ class LandedBundles:
         missing = [str(p) for p in parts if p not in located]
         if missing:
             shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-            raise FileNotFoundError(
-                f"no imported bundle holds {asset} for {shown}; run `quant-assets bundle import FILE`"
-            )
+            raise FileNotFoundError(f"no imported bundle holds {asset} for {shown}; run `quant-assets bundle import FILE`")
         by_bundle: dict[str, list[DaySymbol]] = {}
         for part in parts:
             by_bundle.setdefault(located[part].bundle_id, []).append(part)
         bundles = {b.bundle_id: b for b in located.values()}
         # One multi-file read per bundle, not one read per partition.
         frames = [bundles[b].lake.read_many(asset, group) for b, group in sorted(by_bundle.items())]
-        provenance = {
-            part: Provenance(located[part].bundle_id, located[part].bundle_sha256, located[part].files[(asset, part)])
-            for part in parts
-        }
+        provenance = {part: Provenance(located[part].bundle_id, located[part].bundle_sha256, located[part].files[(asset, part)]) for part in parts}
         return pl.concat(frames, how="vertical") if frames else pl.DataFrame(), provenance
 
     def read_with_provenance(self, asset: str, parts: list[DaySymbol]) -> tuple[pl.DataFrame, dict[DaySymbol, dict[str, str]]]:
         """:meth:`read`, with each partition's provenance as the materialisation metadata
         the bundle sources report (``source``, ``bundle_id``, ``bundle_sha256``)."""
         frame, provenance = self.read(asset, parts)
-        meta = {
-            part: {"source": "bundle", "bundle_id": prov.bundle_id, "bundle_sha256": prov.bundle_sha256}
-            for part, prov in provenance.items()
-        }
+        meta = {part: {"source": "bundle", "bundle_id": prov.bundle_id, "bundle_sha256": prov.bundle_sha256} for part, prov in provenance.items()}
         return frame, meta

@@ -38,9 +38,7 @@ def lock_path(bundles_root: str | os.PathLike) -> Path:
 
 
 @contextmanager
-def bundle_lock(
-    bundles_root: str | os.PathLike, timeout_s: float, on_wait: Callable[[str], None] | None = None
-) -> Iterator[None]:
+def bundle_lock(bundles_root: str | os.PathLike, timeout_s: float, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
     """Hold the home's bundle lock; tell ``on_wait`` once if another command holds it, and
     refuse with a ``BundleError`` after ``timeout_s`` seconds of waiting."""
     path = lock_path(bundles_root)
@@ -51,10 +49,7 @@ def bundle_lock(
         lock = FileLock(path, is_singleton=True)
         if not _acquired(lock, 0):
             if on_wait:
-                on_wait(
-                    f"waiting for another bundle import or export to finish (lock {path}, "
-                    f"at most {timeout_s:g} s, {LOCK_TIMEOUT_ENV})"
-                )
+                on_wait(f"waiting for another bundle import or export to finish (lock {path}, at most {timeout_s:g} s, {LOCK_TIMEOUT_ENV})")
             if not _acquired(lock, timeout_s):
                 raise BundleError(
                     f"another bundle import or export held {path} for more than {timeout_s:g} s "

@@ -117,9 +117,7 @@ class Manifest:
         # The version decides what the other fields mean, so it is checked first.
         version = _field(raw, "format_version", int, MANIFEST_NAME)
         if version != FORMAT_VERSION:
-            raise BundleError(
-                f"{MANIFEST_NAME} has unknown format_version {version!r}; this quant_assets reads {FORMAT_VERSION}"
-            )
+            raise BundleError(f"{MANIFEST_NAME} has unknown format_version {version!r}; this quant_assets reads {FORMAT_VERSION}")
         bundle_id = _field(raw, "bundle_id", str, MANIFEST_NAME)
         created_at = _field(raw, "created_at", str, MANIFEST_NAME)
         try:
@@ -133,9 +131,7 @@ class Manifest:
         _refuse_duplicates(files)
         expected = bundle_id_for(files)
         if bundle_id != expected:
-            raise BundleError(
-                f"{MANIFEST_NAME}: bundle_id {bundle_id!r} does not match its files (expected {expected})"
-            )
+            raise BundleError(f"{MANIFEST_NAME}: bundle_id {bundle_id!r} does not match its files (expected {expected})")
         return cls(version, bundle_id, created_at, files)
 
 
@@ -189,9 +185,7 @@ def check_lake_file(asset: str, source: str | IO[bytes], schema: pl.Schema, wher
     duplicated = keys.filter(pl.struct(list(expected.key)).is_duplicated())
     if duplicated.height:
         first = ", ".join(f"{k}={v}" for k, v in duplicated.row(0, named=True).items())
-        raise BundleError(
-            f"{where}: duplicate keys ({', '.join(expected.key)}): {duplicated.height} rows, first {first}"
-        )
+        raise BundleError(f"{where}: duplicate keys ({', '.join(expected.key)}): {duplicated.height} rows, first {first}")
 
 
 def _rewound(source):
@@ -240,8 +234,7 @@ def _partition(day: str, symbol: str, where: str) -> DaySymbol:
         raise BundleError(f"{where}: bad partition ({one_line(err)})") from None
     if (part.day.isoformat(), part.symbol) != (day, symbol):
         raise BundleError(
-            f"{where}: bad partition: date {day!r} and symbol {symbol!r} must be written exactly as "
-            f"{part.day.isoformat()!r} and {part.symbol!r}"
+            f"{where}: bad partition: date {day!r} and symbol {symbol!r} must be written exactly as {part.day.isoformat()!r} and {part.symbol!r}"
         )
     return part
 

@@ -44,14 +44,18 @@ def export_command(out_path: Path, start, end, symbols: tuple[str, ...], assets:
         # The lock keeps an import from rewriting the lake while it is being read.
         with bundle_lock(home.bundles, BundleLimits.from_env().lock_timeout_s, _notice):
             manifest = export_lake(
-                ParquetLake(home.lake), out_path, start.date(), end.date(), symbol_keys or None,
-                _split(assets) or None, _Progress("export"),
+                ParquetLake(home.lake),
+                out_path,
+                start.date(),
+                end.date(),
+                symbol_keys or None,
+                _split(assets) or None,
+                _Progress("export"),
             )
     except (BundleError, ValueError) as err:
         raise click.ClickException(f"bundle export refused: {err}") from None
     click.echo(
-        f"exported bundle {manifest.bundle_id}: {len(manifest.files)} files, {manifest.rows} rows, "
-        f"assets {', '.join(manifest.assets)} -> {out_path}"
+        f"exported bundle {manifest.bundle_id}: {len(manifest.files)} files, {manifest.rows} rows, assets {', '.join(manifest.assets)} -> {out_path}"
     )
 
 
@@ -76,8 +80,10 @@ def import_bundle(archive: Path, land_only: bool = False) -> Manifest:
         with bundle_lock(home.bundles, limits.lock_timeout_s, _notice):
             landing = land(archive, home.bundles, _Progress("import"), admit, limits)
             try:
-                report = None if land_only else materialise(
-                    landing, _bundle_definitions(home), get_instance(), universe, ParquetLake(home.lake), on_run=_echo_run
+                report = (
+                    None
+                    if land_only
+                    else materialise(landing, _bundle_definitions(home), get_instance(), universe, ParquetLake(home.lake), on_run=_echo_run)
                 )
             except BundleError as err:
                 raise click.ClickException(f"bundle {archive.name}: {err}") from None

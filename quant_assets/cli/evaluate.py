@@ -161,9 +161,7 @@ def evaluate(start, end, symbols, horizons, alias, version, as_json) -> None:
         mixed = len(served_by) != 1 or None in served_by
         for uri, served in by_model.items():
             model = models[uri]
-            inputs = (
-                Day(d, store.read(FEATURES_ASSET, DaySymbol(d, symbol)), store.read(LABELS_ASSET, DaySymbol(d, symbol))) for d in have
-            )
+            inputs = (Day(d, store.read(FEATURES_ASSET, DaySymbol(d, symbol)), store.read(LABELS_ASSET, DaySymbol(d, symbol))) for d in have)
             result = evaluate_range(inputs, model.predict, oos.Fit(uri, model.window.end), served, cost=cost.fraction, as_of=as_of, rules=rules)
             if mixed:
                 result.rows = result.rows.filter(pl.col("family") != portfolio.PORTFOLIO)

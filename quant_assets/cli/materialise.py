@@ -20,7 +20,9 @@ from quant_assets.runs import ProgressLines, Rectangle, backfill
 @click.command("materialise", help="Materialise assets for a partition range; a bad partition costs only itself (exit 0 ok, 3 partial, 1 failed).")
 @click.option("--select", "selection", required=True, help="Assets, comma-separated, e.g. market_bars,feature_matrix,labels.")
 @click.option(
-    "--partition-range", "partition_range", required=True,
+    "--partition-range",
+    "partition_range",
+    required=True,
     help="FIRST...LAST as in `dagster asset materialize`, e.g. '2025-10-01|BTC-USDT...2025-10-31|SOL-USDT'.",
 )
 def materialise(selection: str, partition_range: str) -> None:
@@ -40,7 +42,12 @@ def materialise(selection: str, partition_range: str) -> None:
         raise click.ClickException(f"--select: {', '.join(unknown) or 'nothing'} is not an asset here; assets: {', '.join(sorted(known))}")
     with get_instance() as instance:
         outcome = backfill(
-            defs, assets, parts, universe, instance, ParquetLake(settings.home().lake),
+            defs,
+            assets,
+            parts,
+            universe,
+            instance,
+            ParquetLake(settings.home().lake),
             progress=ProgressLines(write=lambda line: click.echo(line, err=True)),
         )
     for line in outcome.lines():

@@ -16,9 +16,7 @@ def mlflow_ui(port: int) -> None:
 
     store = MlflowStore.from_env()
     if store.tracking_uri.startswith(("http://", "https://")):
-        raise click.ClickException(
-            f"QUANT_ASSETS_MLFLOW_TRACKING_URI points at a running server ({store.tracking_uri}); open that instead"
-        )
+        raise click.ClickException(f"QUANT_ASSETS_MLFLOW_TRACKING_URI points at a running server ({store.tracking_uri}); open that instead")
     Tracking(store)  # the store's tables and the experiment exist before the server reads them
     click.echo(f"MLflow UI on http://127.0.0.1:{port}  (store {store.tracking_uri}, artifacts {store.artifact_root})")
     # The running interpreter's own MLflow: the venv need not be on PATH.

@@ -237,7 +237,5 @@ def _materialise(defs, assets: list[str], parts, universe, instance, partition_k
                           across=across)  # fmt: skip
     failed = [r.run_id for r in results if not r.success]
     if failed:
-        raise click.ClickException(
-            f"{', '.join(assets)}: runs {', '.join(failed)} failed; see the Dagster UI. Run the same command again to resume"
-        )
+        raise click.ClickException(f"{', '.join(assets)}: runs {', '.join(failed)} failed; see the Dagster UI. Run the same command again to resume")
     return results

@@ -24,12 +24,14 @@ def worker_argv(config: CeleryConfig, concurrency: int, name: str, loglevel: str
     ]  # fmt: skip
 
 
-@click.command(help=(
-    "Start a Celery worker for QUANT_ASSETS_EXECUTOR=celery runs, in the foreground (stop it with "
-    "Ctrl-C or SIGTERM to its PID). It listens on QUANT_ASSETS_CELERY_QUEUE of QUANT_ASSETS_CELERY_BROKER "
-    "and runs QUANT_ASSETS_CELERY_CONCURRENCY steps at once; give it the same QUANT_ASSETS_* settings "
-    "as the process that launches the runs (see deploy/shared.env.example)."
-))
+@click.command(
+    help=(
+        "Start a Celery worker for QUANT_ASSETS_EXECUTOR=celery runs, in the foreground (stop it with "
+        "Ctrl-C or SIGTERM to its PID). It listens on QUANT_ASSETS_CELERY_QUEUE of QUANT_ASSETS_CELERY_BROKER "
+        "and runs QUANT_ASSETS_CELERY_CONCURRENCY steps at once; give it the same QUANT_ASSETS_* settings "
+        "as the process that launches the runs (see deploy/shared.env.example)."
+    )
+)
 @click.option("--name", default=None, help="Celery node name (default qa-<random>@<host>).")
 @click.option("--loglevel", default="INFO", show_default=True, help="Celery log level.")
 def worker(name: str | None, loglevel: str) -> None:

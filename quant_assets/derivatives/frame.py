@@ -179,14 +179,16 @@ def expected_slots(parts: list[DaySymbol], now: datetime) -> pl.DataFrame:
     """(symbol, event_time) of every hourly slot of ``parts`` that has closed at ``now``."""
     newest = last_closed_hour(now)
     rows = [(p.symbol, p.start, min(p.end - HOUR, newest)) for p in parts]
-    spans = pl.DataFrame(
-        rows, schema={"symbol": pl.String(), "first": TS_DTYPE, "last": TS_DTYPE}, orient="row"
-    ).filter(pl.col("last") >= pl.col("first"))
+    spans = pl.DataFrame(rows, schema={"symbol": pl.String(), "first": TS_DTYPE, "last": TS_DTYPE}, orient="row").filter(
+        pl.col("last") >= pl.col("first")
+    )
     if spans.is_empty():
         return pl.DataFrame(schema={"symbol": pl.String(), "event_time": TS_DTYPE})
-    return spans.select(
-        "symbol", event_time=pl.datetime_ranges("first", "last", interval="1h", time_zone="UTC")
-    ).explode("event_time").with_columns(pl.col("event_time").cast(TS_DTYPE))
+    return (
+        spans.select("symbol", event_time=pl.datetime_ranges("first", "last", interval="1h", time_zone="UTC"))
+        .explode("event_time")
+        .with_columns(pl.col("event_time").cast(TS_DTYPE))
+    )
 
 
 def complete_grid(rows: pl.DataFrame, parts: list[DaySymbol], now: datetime, source: str) -> pl.DataFrame:
@@ -208,11 +210,7 @@ def complete_grid(rows: pl.DataFrame, parts: list[DaySymbol], now: datetime, sou
 
 def in_partitions(frame: pl.DataFrame, parts: list[DaySymbol]) -> pl.DataFrame:
     """Keep the rows whose (symbol, event_time's UTC day) is one of ``parts``."""
-    return (
-        frame.with_columns(_day=pl.col("event_time").dt.date())
-        .join(_parts_frame(parts), on=["symbol", "_day"], how="semi")
-        .drop("_day")
-    )
+    return frame.with_columns(_day=pl.col("event_time").dt.date()).join(_parts_frame(parts), on=["symbol", "_day"], how="semi").drop("_day")
 
 
 def only_available(frame: pl.DataFrame, now: datetime) -> pl.DataFrame:
@@ -257,9 +255,7 @@ def coverage(rows: pl.DataFrame, part: DaySymbol, now: datetime) -> dict[str, fl
     expected = expected_slots([part], now).height
     counts = {
         metric: (int(n), int(m))
-        for metric, n, m in rows.group_by("metric")
-        .agg(pl.len().alias("n"), pl.col("is_missing").sum().alias("m"))
-        .iter_rows()
+        for metric, n, m in rows.group_by("metric").agg(pl.len().alias("n"), pl.col("is_missing").sum().alias("m")).iter_rows()
     }
     out: dict[str, float | int | None] = {"expected_hourly_slots": expected}
     for metric in METRICS:

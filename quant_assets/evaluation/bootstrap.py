@@ -34,16 +34,18 @@ SEED = 20_240_901
 
 @dataclass(frozen=True)
 class SharpeInterval:
-    low: float                      # annualised daily Sharpe at (1 - level) / 2
-    high: float                     # ... at 1 - (1 - level) / 2
-    block_days: int                 # mean block length of the stationary bootstrap
-    independent_days: float         # days / max(horizon days, 1): what the interval rests on
+    low: float  # annualised daily Sharpe at (1 - level) / 2
+    high: float  # ... at 1 - (1 - level) / 2
+    block_days: int  # mean block length of the stationary bootstrap
+    independent_days: float  # days / max(horizon days, 1): what the interval rests on
     level: float = LEVEL
     replications: int = REPLICATIONS
 
     def describe(self) -> str:
-        return (f"{self.level:.0%} interval {self.low:.2f}..{self.high:.2f} (stationary bootstrap, mean block "
-                f"{self.block_days}d, {self.independent_days:g} independent days)")
+        return (
+            f"{self.level:.0%} interval {self.low:.2f}..{self.high:.2f} (stationary bootstrap, mean block "
+            f"{self.block_days}d, {self.independent_days:g} independent days)"
+        )
 
 
 def block_days(n_days: int, horizon_days: float) -> int:
@@ -73,9 +75,7 @@ def _indices(n_days: int, block: int, replications: int, seed: int) -> np.ndarra
     return out
 
 
-def sharpe_interval(
-    daily_pnl, horizon_days: float = 1.0, level: float = LEVEL, replications: int = REPLICATIONS, seed: int = SEED
-) -> SharpeInterval:
+def sharpe_interval(daily_pnl, horizon_days: float = 1.0, level: float = LEVEL, replications: int = REPLICATIONS, seed: int = SEED) -> SharpeInterval:
     """The ``level`` interval of the annualised Sharpe of ``daily_pnl`` (one value per day, days
     without a decision as 0). NaN bounds for fewer than 3 days: no interval to speak of."""
     return sharpe_intervals(np.asarray(daily_pnl, dtype=float).reshape(1, -1), [horizon_days], level, replications, seed)[0]

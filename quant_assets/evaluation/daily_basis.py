@@ -28,5 +28,3 @@ def zero_filled(evaluated: pl.DataFrame) -> np.ndarray:
 def daily_sharpe(evaluated: pl.DataFrame) -> float:
     """The annualised Sharpe of ``zero_filled(evaluated)``."""
     return annualised_sharpe(zero_filled(evaluated))
-
-

@@ -26,13 +26,13 @@ from scipy import stats
 
 @dataclass(frozen=True)
 class DeflatedSharpe:
-    sharpe: float          # per-period Sharpe of the chosen variant
-    benchmark: float       # SR0, the expected maximum Sharpe under the trials
-    probability: float     # DSR = PSR(SR0)
+    sharpe: float  # per-period Sharpe of the chosen variant
+    benchmark: float  # SR0, the expected maximum Sharpe under the trials
+    probability: float  # DSR = PSR(SR0)
     n_trials: int
     n_obs: int
     skew: float
-    kurtosis: float        # non-excess: 3 for a normal
+    kurtosis: float  # non-excess: 3 for a normal
 
 
 def sharpe(returns: np.ndarray) -> float | np.ndarray:

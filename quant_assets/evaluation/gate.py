@@ -36,20 +36,20 @@ ENV_PREFIX = "QUANT_ASSETS_GATE_"
 
 @dataclass(frozen=True)
 class Thresholds:
-    window_days: int = 60             # trailing window of completed evaluations
-    min_days: int = 30                # completed days needed for any verdict
+    window_days: int = 60  # trailing window of completed evaluations
+    min_days: int = 30  # completed days needed for any verdict
     min_trades: int = 30
     min_coverage: float = 0.95
-    min_bars_coverage: float = 0.95   # per source: share of feature rows with the source present
+    min_bars_coverage: float = 0.95  # per source: share of feature rows with the source present
     min_derivatives_coverage: float = 0.90
     min_text_coverage: float = 0.0
     walk_forward_windows: int = 4
     min_windows_beaten: int = 2
-    sharpe_floor: float = 1.5         # annualised daily Sharpe, after cost
+    sharpe_floor: float = 1.5  # annualised daily Sharpe, after cost
     min_dsr: float = 0.95
     max_pbo: float = 0.5
-    max_drawdown: float = 0.20        # fraction of peak equity
-    max_turnover: float = 10.0        # mean |change of position| per day
+    max_drawdown: float = 0.20  # fraction of peak equity
+    max_turnover: float = 10.0  # mean |change of position| per day
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -170,16 +170,20 @@ def _coverage(e: Evidence, th: Thresholds) -> tuple[bool, str]:
 
 def _performance(e: Evidence, th: Thresholds) -> tuple[bool, str]:
     ok = e.windows_beaten >= th.min_windows_beaten and e.daily_sharpe >= th.sharpe_floor
-    text = (f"beats every baseline in {e.windows_beaten} of {e.n_windows} sub-windows (min {th.min_windows_beaten}), "
-            f"daily Sharpe {e.daily_sharpe:.2f} (floor {th.sharpe_floor}), 90% interval {e.sharpe_ci_low:.2f}..{e.sharpe_ci_high:.2f} "
-            f"on {e.independent_days:g} independent days (bootstrap block {e.ci_block_days}d)")
+    text = (
+        f"beats every baseline in {e.windows_beaten} of {e.n_windows} sub-windows (min {th.min_windows_beaten}), "
+        f"daily Sharpe {e.daily_sharpe:.2f} (floor {th.sharpe_floor}), 90% interval {e.sharpe_ci_low:.2f}..{e.sharpe_ci_high:.2f} "
+        f"on {e.independent_days:g} independent days (bootstrap block {e.ci_block_days}d)"
+    )
     return _line(ok, "performance", text)
 
 
 def _deflated(e: Evidence, th: Thresholds) -> tuple[bool, str]:
-    return _line(e.dsr_probability >= th.min_dsr, "deflated Sharpe",
-                 f"probability {e.dsr_probability:.3f} over {e.n_trials} trials (min {th.min_dsr})"
-                 + (f": {e.trials_counted}" if e.trials_counted else ""))
+    return _line(
+        e.dsr_probability >= th.min_dsr,
+        "deflated Sharpe",
+        f"probability {e.dsr_probability:.3f} over {e.n_trials} trials (min {th.min_dsr})" + (f": {e.trials_counted}" if e.trials_counted else ""),
+    )
 
 
 def _overfitting(e: Evidence, th: Thresholds) -> tuple[bool, str]:
@@ -188,8 +192,7 @@ def _overfitting(e: Evidence, th: Thresholds) -> tuple[bool, str]:
 
 def _stability(e: Evidence, th: Thresholds) -> tuple[bool, str]:
     ok = e.max_drawdown <= th.max_drawdown and e.turnover <= th.max_turnover
-    return _line(ok, "stability", f"max drawdown {e.max_drawdown:.3f} (max {th.max_drawdown}), "
-                                  f"turnover {e.turnover:.2f}/day (max {th.max_turnover})")
+    return _line(ok, "stability", f"max drawdown {e.max_drawdown:.3f} (max {th.max_drawdown}), turnover {e.turnover:.2f}/day (max {th.max_turnover})")
 
 
 GATES = (_evidence, _leakage, _coverage, _performance, _deflated, _overfitting, _stability)

@@ -111,6 +111,7 @@ def book_of(rows: pl.DataFrame, flags: pl.DataFrame | None = None) -> Book:
 
 def book_of_days(rows_by_day: Mapping[date, pl.DataFrame], features_by_day: Mapping[date, pl.DataFrame] | None = None) -> Book:
     """The book of a window given as frames per stored day (its oos_eval rows, its feature rows)."""
+
     def stamped(frames: Mapping[date, pl.DataFrame]) -> pl.DataFrame | None:
         held = [f.with_columns(pl.lit(d, pl.Date()).alias(PARTITION_DAY)) for d, f in sorted(frames.items()) if f.width]
         return pl.concat(held, how="vertical") if held else None
@@ -143,13 +144,18 @@ def _sources(flags: pl.DataFrame | None) -> dict[date, tuple[int, dict[str, tupl
         *[e.sum().alias(f"{s}_reached") for s, e in reached.items()],
         *[e.count().alias(f"{s}_said") for s, e in reached.items()],
     )
-    return {
-        r[PARTITION_DAY]: (r["rows"], {s: (r[f"{s}_reached"], r[f"{s}_said"]) for s in FLAGS_BY_SOURCE})
-        for r in per_day.iter_rows(named=True)
-    }
+    return {r[PARTITION_DAY]: (r["rows"], {s: (r[f"{s}_reached"], r[f"{s}_said"]) for s in FLAGS_BY_SOURCE}) for r in per_day.iter_rows(named=True)}
 
 
 EMPTY_ROWS = pl.DataFrame(
-    schema={"t": pl.Datetime("us", "UTC"), "family": pl.String(), "horizon": pl.String(), "label": pl.Float64(), "trade_size": pl.Float64(),
-            "evaluable": pl.Boolean(), "pnl": pl.Float64(), PARTITION_DAY: pl.Date()}  # fmt: skip
+    schema={
+        "t": pl.Datetime("us", "UTC"),
+        "family": pl.String(),
+        "horizon": pl.String(),
+        "label": pl.Float64(),
+        "trade_size": pl.Float64(),
+        "evaluable": pl.Boolean(),
+        "pnl": pl.Float64(),
+        PARTITION_DAY: pl.Date(),
+    }  # fmt: skip
 )

@@ -141,9 +141,7 @@ def source_coverage(features: pl.DataFrame | None) -> dict[str, float]:
     good while funding and basis arrive; that is a thinner source, not an absent one."""
     if features is None or features.height == 0:
         return {}
-    present = features.select(
-        [(~pl.all_horizontal(list(flags))).mean().alias(source) for source, flags in FLAGS_BY_SOURCE.items()]
-    )
+    present = features.select([(~pl.all_horizontal(list(flags))).mean().alias(source) for source, flags in FLAGS_BY_SOURCE.items()])
     return present.row(0, named=True)
 
 
@@ -221,8 +219,17 @@ def judge(
     for (family, horizon), e in zip(judged, found):
         v = verdict(e, thresholds)
         figures = figures_of(e) | {"failing_partitions": PARTITION_SEPARATOR.join(e.failing_partitions)}
-        out.append({"family": family, "horizon": horizon, "passed": v.passed, "reasons": REASON_SEPARATOR.join(v.reasons),
-                    "window_start": window[0], "window_end": window[1], **figures, "configurations": max(configurations, 1),
-                    "evidence_days": evidence})
+        out.append(
+            {
+                "family": family,
+                "horizon": horizon,
+                "passed": v.passed,
+                "reasons": REASON_SEPARATOR.join(v.reasons),
+                "window_start": window[0],
+                "window_end": window[1],
+                **figures,
+                "configurations": max(configurations, 1),
+                "evidence_days": evidence,
+            }
+        )
     return pl.DataFrame(out, schema=VERDICT_SCHEMA)
-

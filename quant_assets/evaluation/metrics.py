@@ -122,12 +122,7 @@ def decision_day() -> pl.Expr:
 
 def daily_pnl(evaluated: pl.DataFrame) -> pl.DataFrame:
     """``day``, ``pnl``: after-cost PnL summed per decision day of the evaluable decisions."""
-    return (
-        evaluated.filter(pl.col("evaluable"))
-        .group_by(day=decision_day())
-        .agg(pnl=pl.col("pnl").sum())
-        .sort("day")
-    )
+    return evaluated.filter(pl.col("evaluable")).group_by(day=decision_day()).agg(pnl=pl.col("pnl").sum()).sort("day")
 
 
 def annualised_sharpe(daily: np.ndarray) -> float:

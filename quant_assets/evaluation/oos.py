@@ -254,4 +254,3 @@ def day_missing_horizons(day: date, labels: pl.DataFrame, as_of: datetime) -> li
     by_time = set(missing_horizons(day, HORIZONS, as_of))
     by_labels = {h for h in HORIZON_NAMES if labels.is_empty() or labels[missing_column(h)].any()}
     return [h for h in HORIZON_NAMES if h in by_time | by_labels]
-

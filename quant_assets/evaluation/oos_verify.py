@@ -60,9 +60,7 @@ def embargo_problems(part: DaySymbol, rows: pl.DataFrame, record: dict) -> list[
 def label_problems(part: DaySymbol, rows: pl.DataFrame, labels: pl.DataFrame) -> list[str]:
     """Stored ``label``/``label_net`` equal the labels asset's ``fwd_ret_<h>``/``fwd_ret_net_<h>``
     at the same ``t``, bit for bit (both null counts as equal)."""
-    truth = pl.concat(
-        [labels.select("t", horizon=pl.lit(h), _label=pl.col(gross_column(h)), _net=pl.col(net_column(h))) for h in HORIZON_NAMES]
-    )
+    truth = pl.concat([labels.select("t", horizon=pl.lit(h), _label=pl.col(gross_column(h)), _net=pl.col(net_column(h))) for h in HORIZON_NAMES])
     joined = rows.join(truth, on=["t", "horizon"], how="left")
     differs = joined.filter(~pl.col("label").eq_missing(pl.col("_label")) | ~pl.col("label_net").eq_missing(pl.col("_net")))
     if differs.is_empty():

@@ -24,7 +24,7 @@ DEFAULT_BLOCKS = 16
 @dataclass(frozen=True)
 class PBO:
     probability: float
-    logits: np.ndarray      # one per combination
+    logits: np.ndarray  # one per combination
     n_blocks: int
     n_variants: int
 

@@ -22,7 +22,7 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Fold:
-    train: np.ndarray   # row positions
+    train: np.ndarray  # row positions
     test: np.ndarray
 
 

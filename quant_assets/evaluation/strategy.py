@@ -100,13 +100,8 @@ def simulate(
     """
     _validate(frame, [*needs, "label"], horizon, cost)
     decided = on_grid(horizon) & pl.all_horizontal([known(c) for c in needs]) if needs else on_grid(horizon)
-    held = (
-        pl.when(pl.col("decided")).then(position.cast(pl.Float64)).otherwise(None)
-        .forward_fill().fill_null(initial_position)
-    )
-    out = frame.with_columns(is_decision=on_grid(horizon), decided=decided).with_columns(
-        evaluable=pl.col("decided") & known("label"), position=held
-    )
+    held = pl.when(pl.col("decided")).then(position.cast(pl.Float64)).otherwise(None).forward_fill().fill_null(initial_position)
+    out = frame.with_columns(is_decision=on_grid(horizon), decided=decided).with_columns(evaluable=pl.col("decided") & known("label"), position=held)
     return book(out, cost=cost, initial_position=initial_position)
 
 
@@ -122,9 +117,7 @@ def book(frame: pl.DataFrame, *, cost: float, initial_position: float = 0.0) -> 
     ``exit_cost`` = |position| * cost / 2, stated, not charged."""
     change = (pl.col("position") - pl.col("position").shift(1).fill_null(initial_position)).abs()
     return frame.with_columns(trade_size=change).with_columns(
-        pnl=pl.when(pl.col("evaluable"))
-        .then(pl.col("position") * pl.col("label") - pl.col("trade_size") * (cost / 2.0))
-        .otherwise(None),
+        pnl=pl.when(pl.col("evaluable")).then(pl.col("position") * pl.col("label") - pl.col("trade_size") * (cost / 2.0)).otherwise(None),
         exit_cost=pl.col("position").abs() * (cost / 2.0),
     )
 
@@ -134,8 +127,9 @@ def reference(frame: pl.DataFrame, *, horizon: timedelta, cost: float = DEFAULT_
     return simulate(frame, reference_position(cost=cost), ["prediction", "vol"], horizon=horizon, cost=cost, **kw)
 
 
-def baseline(frame: pl.DataFrame, name: str, *, horizon: timedelta, cost: float = DEFAULT_ROUND_TRIP_COST,
-             momentum: str = "momentum", **kw) -> pl.DataFrame:
+def baseline(
+    frame: pl.DataFrame, name: str, *, horizon: timedelta, cost: float = DEFAULT_ROUND_TRIP_COST, momentum: str = "momentum", **kw
+) -> pl.DataFrame:
     """A baseline by name: ``flat``, ``buy_and_hold`` or ``momentum`` (reads column ``momentum``)."""
     rules = {
         FLAT: (pl.lit(0.0), []),

@@ -59,11 +59,7 @@ def newest_available(records: pl.DataFrame, times: pl.DataFrame) -> pl.DataFrame
     asks = times.select(SERIES, "t", _rid=pl.lit(None, pl.Int64))
     # records before asks at an equal t: a record available exactly at t is usable at t
     merged = pl.concat([slots.select(SERIES, "t", "_rid", _ask=pl.lit(False)), asks.with_columns(_ask=pl.lit(True))])
-    carried = (
-        merged.sort(SERIES, "t", "_ask")
-        .with_columns(pl.col("_rid").forward_fill().over(SERIES))
-        .filter(pl.col("_ask"))
-    )
+    carried = merged.sort(SERIES, "t", "_ask").with_columns(pl.col("_rid").forward_fill().over(SERIES)).filter(pl.col("_ask"))
     return carried.join(slots.select("_rid", "at", "value"), on="_rid", how="left").select(SERIES, "t", "at", "value")
 
 

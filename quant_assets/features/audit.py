@@ -68,9 +68,8 @@ class Violation:
 
     def line(self) -> str:
         t = self.t.isoformat() if self.t is not None else "-"
-        return (
-            f"[{self.check}] {self.partition} t={t} feature={self.feature or '-'} "
-            f"stored={self.stored} expected={self.expected}" + (f" ({self.detail})" if self.detail else "")
+        return f"[{self.check}] {self.partition} t={t} feature={self.feature or '-'} stored={self.stored} expected={self.expected}" + (
+            f" ({self.detail})" if self.detail else ""
         )
 
     def as_dict(self) -> dict:
@@ -134,9 +133,7 @@ def _fmt(value) -> str | None:
 
 
 # ---- per-partition checks on one stored frame -----------------------------------------
-def contract_violations(
-    part: DaySymbol, frame: pl.DataFrame, kv: dict[str, str] | None, now: datetime | None = None
-) -> list[Violation]:
+def contract_violations(part: DaySymbol, frame: pl.DataFrame, kv: dict[str, str] | None, now: datetime | None = None) -> list[Violation]:
     name = str(part)
     out = [Violation("contract", name, None, None, None, None, p) for p in contract.schema_problems(frame.schema)]
     recorded = recorded_contract(kv or {})
@@ -184,10 +181,7 @@ def forward_column_violations(part: DaySymbol, columns: list[str]) -> list[Viola
 
 
 def _rows_to_violations(check: str, frame: pl.DataFrame, feature: str, stored: str, expected: str, detail: str) -> list[Violation]:
-    return [
-        Violation(check, p, t, feature, _fmt(s), _fmt(e), detail)
-        for p, t, s, e in frame.select("partition", "t", stored, expected).iter_rows()
-    ]
+    return [Violation(check, p, t, feature, _fmt(s), _fmt(e), detail) for p, t, s, e in frame.select("partition", "t", stored, expected).iter_rows()]
 
 
 def asof_violations(frame: pl.DataFrame) -> list[Violation]:
@@ -200,9 +194,7 @@ def asof_violations(frame: pl.DataFrame) -> list[Violation]:
     return out
 
 
-def asof_input_violations(
-    stored: pl.DataFrame, series_inputs: dict[str, pl.DataFrame], rtol: float = RTOL, atol: float = ATOL
-) -> list[Violation]:
+def asof_input_violations(stored: pl.DataFrame, series_inputs: dict[str, pl.DataFrame], rtol: float = RTOL, atol: float = ATOL) -> list[Violation]:
     """``stored`` (``partition`` + contract) against the newest records its inputs held at each
     ``t``; ``series_inputs`` are :func:`compute.partition_inputs` (series = partition)."""
     frame = asof_replay.replay_frame(stored, series_inputs)

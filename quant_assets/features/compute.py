@@ -112,9 +112,7 @@ def bar_features(bars: pl.DataFrame, decision_times: pl.DataFrame) -> pl.DataFra
         _up=pl.col("_d").clip(lower_bound=0.0),
         _dn=(-pl.col("_d")).clip(lower_bound=0.0),
     )
-    complete = {
-        w: _over(rolling(pl.col("_present"), "sum", n + 1)).fill_null(0) == n + 1 for w, n in BAR_WINDOWS.items()
-    }
+    complete = {w: _over(rolling(pl.col("_present"), "sum", n + 1)).fill_null(0) == n + 1 for w, n in BAR_WINDOWS.items()}
 
     def ret(n):
         return _over((c / c.shift(n)).log())
@@ -144,13 +142,9 @@ def bar_features(bars: pl.DataFrame, decision_times: pl.DataFrame) -> pl.DataFra
     }  # fmt: skip
     flags = {f"bars_{w}_missing": ~complete[w] for w in BAR_WINDOWS}
     by_name = {f.name: f for f in contract.FEATURES}
-    exprs = [
-        pl.when(~pl.col(by_name[name].flag)).then(expr).otherwise(None).alias(name) for name, expr in values.items()
-    ]
+    exprs = [pl.when(~pl.col(by_name[name].flag)).then(expr).otherwise(None).alias(name) for name, expr in values.items()]
     out = g.with_columns(**flags).with_columns(exprs)
-    out = out.with_columns(
-        asof_bars=pl.when(~pl.col("bars_5m_missing")).then(pl.col("_bar_available_at")).otherwise(None)
-    )
+    out = out.with_columns(asof_bars=pl.when(~pl.col("bars_5m_missing")).then(pl.col("_bar_available_at")).otherwise(None))
     keep = [SERIES, "t", "asof_bars", *values, *flags]
     return decision_times.join(out.select(keep), on=[SERIES, "t"], how="left")
 
@@ -158,9 +152,9 @@ def bar_features(bars: pl.DataFrame, decision_times: pl.DataFrame) -> pl.DataFra
 # ---- derivatives -----------------------------------------------------------------------
 def usable_rows(derivatives: pl.DataFrame, metric: str) -> pl.DataFrame:
     """The records of ``metric`` that carry a value (not a slot the source marks missing)."""
-    return derivatives.filter(
-        pl.col("metric") == metric, ~pl.col("is_missing"), pl.col("value").is_not_null()
-    ).select(SERIES, "event_time", "available_at", "value")
+    return derivatives.filter(pl.col("metric") == metric, ~pl.col("is_missing"), pl.col("value").is_not_null()).select(
+        SERIES, "event_time", "available_at", "value"
+    )
 
 
 def latest_available(times: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
@@ -181,9 +175,7 @@ def _asof(times: pl.DataFrame, rows: pl.DataFrame, max_age: timedelta, prefix: s
     joined = latest_available(times, rows)
     fresh = (pl.col("t") - pl.col("available_at")) <= max_age
     cols = [c for c in rows.columns if c not in (SERIES,)]
-    return joined.select(
-        SERIES, "t", *[pl.when(fresh).then(pl.col(c)).otherwise(None).alias(f"{prefix}{c}") for c in cols]
-    )
+    return joined.select(SERIES, "t", *[pl.when(fresh).then(pl.col(c)).otherwise(None).alias(f"{prefix}{c}") for c in cols])
 
 
 def derivative_features(derivatives: pl.DataFrame, decision_times: pl.DataFrame) -> pl.DataFrame:
@@ -197,9 +189,7 @@ def derivative_features(derivatives: pl.DataFrame, decision_times: pl.DataFrame)
     sell = _asof(times, usable_rows(derivatives, TAKER_SELL), HOURLY_MAX_AGE, _PREFIX[TAKER_SELL])
     oi_rows = usable_rows(derivatives, OPEN_INTEREST)
     for hours in (1, 4):
-        earlier = oi_rows.select(
-            SERIES, (pl.col("event_time") + timedelta(hours=hours)).alias("event_time"), pl.col("value").alias(f"v{hours}")
-        )
+        earlier = oi_rows.select(SERIES, (pl.col("event_time") + timedelta(hours=hours)).alias("event_time"), pl.col("value").alias(f"v{hours}"))
         oi_rows = oi_rows.join(earlier, on=[SERIES, "event_time"], how="left")
     oi = _asof(times, oi_rows, HOURLY_MAX_AGE, _PREFIX[OPEN_INTEREST])
 
@@ -286,9 +276,7 @@ def text_features(latents: pl.DataFrame, decision_times: pl.DataFrame) -> pl.Dat
         "text_post_count_24h": pl.when(ok_24h).then(pl.col("_post_24h")),
         "text_comment_count_24h": pl.when(ok_24h).then(pl.col("_comment_24h")),
         "text_market_post_count_24h": pl.when(ok_24h).then(pl.col("_market_post_24h")),
-        "text_comment_post_ratio_24h": pl.when(ok_24h & (pl.col("_post_24h") > 0)).then(
-            pl.col("_comment_24h") / pl.col("_post_24h")
-        ),
+        "text_comment_post_ratio_24h": pl.when(ok_24h & (pl.col("_post_24h") > 0)).then(pl.col("_comment_24h") / pl.col("_post_24h")),
     }
     for col, name in (
         ("post_score_observed_mean", "text_post_score_mean_24h"),
@@ -344,11 +332,7 @@ def _plans(items: list[tuple[str, DaySymbol, datetime]], upstream_days: Upstream
     """Per upstream asset, the read plan of every (series, partition, cutoff) item."""
     plans = {}
     for asset in UPSTREAM:
-        rows = [
-            (series, part.symbol, day, cutoff)
-            for series, part, cutoff in items
-            for day in upstream_days[part].get(asset, [])
-        ]
+        rows = [(series, part.symbol, day, cutoff) for series, part, cutoff in items for day in upstream_days[part].get(asset, [])]
         plans[asset] = read_plan(rows)
     return plans
 

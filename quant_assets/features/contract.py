@@ -125,12 +125,8 @@ def _text() -> list[Feature]:
 FEATURES: tuple[Feature, ...] = tuple(_bars() + _derivatives() + _text())
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 FLAG_NAMES: tuple[str, ...] = tuple(dict.fromkeys(f.flag for f in FEATURES))
-FEATURES_BY_SOURCE: dict[str, tuple[str, ...]] = {
-    s: tuple(f.name for f in FEATURES if f.source == s) for s in SOURCES
-}
-FLAGS_BY_SOURCE: dict[str, tuple[str, ...]] = {
-    s: tuple(dict.fromkeys(f.flag for f in FEATURES if f.source == s)) for s in SOURCES
-}
+FEATURES_BY_SOURCE: dict[str, tuple[str, ...]] = {s: tuple(f.name for f in FEATURES if f.source == s) for s in SOURCES}
+FLAGS_BY_SOURCE: dict[str, tuple[str, ...]] = {s: tuple(dict.fromkeys(f.flag for f in FEATURES if f.source == s)) for s in SOURCES}
 
 
 def source_columns(source: str) -> tuple[str, ...]:
@@ -188,9 +184,7 @@ def schema_problems(found: pl.Schema) -> list[str]:
     names = list(found)
     problems = [f"missing column {n}" for n in COLUMNS if n not in found]
     problems += [f"column {n} is not in the contract" for n in names if n not in COLUMNS]
-    problems += [
-        f"column {n} is {found[n]}, contract says {t}" for n, t in COLUMNS.items() if n in found and found[n] != t
-    ]
+    problems += [f"column {n} is {found[n]}, contract says {t}" for n, t in COLUMNS.items() if n in found and found[n] != t]
     if not problems and names != list(COLUMNS):
         first = next(i for i, (a, b) in enumerate(zip(names, COLUMNS)) if a != b)
         problems.append(f"column order differs from the contract at position {first}: {names[first]} vs {COLUMN_NAMES[first]}")

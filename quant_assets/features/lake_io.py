@@ -26,9 +26,7 @@ INPUTS_KEY = "quant_assets.feature_inputs"
 INPUT_HASHES_KEY = "quant_assets.feature_input_hashes"
 
 
-def serialise(
-    frame: pl.DataFrame, upstream_days: dict[str, list[date]], input_hashes: dict[str, dict[str, str]] | None = None
-) -> bytes:
+def serialise(frame: pl.DataFrame, upstream_days: dict[str, list[date]], input_hashes: dict[str, dict[str, str]] | None = None) -> bytes:
     """Same fixed settings as the rest of the lake (same frame, same bytes), plus metadata."""
     meta = {
         CONTRACT_KEY: json.dumps({"version": contract.SCHEMA_VERSION, "hash": contract.CONTRACT_HASH}),
@@ -102,9 +100,7 @@ def _read_or_none(store: ParquetLake, asset: str, part: DaySymbol) -> tuple[pl.D
     return pl.read_parquet(data).with_columns(symbol=pl.lit(part.symbol)), sha256_bytes(data)
 
 
-def read_many(
-    store: ParquetLake, asset: str, parts: list[DaySymbol]
-) -> tuple[pl.DataFrame | None, list[DaySymbol], dict[DaySymbol, str]]:
+def read_many(store: ParquetLake, asset: str, parts: list[DaySymbol]) -> tuple[pl.DataFrame | None, list[DaySymbol], dict[DaySymbol, str]]:
     """Like ``ParquetLake.read_many(missing_ok=True)``, concurrently; also returns the absent
     parts and the SHA-256 of every file read."""
     parts = sorted(set(parts))
@@ -129,9 +125,7 @@ def read_partitions(store: ParquetLake, parts: list[DaySymbol]) -> list[tuple[pl
         return list(pool.map(one, parts))
 
 
-def read_inputs(
-    store: ParquetLake, wanted: dict[str, list[DaySymbol]]
-) -> tuple[Inputs, dict[str, list[DaySymbol]], dict[str, dict[DaySymbol, str]]]:
+def read_inputs(store: ParquetLake, wanted: dict[str, list[DaySymbol]]) -> tuple[Inputs, dict[str, list[DaySymbol]], dict[str, dict[DaySymbol, str]]]:
     """Read the listed upstream partitions (those that exist); returns inputs, what was
     absent, and the SHA-256 of each file read."""
     frames, absent, shas = {}, {}, {}

@@ -57,9 +57,7 @@ def input_hashes(
             days = {}
             for day in upstream_days[part].get(asset, []):
                 sha = (
-                    file_shas.get(asset, {}).get(DaySymbol(day, part.symbol))
-                    if day <= part.day
-                    else visible.get((str(part), asset, day.isoformat()))
+                    file_shas.get(asset, {}).get(DaySymbol(day, part.symbol)) if day <= part.day else visible.get((str(part), asset, day.isoformat()))
                 )
                 if sha is not None:
                     days[day.isoformat()] = sha
@@ -81,4 +79,3 @@ def changed_inputs(recorded: InputHashes, current: InputHashes) -> list[str]:
             elif before[day] != now[day]:
                 out.append(f"{asset} {day} content differs")
     return out
-

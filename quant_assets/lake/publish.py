@@ -184,8 +184,7 @@ class StagedLake(ParquetLake):
             "failed_checks": failed,
             "state": NOT_YET_AVAILABLE if all(f.get("state") == NOT_YET_AVAILABLE for f in failed) else QUARANTINED,
             "published_sha256": self.lake.file_sha256(self.asset, part) if published.exists() else None,
-            "note": "not published: readers see the published version above (null: none); "
-            "a later version that passes replaces this report",
+            "note": "not published: readers see the published version above (null: none); a later version that passes replaces this report",
         }
         move_file(source, folder / PART_FILE)
         # The report goes last: its presence is what marks the partition quarantined.

@@ -20,10 +20,6 @@ class AssetSchema:
     def problems(self, schema: pl.Schema) -> list[str]:
         found = dict(schema)
         out = [f"missing column {n}" for n in self.columns if n not in found]
-        out += [
-            f"column {n} is {found[n]}, expected {t}"
-            for n, t in self.columns.items()
-            if n in found and found[n] != t
-        ]
+        out += [f"column {n} is {found[n]}, expected {t}" for n, t in self.columns.items() if n in found and found[n] != t]
         out += [f"unexpected column {n}" for n in found if n not in self.columns]
         return out

@@ -67,9 +67,7 @@ class ParquetLake:
     rename (or one server-side copy).
     """
 
-    def __init__(
-        self, root: str | UPath, staging_root: str | UPath | None = None, quarantine_root: str | UPath | None = None
-    ):
+    def __init__(self, root: str | UPath, staging_root: str | UPath | None = None, quarantine_root: str | UPath | None = None):
         self.root = lake_path(root)
         if not is_local(self.root) and "/" not in self.root.path.strip("/"):
             # s3://bucket: its "parent" is itself, so staging would land inside the lake.
@@ -110,9 +108,7 @@ class ParquetLake:
         path = self.write_bytes(asset, part, data)
         return PartitionWrite(asset, part, path, frame.height, sha256_bytes(data))
 
-    def write_many(
-        self, asset: str, frames: Iterable[tuple[DaySymbol, pl.DataFrame]]
-    ) -> list[PartitionWrite]:
+    def write_many(self, asset: str, frames: Iterable[tuple[DaySymbol, pl.DataFrame]]) -> list[PartitionWrite]:
         return [self.write(asset, part, frame) for part, frame in frames]
 
     # ---- reads -------------------------------------------------------------------------
@@ -141,7 +137,11 @@ class ParquetLake:
         return pl.read_parquet_metadata(io.BytesIO(self.read_bytes(asset, part)))
 
     def read_many(
-        self, asset: str, parts: Iterable[DaySymbol], missing_ok: bool = False, with_partition_day: bool = False,
+        self,
+        asset: str,
+        parts: Iterable[DaySymbol],
+        missing_ok: bool = False,
+        with_partition_day: bool = False,
         columns: Sequence[str] | None = None,
     ) -> pl.DataFrame:
         """Concatenate partitions, adding the ``symbol`` column from the path (and the

@@ -36,9 +36,7 @@ def bars_from_ohlcv(rows: list[list[float]], source: str) -> pl.DataFrame:
     """ccxt ``fetch_ohlcv`` rows ``[ms, open, high, low, close, volume]`` -> bar frame."""
     if not rows:
         return empty_bars()
-    raw = pl.DataFrame(
-        rows, schema=["ms", "open", "high", "low", "close", "volume"], orient="row"
-    )
+    raw = pl.DataFrame(rows, schema=["ms", "open", "high", "low", "close", "volume"], orient="row")
     return (
         raw.with_columns(
             ts=pl.from_epoch(pl.col("ms").cast(pl.Int64), time_unit="ms").dt.replace_time_zone("UTC"),
@@ -53,9 +51,7 @@ def with_availability(frame: pl.DataFrame, source: str | None = None) -> pl.Data
     columns = {"available_at": pl.col("ts") + BAR}
     if source is not None:
         columns["source"] = pl.lit(source)
-    out = frame.with_columns(**columns).with_columns(
-        [pl.col(name).cast(dtype) for name, dtype in BAR_SCHEMA.items()]
-    )
+    out = frame.with_columns(**columns).with_columns([pl.col(name).cast(dtype) for name, dtype in BAR_SCHEMA.items()])
     extra = ["symbol"] if "symbol" in out.columns else []
     return out.select(extra + list(BAR_SCHEMA))
 

@@ -122,9 +122,7 @@ def completeness(
     present = pl.DataFrame(schema={"symbol": pl.String(), "ts": pl.Datetime("us", "UTC")})
     if "ts" in frame.columns and frame.height:
         present = frame.select("symbol", "ts").unique()
-        per_day = present.group_by(pl.col("ts").dt.date().alias("_day"), "symbol").agg(
-            pl.len().alias("n"), pl.col("ts").min().alias("first")
-        )
+        per_day = present.group_by(pl.col("ts").dt.date().alias("_day"), "symbol").agg(pl.len().alias("n"), pl.col("ts").min().alias("first"))
         stats = {(day, symbol): (n, first) for day, symbol, n, first in per_day.iter_rows()}
         per_symbol = present.group_by("symbol").agg(pl.col("ts").min().alias("first"), pl.col("ts").max().alias("last"))
         span = {symbol: (first, last) for symbol, first, last in per_symbol.iter_rows()}
@@ -178,9 +176,7 @@ def completeness(
     return [results[part] for part in parts]
 
 
-def _missing_kind(
-    missing: list[datetime], span: tuple[datetime, datetime] | None, continues: bool, note: str
-) -> tuple[str | None, datetime | None]:
+def _missing_kind(missing: list[datetime], span: tuple[datetime, datetime] | None, continues: bool, note: str) -> tuple[str | None, datetime | None]:
     """(kind, source end) of a partition's missing bars, given the symbol's first and last bar."""
     if not missing:
         return None, None

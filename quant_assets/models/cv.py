@@ -74,9 +74,7 @@ def runs_at(anchor: date, config: TrainingConfig) -> bool:
     return (anchor - CADENCE_EPOCH).days % config.cv_every_days == 0
 
 
-def cross_validate(
-    data: TrainingSet, boosters: dict[str, lgb.Booster], config: TrainingConfig, embargo: timedelta, anchor: date
-) -> dict:
+def cross_validate(data: TrainingSet, boosters: dict[str, lgb.Booster], config: TrainingConfig, embargo: timedelta, anchor: date) -> dict:
     """The purged k-fold results of the fit anchored on ``anchor``: settings and one record per
     (horizon, fold); none, with the reason, at an anchor that does not cross-validate."""
     out = {"k": config.cv_folds, "embargo_s": embargo.total_seconds(), "round_trip_cost": config.cv_round_trip_cost, "folds": []}
@@ -152,9 +150,7 @@ def _iso(t: np.datetime64) -> str:
 
 def fold_results(cv: dict) -> pl.DataFrame:
     """One row per (horizon, fold) (``FOLD_SCHEMA``) from a model's ``cv`` (or the run's artifact)."""
-    rows = [
-        {c: (datetime.fromisoformat(v) if c in TIMES and v else v) for c, v in fold.items()} for fold in cv.get("folds", [])
-    ]
+    rows = [{c: (datetime.fromisoformat(v) if c in TIMES and v else v) for c, v in fold.items()} for fold in cv.get("folds", [])]
     return pl.DataFrame([{c: row.get(c) for c in FOLD_SCHEMA} for row in rows], schema=FOLD_SCHEMA)
 
 

@@ -61,11 +61,7 @@ class TrainingSet:
 def training_set(features: pl.DataFrame, labels: pl.DataFrame, window: FitWindow) -> TrainingSet:
     """Rows with ``window.start < t <= window.end``, each horizon purged at the fit end."""
     columns = input_columns()
-    joined = (
-        features.filter((pl.col("t") > window.start) & (pl.col("t") <= window.end))
-        .join(labels, on="t", how="inner")
-        .sort("t")
-    )
+    joined = features.filter((pl.col("t") > window.start) & (pl.col("t") <= window.end)).join(labels, on="t", how="inner").sort("t")
     ys, avails = [], []
     for h in HORIZON_NAMES:
         keep = ~pl.col(missing_column(h)) & (pl.col(available_column(h)) <= window.end)
@@ -78,4 +74,3 @@ def training_set(features: pl.DataFrame, labels: pl.DataFrame, window: FitWindow
         label_available_at=np.column_stack([a.astype("datetime64[us]") for a in avails]),
         columns=columns,
     )
-

@@ -111,9 +111,7 @@ def _fit_net(data: TrainingSet, train: np.ndarray, valid: np.ndarray, config: Tr
     rows = train.any(axis=1)
     text_mask, text_features = text_masks(data.columns)
     scaler = Standardiser.fit(data.x[rows])
-    target_scale = np.array(
-        [np.std(data.y[train[:, j], j]) if train[:, j].sum() > 1 else 1.0 for j in range(len(HORIZON_NAMES))]
-    )
+    target_scale = np.array([np.std(data.y[train[:, j], j]) if train[:, j].sum() > 1 else 1.0 for j in range(len(HORIZON_NAMES))])
     target_scale = np.where(target_scale < STD_FLOOR, 1.0, target_scale)
     net = MultiHeadNet(int((~text_mask).sum()), int(text_mask.sum()), len(HORIZON_NAMES), config.nn_hidden, config.nn_text_hidden)
     fitted = FittedNet(net, scaler, text_mask, text_features, target_scale)

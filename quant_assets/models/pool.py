@@ -85,9 +85,7 @@ def _in_order(jobs: Iterator[tuple[T, J | None]], fn: Callable[[J], R], describe
         yield tag, result
 
 
-def _pooled(
-    jobs: Iterator[tuple[T, J | None]], fn: Callable[[J], R], describe: Callable[[J], str], workers: int
-) -> Iterator[tuple[T, R | None]]:
+def _pooled(jobs: Iterator[tuple[T, J | None]], fn: Callable[[J], R], describe: Callable[[J], str], workers: int) -> Iterator[tuple[T, R | None]]:
     in_flight: deque[tuple[T, J | None, Future | None]] = deque()
     with _one_thread_env():
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_one_thread_worker)

@@ -77,10 +77,7 @@ def cross_section_ranks(features: pl.DataFrame) -> pl.DataFrame:
     """``symbol, t, xs_rank_<c>...``: per decision time ``t``, each symbol's percentile rank of
     ``c`` among the symbols with a value at that ``t`` ((rank - 0.5) / count, ties averaged;
     null where the symbol has none). ``features``: rows of several symbols (column ``symbol``)."""
-    ranks = [
-        ((pl.col(c).rank("average").over("t") - 0.5) / pl.col(c).count().over("t")).cast(pl.Float64).alias(f"{RANK_PREFIX}{c}")
-        for c in RANKED
-    ]
+    ranks = [((pl.col(c).rank("average").over("t") - 0.5) / pl.col(c).count().over("t")).cast(pl.Float64).alias(f"{RANK_PREFIX}{c}") for c in RANKED]
     return features.select("symbol", "t", *ranks)
 
 

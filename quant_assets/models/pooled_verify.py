@@ -34,9 +34,7 @@ def symbol_record(model: PooledModel, symbol: str) -> dict:
 
 def newest_rows(model: PooledModel) -> dict[str, list[datetime]]:
     """symbol -> the newest decision time it trained on, per horizon (where it trained)."""
-    return {
-        s: [t for h in HORIZON_NAMES if (t := _utc(model.training[s].get(h, {}).get("t_max"))) is not None] for s in sorted(model.training)
-    }
+    return {s: [t for h in HORIZON_NAMES if (t := _utc(model.training[s].get(h, {}).get("t_max"))) is not None] for s in sorted(model.training)}
 
 
 def embargo_problems(part: DaySymbol, record: dict, model: PooledModel) -> list[str]:

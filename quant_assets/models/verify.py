@@ -34,9 +34,7 @@ def embargo_problems(part: DaySymbol, record: dict) -> list[str]:
     problems = []
     gap = embargo()
     if record["fit_end"] + gap > part.start:
-        problems.append(
-            f"{part}: fit ends {record['fit_end']}, embargo {gap} reaches {record['fit_end'] + gap}, after the day starts"
-        )
+        problems.append(f"{part}: fit ends {record['fit_end']}, embargo {gap} reaches {record['fit_end'] + gap}, after the day starts")
     if record["fit_start"] >= record["fit_end"]:
         problems.append(f"{part}: fit window {record['fit_start']}..{record['fit_end']} is empty")
     return problems

@@ -66,10 +66,7 @@ def validate(train_days: int, refit_days: int) -> None:
     if refit_days < 1:
         raise ValueError(f"QUANT_ASSETS_REFIT_DAYS={refit_days}: expected a whole number of days >= 1")
     if train_days < MIN_TRAIN_DAYS:
-        raise ValueError(
-            f"QUANT_ASSETS_TRAIN_DAYS={train_days}: expected >= {MIN_TRAIN_DAYS} (the embargo alone takes "
-            f"{embargo()} of the window)"
-        )
+        raise ValueError(f"QUANT_ASSETS_TRAIN_DAYS={train_days}: expected >= {MIN_TRAIN_DAYS} (the embargo alone takes {embargo()} of the window)")
 
 
 def upstream_day_offsets(train_days: int, refit_days: int) -> tuple[int, int]:

@@ -117,7 +117,7 @@ def mark_portfolio(client: MlflowClient, symbol: str, versions: dict[str, str], 
 
 
 def _portfolio(tags: dict) -> str:
-    """"PASS <day>", "FAIL <day>" or "none" (no portfolio verdict on the version yet)."""
+    """ "PASS <day>", "FAIL <day>" or "none" (no portfolio verdict on the version yet)."""
     return f"{tags[PORTFOLIO_TAG]} {tags.get(PORTFOLIO_DAY_TAG, '')}".strip() if PORTFOLIO_TAG in tags else "none"
 
 
@@ -149,7 +149,7 @@ def promote(client: MlflowClient, symbol: str, horizon: str, *, version: str | N
     tags = client.get_model_version(name, version).tags
     passed = tags.get(VERDICT_TAG) == PASS
     if not passed and not force:
-        raise Refused(f"{name} version {version} has no passing gate verdict; promote it only with --force --reason \"...\"")
+        raise Refused(f'{name} version {version} has no passing gate verdict; promote it only with --force --reason "..."')
     portfolio = _portfolio(tags)
     passed &= portfolio.startswith(PASS)
     if not passed and not force:

@@ -34,9 +34,10 @@ class MlflowStore:
         if local:
             Path(home).mkdir(parents=True, exist_ok=True)
             tracking = f"sqlite:///{Path(home).resolve() / DB_FILE}"
-        artifacts = settings.read("QUANT_ASSETS_MLFLOW_ARTIFACTS", "", expect="an artifact root, e.g. s3://bucket/mlflow") or (
-            Path(home).resolve() / "artifacts"
-        ).as_uri()
+        artifacts = (
+            settings.read("QUANT_ASSETS_MLFLOW_ARTIFACTS", "", expect="an artifact root, e.g. s3://bucket/mlflow")
+            or (Path(home).resolve() / "artifacts").as_uri()
+        )
         return cls(tracking, artifacts)
 
 

@@ -61,7 +61,10 @@ def log_pyfunc(code: Path, native: Path, model_signature) -> "mlflow.models.mode
     the inputs are.
     """
     return mlflow.pyfunc.log_model(
-        name=MODEL_ARTIFACT, python_model=str(code), artifacts={NATIVE_DIR: str(native)}, signature=model_signature,
+        name=MODEL_ARTIFACT,
+        python_model=str(code),
+        artifacts={NATIVE_DIR: str(native)},
+        signature=model_signature,
         pip_requirements=PIP_REQUIREMENTS,
     )
 
@@ -107,9 +110,7 @@ class Tracking:
         self.client = MlflowClient(store.tracking_uri, store.tracking_uri)
         self._registered: set[str] = set()  # registered model names known to exist
         found = self.client.get_experiment_by_name(EXPERIMENT)
-        self.experiment_id = (
-            found.experiment_id if found else self.client.create_experiment(EXPERIMENT, artifact_location=store.artifact_root)
-        )
+        self.experiment_id = found.experiment_id if found else self.client.create_experiment(EXPERIMENT, artifact_location=store.artifact_root)
 
     def find_fit(self, fit_key: str) -> LoggedFit | None:
         """The finished run already logged for ``fit_key`` (same window, inputs, settings, code)."""
@@ -171,8 +172,10 @@ class Tracking:
         experiment (the run tagged with ``study_key``, made on first use, reused after, so a
         re-run study replaces its report rather than adding a run). Returns (experiment id, run id)."""
         found = self.client.get_experiment_by_name(STUDY_EXPERIMENT)
-        experiment_id = found.experiment_id if found else self.client.create_experiment(
-            STUDY_EXPERIMENT, artifact_location=f"{self.store.artifact_root.rstrip('/')}/studies"
+        experiment_id = (
+            found.experiment_id
+            if found
+            else self.client.create_experiment(STUDY_EXPERIMENT, artifact_location=f"{self.store.artifact_root.rstrip('/')}/studies")
         )
         runs = self.client.search_runs([experiment_id], filter_string=f"tags.`{STUDY_KEY_TAG}` = '{study_key}'", max_results=1)
         run_id = runs[0].info.run_id if runs else None

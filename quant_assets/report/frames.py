@@ -148,7 +148,7 @@ def coverage_by_day(flags: pl.DataFrame) -> pl.DataFrame:
     the source had a record (``gate_window.source_coverage``, the gate's own figure).
     ``flags``: feature rows with ``symbol``, ``partition_day`` and the missing flags."""
     out = []
-    for (symbol, day), group in (flags.group_by("symbol", "partition_day") if not flags.is_empty() else []):
+    for (symbol, day), group in flags.group_by("symbol", "partition_day") if not flags.is_empty() else []:
         for source, share in source_coverage(group).items():
             out.append({"symbol": symbol, "day": day, "source": source, "coverage": share})
     schema = {"symbol": pl.String, "day": pl.Date, "source": pl.String, "coverage": pl.Float64}

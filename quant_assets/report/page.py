@@ -155,7 +155,5 @@ def render(study: Study, equity: pl.DataFrame, ic: pl.DataFrame, calib: pl.DataF
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
         f"<title>study {html.escape(study.key)}</title><style>{STYLE}</style>"
         # The library inline, once: the page must render with no network at all.
-        f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body>"
-        + "\n".join(parts)
-        + "</body></html>"
+        f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body>" + "\n".join(parts) + "</body></html>"
     )

@@ -4,7 +4,6 @@ All implement ``DerivativesSource.fetch`` so the ``derivatives`` asset does not 
 it is talking to; the definitions pick one per environment.
 """
 
-
 from datetime import datetime
 from pathlib import Path
 
@@ -32,9 +31,7 @@ from quant_assets.venues.client import call_with_retries, make_exchange
 class DerivativesSource(ConfigurableResource):
     """Interface: derivatives rows for a set of (day, symbol) partitions, with provenance."""
 
-    def fetch(
-        self, parts: list[DaySymbol], now: datetime, spot_bars: pl.DataFrame
-    ) -> tuple[pl.DataFrame, dict[DaySymbol, dict]]:
+    def fetch(self, parts: list[DaySymbol], now: datetime, spot_bars: pl.DataFrame) -> tuple[pl.DataFrame, dict[DaySymbol, dict]]:
         """A frame with ``symbol`` plus the derivatives schema (every closed hourly slot has a
         row, missing ones flagged), and metadata to record per partition.
 

@@ -1,7 +1,5 @@
 """The sentence-embedding model and its content-addressed cache as a Dagster resource."""
 
-
-
 from dagster import ConfigurableResource
 
 from quant_assets.text.cache import EmbeddingCache

@@ -1,6 +1,5 @@
 """The lake as a Dagster resource."""
 
-
 from dagster import ConfigurableResource
 
 from quant_assets.lake.store import ParquetLake

@@ -4,7 +4,6 @@ Both implement ``MarketDataSource.fetch_bars`` so ``market_bars`` does not know 
 is talking to; the definitions pick one per environment.
 """
 
-
 from datetime import datetime
 
 import polars as pl

@@ -12,7 +12,6 @@ Every source implements ``SocialTextSource.fetch(parts, now) -> (frame, meta)``:
 ``meta`` is per partition and ends up in the partition's metadata.
 """
 
-
 from datetime import datetime
 from pathlib import Path
 from typing import ClassVar

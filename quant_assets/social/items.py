@@ -104,11 +104,7 @@ def posts_to_items(posts: pl.DataFrame) -> pl.DataFrame:
         posts = posts.with_columns(selftext=pl.lit(None, dtype=pl.String))
     posts = _first_seen(as_utc(as_utc(posts, "created_utc"), "scraped_at"))
     title, body = _clean(pl.col("title")), _clean(pl.col("selftext"))
-    text = (
-        pl.when(body.is_null()).then(title)
-        .when(title.is_null()).then(body)
-        .otherwise(pl.concat_str([title, body], separator="\n\n"))
-    )
+    text = pl.when(body.is_null()).then(title).when(title.is_null()).then(body).otherwise(pl.concat_str([title, body], separator="\n\n"))
     return posts.select(
         item_id=pl.col("post_id").cast(pl.String),
         kind=pl.lit(POST),
@@ -152,9 +148,7 @@ def first_observation(items: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     one row per item, so the earlier one wins (a later one would hide the text's engagement
     until its later ``observed_at``). Returns the number of extra observations dropped.
     """
-    kept = items.sort("observed_at", "item_id", nulls_last=True, maintain_order=True).unique(
-        "item_id", keep="first", maintain_order=True
-    )
+    kept = items.sort("observed_at", "item_id", nulls_last=True, maintain_order=True).unique("item_id", keep="first", maintain_order=True)
     return kept, items.height - kept.height
 
 

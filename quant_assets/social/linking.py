@@ -200,9 +200,7 @@ def link_items(items: pl.DataFrame, rules: LinkRules, symbols: list[str]) -> pl.
 
     def comment_rule(base: str) -> pl.Expr:
         inherited = (
-            pl.concat_str([pl.lit("post:"), pl.col(f"_post_rule_{base}")])
-            if rules.comments_inherit_post_link
-            else pl.lit(None, dtype=pl.String)
+            pl.concat_str([pl.lit("post:"), pl.col(f"_post_rule_{base}")]) if rules.comments_inherit_post_link else pl.lit(None, dtype=pl.String)
         )
         return pl.coalesce(own_rule(base), inherited)
 
@@ -210,10 +208,7 @@ def link_items(items: pl.DataFrame, rules: LinkRules, symbols: list[str]) -> pl.
         frame.filter(pl.col("kind") == COMMENT)
         .join(parents, on="post_id", how="left", maintain_order="left")
         .with_columns(
-            _market=pl.when(pl.col("_post_created_at").is_not_null())
-            .then(pl.col("_post_market"))
-            .otherwise(in_market_sub)
-            & ~pl.col("_names_coin"),
+            _market=pl.when(pl.col("_post_created_at").is_not_null()).then(pl.col("_post_market")).otherwise(in_market_sub) & ~pl.col("_names_coin"),
             **{f"_rule_{base}": comment_rule(base) for base in set(bases.values())},
         )
     )
@@ -228,9 +223,7 @@ def link_items(items: pl.DataFrame, rules: LinkRules, symbols: list[str]) -> pl.
         linked = both.filter(rule.is_not_null() | pl.col("_market")).with_columns(
             symbol=pl.lit(symbol),
             scope=pl.when(rule.is_not_null()).then(pl.lit(SCOPE_SYMBOL)).otherwise(pl.lit(SCOPE_MARKET)),
-            link_rule=pl.when(rule.is_not_null())
-            .then(rule)
-            .otherwise(pl.concat_str([pl.lit("market:r/"), pl.col("subreddit")])),
+            link_rule=pl.when(rule.is_not_null()).then(rule).otherwise(pl.concat_str([pl.lit("market:r/"), pl.col("subreddit")])),
             post_created_at=pl.col("_post_created_at"),
         )
         out.append(linked.select(["symbol"] + columns + ["post_created_at", "scope", "link_rule"]))

@@ -24,9 +24,7 @@ OFFENDING_SCHEMA = {"symbol": pl.String, "ts": pl.Datetime("us", "UTC"), "item_i
 def _offending(frame: pl.DataFrame, mask: pl.Expr, problem: str) -> pl.DataFrame:
     if frame.is_empty():
         return pl.DataFrame(schema=OFFENDING_SCHEMA)
-    return frame.filter(mask).select(
-        "symbol", pl.col("created_at").alias("ts"), "item_id", problem=pl.lit(problem)
-    ).cast(OFFENDING_SCHEMA)
+    return frame.filter(mask).select("symbol", pl.col("created_at").alias("ts"), "item_id", problem=pl.lit(problem)).cast(OFFENDING_SCHEMA)
 
 
 def duplicate_items(frame: pl.DataFrame) -> pl.DataFrame:
@@ -62,9 +60,7 @@ def unmarked_unavailable_text(frame: pl.DataFrame) -> pl.DataFrame:
     would be embedded as if someone had written it.
     """
     stripped = pl.col("text").str.strip_chars()
-    return _offending(
-        frame, (stripped == "") | stripped.is_in(PLACEHOLDER_TEXTS), "unavailable text not marked null (blank or placeholder)"
-    )
+    return _offending(frame, (stripped == "") | stripped.is_in(PLACEHOLDER_TEXTS), "unavailable text not marked null (blank or placeholder)")
 
 
 def orphan_comments(frame: pl.DataFrame) -> pl.DataFrame:
@@ -76,9 +72,7 @@ def orphan_comments(frame: pl.DataFrame) -> pl.DataFrame:
     stored in the same partition must agree with it.
     """
     comments = pl.col("kind") == COMMENT
-    posts_here = frame.filter(pl.col("kind") == POST).select(
-        "symbol", "partition_day", "post_id", _here_created_at=pl.col("created_at")
-    )
+    posts_here = frame.filter(pl.col("kind") == POST).select("symbol", "partition_day", "post_id", _here_created_at=pl.col("created_at"))
     joined = frame.join(posts_here, on=["symbol", "partition_day", "post_id"], how="left", maintain_order="left")
     return pl.concat(
         [
@@ -127,10 +121,8 @@ def comment_post_ratio(frame: pl.DataFrame, parts: list[DaySymbol], threshold: f
             posts=(pl.col("kind") == POST).sum().cast(pl.Int64),
             comments=(pl.col("kind") == COMMENT).sum().cast(pl.Int64),
         )
-        counts = grid.join(counted, on=["symbol", "day"], how="left").with_columns(
-            pl.col("posts").fill_null(0), pl.col("comments").fill_null(0)
-        )
-    per_partition = counts.with_columns(
-        ratio=pl.when(pl.col("posts") > 0).then(pl.col("comments") / pl.col("posts")).otherwise(None)
-    ).sort("symbol", "day")
+        counts = grid.join(counted, on=["symbol", "day"], how="left").with_columns(pl.col("posts").fill_null(0), pl.col("comments").fill_null(0))
+    per_partition = counts.with_columns(ratio=pl.when(pl.col("posts") > 0).then(pl.col("comments") / pl.col("posts")).otherwise(None)).sort(
+        "symbol", "day"
+    )
     return RatioReport(per_partition, int(counts["posts"].sum()), int(counts["comments"].sum()), threshold)

@@ -70,6 +70,8 @@ def available_at() -> pl.Expr:
     """The one rule: the later of ``created_at`` + ``collection_lag_s`` and ``first_seen_at``."""
     lagged = pl.col("created_at") + pl.duration(seconds=pl.col("collection_lag_s"))
     return pl.max_horizontal(lagged, pl.col("first_seen_at")).cast(TS_DTYPE)
+
+
 assert set(ITEM_SCHEMA) <= set(SOCIAL_TEXT_SCHEMA)
 
 

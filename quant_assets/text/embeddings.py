@@ -89,9 +89,7 @@ def embed_rows(rows: pl.DataFrame, encoder: Encoder, cache: EmbeddingCache) -> t
         }
     ).with_columns(cached=pl.lit(False))
     vectors_by_hash = pl.concat([found.with_columns(cached=pl.lit(True)), fresh], how="vertical")
-    out = hashed.join(vectors_by_hash, on="text_sha256", how="left", maintain_order="left").with_columns(
-        model_version=pl.lit(encoder.model_version)
-    )
+    out = hashed.join(vectors_by_hash, on="text_sha256", how="left", maintain_order="left").with_columns(model_version=pl.lit(encoder.model_version))
     stats = EmbedStats(rows.height, unique.height, found.height, missing.height, seconds)
     return out.select(["symbol", *TEXT_EMBEDDINGS_SCHEMA, "cached"]), stats
 
@@ -102,6 +100,7 @@ def split_partitions(frame: pl.DataFrame, parts) -> list:
 
 
 # ---- quality rules ----------------------------------------------------------------------
+
 
 def coverage_problems(texts: pl.DataFrame, embeddings: pl.DataFrame) -> pl.DataFrame:
     """Rows of social_text with text but no embedding, embeddings of no text or of text marked

@@ -205,8 +205,15 @@ def fit_towers(
             if rows.is_empty():
                 raise InsufficientHistory(f"no {tower} texts in [{fit_start.date()}, {fit_end.date()})")
             projection = fit_projection(
-                rows["embedding"].to_numpy().reshape(rows.height, -1), rows["created_at"], fit_start, fit_end, part.day,
-                spec.dims(tower), tower=tower, model_version=versions[0], min_texts=spec.min_fit_texts,
+                rows["embedding"].to_numpy().reshape(rows.height, -1),
+                rows["created_at"],
+                fit_start,
+                fit_end,
+                part.day,
+                spec.dims(tower),
+                tower=tower,
+                model_version=versions[0],
+                min_texts=spec.min_fit_texts,
             )
             meta[f"{tower}_projection_id"] = projection.projection_id
             meta[f"{tower}_explained_variance"] = round(float(projection.explained_variance_ratio.sum()), 4)
@@ -251,11 +258,7 @@ def bucket_latents(
         grid.join(counts, on="ts", how="left", maintain_order="left")
         .join(engagement, on="ts", how="left", maintain_order="left")
         .with_columns(pl.col("post_count", "comment_count", "market_post_count").fill_null(0))
-        .with_columns(
-            comment_post_ratio=pl.when(pl.col("post_count") > 0)
-            .then(pl.col("comment_count") / pl.col("post_count"))
-            .otherwise(None)
-        )
+        .with_columns(comment_post_ratio=pl.when(pl.col("post_count") > 0).then(pl.col("comment_count") / pl.col("post_count")).otherwise(None))
     )
     latent_frames = []
     for tower in TOWERS:

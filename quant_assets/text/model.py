@@ -108,9 +108,7 @@ class TextEncoder:
             return np.zeros((0, self.dimensions), dtype=np.float32)
         self.calls += 1
         self.texts_encoded += len(texts)
-        vectors = self._model.encode(
-            texts, batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False
-        )
+        vectors = self._model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32)
 
 

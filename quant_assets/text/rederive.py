@@ -49,10 +49,14 @@ def _differs(stored: pl.Expr, expected: pl.Expr) -> pl.Expr:
 def count_problems(latents: pl.DataFrame, texts: pl.DataFrame) -> pl.DataFrame:
     """Bucket counts that are not the social_text rows knowable in the bucket."""
     is_post = pl.col("kind") == POST
-    counted = bucketed_texts(texts).group_by(KEYS).agg(
-        _posts=is_post.sum().cast(pl.Int64),
-        _comments=(pl.col("kind") == COMMENT).sum().cast(pl.Int64),
-        _market_posts=(is_post & (pl.col("scope") == SCOPE_MARKET)).sum().cast(pl.Int64),
+    counted = (
+        bucketed_texts(texts)
+        .group_by(KEYS)
+        .agg(
+            _posts=is_post.sum().cast(pl.Int64),
+            _comments=(pl.col("kind") == COMMENT).sum().cast(pl.Int64),
+            _market_posts=(is_post & (pl.col("scope") == SCOPE_MARKET)).sum().cast(pl.Int64),
+        )
     )
     merged = latents.join(counted, on=KEYS, how="left").with_columns(pl.col("_posts", "_comments", "_market_posts").fill_null(0))
     ratio = pl.when(pl.col("_posts") > 0).then(pl.col("_comments") / pl.col("_posts"))
@@ -103,9 +107,7 @@ def recorded_window(stored: pl.DataFrame) -> tuple | None:
     return windows.row(0)
 
 
-def refit_latents(
-    part: DaySymbol, stored: pl.DataFrame, texts: pl.DataFrame, vectors: pl.DataFrame, spec: LatentSpec
-) -> pl.DataFrame | None:
+def refit_latents(part: DaySymbol, stored: pl.DataFrame, texts: pl.DataFrame, vectors: pl.DataFrame, spec: LatentSpec) -> pl.DataFrame | None:
     """The partition's latents recomputed with projections refitted on the text created in the
     window its rows record (``vectors``: the symbol's text_embeddings covering that window and
     the day). None when the rows record no single window (``projection_problems`` names that).
@@ -132,9 +134,7 @@ def refit_reads(latents: pl.DataFrame, parts: list[DaySymbol]) -> list[DaySymbol
     return out
 
 
-def refit_problems(
-    parts: list[DaySymbol], latents: pl.DataFrame, texts: pl.DataFrame, vectors: pl.DataFrame, spec: LatentSpec
-) -> pl.DataFrame:
+def refit_problems(parts: list[DaySymbol], latents: pl.DataFrame, texts: pl.DataFrame, vectors: pl.DataFrame, spec: LatentSpec) -> pl.DataFrame:
     """Stored latents that projections refitted on each partition's recorded fit window do not give."""
     refits = []
     # Split once: each partition then reads its symbol's rows, where a window of days is one
@@ -143,9 +143,7 @@ def refit_problems(
     texts_of, vectors_of = _by_symbol(texts), _by_symbol(vectors)
     for part in parts:
         mine = by_part.get((part.symbol, part.day), latents.clear())
-        refit = refit_latents(
-            part, mine, texts_of.get(part.symbol, texts.clear()), vectors_of.get(part.symbol, vectors.clear()), spec
-        )
+        refit = refit_latents(part, mine, texts_of.get(part.symbol, texts.clear()), vectors_of.get(part.symbol, vectors.clear()), spec)
         if refit is not None:
             refits.append(refit)
     return compare_refit(latents, pl.concat(refits) if refits else latents.clear(), spec)

@@ -38,9 +38,7 @@ class Venue:
     # The client order ids the venue accepts; the platform's ids are checked against it in tests.
     client_order_id_rule: re.Pattern | None = None
     # How long to back off after a 429 or a 418 that came without a Retry-After header.
-    default_backoff: Mapping[str, timedelta] = MappingProxyType(
-        {VENUE_RATE_LIMITED: timedelta(seconds=60), VENUE_BANNED: timedelta(minutes=2)}
-    )
+    default_backoff: Mapping[str, timedelta] = MappingProxyType({VENUE_RATE_LIMITED: timedelta(seconds=60), VENUE_BANNED: timedelta(minutes=2)})
     # Whether ``taker_volume`` is served (ccxt has no unified method for taker buy/sell volume).
     serves_taker_volume: bool = False
 

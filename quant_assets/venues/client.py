@@ -78,9 +78,7 @@ def call_with_retries(
             raise ExchangeCallFailed(f"{what}: the exchange does not know this symbol ({exc})") from exc
         except RETRYABLE as exc:
             if attempt == attempts:
-                raise ExchangeCallFailed(
-                    f"{what}: still failing after {attempts} attempts: {type(exc).__name__}: {exc}"
-                ) from exc
+                raise ExchangeCallFailed(f"{what}: still failing after {attempts} attempts: {type(exc).__name__}: {exc}") from exc
             delay = base_delay_s * 2 ** (attempt - 1)
             log.warning("%s: %s, retry %d/%d in %.1fs", what, type(exc).__name__, attempt, attempts - 1, delay)
             sleep(delay)

@@ -26,6 +26,7 @@ from typing import Callable
 import ccxt
 import polars as pl
 
+from quant_assets import venues
 from quant_assets.derivatives.frame import (
     FUNDING,
     HOUR,
@@ -38,7 +39,6 @@ from quant_assets.derivatives.frame import (
     last_closed_hour,
     observations,
 )
-from quant_assets import venues
 from quant_assets.timegrid import to_ms
 from quant_assets.venues.client import call_with_retries
 
@@ -65,8 +65,14 @@ def _call(exchange: ccxt.Exchange, what: str, fn: Callable, retry: Retry):
 
 
 def fetch_funding(
-    exchange: ccxt.Exchange, symbol: str, key: str, start: datetime, end: datetime, now: datetime,
-    limit: int = 1000, retry: Retry | None = None,
+    exchange: ccxt.Exchange,
+    symbol: str,
+    key: str,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    limit: int = 1000,
+    retry: Retry | None = None,
 ) -> pl.DataFrame:
     """Funding events with ``start <= funding time < end`` and funding time ``<= now``."""
     retry = retry or {}
@@ -91,8 +97,14 @@ def fetch_funding(
 
 
 def fetch_mark(
-    exchange: ccxt.Exchange, symbol: str, key: str, start: datetime, end: datetime, now: datetime,
-    limit: int = 1000, retry: Retry | None = None,
+    exchange: ccxt.Exchange,
+    symbol: str,
+    key: str,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    limit: int = 1000,
+    retry: Retry | None = None,
 ) -> pl.DataFrame:
     """Closes of the 1h mark-price candles opened in ``[start, end)`` that closed by ``now``."""
     retry = retry or {}
@@ -135,8 +147,15 @@ def _fetch_windows(
 
 
 def fetch_open_interest(
-    exchange: ccxt.Exchange, symbol: str, key: str, start: datetime, end: datetime, now: datetime,
-    floor: datetime, limit: int = 500, retry: Retry | None = None,
+    exchange: ccxt.Exchange,
+    symbol: str,
+    key: str,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    floor: datetime,
+    limit: int = 500,
+    retry: Retry | None = None,
 ) -> pl.DataFrame:
     """Hourly open-interest value (USD), stamped at the hour's open, from ``floor`` on."""
 
@@ -149,8 +168,15 @@ def fetch_open_interest(
 
 
 def fetch_long_short(
-    exchange: ccxt.Exchange, symbol: str, key: str, start: datetime, end: datetime, now: datetime,
-    floor: datetime, limit: int = 500, retry: Retry | None = None,
+    exchange: ccxt.Exchange,
+    symbol: str,
+    key: str,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    floor: datetime,
+    limit: int = 500,
+    retry: Retry | None = None,
 ) -> pl.DataFrame:
     """Hourly global long/short account ratio, stamped at the hour's open, from ``floor`` on."""
 
@@ -167,8 +193,15 @@ def has_taker_endpoint(exchange: ccxt.Exchange) -> bool:
 
 
 def fetch_taker(
-    exchange: ccxt.Exchange, symbol: str, key: str, start: datetime, end: datetime, now: datetime,
-    floor: datetime, limit: int = 500, retry: Retry | None = None,
+    exchange: ccxt.Exchange,
+    symbol: str,
+    key: str,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    floor: datetime,
+    limit: int = 500,
+    retry: Retry | None = None,
 ) -> pl.DataFrame:
     """Hourly taker buy and sell volume, stamped at the hour's open, from ``floor`` on."""
     if not has_taker_endpoint(exchange):

@@ -53,8 +53,6 @@ def materialized_hashes(instance, asset: str = "market_bars") -> dict[str, str]:
     return {r.asset_materialization.partition: r.asset_materialization.metadata["content_sha256"].value for r in records}
 
 
-
-
 def test_real_bars_materialise_with_metadata_and_pass_every_check(qa_home, drop_folder):
     lake_root = qa_home / "lake"
     with DagsterInstance.ephemeral() as instance:
@@ -87,10 +85,7 @@ def test_rematerialising_gives_identical_bytes(qa_home, drop_folder):
         before = lake.file_sha256("market_bars", part)
         second = _run(lake.root, drop_folder, instance)
     assert before == lake.file_sha256("market_bars", part)
-    hashes = [
-        {m.partition: m.metadata["content_sha256"].value for m in r.asset_materializations_for_node("market_bars")}
-        for r in (first, second)
-    ]
+    hashes = [{m.partition: m.metadata["content_sha256"].value for m in r.asset_materializations_for_node("market_bars")} for r in (first, second)]
     assert hashes[0] == hashes[1]
 
 

@@ -87,9 +87,7 @@ def test_the_published_version_survives_a_failed_rematerialisation_byte_identica
     assert report["failed_checks"][0]["check"] == "bars_ohlc_sane"
     assert report["published_sha256"] == sha256_bytes(before) != report["sha256"]
     # SQL over the lake sees the good version: no NaN close on 2025-10-06 12:00.
-    nan_closes = lake_views(str(lake.root)).execute(
-        "select count(*) from market_bars where symbol = 'BTC-USDT' and isnan(close)"
-    ).fetchone()
+    nan_closes = lake_views(str(lake.root)).execute("select count(*) from market_bars where symbol = 'BTC-USDT' and isnan(close)").fetchone()
     assert nan_closes == (0,)
     assert evaluation.metadata["partitions_quarantined"].value == 1
     assert evaluation.metadata["partitions_published"].value == 8

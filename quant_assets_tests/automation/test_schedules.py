@@ -126,9 +126,7 @@ def test_an_intraday_refresh_writes_only_the_bars_closed_by_its_clock(qa_home, m
     request = _tick(intraday, utc(2025, 10, 7, 13, 0))
     assert request.asset_selection == [AssetKey("market_bars")]
     with DagsterInstance.ephemeral() as instance:
-        result = defs.get_job_def("source_refresh").execute_in_process(
-            instance=instance, tags=request.tags, asset_selection=request.asset_selection
-        )
+        result = defs.get_job_def("source_refresh").execute_in_process(instance=instance, tags=request.tags, asset_selection=request.asset_selection)
     assert result.success
     checks = result.get_asset_check_evaluations()
     assert checks and all(e.passed for e in checks), [(e.check_name, e.description) for e in checks if not e.passed]

@@ -87,10 +87,7 @@ def test_two_imports_of_one_bundle_queue_and_land_one_copy(home, good_bundle):
 
 def _newer_bundle(tmp_path) -> Path:
     """The fixture with ETH-USDT's two days revised (volume restated): overlaps the good bundle."""
-    frames = [
-        (part, frame.with_columns(pl.col("volume") * 2) if part.symbol == "ETH-USDT" else frame)
-        for part, frame in fixture_partitions()
-    ]
+    frames = [(part, frame.with_columns(pl.col("volume") * 2) if part.symbol == "ETH-USDT" else frame) for part, frame in fixture_partitions()]
     path = tmp_path / "newer.tar.gz"
     write_bundle(path, bundle_entries(frames))
     return path
@@ -146,9 +143,11 @@ def test_two_imports_at_once_end_with_the_right_provenance(home, good_bundle, tm
             lake_file = home / "lake" / BARS_ASSET / f"date={part.day}" / f"symbol={part.symbol}" / "part-0.parquet"
             lake_sha = hashlib.sha256(lake_file.read_bytes()).hexdigest()
             assert lake_sha == holders[part].files[(BARS_ASSET, part)]
-            metadata = instance.fetch_materializations(
-                AssetRecordsFilter(asset_key=AssetKey(BARS_ASSET), asset_partitions=[str(part)]), limit=1
-            ).records[0].asset_materialization.metadata
+            metadata = (
+                instance.fetch_materializations(AssetRecordsFilter(asset_key=AssetKey(BARS_ASSET), asset_partitions=[str(part)]), limit=1)
+                .records[0]
+                .asset_materialization.metadata
+            )
             assert metadata["content_sha256"].value == lake_sha
             assert by_id[metadata["bundle_id"].value].files[(BARS_ASSET, part)] == lake_sha
             if part.symbol == "ETH-USDT":

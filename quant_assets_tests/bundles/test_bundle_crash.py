@@ -56,7 +56,9 @@ def _kill_import_at(pause_at: str, archive: Path, root: Path) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen(
         [sys.executable, "-c", IMPORT_THEN_PAUSE, str(archive), str(root), pause_at],
-        env=env, stdout=subprocess.PIPE, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout.readline().strip() == "paused"

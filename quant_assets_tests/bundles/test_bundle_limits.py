@@ -49,9 +49,7 @@ def _entry(manifest: dict, path: str) -> dict:
 
 
 @pytest.mark.parametrize("manifest_says_10_gib", [False, True], ids=["manifest_honest_about_the_file", "manifest_says_10_gib"])
-def test_a_member_declaring_10_gib_of_zeros_is_refused_before_extraction(
-    lived_in_home, good_bundle, tmp_path, cli, manifest_says_10_gib
-):
+def test_a_member_declaring_10_gib_of_zeros_is_refused_before_extraction(lived_in_home, good_bundle, tmp_path, cli, manifest_says_10_gib):
     manifest, files = read_archive(good_bundle[0])
     if manifest_says_10_gib:
         _entry(manifest, FIRST)["bytes"] = 10 * GIB

@@ -91,8 +91,7 @@ CASES = [
     ),
     (
         "manifest_not_json",
-        lambda m, f, g: [member("bundle_manifest.json", b'{"format_version": 1, "files": [')]
-        + bundle_members(m, f)[1:],
+        lambda m, f, g: [member("bundle_manifest.json", b'{"format_version": 1, "files": [')] + bundle_members(m, f)[1:],
         ["bundle_manifest.json is not valid JSON"],
     ),
     (
@@ -107,9 +106,7 @@ CASES = [
     ),
     (
         "entry_missing_sha256",
-        lambda m, f, g: bundle_members(
-            {**m, "files": [{k: v for k, v in m["files"][0].items() if k != "sha256"}] + m["files"][1:]}, f
-        ),
+        lambda m, f, g: bundle_members({**m, "files": [{k: v for k, v in m["files"][0].items() if k != "sha256"}] + m["files"][1:]}, f),
         ["missing field 'sha256'", FIRST],
     ),
     (
@@ -159,8 +156,7 @@ CASES = [
     ),
     (
         "file_not_in_manifest",
-        lambda m, f, g: bundle_members(m, f)
-        + [member("lake/market_bars/date=2025-10-08/symbol=BTC-USDT/part-0.parquet", f[FIRST])],
+        lambda m, f, g: bundle_members(m, f) + [member("lake/market_bars/date=2025-10-08/symbol=BTC-USDT/part-0.parquet", f[FIRST])],
         ["not listed in bundle_manifest.json", "date=2025-10-08/symbol=BTC-USDT"],
     ),
     (
@@ -188,9 +184,7 @@ CASES = [
     ),
     (
         "schema_mismatch_with_asset",
-        lambda m, f, g: _replace_file(
-            m, f, FIRST, parquet_bytes(_frame(f).with_columns(pl.col("volume").cast(pl.Int64)))
-        ),
+        lambda m, f, g: _replace_file(m, f, FIRST, parquet_bytes(_frame(f).with_columns(pl.col("volume").cast(pl.Int64)))),
         ["schema mismatch with market_bars", "column volume is Int64", FIRST],
     ),
     (
@@ -210,9 +204,7 @@ CASES = [
     ),
     (
         "unknown_asset",
-        lambda m, f, g: _replace_file(
-            m, f, FIRST, f[FIRST], new_path=FIRST.replace("market_bars", "order_book"), asset="order_book"
-        ),
+        lambda m, f, g: _replace_file(m, f, FIRST, f[FIRST], new_path=FIRST.replace("market_bars", "order_book"), asset="order_book"),
         ["unknown lake asset 'order_book'"],
     ),
     (
@@ -233,8 +225,7 @@ CASES = [
             refresh_id(
                 {
                     **m,
-                    "files": [{**m["files"][0], "rows": 1, "sha256": "0" * 64}, {**m["files"][0], "symbol": "BTC-USDT\n"}]
-                    + m["files"][1:],
+                    "files": [{**m["files"][0], "rows": 1, "sha256": "0" * 64}, {**m["files"][0], "symbol": "BTC-USDT\n"}] + m["files"][1:],
                 }
             ),
             f,
@@ -248,9 +239,7 @@ CASES = [
     ),
     (
         "duplicate_path_after_normalisation",
-        lambda m, f, g: bundle_members(
-            {**m, "files": m["files"] + [{**m["files"][0], "path": FIRST.replace("lake/", "lake/./")}]}, f
-        ),
+        lambda m, f, g: bundle_members({**m, "files": m["files"] + [{**m["files"][0], "path": FIRST.replace("lake/", "lake/./")}]}, f),
         ["duplicate entry", FIRST],
     ),
     (
@@ -270,9 +259,7 @@ CASES = [
     ),
     (
         "symbol_outside_universe",
-        lambda m, f, g: _replace_file(
-            m, f, FIRST, f[FIRST], new_path=FIRST.replace("BTC-USDT", "SOL-USDT"), symbol="SOL-USDT"
-        ),
+        lambda m, f, g: _replace_file(m, f, FIRST, f[FIRST], new_path=FIRST.replace("BTC-USDT", "SOL-USDT"), symbol="SOL-USDT"),
         ["SOL-USDT", "not in the universe", "QUANT_ASSETS_SYMBOLS"],
     ),
 ]

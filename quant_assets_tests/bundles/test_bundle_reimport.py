@@ -26,9 +26,7 @@ def _eth_restated(part, frame):
 def _provenance(instance) -> dict[str, str]:
     out = {}
     for part in PARTS:
-        record = instance.fetch_materializations(
-            AssetRecordsFilter(asset_key=AssetKey(BARS_ASSET), asset_partitions=[str(part)]), limit=1
-        ).records[0]
+        record = instance.fetch_materializations(AssetRecordsFilter(asset_key=AssetKey(BARS_ASSET), asset_partitions=[str(part)]), limit=1).records[0]
         out[str(part)] = record.asset_materialization.metadata["bundle_id"].value
     return out
 

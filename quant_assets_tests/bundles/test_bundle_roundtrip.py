@@ -67,9 +67,7 @@ def test_export_import_roundtrip(home, place_lake, tmp_path, monkeypatch, cli):
         key = AssetKey(BARS_ASSET)
         assert instance.get_materialized_partitions(key) == {str(p) for p in PARTS}
         for part in PARTS:
-            record = instance.fetch_materializations(
-                AssetRecordsFilter(asset_key=key, asset_partitions=[str(part)]), limit=1
-            ).records[0]
+            record = instance.fetch_materializations(AssetRecordsFilter(asset_key=key, asset_partitions=[str(part)]), limit=1).records[0]
             metadata = record.asset_materialization.metadata
             assert metadata["bundle_id"].value == manifest["bundle_id"]
             assert metadata["bundle_sha256"].value == archive_sha

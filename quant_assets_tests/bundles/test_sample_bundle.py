@@ -59,8 +59,10 @@ def test_default_first_partition_day_is_the_samples_first_day(landing):
 
 def test_sample_derivatives_have_funding_mark_and_basis_every_day_and_explicit_missing_stats(landing):
     rows = landing.bundle.lake.read_many("derivatives", sorted(_parts(MARKET_FROM)))
-    per_day = rows.with_columns(day=pl.col("event_time").dt.date()).group_by("symbol", "day", "metric").agg(
-        present=(~pl.col("is_missing")).sum(), missing=pl.col("is_missing").sum()
+    per_day = (
+        rows.with_columns(day=pl.col("event_time").dt.date())
+        .group_by("symbol", "day", "metric")
+        .agg(present=(~pl.col("is_missing")).sum(), missing=pl.col("is_missing").sum())
     )
     days = len(days_between(MARKET_FROM, LAST))
     for metric, present in ((FUNDING, 3), (MARK, 24), (BASIS, 24)):  # 8h funding, hourly mark
@@ -86,10 +88,7 @@ def _slice_of_sample(out, text_days: list[date], market_days: list[date], symbol
     """A bundle cut from the shipped sample: bars and derivatives of ``market_days``, text of ``text_days``."""
     _, files = read_archive(SAMPLE_BUNDLE)
     wanted = {("social_text", d) for d in text_days} | {(a, d) for a in ("market_bars", "derivatives") for d in market_days}
-    entries = [
-        (asset, DaySymbol(day, symbol), files[f"lake/{asset}/date={day}/symbol={symbol}/part-0.parquet"])
-        for asset, day in sorted(wanted)
-    ]
+    entries = [(asset, DaySymbol(day, symbol), files[f"lake/{asset}/date={day}/symbol={symbol}/part-0.parquet"]) for asset, day in sorted(wanted)]
     return write_bundle(out, entries)
 
 

@@ -151,9 +151,7 @@ def test_a_refused_history_window_is_an_error_not_silently_missing():
 
 
 def test_rate_limited_requests_are_retried_and_the_data_is_complete():
-    source, rec = binance_derivatives(
-        JUNE_NOW, first_replies={TAKER_PATH: (http_error(429, TOO_MANY_REQUESTS),), LSR_PATH: (http_error(503, ""),)}
-    )
+    source, rec = binance_derivatives(JUNE_NOW, first_replies={TAKER_PATH: (http_error(429, TOO_MANY_REQUESTS),), LSR_PATH: (http_error(503, ""),)})
     frame, _ = source.fetch(JUNE, JUNE_NOW, spot_bars())
     statuses = [r.status for r in rec.requests_to(TAKER_PATH)]
     assert statuses[:2] == [429, 200]

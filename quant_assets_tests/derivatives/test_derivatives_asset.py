@@ -1,6 +1,5 @@
 """derivatives through Dagster: real data in, per-partition coverage out, bad rows blocked."""
 
-
 import shutil
 from datetime import date, timedelta
 

@@ -37,14 +37,10 @@ def test_funding_and_mark_are_the_real_figures_with_their_stamps():
     parts = days(["BTC-USDT", "ETH-USDT", "SOL-USDT"], date(2025, 10, 5), date(2025, 10, 7))
     frame, meta = _fetch(parts)
     real_funding = _real("binance_usdm_funding_rate.parquet").filter(~pl.col("symbol").str.starts_with("WLFI"))
-    got = frame.filter(pl.col("metric") == FUNDING).select(
-        pl.col("symbol").str.replace("-USDT", "/USDT:USDT"), ts="event_time", funding_rate="value"
-    )
+    got = frame.filter(pl.col("metric") == FUNDING).select(pl.col("symbol").str.replace("-USDT", "/USDT:USDT"), ts="event_time", funding_rate="value")
     assert got.sort("symbol", "ts").equals(real_funding.sort("symbol", "ts"))
     real_mark = _real("binance_usdm_mark_1h.parquet").filter(~pl.col("symbol").str.starts_with("WLFI"))
-    got = frame.filter(pl.col("metric") == MARK).select(
-        pl.col("symbol").str.replace("-USDT", "/USDT:USDT"), ts="event_time", close="value"
-    )
+    got = frame.filter(pl.col("metric") == MARK).select(pl.col("symbol").str.replace("-USDT", "/USDT:USDT"), ts="event_time", close="value")
     assert got.sort("symbol", "ts").equals(real_mark.select("symbol", "ts", "close").sort("symbol", "ts"))
     assert (
         frame.filter(pl.col("metric") == FUNDING, pl.col("symbol") == "BTC-USDT", pl.col("event_time") == at(2025, 10, 6, 8))["value"].item()

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import polars as pl
 import pytest
 
+from quant_assets.catalog import schema_for
 from quant_assets.derivatives import quality
 from quant_assets.derivatives.frame import (
     BASIS,
@@ -25,7 +26,6 @@ from quant_assets.derivatives.frame import (
     split_partitions,
     with_basis,
 )
-from quant_assets.catalog import schema_for
 from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import DaySymbol
 from quant_assets.resources.derivatives_data import BundleDerivatives, FileDropDerivatives

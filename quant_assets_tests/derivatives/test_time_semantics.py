@@ -62,9 +62,7 @@ SOURCES = {"file_drop": _file_drop, "ccxt": _ccxt}
 
 def asof_value(frame: pl.DataFrame, metric: str, t) -> float | None:
     """The value a decision at ``t`` sees: the production as-of join on one symbol's rows."""
-    rows = frame.filter(pl.col("metric") == metric, ~pl.col("is_missing")).select(
-        series=pl.lit("s"), available_at="available_at", value="value"
-    )
+    rows = frame.filter(pl.col("metric") == metric, ~pl.col("is_missing")).select(series=pl.lit("s"), available_at="available_at", value="value")
     times = pl.DataFrame({"series": ["s"], "t": [t]}).with_columns(pl.col("t").cast(TS_DTYPE))
     return latest_available(times, rows)["value"][0]
 

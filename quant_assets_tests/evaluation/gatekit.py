@@ -26,8 +26,11 @@ def _rows(run: pl.DataFrame, family: str, horizon: str, day: date, model: bool) 
         pl.lit(None, ROW_SCHEMA["fit_end"]) if not model else pl.lit(day - timedelta(days=9)).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
     )
     return run.with_columns(
-        family=pl.lit(family), horizon=pl.lit(horizon), label_net=pl.col("label") - 0.0022,
-        model_uri=pl.lit(PLANTED_URI if model else None, pl.String), fit_end=fit_end,
+        family=pl.lit(family),
+        horizon=pl.lit(horizon),
+        label_net=pl.col("label") - 0.0022,
+        model_uri=pl.lit(PLANTED_URI if model else None, pl.String),
+        fit_end=fit_end,
     ).select([pl.col(c).cast(t) for c, t in ROW_SCHEMA.items()])
 
 
@@ -90,6 +93,10 @@ def planted_labels(day: date) -> pl.DataFrame:
     t = grid(day, 1)
     columns = {"t": t, "close_t": [100.0] * len(t)}
     for h in HORIZON_NAMES:
-        columns |= {gross_column(h): [0.001] * len(t), net_column(h): [-0.0012] * len(t),
-                    available_column(h): [x + HORIZONS[h] for x in t], missing_column(h): [False] * len(t)}
+        columns |= {
+            gross_column(h): [0.001] * len(t),
+            net_column(h): [-0.0012] * len(t),
+            available_column(h): [x + HORIZONS[h] for x in t],
+            missing_column(h): [False] * len(t),
+        }
     return pl.DataFrame(columns).cast(LABEL_SCHEMA)

@@ -27,13 +27,15 @@ def series(first: date, days: int, *, skill: float, seed: int, vol: float = 0.01
     rng = np.random.default_rng(seed)
     n = 288 * days
     label = rng.normal(0.0, vol, n)
-    return pl.DataFrame({
-        "t": grid(first, days),
-        "prediction": skill * label + rng.normal(0.0, vol, n) * (1.0 - skill),
-        "label": label,
-        "vol": np.full(n, vol),
-        "momentum": rng.normal(size=n),
-    })
+    return pl.DataFrame(
+        {
+            "t": grid(first, days),
+            "prediction": skill * label + rng.normal(0.0, vol, n) * (1.0 - skill),
+            "label": label,
+            "vol": np.full(n, vol),
+            "momentum": rng.normal(size=n),
+        }
+    )
 
 
 def frame(t: list[datetime], **columns) -> pl.DataFrame:

@@ -15,14 +15,17 @@ D = date(2025, 10, 7)
 MIDNIGHT_AFTER = datetime(2025, 10, 8, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("as_of", "missing"), [
-    (MIDNIGHT_AFTER, ["1h", "4h", "1d", "7d"]),
-    (MIDNIGHT_AFTER + timedelta(hours=1) - timedelta(microseconds=1), ["1h", "4h", "1d", "7d"]),
-    (MIDNIGHT_AFTER + timedelta(hours=1), ["4h", "1d", "7d"]),
-    (MIDNIGHT_AFTER + timedelta(days=1), ["7d"]),
-    (MIDNIGHT_AFTER + timedelta(days=7) - timedelta(minutes=5), ["7d"]),
-    (MIDNIGHT_AFTER + timedelta(days=7), []),
-])
+@pytest.mark.parametrize(
+    ("as_of", "missing"),
+    [
+        (MIDNIGHT_AFTER, ["1h", "4h", "1d", "7d"]),
+        (MIDNIGHT_AFTER + timedelta(hours=1) - timedelta(microseconds=1), ["1h", "4h", "1d", "7d"]),
+        (MIDNIGHT_AFTER + timedelta(hours=1), ["4h", "1d", "7d"]),
+        (MIDNIGHT_AFTER + timedelta(days=1), ["7d"]),
+        (MIDNIGHT_AFTER + timedelta(days=7) - timedelta(minutes=5), ["7d"]),
+        (MIDNIGHT_AFTER + timedelta(days=7), []),
+    ],
+)
 def test_a_horizon_is_complete_once_the_last_rows_label_is_known(as_of, missing):
     assert missing_horizons(D, HORIZONS, as_of) == missing
 

@@ -97,9 +97,7 @@ def test_the_figures_over_the_days_it_served_are_those_of_oos_evals_stored_rows(
         assert list(_differences(expected, shown, "")) == []
         # ... and every other figure to the bit
         for family, figures in expected.items():
-            assert {k: v for k, v in shown[family].items() if k != "calibration"} == {
-                k: v for k, v in figures.items() if k != "calibration"
-            }
+            assert {k: v for k, v in shown[family].items() if k != "calibration"} == {k: v for k, v in figures.items() if k != "calibration"}
         # every series carries the daily Sharpe's block-bootstrap interval, blocks of at least its horizon
         for family, figs in entry["families"].items():
             assert figs["sharpe_ci_low"] <= figs["sharpe_ci_high"], (h, family)

@@ -12,10 +12,22 @@ import pytest
 from quant_assets.evaluation.gate import Evidence, Thresholds, env_var, verdict
 
 GOOD = Evidence(
-    completed_days=60, trades=400, upstream_checks_passed=True, failing_partitions=(),
-    coverage=0.99, daily_sharpe=2.4, windows_beaten=3, n_windows=4, dsr_probability=0.98,
-    n_trials=16, pbo=0.2, max_drawdown=0.08, turnover=3.0,
-    bars_coverage=1.0, derivatives_coverage=0.97, text_coverage=0.4,
+    completed_days=60,
+    trades=400,
+    upstream_checks_passed=True,
+    failing_partitions=(),
+    coverage=0.99,
+    daily_sharpe=2.4,
+    windows_beaten=3,
+    n_windows=4,
+    dsr_probability=0.98,
+    n_trials=16,
+    pbo=0.2,
+    max_drawdown=0.08,
+    turnover=3.0,
+    bars_coverage=1.0,
+    derivatives_coverage=0.97,
+    text_coverage=0.4,
 )
 
 
@@ -27,16 +39,27 @@ def test_a_good_record_passes_with_a_readable_line_per_gate():
     v = verdict(GOOD)
     assert v.passed and v.failures == []
     assert [gate_of(r) for r in v.reasons] == [
-        "PASS evidence", "PASS leakage", "PASS data quality", "PASS performance",
-        "PASS deflated Sharpe", "PASS overfitting", "PASS stability",
+        "PASS evidence",
+        "PASS leakage",
+        "PASS data quality",
+        "PASS performance",
+        "PASS deflated Sharpe",
+        "PASS overfitting",
+        "PASS stability",
     ]
     assert "daily Sharpe 2.40 (floor 1.5)" in v.reasons[3]
     assert v.figures["pbo"] == 0.2 and v.figures["thresholds"]["max_pbo"] == 0.5
 
 
 def test_great_metrics_with_a_failed_upstream_check_are_refused_by_the_leakage_gate():
-    leaky = replace(GOOD, daily_sharpe=9.0, dsr_probability=1.0, pbo=0.0, upstream_checks_passed=False,
-                    failing_partitions=("feature_matrix 2025-10-14|BTC-USDT asof",))
+    leaky = replace(
+        GOOD,
+        daily_sharpe=9.0,
+        dsr_probability=1.0,
+        pbo=0.0,
+        upstream_checks_passed=False,
+        failing_partitions=("feature_matrix 2025-10-14|BTC-USDT asof",),
+    )
     v = verdict(leaky)
     assert not v.passed
     assert v.failures == ["FAIL leakage: upstream blocking checks failed: feature_matrix 2025-10-14|BTC-USDT asof"]

@@ -42,7 +42,8 @@ def test_a_verdict_computed_late_that_counts_day_d_minus_1_is_caught(window):
     assert D - timedelta(days=1) in late["evidence_days"][0]
     problems = gate_verify.evidence_problems(PART, late, labels)
     assert len(problems) == 7 and problems[-1] == (
-        f"{PART}: evidence day {D - timedelta(days=1)} was complete only at {D + timedelta(days=7)} 00:00, after the verdict's {D} 00:00")
+        f"{PART}: evidence day {D - timedelta(days=1)} was complete only at {D + timedelta(days=7)} 00:00, after the verdict's {D} 00:00"
+    )
     assert gate_verify.reproduction_problems(PART, late, verdicts(rows, (FIRST, D), [], Thresholds()))
 
 

@@ -20,9 +20,11 @@ def s(values) -> pl.Series:
 def test_rank_ic_is_spearman_over_known_pairs():
     p = np.array([0.3, -0.1, 0.2, 0.5, -0.4, 0.0, 0.1])
     y = np.array([0.02, 0.01, -0.01, 0.03, -0.02, 0.01, 0.00])
+
     # Independent route: Pearson of average ranks.
     def ranks(x):
         return pl.Series(x).rank("average").to_numpy()
+
     expected = np.corrcoef(ranks(p), ranks(y))[0, 1]
     assert metrics.rank_ic(s(p), s(y)) == pytest.approx(expected)
     # Unknown labels and NaN predictions are left out, not counted as zero.

@@ -60,7 +60,7 @@ def test_a_span_evaluated_at_once_is_each_day_evaluated_alone_with_the_previous_
 
 
 def test_a_day_without_a_fit_is_one_clear_line():
-    (features, labels, predictions), = _days(1)
+    ((features, labels, predictions),) = _days(1)
     with pytest.raises(ValueError, match=r"no fit given for day\(s\) 2025-11-03"):
         oos.evaluate_day(features, labels, predictions, {FIRST + timedelta(days=1): EARLY}, cost=COST)
 

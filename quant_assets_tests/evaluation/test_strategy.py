@@ -21,8 +21,7 @@ def hours(n: int) -> list[datetime]:
 
 
 def test_reference_position_is_cost_shrunk_edge_over_vol_clipped():
-    f = frame(hours(5), prediction=[0.0122, -0.0122, -0.0522, 0.0010, -0.0022],
-              vol=[0.02, 0.02, 0.01, 0.02, 1e-12], label=[0.0] * 5)
+    f = frame(hours(5), prediction=[0.0122, -0.0122, -0.0522, 0.0010, -0.0022], vol=[0.02, 0.02, 0.01, 0.02, 1e-12], label=[0.0] * 5)
     got = strategy.reference(f, horizon=HOUR, cost=COST)["position"].to_list()
     # 0.01/0.02; symmetric short; -0.05/0.01 clipped; inside one round trip: no edge;
     # exactly one round trip: no edge even with a vanishing vol.
@@ -45,11 +44,13 @@ def test_decides_on_the_horizons_grid_and_holds_between():
 def test_pnl_is_position_times_label_less_half_a_round_trip_per_unit_of_change():
     f = frame(hours(3), prediction=[0.0122, -0.0122, -0.0122], vol=[0.02] * 3, label=[0.01, -0.02, 0.03])
     got = strategy.reference(f, horizon=HOUR, cost=COST)["pnl"].to_list()
-    assert got == pytest.approx([
-        0.5 * 0.01 - 0.5 * COST / 2,
-        -0.5 * -0.02 - 1.0 * COST / 2,
-        -0.5 * 0.03 - 0.0,
-    ])
+    assert got == pytest.approx(
+        [
+            0.5 * 0.01 - 0.5 * COST / 2,
+            -0.5 * -0.02 - 1.0 * COST / 2,
+            -0.5 * 0.03 - 0.0,
+        ]
+    )
 
 
 def test_baselines_flat_buy_and_hold_pays_entry_once_momentum_follows_the_trailing_sign():
@@ -68,8 +69,7 @@ def test_baselines_flat_buy_and_hold_pays_entry_once_momentum_follows_the_traili
 
 
 def test_a_decision_without_label_trades_as_serving_would_and_one_without_prediction_holds():
-    f = frame(hours(4), prediction=[0.0122, -0.0522, float("nan"), -0.0522],
-              vol=[0.02] * 4, label=[0.01, None, 0.02, -0.01])
+    f = frame(hours(4), prediction=[0.0122, -0.0522, float("nan"), -0.0522], vol=[0.02] * 4, label=[0.01, None, 0.02, -0.01])
     out = strategy.reference(f, horizon=HOUR, cost=COST)
     # the label plays no part in deciding: a position never waits for its outcome to be known
     assert out["decided"].to_list() == [True, True, False, True]
@@ -86,8 +86,7 @@ def test_a_day_alone_decides_and_books_as_the_whole_range_does():
     both = series(date(2025, 10, 7), 2, skill=0.4, seed=2)
     whole = strategy.reference(both, horizon=timedelta(hours=4), cost=COST)
     first = strategy.reference(both[:288], horizon=timedelta(hours=4), cost=COST)
-    second = strategy.reference(both[288:], horizon=timedelta(hours=4), cost=COST,
-                                initial_position=first["position"][-1])
+    second = strategy.reference(both[288:], horizon=timedelta(hours=4), cost=COST, initial_position=first["position"][-1])
     glued = pl.concat([first, second])
     assert glued["position"].to_list() == whole["position"].to_list()
     assert glued["pnl"].to_list() == whole["pnl"].to_list()
@@ -103,7 +102,7 @@ def test_buy_and_hold_over_ten_days_one_book_pays_its_entry_once():
         run = strategy.baseline(day, "buy_and_hold", horizon=HOUR, cost=COST, initial_position=carried)
         carried = run["position"][-1]
         trades += (run["trade_size"] > strategy.TRADE_EPS).sum()
-        cost_paid += (run["label"].filter(run["evaluable"]).sum() - run["pnl"].sum())
+        cost_paid += run["label"].filter(run["evaluable"]).sum() - run["pnl"].sum()
         flat_each_day.append(strategy.baseline(day, "buy_and_hold", horizon=HOUR, cost=COST))
     assert trades == 1 and cost_paid == pytest.approx(COST / 2)
     # what a day-by-day book that starts flat (the old oos_eval) paid: ten entries

@@ -17,13 +17,15 @@ def daily_frame(days: int, seed: int = 0) -> pl.DataFrame:
     noise = lambda: rng.normal(0.0, 0.01, days)  # noqa: E731
     # The strategy earns only in the first and third quarters.
     edge = np.where((np.arange(days) // (days // 4)) % 2 == 0, 0.01, -0.01)
-    return pl.DataFrame({
-        "day": [date(2025, 10, 1) + timedelta(days=i) for i in range(days)],
-        "strategy": edge + noise(),
-        "flat": np.zeros(days),
-        "buy_and_hold": noise(),
-        "momentum": noise(),
-    })
+    return pl.DataFrame(
+        {
+            "day": [date(2025, 10, 1) + timedelta(days=i) for i in range(days)],
+            "strategy": edge + noise(),
+            "flat": np.zeros(days),
+            "buy_and_hold": noise(),
+            "momentum": noise(),
+        }
+    )
 
 
 def test_windows_are_contiguous_cover_every_day_and_carry_each_series_sharpe():

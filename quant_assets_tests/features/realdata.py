@@ -206,9 +206,7 @@ def _latents(symbols, days, fit) -> pl.DataFrame:
                     how="left",
                 )
                 .with_columns(pl.col("post_count", "comment_count", "market_post_count").fill_null(0).cast(pl.Int64))
-                .with_columns(
-                    comment_post_ratio=pl.when(pl.col("post_count") > 0).then(pl.col("comment_count") / pl.col("post_count"))
-                )
+                .with_columns(comment_post_ratio=pl.when(pl.col("post_count") > 0).then(pl.col("comment_count") / pl.col("post_count")))
                 .sort("ts")
             )
             latent_cols = {}
@@ -240,8 +238,7 @@ def _latents(symbols, days, fit) -> pl.DataFrame:
 def split(frame: pl.DataFrame, day_column: str) -> list[tuple[DaySymbol, pl.DataFrame]]:
     keyed = frame.with_columns(_day=pl.col(day_column).dt.date())
     return [
-        (DaySymbol(day, symbol), group.drop("_day", "symbol"))
-        for (day, symbol), group in keyed.group_by(["_day", "symbol"], maintain_order=True)
+        (DaySymbol(day, symbol), group.drop("_day", "symbol")) for (day, symbol), group in keyed.group_by(["_day", "symbol"], maintain_order=True)
     ]
 
 

@@ -5,8 +5,8 @@ import hashlib
 import polars as pl
 import pytest
 
-from quant_assets.features import contract
 from quant_assets.catalog import schema_for
+from quant_assets.features import contract
 
 
 def test_contract_is_ordered_typed_and_hashed():

@@ -41,9 +41,7 @@ NOV_RUN = (date(2025, 11, 26), date(2025, 11, 27))
 
 
 def audit_cli(lake: str, days, *extra) -> tuple[int, str]:
-    result = CliRunner().invoke(
-        main, ["audit", "--asset", FEATURES_ASSET, "--start", str(days[0]), "--end", str(days[1]), "--lake", lake, *extra]
-    )
+    result = CliRunner().invoke(main, ["audit", "--asset", FEATURES_ASSET, "--start", str(days[0]), "--end", str(days[1]), "--lake", lake, *extra])
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result.exit_code, result.output
@@ -238,9 +236,7 @@ def test_stored_value_overwritten_with_future_one_is_caught(clean_lakes, tmp_pat
     row, future = 137, 137 + 12
     t, original, leaked = frame["t"][row], frame["ret_1h"][row], frame["ret_1h"][future]
     assert original != leaked
-    corrupted = frame.with_columns(
-        ret_1h=pl.when(pl.int_range(pl.len()) == row).then(pl.lit(leaked)).otherwise(pl.col("ret_1h"))
-    )
+    corrupted = frame.with_columns(ret_1h=pl.when(pl.int_range(pl.len()) == row).then(pl.lit(leaked)).otherwise(pl.col("ret_1h")))
     write_partition(store, part, corrupted, recorded_inputs(kv), recorded_hashes(kv))
 
     # the pure check functions

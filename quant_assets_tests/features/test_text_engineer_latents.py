@@ -51,9 +51,7 @@ def _embeddings(texts: pl.DataFrame) -> pl.DataFrame:
     for item in texts["item_id"].to_list():
         v = np.resize(realdata._embedding(item), 384)
         vectors.append((v / np.linalg.norm(v)).astype(np.float32).tolist())
-    return pl.DataFrame(
-        {"item_id": texts["item_id"], "embedding": vectors}, schema={"item_id": pl.String, "embedding": pl.Array(pl.Float32, 384)}
-    )
+    return pl.DataFrame({"item_id": texts["item_id"], "embedding": vectors}, schema={"item_id": pl.String, "embedding": pl.Array(pl.Float32, 384)})
 
 
 def test_feature_matrix_on_text_engineer_latents():

@@ -114,9 +114,7 @@ def _peek_one_bar_further(bars, parts, log_cost, now=None):
 def _stamped_at_t(bars, parts, log_cost, now=None):
     # the bug: each label claims to be known at t, the decision time itself
     frame = _real_forward_labels(bars, parts, log_cost, now)
-    return frame.with_columns(
-        [pl.when(pl.col(available_column(h)).is_not_null()).then(pl.col("t")).alias(available_column(h)) for h in HORIZONS]
-    )
+    return frame.with_columns([pl.when(pl.col(available_column(h)).is_not_null()).then(pl.col("t")).alias(available_column(h)) for h in HORIZONS])
 
 
 _real_forward_labels = forward.forward_labels

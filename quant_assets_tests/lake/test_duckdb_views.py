@@ -20,9 +20,7 @@ def test_views_see_every_partition_with_hive_columns(lake_root):
     lake.write_many("market_bars", split_partitions(bars, parts))
 
     con = lake_views(lake_root)
-    total, = con.execute("select count(*) from market_bars").fetchone()
+    (total,) = con.execute("select count(*) from market_bars").fetchone()
     assert total == 6 * 288
-    high, = con.execute(
-        "select max(high) from market_bars where symbol = 'BTC-USDT' and date = '2025-10-06'"
-    ).fetchone()
+    (high,) = con.execute("select max(high) from market_bars where symbol = 'BTC-USDT' and date = '2025-10-06'").fetchone()
     assert high == 126199.63  # BTC's all-time high, in the 2025-10-06 partition only

@@ -97,9 +97,7 @@ def test_partitions_are_single_objects_at_hive_keys_and_read_back(s3_lake, use_s
     writes = s3_lake.write_many(BARS_ASSET, sorted(PARTS.items()))
     prefix = str(s3_lake.root).removeprefix(f"s3://{use_s3.bucket}/")
     # One object per partition, at its hive key; no temporary object, no folder marker.
-    assert object_keys(use_s3, str(s3_lake.root)) == [
-        f"{prefix}/market_bars/date={p.day}/symbol={p.symbol}/part-0.parquet" for p in sorted(PARTS)
-    ]
+    assert object_keys(use_s3, str(s3_lake.root)) == [f"{prefix}/market_bars/date={p.day}/symbol={p.symbol}/part-0.parquet" for p in sorted(PARTS)]
     for write in writes:
         assert write.path == f"{s3_lake.root}/market_bars/date={write.partition.day}/symbol={write.partition.symbol}/part-0.parquet"
         assert _object_sha(use_s3, _key(s3_lake, write.partition)) == write.sha256 == s3_lake.file_sha256(BARS_ASSET, write.partition)
@@ -166,9 +164,7 @@ def test_a_writer_killed_mid_upload_leaves_the_old_object(s3_lake, use_s3):
     assert str(part) == "2025-10-06|BTC-USDT"
     old = s3_lake.write(BARS_ASSET, part, PARTS[part])
 
-    child = subprocess.Popen(
-        [sys.executable, "-c", KILLED_UPLOAD, str(s3_lake.root)], stdout=subprocess.PIPE, text=True, env=os.environ.copy()
-    )
+    child = subprocess.Popen([sys.executable, "-c", KILLED_UPLOAD, str(s3_lake.root)], stdout=subprocess.PIPE, text=True, env=os.environ.copy())
     try:
         ready, _, _ = select.select([child.stdout], [], [], 120)
         assert ready, "the child never reached the end of its parts"
@@ -241,9 +237,7 @@ def test_a_publish_failing_midway_leaves_each_partition_old_or_new_and_the_rest_
     assert s3_lake.file_sha256(BARS_ASSET, failing) == old[failing]
 
 
-def test_a_crash_between_copy_and_delete_leaves_the_new_partition_and_a_staged_copy_the_sweep_removes(
-    s3_lake, use_s3, monkeypatch
-):
+def test_a_crash_between_copy_and_delete_leaves_the_new_partition_and_a_staged_copy_the_sweep_removes(s3_lake, use_s3, monkeypatch):
     old, new = _stage_newer(s3_lake, "run-2")
     fs = s3_lake.root.fs
     rm_file = fs.rm_file

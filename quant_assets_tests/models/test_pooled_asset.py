@@ -24,8 +24,15 @@ def test_each_partition_names_the_pooled_fit_of_its_anchor(home, fresh_instance)
 
 def test_a_leak_in_the_pooled_training_set_alone_is_caught(home, monkeypatch, fresh_instance):  # noqa: F811
     # the pooled fit trains up to the anchor (no embargo, no purge): its newest labels come after the fit end
-    monkeypatch.setattr(pooled, "training_set", lambda f, labels, w: dataset.training_set(f, labels.with_columns(
-        pl.col(c).dt.offset_by("-30d") for c in labels.columns if c.startswith("label_available_at_")), replace(w, end=w.anchor_start)))
+    monkeypatch.setattr(
+        pooled,
+        "training_set",
+        lambda f, labels, w: dataset.training_set(
+            f,
+            labels.with_columns(pl.col(c).dt.offset_by("-30d") for c in labels.columns if c.startswith("label_available_at_")),
+            replace(w, end=w.anchor_start),
+        ),
+    )
     results = modelkit.run(modelkit.definitions(home), [MODELS_ASSET], *SERVED, fresh_instance)
     checks = modelkit.checks_of(results)
     assert not checks["model_purge"].passed and "lgbm_pooled" in checks["model_purge"].description

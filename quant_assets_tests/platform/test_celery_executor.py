@@ -206,7 +206,9 @@ def test_partition_range_through_celery_worker_equals_in_process(tmp_path, monke
     taken = {
         e.dagster_event.step_key: e.dagster_event.engine_event_data.metadata["Celery worker"].value
         for e in events
-        if e.dagster_event and e.dagster_event.event_type == DagsterEventType.ENGINE_EVENT and e.step_key
+        if e.dagster_event
+        and e.dagster_event.event_type == DagsterEventType.ENGINE_EVENT
+        and e.step_key
         and "Celery worker" in e.dagster_event.engine_event_data.metadata
     }
     steps = {e.step_key for e in events if e.dagster_event and e.dagster_event.event_type == DagsterEventType.STEP_START}

@@ -299,7 +299,8 @@ def test_a_ui_backfill_with_a_bad_day_shows_the_good_days_materialized_and_the_b
         assert {DaySymbol.parse(e["partition"]) for e in events} == good
         # The reason, one click from the failed partition: the run's step failure names it.
         failures = [
-            e for e in graphql(url, STEP_FAILURES, {"id": by_day[LAST_DAY]["runId"]})["logsForRun"]["events"]
+            e
+            for e in graphql(url, STEP_FAILURES, {"id": by_day[LAST_DAY]["runId"]})["logsForRun"]["events"]
             if e["__typename"] == "ExecutionStepFailureEvent"
         ]
         (reason,) = [e["failureMetadata"]["description"] for e in failures if e["stepKey"] == BARS_ASSET]

@@ -96,7 +96,7 @@ def test_the_one_definitions_carry_the_chosen_executor(qa_home, monkeypatch):
 
 def test_the_pointer_a_worker_loads_rebuilds_the_bundle_import_twin(qa_home, monkeypatch):
     from quant_assets import settings
-    from quant_assets.definitions import asset_job, bundle_definitions, build_definitions
+    from quant_assets.definitions import asset_job, build_definitions, bundle_definitions
     from quant_assets.resources.market_data import BundleMarketData, CcxtMarketData
 
     monkeypatch.setenv("QUANT_ASSETS_MARKET_SOURCE", "ccxt")

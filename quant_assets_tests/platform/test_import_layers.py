@@ -20,8 +20,13 @@ from quant_assets.settings import REPO_ROOT
 # The venv's own binary (the test extra installs import-linter beside pytest).
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 CONTRACTS = {
-    "layers", "lake-names-no-domain", "domains-are-pure", "serving-above-the-model-half", "only-the-top-imports-serving",
-    "serving-uses-no-data-glue", "no-circles-in-a-package",
+    "layers",
+    "lake-names-no-domain",
+    "domains-are-pure",
+    "serving-above-the-model-half",
+    "only-the-top-imports-serving",
+    "serving-uses-no-data-glue",
+    "no-circles-in-a-package",
 }
 
 

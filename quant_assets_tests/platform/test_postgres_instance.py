@@ -27,9 +27,7 @@ def test_market_bars_on_postgres_instance(qa_home, pg_database, spot_file_drop, 
         assert stored == {str(p) for p in parts}
         record = instance.get_latest_materialization_event(AssetKey("market_bars"))
         assert record.asset_materialization.metadata["rows"].value == 288
-        checks = {
-            e.check_name: e.passed for r in results for e in r.get_asset_check_evaluations()
-        }
+        checks = {e.check_name: e.passed for r in results for e in r.get_asset_check_evaluations()}
         assert checks and all(checks.values())
     finally:
         instance.dispose()

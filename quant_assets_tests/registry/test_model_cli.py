@@ -109,7 +109,9 @@ def test_champion_moved_in_the_ui_is_rolled_back_by_the_cli(client):
     client.set_registered_model_alias(NAME, CHAMPION, "3")  # the UI again, then the CLI promotes over it
     assert cli("promote", "--symbol", "BTC-USDT", "--horizon", "4h")[1] == f"{NAME}: champion is version 2 (was 3)"
     assert [cli("rollback", "--symbol", "BTC-USDT", "--horizon", "4h")[1] for _ in range(2)] == [
-        f"{NAME}: champion is version 3 again (was 2)", f"{NAME}: champion is version 1 again (was 3)"]
+        f"{NAME}: champion is version 3 again (was 2)",
+        f"{NAME}: champion is version 1 again (was 3)",
+    ]
     assert cli("rollback", "--symbol", "BTC-USDT", "--horizon", "4h")[0] == 1 and champion(client) == "1"
 
 
@@ -140,8 +142,10 @@ def test_a_served_family_that_passed_while_the_portfolio_failed_is_not_promoted_
     aliases.mark_challenger(client, "BTC-USDT", "4h", "3", date(2025, 11, 11), ["lgbm"], "PASS evidence: ...")
     aliases.mark_portfolio(client, "BTC-USDT", {"4h": "3"}, date(2025, 11, 11), False, "FAIL performance: ...")
     code, out = cli("promote", "--symbol", "BTC-USDT", "--horizon", "4h")
-    assert code == 1 and out == (f"Error: {NAME} version 3: the BTC-USDT portfolio verdict failed (FAIL 2025-11-11): the combined book "
-                                 'serving would trade has not passed; promote it only with --force --reason "..."')
+    assert code == 1 and out == (
+        f"Error: {NAME} version 3: the BTC-USDT portfolio verdict failed (FAIL 2025-11-11): the combined book "
+        'serving would trade has not passed; promote it only with --force --reason "..."'
+    )
     assert champion(client) is None
     code, out = cli("status")
     assert "FAIL" in out.splitlines()[1].split(), "status shows the failed portfolio beside the challenger"

@@ -35,7 +35,11 @@ def test_a_market_order_carries_our_client_order_id_and_is_cut_to_the_market_pre
     assert sent.method == "POST"
     assert sent.form["newClientOrderId"] == want.client_order_id
     assert {k: sent.form[k] for k in ("symbol", "side", "type", "quantity", "newOrderRespType")} == {
-        "symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.01", "newOrderRespType": "FULL"
+        "symbol": "BTCUSDT",
+        "side": "BUY",
+        "type": "MARKET",
+        "quantity": "0.01",
+        "newOrderRespType": "FULL",
     }
     assert "signature" in sent.form  # a signed call: the client carried the keys
     assert update.status == FILLED and update.exchange_order_id == "52218341702"

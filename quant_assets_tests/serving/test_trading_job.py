@@ -186,6 +186,7 @@ def test_live_sensor_is_stopped_and_refuses_unless_a_person_enabled_it(env, monk
     monkeypatch.delenv("QUANT_ASSETS_EXCHANGE_API_SECRET", raising=False)
     ledger = Ledger.open()
     with DagsterInstance.ephemeral() as instance:
+
         def evaluate():
             bundles = BundleMarketData(bundles_root=str(env / "bundles"))
             resources = {"market_data": bundles, "exchange_account": exchange_account()}  # the keys as the env has them now

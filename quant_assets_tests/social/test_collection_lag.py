@@ -16,10 +16,19 @@ T = datetime(2025, 10, 9, 12, 0, tzinfo=timezone.utc)
 
 
 def _posts(first_seen=None) -> pl.DataFrame:
-    posts = pl.DataFrame({
-        "post_id": ["a", "b"], "subreddit": ["Bitcoin", "Bitcoin"], "created_utc": [T, T], "title": ["btc up", "btc down"],
-        "author": ["x", "y"], "score": [1, 2], "num_comments": [0, 0], "upvote_ratio": [1.0, 1.0], "scraped_at": [T + timedelta(days=3)] * 2,
-    })
+    posts = pl.DataFrame(
+        {
+            "post_id": ["a", "b"],
+            "subreddit": ["Bitcoin", "Bitcoin"],
+            "created_utc": [T, T],
+            "title": ["btc up", "btc down"],
+            "author": ["x", "y"],
+            "score": [1, 2],
+            "num_comments": [0, 0],
+            "upvote_ratio": [1.0, 1.0],
+            "scraped_at": [T + timedelta(days=3)] * 2,
+        }
+    )
     return posts if first_seen is None else posts.with_columns(first_seen_at=pl.Series(first_seen, dtype=pl.Datetime("us", "UTC")))
 
 

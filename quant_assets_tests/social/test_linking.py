@@ -22,9 +22,7 @@ def test_subreddit_rule_links_rbitcoin_posts_to_btc_only(linked):
     # "Me holding on to my Solana long..." is r/solana; r/bitcoin posts link to BTC by subreddit.
     btc_sub = linked.filter((pl.col("subreddit") == "bitcoin") & (pl.col("kind") == "post"))
     assert btc_sub.height > 0
-    assert set(btc_sub["symbol"]) == {"BTC-USDT"} | set(
-        btc_sub.filter(pl.col("link_rule").str.starts_with("mention:"))["symbol"]
-    )
+    assert set(btc_sub["symbol"]) == {"BTC-USDT"} | set(btc_sub.filter(pl.col("link_rule").str.starts_with("mention:"))["symbol"])
     assert (btc_sub.filter(pl.col("symbol") == "BTC-USDT")["link_rule"] == "subreddit:r/bitcoin").all()
     assert links_of(linked, "1nz655f") == {"SOL-USDT": ("symbol", "subreddit:r/solana")}
 

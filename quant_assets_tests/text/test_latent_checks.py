@@ -76,9 +76,13 @@ def test_honest_latents_pass_the_rederiving_checks(honest):
 def test_engagement_leaked_inside_the_latents_code_is_caught(tmp_path, monkeypatch):
     # The bug: the scrape-time score is averaged in whenever the post is in the bucket.
     def leaky(bucketed):
-        return bucketed.filter(pl.col("kind") == "post").group_by("ts").agg(
-            post_score_observed_mean=pl.col("score").cast(pl.Float64).mean(),
-            post_num_comments_observed_mean=pl.col("num_comments").cast(pl.Float64).mean(),
+        return (
+            bucketed.filter(pl.col("kind") == "post")
+            .group_by("ts")
+            .agg(
+                post_score_observed_mean=pl.col("score").cast(pl.Float64).mean(),
+                post_num_comments_observed_mean=pl.col("num_comments").cast(pl.Float64).mean(),
+            )
         )
 
     monkeypatch.setattr(latents, "observed_engagement", leaky)
@@ -120,9 +124,9 @@ def refit_problems_of(tmp_path, quarantined=False) -> pl.DataFrame:
     """The refit rule run directly on the stored latents (published or quarantined), partition by partition."""
     store, spec = ParquetLake(str(tmp_path / "lake")), latents.latent_spec()
     parts = [DaySymbol(DAY1, BTC), DaySymbol(DAY2, BTC)]
-    rows = pl.concat([
-        stored(tmp_path, "text_latents", p.day, quarantined).with_columns(symbol=pl.lit(p.symbol), partition_day=pl.lit(p.day)) for p in parts
-    ])
+    rows = pl.concat(
+        [stored(tmp_path, "text_latents", p.day, quarantined).with_columns(symbol=pl.lit(p.symbol), partition_day=pl.lit(p.day)) for p in parts]
+    )
     texts = store.read_many("social_text", parts, with_partition_day=True)
     # Day 1's recorded window starts 30 days before it: that is where the refit reads from.
     assert rederive.refit_reads(rows, parts) == [DaySymbol(DAY1 - timedelta(days=30 - i), BTC) for i in range(32)]
@@ -153,8 +157,10 @@ def test_count_rule_names_a_comment_counted_a_bucket_early(honest):
     busy = rows.filter(pl.col("comment_count") > 0)["ts"][1]
     early = busy - timedelta(minutes=5)
     moved = rows.with_columns(
-        comment_count=pl.when(pl.col("ts") == early).then(pl.col("comment_count") + 1)
-        .when(pl.col("ts") == busy).then(pl.col("comment_count") - 1)
+        comment_count=pl.when(pl.col("ts") == early)
+        .then(pl.col("comment_count") + 1)
+        .when(pl.col("ts") == busy)
+        .then(pl.col("comment_count") - 1)
         .otherwise(pl.col("comment_count"))
     )
     found = count_problems(moved, texts)
@@ -175,9 +181,7 @@ def test_engagement_rule_judges_each_bucket_by_its_own_available_at():
         return frame.with_columns(symbol=pl.lit(PART.symbol), partition_day=pl.lit(PART.day))
 
     assert engagement_problems(keyed(out), keyed(texts)).is_empty()
-    leaked = out.with_columns(
-        post_score_observed_mean=pl.when(pl.col("ts") == t(10, 0)).then(100.0).otherwise(pl.col("post_score_observed_mean"))
-    )
+    leaked = out.with_columns(post_score_observed_mean=pl.when(pl.col("ts") == t(10, 0)).then(100.0).otherwise(pl.col("post_score_observed_mean")))
     found = engagement_problems(keyed(leaked), keyed(texts))
     assert found.select("ts", "problem").rows() == [(t(10, 0), "post_score_observed_mean used engagement not observed by the bucket's end")]
     wrong = out.with_columns(

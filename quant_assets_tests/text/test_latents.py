@@ -34,10 +34,24 @@ def rows(specs):
     frame = pl.DataFrame(
         [
             {
-                "item_id": i, "kind": k, "post_id": i if k == "post" else "p0", "subreddit": "bitcoin",
-                "created_at": c, "available_at": c, "collection_lag_s": 0, "text": f"text {i}", "author": "u_x", "score": s,
-                "num_comments": n, "upvote_ratio": 0.9 if k == "post" else None, "observed_at": o, "first_seen_at": None,
-                "post_created_at": c, "scope": "symbol", "link_rule": "subreddit:r/bitcoin", "source": "test",
+                "item_id": i,
+                "kind": k,
+                "post_id": i if k == "post" else "p0",
+                "subreddit": "bitcoin",
+                "created_at": c,
+                "available_at": c,
+                "collection_lag_s": 0,
+                "text": f"text {i}",
+                "author": "u_x",
+                "score": s,
+                "num_comments": n,
+                "upvote_ratio": 0.9 if k == "post" else None,
+                "observed_at": o,
+                "first_seen_at": None,
+                "post_created_at": c,
+                "scope": "symbol",
+                "link_rule": "subreddit:r/bitcoin",
+                "source": "test",
             }
             for i, k, c, s, n, o in specs
         ]
@@ -172,9 +186,7 @@ def test_the_checks_rules_catch_a_zero_vector_and_a_late_fit_window():
         symbol=pl.lit("BTC-USDT"), partition_day=pl.lit(PART.day)
     )
     assert missing_problems(out, SPEC).is_empty() and projection_problems(out).is_empty()
-    zeroed = out.with_columns(
-        post_latent_missing=pl.lit(False), **{c: pl.lit(0.0, dtype=pl.Float32) for c in latent_columns("post", 4)}
-    )
+    zeroed = out.with_columns(post_latent_missing=pl.lit(False), **{c: pl.lit(0.0, dtype=pl.Float32) for c in latent_columns("post", 4)})
     problems = missing_problems(zeroed, SPEC)
     assert "post latent present in an empty bucket" in problems["problem"].to_list()
     late = out.with_columns(projection_fit_end=pl.col("projection_fit_end") + timedelta(hours=1))

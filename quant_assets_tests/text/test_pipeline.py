@@ -158,7 +158,10 @@ def test_a_day_read_before_it_ended_yields_only_the_buckets_known_then(tmp_path,
         later = materialize(
             [social.social_text, social.text_embeddings, social.text_latents, *CHECKS],
             selection=[social.text_embeddings, social.text_latents],
-            resources=fake, instance=instance, tags=one.tags, raise_on_error=False,
+            resources=fake,
+            instance=instance,
+            tags=one.tags,
+            raise_on_error=False,
         )
         grid = checks_by_name(later, instance)["text_latents_grid"]
     # The short grid fails its blocking check: the partition is quarantined, not published.

@@ -225,11 +225,7 @@ def _settle(ledger: Ledger, adapter: ExecutionAdapter, rows: list[dict], clock, 
 def _sync_earlier(ledger: Ledger, adapter: ExecutionAdapter, book: Book, decision_bar: datetime, clock, result: BatchResult) -> VenueStop | None:
     """Ask the venue about this book's orders of earlier bars that are not final. One that
     never reached it is final: this bar decides afresh."""
-    rows = [
-        r
-        for r in ledger.orders(mode=book.mode, status=(NEW, OPEN))
-        if r["strategy"] == book.strategy and r["decision_bar"] < decision_bar
-    ]
+    rows = [r for r in ledger.orders(mode=book.mode, status=(NEW, OPEN)) if r["strategy"] == book.strategy and r["decision_bar"] < decision_bar]
     if not rows:
         return None
     ids = {r["client_order_id"]: r["exchange_order_id"] for r in rows if r["exchange_order_id"]}
@@ -249,7 +245,7 @@ def _not_at_venue(update: OrderUpdate) -> bool:
 
 
 def _definitely_absent(row: dict, adapter: ExecutionAdapter, now: datetime) -> bool:
-    """"Not at the venue" is definite once no request of this order can still arrive."""
+    """ "Not at the venue" is definite once no request of this order can still arrive."""
     return row["sent_at"] is None or now >= row["sent_at"] + adapter.settle_after
 
 
@@ -278,9 +274,7 @@ def _signed(row: dict) -> float:
 
 
 def _request(row: dict) -> OrderRequest:
-    return OrderRequest(
-        row["mode"], row["strategy"], row["symbol"], row["side"], row["quantity"], row["decision_bar"], row["reference_price"]
-    )
+    return OrderRequest(row["mode"], row["strategy"], row["symbol"], row["side"], row["quantity"], row["decision_bar"], row["reference_price"])
 
 
 def risk_state(ledger: Ledger, book: Book, now: datetime, equity: float, keys_present: bool,

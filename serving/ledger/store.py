@@ -212,9 +212,7 @@ class Ledger:
                         .values(realized_pnl=pnl)
                     )
             filled = conn.execute(
-                sa.select(sa.func.coalesce(sa.func.sum(t["fills"].c.quantity), 0.0)).where(
-                    t["fills"].c.client_order_id == update.client_order_id
-                )
+                sa.select(sa.func.coalesce(sa.func.sum(t["fills"].c.quantity), 0.0)).where(t["fills"].c.client_order_id == update.client_order_id)
             ).scalar_one()
             if update.status == NEW and order["status"] != NEW:
                 update = OrderUpdate(update.client_order_id, order["status"])  # "outcome unknown" never undoes what is known
@@ -265,9 +263,7 @@ class Ledger:
         cash_key = (cash.c.mode == mode) & (cash.c.strategy == strategy)
         flow = -signed * fill.price - (fill.fee if fill.fee_currency == quote else 0.0)
         if conn.execute(cash.update().where(cash_key).values(balance=cash.c.balance + flow, updated_at=_naive(fill.ts))).rowcount == 0:
-            conn.execute(
-                cash.insert().values(mode=mode, strategy=strategy, currency=quote, starting=0.0, balance=flow, updated_at=_naive(fill.ts))
-            )
+            conn.execute(cash.insert().values(mode=mode, strategy=strategy, currency=quote, starting=0.0, balance=flow, updated_at=_naive(fill.ts)))
         return pnl
 
     # -- books -----------------------------------------------------------------------
@@ -314,13 +310,9 @@ class Ledger:
         start = datetime.combine(day, time())
         book = (marks.c.mode == mode) & (marks.c.strategy == strategy)
         with self.engine.connect() as conn:
-            before = conn.execute(
-                sa.select(marks.c.ts, marks.c.equity).where(book, marks.c.ts < start).order_by(marks.c.ts.desc()).limit(1)
-            ).all()
+            before = conn.execute(sa.select(marks.c.ts, marks.c.equity).where(book, marks.c.ts < start).order_by(marks.c.ts.desc()).limit(1)).all()
             today = conn.execute(
-                sa.select(marks.c.ts, marks.c.equity)
-                .where(book, marks.c.ts >= start, marks.c.ts < start + timedelta(days=1))
-                .order_by(marks.c.ts)
+                sa.select(marks.c.ts, marks.c.equity).where(book, marks.c.ts >= start, marks.c.ts < start + timedelta(days=1)).order_by(marks.c.ts)
             ).all()
         return [(_aware(ts), eq) for ts, eq in [*before, *today]]
 
@@ -346,7 +338,9 @@ class Ledger:
         with self.engine.begin() as conn:
             return sum(
                 self._insert_once(
-                    conn, "signals", {**r, "t": _naive(r["t"]), "mode": mode, "strategy": strategy, "recorded_at": now},
+                    conn,
+                    "signals",
+                    {**r, "t": _naive(r["t"]), "mode": mode, "strategy": strategy, "recorded_at": now},
                     ["mode", "strategy", "symbol", "horizon", "t"],
                 )
                 for r in rows
@@ -361,9 +355,11 @@ class Ledger:
             .group_by(s.c.symbol, s.c.horizon)
             .subquery()
         )
-        query = sa.select(s.c.symbol, s.c.horizon, s.c.position).join(
-            newest, (s.c.symbol == newest.c.symbol) & (s.c.horizon == newest.c.horizon) & (s.c.t == newest.c.t)
-        ).where(s.c.mode == mode, s.c.strategy == strategy)
+        query = (
+            sa.select(s.c.symbol, s.c.horizon, s.c.position)
+            .join(newest, (s.c.symbol == newest.c.symbol) & (s.c.horizon == newest.c.horizon) & (s.c.t == newest.c.t))
+            .where(s.c.mode == mode, s.c.strategy == strategy)
+        )
         with self.engine.connect() as conn:
             return {(sym, h): pos for sym, h, pos in conn.execute(query)}
 
@@ -372,9 +368,7 @@ class Ledger:
 
     # -- risk events, kill switch, live enablement -------------------------------------
 
-    def record_risk_event(
-        self, mode: str, strategy: str, decision_bar: datetime, kind: str, code: str, detail: str, symbol: str = ""
-    ) -> bool:
+    def record_risk_event(self, mode: str, strategy: str, decision_bar: datetime, kind: str, code: str, detail: str, symbol: str = "") -> bool:
         """A halt or refusal with its reason code; once per (book, bar, code, symbol)."""
         values = dict(
             recorded_at=_naive(_now()),

@@ -94,9 +94,7 @@ def reduces_only(position: float, signed_quantity: float) -> bool:
     return position * signed_quantity < 0 and abs(signed_quantity) <= abs(position) + 1e-12
 
 
-def admit(
-    symbol: str, signed_quantity: float, price: float, state: RiskState, limits: RiskLimits, halts: list[Halt]
-) -> tuple[float, Refusal | None]:
+def admit(symbol: str, signed_quantity: float, price: float, state: RiskState, limits: RiskLimits, halts: list[Halt]) -> tuple[float, Refusal | None]:
     """How much of an order may go (signed; 0.0: none of it) and why the rest may not (None:
     all of it goes). Under a loss halt a flip is split: the part to flat goes, the rest is
     refused."""

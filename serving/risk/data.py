@@ -45,8 +45,14 @@ def drift(row: dict, columns: list[str], mean: np.ndarray, std: np.ndarray) -> t
     return float(np.mean(list(z.values()))), [f"{c} {z[c]:.1f}" for c in worst]
 
 
-def data_halts(row: dict, now: datetime, max_bar_age_s: float, max_missing_sources: int, max_drift: float,
-               fit_window: tuple[list[str], np.ndarray, np.ndarray] | None) -> list[DataHalt]:
+def data_halts(
+    row: dict,
+    now: datetime,
+    max_bar_age_s: float,
+    max_missing_sources: int,
+    max_drift: float,
+    fit_window: tuple[list[str], np.ndarray, np.ndarray] | None,
+) -> list[DataHalt]:
     halts = []
     newest = row.get(contract.ASOF_COLUMNS["bars"])
     if newest is None:

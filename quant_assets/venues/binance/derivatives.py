@@ -21,10 +21,5 @@ def taker_volume(exchange: ccxt.Exchange, symbol: str, since: int, until: int, l
     market = exchange.market(symbol)
     if not market.get("linear"):
         raise ccxt.NotSupported(f"{exchange.id} taker volume is read for linear perpetuals only, not {symbol}")
-    page = exchange.fapiDataGetTakerlongshortRatio(
-        {"symbol": market["id"], "period": "1h", "startTime": since, "endTime": until - 1, "limit": limit}
-    )
-    return [
-        (exchange.safe_integer(r, "timestamp"), exchange.safe_number(r, "buyVol"), exchange.safe_number(r, "sellVol"))
-        for r in page
-    ]
+    page = exchange.fapiDataGetTakerlongshortRatio({"symbol": market["id"], "period": "1h", "startTime": since, "endTime": until - 1, "limit": limit})
+    return [(exchange.safe_integer(r, "timestamp"), exchange.safe_number(r, "buyVol"), exchange.safe_number(r, "sellVol")) for r in page]
