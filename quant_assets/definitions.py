@@ -11,27 +11,13 @@ from collections.abc import Sequence
 import ccxt
 from dagster import Definitions, EnvVar, JobDefinition, load_asset_checks_from_modules, load_assets_from_modules
 
-from quant_assets import settings, venues
+from quant_assets import catalog, settings, venues
 
 with settings.exit_on_settings_error():
     # Importing the asset modules builds their partitions from QUANT_ASSETS_SYMBOLS and
-    # QUANT_ASSETS_START_DATE, so a bad value surfaces here.
-    from quant_assets.assets import (
-        derivatives,
-        derivatives_checks,
-        evaluation,
-        evaluation_checks,
-        features,
-        features_checks,
-        gate_checks,
-        labels,
-        labels_checks,
-        market,
-        market_checks,
-        models_checks,
-        social,
-        social_checks,
-    )
+    # QUANT_ASSETS_START_DATE, so a bad value surfaces here. Which modules: the catalog's.
+    for _module in (*catalog.asset_modules(), *catalog.check_modules()):
+        catalog.load(_module)
     from serving.assets import trading_book  # its daily partitions start at QUANT_ASSETS_START_DATE
 from quant_assets.assets.gate import build_gate_asset, gate_thresholds
 from quant_assets.assets.models import build_model_asset
@@ -39,7 +25,7 @@ from quant_assets.assets.report import study_report
 from quant_assets.automation.conditions import automation_sensor
 from quant_assets.automation.follow_up import follow_up_job, partial_follow_up
 from quant_assets.automation.inbox import build_bundle_import_job, bundle_inbox_sensor
-from quant_assets.automation.schedules import build_source_schedules, external_sources, source_refresh_job
+from quant_assets.automation.schedules import build_source_refresh_job, build_source_schedules, external_sources
 from quant_assets.execution import JOB_BUILDER_KEY, executor, run_job
 from quant_assets.registry.store import MlflowStore
 from quant_assets.resources.derivatives_data import (
@@ -166,35 +152,36 @@ def _from_env_var(value: str, *names: str) -> str | EnvVar:
 
 
 def build_definitions() -> Definitions:
+    """The code location's definitions, from the environment and the catalog: every catalogued
+    asset's module and checks, and each source's resource (``catalog.lake_assets``, with any
+    registered specs)."""
     home = settings.home()
     resources = {
         "lake": LakeResource(root=home.lake),
-        "market_data": market_data_source(),
-        "derivatives_data": derivatives_data_source(),
-        "social_source": social_text_source(),
+        # market_data, derivatives_data, social_source: each source's resource, built by its spec's factory
+        **{spec.source.resource_key: catalog.load(spec.source.resource)() for spec in catalog.sources()},
         "social_linking": SocialLinking(),
         "embedding_model": embedding_model(),
         "mlflow_tracking": mlflow_tracking(),
         "model_training": ModelTraining(),
         "exchange_account": exchange_account(),  # the live keys, as EnvVars (never config values)
     }
+    source_refresh_job = build_source_refresh_job()
     return Definitions(
         assets=[
-            *load_assets_from_modules([market, derivatives, social, features, labels, evaluation]),
+            *load_assets_from_modules([catalog.load(m) for m in catalog.asset_modules()]),
             build_model_asset(settings.train_days(), settings.refit_days()),
             build_gate_asset(gate_thresholds()),
             study_report,  # one partition per `quant-assets study`
             trading_book,
         ],
-        asset_checks=load_asset_checks_from_modules(
-            [market_checks, derivatives_checks, social_checks, features_checks, labels_checks, models_checks, evaluation_checks, gate_checks]
-        ),
+        asset_checks=load_asset_checks_from_modules([catalog.load(m) for m in catalog.check_modules()]),
         # The trading half (serving/): one tick job, run by the paper sensor (running) and the
         # live sensor (stopped; refuses unless a person enabled live trading in the ledger).
         # Continuous runs (quant_assets/automation): the external sources on schedules, bundles
         # through the inbox sensor, everything downstream by its automation condition.
         jobs=[trading_tick_job, source_refresh_job, build_bundle_import_job(bundle_definitions), follow_up_job],
-        schedules=build_source_schedules(external_sources(resources)),
+        schedules=build_source_schedules(external_sources(resources), source_refresh_job),
         sensors=[paper_trading_sensor, live_trading_sensor, bundle_inbox_sensor, automation_sensor(), partial_follow_up],
         # QUANT_ASSETS_EXECUTOR: in-process (default), a process per step, or Celery workers (execution.py).
         executor=executor(),
@@ -214,7 +201,7 @@ def bundle_definitions(home: settings.HomeLayout) -> Definitions:
     data source swapped for its landed-bundle twin: an import materialises what it landed,
     never what an exchange says today, whatever ``QUANT_ASSETS_*_SOURCE`` says."""
     defs = build_definitions()
-    resources = {key: _bundle_twin(resource, home) for key, resource in (defs.resources or {}).items()}
+    resources = {**(defs.resources or {}), **_bundle_twins(defs.resources or {}, home)}
     return Definitions(
         assets=defs.assets,
         asset_checks=defs.asset_checks,
@@ -229,16 +216,15 @@ def bundle_definitions(home: settings.HomeLayout) -> Definitions:
     )
 
 
-def _bundle_twin(resource, home: settings.HomeLayout):
-    """The bundle-reading variant of an external source; other resources pass unchanged.
-
-    A new source kind (derivatives, social text) joins by adding its pair here.
-    """
-    twins = {MarketDataSource: BundleMarketData, DerivativesSource: BundleDerivatives, SocialTextSource: BundleSocialText}
-    for base, twin in twins.items():
-        if isinstance(resource, base) and not isinstance(resource, twin):
-            return twin(bundles_root=home.bundles)
-    return resource
+def _bundle_twins(resources: dict, home: settings.HomeLayout) -> dict:
+    """Each catalogued source's resource, as its bundle-reading twin (``Source.bundle_twin``)
+    where it is not one already; other resources are not in the answer."""
+    twins = {}
+    for spec in catalog.sources():
+        key, twin = spec.source.resource_key, catalog.load(spec.source.bundle_twin)
+        if key in resources and not isinstance(resources[key], twin):
+            twins[key] = twin(bundles_root=home.bundles)
+    return twins
 
 
 def asset_definitions(builder: str) -> Definitions:

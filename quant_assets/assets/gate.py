@@ -19,21 +19,19 @@ import json
 import polars as pl
 from dagster import AssetDep, AssetExecutionContext, BackfillPolicy, IdentityPartitionMapping, MaterializeResult, MetadataValue, asset
 
-from quant_assets import settings
+from quant_assets import catalog, settings
 from quant_assets.assets.checks import staged_writes
 from quant_assets.assets.evaluation import EVALUATION_GROUP
 from quant_assets.assets.metadata import partition_metadata
 from quant_assets.assets.upstream_checks import UpstreamChecks
 from quant_assets.automation.conditions import gate_condition
-from quant_assets.derivatives.frame import DERIVATIVES_ASSET
+from quant_assets.catalog import BOTH, EVIDENCE, SERVED
 from quant_assets.evaluation import gate_book, gate_window
 from quant_assets.evaluation import portfolio as book_settings
 from quant_assets.evaluation.gate import Thresholds
 from quant_assets.evaluation.gate_window import GATE_ASSET, PORTFOLIO
 from quant_assets.evaluation.oos import OOS_ASSET
 from quant_assets.features.contract import FEATURES_ASSET, FLAGS_BY_SOURCE
-from quant_assets.labels.forward import LABELS_ASSET
-from quant_assets.market.bars import BARS_ASSET
 from quant_assets.models.lgbm import MAIN as CV_FAMILY  # the family the fit's purged k-fold is computed for
 from quant_assets.models.record import MODELS_ASSET
 from quant_assets.partitions import DaySymbol, daily_symbol_partitions, day_window_mapping, parse_keys
@@ -48,12 +46,8 @@ from quant_assets.text.latents import TEXT_LATENTS_ASSET
 # the window), the served day D, or both. The model of day D is the one the verdict is on; the
 # models that produced the evidence are vouched for by oos_eval's own blocking checks
 # (oos_embargo re-derives each evaluating fit's embargo), read on every evidence day.
-EVIDENCE, SERVED, BOTH = "evidence", "served", "both"
-LEAKAGE_ASSETS: dict[str, str] = {
-    **{a: BOTH for a in (BARS_ASSET, DERIVATIVES_ASSET, SOCIAL_TEXT_ASSET, TEXT_EMBEDDINGS_ASSET, TEXT_LATENTS_ASSET, FEATURES_ASSET, LABELS_ASSET)},
-    MODELS_ASSET: SERVED,
-    OOS_ASSET: EVIDENCE,
-}
+# The modes, and each asset's, are declared in the catalog (``LakeAsset.leakage_checked``).
+LEAKAGE_ASSETS: dict[str, str] = catalog.leakage_checked()
 # Text is collected only from the day the scrape began (the sample's starts in October): a day
 # without a social_text partition was never read by anyone, and feature_matrix, whose own
 # checks vouch for it, flags its text features missing. So an absent text partition is not a

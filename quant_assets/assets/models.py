@@ -20,17 +20,15 @@ from dataclasses import dataclass
 import polars as pl
 from dagster import AssetDep, AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, asset
 
-from quant_assets import settings
+from quant_assets import catalog, settings
 from quant_assets.assets.checks import staged_writes
 from quant_assets.assets.metadata import partition_metadata
 from quant_assets.assets.pooled import PooledFits
 from quant_assets.automation.conditions import model_condition
 from quant_assets.bundles.landed import LandedBundles
-from quant_assets.derivatives.frame import DERIVATIVES_ASSET
 from quant_assets.features.contract import CONTRACT_HASH, FEATURES_ASSET, SCHEMA_VERSION
 from quant_assets.labels.forward import LABELS_ASSET
 from quant_assets.labels.horizons import HORIZON_NAMES
-from quant_assets.market.bars import BARS_ASSET
 from quant_assets.models.plan import PlannedFit, code_digest, fit_key, plan_fits
 from quant_assets.models.pool import fit_in_pool
 from quant_assets.models.record import MODELS_ASSET, inputs_digest, model_record
@@ -40,10 +38,9 @@ from quant_assets.partitions import DaySymbol, daily_symbol_partitions, day_wind
 from quant_assets.registry.tracking import LoggedFit
 from quant_assets.resources.lake import LakeResource
 from quant_assets.resources.models import MlflowTracking, ModelTraining
-from quant_assets.social.text import SOCIAL_TEXT_ASSET
 
 MODELS_GROUP = "models"
-RAW_ASSETS = (BARS_ASSET, DERIVATIVES_ASSET, SOCIAL_TEXT_ASSET)  # where a bundle's provenance is recorded
+RAW_ASSETS = catalog.raw_inputs()  # where a bundle's provenance is recorded (``LakeAsset.raw_input``)
 
 
 class WindowReads:

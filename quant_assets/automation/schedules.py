@@ -32,37 +32,47 @@ from dagster import (
     schedule,
 )
 
-from quant_assets import settings
+from quant_assets import catalog, settings
 from quant_assets.automation.cadence import daily_cron, daily_minute, intraday_cron, intraday_minutes
-from quant_assets.derivatives.frame import DERIVATIVES_ASSET
-from quant_assets.market.bars import BARS_ASSET
 from quant_assets.partitions import DaySymbol
-from quant_assets.resources.derivatives_data import BundleDerivatives
-from quant_assets.resources.market_data import BundleMarketData
-from quant_assets.resources.social_data import BundleSocialText
 from quant_assets.runs import Rectangle
-from quant_assets.social.text import SOCIAL_TEXT_ASSET
 
 SOURCE_JOB = "source_refresh"
 DAILY_SCHEDULE = "daily_sources"
 INTRADAY_SCHEDULE = "intraday_sources"
 TRIGGER_TAG = "quant_assets/trigger"
-# resource key -> the source asset it feeds
 CATCH_UP_DAYS = 7
-SOURCE_RESOURCES = {"market_data": BARS_ASSET, "derivatives_data": DERIVATIVES_ASSET, "social_source": SOCIAL_TEXT_ASSET}
 
-source_refresh_job = define_asset_job(
-    SOURCE_JOB,
-    selection=AssetSelection.assets(*SOURCE_RESOURCES.values()),
-    description="Materialise the source assets (bars, derivatives, social text) for a partition range, with their checks.",
-)
+
+def source_resources() -> dict[str, str]:
+    """resource key -> the source asset it feeds, in dependency order (the catalog's sources)."""
+    return {spec.source.resource_key: spec.name for spec in catalog.sources()}
+
+
+SOURCE_RESOURCES = source_resources()  # the product's sources (registered ones: ``source_resources()``)
+
+
+def build_source_refresh_job():
+    """The job the source schedules run: every catalogued source asset, with its checks."""
+    return define_asset_job(
+        SOURCE_JOB,
+        selection=AssetSelection.assets(*source_resources().values()),
+        description="Materialise the source assets (bars, derivatives, social text) for a partition range, with their checks.",
+    )
+
+
+source_refresh_job = build_source_refresh_job()
 
 
 def external_sources(resources: dict) -> list[str]:
     """The source assets whose resource reads an exchange or dropped files, in dependency
-    order (derivatives read the bars of their day); bundle-fed ones come through the inbox."""
-    fed_by_bundles = (BundleMarketData, BundleDerivatives, BundleSocialText)
-    return [asset for key, asset in SOURCE_RESOURCES.items() if key in resources and not isinstance(resources[key], fed_by_bundles)]
+    order (derivatives read the bars of their day); bundle-fed ones (their resource is the
+    catalog's bundle twin) come through the inbox."""
+    return [
+        spec.name
+        for spec in catalog.sources()
+        if spec.source.resource_key in resources and not isinstance(resources[spec.source.resource_key], catalog.load(spec.source.bundle_twin))
+    ]
 
 
 def days_request(first: date, last: date, assets: list[str], universe: list[str], trigger: str, run_key: str) -> RunRequest:
@@ -96,14 +106,16 @@ def _nothing_external() -> SkipReason:
     return SkipReason("every source reads landed bundles (QUANT_ASSETS_MARKET_SOURCE=bundle): new days arrive through the bundle inbox")
 
 
-def build_source_schedules(external: list[str]) -> list[ScheduleDefinition]:
-    """The daily and intraday schedules over the ``external`` source assets (see the module doc)."""
+def build_source_schedules(external: list[str], job=None) -> list[ScheduleDefinition]:
+    """The daily and intraday schedules over the ``external`` source assets (see the module doc),
+    run by ``job`` (default ``source_refresh_job``; the Definitions hand in the one they mount)."""
+    job = source_refresh_job if job is None else job
 
     @schedule(
         name=DAILY_SCHEDULE,
         cron_schedule=daily_cron(),
         execution_timezone="UTC",
-        job=source_refresh_job,
+        job=job,
         default_status=DefaultScheduleStatus.RUNNING,
         description=(
             f"{daily_minute()} minutes after each UTC midnight: yesterday's partitions of {', '.join(external) or 'no source'} "
@@ -123,7 +135,7 @@ def build_source_schedules(external: list[str]) -> list[ScheduleDefinition]:
         name=INTRADAY_SCHEDULE,
         cron_schedule=intraday_cron(),
         execution_timezone="UTC",
-        job=source_refresh_job,
+        job=job,
         default_status=DefaultScheduleStatus.RUNNING,
         description=(
             f"Every {intraday_minutes()} minutes: today's partial partitions of {', '.join(external) or 'no source'}, "

@@ -28,7 +28,7 @@ from quant_assets.bundles.manifest import (
     describe_parquet,
     member_path,
 )
-from quant_assets.catalog import ASSET_SCHEMAS, schema_for
+from quant_assets.catalog import asset_schemas, schema_for
 from quant_assets.lake.store import ParquetLake, sha256_bytes
 from quant_assets.partitions import DaySymbol
 
@@ -70,7 +70,7 @@ def export_lake(
     selected partition is quarantined (its latest materialisation failed a blocking check)."""
     if end < start:
         raise BundleError(f"--end {end} is before --start {start}")
-    asset_names = sorted(assets) if assets else sorted(ASSET_SCHEMAS)
+    asset_names = sorted(assets) if assets else sorted(asset_schemas())  # every catalogued asset, registered ones too
     for asset in asset_names:
         try:
             schema_for(asset)
