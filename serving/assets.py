@@ -12,7 +12,6 @@ way) compares each paper book's PnL for the day with the reference strategy's on
 decisions (``serving.parity``) and fails with the figures when the gap leaves the bound.
 """
 
-
 from datetime import date
 
 from dagster import (
@@ -27,6 +26,7 @@ from dagster import (
 )
 
 from quant_assets import settings
+from quant_assets.assets.metadata import code_version
 from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import date_partitions
 from serving.ledger import Ledger
@@ -44,11 +44,18 @@ PAPER_CHECK = "paper_tracks_reference"
     kinds={"sqlalchemy"},
     partitions_def=date_partitions(),
     automation_condition=AutomationCondition.on_cron("20 0 * * *", "UTC"),
+    code_version=code_version("serving/assets.py", "serving/ledger", "serving/parity.py"),
     description="Each UTC day's positions and PnL per trading book (paper, live, replays), read back from the "
-                "ledger's fills, orders, equity marks and risk events.",  # fmt: skip
-    check_specs=[AssetCheckSpec(PAPER_CHECK, asset=BOOK_ASSET, blocking=False,
-                                description="Each paper book's PnL for the day against the reference strategy's on the same "
-                                            "decisions, within the replay-parity bound (serving.parity); warns with the figures.")],  # fmt: skip
+    "ledger's fills, orders, equity marks and risk events.",  # fmt: skip
+    check_specs=[
+        AssetCheckSpec(
+            PAPER_CHECK,
+            asset=BOOK_ASSET,
+            blocking=False,
+            description="Each paper book's PnL for the day against the reference strategy's on the same "
+            "decisions, within the replay-parity bound (serving.parity); warns with the figures.",
+        )
+    ],  # fmt: skip
 )
 def trading_book(context: AssetExecutionContext) -> MaterializeResult:
     day = date.fromisoformat(context.partition_key)

@@ -33,7 +33,6 @@ downstream assets for the published partitions only. Gates that are not register
 (``open_batch`` + ``publish_verdicts`` in their op) still publish from their op.
 """
 
-
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -57,10 +56,10 @@ from dagster import (
     serialize_value,
 )
 
-from quant_assets.assets.metadata import preview
+from quant_assets.assets.metadata import preview, row_count
 from quant_assets.catalog import schema_for
-from quant_assets.lake.publish import NOT_YET_AVAILABLE, QUARANTINED, Publication, StagedLake, sweep_staging
 from quant_assets.lake.location import ensure_folder
+from quant_assets.lake.publish import NOT_YET_AVAILABLE, QUARANTINED, Publication, StagedLake, sweep_staging
 from quant_assets.lake.store import ParquetLake, atomic_write_bytes
 from quant_assets.partitions import DaySymbol, parse_keys
 from quant_assets.resources.lake import LakeResource
@@ -88,6 +87,7 @@ def run_partitions(context: AssetCheckExecutionContext) -> list[DaySymbol]:
 
 
 # ---- what a check sees and says ---------------------------------------------------------
+
 
 class Batch:
     """The run's partitions of one asset as its checks see them: staged when the run
@@ -156,10 +156,7 @@ def failing_partitions(offending: pl.DataFrame, batch: Batch, what: str, time_co
     if offending.is_empty():
         return {}
     rows = batch.rows(with_partition_day=True)
-    keys = [
-        c for c in offending.columns
-        if c in rows.columns and c not in ("problem", "partition_day") and offending[c].dtype == rows[c].dtype
-    ]
+    keys = [c for c in offending.columns if c in rows.columns and c not in ("problem", "partition_day") and offending[c].dtype == rows[c].dtype]
     if "partition_day" not in offending.columns and "symbol" in keys and "partition_day" in rows.columns:
         offending = offending.join(rows.select(*keys, "partition_day").unique(), on=keys, how="left")
     day = pl.col(time_column).dt.date()
@@ -236,16 +233,14 @@ def problems_verdict(problems: Mapping[DaySymbol, list[str]], what: str, partiti
 
 # ---- the gate: evaluate, publish or quarantine, report ----------------------------------
 
+
 def gate_name(asset: str) -> str:
     """The name of an asset's gate op; the asset looks for it before it stages anything."""
     return f"{asset}_checks"
 
 
 def gate_specs(asset: str, checks: Mapping[str, GateCheck]) -> list[AssetCheckSpec]:
-    return [
-        AssetCheckSpec(name, asset=asset, blocking=check.blocking, description=check.description)
-        for name, check in checks.items()
-    ]
+    return [AssetCheckSpec(name, asset=asset, blocking=check.blocking, description=check.description) for name, check in checks.items()]
 
 
 def open_batch(context: AssetCheckExecutionContext, lake: LakeResource, asset: str) -> Batch:
@@ -275,9 +270,7 @@ def publish_verdicts(batch: Batch, verdicts: Mapping[str, Verdict], blocking: se
     yield from _publish(batch, verdicts, blocking)[1]
 
 
-def _publish(
-    batch: Batch, verdicts: Mapping[str, Verdict], blocking: set[str]
-) -> tuple[Publication | None, list[AssetCheckResult]]:
+def _publish(batch: Batch, verdicts: Mapping[str, Verdict], blocking: set[str]) -> tuple[Publication | None, list[AssetCheckResult]]:
     publication = None
     if batch.staging is not None:
         publication = batch.staging.publish(held_back(batch, verdicts, blocking))
@@ -356,9 +349,7 @@ def staged_writes(context: AssetExecutionContext, lake: LakeResource, asset: str
     if rolled_back:
         raise Failure(f"{asset}: {rolled_back} (nothing was written)")
     selected = context.run.asset_check_selection  # None: every check of the job
-    gated = gate_name(asset) in context.job_def.graph.node_names() and (
-        selected is None or any(key.asset_key == AssetKey(asset) for key in selected)
-    )
+    gated = gate_name(asset) in context.job_def.graph.node_names() and (selected is None or any(key.asset_key == AssetKey(asset) for key in selected))
     if not gated:
         raise Failure(
             f"{asset} is published only after its blocking checks pass, and they are not part "
@@ -387,6 +378,7 @@ def staged_writes(context: AssetExecutionContext, lake: LakeResource, asset: str
 
 
 # ---- settling in the asset's step: a bad partition costs one partition --------------------
+
 
 def settle(context: AssetExecutionContext, staged: StagedLake, asset: str, gate: Gate) -> None:
     """Evaluate ``gate`` on the step's sealed staging, publish what passes, hold back the
@@ -431,10 +423,7 @@ def partial_line(asset: str, published: int, held: Mapping[DaySymbol, str]) -> s
     """One line: how many partitions were published, and each held back one with why."""
     named = "; ".join(f"{part} {why}" for part, why in sorted(held.items())[:LISTED])
     more = f"; and {len(held) - LISTED} more" if len(held) > LISTED else ""
-    return (
-        f"{asset}: {published} partitions published, {len(held)} held back ({named}{more}); "
-        "their downstream partitions are not materialised"
-    )
+    return f"{asset}: {published} partitions published, {len(held)} held back ({named}{more}); their downstream partitions are not materialised"
 
 
 def _held_line(report: dict | None) -> str:
@@ -448,7 +437,7 @@ def _published_metadata(staged: StagedLake, part: DaySymbol, run_id: str) -> dic
     written = staged.writes.get(part)
     facts = {"path": MetadataValue.path(str(staged.lake.partition_path(staged.asset, part))), "published_by_run": run_id}
     if written is not None:
-        facts.update(content_sha256=written.sha256, rows=written.rows)
+        facts.update(content_sha256=written.sha256, rows=written.rows, **row_count(written.rows))
     return facts
 
 
@@ -479,8 +468,12 @@ def _settled_results(store: ParquetLake, run_id: str, asset: str) -> list[AssetC
     StagedLake(store, run_id, asset).discard()
     return [
         AssetCheckResult(
-            check_name=e.check_name, asset_key=e.asset_key, passed=e.passed, metadata=e.metadata,
-            severity=e.severity, description=e.description,
+            check_name=e.check_name,
+            asset_key=e.asset_key,
+            passed=e.passed,
+            metadata=e.metadata,
+            severity=e.severity,
+            description=e.description,
         )
         for e in evaluations
     ]

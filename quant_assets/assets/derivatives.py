@@ -1,11 +1,10 @@
 """derivatives: funding, mark/basis, OI, long/short, taker flow per (UTC day, symbol)."""
 
-
 import polars as pl
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, asset
 
 from quant_assets.assets.checks import staged_writes
-from quant_assets.assets.metadata import partition_metadata, run_preview, time_span
+from quant_assets.assets.metadata import code_version, lake_asset_metadata, partition_metadata, time_span
 from quant_assets.automation.freshness import source_policy
 from quant_assets.derivatives.frame import DERIVATIVES_ASSET, coverage, split_partitions
 from quant_assets.market.bars import BARS_ASSET
@@ -30,6 +29,8 @@ def _metadata_value(value):
     deps=[BARS_ASSET],
     backfill_policy=BackfillPolicy.single_run(),
     freshness_policy=source_policy(DERIVATIVES_ASSET),
+    metadata=lake_asset_metadata(DERIVATIVES_ASSET),
+    code_version=code_version("quant_assets/assets/derivatives.py", "quant_assets/derivatives"),
     description=(
         "Perpetual-futures data for one UTC day of one symbol, long format "
         "(metric, event_time, available_at, value, is_missing, source): funding_rate "
@@ -41,15 +42,11 @@ def _metadata_value(value):
         "is_missing with a null value, never filled. Coverage per metric is in the metadata."
     ),
 )
-def derivatives(
-    context: AssetExecutionContext, lake: LakeResource, derivatives_data: DerivativesSource
-) -> MaterializeResult:
+def derivatives(context: AssetExecutionContext, lake: LakeResource, derivatives_data: DerivativesSource) -> MaterializeResult:
     parts = parse_keys(context.partition_keys)
     now = utc_now()
     spot_bars = lake.lake().read_many(BARS_ASSET, parts, missing_ok=True)
-    spot_days = set() if spot_bars.is_empty() else {
-        (d, s) for d, s in spot_bars.select(pl.col("ts").dt.date(), "symbol").unique().iter_rows()
-    }
+    spot_days = set() if spot_bars.is_empty() else {(d, s) for d, s in spot_bars.select(pl.col("ts").dt.date(), "symbol").unique().iter_rows()}
     frame, source_meta = derivatives_data.fetch(parts, now, spot_bars)
     # Staged, not published: derivatives_checks publishes the partitions that pass.
     with staged_writes(context, lake, DERIVATIVES_ASSET) as store:
@@ -69,6 +66,5 @@ def derivatives(
             "run_missing_rows": missing,
             "run_partitions": len(parts),
             **{f"run_{k}": v for k, v in time_span(frame, "event_time").items()},
-            **run_preview(frame, len(parts), ["symbol", "metric", "event_time"]),
         }
     )
