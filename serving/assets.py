@@ -26,7 +26,6 @@ from dagster import (
 )
 
 from quant_assets import settings
-from quant_assets.assets.metadata import code_version
 from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import date_partitions
 from serving.ledger import Ledger
@@ -44,7 +43,8 @@ PAPER_CHECK = "paper_tracks_reference"
     kinds={"sqlalchemy"},
     partitions_def=date_partitions(),
     automation_condition=AutomationCondition.on_cron("20 0 * * *", "UTC"),
-    code_version=code_version("serving/assets.py", "serving/ledger", "serving/parity.py"),
+    # the digest of the source that computes it (serving sits beside, not on, the assets' glue)
+    code_version=settings.source_digest(settings.REPO_ROOT, ("serving/assets.py", "serving/ledger", "serving/parity.py")),
     description="Each UTC day's positions and PnL per trading book (paper, live, replays), read back from the "
     "ledger's fills, orders, equity marks and risk events.",  # fmt: skip
     check_specs=[
