@@ -16,10 +16,11 @@ Every ``QUANT_ASSETS_*`` variable is read through ``read``, so a bad value is on
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import re
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -257,3 +258,17 @@ def code_version() -> str:
     if commit.returncode != 0:
         return "unknown"
     return commit.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+def source_files(root: Path, entries: Iterable[str]) -> list[Path]:
+    """The source files of ``entries`` (relative to ``root``): a package's ``*.py``, or the module named."""
+    return sorted({p for entry in entries for p in ((root / entry).glob("*.py") if (root / entry).is_dir() else [root / entry])})
+
+
+def source_digest(root: Path, entries: Iterable[str]) -> str:
+    """SHA-256 over the source of ``source_files(root, entries)``, committed or not: a version
+    of that code which changes when it does (unlike :func:`code_version`, the checkout's)."""
+    digest = hashlib.sha256()
+    for path in source_files(root, entries):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()

@@ -43,6 +43,8 @@ PAPER_CHECK = "paper_tracks_reference"
     kinds={"sqlalchemy"},
     partitions_def=date_partitions(),
     automation_condition=AutomationCondition.on_cron("20 0 * * *", "UTC"),
+    # the digest of the source that computes it (serving sits beside, not on, the assets' glue)
+    code_version=settings.source_digest(settings.REPO_ROOT, ("serving/assets.py", "serving/ledger", "serving/parity.py")),
     description="Each UTC day's positions and PnL per trading book (paper, live, replays), read back from the "
     "ledger's fills, orders, equity marks and risk events.",  # fmt: skip
     check_specs=[

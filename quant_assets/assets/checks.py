@@ -56,7 +56,7 @@ from dagster import (
     serialize_value,
 )
 
-from quant_assets.assets.metadata import preview
+from quant_assets.assets.metadata import preview, row_count
 from quant_assets.catalog import schema_for
 from quant_assets.lake.location import ensure_folder
 from quant_assets.lake.publish import NOT_YET_AVAILABLE, QUARANTINED, Publication, StagedLake, sweep_staging
@@ -437,7 +437,7 @@ def _published_metadata(staged: StagedLake, part: DaySymbol, run_id: str) -> dic
     written = staged.writes.get(part)
     facts = {"path": MetadataValue.path(str(staged.lake.partition_path(staged.asset, part))), "published_by_run": run_id}
     if written is not None:
-        facts.update(content_sha256=written.sha256, rows=written.rows)
+        facts.update(content_sha256=written.sha256, rows=written.rows, **row_count(written.rows))
     return facts
 
 

@@ -4,7 +4,7 @@ import polars as pl
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, asset
 
 from quant_assets.assets.checks import staged_writes
-from quant_assets.assets.metadata import partition_metadata, run_preview, time_span
+from quant_assets.assets.metadata import code_version, lake_asset_metadata, partition_metadata, time_span
 from quant_assets.automation.freshness import source_policy
 from quant_assets.derivatives.frame import DERIVATIVES_ASSET, coverage, split_partitions
 from quant_assets.market.bars import BARS_ASSET
@@ -29,6 +29,8 @@ def _metadata_value(value):
     deps=[BARS_ASSET],
     backfill_policy=BackfillPolicy.single_run(),
     freshness_policy=source_policy(DERIVATIVES_ASSET),
+    metadata=lake_asset_metadata(DERIVATIVES_ASSET),
+    code_version=code_version("quant_assets/assets/derivatives.py", "quant_assets/derivatives"),
     description=(
         "Perpetual-futures data for one UTC day of one symbol, long format "
         "(metric, event_time, available_at, value, is_missing, source): funding_rate "
@@ -64,6 +66,5 @@ def derivatives(context: AssetExecutionContext, lake: LakeResource, derivatives_
             "run_missing_rows": missing,
             "run_partitions": len(parts),
             **{f"run_{k}": v for k, v in time_span(frame, "event_time").items()},
-            **run_preview(frame, len(parts), ["symbol", "metric", "event_time"]),
         }
     )

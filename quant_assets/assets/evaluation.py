@@ -32,7 +32,7 @@ from dagster import (
 )
 
 from quant_assets.assets.checks import staged_writes
-from quant_assets.assets.metadata import partition_metadata
+from quant_assets.assets.metadata import code_version, column_schema_metadata, partition_metadata
 from quant_assets.assets.pooled import PooledPredictions, name_pooled_fit
 from quant_assets.automation.conditions import oos_condition
 from quant_assets.evaluation import oos, oos_run, portfolio
@@ -106,7 +106,12 @@ def read_days(store, parts: list[DaySymbol]) -> dict[DaySymbol, tuple[oos_run.Da
         "metadata. One book across days: D opens with D-1's closing positions (carry_in says from where). Partial "
         "until every label of the day is known (D+1 + 7d); missing_horizons says which."
     ),
-    metadata={"row_columns": ", ".join(oos.ROW_SCHEMA), "trailing_inputs": {h: vars(s) for h, s in oos.TRAILING.items()}},
+    metadata={
+        "row_columns": ", ".join(oos.ROW_SCHEMA),
+        "trailing_inputs": {h: vars(s) for h, s in oos.TRAILING.items()},
+        **column_schema_metadata(oos.ROW_SCHEMA),
+    },
+    code_version=code_version("quant_assets/assets/evaluation.py", "quant_assets/evaluation"),
 )
 def oos_eval(context: AssetExecutionContext, lake: LakeResource, mlflow_tracking: MlflowTracking) -> MaterializeResult:
     parts = parse_keys(context.partition_keys)

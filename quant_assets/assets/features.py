@@ -15,13 +15,12 @@ from dagster import (
     AssetExecutionContext,
     BackfillPolicy,
     MaterializeResult,
-    MetadataValue,
     MultiPartitionMapping,
     asset,
 )
 
 from quant_assets.assets.checks import staged_writes
-from quant_assets.assets.metadata import run_preview
+from quant_assets.assets.metadata import code_version, lake_asset_metadata, written_facts
 from quant_assets.assets.upstream import mapped_upstream
 from quant_assets.automation.conditions import features_condition
 from quant_assets.features import compute as feature_compute
@@ -65,6 +64,8 @@ def _partition_stats(frame: pl.DataFrame) -> dict[str, dict]:
     backfill_policy=BackfillPolicy.single_run(),
     deps=[AssetDep(upstream, partition_mapping=lookback_mapping(upstream)) for upstream in UPSTREAM],
     automation_condition=features_condition(),
+    metadata=lake_asset_metadata(contract.FEATURES_ASSET),
+    code_version=code_version("quant_assets/assets/features.py", "quant_assets/features"),
     description=(
         "One row per 5m decision time t (a bar's close) for one UTC day of one symbol: bar "
         "features over trailing windows, derivatives and text joined as-of on available_at, "
@@ -125,8 +126,7 @@ def feature_matrix(context: AssetExecutionContext, lake: LakeResource) -> Materi
         context.add_asset_metadata(
             {
                 **{k: (str(v) if v is not None and not isinstance(v, int) else v) for k, v in facts.items() if v is not None},
-                "content_sha256": write.sha256,
-                "path": MetadataValue.path(write.path),
+                **written_facts(write),
                 **contract.metadata(),
                 "inputs_read": "; ".join(f"{a}: {', '.join(d.isoformat() for d in upstream_days[part][a]) or 'none'}" for a in UPSTREAM),
                 "upstream_notes": "; ".join(notes) or "all mapped upstream partitions read",
@@ -141,6 +141,5 @@ def feature_matrix(context: AssetExecutionContext, lake: LakeResource) -> Materi
             "run_partitions": len(parts),
             **contract.metadata(),
             **{f"run_{k}": v for k, v in timings.items()},
-            **run_preview(frame.select("partition", *contract.COLUMN_NAMES[:12]), len(parts), ["partition", "t"]),
         }
     )

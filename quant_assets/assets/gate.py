@@ -22,7 +22,7 @@ from dagster import AssetDep, AssetExecutionContext, BackfillPolicy, IdentityPar
 from quant_assets import catalog, settings
 from quant_assets.assets.checks import staged_writes
 from quant_assets.assets.evaluation import EVALUATION_GROUP
-from quant_assets.assets.metadata import partition_metadata
+from quant_assets.assets.metadata import code_version, partition_metadata
 from quant_assets.assets.upstream_checks import UpstreamChecks
 from quant_assets.automation.conditions import gate_condition
 from quant_assets.catalog import BOTH, EVIDENCE, SERVED
@@ -279,6 +279,7 @@ def build_gate_asset(thresholds: Thresholds, leakage_assets: dict[str, str] | No
             AssetDep(MODELS_ASSET, partition_mapping=IdentityPartitionMapping()),
         ],
         automation_condition=gate_condition(),
+        code_version=code_version("quant_assets/assets/gate.py", "quant_assets/evaluation"),
         description=(
             f"The gate's verdict on the model serving day D for symbol S, per series (model family x horizon, ablations and "
             f"the symbol's portfolio included), over the oos_eval days among D-{window - 1}..D whose every label was known at "

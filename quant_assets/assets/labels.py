@@ -10,7 +10,7 @@ import polars as pl
 from dagster import AssetDep, AssetExecutionContext, BackfillPolicy, MaterializeResult, asset
 
 from quant_assets.assets.checks import staged_writes
-from quant_assets.assets.metadata import partition_metadata, run_preview
+from quant_assets.assets.metadata import code_version, column_schema_metadata, partition_metadata
 from quant_assets.assets.upstream import mapped_upstream
 from quant_assets.automation.conditions import labels_condition
 from quant_assets.labels import forward
@@ -37,6 +37,8 @@ def lookahead_mapping():
     backfill_policy=BackfillPolicy.single_run(),
     deps=[AssetDep(BARS_ASSET, partition_mapping=lookahead_mapping())],
     automation_condition=labels_condition(),
+    metadata=column_schema_metadata(forward.LABEL_SCHEMA),
+    code_version=code_version("quant_assets/assets/labels.py", "quant_assets/labels"),
     description=(
         "One row per feature decision time t of one UTC day of one symbol: forward log returns "
         f"ln(close(t+h)/close(t)) for h in {', '.join(HORIZON_NAMES)}, gross and net of the round-trip "
@@ -84,6 +86,5 @@ def labels(context: AssetExecutionContext, lake: LakeResource) -> MaterializeRes
             "run_partitions": len(parts),
             **cost.metadata(),
             **{f"run_coverage_{h}": v for h, v in forward.coverage(frame).items()},
-            **run_preview(frame, len(parts), ["partition", forward.KEY_COLUMN]),
         }
     )

@@ -3,7 +3,7 @@
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, asset
 
 from quant_assets.assets.checks import staged_writes
-from quant_assets.assets.metadata import partition_metadata, run_preview, time_span
+from quant_assets.assets.metadata import code_version, lake_asset_metadata, partition_metadata, time_span
 from quant_assets.automation.freshness import source_policy
 from quant_assets.market.bars import BARS_ASSET, split_partitions
 from quant_assets.partitions import daily_symbol_partitions, parse_keys
@@ -23,6 +23,8 @@ MARKET_GROUP = "market"
     # data work, would otherwise dominate.
     backfill_policy=BackfillPolicy.single_run(),
     freshness_policy=source_policy(BARS_ASSET),
+    metadata=lake_asset_metadata(BARS_ASSET),
+    code_version=code_version("quant_assets/assets/market.py", "quant_assets/market"),
     description=(
         "Closed 5m OHLCV bars for one UTC day of one symbol. `ts` is the bar open time; "
         "`available_at = ts + 5m` is when the bar could first be known. Only closed bars are "
@@ -44,6 +46,5 @@ def market_bars(context: AssetExecutionContext, lake: LakeResource, market_data:
             "run_rows": frame.height,
             "run_partitions": len(parts),
             **{f"run_{k}": v for k, v in time_span(frame).items()},
-            **run_preview(frame, len(parts), ["symbol", "ts"]),
         }
     )

@@ -22,14 +22,14 @@ from dagster import AssetDep, AssetExecutionContext, BackfillPolicy, Materialize
 
 from quant_assets import catalog, settings
 from quant_assets.assets.checks import staged_writes
-from quant_assets.assets.metadata import partition_metadata
+from quant_assets.assets.metadata import code_version, partition_metadata
 from quant_assets.assets.pooled import PooledFits
 from quant_assets.automation.conditions import model_condition
 from quant_assets.bundles.landed import LandedBundles
 from quant_assets.features.contract import CONTRACT_HASH, FEATURES_ASSET, SCHEMA_VERSION
 from quant_assets.labels.forward import LABELS_ASSET
 from quant_assets.labels.horizons import HORIZON_NAMES
-from quant_assets.models.plan import PlannedFit, code_digest, fit_key, plan_fits
+from quant_assets.models.plan import FIT_CODE, PlannedFit, code_digest, fit_key, plan_fits
 from quant_assets.models.pool import fit_in_pool
 from quant_assets.models.record import MODELS_ASSET, inputs_digest, model_record
 from quant_assets.models.train import FitJob, fit_job
@@ -111,6 +111,7 @@ def build_model_asset(train_days: int, refit_days: int):
         backfill_policy=BackfillPolicy.single_run(),
         deps=[AssetDep(FEATURES_ASSET, partition_mapping=window_mapping), AssetDep(LABELS_ASSET, partition_mapping=window_mapping)],
         automation_condition=model_condition(),
+        code_version=code_version("quant_assets/assets/models.py", "quant_assets/assets/pooled.py", *(f"quant_assets/{e}" for e in FIT_CODE)),
         description=(
             f"The model that serves day D for symbol S: LightGBM per horizon ({', '.join(HORIZON_NAMES)}) and a "
             "multi-head net with a gated text residual, fitted on feature_matrix and labels from "

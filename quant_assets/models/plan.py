@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from quant_assets import settings
 from quant_assets.models.config import TrainingConfig
 from quant_assets.models.window import FitWindow, fit_window
 from quant_assets.partitions import DaySymbol
@@ -46,20 +47,18 @@ FIT_CODE = (
 )  # fmt: skip
 
 
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # FIT_CODE's entries are relative to it
+
+
 def fit_code_files() -> list[Path]:
     """The source files of ``FIT_CODE``: a package's ``*.py``, or the module named."""
-    root = Path(__file__).resolve().parents[1]
-    return sorted({p for entry in FIT_CODE for p in ((root / entry).glob("*.py") if (root / entry).is_dir() else [root / entry])})
+    return settings.source_files(PACKAGE_ROOT, FIT_CODE)
 
 
 @functools.cache
 def code_digest() -> str:
     """SHA-256 over the source of ``fit_code_files`` (committed or not)."""
-    root = Path(__file__).resolve().parents[1]
-    digest = hashlib.sha256()
-    for path in fit_code_files():
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
+    return settings.source_digest(PACKAGE_ROOT, FIT_CODE)
 
 
 def fit_key(window: FitWindow, config: TrainingConfig, contract_hash: str, inputs_sha256: str, code_version: str) -> str:
