@@ -138,3 +138,21 @@ def test_the_platforms_client_order_ids_fit_every_venues_rule():
         rule = venues.get(name).client_order_id_rule
         assert rule is not None, f"{name} says nothing about the client order ids it accepts"
         assert all(rule.fullmatch(cid) for cid in ids), (name, ids)
+
+
+def test_a_duplicate_refusal_is_looked_up_on_every_venue_never_recorded_as_rejected():
+    """A refusal because an order already carries the client order id means the first copy is
+    at the venue: recording it as rejected would leave its fill unbooked and the next bar would
+    send the difference again. ccxt's unified ``DuplicateOrderId`` says so for any exchange (the
+    base ``Venue``); Binance's -2010 text comes as ``InvalidOrder`` and its folder adds it."""
+    import ccxt
+
+    from quant_assets.venues.base import Venue
+
+    plain = Venue("kraken")
+    assert plain.is_duplicate_order(ccxt.DuplicateOrderId("kraken: duplicate clientOrderId"))
+    assert not plain.is_duplicate_order(ccxt.InvalidOrder("kraken: order size below the minimum"))
+    binance = venues.get("binance")
+    assert binance.is_duplicate_order(ccxt.InvalidOrder('binance {"code":-2010,"msg":"Duplicate order sent."}'))
+    assert binance.is_duplicate_order(ccxt.DuplicateOrderId("binance duplicate"))  # never narrower than the base
+    assert not binance.is_duplicate_order(ccxt.InvalidOrder('binance {"code":-1013,"msg":"Filter failure: LOT_SIZE"}'))

@@ -95,6 +95,12 @@ class Venue:
         return ccxt_error_kind(exc)
 
     def is_duplicate_order(self, exc: ccxt.BaseError) -> bool:
-        """Whether a refused order was refused because an open order carries its client order
-        id (then the order is at the venue and is looked up, not recorded as rejected)."""
-        return False
+        """Whether a refused order was refused because an order carries its client order id
+        (then the order is at the venue and is looked up, not recorded as rejected).
+
+        ccxt's unified ``DuplicateOrderId`` says so for any exchange. Recording such a refusal
+        as a rejection would leave the first copy's fill unbooked and the next bar would send
+        the difference again: a doubled position. Looking it up is always the safe answer, so
+        a venue folder may widen this (Binance matches its -2010 text), never narrow it.
+        """
+        return isinstance(exc, ccxt.DuplicateOrderId)

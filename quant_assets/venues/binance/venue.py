@@ -29,4 +29,4 @@ class Binance(Venue):
         return errors.error_kind(exc)
 
     def is_duplicate_order(self, exc: ccxt.BaseError) -> bool:
-        return orders.is_duplicate_order(exc)
+        return super().is_duplicate_order(exc) or orders.is_duplicate_order(exc)
