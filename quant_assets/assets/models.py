@@ -69,15 +69,9 @@ class WindowReads:
         return frames[FEATURES_ASSET], frames[LABELS_ASSET], hashes
 
     def _read(self, asset_name: str, parts: list[DaySymbol]) -> None:
-        if not parts:
-            return
-        read = self.store.read_many(asset_name, parts, with_partition_day=True)
-        by_day = read.partition_by("partition_day", as_dict=True, maintain_order=True)
-        empty = read.clear().drop("partition_day", "symbol")
         for part in parts:
-            day = by_day.get((part.day,))
-            frame = empty if day is None else day.drop("partition_day", "symbol")
-            self.held[asset_name, part] = (frame, self.store.file_sha256(asset_name, part))
+            frame, sha = self.store.read_hashed(asset_name, part)
+            self.held[asset_name, part] = (frame.drop("symbol", strict=False), sha)
 
 
 @dataclass

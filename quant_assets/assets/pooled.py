@@ -24,7 +24,6 @@ from quant_assets import settings
 from quant_assets.features.contract import CONTRACT_HASH, FEATURES_ASSET, SCHEMA_VERSION
 from quant_assets.labels.forward import LABELS_ASSET
 from quant_assets.labels.horizons import HORIZON_NAMES
-from quant_assets.lake.store import sha256_bytes
 from quant_assets.models import pooled_verify, verify
 from quant_assets.models.plan import code_digest, fit_key
 from quant_assets.models.pooled import POOLED_FAMILY, RANKED, THIN, PooledModel, fit_pooled, on_thin_grid, pooled_window
@@ -94,9 +93,8 @@ class PooledFits:
                 held = []
                 for part in (DaySymbol(d, symbol) for d in days):
                     if (asset_name, part) not in self.read and self.store.exists(asset_name, part):
-                        raw = self.store.read_bytes(asset_name, part)
-                        frame = on_thin_grid(pl.read_parquet(raw))
-                        self.read[asset_name, part] = (frame.drop("symbol") if "symbol" in frame.columns else frame, sha256_bytes(raw))
+                        frame, sha = self.store.read_hashed(asset_name, part)
+                        self.read[asset_name, part] = (on_thin_grid(frame).drop("symbol", strict=False), sha)
                     if (asset_name, part) in self.read:
                         frame, hashes[f"{asset_name}/{part}"] = self.read[asset_name, part]
                         held.append(frame)

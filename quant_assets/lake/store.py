@@ -115,6 +115,12 @@ class ParquetLake:
     def read(self, asset: str, part: DaySymbol) -> pl.DataFrame:
         return pl.read_parquet(self.read_bytes(asset, part))
 
+    def read_hashed(self, asset: str, part: DaySymbol) -> tuple[pl.DataFrame, str]:
+        """The partition's frame and the SHA-256 of its file, from one read (a fit's inputs are
+        keyed by their files' hashes, and reading the file twice was twice the I/O)."""
+        raw = self.read_bytes(asset, part)
+        return pl.read_parquet(raw), sha256_bytes(raw)
+
     def read_bytes(self, asset: str, part: DaySymbol) -> bytes:
         """The partition file's bytes; ``FileNotFoundError`` (one line) when it is not stored.
         On an object store this is one GET (no existence check first)."""
