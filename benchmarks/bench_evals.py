@@ -29,11 +29,13 @@ Timed, in this order (floor first, so it never runs on a bigger instance than th
   ``quant_assets.runs.materialize`` (one run per rectangle: oos_eval, its blocking checks, then
   gate_verdict with its leakage queries to the Dagster instance and its MLflow alias writes);
 - ``raw_compute_s``: the same computation with the same pure functions and no Dagster, no
-  MLflow, no lake: per partition the model's ``predict``, ``oos.evaluate_day``, ``oos.summary``,
+  MLflow, no lake: per partition the model's ``predict`` and the pooled fit's (``lgbm_pooled``,
+  ranked among the day's universe), ``oos.evaluate_day``, ``oos.summary``,
   ``oos.summary_json`` and ``oos.day_missing_horizons``; per symbol one book of its stored oos_eval
   days (``gate_book.book_of_days``), then per partition ``gate_window.judge`` (which calls
   ``gate.verdict``) on its window's days, as the asset judges them.
-  Inputs (feature, label, model-record and oos_eval partitions, the fitted models) are read
+  Inputs (feature, label, model-record and oos_eval partitions, the fitted models, the pooled
+  fits and each day's universe cross-section of ranked features) are read
   beforehand and not timed. The leakage lines are the pipeline's own (read from its stored
   verdicts), so the raw verdicts must equal the stored ones; the raw oos rows must equal the
   stored rows too (both reported).
@@ -123,6 +125,7 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
     from quant_assets.assets.gate import build_gate_asset, gate_thresholds
     from quant_assets.assets.gate_checks import CHECKS as GATE_CHECKS
     from quant_assets.assets.gate_checks import gate_verdict_checks
+    from quant_assets.assets.pooled import name_pooled_fit
     from quant_assets.evaluation import gate_book, gate_window, oos
     from quant_assets.evaluation.gate_window import GATE_ASSET, PARTITION_SEPARATOR
     from quant_assets.evaluation.oos import OOS_ASSET
@@ -131,8 +134,10 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
     from quant_assets.labels.costs import cost_from_env
     from quant_assets.labels.forward import LABELS_ASSET
     from quant_assets.lake.store import ParquetLake
+    from quant_assets.models.pooled import POOLED_FAMILY, RANKED
     from quant_assets.models.record import MODELS_ASSET
     from quant_assets.partitions import DaySymbol, day_window_mapping
+    from quant_assets.registry.pooled import load_pooled
     from quant_assets.registry.store import MlflowStore
     from quant_assets.registry.tracking import Tracking
     from quant_assets.timegrid import utc_now
@@ -253,6 +258,15 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
             models[uri] = tracking.load_fitted(uri, cache)
         inputs[part] = (store.read(FEATURES_ASSET, part).sort("t"), store.read(LABELS_ASSET, part), record)
         stored_verdicts[part] = store.read(GATE_ASSET, part)
+    # lgbm_pooled: each record's pooled fit, and each day's universe cross-section it ranks among
+    pooled_models, cross_sections = {}, {}
+    for part, (_, _, record) in inputs.items():
+        if record["pooled_model_uri"] not in pooled_models:
+            pooled_models[record["pooled_model_uri"]] = load_pooled(tracking, record["pooled_model_uri"], cache)
+        if part.day not in cross_sections:
+            present = [p for p in (DaySymbol(part.day, s) for s in universe) if store.exists(FEATURES_ASSET, p)]
+            rows = store.read_many(FEATURES_ASSET, present, columns=["t", *RANKED])
+            cross_sections[part.day] = {s: g.drop("symbol") for (s,), g in rows.group_by("symbol")}
     first_day = settings.start_date()
     for part in model_parts:  # every oos_eval partition a window reads (the stored ones)
         for d in gate_window.window_days(part.day, window, first_day):
@@ -278,8 +292,10 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
         uri = record["model_uri"]
         before = raw_rows.get(oos.previous_day(part))
         carry = oos.closing_positions(before) if before is not None else None
-        rows = oos.evaluate_day(features, labels, models[uri].predict(features), oos.Fit(uri, record["fit_end"]), cost=cost.fraction,
-                                carry=carry)  # fmt: skip
+        pooled = pooled_models[record["pooled_model_uri"]].predict_symbol(part.symbol, {**cross_sections[part.day], part.symbol: features})
+        predictions = {**models[uri].predict(features), POOLED_FAMILY: pooled}
+        rows = oos.evaluate_day(features, labels, predictions, oos.Fit(uri, record["fit_end"]), cost=cost.fraction, carry=carry)
+        rows = name_pooled_fit(rows, record)
         oos.summary(rows)
         oos.day_missing_horizons(part.day, labels, now)
         oos.summary_json(rows)

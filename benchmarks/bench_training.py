@@ -30,7 +30,10 @@ Timed, in this order (floor first, so it never runs on a bigger instance than th
   timed), in the same pool of worker processes the asset fits in (``models.pool.fit_in_pool``,
   ``fit_workers`` processes, spawned inside the timed span as the asset's are); no Dagster, no
   MLflow. So the ratio compares the pipeline with the same parallel fits, not with one
-  process fitting one after another.
+  process fitting one after another. The asset also fits ``lgbm_pooled`` (one LightGBM per
+  horizon and anchor over the universe) in its own process while the pool works; the raw pass
+  fits the same pooled models (``models.pooled.fit_pooled`` on the same thinned windows, read
+  beforehand) in the same place, at each anchor's first result.
 
 OpenMP: with the default (active) OpenMP wait policy, two LightGBM threads on two cores that
 other processes also use spin at every barrier while the other thread is descheduled: on the
@@ -48,7 +51,8 @@ The pipeline's own calls (window reads, MLflow logging, reuse lookups, lake writ
 loads in the checks) are wrapped with timers so the report says where the time beyond the raw
 fits goes; a timer costs microseconds per call. The fits run in worker processes, where no
 timer reaches: ``pool_wait`` is the time the step waited for the pool's next result (the
-window reads and reuse lookups that feed the pool included; ``fit`` is that less those two).
+window reads and reuse lookups that feed the pool included; ``fit`` is that less those two,
+plus ``pooled_fit``, the pooled fits the step ran itself).
 
 The last line printed is JSON with ``pipeline_s``, ``raw_fit_s``, ``dagster_floor_s``,
 ``ratio_vs_floor_plus_raw`` (= pipeline / (floor + raw); target <= 1.3), ``fits``, ``rows``
@@ -128,6 +132,12 @@ def instrument(timers: Timers) -> None:
 
     for module in (registry_tracking, registry_pooled):
         timers.patch(module, "log_pyfunc", "mlflow_log_pyfunc")
+    # lgbm_pooled, fitted in the step's own process (assets.pooled.PooledFits)
+    from quant_assets.assets import pooled as pooled_asset_module
+
+    timers.patch(pooled_asset_module, "fit_pooled", "pooled_fit")
+    timers.patch(pooled_asset_module, "log_pooled", "mlflow_log_pooled")
+    timers.patch(pooled_asset_module.PooledWindowReads, "window", "read_pooled_window")
 
 
 def run(data, start, end, symbols, train_days, refit_days) -> dict:
@@ -137,12 +147,14 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
     from benchmarks.floor_definitions import mirror_floor
     from quant_assets import settings
     from quant_assets.assets.models_checks import CHECKS as MODEL_CHECKS
+    from quant_assets.assets.pooled import PooledWindowReads
     from quant_assets.features.contract import FEATURES_ASSET
     from quant_assets.instance import get_instance
     from quant_assets.labels.forward import LABELS_ASSET
     from quant_assets.labels.horizons import HORIZON_NAMES
     from quant_assets.lake.store import ParquetLake
     from quant_assets.models.pool import fit_in_pool
+    from quant_assets.models.pooled import fit_pooled, pooled_window
     from quant_assets.models.record import MODELS_ASSET
     from quant_assets.models.train import FitJob, fit_job
     from quant_assets.models.window import upstream_day_offsets
@@ -216,7 +228,7 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
     records = {p: store.read(MODELS_ASSET, p).row(0, named=True) for p in model_parts}
 
     # ---- raw: the same fits, bare LightGBM + PyTorch ----------------------------------------
-    log(f"raw: reading {len(fits)} windows from the lake (not timed) ...")
+    log(f"raw: reading {len(fits)} windows and the pooled windows from the lake (not timed) ...")
     read0 = time.perf_counter()
     matrices = []
     rows = 0
@@ -227,6 +239,15 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
         w = fit.window
         rows += features.filter((pl.col("t") > w.start) & (pl.col("t") <= w.end)).height
         matrices.append((fit, features, labels))
+    # lgbm_pooled: one fit per anchor over the universe, which the asset fits in its own
+    # process while the pool works on the per-symbol fits; the raw pass does the same.
+    pooled_reads = PooledWindowReads(store, sorted(universe))
+    pooled_inputs = {}
+    for fit in fits:
+        if fit.window.anchor not in pooled_inputs:
+            window = pooled_window(fit.window)
+            features_by_symbol, labels_by_symbol, _ = pooled_reads.window(window)
+            pooled_inputs[fit.window.anchor] = (window, features_by_symbol, labels_by_symbol)
     raw_read_s = time.perf_counter() - read0
     log(f"raw: reads {raw_read_s:.1f}s; fitting {len(fits)} windows ...")
     per_fit = []
@@ -234,9 +255,15 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
     train_rows = defaultdict(int)
     workers = training.workers()
     jobs = [(fit, FitJob(fit.window, features, labels, config)) for fit, features, labels in matrices]
+    pooled_fits = len(pooled_inputs)
     matrices.clear()
+    pooled_s = 0.0
     t0 = last = time.perf_counter()
     for fit, model in fit_in_pool(jobs, fit_job, FitJob.describe, workers):
+        if fit.window.anchor in pooled_inputs:  # the anchor's first fit, as PooledFits.attach
+            p0 = time.perf_counter()
+            fit_pooled(*pooled_inputs.pop(fit.window.anchor)[1:], pooled_window(fit.window), config, sorted(universe))
+            pooled_s += time.perf_counter() - p0
         now = time.perf_counter()
         per_fit.append(now - last)  # with fits in parallel: the time since the previous result
         last = now
@@ -250,7 +277,13 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
     jobs.clear()
     out["fit_workers"] = workers
 
-    timers.seconds["fit"] = timers.seconds.get("pool_wait", 0.0) - timers.seconds.get("read_window", 0.0) - timers.seconds.get("mlflow_find_fit", 0.0)
+    # the per-symbol fits as the step waited for them, plus the pooled fits it ran itself
+    timers.seconds["fit"] = (
+        timers.seconds.get("pool_wait", 0.0)
+        - timers.seconds.get("read_window", 0.0)
+        - timers.seconds.get("mlflow_find_fit", 0.0)
+        + timers.seconds.get("pooled_fit", 0.0)
+    )
     raw_fit_s_pipeline = timers.seconds["fit"]
     beyond = pipeline_s - raw_fit_s_pipeline
     out.update(
@@ -262,6 +295,8 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
             "rows": rows,
             "train_rows_per_horizon": dict(train_rows),
             "raw_read_s_untimed": round(raw_read_s, 2),
+            "raw_pooled_fit_s": round(pooled_s, 2),
+            "pooled_fits": pooled_fits,
             "raw_fit_s_per_fit": {"min": round(min(per_fit), 2), "mean": round(sum(per_fit) / len(per_fit), 2), "max": round(max(per_fit), 2)},
             "raw_same_training_rows_as_pipeline": not mismatched,
             "pipeline_runs": len(results),
@@ -281,7 +316,8 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
     # Human-readable stage timings, then the JSON line (printed by main).
     print_report(setup, floor_s, f"{len(model_parts)} partitions, {len(results)} run(s)",
                  pipeline_s, f"{len(fits)} fits", pipeline_checks, timers, steps, [
-        f"raw:      {raw_fit_s:8.1f}s  ({len(fits)} fits, {rows} window rows; reads {raw_read_s:.1f}s untimed)",
+        f"raw:      {raw_fit_s:8.1f}s  ({len(fits)} fits + {pooled_fits} pooled ({pooled_s:.1f}s), {rows} window rows; "
+        f"reads {raw_read_s:.1f}s untimed)",
         f"ratio pipeline / (floor + raw) = {out['ratio_vs_floor_plus_raw']:.3f}; "
         f"pipeline / (floor + fits inside the pipeline) = {out['ratio_vs_floor_plus_pipeline_fits']}",
     ])  # fmt: skip

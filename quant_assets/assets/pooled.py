@@ -44,9 +44,7 @@ class PooledFits:
         self.config, self.train_days, self.refit_days = config, train_days, refit_days
         self.universe = sorted(settings.universe())
         self.logged: dict[date, tuple] = {}
-        # Consecutive anchors' windows share all but refit_days of their days: each partition is
-        # read and hashed once per run, kept on the thinned grid, and let go once no later window holds it.
-        self.read: dict[tuple[str, DaySymbol], tuple[pl.DataFrame, str]] = {}
+        self.reads = PooledWindowReads(store, self.universe)
         self.fitted = self.reused = 0
         self.seconds = 0.0
 
@@ -60,7 +58,7 @@ class PooledFits:
 
     def _fit_or_find(self, window: FitWindow):
         started = time.perf_counter()
-        features, labels, hashes = self._read_window(window)
+        features, labels, hashes = self.reads.window(window)
         # the universe decides the symbol codes: a symbol without data still changes the fit
         digest = inputs_digest({**hashes, "universe": ",".join(self.universe), "thin": str(THIN)})
         key = fit_key(window, self.config, CONTRACT_HASH, digest, code_digest())
@@ -81,11 +79,26 @@ class PooledFits:
         self.seconds += time.perf_counter() - started
         return key, logged, window.end
 
-    def _read_window(self, window: FitWindow) -> tuple[dict, dict, dict[str, str]]:
-        """Every universe symbol's feature and label rows of ``window``'s days on the thinned grid,
-        and each partition's content hash (keyed as the per-symbol fits key theirs)."""
+    def summary(self) -> dict[str, float | int]:
+        return {"run_pooled_fits_trained": self.fitted, "run_pooled_fits_reused": self.reused, "run_pooled_fit_s": round(self.seconds, 1)}
+
+
+class PooledWindowReads:
+    """Every universe symbol's feature and label rows of a pooled window, on the thinned grid.
+
+    Consecutive anchors' windows share all but refit_days of their days: each partition is
+    read and hashed once, kept on the thinned grid, and let go once no later window holds it
+    (anchors come in order)."""
+
+    def __init__(self, store, universe: list[str]):
+        self.store, self.universe = store, universe
+        self.read: dict[tuple[str, DaySymbol], tuple[pl.DataFrame, str]] = {}
+
+    def window(self, window: FitWindow) -> tuple[dict, dict, dict[str, str]]:
+        """(features by symbol, labels by symbol, each partition's content hash keyed as the
+        per-symbol fits key theirs) of ``window``'s days."""
         days = window.days
-        self.read = {k: v for k, v in self.read.items() if k[1].day >= days[0]}  # anchors come in order
+        self.read = {k: v for k, v in self.read.items() if k[1].day >= days[0]}
         frames: dict[str, dict[str, pl.DataFrame]] = {FEATURES_ASSET: {}, LABELS_ASSET: {}}
         hashes = {}
         for asset_name in (FEATURES_ASSET, LABELS_ASSET):
@@ -100,9 +113,6 @@ class PooledFits:
                         held.append(frame)
                 frames[asset_name][symbol] = pl.concat(held, how="vertical_relaxed") if held else pl.DataFrame()
         return frames[FEATURES_ASSET], frames[LABELS_ASSET], hashes
-
-    def summary(self) -> dict[str, float | int]:
-        return {"run_pooled_fits_trained": self.fitted, "run_pooled_fits_reused": self.reused, "run_pooled_fit_s": round(self.seconds, 1)}
 
 
 def pooled_check_problems(store, tracking, mlflow_tracking, records: dict[DaySymbol, dict]) -> dict[str, dict[DaySymbol, list[str]]]:
