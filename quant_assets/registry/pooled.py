@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 from pathlib import Path
 
 import mlflow
 import pandas as pd
 import polars as pl
+from mlflow.entities import Metric, Param, RunTag
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
@@ -60,22 +62,28 @@ def log_pooled(tracking: Tracking, model: PooledModel, fit_key: str, params: dic
     with tempfile.TemporaryDirectory() as tmp:
         folder = model.save(Path(tmp) / NATIVE_DIR)
         with mlflow.start_run(experiment_id=tracking.experiment_id, run_name=f"{POOLED_FAMILY} {model.window.anchor}") as run:
-            mlflow.set_tags({**tags, FIT_KEY_TAG: fit_key, "family": POOLED_FAMILY})
-            mlflow.log_params(params)
-            mlflow.log_metrics({k: v for k, v in model.metrics.items() if v == v})
             info = log_pyfunc(PYFUNC_CODE, folder, signature(model.columns))
             versions = {}
             for h in HORIZON_NAMES:
                 name = pooled_name(h)
-                if not tracking.client.search_registered_models(filter_string=f"name = '{name}'", max_results=1):
-                    tracking.client.create_registered_model(
-                        name, tags={"family": POOLED_FAMILY, "horizon": h},
-                        description=f"{POOLED_FAMILY}: one LightGBM over the universe, predicted gross forward log return over {h}. "
-                                    "No aliases: not served.",
-                    )  # fmt: skip
+                tracking.ensure_registered(
+                    name, {"family": POOLED_FAMILY, "horizon": h},
+                    f"{POOLED_FAMILY}: one LightGBM over the universe, predicted gross forward log return over {h}. No aliases: not served.",
+                )  # fmt: skip
                 mv = tracking.client.create_model_version(name, info.model_uri, run_id=run.info.run_id, tags={"horizon": h, FIT_KEY_TAG: fit_key})
                 versions[h] = str(mv.version)
-            mlflow.set_tags({"quant_assets.versions": json.dumps(versions), "quant_assets.model_uri": info.model_uri})
+            # One write for the run's parameters, metrics and tags (each fluent call is a transaction).
+            tags = {**tags, FIT_KEY_TAG: fit_key, "family": POOLED_FAMILY, "quant_assets.versions": json.dumps(versions),
+                    "quant_assets.model_uri": info.model_uri}  # fmt: skip
+            now = int(time.time() * 1000)
+            figures = {k: float(v) for k, v in model.metrics.items() if v == v}
+            tracking.client.log_batch(
+                run.info.run_id,
+                # the run's metrics, and the same linked to the logged model (as tracking.fit_metrics does)
+                metrics=[Metric(k, v, now, 0, model_id=m) for m in (None, info.model_id) for k, v in figures.items()],
+                params=[Param(k, str(v)) for k, v in params.items()],
+                tags=[RunTag(k, str(v)) for k, v in tags.items()],
+            )
     return LoggedFit(run.info.run_id, info.model_uri, versions)
 
 

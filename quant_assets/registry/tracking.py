@@ -151,7 +151,12 @@ class Tracking:
                 versions = {}
                 for h in HORIZON_NAMES:
                     name = registered_name(symbol, h)
-                    self._ensure_registered(name, symbol, h)
+                    self.ensure_registered(
+                        name,
+                        {"symbol": symbol, "horizon": h},
+                        f"{symbol}: predicted gross forward log return over {h} (LightGBM and multi-head net; see the version's run). "
+                        "Aliases: challenger is set by a passing gate verdict; champion only by a person.",
+                    )
                     mv = self.client.create_model_version(
                         name, info.model_uri, run_id=run_id, tags={**version_tags, "horizon": h, FIT_KEY_TAG: fit_key}
                     )
@@ -211,20 +216,12 @@ class Tracking:
             raise ValueError(f"MLflow run {run_id} has no {cv.ARTIFACT} (fitted before purged k-fold was stored?): {error}") from error
         return cv.fold_results(stored)
 
-    def _ensure_registered(self, name: str, symbol: str, horizon: str) -> None:
+    def ensure_registered(self, name: str, tags: dict[str, str], description: str) -> None:
+        """The registered model ``name``, made with ``tags`` and ``description`` if it is not there."""
         if name in self._registered:  # names are never deleted by the platform: one search per name per store
             return
-        if self._is_registered(name):
-            self._registered.add(name)
-            return
-        self.client.create_registered_model(
-            name,
-            tags={"symbol": symbol, "horizon": horizon},
-            description=(
-                f"{symbol}: predicted gross forward log return over {horizon} (LightGBM and multi-head net; "
-                "see the version's run). Aliases: challenger is set by a passing gate verdict; champion only by a person."
-            ),
-        )
+        if not self._is_registered(name):
+            self.client.create_registered_model(name, tags=tags, description=description)
         self._registered.add(name)
 
     def registered_version(self, name: str, *, alias: str | None = None, version: int | None = None) -> ModelVersion:
