@@ -17,6 +17,7 @@ provenance (``raw_input``) and which of its partitions the gate's leakage check 
   policies and the serving data halt);
 - the models' raw inputs (:func:`raw_inputs`) and the gate's leakage list
   (:func:`leakage_checked`).
+- every lake asset's ``dagster/column_schema`` (:func:`columns_for`; ``assets.metadata``).
 
 The DuckDB views need nothing from here: ``lake.duckdb_views`` makes one per stored asset.
 
@@ -40,13 +41,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
+import polars as pl
+
 from quant_assets import settings
 from quant_assets.derivatives.frame import DERIVATIVES_ASSET, DERIVATIVES_SCHEMA
 from quant_assets.evaluation.gate_window import GATE_ASSET
-from quant_assets.evaluation.oos import OOS_ASSET
+from quant_assets.evaluation.oos import OOS_ASSET, ROW_SCHEMA
 from quant_assets.features.contract import COLUMNS as FEATURE_COLUMNS
 from quant_assets.features.contract import FEATURES_ASSET
-from quant_assets.labels.forward import LABELS_ASSET
+from quant_assets.labels.forward import LABEL_SCHEMA, LABELS_ASSET
 from quant_assets.lake.schemas import AssetSchema
 from quant_assets.market.bars import BAR_SCHEMA, BARS_ASSET
 from quant_assets.models.record import MODELS_ASSET
@@ -83,6 +86,8 @@ class LakeAsset:
     ``module`` is the Dagster module that defines the asset (``None``: built by a factory in
     ``definitions``), ``checks`` the module of its asset checks; ``schema`` is ``None`` for an
     asset the lake stores without a catalogued frame schema (labels, models, evaluations).
+    ``columns`` are the columns such an asset still declares to Dagster (``dagster/column_schema``,
+    :func:`columns_for`) without the lake, bundles or schema checks holding its files to them.
     """
 
     name: str
@@ -94,6 +99,7 @@ class LakeAsset:
     source: Source | None = None
     raw_input: bool = False  # a model records the bundles it was fitted on from this asset
     leakage_checked: str | None = None  # EVIDENCE, SERVED or BOTH; None: the gate does not read it
+    columns: dict[str, pl.DataType] | None = None  # without a schema: the columns Dagster shows
 
 
 def _kinds(*kinds: str) -> frozenset[str]:
@@ -147,7 +153,7 @@ LAKE_ASSETS: tuple[LakeAsset, ...] = (
     ),
     LakeAsset(
         LABELS_ASSET, "labels", _kinds("polars", "parquet"),
-        module=_ASSETS + "labels", checks=_ASSETS + "labels_checks", leakage_checked=BOTH,
+        module=_ASSETS + "labels", checks=_ASSETS + "labels_checks", leakage_checked=BOTH, columns=LABEL_SCHEMA,
     ),
     # built by ``assets.models.build_model_asset`` from the training settings
     LakeAsset(
@@ -156,7 +162,7 @@ LAKE_ASSETS: tuple[LakeAsset, ...] = (
     ),
     LakeAsset(
         OOS_ASSET, "evaluation", _kinds("polars", "parquet", "mlflow"),
-        module=_ASSETS + "evaluation", checks=_ASSETS + "evaluation_checks", leakage_checked=EVIDENCE,
+        module=_ASSETS + "evaluation", checks=_ASSETS + "evaluation_checks", leakage_checked=EVIDENCE, columns=ROW_SCHEMA,
     ),
     # built by ``assets.gate.build_gate_asset`` from the gate thresholds
     LakeAsset(GATE_ASSET, "evaluation", _kinds("polars", "parquet", "mlflow"), checks=_ASSETS + "gate_checks"),
@@ -249,6 +255,14 @@ def schema_for(asset: str) -> AssetSchema:
     if asset not in schemas:
         raise KeyError(f"unknown lake asset {asset!r}; known: {', '.join(sorted(schemas))}")
     return schemas[asset]
+
+
+def columns_for(asset: str) -> dict[str, pl.DataType]:
+    """The columns ``asset`` declares to Dagster: its schema's, else its spec's ``columns``."""
+    spec = {a.name: a for a in lake_assets()}.get(asset)
+    if spec is None or (spec.schema is None and spec.columns is None):
+        raise KeyError(f"lake asset {asset!r} has no catalogued columns")
+    return spec.schema.columns if spec.schema is not None else spec.columns
 
 
 # ---- freshness: how stale each source may be -----------------------------------------------

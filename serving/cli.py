@@ -37,7 +37,7 @@ def _lever(name: str, help: str, setter: str, on: bool, said: str, by_required: 
     @by_option
     @click.option("--reason", required=True, help="why")
     def command(by: str, reason: str) -> None:
-        getattr(_ledger(), setter)(on, by, reason)
+        getattr(_ledger().journal, setter)(on, by, reason)
         click.echo(f"{said} by {by}: {reason}")
 
 
@@ -56,8 +56,8 @@ _lever("disable-live", "Refuse live orders from the next batch on.", "set_live_e
 
 @trading.command(help="Show the kill switch and live enablement, with who set them and why.")
 def status() -> None:
-    ledger = _ledger()
-    for name, switch in (("kill switch", ledger.kill_switch()), ("live trading", ledger.live_enabled())):
+    journal = _ledger().journal
+    for name, switch in (("kill switch", journal.kill_switch()), ("live trading", journal.live_enabled())):
         state = ("ON" if switch.on else "off") if name == "kill switch" else ("ENABLED" if switch.on else "disabled")
         who = f" (by {switch.by} at {switch.at:%Y-%m-%d %H:%M:%S}Z: {switch.reason})" if switch.by else " (never set)"
         click.echo(f"{name}: {state}{who}")
@@ -66,10 +66,10 @@ def status() -> None:
 @click.command(help="Print positions, cash and realised PnL from the trading ledger.")
 @click.option("--mode", type=MODE, help="only this mode")
 def positions(mode: str | None) -> None:
-    ledger = _ledger()
-    rows = ledger.positions(mode)
+    bookkeeping = _ledger().bookkeeping
+    rows = bookkeeping.positions(mode)
     _table(rows, ["mode", "strategy", "symbol", "quantity", "avg_price", "realized_pnl", "updated_at"], "no positions")
-    _table(ledger.cash(mode), ["mode", "strategy", "currency", "starting", "balance", "updated_at"], "no cash accounts")
+    _table(bookkeeping.cash(mode), ["mode", "strategy", "currency", "starting", "balance", "updated_at"], "no cash accounts")
 
 
 @click.command(help="Print orders from the trading ledger, newest first, and the risk events.")
@@ -78,8 +78,8 @@ def positions(mode: str | None) -> None:
 def orders(mode: str | None, limit: int) -> None:
     ledger = _ledger()
     columns = ["decision_bar", "mode", "strategy", "symbol", "side", "quantity", "filled_quantity", "status", "client_order_id", "reason_code"]
-    _table(ledger.orders(mode, limit=limit), columns, "no orders")
-    events = ledger.risk_events(mode)[-limit:]
+    _table(ledger.bookkeeping.orders(mode, limit=limit), columns, "no orders")
+    events = ledger.journal.risk_events(mode)[-limit:]
     _table(events, ["decision_bar", "mode", "strategy", "kind", "code", "symbol", "detail"], "no risk events")
 
 
@@ -136,7 +136,7 @@ def replay(start, end, symbols: str | None, strategy: str) -> None:
 
     ticks = run.run(start, end, on_tick=tally)
     marks = run.trader.features.snapshot(universe, end)[1]
-    equity = ledger.equity("paper", strategy, {run.trader.ccxt(s): c for s, c in marks.items()})
+    equity = ledger.bookkeeping.equity("paper", strategy, {run.trader.ccxt(s): c for s, c in marks.items()})
     pnl = equity - run.trader.book.starting_cash
     click.echo(f"replayed {ticks} ticks {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} for {', '.join(universe)} "
                f"(book paper/{strategy}): {counts['orders']} orders, {counts['halts']} data halts, "

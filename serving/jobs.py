@@ -40,7 +40,7 @@ from quant_assets.resources.market_data import MarketDataSource
 from quant_assets.resources.models import MlflowTracking
 from quant_assets.timegrid import BAR, utc_now
 from serving.execution.batch import Book
-from serving.ledger import Ledger
+from serving.ledger import Bookkeeping, Ledger
 from serving.ledger.daily import opening_equity
 from serving.models import ChampionModels
 from serving.settings import ExchangeAccount, paper_costs, risk_limits, serving_settings
@@ -123,7 +123,7 @@ def trading_tick_op(context: OpExecutionContext, config: TickConfig, lake: LakeR
         trader = build_trader(config.mode, lake, mlflow_tracking, ledger, lambda: now, exchange_account)
         fetched = newest_bars(market_data, lake.lake(), trader.symbols, t, now)
         report = run_tick(trader, t, now=now, fetched_bars=fetched)
-        context.add_output_metadata(book_metadata(ledger, trader, report, t))
+        context.add_output_metadata(book_metadata(ledger.bookkeeping, trader, report, t))
     finally:
         ledger.close()
     summary = {
@@ -141,16 +141,16 @@ def trading_tick_op(context: OpExecutionContext, config: TickConfig, lake: LakeR
     return summary
 
 
-def book_metadata(ledger: Ledger, trader: Trader, report, t: datetime) -> dict:
+def book_metadata(bookkeeping: Bookkeeping, trader: Trader, report, t: datetime) -> dict:
     """What the run's page shows: the book's positions, cash, equity and the UTC day's PnL at the
     tick's marks, the orders placed and the halts. Ledger rows only: no setting, no key."""
     book = trader.book
     marks = {trader.ccxt(s): c for s, c in report.marks.items()}  # the tick's, fetched bars included
-    equity = ledger.equity(book.mode, book.strategy, marks)
+    equity = bookkeeping.equity(book.mode, book.strategy, marks)
     day = (t - BAR).date()
-    start = opening_equity(ledger.equity_marks(book.mode, book.strategy, day), day, book.starting_cash)
-    positions = [{k: p[k] for k in ("symbol", "quantity", "avg_price", "realized_pnl")} for p in ledger.positions(book.mode, book.strategy)]
-    (cash,) = ledger.cash(book.mode, book.strategy) or [{"balance": book.starting_cash}]
+    start = opening_equity(bookkeeping.equity_marks(book.mode, book.strategy, day), day, book.starting_cash)
+    positions = [{k: p[k] for k in ("symbol", "quantity", "avg_price", "realized_pnl")} for p in bookkeeping.positions(book.mode, book.strategy)]
+    (cash,) = bookkeeping.cash(book.mode, book.strategy) or [{"balance": book.starting_cash}]
     halts = [h.code for h in report.batch.halts] + [f"{s}:{h.code}" for s, hs in report.data_halts.items() for h in hs]
     return {
         "book": f"{book.mode}/{book.strategy}",
@@ -226,7 +226,7 @@ def paper_trading_sensor(context: SensorEvaluationContext, market_data: MarketDa
 def live_trading_sensor(context: SensorEvaluationContext, market_data: MarketDataSource, exchange_account: ExchangeAccount):
     ledger = Ledger.open()
     try:
-        enabled, killed = ledger.live_enabled(), ledger.kill_switch()
+        enabled, killed = ledger.journal.live_enabled(), ledger.journal.kill_switch()
     finally:
         ledger.close()
     if not enabled.on:

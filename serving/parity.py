@@ -39,7 +39,7 @@ from quant_assets.symbols import Symbol
 from quant_assets.timegrid import BAR, TS_DTYPE, utc_now
 from serving import signals
 from serving.allocator import Sizing, allocate
-from serving.ledger import Ledger
+from serving.ledger import Bookkeeping, Ledger
 from serving.ledger.daily import day_books
 from serving.risk.checks import RiskLimits
 from serving.settings import ServingSettings
@@ -124,7 +124,7 @@ def book_parity(ledger: Ledger, store: ParquetLake, strategy_name: str, day: dat
     book = f"{MODE}/{strategy_name}"
     equity = _equity_marks(ledger, strategy_name, start, end)
     if start not in equity and not _marked_before(ledger, strategy_name, start):  # its first day: it opened flat, with its cash
-        equity[start] = _starting_cash(ledger, strategy_name)
+        equity[start] = _starting_cash(ledger.bookkeeping, strategy_name)
     missing = [f"{t:%Y-%m-%d %H:%M}" for t in (start, end) if t not in equity]
     if missing:
         return DayParity(book, day, None, None, None, 0, f"no equity mark at {' and '.join(missing)} (the book did not tick then)")
@@ -142,7 +142,7 @@ def book_parity(ledger: Ledger, store: ParquetLake, strategy_name: str, day: dat
     quantity = {s: opening.get(s, 0.0) for s in symbols}
     held: dict[str, dict[datetime, tuple[float, bool]]] = {s: {} for s in symbols}  # t -> (notional, traded)
     for t, deciding in sorted(instants.items()):
-        targets = signals.targets(ledger.held_positions(MODE, strategy_name, t), cfg.weights, sorted(deciding))
+        targets = signals.targets(ledger.journal.held_positions(MODE, strategy_name, t), cfg.weights, sorted(deciding))
         sizing = Sizing(cfg.capital, cfg.risk_budget, limits.max_position, cfg.max_gross, cfg.min_change, equity.get(t))
         prices = {s: bars[s][t][0] for s in deciding}
         proposals, _ = allocate(targets, prices, {s: quantity[s] for s in deciding}, sizing)  # the tick's sizing, skips included
@@ -185,8 +185,8 @@ def _marked_before(ledger: Ledger, strategy_name: str, start: datetime) -> bool:
     return first is not None and first < _naive(start)
 
 
-def _starting_cash(ledger: Ledger, strategy_name: str) -> float:
-    (cash,) = ledger.cash(MODE, strategy_name)
+def _starting_cash(bookkeeping: Bookkeeping, strategy_name: str) -> float:
+    (cash,) = bookkeeping.cash(MODE, strategy_name)
     return float(cash["starting"])
 
 

@@ -37,7 +37,7 @@ def decide(
     features: pl.DataFrame, predictions: dict[tuple[str, str], float], models: dict[tuple[str, str], str], t: datetime, cost: float
 ) -> list[dict]:
     """The decisions due at ``t``: one dict per (symbol, horizon) with a prediction, on the
-    horizon's grid, whose prediction and volatility are known (``ledger.record_signals`` rows)."""
+    horizon's grid, whose prediction and volatility are known (``Journal.record_signals`` rows)."""
     on = {h for h in {h for _, h in predictions} if on_grid(h, t)}  # once per horizon, not per symbol
     due = [(s, h) for (s, h) in predictions if h in on]
     if not due:

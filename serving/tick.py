@@ -42,7 +42,7 @@ from serving.execution.base import ExecutionAdapter
 from serving.execution.batch import BatchResult, Book, run_batch
 from serving.execution.paper import Bar
 from serving.features import FeatureServer
-from serving.ledger import Ledger
+from serving.ledger import Journal, Ledger
 from serving.models import Champion, ChampionModels, NoChampion
 from serving.records import OrderRequest
 from serving.risk.checks import RiskLimits
@@ -143,8 +143,8 @@ def run_tick(
             report.no_champion[symbol, r.horizon] = r.reason
         if missing:
             detail = "; ".join(f"{r.horizon}: {r.reason}" for r in missing)
-            ledger.record_risk_event(book.mode, book.strategy, decision_bar, "model", NO_CHAMPION, detail, trader.ccxt(symbol))
-    orphans = _orphaned(ledger, book, t, report.no_champion) if cfg.flatten_without_champion and report.no_champion else {}
+            ledger.journal.record_risk_event(book.mode, book.strategy, decision_bar, "model", NO_CHAMPION, detail, trader.ccxt(symbol))
+    orphans = _orphaned(ledger.journal, book, t, report.no_champion) if cfg.flatten_without_champion and report.no_champion else {}
 
     rows, closes = trader.features.snapshot(trader.symbols, t, fetched_bars)
     report.marks = closes
@@ -160,7 +160,7 @@ def run_tick(
         if halts:
             report.data_halts[symbol] = halts
             for halt in halts:
-                ledger.record_risk_event(book.mode, book.strategy, decision_bar, "halt", halt.code, halt.detail, trader.ccxt(symbol))
+                ledger.journal.record_risk_event(book.mode, book.strategy, decision_bar, "halt", halt.code, halt.detail, trader.ccxt(symbol))
             continue
         if champions:
             for h, p in predict(champions, rows.filter(pl.col("symbol") == symbol), cfg.family).items():
@@ -170,24 +170,24 @@ def run_tick(
     report.decisions = signals.decide(rows, report.predictions, models, t, cost)
     report.flattened = {k: held for k, held in orphans.items() if k[0] not in report.data_halts}
     report.decisions += [signals.flat(s, h, t, cost) for s, h in report.flattened]
-    ledger.record_signals(book.mode, book.strategy, report.decisions)
+    ledger.journal.record_signals(book.mode, book.strategy, report.decisions)
     for symbol in dict.fromkeys(s for s, _ in report.flattened):
         detail = "; ".join(
             f"{h}: held {held:+.4g} flattened ({report.no_champion[s, h]})" for (s, h), held in report.flattened.items() if s == symbol
         )
-        ledger.record_risk_event(book.mode, book.strategy, decision_bar, "model", NO_CHAMPION_FLATTEN, detail, trader.ccxt(symbol))
+        ledger.journal.record_risk_event(book.mode, book.strategy, decision_bar, "model", NO_CHAMPION_FLATTEN, detail, trader.ccxt(symbol))
     step("decided")
 
     # Like the reference strategy, a symbol is sized only when one of its horizons decides;
     # in between it holds its quantity (no rebalancing as the price drifts).
     decided = {d["symbol"] for d in report.decisions}
     tradable = [s for s in trader.symbols if s in decided and s in closes]
-    held = ledger.held_positions(book.mode, book.strategy, t)
+    held = ledger.journal.held_positions(book.mode, book.strategy, t)
     report.targets = signals.targets(held, cfg.weights, tradable)
-    positions = {p["symbol"]: p["quantity"] for p in ledger.positions(book.mode, book.strategy)}
+    positions = {p["symbol"]: p["quantity"] for p in ledger.bookkeeping.positions(book.mode, book.strategy)}
     marks = {trader.ccxt(s): c for s, c in closes.items()}
     # The equity the batch's MAX_POSITION check reads (same marks); a book not opened yet has its starting cash.
-    equity = ledger.equity(book.mode, book.strategy, marks) if ledger.cash(book.mode, book.strategy) else book.starting_cash
+    equity = ledger.bookkeeping.equity(book.mode, book.strategy, marks) if ledger.bookkeeping.cash(book.mode, book.strategy) else book.starting_cash
     sizing = Sizing(cfg.capital, cfg.risk_budget, trader.limits.max_position, cfg.max_gross, cfg.min_change, equity)
     proposals, _ = allocate(
         {trader.ccxt(s): v for s, v in report.targets.items()},
@@ -207,9 +207,9 @@ def run_tick(
     return report
 
 
-def _orphaned(ledger: Ledger, book: Book, t: datetime, no_champion: dict[tuple[str, str], str]) -> dict[tuple[str, str], float]:
+def _orphaned(journal: Journal, book: Book, t: datetime, no_champion: dict[tuple[str, str], str]) -> dict[tuple[str, str], float]:
     """(symbol, horizon) without a champion -> its held decision, where that is not flat."""
-    held = ledger.held_positions(book.mode, book.strategy, t)
+    held = journal.held_positions(book.mode, book.strategy, t)
     return {k: held[k] for k in no_champion if abs(held.get(k, 0.0)) > 0}
 
 

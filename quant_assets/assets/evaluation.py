@@ -32,7 +32,7 @@ from dagster import (
 )
 
 from quant_assets.assets.checks import staged_writes
-from quant_assets.assets.metadata import code_version, column_schema_metadata, partition_metadata
+from quant_assets.assets.metadata import code_version, lake_asset_metadata, partition_metadata
 from quant_assets.assets.pooled import PooledPredictions, name_pooled_fit
 from quant_assets.automation.conditions import oos_condition
 from quant_assets.evaluation import oos, oos_run, portfolio
@@ -109,7 +109,7 @@ def read_days(store, parts: list[DaySymbol]) -> dict[DaySymbol, tuple[oos_run.Da
     metadata={
         "row_columns": ", ".join(oos.ROW_SCHEMA),
         "trailing_inputs": {h: vars(s) for h, s in oos.TRAILING.items()},
-        **column_schema_metadata(oos.ROW_SCHEMA),
+        **lake_asset_metadata(oos.OOS_ASSET),
     },
     code_version=code_version("quant_assets/assets/evaluation.py", "quant_assets/evaluation"),
 )

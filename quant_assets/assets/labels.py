@@ -10,7 +10,7 @@ import polars as pl
 from dagster import AssetDep, AssetExecutionContext, BackfillPolicy, MaterializeResult, asset
 
 from quant_assets.assets.checks import staged_writes
-from quant_assets.assets.metadata import code_version, column_schema_metadata, partition_metadata
+from quant_assets.assets.metadata import code_version, lake_asset_metadata, partition_metadata
 from quant_assets.assets.upstream import mapped_upstream
 from quant_assets.automation.conditions import labels_condition
 from quant_assets.labels import forward
@@ -37,7 +37,7 @@ def lookahead_mapping():
     backfill_policy=BackfillPolicy.single_run(),
     deps=[AssetDep(BARS_ASSET, partition_mapping=lookahead_mapping())],
     automation_condition=labels_condition(),
-    metadata=column_schema_metadata(forward.LABEL_SCHEMA),
+    metadata=lake_asset_metadata(forward.LABELS_ASSET),
     code_version=code_version("quant_assets/assets/labels.py", "quant_assets/labels"),
     description=(
         "One row per feature decision time t of one UTC day of one symbol: forward log returns "

@@ -15,7 +15,7 @@ import polars as pl
 from dagster import MetadataValue, TableColumn, TableSchema
 
 from quant_assets import settings
-from quant_assets.catalog import schema_for
+from quant_assets.catalog import columns_for
 from quant_assets.lake.store import PartitionWrite
 
 PREVIEW_ROWS = 10
@@ -66,9 +66,9 @@ def column_schema_metadata(columns: dict[str, pl.DataType]) -> dict:
 
 
 def lake_asset_metadata(asset: str) -> dict:
-    """A lake asset's definition metadata: ``dagster/column_schema`` from the catalog's schema
-    (``catalog.schema_for``)."""
-    return column_schema_metadata(schema_for(asset).columns)
+    """A lake asset's definition metadata: ``dagster/column_schema`` from the catalog (its
+    schema's columns, or the spec's ``columns``: ``catalog.columns_for``)."""
+    return column_schema_metadata(columns_for(asset))
 
 
 @functools.cache

@@ -94,7 +94,7 @@ class Sizing:
     max_symbol: float
     max_gross: float
     min_change: float
-    # The book's equity at the tick's marks (``Ledger.equity``), the base of the per-symbol cap
+    # The book's equity at the tick's marks (``Bookkeeping.equity``), the base of the per-symbol cap
     # as in ``serving.risk.checks``; None: the capital (a book that has not traded yet, and the
     # evaluation's unit book). The budget stays a share of the fixed capital, as the reference
     # strategy's unit position stands for a fixed notional (what the replay-parity test compares).

@@ -10,7 +10,7 @@ from dagster import DagsterInstance, materialize
 from quant_assets.assets import market_checks
 from quant_assets.assets.market import market_bars
 from quant_assets.assets.metadata import COLUMN_SCHEMA_KEY, ROW_COUNT_KEY, dtype_name, table_schema
-from quant_assets.catalog import schema_for
+from quant_assets.catalog import columns_for, schema_for
 from quant_assets.lake.store import ParquetLake
 from quant_assets.market.bars import BARS_ASSET
 from quant_assets.partitions import DaySymbol
@@ -66,5 +66,8 @@ def test_every_asset_has_a_code_version_and_every_catalog_asset_its_columns():
     for asset in ("market_bars", "derivatives", "social_text", "text_embeddings", "text_latents", "feature_matrix"):
         declared = specs[asset].metadata[COLUMN_SCHEMA_KEY].value
         assert [(c.name, c.type) for c in declared.columns] == _catalog_columns(asset), asset
+    for asset in ("labels", "oos_eval"):  # no lake schema; their spec's columns
+        declared = specs[asset].metadata[COLUMN_SCHEMA_KEY].value
+        assert [(c.name, c.type) for c in declared.columns] == [(n, dtype_name(t)) for n, t in columns_for(asset).items()], asset
     # a digest of the computing source: stable across loads, different between unrelated assets
     assert specs["market_bars"].code_version != specs["labels"].code_version

@@ -33,4 +33,4 @@ def test_the_demo_forces_champions_saying_so_then_replays_its_last_day(home, mon
     out = capsys.readouterr().out
     assert "replayed 286 ticks 2025-11-10 00:00 .. 2025-11-10 23:50" in out and "live sensor stays STOPPED" in out
     assert "trading_book 2025-11-10: the replay's PnL" in out  # the day's book, materialised
-    assert Ledger.open().signals("paper", "replay")  # the champions decided
+    assert Ledger.open().journal.signals("paper", "replay")  # the champions decided

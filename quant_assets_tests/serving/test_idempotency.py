@@ -34,8 +34,8 @@ def test_a_tick_run_twice_for_the_same_bar_places_one_order(ledger):
     adapter = paper({("BTC/USDT", BAR_T + timedelta(minutes=5)): _bar(), ("ETH/USDT", BAR_T + timedelta(minutes=5)): _bar(4300.0)})
     for _ in range(2):
         run_batch(ledger, adapter, PAPER, BAR_T, orders, {"BTC/USDT": BTC_1205_OPEN, "ETH/USDT": 4300.0}, LOOSE)
-    assert len(ledger.orders()) == 2 and len(ledger.fills()) == 2
-    assert {p["symbol"]: round(p["quantity"], 10) for p in ledger.positions()} == {"BTC/USDT": 0.01, "ETH/USDT": 0.1}
+    assert len(ledger.bookkeeping.orders()) == 2 and len(ledger.bookkeeping.fills()) == 2
+    assert {p["symbol"]: round(p["quantity"], 10) for p in ledger.bookkeeping.positions()} == {"BTC/USDT": 0.01, "ETH/USDT": 0.1}
 
 
 def _bar(price: float = BTC_1205_OPEN):
@@ -70,12 +70,12 @@ def test_a_process_killed_between_steps_then_retried_ends_with_one_order(tmp_pat
     kill_at_step(CHILD, url, crash_at, str(marker), marker=marker)
 
     ledger = Ledger.open(url)
-    (crashed,) = ledger.orders()
-    assert crashed["status"] == status_after_crash and ledger.fills() == []
+    (crashed,) = ledger.bookkeeping.orders()
+    assert crashed["status"] == status_after_crash and ledger.bookkeeping.fills() == []
 
     run_batch(ledger, paper(), PAPER, BAR_T, [order()], {"BTC/USDT": BTC_1205_OPEN}, LOOSE)  # the retry
-    (done,) = ledger.orders()
+    (done,) = ledger.bookkeeping.orders()
     assert done["id"] == crashed["id"] and done["status"] == FILLED
-    assert len(ledger.fills()) == 1
-    (pos,) = ledger.positions()
+    assert len(ledger.bookkeeping.fills()) == 1
+    (pos,) = ledger.bookkeeping.positions()
     assert pos["quantity"] == pytest.approx(0.01)

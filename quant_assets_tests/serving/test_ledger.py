@@ -21,39 +21,40 @@ TABLES = {"orders", "fills", "positions", "cash", "equity_marks", "risk_events",
 def _exercise(ledger: Ledger) -> None:
     """Idempotent writes and bookkeeping; the same on every backend."""
     buy = order(quantity=0.01)
-    row, created = ledger.record_order(buy)
-    again, created_again = ledger.record_order(order(quantity=0.02))  # a retry that sized differently
+    row, created = ledger.bookkeeping.record_order(buy)
+    again, created_again = ledger.bookkeeping.record_order(order(quantity=0.02))  # a retry that sized differently
     assert created and not created_again
     assert again["id"] == row["id"] and again["quantity"] == 0.01, "the first recording wins"
-    assert len(ledger.orders()) == 1
+    assert len(ledger.bookkeeping.orders()) == 1
 
-    ledger.open_account("paper", "ref", "USDT", 10_000.0)
-    ledger.open_account("paper", "ref", "USDT", 99.0)  # a second open leaves the balance alone
+    ledger.bookkeeping.open_account("paper", "ref", "USDT", 10_000.0)
+    ledger.bookkeeping.open_account("paper", "ref", "USDT", 99.0)  # a second open leaves the balance alone
     fill = Fill("t1", NEXT_T, 0.01, 100_000.0, 1.0, "USDT")
-    assert ledger.apply(OrderUpdate(buy.client_order_id, OPEN, "x1", (fill,))) == 1
-    assert ledger.apply(OrderUpdate(buy.client_order_id, FILLED, "x1", (fill,))) == 0, "a fill is booked once"
-    (pos,) = ledger.positions("paper")
-    (cash,) = ledger.cash("paper")
+    assert ledger.bookkeeping.apply(OrderUpdate(buy.client_order_id, OPEN, "x1", (fill,))) == 1
+    assert ledger.bookkeeping.apply(OrderUpdate(buy.client_order_id, FILLED, "x1", (fill,))) == 0, "a fill is booked once"
+    (pos,) = ledger.bookkeeping.positions("paper")
+    (cash,) = ledger.bookkeeping.cash("paper")
     assert pos["quantity"] == pytest.approx(0.01) and pos["avg_price"] == pytest.approx(100_000.0)
     assert cash["balance"] == pytest.approx(10_000.0 - 1_000.0 - 1.0)
-    assert ledger.order(buy.client_order_id)["status"] == FILLED
+    assert ledger.bookkeeping.order(buy.client_order_id)["status"] == FILLED
 
     # Closing at a loss: the fill's realised PnL is net of its fee, and counts as a loss.
     sell = order(side="sell", quantity=0.01, bar=BAR_T + timedelta(minutes=5))
-    ledger.record_order(sell)
-    ledger.apply(OrderUpdate(sell.client_order_id, FILLED, "x2", (Fill("t2", NEXT_T + timedelta(minutes=5), 0.01, 99_000.0, 0.99, "USDT"),)))
-    (pos,) = ledger.positions("paper")
+    ledger.bookkeeping.record_order(sell)
+    sold = Fill("t2", NEXT_T + timedelta(minutes=5), 0.01, 99_000.0, 0.99, "USDT")
+    ledger.bookkeeping.apply(OrderUpdate(sell.client_order_id, FILLED, "x2", (sold,)))
+    (pos,) = ledger.bookkeeping.positions("paper")
     assert pos["quantity"] == pytest.approx(0.0)
-    assert ledger.closing_pnls("paper", "ref") == [pytest.approx(-10.0 - 0.99)]
-    assert ledger.equity("paper", "ref", {"BTC/USDT": 1.0}) == pytest.approx(10_000.0 - 1.0 - 10.0 - 0.99)
+    assert ledger.bookkeeping.closing_pnls("paper", "ref") == [pytest.approx(-10.0 - 0.99)]
+    assert ledger.bookkeeping.equity("paper", "ref", {"BTC/USDT": 1.0}) == pytest.approx(10_000.0 - 1.0 - 10.0 - 0.99)
 
     # A halt recorded twice for the same bar is one event; the kill switch keeps its history.
-    assert ledger.record_risk_event("paper", "ref", BAR_T, "halt", "KILL_SWITCH", "set")
-    assert not ledger.record_risk_event("paper", "ref", BAR_T, "halt", "KILL_SWITCH", "set")
-    ledger.set_kill_switch(True, "ana", "exchange incident")
-    ledger.set_kill_switch(False, "ben", "resolved")
-    assert not ledger.kill_switch().on and ledger.kill_switch().by == "ben"
-    assert [r["active"] for r in ledger.switch_history("kill_switch_events")] == [True, False]
+    assert ledger.journal.record_risk_event("paper", "ref", BAR_T, "halt", "KILL_SWITCH", "set")
+    assert not ledger.journal.record_risk_event("paper", "ref", BAR_T, "halt", "KILL_SWITCH", "set")
+    ledger.journal.set_kill_switch(True, "ana", "exchange incident")
+    ledger.journal.set_kill_switch(False, "ben", "resolved")
+    assert not ledger.journal.kill_switch().on and ledger.journal.kill_switch().by == "ben"
+    assert [r["active"] for r in ledger.journal.switch_history("kill_switch_events")] == [True, False]
 
 
 def test_sqlite_ledger_is_migrated_and_idempotent(ledger):
@@ -72,7 +73,7 @@ def test_postgres_ledger_is_migrated_and_idempotent(pg_database):
         assert "alembic_version" not in sa.inspect(ledger.engine).get_table_names()
         _exercise(ledger)
         reopened = Ledger.open(pg_database)  # already at head: nothing to do, data kept
-        assert len(reopened.orders()) == 2
+        assert len(reopened.bookkeeping.orders()) == 2
         reopened.close()
     finally:
         ledger.close()
@@ -81,10 +82,10 @@ def test_postgres_ledger_is_migrated_and_idempotent(pg_database):
 def test_opening_migrates_an_empty_or_older_database_and_keeps_data(tmp_path):
     url = f"sqlite:///{tmp_path}/l.sqlite3"
     ledger = Ledger.open(url)
-    ledger.record_order(order())
+    ledger.bookkeeping.record_order(order())
     ledger.close()
     again = Ledger.open(url)
-    assert len(again.orders()) == 1, "reopening a current ledger must not recreate it"
+    assert len(again.bookkeeping.orders()) == 1, "reopening a current ledger must not recreate it"
     # Back to before the first revision (what an older deployment would have): open upgrades.
     config = migrate._config()
     with again.engine.begin() as conn:
@@ -110,4 +111,4 @@ def test_the_ledger_url_defaults_under_the_home_and_a_bad_one_is_one_line(qa_hom
 
 def test_an_update_for_an_order_never_recorded_is_refused(ledger):
     with pytest.raises(KeyError, match="record it before placing it"):
-        ledger.apply(OrderUpdate("qap-unknown", FILLED))
+        ledger.bookkeeping.apply(OrderUpdate("qap-unknown", FILLED))

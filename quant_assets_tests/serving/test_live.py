@@ -83,7 +83,7 @@ def test_a_duplicate_client_order_id_finds_the_existing_order_and_its_fills():
 
 
 def test_a_lost_reply_leaves_the_order_new_and_the_retry_looks_it_up_instead_of_sending_it_again(ledger):
-    ledger.set_live_enabled(True, "ana", "test")
+    ledger.journal.set_live_enabled(True, "ana", "test")
     adapter, recorded = binance_live()
     # The first POST reaches Binance but the reply is lost; a second POST would be accepted
     # (a filled order's id is free again at Binance), so none may go out.
@@ -94,15 +94,15 @@ def test_a_lost_reply_leaves_the_order_new_and_the_retry_looks_it_up_instead_of_
 
     first = run_batch(ledger, adapter, LIVE, BAR_T, [want], {"BTC/USDT": BTC_1205_OPEN}, LOOSE, keys_present=True)
     assert first.venue_stop.code == "VENUE_OUTCOME_UNKNOWN" and "RequestTimeout" in first.venue_stop.detail
-    assert ledger.order(want.client_order_id)["status"] == NEW
-    assert ("halt", "VENUE_OUTCOME_UNKNOWN") in [(e["kind"], e["code"]) for e in ledger.risk_events()]
+    assert ledger.bookkeeping.order(want.client_order_id)["status"] == NEW
+    assert ("halt", "VENUE_OUTCOME_UNKNOWN") in [(e["kind"], e["code"]) for e in ledger.journal.risk_events()]
 
     for _ in range(2):  # the retry, and a sensor firing once more
         run_batch(ledger, adapter, LIVE, BAR_T, [want], {"BTC/USDT": BTC_1205_OPEN}, LOOSE, keys_present=True)
-    (row,) = ledger.orders()
+    (row,) = ledger.bookkeeping.orders()
     assert row["status"] == FILLED and row["exchange_order_id"] == "52218341702"
-    assert len(ledger.fills()) == 2
-    (pos,) = ledger.positions("live")
+    assert len(ledger.bookkeeping.fills()) == 2
+    (pos,) = ledger.bookkeeping.positions("live")
     assert pos["quantity"] == pytest.approx(0.01 - 0.00001), "Binance takes the buy fee in BTC"
     assert len([r for r in recorded.requests_to(ORDER) if r.method == "POST"]) == 1, "looked up, never sent again"
     (lookup,) = [r for r in recorded.requests_to(ORDER) if r.method == "GET"]

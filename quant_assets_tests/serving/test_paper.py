@@ -37,10 +37,10 @@ def test_without_the_next_bar_the_order_waits_and_the_next_batch_fills_it(ledger
     table: dict = {}
     adapter = PaperAdapter(bars(table), PaperCosts(10, 1, 0.1))
     first = run_batch(ledger, adapter, PAPER, BAR_T, [order()], {"BTC/USDT": BTC_1205_OPEN}, LOOSE)
-    assert first.new_fills == 0 and ledger.order(order().client_order_id)["status"] == OPEN
+    assert first.new_fills == 0 and ledger.bookkeeping.order(order().client_order_id)["status"] == OPEN
     table[("BTC/USDT", NEXT_T)] = Bar(BTC_1205_OPEN, 34.05098)  # the bar closes
     second = run_batch(ledger, adapter, PAPER, BAR_T + timedelta(minutes=5), [], {"BTC/USDT": BTC_1205_OPEN}, LOOSE)
     assert second.new_fills == 1
-    assert ledger.order(order().client_order_id)["status"] == FILLED
-    (pos,) = ledger.positions("paper")
+    assert ledger.bookkeeping.order(order().client_order_id)["status"] == FILLED
+    (pos,) = ledger.bookkeeping.positions("paper")
     assert pos["quantity"] == pytest.approx(0.01)

@@ -102,7 +102,7 @@ def test_a_week_of_paper_replay_pnl_equals_the_portfolio_book(home, monkeypatch,
 
     # the ledger's decisions are the book's, on every horizon; and every horizon holds a position over midnight
     lgbm = rows.filter(pl.col("family") == "lgbm")
-    signals = ledger.signals("paper", "replay")
+    signals = ledger.journal.signals("paper", "replay")
     midnights = [START + timedelta(days=i) for i in range(1, len(DAYS))]
     for h in HORIZON_NAMES:
         series = lgbm.filter(pl.col("horizon") == h)
@@ -119,10 +119,10 @@ def test_a_week_of_paper_replay_pnl_equals_the_portfolio_book(home, monkeypatch,
     expected = C * evaluable["pnl"].sum()
     bars = pl.concat([store.read(BARS_ASSET, DaySymbol(d, modelkit.SYMBOL)) for d in [*DAYS, END.date()]]).sort("ts")
     mark = bars.filter(pl.col("available_at") == END + HOUR)["close"][0]
-    (cash,) = ledger.cash("paper", "replay")
-    (position,) = ledger.positions("paper", "replay")
+    (cash,) = ledger.bookkeeping.cash("paper", "replay")
+    (position,) = ledger.bookkeeping.positions("paper", "replay")
     got = cash["balance"] + position["quantity"] * mark - C
-    orders = [o for o in ledger.orders("paper") if o["strategy"] == "replay"]
+    orders = [o for o in ledger.bookkeeping.orders("paper") if o["strategy"] == "replay"]
     assert all(o["status"] == "filled" for o in orders)
     assert (evaluable["trade_size"] > 0).sum() <= len(orders) <= evaluable.height  # sized only at decisions, hourly at most
 

@@ -33,14 +33,14 @@ def test_after_a_loss_a_capped_order_is_sized_to_the_cap_at_equity_and_passes_th
     trader.limits = replace(trader.limits, max_position=CAP)
     capital = trader.config.capital
     # The planted loss: the book holds 80% of its capital (a fifth lost before this tick).
-    ledger.open_account("paper", trader.book.strategy, "USDT", 0.8 * capital)
+    ledger.bookkeeping.open_account("paper", trader.book.strategy, "USDT", 0.8 * capital)
     equity = 0.8 * capital
 
     report = run_tick(trader, NOON)
     (order,) = report.orders
     assert order.quantity * order.reference_price == pytest.approx(CAP * equity, rel=1e-6)  # the cap at equity, not at capital
-    assert report.batch.refusals == {} and ledger.order(order.client_order_id) is not None
-    assert MAX_POSITION not in {e["code"] for e in ledger.risk_events("paper")}
+    assert report.batch.refusals == {} and ledger.bookkeeping.order(order.client_order_id) is not None
+    assert MAX_POSITION not in {e["code"] for e in ledger.journal.risk_events("paper")}
 
     # Before: the allocator capped at max_position x capital, and the same order was refused.
     target = report.targets[modelkit.SYMBOL]
@@ -58,7 +58,7 @@ def _into_a_position(trader, ledger, clock) -> float:
     assert len(first.orders) == 1
     clock[0] = NOON + timedelta(minutes=5)
     run_tick(trader, clock[0])
-    (position,) = ledger.positions("paper", trader.book.strategy)
+    (position,) = ledger.bookkeeping.positions("paper", trader.book.strategy)
     assert position["quantity"] != 0
     return position["quantity"]
 
@@ -77,15 +77,15 @@ def test_a_horizon_whose_champion_is_removed_is_flattened_by_the_next_tick(trade
     assert set(report.flattened) == {(modelkit.SYMBOL, "1h")}
     (order,) = report.orders
     assert order.signed_quantity == pytest.approx(-held)
-    codes = {e["code"]: e for e in ledger.risk_events("paper")}
+    codes = {e["code"]: e for e in ledger.journal.risk_events("paper")}
     assert NO_CHAMPION in codes and "1h: held" in codes[NO_CHAMPION_FLATTEN]["detail"]
     assert "has no alias 'champion'" in codes[NO_CHAMPION_FLATTEN]["detail"]  # it says why
-    assert ledger.held_positions("paper", trader.book.strategy, clock[0])[modelkit.SYMBOL, "1h"] == 0.0
+    assert ledger.journal.held_positions("paper", trader.book.strategy, clock[0])[modelkit.SYMBOL, "1h"] == 0.0
 
     clock[0] = NOON + timedelta(minutes=15)
     later = run_tick(trader, clock[0])  # the flat order fills; nothing more to flatten
     assert later.flattened == {} and later.orders == []
-    (position,) = ledger.positions("paper", trader.book.strategy)
+    (position,) = ledger.bookkeeping.positions("paper", trader.book.strategy)
     assert position["quantity"] == pytest.approx(0.0, abs=1e-12)
 
 
@@ -99,6 +99,6 @@ def test_with_the_setting_off_a_horizon_without_champion_holds(trade):
         clock[0] = NOON + timedelta(minutes=minutes)
         report = run_tick(trader, clock[0])
         assert report.flattened == {} and report.orders == []
-    (position,) = ledger.positions("paper", trader.book.strategy)
+    (position,) = ledger.bookkeeping.positions("paper", trader.book.strategy)
     assert position["quantity"] == held
-    assert NO_CHAMPION_FLATTEN not in {e["code"] for e in ledger.risk_events("paper")}
+    assert NO_CHAMPION_FLATTEN not in {e["code"] for e in ledger.journal.risk_events("paper")}

@@ -45,11 +45,11 @@ def _trade(account: ExchangeAccount, ledger: Ledger) -> tuple[set[str], Book]:
 
 
 def test_a_sandbox_order_goes_to_the_testnet_and_stays_out_of_the_live_book(ledger):
-    ledger.set_live_enabled(True, "ana", "testnet drill")
+    ledger.journal.set_live_enabled(True, "ana", "testnet drill")
     hosts, book = _trade(ExchangeAccount(sandbox=True, **TESTNET_KEYS), ledger)
     assert hosts == {urlsplit(ccxt.binance().urls["test"]["private"]).hostname} == {"testnet.binance.vision"}
     assert book.strategy == "ref-testnet"
-    assert ledger.positions("live", "ref") == [] and ledger.positions("live", "ref-testnet")  # its own book
+    assert ledger.bookkeeping.positions("live", "ref") == [] and ledger.bookkeeping.positions("live", "ref-testnet")  # its own book
 
     real, _ = _trade(ExchangeAccount(**REAL), ledger)  # the same code without sandbox: the real host
     assert real == {"api.binance.com"}
@@ -84,7 +84,7 @@ def test_the_live_sensor_records_the_refusal_as_its_skip_reason(home, monkeypatc
     monkeypatch.setenv("QUANT_ASSETS_EXCHANGE_SANDBOX", "true")
     monkeypatch.setenv(REAL_KEYS[0], FAKE.api_key)
     monkeypatch.setenv(REAL_KEYS[1], FAKE.secret)
-    Ledger.open().set_live_enabled(True, "ana", "testnet drill")
+    Ledger.open().journal.set_live_enabled(True, "ana", "testnet drill")
 
     def evaluate():
         resources = {"market_data": BundleMarketData(bundles_root=str(home / "bundles")), "exchange_account": exchange_account()}

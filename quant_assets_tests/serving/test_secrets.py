@@ -32,7 +32,7 @@ def test_a_live_run_leaves_the_keys_in_no_artefact(tmp_path, monkeypatch, caplog
     assert credentials == FAKE and FAKE.api_key not in repr(credentials) + str(credentials)
 
     ledger = Ledger.open()
-    ledger.set_live_enabled(True, "ana", "leak test")
+    ledger.journal.set_live_enabled(True, "ana", "leak test")
     adapter, recorded = binance_live(credentials)
     assert adapter.exchange.apiKey == FAKE.api_key, "the canary key must really be in use"
     # A venue that echoes the key in its errors (planted): the messages must still not carry it.
@@ -80,7 +80,7 @@ def test_a_live_run_leaves_the_keys_in_no_artefact(tmp_path, monkeypatch, caplog
         "stderr": err,
         "exception": f"{failure.value!r} {failure.value}",
         "cli": cli_output,
-        "ledger rows": repr([ledger.orders(), ledger.risk_events()]),
+        "ledger rows": repr([ledger.bookkeeping.orders(), ledger.journal.risk_events()]),
     }
     for name, text in artefacts.items():
         for secret in (FAKE.api_key, FAKE.secret, "LEAKCANARY"):

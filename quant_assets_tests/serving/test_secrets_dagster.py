@@ -75,7 +75,7 @@ def test_a_tick_run_shows_no_secret_in_the_instance_the_run_or_the_ui(home, pg_d
         runs = instance.get_runs()
         stored = "".join(serialize_value(e) for r in runs for e in instance.all_logs(r.run_id))
         stored += "".join(serialize_value(r) for r in runs)  # run config, tags, the job snapshot's ids
-    assert Ledger.open().orders("paper"), "the tick really traded through the planted ledger URL"
+    assert Ledger.open().bookkeeping.orders("paper"), "the tick really traded through the planted ledger URL"
     assert len(runs) == 2 and "run_trading_tick" in stored
 
     instance_files = b"".join(p.read_bytes() for p in (tmp_path / "dagster").rglob("*") if p.is_file())

@@ -32,7 +32,7 @@ def trade(home, monkeypatch, tmp_path):
 
 
 def _codes(ledger):
-    return {e["code"] for e in ledger.risk_events("paper")}
+    return {e["code"] for e in ledger.journal.risk_events("paper")}
 
 
 def test_a_clean_tick_decides_and_orders(trade):
@@ -46,7 +46,7 @@ def test_stale_bars_halt_the_symbol(trade):
     trader, ledger = trade
     report = run_tick(trader, NOON, now=NOON + timedelta(minutes=15))  # the newest bar is 15 minutes old
     assert [h.code for h in report.data_halts[SYMBOL]] == [STALE_BARS]
-    assert report.decisions == [] and report.orders == [] and ledger.signals() == []
+    assert report.decisions == [] and report.orders == [] and ledger.journal.signals() == []
     assert _codes(ledger) == {STALE_BARS}
 
 
@@ -69,7 +69,7 @@ def test_feature_drift_halts_the_symbol(trade, home):
     report = run_tick(trader, NOON, fetched_bars=planted)
     assert [h.code for h in report.data_halts[SYMBOL]] == [FEATURE_DRIFT]
     assert report.orders == [] and _codes(ledger) == {FEATURE_DRIFT}
-    assert "ret_5m" in next(e["detail"] for e in ledger.risk_events("paper"))
+    assert "ret_5m" in next(e["detail"] for e in ledger.journal.risk_events("paper"))
 
 
 def test_no_champion_does_not_trade_and_says_so(trade, home):
@@ -79,7 +79,7 @@ def test_no_champion_does_not_trade_and_says_so(trade, home):
     trader.models.tracking.client.delete_registered_model_alias(registered_name(SYMBOL, "1h"), "champion")
     report = run_tick(trader, NOON)
     assert report.decisions == [] and report.orders == []
-    (event,) = ledger.risk_events("paper")
+    (event,) = ledger.journal.risk_events("paper")
     assert event["code"] == NO_CHAMPION and "has no alias 'champion'" in event["detail"]
 
 

@@ -18,21 +18,21 @@ DAY2 = DAY1 + timedelta(days=1)
 
 
 def _buy_day1(ledger) -> None:
-    ledger.open_account("paper", "ref", "USDT", 10_000.0)
+    ledger.bookkeeping.open_account("paper", "ref", "USDT", 10_000.0)
     buy = order(quantity=0.01)
-    ledger.record_order(buy)
+    ledger.bookkeeping.record_order(buy)
     # 0.01 BTC at 100,000, the fee paid in BTC (Binance's default on buys): 0.00001 BTC
-    ledger.apply(OrderUpdate(buy.client_order_id, FILLED, "x1", (Fill("f1", NEXT_T, 0.01, 100_000.0, 0.00001, "BTC"),)))
-    ledger.mark_equity("paper", "ref", NEXT_T, 9_999.0)
-    ledger.record_risk_event("paper", "ref", BAR_T + timedelta(hours=1), "halt", "DATA_STALE_BARS", "no bar", "BTC/USDT")
+    ledger.bookkeeping.apply(OrderUpdate(buy.client_order_id, FILLED, "x1", (Fill("f1", NEXT_T, 0.01, 100_000.0, 0.00001, "BTC"),)))
+    ledger.bookkeeping.mark_equity("paper", "ref", NEXT_T, 9_999.0)
+    ledger.journal.record_risk_event("paper", "ref", BAR_T + timedelta(hours=1), "halt", "DATA_STALE_BARS", "no bar", "BTC/USDT")
 
 
 def _sell_day2(ledger) -> None:
     sell = order(side="sell", quantity=0.00999, bar=BAR_T + timedelta(days=1))
-    ledger.record_order(sell)
-    ledger.apply(OrderUpdate(sell.client_order_id, FILLED, "x2",
+    ledger.bookkeeping.record_order(sell)
+    ledger.bookkeeping.apply(OrderUpdate(sell.client_order_id, FILLED, "x2",
                              (Fill("f2", NEXT_T + timedelta(days=1), 0.00999, 101_000.0, 1.0, "USDT"),)))  # fmt: skip
-    ledger.mark_equity("paper", "ref", NEXT_T + timedelta(days=1), 10_008.9)
+    ledger.bookkeeping.mark_equity("paper", "ref", NEXT_T + timedelta(days=1), 10_008.9)
 
 
 def test_a_day_shows_its_close_and_reads_the_same_after_later_trading(ledger):
@@ -52,7 +52,7 @@ def test_a_day_shows_its_close_and_reads_the_same_after_later_trading(ledger):
     assert second.pnl == pytest.approx(9.9)
     assert (second.orders, second.fills, second.halts) == (1, 1, {})
     assert second.realized_pnl == pytest.approx(0.00999 * 1_000.0 - 1.0)
-    assert ledger.positions("paper")[0]["quantity"] == pytest.approx(0.0), "the replay agrees with the running position"
+    assert ledger.bookkeeping.positions("paper")[0]["quantity"] == pytest.approx(0.0), "the replay agrees with the running position"
 
 
 def test_the_asset_records_each_books_day_as_metadata(ledger, monkeypatch):

@@ -153,10 +153,10 @@ def test_a_bar_fetched_after_the_lakes_last_partition_is_traded_on(env):
         fresh = _run(env, t, instance, market_data=exchange)
         assert fresh["fetched_bars"] == 12 and fresh["data_halts"] == {}  # 00:00..00:55 closed by 01:00
         assert fresh["decisions"] == 1 and len(fresh["orders"]) == 1, fresh
-        assert ledger.order(fresh["orders"][0])["status"] != "filled"  # the 01:00 bar has not closed yet
+        assert ledger.bookkeeping.order(fresh["orders"][0])["status"] != "filled"  # the 01:00 bar has not closed yet
         later = t + td(minutes=5)
         _run(env, later, instance, market_data=exchange)
-        assert ledger.order(fresh["orders"][0])["status"] == "filled"
+        assert ledger.bookkeeping.order(fresh["orders"][0])["status"] == "filled"
 
 
 def test_a_tick_run_twice_for_a_bar_places_one_order_and_the_kill_switch_stops_the_next(env):
@@ -167,16 +167,16 @@ def test_a_tick_run_twice_for_a_bar_places_one_order_and_the_kill_switch_stops_t
         assert first["decisions"] == 1 and len(first["orders"]) == 1, first
         again = _run(env, NOON, instance)
         assert again["orders"] == first["orders"]
-        assert [o["client_order_id"] for o in ledger.orders("paper")] == first["orders"]  # one order, not two
+        assert [o["client_order_id"] for o in ledger.bookkeeping.orders("paper")] == first["orders"]  # one order, not two
 
-        ledger.set_kill_switch(True, "tester", "drill")
+        ledger.journal.set_kill_switch(True, "tester", "drill")
         killed = _run(env, NOON + timedelta(hours=1), instance)
         assert killed["halts"] == ["KILL_SWITCH"]
-        assert len(ledger.orders("paper")) == 1
-        assert any(e["code"] == "KILL_SWITCH" for e in ledger.risk_events("paper"))
-        ledger.set_kill_switch(False, "tester", "drill over")
+        assert len(ledger.bookkeeping.orders("paper")) == 1
+        assert any(e["code"] == "KILL_SWITCH" for e in ledger.journal.risk_events("paper"))
+        ledger.journal.set_kill_switch(False, "tester", "drill over")
         resumed = _run(env, NOON + timedelta(hours=2), instance)
-        assert resumed["halts"] == [] and len(ledger.orders("paper")) == 1 + len(resumed["orders"])
+        assert resumed["halts"] == [] and len(ledger.bookkeeping.orders("paper")) == 1 + len(resumed["orders"])
 
 
 def test_live_sensor_is_stopped_and_refuses_unless_a_person_enabled_it(env, monkeypatch):
@@ -193,16 +193,16 @@ def test_live_sensor_is_stopped_and_refuses_unless_a_person_enabled_it(env, monk
             return jobs.live_trading_sensor(build_sensor_context(instance=instance, resources=resources))
 
         assert "not been enabled by a person" in evaluate().skip_message
-        ledger.set_live_enabled(True, "a person", "drill")
+        ledger.journal.set_live_enabled(True, "a person", "drill")
         assert "API_KEY" in evaluate().skip_message  # enabled, but no keys
         monkeypatch.setenv("QUANT_ASSETS_EXCHANGE_API_KEY", "k")
         monkeypatch.setenv("QUANT_ASSETS_EXCHANGE_API_SECRET", "s")
         request = evaluate()
         assert isinstance(request, RunRequest) and request.run_config["ops"]["run_trading_tick"]["config"]["mode"] == "live"
-        ledger.set_kill_switch(True, "tester", "drill")
+        ledger.journal.set_kill_switch(True, "tester", "drill")
         assert "kill switch" in evaluate().skip_message
-        ledger.set_kill_switch(False, "tester", "drill over")
-        ledger.set_live_enabled(False, "a person", "done")
+        ledger.journal.set_kill_switch(False, "tester", "drill over")
+        ledger.journal.set_live_enabled(False, "a person", "done")
         assert "not been enabled" in evaluate().skip_message
 
 
@@ -215,5 +215,5 @@ def test_paper_replay_command_trades_the_champion_into_the_ledger(env):
     result = CliRunner().invoke(main, ["paper", "replay", "--start", "2025-11-10T11:00", "--end", "2025-11-10T13:00", "--symbols", modelkit.SYMBOL])
     assert result.exit_code == 0, result.output
     assert "replayed 24 ticks" in result.output
-    orders = [o for o in Ledger.open().orders("paper") if o["strategy"] == "replay"]
+    orders = [o for o in Ledger.open().bookkeeping.orders("paper") if o["strategy"] == "replay"]
     assert orders and all(o["status"] == "filled" for o in orders)

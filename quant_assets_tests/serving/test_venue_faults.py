@@ -52,7 +52,7 @@ def settle_and_check(desk: Desk, *, quiet: list[tuple[int, int | None]] = ()) ->
     against the venue. ``quiet``: venue-time windows [start, end) in which no order may be sent."""
     venue, ledger = desk.venue, desk.ledger
     venue.set(faults=[])
-    backoff = ledger.venue_backoff(LIVE.mode, venue.clock())
+    backoff = ledger.journal.venue_backoff(LIVE.mode, venue.clock())
     ends = [venue.state["banned_until"], venue.state["limited_until"], venue.now_ms()]
     if backoff is not None:
         ends.append(int(backoff["until"].timestamp() * 1000))
@@ -64,7 +64,7 @@ def settle_and_check(desk: Desk, *, quiet: list[tuple[int, int | None]] = ()) ->
     problems += [f"{cid} placed {len(os)} times at the venue" for cid, os in by_cid.items() if len(os) > 1]
     cid_of = {o["orderId"]: o["clientOrderId"] for o in venue.state["orders"]}
     for cid, (o, *_) in by_cid.items():
-        row = ledger.order(cid)
+        row = ledger.bookkeeping.order(cid)
         if row is None:
             problems.append(f"{cid} is at the venue but not in the ledger")
             continue
@@ -72,7 +72,7 @@ def settle_and_check(desk: Desk, *, quiet: list[tuple[int, int | None]] = ()) ->
         got = (row["status"], row["exchange_order_id"], round(row["filled_quantity"], 8))
         if got != (want, str(o["orderId"]), round(o["executedQty"], 8)):
             problems.append(f"{cid}: ledger {got}, venue {(want, str(o['orderId']), o['executedQty'])}")
-    for row in ledger.orders(mode="live"):
+    for row in ledger.bookkeeping.orders(mode="live"):
         if row["status"] == NEW:
             problems.append(f"{row['client_order_id']} still new after the sync")
         elif row["status"] in (FILLED, PARTIAL, OPEN) and row["client_order_id"] not in by_cid:
@@ -81,15 +81,15 @@ def settle_and_check(desk: Desk, *, quiet: list[tuple[int, int | None]] = ()) ->
     trades = {(cid_of[t["orderId"]], str(t["id"]), round(t["qty"], 8), round(t["price"], 8), round(t["commission"], 8), t["commissionAsset"])
               for t in venue.state["trades"]}  # fmt: skip
     fills = {(f["client_order_id"], f["fill_id"], round(f["quantity"], 8), round(f["price"], 8), round(f["fee"], 8), f["fee_currency"])
-             for f in ledger.fills()}  # fmt: skip
+             for f in ledger.bookkeeping.fills()}  # fmt: skip
     if fills != trades:
         problems.append(f"fills lost: {sorted(trades - fills)}; fills the venue never made: {sorted(fills - trades)}")
 
     moved = {a: venue.state["balances"][a] - venue.state["start_balances"][a] for a in venue.state["balances"]}
-    held = {p["symbol"].split("/")[0]: p["quantity"] for p in ledger.positions(LIVE.mode, LIVE.strategy)}
+    held = {p["symbol"].split("/")[0]: p["quantity"] for p in ledger.bookkeeping.positions(LIVE.mode, LIVE.strategy)}
     for asset, change in moved.items():
         if asset == "USDT":
-            (cash,) = ledger.cash(LIVE.mode, LIVE.strategy)
+            (cash,) = ledger.bookkeeping.cash(LIVE.mode, LIVE.strategy)
             mine = cash["balance"] - cash["starting"]
         else:
             mine = held.get(asset, 0.0)
@@ -120,12 +120,12 @@ def accepted_then_timeout(desk: Desk) -> None:
     want = live_order()
     desk.venue.fault("timeout_after")  # Binance placed and filled it; the reply never came back
     first = desk.batch(BAR_T, [want])
-    assert first.venue_stop.code == "VENUE_OUTCOME_UNKNOWN" and desk.ledger.order(want.client_order_id)["status"] == NEW
+    assert first.venue_stop.code == "VENUE_OUTCOME_UNKNOWN" and desk.ledger.bookkeeping.order(want.client_order_id)["status"] == NEW
     assert len(desk.venue.state["orders"]) == 1
     desk.venue.advance(AFTER_SENDS)
     desk.batch(BAR_T, [want])  # the retried run of the same bar
     settle_and_check(desk)
-    assert desk.ledger.order(want.client_order_id)["status"] == FILLED and len(_posts(desk)) == 1
+    assert desk.ledger.bookkeeping.order(want.client_order_id)["status"] == FILLED and len(_posts(desk)) == 1
 
 
 def lost_reply_then_the_next_bar_decides_again(desk: Desk) -> None:
@@ -136,7 +136,7 @@ def lost_reply_then_the_next_bar_decides_again(desk: Desk) -> None:
     desk.venue.advance(AFTER_SENDS)
     target = live_order(quantity=0.015, bar=bar(1))  # 0.015 wanted, the ledger holding nothing yet
     desk.batch(bar(1), [target])
-    assert desk.ledger.order(target.client_order_id)["quantity"] == pytest.approx(0.015 - 0.00999), "only what is missing"
+    assert desk.ledger.bookkeeping.order(target.client_order_id)["quantity"] == pytest.approx(0.015 - 0.00999), "only what is missing"
     settle_and_check(desk)
     assert desk.venue.state["balances"]["BTC"] == pytest.approx(0.015, abs=3e-5), "0.015 held (less fees), not 0.025"
 
@@ -147,7 +147,7 @@ def timeout_before_arrival(desk: Desk) -> None:
     desk.batch(BAR_T, [want])
     desk.venue.advance(2)
     desk.batch(BAR_T, [want])  # too soon: "no such order" is not definite while the request may land
-    assert desk.ledger.order(want.client_order_id)["reason_code"] == IN_FLIGHT and len(_posts(desk)) == 1
+    assert desk.ledger.bookkeeping.order(want.client_order_id)["reason_code"] == IN_FLIGHT and len(_posts(desk)) == 1
     nxt = desk.batch(bar(1), [live_order(bar=bar(1)), live_order("ETH/USDT", bar=bar(1))])  # a next bar, this soon
     assert nxt.refusals["BTC/USDT"].code == UNSETTLED and "ETH/USDT" not in nxt.refusals, "BTC waits, ETH trades"
     desk.venue.advance(AFTER_SENDS)
@@ -161,7 +161,7 @@ def rejected(venue_change: dict, reason_code: str, binance_says: str) -> Callabl
         want = live_order(quantity=0.0123)
         desk.venue.set(**venue_change)  # after ccxt loaded the markets: only the venue knows
         desk.batch(BAR_T, [want])
-        row = desk.ledger.order(want.client_order_id)
+        row = desk.ledger.bookkeeping.order(want.client_order_id)
         assert (row["status"], row["reason_code"]) == (REJECTED, reason_code) and binance_says in row["reason"]
         desk.batch(BAR_T, [want])  # a rerun: a rejection is final, nothing goes out again
         settle_and_check(desk)
@@ -174,11 +174,11 @@ def partial_fill_then_cancel(desk: Desk) -> None:
     want = live_order()
     desk.venue.fault("partial", now=0.4, later=0.2)  # 40% at once, 20% after the reply, then canceled
     desk.batch(BAR_T, [want])
-    row = desk.ledger.order(want.client_order_id)
+    row = desk.ledger.bookkeeping.order(want.client_order_id)
     assert row["status"] == OPEN and row["filled_quantity"] == pytest.approx(0.004)
     settle_and_check(desk)  # the sync finds the late fill and the cancel
-    row = desk.ledger.order(want.client_order_id)
-    assert row["status"] == PARTIAL and row["filled_quantity"] == pytest.approx(0.006) and len(desk.ledger.fills()) == 2
+    row = desk.ledger.bookkeeping.order(want.client_order_id)
+    assert row["status"] == PARTIAL and row["filled_quantity"] == pytest.approx(0.006) and len(desk.ledger.bookkeeping.fills()) == 2
 
 
 def backoff(kind: str, code: str, seconds: int) -> Callable[[Desk], None]:
@@ -187,7 +187,7 @@ def backoff(kind: str, code: str, seconds: int) -> Callable[[Desk], None]:
         desk.venue.fault(kind, retry_after=seconds)
         first = desk.batch(BAR_T, [want])
         assert first.venue_stop.code == code
-        (event,) = [e for e in desk.ledger.risk_events() if e["code"] == code]
+        (event,) = [e for e in desk.ledger.journal.risk_events() if e["code"] == code]
         assert event["kind"] == "halt" and event["until"] == desk.venue.clock() + timedelta(seconds=seconds)
         assert f"{kind}" in event["detail"], "the venue's reason is recorded"
         requests = len(desk.venue.state["log"])
@@ -195,11 +195,11 @@ def backoff(kind: str, code: str, seconds: int) -> Callable[[Desk], None]:
         desk.batch(BAR_T, [want])  # the same bar again, and the next one with a new order
         later = desk.batch(bar(1), [live_order(symbol="ETH/USDT", bar=bar(1))])
         assert len(desk.venue.state["log"]) == requests, "not one request before the back-off ends"
-        assert later.refusals["ETH/USDT"].code == code and desk.ledger.order(live_order("ETH/USDT", bar=bar(1)).client_order_id) is None
+        assert later.refusals["ETH/USDT"].code == code and desk.ledger.bookkeeping.order(live_order("ETH/USDT", bar=bar(1)).client_order_id) is None
         desk.venue.advance(seconds)
         desk.batch(BAR_T, [want])  # after it: looked up (never placed), then sent once
         settle_and_check(desk)
-        assert desk.ledger.order(want.client_order_id)["status"] == FILLED
+        assert desk.ledger.bookkeeping.order(want.client_order_id)["status"] == FILLED
 
     return scenario
 
@@ -210,11 +210,11 @@ def timestamp_outside_recv_window(desk: Desk) -> None:
     first = desk.batch(BAR_T, [want])
     assert first.venue_stop.code == "VENUE_CLOCK" and "resynced" in first.venue_stop.detail
     assert desk.adapter.exchange.options["timeDifference"] == -30_000 and desk.venue.state["orders"] == []
-    assert desk.ledger.order(want.client_order_id)["status"] == NEW, "its outcome counts as unknown"
+    assert desk.ledger.bookkeeping.order(want.client_order_id)["status"] == NEW, "its outcome counts as unknown"
     desk.venue.advance(AFTER_SENDS)
     desk.batch(BAR_T, [want])  # looked up on the resynced clock, not found, sent once
     settle_and_check(desk)
-    assert desk.ledger.order(want.client_order_id)["status"] == FILLED
+    assert desk.ledger.bookkeeping.order(want.client_order_id)["status"] == FILLED
 
 
 def unavailable_503(kind: str, placed: bool) -> Callable[[Desk], None]:
@@ -226,10 +226,10 @@ def unavailable_503(kind: str, placed: bool) -> Callable[[Desk], None]:
         assert len(desk.venue.state["orders"]) == int(placed)
         desk.venue.advance(AFTER_SENDS)
         desk.batch(BAR_T, [want])  # the lookup gets a 503: nothing is sent
-        assert desk.ledger.order(want.client_order_id)["status"] == NEW and len(_posts(desk)) == 1
+        assert desk.ledger.bookkeeping.order(want.client_order_id)["status"] == NEW and len(_posts(desk)) == 1
         desk.batch(BAR_T, [want])
         settle_and_check(desk)
-        assert desk.ledger.order(want.client_order_id)["status"] == FILLED
+        assert desk.ledger.bookkeeping.order(want.client_order_id)["status"] == FILLED
 
     return scenario
 
@@ -240,7 +240,7 @@ THREE = [live_order("BTC/USDT"), live_order("ETH/USDT"), live_order("SOL/USDT")]
 def third_order_fails_after_two_filled(desk: Desk) -> None:
     desk.venue.fault("timeout_after", skip=2)
     first = desk.batch(BAR_T, THREE)
-    assert [desk.ledger.order(o.client_order_id)["status"] for o in THREE] == [FILLED, FILLED, NEW], "the two fills are booked at once"
+    assert [desk.ledger.bookkeeping.order(o.client_order_id)["status"] for o in THREE] == [FILLED, FILLED, NEW], "the two fills are booked at once"
     assert first.venue_stop is not None
     desk.venue.advance(AFTER_SENDS)
     desk.batch(BAR_T, THREE)
@@ -271,12 +271,12 @@ def killed_at(crash_at: str, placed: bool) -> Callable[[Desk], None]:
         marker = desk.venue.path.with_name("reached")
         kill_at_step(CHILD, str(desk.ledger.engine.url), str(desk.venue.path), crash_at, str(marker), marker=marker)
         desk.venue.reload()  # what the venue did before the kill
-        assert desk.ledger.order(want.client_order_id)["status"] == NEW
+        assert desk.ledger.bookkeeping.order(want.client_order_id)["status"] == NEW
         assert len(desk.venue.state["orders"]) == int(placed)
         desk.venue.advance(AFTER_SENDS)
         desk.batch(BAR_T, [want])  # the retried run
         settle_and_check(desk)
-        assert desk.ledger.order(want.client_order_id)["status"] == FILLED
+        assert desk.ledger.bookkeeping.order(want.client_order_id)["status"] == FILLED
 
     return scenario
 
@@ -319,16 +319,16 @@ def restart_after_kill_switch(desk: Desk) -> None:
     desk.venue.fault("timeout_after")  # BTC placed, reply lost; the batch stops: ETH never sent
     desk.batch(BAR_T, [btc, eth])
     desk.venue.advance(1)
-    desk.ledger.set_kill_switch(True, "ana", "venue incident")
+    desk.ledger.journal.set_kill_switch(True, "ana", "venue incident")
     killed = desk.venue.now_ms()
     desk.venue.advance(AFTER_SENDS)
     restarted = Desk.on(Ledger.open(str(desk.ledger.engine.url)), desk.venue)  # a fresh process: no memory
     result = restarted.batch(BAR_T, [btc, eth])
     assert [h.code for h in result.halts] == ["KILL_SWITCH"] and result.refusals["ETH/USDT"].code == "KILL_SWITCH"
-    assert desk.ledger.order(btc.client_order_id)["status"] == FILLED, "the lookup still settles the unknown order"
-    assert desk.ledger.order(eth.client_order_id)["status"] == NEW, "not at the venue, and not sent while killed"
+    assert desk.ledger.bookkeeping.order(btc.client_order_id)["status"] == FILLED, "the lookup still settles the unknown order"
+    assert desk.ledger.bookkeeping.order(eth.client_order_id)["status"] == NEW, "not at the venue, and not sent while killed"
     restarted.batch(bar(1), [live_order("SOL/USDT", bar=bar(1))])  # the next bar: its order refused, ETH's final
-    assert desk.ledger.order(eth.client_order_id)["reason_code"] == NOT_AT_VENUE
+    assert desk.ledger.bookkeeping.order(eth.client_order_id)["reason_code"] == NOT_AT_VENUE
     try:
         settle_and_check(restarted, quiet=[(killed, None)])
     finally:
@@ -342,9 +342,9 @@ def champion_removed_with_a_position_open(desk: Desk) -> None:
     desk.venue.advance(AFTER_SENDS)
     # The next bar: the champion alias is gone, the tick decides nothing and proposes no order.
     desk.batch(bar(1), [])
-    assert desk.ledger.order(want.client_order_id)["status"] == FILLED and len(_posts(desk)) == 1
+    assert desk.ledger.bookkeeping.order(want.client_order_id)["status"] == FILLED and len(_posts(desk)) == 1
     settle_and_check(desk)
-    (pos,) = desk.ledger.positions("live")
+    (pos,) = desk.ledger.bookkeeping.positions("live")
     assert pos["quantity"] == pytest.approx(desk.venue.state["balances"]["BTC"])
 
 
@@ -374,7 +374,7 @@ SCENARIOS: dict[str, Callable[[Desk], None]] = {
 def _desk(folder) -> Desk:
     folder.mkdir(parents=True, exist_ok=True)
     desk = Desk.open(f"sqlite:///{folder}/ledger.sqlite3", folder / "venue.json")
-    desk.ledger.set_live_enabled(True, "ana", "venue drills")
+    desk.ledger.journal.set_live_enabled(True, "ana", "venue drills")
     return desk
 
 
@@ -423,7 +423,7 @@ def test_sandbox_mode_trades_the_testnet_double_in_its_own_book(tmp_path):
     recorded = venue.attach(exchange)
     ledger = Ledger.open(f"sqlite:///{tmp_path}/ledger.sqlite3")
     try:
-        ledger.set_live_enabled(True, "ana", "testnet drill")
+        ledger.journal.set_live_enabled(True, "ana", "testnet drill")
         book = Book(LIVE.mode, account.strategy(LIVE.strategy), LIVE.currency, LIVE.starting_cash)
         want = replace(live_order(), strategy=book.strategy)
         for _ in range(2):  # the sensor ticking twice for the bar: one order
@@ -432,10 +432,10 @@ def test_sandbox_mode_trades_the_testnet_double_in_its_own_book(tmp_path):
         hosts = {r.url.split("/")[2] for r in recorded.requests}
         assert hosts == {"testnet.binance.vision"}, hosts
         assert len(venue.orders_by_client_id()[want.client_order_id]) == 1
-        assert ledger.order(want.client_order_id)["status"] == FILLED
-        (position,) = ledger.positions(LIVE.mode, book.strategy)
+        assert ledger.bookkeeping.order(want.client_order_id)["status"] == FILLED
+        (position,) = ledger.bookkeeping.positions(LIVE.mode, book.strategy)
         moved = venue.state["balances"]["BTC"] - venue.state["start_balances"]["BTC"]
         assert position["quantity"] == pytest.approx(moved, abs=1e-9) and moved > 0
-        assert ledger.positions(LIVE.mode, LIVE.strategy) == [], "testnet fills never enter the real live book"
+        assert ledger.bookkeeping.positions(LIVE.mode, LIVE.strategy) == [], "testnet fills never enter the real live book"
     finally:
         ledger.close()

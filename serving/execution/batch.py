@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
 from serving.execution.base import ExecutionAdapter, VenueError
-from serving.ledger import Ledger
+from serving.ledger import Bookkeeping, Journal, Ledger
 from serving.records import NEW, NOT_AT_VENUE, OPEN, REJECTED, OrderRequest, OrderUpdate, VenueStop
 from serving.risk import checks
 from serving.risk.checks import Halt, Refusal, RiskLimits, RiskState
@@ -93,39 +93,40 @@ def run_batch(
     if adapter.mode != book.mode:
         raise ValueError(f"a {adapter.mode} adapter cannot trade the {book.mode} book")
     result = BatchResult()
-    ledger.open_account(book.mode, book.strategy, book.currency, book.starting_cash)
+    bookkeeping, journal = ledger.bookkeeping, ledger.journal
+    bookkeeping.open_account(book.mode, book.strategy, book.currency, book.starting_cash)
 
-    backoff = ledger.venue_backoff(book.mode, clock())
-    sized_from = _held(ledger, book)
+    backoff = journal.venue_backoff(book.mode, clock())
+    sized_from = _held(bookkeeping, book)
     if backoff is None:  # under a back-off not even a lookup goes out
-        result.venue_stop = _sync_earlier(ledger, adapter, book, decision_bar, clock, result)
-    orders = _resized(orders, sized_from, _held(ledger, book))
+        result.venue_stop = _sync_earlier(bookkeeping, adapter, book, decision_bar, clock, result)
+    orders = _resized(orders, sized_from, _held(bookkeeping, book))
     step("synced")
 
     now = decision_bar + BAR  # the decision bar has just closed
-    equity = ledger.equity(book.mode, book.strategy, marks)
-    ledger.mark_equity(book.mode, book.strategy, now, equity)
+    equity = bookkeeping.equity(book.mode, book.strategy, marks)
+    bookkeeping.mark_equity(book.mode, book.strategy, now, equity)
     venue = (backoff["code"], backoff["detail"]) if backoff else _as_halt(result.venue_stop)
     state = risk_state(ledger, book, now, equity, keys_present, venue)
     result.halts = checks.check_batch(state, limits)
     for halt in result.halts:
-        ledger.record_risk_event(book.mode, book.strategy, decision_bar, "halt", halt.code, halt.detail)
+        journal.record_risk_event(book.mode, book.strategy, decision_bar, "halt", halt.code, halt.detail)
     step("checked")
 
     unsent, unsettled = [], []
-    unknown = _unsettled_symbols(ledger, book, decision_bar)
+    unknown = _unsettled_symbols(bookkeeping, book, decision_bar)
     for order in orders:
-        known = ledger.order(order.client_order_id)
+        known = bookkeeping.order(order.client_order_id)
         if known is None and order.symbol in unknown:  # sized without a fill that may exist
             refusal = Refusal(UNSETTLED, f"an order of an earlier bar is still unsettled ({unknown[order.symbol]})")
             result.refusals[order.symbol] = refusal
-            ledger.record_risk_event(book.mode, book.strategy, decision_bar, "refusal", refusal.code, refusal.detail, order.symbol)
+            journal.record_risk_event(book.mode, book.strategy, decision_bar, "refusal", refusal.code, refusal.detail, order.symbol)
             continue
         if known is None:
-            allowed = _admit(ledger, book, decision_bar, order.symbol, order.signed_quantity, order.reference_price, state, limits, result)
+            allowed = _admit(journal, book, decision_bar, order.symbol, order.signed_quantity, order.reference_price, state, limits, result)
             if not allowed:
                 continue
-            known, created = ledger.record_order(replace(order, quantity=abs(allowed)))
+            known, created = bookkeeping.record_order(replace(order, quantity=abs(allowed)))
             if created:  # recorded by this run just now: it cannot have reached the venue
                 unsent.append(known)
                 known = None
@@ -135,19 +136,19 @@ def run_batch(
     step("recorded")
 
     if unsettled and venue is None:
-        result.venue_stop, absent = _settle(ledger, adapter, unsettled, clock, result)
+        result.venue_stop, absent = _settle(bookkeeping, adapter, unsettled, clock, result)
         for row in absent:  # definitely not at the venue: it goes through the checks again
-            allowed = _admit(ledger, book, decision_bar, row["symbol"], _signed(row), row["reference_price"], state, limits, result)
+            allowed = _admit(journal, book, decision_bar, row["symbol"], _signed(row), row["reference_price"], state, limits, result)
             if allowed == _signed(row):
                 unsent.append(row)
             elif allowed:  # the recorded order goes whole or not at all
-                ledger.record_risk_event(book.mode, book.strategy, decision_bar, "refusal", NOT_RESENT,
+                journal.record_risk_event(book.mode, book.strategy, decision_bar, "refusal", NOT_RESENT,
                                          f"{row['quantity']:g} recorded, only {abs(allowed):g} admitted now", row["symbol"])  # fmt: skip
 
     pending = []
     if result.venue_stop is None and venue is None:
         for row in unsent:
-            if not ledger.claim_send(row["client_order_id"], row["sent_at"], clock()):
+            if not bookkeeping.claim_send(row["client_order_id"], row["sent_at"], clock()):
                 continue  # another run stamped it since: that run sends it
             report = adapter.place([_request(row)])
             pending += report.updates
@@ -156,9 +157,9 @@ def run_batch(
                 break
     step("placed")
     for update in pending:
-        result.new_fills += ledger.apply(update)
+        result.new_fills += bookkeeping.apply(update)
     result.updates = pending
-    _record_stop(ledger, book, decision_bar, result.venue_stop)
+    _record_stop(journal, book, decision_bar, result.venue_stop)
     if result.venue_stop is not None and result.venue_stop.code not in {h.code for h in result.halts}:
         result.halts.append(Halt(result.venue_stop.code, result.venue_stop.detail, reduce_only=False))  # shown with the others
     step("booked")
@@ -167,15 +168,15 @@ def run_batch(
     return result
 
 
-def _unsettled_symbols(ledger: Ledger, book: Book, decision_bar: datetime) -> dict[str, str]:
+def _unsettled_symbols(bookkeeping: Bookkeeping, book: Book, decision_bar: datetime) -> dict[str, str]:
     """symbol -> client order id of an earlier bar's order the sync left ``new`` (no answer, or
     one too soon after its send): its fills may exist, so the symbol takes no new order."""
-    rows = ledger.orders(mode=book.mode, status=(NEW,))
+    rows = bookkeeping.orders(mode=book.mode, status=(NEW,))
     return {r["symbol"]: r["client_order_id"] for r in rows if r["strategy"] == book.strategy and r["decision_bar"] < decision_bar}
 
 
-def _held(ledger: Ledger, book: Book) -> dict[str, float]:
-    return {p["symbol"]: p["quantity"] for p in ledger.positions(book.mode, book.strategy)}
+def _held(bookkeeping: Bookkeeping, book: Book) -> dict[str, float]:
+    return {p["symbol"]: p["quantity"] for p in bookkeeping.positions(book.mode, book.strategy)}
 
 
 def _resized(orders: list[OrderRequest], before: dict[str, float], after: dict[str, float]) -> list[OrderRequest]:
@@ -195,16 +196,16 @@ def _resized(orders: list[OrderRequest], before: dict[str, float], after: dict[s
     return out
 
 
-def _admit(ledger, book, decision_bar, symbol, signed, price, state, limits, result) -> float:
+def _admit(journal, book, decision_bar, symbol, signed, price, state, limits, result) -> float:
     """The signed quantity the checks let go; a refusal of all or part is written down."""
     allowed, refusal = checks.admit(symbol, signed, price, state, limits, result.halts)
     if refusal is not None:
         result.refusals[symbol] = refusal
-        ledger.record_risk_event(book.mode, book.strategy, decision_bar, "refusal", refusal.code, refusal.detail, symbol)
+        journal.record_risk_event(book.mode, book.strategy, decision_bar, "refusal", refusal.code, refusal.detail, symbol)
     return allowed
 
 
-def _settle(ledger: Ledger, adapter: ExecutionAdapter, rows: list[dict], clock, result: BatchResult) -> tuple[VenueStop | None, list[dict]]:
+def _settle(bookkeeping: Bookkeeping, adapter: ExecutionAdapter, rows: list[dict], clock, result: BatchResult) -> tuple[VenueStop | None, list[dict]]:
     """Look ``rows`` (status ``new``) up at the venue and book what it has; return the rows it
     definitely does not have. The rest (no answer, or an answer too soon after a send) stay new."""
     report = adapter.lookup([_request(r) for r in rows], {})
@@ -216,16 +217,18 @@ def _settle(ledger: Ledger, adapter: ExecutionAdapter, rows: list[dict], clock, 
             if _definitely_absent(row, adapter, clock()):
                 absent.append(row)
             else:
-                _still_in_flight(ledger, row, adapter)
+                _still_in_flight(bookkeeping, row, adapter)
             continue
-        result.new_fills += ledger.apply(update)
+        result.new_fills += bookkeeping.apply(update)
     return report.stop, absent
 
 
-def _sync_earlier(ledger: Ledger, adapter: ExecutionAdapter, book: Book, decision_bar: datetime, clock, result: BatchResult) -> VenueStop | None:
+def _sync_earlier(
+    bookkeeping: Bookkeeping, adapter: ExecutionAdapter, book: Book, decision_bar: datetime, clock, result: BatchResult
+) -> VenueStop | None:
     """Ask the venue about this book's orders of earlier bars that are not final. One that
     never reached it is final: this bar decides afresh."""
-    rows = [r for r in ledger.orders(mode=book.mode, status=(NEW, OPEN)) if r["strategy"] == book.strategy and r["decision_bar"] < decision_bar]
+    rows = [r for r in bookkeeping.orders(mode=book.mode, status=(NEW, OPEN)) if r["strategy"] == book.strategy and r["decision_bar"] < decision_bar]
     if not rows:
         return None
     ids = {r["client_order_id"]: r["exchange_order_id"] for r in rows if r["exchange_order_id"]}
@@ -234,9 +237,9 @@ def _sync_earlier(ledger: Ledger, adapter: ExecutionAdapter, book: Book, decisio
     for update in report.updates:
         row = by_id[update.client_order_id]
         if _not_at_venue(update) and not _definitely_absent(row, adapter, clock()):
-            _still_in_flight(ledger, row, adapter)
+            _still_in_flight(bookkeeping, row, adapter)
             continue
-        result.new_fills += ledger.apply(update)
+        result.new_fills += bookkeeping.apply(update)
     return report.stop
 
 
@@ -249,9 +252,9 @@ def _definitely_absent(row: dict, adapter: ExecutionAdapter, now: datetime) -> b
     return row["sent_at"] is None or now >= row["sent_at"] + adapter.settle_after
 
 
-def _still_in_flight(ledger: Ledger, row: dict, adapter: ExecutionAdapter) -> None:
+def _still_in_flight(bookkeeping: Bookkeeping, row: dict, adapter: ExecutionAdapter) -> None:
     until = row["sent_at"] + adapter.settle_after
-    ledger.apply(OrderUpdate(row["client_order_id"], NEW, reason_code=IN_FLIGHT,
+    bookkeeping.apply(OrderUpdate(row["client_order_id"], NEW, reason_code=IN_FLIGHT,
                              reason=f"not at the venue yet, but last sent {row['sent_at']:%H:%M:%S}: "
                                     f"it may arrive until {until:%H:%M:%S}"))  # fmt: skip
 
@@ -260,13 +263,13 @@ def _as_halt(stop: VenueStop | None) -> tuple[str, str] | None:
     return None if stop is None else (stop.code, stop.detail)
 
 
-def _record_stop(ledger: Ledger, book: Book, decision_bar: datetime, stop: VenueStop | None) -> None:
+def _record_stop(journal: Journal, book: Book, decision_bar: datetime, stop: VenueStop | None) -> None:
     if stop is None:
         return
     if stop.until is not None:
-        ledger.record_backoff(book.mode, book.strategy, decision_bar, stop.code, stop.detail, stop.until)
+        journal.record_backoff(book.mode, book.strategy, decision_bar, stop.code, stop.detail, stop.until)
     else:
-        ledger.record_risk_event(book.mode, book.strategy, decision_bar, "halt", stop.code, stop.detail)
+        journal.record_risk_event(book.mode, book.strategy, decision_bar, "halt", stop.code, stop.detail)
 
 
 def _signed(row: dict) -> float:
@@ -279,16 +282,17 @@ def _request(row: dict) -> OrderRequest:
 
 def risk_state(ledger: Ledger, book: Book, now: datetime, equity: float, keys_present: bool,
                venue_backoff: tuple[str, str] | None = None) -> RiskState:  # fmt: skip
-    marks = [e for _, e in ledger.equity_marks(book.mode, book.strategy, now.date())] or [equity]
+    bookkeeping, journal = ledger.bookkeeping, ledger.journal
+    marks = [e for _, e in bookkeeping.equity_marks(book.mode, book.strategy, now.date())] or [equity]
     return RiskState(
         mode=book.mode,
-        kill_switch=ledger.kill_switch().on,
-        live_enabled=ledger.live_enabled().on,
+        kill_switch=journal.kill_switch().on,
+        live_enabled=journal.live_enabled().on,
         keys_present=keys_present,
         equity=equity,
         day_start_equity=marks[0],
         day_peak_equity=max([*marks, equity]),
-        consecutive_losses=checks.consecutive_losses(ledger.closing_pnls(book.mode, book.strategy)),
-        positions={p["symbol"]: p["quantity"] for p in ledger.positions(book.mode, book.strategy)},
+        consecutive_losses=checks.consecutive_losses(bookkeeping.closing_pnls(book.mode, book.strategy)),
+        positions={p["symbol"]: p["quantity"] for p in bookkeeping.positions(book.mode, book.strategy)},
         venue_backoff=venue_backoff,
     )

@@ -19,7 +19,8 @@ from datetime import date, datetime, time, timedelta, timezone
 
 import sqlalchemy as sa
 
-from serving.ledger.store import Ledger, fee_in_quote, position_change
+from serving.ledger.bookkeeping import Bookkeeping, fee_in_quote, position_change
+from serving.ledger.store import Ledger
 
 
 @dataclass
@@ -86,7 +87,7 @@ def day_books(ledger: Ledger, day: date) -> list[DayBook]:
     out = []
     for mode, strategy, starting in books:
         key = (mode, strategy)
-        opened, closed = _equity_at(ledger, mode, strategy, day, starting)
+        opened, closed = _equity_at(ledger.bookkeeping, mode, strategy, day, starting)
         out.append(DayBook(
             mode, strategy, day, opened, closed,
             positions={s: q for s, q in sorted(held[key].items()) if abs(q) > 1e-12},
@@ -98,10 +99,10 @@ def day_books(ledger: Ledger, day: date) -> list[DayBook]:
     return out
 
 
-def _equity_at(ledger: Ledger, mode: str, strategy: str, day: date, starting: float) -> tuple[float, float]:
+def _equity_at(bookkeeping: Bookkeeping, mode: str, strategy: str, day: date, starting: float) -> tuple[float, float]:
     """Equity at the day's open (``opening_equity``) and close (the day's last mark, else the
     open: nothing was marked, nothing moved)."""
-    marks = ledger.equity_marks(mode, strategy, day)
+    marks = bookkeeping.equity_marks(mode, strategy, day)
     opened = opening_equity(marks, day, starting)
     midnight = datetime.combine(day, time(), timezone.utc)
     during = [eq for ts, eq in marks if ts >= midnight]
@@ -110,7 +111,7 @@ def _equity_at(ledger: Ledger, mode: str, strategy: str, day: date, starting: fl
 
 def opening_equity(marks: list[tuple[datetime, float]], day: date, starting: float) -> float:
     """A book's equity at the open of UTC ``day``: the last mark before it (``marks`` as
-    ``Ledger.equity_marks`` gives them), else its starting cash (the book's first day)."""
+    ``Bookkeeping.equity_marks`` gives them), else its starting cash (the book's first day)."""
     midnight = datetime.combine(day, time(), timezone.utc)
     before = [eq for ts, eq in marks if ts < midnight]
     return before[-1] if before else starting

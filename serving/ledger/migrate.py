@@ -1,6 +1,6 @@
 """Bring a ledger database to the newest schema with the package's own Alembic history.
 
-Called by ``Ledger.open`` every time: on a new database it creates the tables, on an old one
+Called by ``Database.open`` (``Ledger.open``) every time: on a new database it creates the tables, on an old one
 it applies what is missing, on a current one it does nothing. Nobody writes DDL by hand.
 """
 
