@@ -10,7 +10,7 @@ with the ``file`` sources (``QUANT_ASSETS_MARKET_SOURCE=file``, Reddit for socia
 real data, nothing synthesised. Partitions start a year before the first new day
 (``QUANT_ASSETS_START_DATE`` = day - 365), so the date dimension holds a year and more.
 
-The lake holds what the new days read, materialised (untimed) through the project's own
+The lake holds what the new days read, materialized (untimed) through the project's own
 ``build_definitions()`` and blocking checks, in one fresh home with an on-disk SQLite
 instance and a local MLflow store:
 
@@ -70,12 +70,12 @@ from benchmarks.common import (  # noqa: E402
     DEFAULT_DATA,
     fresh_workdir,
     log,
-    materialiser,
     model_home,
     model_partitions,
     peak_rss_mb,
     setup_inputs,
     step_seconds,
+    timed_materializer,
     warm_up,
 )  # fmt: skip
 
@@ -174,18 +174,18 @@ def seed(args, day0: date, symbols: list[str], train_days: int, refit_days: int,
     latent_parts = [DaySymbol(last, s) for s in symbols]
 
     seed_defs = seeded_definitions(args.seed_train_days, args.seed_refit_days)
-    materialise = materialiser(seed_defs, settings.universe(), instance)
+    timed_materialize = timed_materializer(seed_defs, settings.universe(), instance)
     seconds = {}
-    seconds["social_text"] = materialise(["social_text"], text_parts, "seed")[0]
-    seconds["text_embeddings"] = materialise(["text_embeddings"], text_parts, "seed")[0]
-    seconds["text_latents"] = materialise(["text_latents"], latent_parts, "seed")[0]
-    seconds |= setup_inputs(materialise, upstream_parts, feature_parts)
-    seconds[MODELS_ASSET] = materialise([MODELS_ASSET], seed_models, "seed")[0]
+    seconds["social_text"] = timed_materialize(["social_text"], text_parts, "seed")[0]
+    seconds["text_embeddings"] = timed_materialize(["text_embeddings"], text_parts, "seed")[0]
+    seconds["text_latents"] = timed_materialize(["text_latents"], latent_parts, "seed")[0]
+    seconds |= setup_inputs(timed_materialize, upstream_parts, feature_parts)
+    seconds[MODELS_ASSET] = timed_materialize([MODELS_ASSET], seed_models, "seed")[0]
     anchor = anchor_for(day0, refit_days)
     served = [DaySymbol(d, s) for d in days_between(anchor, last) for s in symbols]
     if served:  # the first new day is no anchor: its fit was made on the anchor, as it would be live
-        seconds[f"{MODELS_ASSET} ({train_days}-day)"] = materialiser(defs, settings.universe(), instance)([MODELS_ASSET], served, "seed")[0]
-    seconds[OOS_ASSET] = materialise([OOS_ASSET], seed_models, "seed")[0]
+        seconds[f"{MODELS_ASSET} ({train_days}-day)"] = timed_materializer(defs, settings.universe(), instance)([MODELS_ASSET], served, "seed")[0]
+    seconds[OOS_ASSET] = timed_materialize([OOS_ASSET], seed_models, "seed")[0]
 
     def span(parts):
         days = sorted({p.day for p in parts})
@@ -281,7 +281,7 @@ def run(args, day0: date, symbols: list[str], train_days: int, refit_days: int) 
     else:
         out |= seed(args, day0, symbols, train_days, refit_days, instance, defs)
     log(f"lake: {out['lake']}")
-    materialise = materialiser(defs, universe, instance)
+    timed_materialize = timed_materializer(defs, universe, instance)
     out["warm_up_s"] = round(warm_up(MlflowStore.from_env()), 1)
 
     floor_defs = None
@@ -293,13 +293,13 @@ def run(args, day0: date, symbols: list[str], train_days: int, refit_days: int) 
         load = [round(x, 2) for x in os.getloadavg()]
         per_asset, steps = {}, {}
         for asset, parts in plan:
-            seconds, results = materialise([asset], parts, f"day {day}")
+            seconds, results = timed_materialize([asset], parts, f"day {day}")
             per_asset[asset] = round(seconds, 2)
             steps |= step_seconds(instance, results)
         if floor_defs is None:  # mirrors need the real assets' metadata keys, known after a run
             floor_defs = floor_definitions(defs, instance, [a for a, _ in plan])
-            floor_materialise = materialiser(floor_defs, universe, instance)
-        floor = {asset: round(floor_materialise([f"floor_{asset}"], parts, f"floor {day}")[0], 2) for asset, parts in plan}
+            floor_materialize = timed_materializer(floor_defs, universe, instance)
+        floor = {asset: round(floor_materialize([f"floor_{asset}"], parts, f"floor {day}")[0], 2) for asset, parts in plan}
         days.append(
             {
                 "day": day.isoformat(),

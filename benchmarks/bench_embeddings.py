@@ -1,21 +1,21 @@
 """Benchmark: embed the Reddit texts of ``../shared/data`` through the asset path, and the
 same texts with a bare ``SentenceTransformer.encode``, in one process.
 
-1. ``social_text`` is materialised for every day of the Reddit files x the universe (a
+1. ``social_text`` is materialized for every day of the Reddit files x the universe (a
    single-run backfill through ``quant_assets.runs.materialize``, on a SQLite Dagster
    instance in a temporary home, as a local deployment has).
-2. ``text_embeddings`` is materialised with an empty cache, in ``--chunks`` consecutive day
+2. ``text_embeddings`` is materialized with an empty cache, in ``--chunks`` consecutive day
    ranges (one single-run backfill each). Each range is timed end to end (reading
    partitions, hashing, cache lookups, encoding, writing the cache and the lake, Dagster's
    per-partition events); right beside it (alternately before and after) a separately
    loaded, bare ``SentenceTransformer`` encodes the same new texts with the same batch size.
    Interleaving keeps other load on a shared machine from favouring either side.
    ``asset_texts_per_s`` and ``raw_texts_per_s`` are total texts / total seconds.
-3. ``text_embeddings`` is materialised again over everything: it must embed 0 texts.
+3. ``text_embeddings`` is materialized again over everything: it must embed 0 texts.
 
 Both models are loaded and warmed before anything is timed. The last line printed is JSON:
 ``asset_texts_per_s``, ``raw_texts_per_s``, ``ratio`` (asset / raw; target >= 0.9) and
-``second_materialisation_texts_embedded`` (target 0), plus the details.
+``second_materialization_texts_embedded`` (target 0), plus the details.
 
     HF_HUB_OFFLINE=1 python benchmarks/bench_embeddings.py [--data ../shared/data] [--days N]
 """
@@ -106,7 +106,7 @@ def main() -> int:
         results = runs.materialize(defs, [asset], subset, symbols, instance)
         seconds = time.perf_counter() - started
         if not all(r.success for r in results):
-            raise SystemExit(f"materialising {asset} failed")
+            raise SystemExit(f"materializing {asset} failed")
         return results, seconds
 
     def embed_meta(results) -> dict:
@@ -175,7 +175,7 @@ def main() -> int:
         "asset_texts_per_s": round(asset_rate, 2),
         "raw_texts_per_s": round(raw_rate, 2),
         "ratio": round(asset_rate / raw_rate, 3),
-        "second_materialisation_texts_embedded": second_meta["run_texts_embedded"],
+        "second_materialization_texts_embedded": second_meta["run_texts_embedded"],
         "texts_embedded": n,
         "rows": totals["rows"],
         "partitions": len(parts),
@@ -183,8 +183,8 @@ def main() -> int:
         "asset_seconds": round(asset_seconds, 2),
         "asset_encode_seconds": round(totals["encode_seconds"], 2),
         "raw_seconds": round(raw_seconds, 2),
-        "second_materialisation_seconds": round(second_seconds, 2),
-        "second_materialisation_cache_hits": second_meta["run_cache_hits"],
+        "second_materialization_seconds": round(second_seconds, 2),
+        "second_materialization_cache_hits": second_meta["run_cache_hits"],
         "social_text_seconds": round(social_seconds, 2),
         "batch_size": args.batch_size,
         "device": args.device,
@@ -194,7 +194,7 @@ def main() -> int:
     print(
         f"asset path {asset_rate:.1f} texts/s ({n} texts in {asset_seconds:.1f}s), bare encode "
         f"{raw_rate:.1f} texts/s ({raw_seconds:.1f}s), ratio {asset_rate / raw_rate:.3f}; "
-        f"second materialisation embedded {second_meta['run_texts_embedded']} texts in {second_seconds:.1f}s"
+        f"second materialization embedded {second_meta['run_texts_embedded']} texts in {second_seconds:.1f}s"
     )
     print(json.dumps(report))
     return 0

@@ -12,11 +12,11 @@ Setup (not timed), in a fresh ``QUANT_ASSETS_HOME`` with an on-disk SQLite Dagst
 (the same helpers as bench_training): ``market_bars`` and ``derivatives``, ``feature_matrix``
 and ``labels`` for the fit windows' days through the last evaluated day, then
 ``multi_horizon_model`` for the evaluated days, each one run per rectangle with its blocking
-checks. ``text_latents`` is declared but not materialised (there is no text before October,
+checks. ``text_latents`` is declared but not materialized (there is no text before October,
 and embedding October-November's 30k Reddit texts costs several minutes on this machine):
 text features come out missing and flagged. gate_verdict's leakage gate then FAILs every
 verdict naming the social_text, text_embeddings and text_latents partitions that were never
-materialised; that is the verdict the platform gives, so it is timed as such and the verdict
+materialized; that is the verdict the platform gives, so it is timed as such and the verdict
 counts are reported.
 
 Timed, in this order (floor first, so it never runs on a bigger instance than the pipeline):
@@ -24,7 +24,7 @@ Timed, in this order (floor first, so it never runs on a bigger instance than th
 - ``dagster_floor_s``: two trivial assets shaped like oos_eval and gate_verdict (the same
   partitions, partition mappings, BackfillPolicy.single_run, per-partition and run metadata
   keys with constant values, oos_eval's three blocking check specs passing at once),
-  materialised together over the same range, run the same way;
+  materialized together over the same range, run the same way;
 - ``pipeline_s``: ``oos_eval`` and ``gate_verdict`` over the range through
   ``quant_assets.runs.materialize`` (one run per rectangle: oos_eval, its blocking checks, then
   gate_verdict with its leakage queries to the Dagster instance and its MLflow alias writes);
@@ -61,7 +61,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import (  # noqa: E402
     Timers,
     log,
-    materialiser,
     model_bench_parser,
     model_definitions,
     model_partitions,
@@ -70,6 +69,7 @@ from benchmarks.common import (  # noqa: E402
     setup_inputs,
     spot_last_day,
     step_seconds,
+    timed_materializer,
     warm_up,
 )
 
@@ -205,7 +205,7 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
     home = settings.home()
     store = ParquetLake(home.lake)
     instance = get_instance()
-    materialise = materialiser(defs, universe, instance)
+    timed_materialize = timed_materializer(defs, universe, instance)
     out: dict = {
         "benchmark": "evals",
         "start": start.isoformat(),
@@ -220,12 +220,12 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
         "window_days": f"{window_days[0]}..{window_days[-1]}",
         "instance": type(instance.run_storage).__name__,
         "machine_cpus": os.cpu_count(),
-        "text_latents": "declared, not materialised",
+        "text_latents": "declared, not materialized",
     }
 
     # ---- setup, not timed -----------------------------------------------------------------
-    setup = setup_inputs(materialise, upstream_parts, feature_parts)
-    setup[MODELS_ASSET] = materialise([MODELS_ASSET], model_parts, "setup")[0]
+    setup = setup_inputs(timed_materialize, upstream_parts, feature_parts)
+    setup[MODELS_ASSET] = timed_materialize([MODELS_ASSET], model_parts, "setup")[0]
     out["setup_s"] = {k: round(v, 1) for k, v in setup.items()}
     out["setup_partitions"] = {"bars_derivatives": len(upstream_parts), "features_labels": len(feature_parts), "models": len(model_parts)}
 
@@ -234,13 +234,13 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
     log(f"warm-up (imports, MLflow store creation): {out['warm_up_s']}s")
 
     # ---- floor ----------------------------------------------------------------------------
-    floor_s, _ = materialise(["bench_floor_oos", "bench_floor_gate"], model_parts, "floor")
+    floor_s, _ = timed_materialize(["bench_floor_oos", "bench_floor_gate"], model_parts, "floor")
 
     # ---- pipeline -------------------------------------------------------------------------
     timers = Timers()
     instrument(timers)
     timers.enabled = True
-    pipeline_s, results = materialise([OOS_ASSET, GATE_ASSET], model_parts, "pipeline")
+    pipeline_s, results = timed_materialize([OOS_ASSET, GATE_ASSET], model_parts, "pipeline")
     timers.enabled = False
     pipeline_checks = {e.check_name: e.passed for r in results for e in r.get_asset_check_evaluations()}
     steps = step_seconds(instance, results)

@@ -8,7 +8,7 @@ pull, Reddit posts and comments). Universe: the spot pairs that have a perpetual
 funding and mark), unless --symbols says otherwise.
 
 Setup (not timed): a real on-disk Dagster instance (SQLite under a temporary DAGSTER_HOME),
-every upstream asset materialised through Dagster, one run per rectangle: ``market_bars``
+every upstream asset materialized through Dagster, one run per rectangle: ``market_bars``
 (file-drop spot bars) and ``derivatives`` (file-drop funding, mark, statistics; basis against
 the spot bars) for the feature days and the day before; ``social_text`` and
 ``text_embeddings`` (all-MiniLM-L6-v2, cached by content) for those days and the text
@@ -49,7 +49,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import DEFAULT_DATA, materialiser  # noqa: E402
+from benchmarks.common import DEFAULT_DATA, timed_materializer  # noqa: E402
 
 
 def perp_pairs(data: Path) -> list[str]:
@@ -174,7 +174,7 @@ def run(args, data, start, end, symbols, work) -> dict:
         "machine_cpus": os.cpu_count(),
     }
 
-    timed = materialiser(defs, universe, instance)
+    timed = timed_materializer(defs, universe, instance)
 
     print(f"setup: market_bars + derivatives for {len(upstream_parts)} partitions ...", file=sys.stderr, flush=True)
     out["setup_market_bars_s"] = round(timed(["market_bars"], upstream_parts)[0], 2)

@@ -3,7 +3,7 @@
 1. Setup (untimed): every spot pair of ../shared/data/binance_spot_5m.parquet over the
    range goes through the market_bars asset with the file-drop source into a scratch lake,
    and is exported as a bundle.
-2. ``quant-assets bundle import --land-only`` into a fresh home (timed, reported).
+2. ``quant-assets bundle import --unpack-only`` into a fresh home (timed, reported).
 3. pipeline: ``dagster asset materialize --select market_bars --partition-range ...`` on a
    fresh on-disk SQLite instance and an empty lake, the way a user backfills; the blocking
    checks run too and publish what passes.
@@ -57,11 +57,11 @@ def main() -> None:
 
     home = work / "home"
     env = home_env(home, QUANT_ASSETS_MARKET_SOURCE="bundle")
-    import_s = timed([str(BIN / "quant-assets"), "bundle", "import", str(bundle), "--land-only"], env, "import")
+    import_s = timed([str(BIN / "quant-assets"), "bundle", "import", str(bundle), "--unpack-only"], env, "import")
     partition_range = f"{start}|{symbols[0]}...{end}|{symbols[-1]}"
     pipeline_runs, floor_runs = [], []
     for n in range(args.passes):
-        # Fresh instance and empty lake per pass; the landed bundle is shared, read-only.
+        # Fresh instance and empty lake per pass; the unpacked bundle is shared, read-only.
         pass_home = work / f"pass{n}"
         pass_home.mkdir(parents=True)
         (pass_home / "bundles").symlink_to(home / "bundles", target_is_directory=True)

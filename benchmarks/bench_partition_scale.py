@@ -13,7 +13,7 @@ measures what Dagster itself costs at that size, with no data work:
 2. ``floor``: ``dagster asset materialize`` of ``benchmarks/floor_definitions.py``'s trivial
    ``floor`` asset (``BackfillPolicy.single_run``) over the whole grid in ONE run, on a fresh
    on-disk SQLite instance (``dagster.yaml``), the way a user backfills a range. Afterwards
-   the instance must report every partition materialised.
+   the instance must report every partition materialized.
 
 The date dimension runs from ``QUANT_ASSETS_START_DATE`` to today (``end_offset=1``: today's
 partition exists), so the start is set to ``--days`` days before today: the definition holds
@@ -23,7 +23,7 @@ Symbol keys are ``SYM00-USDT``..: the floor reads no data, only the grid's size 
 Ends with a JSON line: ``dagster_floor_s``, ``floor_s_per_1000_partitions``, ``partitions``,
 ``floor_planning_s`` (run created to run started: Dagster writes one planned event per
 partition before the step starts), ``floor_execution_s`` (started to ended: one
-materialisation event per partition),
+materialization event per partition),
 ``load`` (per universe size) and the load average before and after.
 Usage: python benchmarks/bench_partition_scale.py [--symbols 50 --days 365] [--workdir DIR]
 """
@@ -76,9 +76,9 @@ def main() -> None:
         partitions = args.days * args.symbols
         floor_s = timed(dagster_backfill("benchmarks.floor_definitions", "floor", partition_range), env, f"floor, {partitions} partitions in one run")
         figures = run_figures(env)
-        stored = figures["materialised"]
+        stored = figures["materialized"]
         if stored != partitions:
-            raise SystemExit(f"the instance reports {stored} floor partitions materialised, expected {partitions}")
+            raise SystemExit(f"the instance reports {stored} floor partitions materialized, expected {partitions}")
     finally:
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)
@@ -100,7 +100,7 @@ def main() -> None:
             "runs": 1,
             "dagster_floor_s": round(floor_s, 2),
             "floor_s_per_1000_partitions": round(1000 * floor_s / partitions, 2),
-            "materialised_reported": stored,
+            "materialized_reported": stored,
             "floor_planning_s": figures["planning_s"],
             "floor_execution_s": figures["execution_s"],
             "load": load,
@@ -169,7 +169,7 @@ with DagsterInstance.get() as i:
     (record,) = i.get_run_records()
     stats = i.get_run_stats(record.dagster_run.run_id)
     print(json.dumps({
-        "materialised": len(i.get_materialized_partitions(AssetKey("floor"))),
+        "materialized": len(i.get_materialized_partitions(AssetKey("floor"))),
         # the run is created, then one ASSET_MATERIALIZATION_PLANNED event per partition, then it starts
         "planning_s": round(stats.start_time - record.create_timestamp.timestamp(), 1),
         "execution_s": round(stats.end_time - stats.start_time, 1),
@@ -178,7 +178,7 @@ with DagsterInstance.get() as i:
 
 
 def run_figures(env: dict) -> dict:
-    """From the backfill's instance: partitions reported materialised, and the run's seconds
+    """From the backfill's instance: partitions reported materialized, and the run's seconds
     from creation to start (writing the planned events) and from start to end."""
     proc = subprocess.run([sys.executable, "-c", RUN_FIGURES], env=env, cwd=REPO, capture_output=True, text=True, check=True)
     return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -66,7 +66,7 @@ def main() -> int:
 
 def _frames(days: int):
     from quant_assets.partitions import DaySymbol
-    from quant_assets_tests.bundles.kit import fixture_partitions
+    from quant_assets_tests.bundles.archives import fixture_partitions
 
     by_symbol = {p.symbol: f for p, f in fixture_partitions()}
     first = date(2025, 1, 1)

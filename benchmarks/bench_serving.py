@@ -44,11 +44,11 @@ from benchmarks.bench_feature_matrix import DEFAULT_DATA, perp_pairs  # noqa: E4
 from benchmarks.common import (  # noqa: E402
     fresh_workdir,
     log,
-    materialiser,
     model_definitions,
     model_home,
     model_partitions,
     setup_inputs,
+    timed_materializer,
 )
 
 UTC = timezone.utc
@@ -118,9 +118,9 @@ def setup(data: Path, symbols, replay_symbols, anchor: date, replay_days: int, t
     upstream = sorted({*upstream, *(DaySymbol(d, s) for d in model_span for s in symbols),
                        *(DaySymbol(d, s) for d in replay_span for s in replay_symbols)})  # fmt: skip
     with DagsterInstance.ephemeral() as instance:
-        materialise = materialiser(defs, settings.universe(), instance)
-        setup_inputs(materialise, upstream, feature_parts)
-        materialise([MODELS_ASSET], model_parts, "setup")
+        timed_materialize = timed_materializer(defs, settings.universe(), instance)
+        setup_inputs(timed_materialize, upstream, feature_parts)
+        timed_materialize([MODELS_ASSET], model_parts, "setup")
     tracking = Tracking(store)
     for s in symbols:
         for h in HORIZON_NAMES:

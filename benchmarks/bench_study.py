@@ -16,7 +16,7 @@ Ends with one JSON line: ``total_s`` (target <= 1800 for issue 18's study on the
 machine), seconds per step as the study reports them (``import_s``: the sources, bars,
 derivatives and social text; ``text_s``: embeddings and latents; ``features_s``, ``labels_s``,
 ``models_s``, ``oos_s``, ``gate_s``, ``report_s``), ``fits``, ``partitions`` (asset partitions
-materialised), ``peak_rss_mb`` (the largest single process: the study or one of its workers),
+materialized), ``peak_rss_mb`` (the largest single process: the study or one of its workers),
 ``peak_tree_rss_mb`` (the study's whole process tree at its largest, sampled every 0.5 s; the
 target, under 8,000, is held to this one) and ``verdicts_passed``.
 """

@@ -11,7 +11,7 @@ Setup (not timed), in a fresh ``QUANT_ASSETS_HOME`` with an on-disk SQLite Dagst
 ``market_bars`` and ``derivatives`` for the days the fit windows need (the earliest anchor's
 window start minus one day, up to the last window's end plus the 7-day label lookahead),
 then ``feature_matrix`` and ``labels`` for the window days, each one run per rectangle with
-its blocking checks. ``text_latents`` is declared but not materialised (there is no text
+its blocking checks. ``text_latents`` is declared but not materialized (there is no text
 before October, so the windows are mostly text-less anyway): text features come out
 missing and flagged, the net's text branch is off for those rows.
 
@@ -69,7 +69,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import (  # noqa: E402
     Timers,
     log,
-    materialiser,
     model_bench_parser,
     model_definitions,
     model_partitions,
@@ -77,6 +76,7 @@ from benchmarks.common import (  # noqa: E402
     run_model_bench,
     setup_inputs,
     step_seconds,
+    timed_materializer,
     warm_up,
 )
 
@@ -196,10 +196,10 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
         "omp_wait_policy": os.environ["OMP_WAIT_POLICY"],
     }
 
-    materialise = materialiser(defs, universe, instance)
+    timed_materialize = timed_materializer(defs, universe, instance)
 
     # ---- setup, not timed -----------------------------------------------------------------
-    setup = setup_inputs(materialise, upstream_parts, feature_parts)
+    setup = setup_inputs(timed_materialize, upstream_parts, feature_parts)
     out["setup_s"] = {k: round(v, 1) for k, v in setup.items()}
     out["setup_partitions"] = {"bars_derivatives": len(upstream_parts), "features_labels": len(feature_parts)}
 
@@ -208,13 +208,13 @@ def run(data, start, end, symbols, train_days, refit_days) -> dict:
     log(f"warm-up (imports, MLflow store creation): {out['warm_up_s']}s")
 
     # ---- floor ----------------------------------------------------------------------------
-    floor_s, _ = materialise(["bench_floor"], model_parts, "floor")
+    floor_s, _ = timed_materialize(["bench_floor"], model_parts, "floor")
 
     # ---- pipeline -------------------------------------------------------------------------
     timers = Timers()
     instrument(timers)
     timers.enabled = True
-    pipeline_s, results = materialise([MODELS_ASSET], model_parts, "pipeline")
+    pipeline_s, results = timed_materialize([MODELS_ASSET], model_parts, "pipeline")
     timers.enabled = False
     pipeline_checks = {e.check_name: e.passed for r in results for e in r.get_asset_check_evaluations()}
     steps = step_seconds(instance, results)

@@ -285,12 +285,12 @@ def model_definitions(data: Path, train_days: int, refit_days: int, assets=(), a
     return defs, mlflow_store, training
 
 
-def materialiser(defs, universe: list[str], instance):
-    """``materialise(assets, parts, what) -> (seconds, results)`` through
+def timed_materializer(defs, universe: list[str], instance):
+    """``timed_materialize(assets, parts, what) -> (seconds, results)`` through
     ``quant_assets.runs.materialize``; a failed run or blocking check stops the benchmark."""
     from quant_assets.runs import materialize
 
-    def materialise(assets, parts, what="materialise"):
+    def timed_materialize(assets, parts, what="materialize"):
         log(f"{what}: {assets} for {len(parts)} partitions ...")
         t0 = time.perf_counter()
         results = materialize(defs, assets, parts, universe, instance)
@@ -307,19 +307,19 @@ def materialiser(defs, universe: list[str], instance):
         log(f"{what}: {assets} {elapsed:.1f}s ({len(results)} runs, checks {checks}{f'; warnings {warned}' if warned else ''})")
         return elapsed, results
 
-    return materialise
+    return timed_materialize
 
 
-def setup_inputs(materialise, upstream_parts, feature_parts) -> dict[str, float]:
+def setup_inputs(timed_materialize, upstream_parts, feature_parts) -> dict[str, float]:
     """Untimed setup: bars and derivatives, then feature_matrix and labels; seconds per asset."""
     from quant_assets.features.contract import FEATURES_ASSET
     from quant_assets.labels.forward import LABELS_ASSET
 
     setup = {}
-    setup["market_bars"] = materialise(["market_bars"], upstream_parts, "setup")[0]
-    setup["derivatives"] = materialise(["derivatives"], upstream_parts, "setup")[0]
-    setup[FEATURES_ASSET] = materialise([FEATURES_ASSET], feature_parts, "setup")[0]
-    setup[LABELS_ASSET] = materialise([LABELS_ASSET], feature_parts, "setup")[0]
+    setup["market_bars"] = timed_materialize(["market_bars"], upstream_parts, "setup")[0]
+    setup["derivatives"] = timed_materialize(["derivatives"], upstream_parts, "setup")[0]
+    setup[FEATURES_ASSET] = timed_materialize([FEATURES_ASSET], feature_parts, "setup")[0]
+    setup[LABELS_ASSET] = timed_materialize([LABELS_ASSET], feature_parts, "setup")[0]
     return setup
 
 

@@ -4,7 +4,7 @@ Each lake asset is one :class:`LakeAsset` in :data:`LAKE_ASSETS`: its name, grou
 its schema (columns, dtypes and row key, ``lake.schemas.AssetSchema``, from the domain module
 that defines its columns), the Dagster module that defines it and the module of its checks,
 whether it is an external source (:class:`Source`: the resource that feeds it, that
-resource's landed-bundle twin, how stale it may be), whether models record its bundle
+resource's unpacked-bundle twin, how stale it may be), whether models record its bundle
 provenance (``raw_input``) and which of its partitions the gate's leakage check reads
 (``leakage_checked``). Derived from the specs, and nowhere else written down:
 
@@ -67,7 +67,7 @@ class Source:
     """An external source: the Dagster resource that feeds the asset, and how stale it may be.
 
     ``resource`` is the ``module:function`` that builds the resource from the environment;
-    ``bundle_twin`` the ``module:Class`` of its variant that reads landed bundles (built as
+    ``bundle_twin`` the ``module:Class`` of its variant that reads unpacked bundles (built as
     ``Class(bundles_root=...)``): a resource of that class is fed by bundles, so the source
     schedules leave it out and the bundle-import Definitions swap every other one for it.
     ``max_age`` is the setting, its default in seconds, and what one record of the source is.

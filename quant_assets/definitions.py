@@ -26,7 +26,7 @@ from quant_assets.automation.conditions import automation_sensor
 from quant_assets.automation.follow_up import follow_up_job, partial_follow_up
 from quant_assets.automation.inbox import build_bundle_import_job, bundle_inbox_sensor
 from quant_assets.automation.schedules import build_source_refresh_job, build_source_schedules, external_sources
-from quant_assets.execution import JOB_BUILDER_KEY, executor, run_job
+from quant_assets.executors import JOB_BUILDER_KEY, executor, run_job
 from quant_assets.registry.store import MlflowStore
 from quant_assets.resources.derivatives_data import (
     BundleDerivatives,
@@ -183,7 +183,7 @@ def build_definitions() -> Definitions:
         jobs=[trading_tick_job, source_refresh_job, build_bundle_import_job(bundle_definitions), follow_up_job],
         schedules=build_source_schedules(external_sources(resources), source_refresh_job),
         sensors=[paper_trading_sensor, live_trading_sensor, bundle_inbox_sensor, automation_sensor(), partial_follow_up],
-        # QUANT_ASSETS_EXECUTOR: in-process (default), a process per step, or Celery workers (execution.py).
+        # QUANT_ASSETS_EXECUTOR: in-process (default), a process per step, or Celery workers (executors.py).
         executor=executor(),
         resources=resources,
     )
@@ -192,13 +192,13 @@ def build_definitions() -> Definitions:
 # ---- the bundle-import twin, and what a worker rebuilds ------------------------------------
 # Built here, at the top, and handed down: the inbox's import job gets ``bundle_definitions``,
 # ``quant-assets bundle import`` calls it, and a worker's job pointer
-# (``execution.reconstructable_asset_job``) and ``runs.ProcessRuns`` land on ``asset_job`` and
+# (``executors.reconstructable_asset_job``) and ``runs.ProcessRuns`` land on ``asset_job`` and
 # ``asset_definitions``. Nothing below this module rebuilds the Definitions.
 
 
 def bundle_definitions(home: settings.HomeLayout) -> Definitions:
     """The code location's definitions, built now from the environment, with every external
-    data source swapped for its landed-bundle twin: an import materialises what it landed,
+    data source swapped for its unpacked-bundle twin: an import materializes what it unpacked,
     never what an exchange says today, whatever ``QUANT_ASSETS_*_SOURCE`` says."""
     defs = build_definitions()
     resources = {**(defs.resources or {}), **_bundle_twins(defs.resources or {}, home)}
@@ -229,7 +229,7 @@ def _bundle_twins(resources: dict, home: settings.HomeLayout) -> dict:
 
 def asset_definitions(builder: str) -> Definitions:
     """Rebuild, in another process, the definitions the launching process ran: the code
-    location's, or their bundle-import twin (``execution.job_builder`` names which)."""
+    location's, or their bundle-import twin (``executors.job_builder`` names which)."""
     if builder == "bundle":
         return bundle_definitions(settings.home())
     return build_definitions()
@@ -237,7 +237,7 @@ def asset_definitions(builder: str) -> Definitions:
 
 def asset_job(builder: str, assets: Sequence[str]) -> JobDefinition:
     """Rebuild, in the process that runs a step, the job the launching process ran: ``assets``
-    of ``asset_definitions(builder)`` (the target of ``execution.reconstructable_asset_job``)."""
+    of ``asset_definitions(builder)`` (the target of ``executors.reconstructable_asset_job``)."""
     return run_job(asset_definitions(builder), assets)
 
 

@@ -1,10 +1,10 @@
-"""Launch materialisations from Python the way a backfill would: few runs, many partitions.
+"""Launch materializations from Python the way a backfill would: few runs, many partitions.
 
 A run covers a partition *range*; for ``date`` x ``symbol`` a range is a rectangle (days
 d0..d1 x symbols s0..s1 in universe order). Any set of partitions is cut into a few such
 rectangles, one run each, instead of one run per partition.
 
-A long materialisation reports where it stands (asset partitions done of total, the step
+A long materialization reports where it stands (asset partitions done of total, the step
 running, elapsed, rate) from the runs' own Dagster events, so a demo, a bundle import or a
 backfill is never minutes of silence.
 """
@@ -39,15 +39,15 @@ from dagster import (
 # sensor read them from here).
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG, PARTITION_NAME_TAG
 
-from quant_assets.assets.checks import gate_name
-from quant_assets.execution import celery_config, job_builder, reconstructable_asset_job, require_worker, runs_out_of_process
+from quant_assets.assets.checks import audit_op_name
+from quant_assets.executors import celery_config, job_builder, reconstructable_asset_job, require_worker, runs_out_of_process
 from quant_assets.instance import get_instance
 from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import DaySymbol, days_between
 
 
 @dataclass(frozen=True)
-class Rectangle:
+class PartitionRange:
     first: DaySymbol
     last: DaySymbol
 
@@ -62,7 +62,7 @@ class Rectangle:
         return f"{self.first}...{self.last}"
 
     @classmethod
-    def parse(cls, text: str) -> "Rectangle":
+    def parse(cls, text: str) -> "PartitionRange":
         """``2025-10-01|BTC-USDT...2025-10-31|SOL-USDT``, as Dagster's ``--partition-range``."""
         first, sep, last = text.partition("...")
         if not sep:
@@ -70,7 +70,7 @@ class Rectangle:
         return cls(DaySymbol.parse(first.strip()), DaySymbol.parse(last.strip()))
 
     @classmethod
-    def of_run(cls, tags: dict[str, str]) -> "Rectangle | None":
+    def of_run(cls, tags: dict[str, str]) -> "PartitionRange | None":
         """The partitions a run covered, from its range tags or its one partition's tag."""
         if ASSET_PARTITION_RANGE_START_TAG in tags:
             return cls.parse(f"{tags[ASSET_PARTITION_RANGE_START_TAG]}...{tags[ASSET_PARTITION_RANGE_END_TAG]}")
@@ -90,7 +90,7 @@ class Rectangle:
         return [DaySymbol(day, symbol) for day in days for symbol in symbols]
 
 
-def rectangles(parts: list[DaySymbol], universe: list[str]) -> list[Rectangle]:
+def partition_ranges(parts: list[DaySymbol], universe: list[str]) -> list[PartitionRange]:
     """Cover exactly ``parts`` with rectangles; each symbol's days must be contiguous runs."""
     order = {symbol: i for i, symbol in enumerate(universe)}
     unknown = sorted({p.symbol for p in parts} - set(order))
@@ -112,7 +112,7 @@ def rectangles(parts: list[DaySymbol], universe: list[str]) -> list[Rectangle]:
             if symbol is not None and order[symbol] == order[block[-1]] + 1:
                 block.append(symbol)
                 continue
-            out.append(Rectangle(DaySymbol(d0, block[0]), DaySymbol(d1, block[-1])))
+            out.append(PartitionRange(DaySymbol(d0, block[0]), DaySymbol(d1, block[-1])))
             block = [symbol]
     return out
 
@@ -121,9 +121,9 @@ def rectangles(parts: list[DaySymbol], universe: list[str]) -> list[Rectangle]:
 class Progress:
     """Where one ``materialize`` call stands, over all its runs."""
 
-    done: int  # asset partitions materialised so far
+    done: int  # asset partitions materialized so far
     total: int  # assets x partitions asked for
-    assets_done: int  # assets with every partition materialised
+    assets_done: int  # assets with every partition materialized
     assets_total: int
     elapsed_s: float
     running: str = ""  # the asset whose step runs now; "" while its checks (or nothing) run
@@ -138,10 +138,10 @@ class Progress:
         return self.done / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
     def line(self) -> str:
-        state = "done" if self.finished else f"running {self.running}" if self.running else "materialising"
+        state = "done" if self.finished else f"running {self.running}" if self.running else "materializing"
         planning = f" ({self.planned} planned)" if self.planned < self.total and not self.finished else ""
         return (
-            f"materialise: {state}; {self.assets_done}/{self.assets_total} assets, "
+            f"materialize: {state}; {self.assets_done}/{self.assets_total} assets, "
             f"{self.done}/{self.total} asset partitions{planning}, {_duration(self.elapsed_s)} elapsed, "
             f"{self.rate:.1f} partitions/s"
         )
@@ -183,7 +183,7 @@ class ProgressLines:
 
 
 class _Tally:
-    """Counts one ``materialize`` call's materialisations from its runs' Dagster events, and
+    """Counts one ``materialize`` call's materializations from its runs' Dagster events, and
     reports on each event and on a clock tick (a long step emits no events for minutes)."""
 
     def __init__(self, assets: list[str], partitions: int, report: ProgressReport):
@@ -271,7 +271,7 @@ def materialize(
     partition_key: str | None = None,
     across: ProcessRuns | None = None,
 ) -> list[ExecuteInProcessResult | JobExecutionResult | RunOutcome]:
-    """Materialise ``assets`` (and their checks) for ``parts``, one run per rectangle; or, for
+    """Materialize ``assets`` (and their checks) for ``parts``, one run per rectangle; or, for
     assets of another partitions definition (a study's report), the one ``partition_key``.
 
     ``across`` (in-process runs only): the symbols are cut into as many contiguous groups as it
@@ -280,7 +280,7 @@ def materialize(
     same run. Each worker then reports its own progress lines, and the results are
     ``RunOutcome``s.
 
-    ``progress`` gets a ``Progress`` at every step start and end, every materialisation and
+    ``progress`` gets a ``Progress`` at every step start and end, every materialization and
     every ``PROGRESS_EVERY_S`` seconds, and a last one with ``finished`` set; by default
     ``ProgressLines`` on stderr.
 
@@ -303,7 +303,7 @@ def materialize(
     groups = symbol_groups(parts, universe, across.size) if across and recon is None and partition_key is None else [parts]
     if len(groups) > 1:
         return across.run(job_builder(defs), assets, groups, universe, tags, log_level)
-    runs = [(rect.tags, None) for rect in rectangles(parts, universe)] if partition_key is None else [({}, partition_key)]
+    runs = [(rect.tags, None) for rect in partition_ranges(parts, universe)] if partition_key is None else [({}, partition_key)]
     with tally.ticking(max(PROGRESS_EVERY_S, 0.25)):
         for run_partition_tags, key in runs:
             run_tags = {**run_partition_tags, **(tags or {})}
@@ -328,7 +328,7 @@ def materialize(
     return results
 
 
-# ---- one materialisation cut by symbol over processes ------------------------------------
+# ---- one materialization cut by symbol over processes ------------------------------------
 #
 # Most of a partition's cost in a long backfill is Dagster storing its events: SQLite commits
 # and closes, which wait on the disk (measured here: 70% of a labels run's event time). One
@@ -498,7 +498,7 @@ class RangeOutcome:
     def lines(self) -> list[str]:
         """The summary a command ends with: the outcome and exit status, then per kind which
         partitions (and why)."""
-        out = [f"materialise: {self.status} (exit {self.exit_code}); {len(self.run_ids)} runs"]
+        out = [f"materialize: {self.status} (exit {self.exit_code}); {len(self.run_ids)} runs"]
         out.append("published: " + ", ".join(f"{asset} {len(self.published.get(asset, ()))}/{len(parts)}" for asset, parts in self.asked.items()))
         for asset, held in self.held.items():
             for part, why in sorted(held.items())[:SHOWN]:
@@ -526,7 +526,7 @@ def backfill(
     tags: dict[str, str] | None = None,
     progress: ProgressReport | None = None,
 ) -> RangeOutcome:
-    """Materialise ``assets`` for ``parts`` (:func:`materialize`), so that a held-back
+    """Materialize ``assets`` for ``parts`` (:func:`materialize`), so that a held-back
     partition costs only itself and what is downstream of it.
 
     A run in which some partitions of an asset were held back by its blocking checks fails
@@ -539,7 +539,7 @@ def backfill(
     while todo:
         selected, wanted = todo.pop(0)
         results = materialize(defs, selected, wanted, universe, instance, tags=tags, progress=progress)
-        for rect, result in zip(rectangles(wanted, universe), results):
+        for rect, result in zip(partition_ranges(wanted, universe), results):
             outcome.run_ids.append(result.run_id)
             follow = _settle_run(outcome, selected, set(rect.parts(universe)) & set(wanted), result, lake)
             if follow is not None:
@@ -550,14 +550,14 @@ def backfill(
 def _settle_run(outcome: RangeOutcome, selected: list[str], covered: set[DaySymbol], result, lake: ParquetLake):
     """Book one run's partitions into ``outcome``; returns the follow-up (assets, partitions)
     for the assets the run skipped, or None."""
-    materialised: dict[str, set[DaySymbol]] = {}
+    materialized: dict[str, set[DaySymbol]] = {}
     for event in result.get_asset_materialization_events():
         key = event.asset_key.to_user_string()
-        materialised.setdefault(key, set()).add(DaySymbol.parse(event.partition))
+        materialized.setdefault(key, set()).add(DaySymbol.parse(event.partition))
     held = held_in_run(lake, selected, result.run_id)
     for asset in selected:
-        done = materialised.get(asset, set())
-        if asset in held:  # a step that held partitions back recorded the others' materialisations itself
+        done = materialized.get(asset, set())
+        if asset in held:  # a step that held partitions back recorded the others' materializations itself
             done = (done | covered) - set(held[asset])
         outcome.published.setdefault(asset, set()).update(done & covered)
         if asset in held:
@@ -565,7 +565,7 @@ def _settle_run(outcome: RangeOutcome, selected: list[str], covered: set[DaySymb
     if result.success:
         return None
     failed = {e.step_key: _error_line(e) for e in result.get_step_failure_events()}
-    follow = follow_up(selected, set(materialised), held, covered, failed)
+    follow = follow_up(selected, set(materialized), held, covered, failed)
     if follow is None:
         outcome.errors += [f"run {result.run_id}: {line}" for line in run_errors(held, failed)]
         return None
@@ -577,26 +577,26 @@ def _settle_run(outcome: RangeOutcome, selected: list[str], covered: set[DaySymb
 
 def follow_up(
     selected: list[str],
-    materialised: set[str],
+    materialized: set[str],
     held: dict[str, dict[DaySymbol, str]],
     covered: set[DaySymbol],
     failed_steps: dict[str, str],
 ) -> tuple[list[str], list[DaySymbol], dict[str, dict[DaySymbol, str]]] | None:
     """After a failed run of ``selected`` over ``covered``: when its only failures are assets
-    that held partitions back (their steps or gates), the assets it did not run, for the
+    that held partitions back (their steps or audits), the assets it did not run, for the
     partitions no held one blocks, and per skipped asset the partitions with the held asset. None
     when something else failed (that run is an error, not a partial outcome)."""
     if run_errors(held, failed_steps):
         return None
-    rest = [a for a in selected if a not in materialised and a not in held]
+    rest = [a for a in selected if a not in materialized and a not in held]
     dropped = {part: asset for asset, parts in held.items() for part in parts}
     skipped = {asset: dict(dropped) for asset in rest}
     return rest, sorted(covered - set(dropped)), skipped
 
 
 def run_errors(held: dict[str, dict[DaySymbol, str]], failed_steps: dict[str, str]) -> list[str]:
-    """The failed steps that are not an asset holding partitions back (its step or its gate)."""
-    owners = {name for asset in held for name in (asset, gate_name(asset))}
+    """The failed steps that are not an asset holding partitions back (its step or its audit)."""
+    owners = {name for asset in held for name in (asset, audit_op_name(asset))}
     errors = [f"{step}: {line}" for step, line in failed_steps.items() if step not in owners]
     return errors or ([] if held else ["failed with no step failure"])
 

@@ -25,7 +25,7 @@ SPOT_FIXTURE = FIXTURES / "spot_5m_btc_eth_sol_2025-10-05_07.parquet"
 
 @pytest.fixture(scope="session")
 def seed_cache(tmp_path_factory):
-    """Folder for lakes seeded once per test session (see ``modelkit.seeded_lake``)."""
+    """Folder for lakes seeded once per test session (see ``fitted_models.seeded_lake``)."""
     return tmp_path_factory.mktemp("seeded-lakes")
 
 
@@ -89,5 +89,5 @@ def pg_database():
     admin.close()
 
 
-# The loopback S3 server (moto) for the object-store lake's tests; see s3kit.py.
-from quant_assets_tests.s3kit import s3_server, use_s3  # noqa: E402, F401
+# The loopback S3 server (moto) for the object-store lake's tests; see moto_s3.py.
+from quant_assets_tests.moto_s3 import s3_server, use_s3  # noqa: E402, F401

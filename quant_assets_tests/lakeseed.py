@@ -1,7 +1,7 @@
 """A small lake for the model half's tests, seeded from the shipped sample bundle.
 
 Bars and derivatives are the bundle's own lake files (real Binance data); feature_matrix is
-materialised by the real asset, checks included. Text is absent,
+materialized by the real asset, checks included. Text is absent,
 so text features are missing and flagged, as they are before October in the demo.
 """
 
@@ -37,10 +37,10 @@ def copy_bundle_assets(lake_root: Path, first: date, last: date, symbols: list[s
 
 
 def write_features(lake_root: Path, first: date, last: date, symbols: list[str]) -> None:
-    """feature_matrix for first..last, materialised by the real asset (and its checks)."""
+    """feature_matrix for first..last, materialized by the real asset (and its checks)."""
     from dagster import DagsterInstance
 
-    from quant_assets_tests.features.harness import check_results, run_features
+    from quant_assets_tests.features.feature_location import check_results, run_features
 
     with DagsterInstance.ephemeral() as instance:
         results = run_features(str(lake_root), (first, last), symbols, instance)

@@ -60,7 +60,7 @@ def test_the_derived_lists_are_the_ones_written_by_hand_before():
 
 
 def test_each_spec_says_what_its_dagster_asset_declares(qa_home):
-    from quant_assets_tests.automation.kit import definitions
+    from quant_assets_tests.automation.condition_ticks import definitions
 
     graph = definitions().resolve_asset_graph()
     for spec in catalog.lake_assets():
@@ -109,7 +109,7 @@ def test_a_toy_source_added_by_a_spec_reaches_definitions_schedules_bundles_and_
         # the bundle-import twin swaps its resource for the bundle twin
         assert isinstance(bundle_definitions(settings.home()).resources["toy_source"], BundleToy)
 
-        # materialised, it is a DuckDB view and in a bundle exported with the default asset list
+        # materialized, it is a DuckDB view and in a bundle exported with the default asset list
         _drop_ticks(drop, day, universe)
         lake_root = str(qa_home / "lake")
         result = materialize(

@@ -1,5 +1,5 @@
 """A toy source asset, for the catalog's test: what a new source brings (its spec, a Dagster
-asset, a file-drop resource and its landed-bundle twin), written outside the product.
+asset, a file-drop resource and its unpacked-bundle twin), written outside the product.
 
 It joins the product only through ``catalog.registered(TOY)``: the Definitions, the source
 schedules, the bundle-import twin, the bundle export and the DuckDB views then see it.
@@ -39,7 +39,7 @@ class FileDropToy(ToySource):
 
 
 class BundleToy(ToySource):
-    """The bundle twin: what landed bundles hold (nothing, for the toy)."""
+    """The bundle twin: what unpacked bundles hold (nothing, for the toy)."""
 
     bundles_root: str
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on embedded defaults: install, import the shipped sample bundle,
-# materialise the whole graph, and say where to look next.
+# materialize the whole graph, and say where to look next.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh

@@ -5,7 +5,7 @@ data and the models: one partition per UTC day (today's holds the day so far), o
 book (mode/strategy) with its equity at the open and close, PnL, positions at the close,
 orders, fills, fees and halts by reason code (``serving.ledger.daily``). Ledger rows only: no
 setting or key reaches the metadata. It refreshes shortly after each day closes (cron
-condition) and can be materialised for any past day, which reads the same as it did then.
+condition) and can be materialized for any past day, which reads the same as it did then.
 
 Its check ``paper_tracks_reference`` (warn, non-blocking: the day's book is recorded either
 way) compares each paper book's PnL for the day with the reference strategy's on the same

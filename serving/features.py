@@ -4,7 +4,7 @@ No feature is re-implemented here: the row of decision time ``t`` (the close of 
 closed bar) is ``quant_assets.features.compute.recompute_at`` over the upstream partitions
 the feature_matrix partition of ``t`` reads (``inputs.mapped_days``), cut at ``t`` — the same
 function the prefix-invariance audit uses to show that a row computed from inputs truncated
-at ``t`` equals the materialised one. Bars fetched since the lake was last written (a live
+at ``t`` equals the materialized one. Bars fetched since the lake was last written (a live
 tick) are appended to the lake's bars before the cut, newest copy of a bar winning; the paper
 venue sees them too (``bar``), so an order decided on a fetched bar fills on the next one.
 

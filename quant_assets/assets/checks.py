@@ -9,27 +9,27 @@ A partition reaches the lake only after its blocking checks pass
 
     # its checks: one op evaluates them all on one read of the staged partitions, then
     # publishes the partitions every blocking check passed and quarantines the rest
-    CHECKS = {"asset_schema": GateCheck("Columns match.", schema_verdict),
-              "asset_unique": GateCheck("No duplicate keys.", row_rule(quality.duplicates, "unique key"))}
-    asset_checks = gate_check(ASSET, CHECKS, description="...")   # the op named gate_name(ASSET)
+    CHECKS = {"asset_schema": AuditCheck("Columns match.", schema_verdict),
+              "asset_unique": AuditCheck("No duplicate keys.", row_rule(quality.duplicates, "unique key"))}
+    asset_checks = audit_checks(ASSET, CHECKS, description="...")   # the op named audit_op_name(ASSET)
 
 A check evaluates a :class:`Batch` (the run's partitions, read once) into a :class:`Verdict`
 that names its failing partitions (and those whose data has not arrived yet). Checks run
 without their asset (a checks-only run) audit the published partitions and publish nothing.
 
-**A bad partition costs one partition.** Dagster 1.13 records a range run's materialisations
+**A bad partition costs one partition.** Dagster 1.13 records a range run's materializations
 for every partition of the range when the asset's step returns, and a blocking check's
-result is one per run, so a gate op that runs after the step can neither keep a held-back
-partition from showing as materialised nor let the good partitions' children run. So a
-registered gate (:func:`gate_check` registers its own; a gate that writes its decorator calls
-:func:`register_gate` and :func:`run_gate`) settles its asset *in the asset's step*, as
+result is one per run, so an audit op that runs after the step can neither keep a held-back
+partition from showing as materialized nor let the good partitions' children run. So a
+registered audit (:func:`audit_checks` registers its own; an audit that writes its decorator calls
+:func:`register_audit` and :func:`run_audit`) settles its asset *in the asset's step*, as
 ``staged_writes`` closes (:func:`settle`): the checks are evaluated there, the passing partitions published and
-the others held back. When all passed, the step returns as usual and the gate op reports the
+the others held back. When all passed, the step returns as usual and the audit op reports the
 results it recorded. When some were held back, the step records the published partitions'
-materialisations and the checks' results through the instance, then fails naming the held
-partitions: Dagster shows them failed (never materialised), skips the run's downstream steps,
+materializations and the checks' results through the instance, then fails naming the held
+partitions: Dagster shows them failed (never materialized), skips the run's downstream steps,
 and the caller (``quant_assets.runs.backfill``, the ``partial_follow_up`` sensor) requests the
-downstream assets for the published partitions only. Gates that are not registered
+downstream assets for the published partitions only. Audits that are not registered
 (``open_batch`` + ``publish_verdicts`` in their op) still publish from their op.
 """
 
@@ -70,19 +70,19 @@ PARTIAL_KEY = "quant_assets/partial"
 # On a run that records the partitions of a failed, rolled-back bundle import as failed in
 # Dagster: its value is why; every asset step of the run refuses with it, writing nothing.
 ROLLED_BACK_TAG = "quant_assets/rolled_back"
-SETTLED_RESULTS = "SETTLED.json"  # a settled step's check results, for its gate op to report
+SETTLED_RESULTS = "SETTLED.json"  # a settled step's check results, for its audit op to report
 RECORDED_BY_RUN = "recorded_by_run"  # on a check result a step recorded through the instance: its run
 
 
 def run_partitions(context: AssetCheckExecutionContext) -> list[DaySymbol]:
-    """The partitions the current run materialised; a check covers exactly these.
+    """The partitions the current run materialized; a check covers exactly these.
 
     Checks run in the same run as their asset, so they see its partition range, or its one
     partition (a run the automation sensor or the UI launches for a single partition).
     """
     op_context = context.op_execution_context
     if not (op_context.has_partition_key_range or op_context.has_partition_key):
-        raise ValueError("this check only runs together with a partitioned materialisation")
+        raise ValueError("this check only runs together with a partitioned materialization")
     return parse_keys(op_context.partition_keys)
 
 
@@ -91,7 +91,7 @@ def run_partitions(context: AssetCheckExecutionContext) -> list[DaySymbol]:
 
 class Batch:
     """The run's partitions of one asset as its checks see them: staged when the run
-    materialised the asset (then ``staging`` publishes them), else published. Read once."""
+    materialized the asset (then ``staging`` publishes them), else published. Read once."""
 
     def __init__(self, store: ParquetLake, asset: str, parts: list[DaySymbol], staging: StagedLake | None):
         self.store, self.asset, self.parts, self.staging = store, asset, parts, staging
@@ -121,25 +121,25 @@ class Verdict:
 
 
 @dataclass(frozen=True)
-class Gate:
+class Audit:
     """How an asset's step settles it: its checks' verdicts on a batch, and which block."""
 
     evaluate: Callable[[Batch], Mapping[str, Verdict]]
     blocking: frozenset[str]
 
 
-GATES: dict[str, Gate] = {}  # asset -> its gate, for the assets whose step settles them
+AUDITS: dict[str, Audit] = {}  # asset -> its audit, for the assets whose step settles them
 
 
-def register_gate(asset: str, evaluate: Callable[[Batch], Mapping[str, Verdict]], blocking) -> None:
-    """Let ``asset``'s step settle it (:func:`settle`) with ``evaluate``; its gate op then
-    calls :func:`run_gate`. ``gate_check`` does this; a gate that writes its own decorator
+def register_audit(asset: str, evaluate: Callable[[Batch], Mapping[str, Verdict]], blocking) -> None:
+    """Let ``asset``'s step settle it (:func:`settle`) with ``evaluate``; its audit op then
+    calls :func:`run_audit`. ``audit_checks`` does this; an audit that writes its own decorator
     registers its evaluation here."""
-    GATES[asset] = Gate(evaluate, frozenset(blocking))
+    AUDITS[asset] = Audit(evaluate, frozenset(blocking))
 
 
 @dataclass(frozen=True)
-class GateCheck:
+class AuditCheck:
     description: str
     evaluate: Callable[[Batch], Verdict]
     blocking: bool = True  # a failing non-blocking check warns and publishes anyway
@@ -231,15 +231,15 @@ def problems_verdict(problems: Mapping[DaySymbol, list[str]], what: str, partiti
     )
 
 
-# ---- the gate: evaluate, publish or quarantine, report ----------------------------------
+# ---- the audit: evaluate, publish or quarantine, report ----------------------------------
 
 
-def gate_name(asset: str) -> str:
-    """The name of an asset's gate op; the asset looks for it before it stages anything."""
+def audit_op_name(asset: str) -> str:
+    """The name of an asset's audit op; the asset looks for it before it stages anything."""
     return f"{asset}_checks"
 
 
-def gate_specs(asset: str, checks: Mapping[str, GateCheck]) -> list[AssetCheckSpec]:
+def audit_specs(asset: str, checks: Mapping[str, AuditCheck]) -> list[AssetCheckSpec]:
     return [AssetCheckSpec(name, asset=asset, blocking=check.blocking, description=check.description) for name, check in checks.items()]
 
 
@@ -301,40 +301,40 @@ def _publish(batch: Batch, verdicts: Mapping[str, Verdict], blocking: set[str]) 
     return publication, results
 
 
-def run_gate(
+def run_audit(
     context: AssetCheckExecutionContext,
     lake: LakeResource,
     asset: str,
     evaluate: Callable[[Batch], Mapping[str, Verdict]] | None = None,
 ) -> Iterator[AssetCheckResult]:
-    """The gate op of a registered asset: report what the asset's step settled in this run
+    """The audit op of a registered asset: report what the asset's step settled in this run
     (:func:`settle`), or, in a checks-only run, evaluate (``evaluate``, by default the
     registered one) on one read of the published partitions and report."""
     settled = _settled_results(lake.lake(), context.op_execution_context.run_id, asset)
     if settled is not None:
         yield from settled
         return
-    gate = GATES[asset]
+    audit = AUDITS[asset]
     batch = open_batch(context, lake, asset)
-    yield from publish_verdicts(batch, (evaluate or gate.evaluate)(batch), set(gate.blocking))
+    yield from publish_verdicts(batch, (evaluate or audit.evaluate)(batch), set(audit.blocking))
 
 
-def gate_check(asset: str, checks: Mapping[str, GateCheck], description: str) -> AssetChecksDefinition:
-    """The asset's gate: one ``@multi_asset_check`` named ``gate_name(asset)`` that runs
-    ``checks`` with :func:`run_gate`, and that the asset's step settles (:func:`settle`).
-    (A gate that needs op config, like feature_matrix's, writes the decorator itself and
+def audit_checks(asset: str, checks: Mapping[str, AuditCheck], description: str) -> AssetChecksDefinition:
+    """The asset's audit: one ``@multi_asset_check`` named ``audit_op_name(asset)`` that runs
+    ``checks`` with :func:`run_audit`, and that the asset's step settles (:func:`settle`).
+    (An audit that needs op config, like feature_matrix's, writes the decorator itself and
     calls ``open_batch`` and ``publish_verdicts``.)"""
-    register_gate(
+    register_audit(
         asset,
         lambda batch: {name: check.evaluate(batch) for name, check in checks.items()},
         [name for name, check in checks.items() if check.blocking],
     )
 
-    @multi_asset_check(name=gate_name(asset), specs=gate_specs(asset, checks), description=description)
-    def gate(context: AssetCheckExecutionContext, lake: LakeResource):
-        yield from run_gate(context, lake, asset)
+    @multi_asset_check(name=audit_op_name(asset), specs=audit_specs(asset, checks), description=description)
+    def audit(context: AssetCheckExecutionContext, lake: LakeResource):
+        yield from run_audit(context, lake, asset)
 
-    return gate
+    return audit
 
 
 @contextmanager
@@ -342,18 +342,20 @@ def staged_writes(context: AssetExecutionContext, lake: LakeResource, asset: str
     """The store an asset writes through: its partitions are staged for this run and sealed
     on success for its checks to publish; on failure the staging is removed.
 
-    Refuses, before anything is written, a run without the asset's gate (the op named
-    ``gate_name(asset)``): with nobody to check them, its partitions could never be published.
+    Refuses, before anything is written, a run without the asset's audit (the op named
+    ``audit_op_name(asset)``): with nobody to check them, its partitions could never be published.
     """
     rolled_back = context.run.tags.get(ROLLED_BACK_TAG)
     if rolled_back:
         raise Failure(f"{asset}: {rolled_back} (nothing was written)")
     selected = context.run.asset_check_selection  # None: every check of the job
-    gated = gate_name(asset) in context.job_def.graph.node_names() and (selected is None or any(key.asset_key == AssetKey(asset) for key in selected))
-    if not gated:
+    audited = audit_op_name(asset) in context.job_def.graph.node_names() and (
+        selected is None or any(key.asset_key == AssetKey(asset) for key in selected)
+    )
+    if not audited:
         raise Failure(
             f"{asset} is published only after its blocking checks pass, and they are not part "
-            f"of this run: materialise it with {gate_name(asset)} (nothing was written)"
+            f"of this run: materialize it with {audit_op_name(asset)} (nothing was written)"
         )
     store = lake.lake()
     # What runs of this instance left when they were killed before publishing: read by nobody, removed.
@@ -367,9 +369,9 @@ def staged_writes(context: AssetExecutionContext, lake: LakeResource, asset: str
         staged.discard()
         raise
     staged.seal()
-    if asset in GATES:
+    if asset in AUDITS:
         try:
-            settle(context, staged, asset, GATES[asset])
+            settle(context, staged, asset, AUDITS[asset])
         except Failure:
             raise  # settle's own: every staged partition is published or held back already
         except BaseException:
@@ -380,14 +382,14 @@ def staged_writes(context: AssetExecutionContext, lake: LakeResource, asset: str
 # ---- settling in the asset's step: a bad partition costs one partition --------------------
 
 
-def settle(context: AssetExecutionContext, staged: StagedLake, asset: str, gate: Gate) -> None:
-    """Evaluate ``gate`` on the step's sealed staging, publish what passes, hold back the
-    rest (see the module doc). All passed: the results wait for the gate op. Some held back:
-    the published partitions' materialisations and the checks' results are recorded now,
-    and the step fails naming the held partitions, so Dagster never shows them materialised."""
+def settle(context: AssetExecutionContext, staged: StagedLake, asset: str, audit: Audit) -> None:
+    """Evaluate ``audit`` on the step's sealed staging, publish what passes, hold back the
+    rest (see the module doc). All passed: the results wait for the audit op. Some held back:
+    the published partitions' materializations and the checks' results are recorded now,
+    and the step fails naming the held partitions, so Dagster never shows them materialized."""
     batch = Batch(staged, asset, parse_keys(context.partition_keys), staged)
-    verdicts = gate.evaluate(batch)
-    blocking = set(gate.blocking)
+    verdicts = audit.evaluate(batch)
+    blocking = set(audit.blocking)
     publication, results = _publish(batch, verdicts, blocking)
     evaluations = [_evaluation(result, name in blocking) for name, result in zip(verdicts, results)]
     if not publication.quarantined:
@@ -423,7 +425,7 @@ def partial_line(asset: str, published: int, held: Mapping[DaySymbol, str]) -> s
     """One line: how many partitions were published, and each held back one with why."""
     named = "; ".join(f"{part} {why}" for part, why in sorted(held.items())[:LISTED])
     more = f"; and {len(held) - LISTED} more" if len(held) > LISTED else ""
-    return f"{asset}: {published} partitions published, {len(held)} held back ({named}{more}); their downstream partitions are not materialised"
+    return f"{asset}: {published} partitions published, {len(held)} held back ({named}{more}); their downstream partitions are not materialized"
 
 
 def _held_line(report: dict | None) -> str:

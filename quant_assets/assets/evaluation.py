@@ -4,7 +4,7 @@ Thin glue: read the run's feature_matrix, labels and multi_horizon_model partiti
 day and symbol; one read of each asset for the run), load each fit once from MLflow, predict
 and evaluate each symbol's consecutive days as one book (``quant_assets.evaluation.oos_run``,
 one ``oos.evaluate_day`` per span), and stage one file per partition whose footer carries the
-partition's summary; the oos_eval_checks gate publishes it (rows and summary in one atomic
+partition's summary; the oos_eval_checks audit publishes it (rows and summary in one atomic
 rename) once its checks pass, or quarantines it.
 
 One book across days: day D opens with the positions day D-1 closed with, read from D-1's
@@ -118,7 +118,7 @@ def oos_eval(context: AssetExecutionContext, lake: LakeResource, mlflow_tracking
     store = lake.lake()
     missing = _missing_inputs(store, parts)
     if missing:
-        raise ValueError(f"{oos.OOS_ASSET}: input partitions not materialised: {', '.join(missing[:10])}; materialise them first")
+        raise ValueError(f"{oos.OOS_ASSET}: input partitions not materialized: {', '.join(missing[:10])}; materialize them first")
     cost = cost_from_env()
     rules = portfolio.Rules.from_env()
     tracking = mlflow_tracking.tracking()

@@ -1,6 +1,6 @@
 """Blocking checks on oos_eval (logic in ``quant_assets.evaluation.oos_verify``).
 
-One gate op runs the four on the run's staged partitions and publishes those that pass all
+One audit op runs the four on the run's staged partitions and publishes those that pass all
 four (``quant_assets.assets.checks``); the others are quarantined with their report.
 """
 
@@ -11,7 +11,7 @@ import polars as pl
 from dagster import AssetCheckExecutionContext, AssetCheckSpec, multi_asset_check
 
 from quant_assets import settings
-from quant_assets.assets.checks import gate_name, open_batch, problems_verdict, publish_verdicts
+from quant_assets.assets.checks import audit_op_name, open_batch, problems_verdict, publish_verdicts
 from quant_assets.evaluation import oos_verify
 from quant_assets.evaluation.oos import OOS_ASSET, closing_positions, previous_day
 from quant_assets.evaluation.oos_run import by_partition
@@ -47,7 +47,7 @@ def sampled(parts: list[DaySymbol], n: int) -> list[DaySymbol]:
 
 
 @multi_asset_check(
-    name=gate_name(OOS_ASSET),
+    name=audit_op_name(OOS_ASSET),
     specs=[AssetCheckSpec(name, asset=OOS_ASSET, blocking=True, description=d) for name, d in CHECKS.items()],
     description="The oos_eval checks, over the run's staged partitions; publishes those that pass.",
 )

@@ -121,7 +121,7 @@ def feature_matrix(context: AssetExecutionContext, lake: LakeResource) -> Materi
                 # A partition whose blocking checks failed is quarantined, never read: say so.
                 why = [store.quarantine_note(upstream, DaySymbol(d, part.symbol)) for d in gone]
                 listed = ", ".join(d.isoformat() + (f" ({w})" if w else "") for d, w in zip(gone, why))
-                notes.append(f"{upstream}: partitions {listed} not materialised, their features are missing")
+                notes.append(f"{upstream}: partitions {listed} not materialized, their features are missing")
         facts = stats.get(name, {"rows": 0})
         context.add_asset_metadata(
             {

@@ -12,7 +12,7 @@ import os
 import polars as pl
 from dagster import AssetCheckExecutionContext, AssetCheckSpec, Field, multi_asset_check
 
-from quant_assets.assets.checks import Batch, Verdict, gate_name, register_gate, run_gate
+from quant_assets.assets.checks import Batch, Verdict, audit_op_name, register_audit, run_audit
 from quant_assets.assets.metadata import preview
 from quant_assets.features import audit as feature_audit
 from quant_assets.features import contract
@@ -39,7 +39,7 @@ SAMPLE_ENV = "QUANT_ASSETS_FEATURE_PREFIX_SAMPLES"
 
 
 @multi_asset_check(
-    name=gate_name(contract.FEATURES_ASSET),
+    name=audit_op_name(contract.FEATURES_ASSET),
     specs=[
         AssetCheckSpec(f"feature_matrix_{name}", asset=contract.FEATURES_ASSET, blocking=True, description=CHECK_DESCRIPTIONS[name])
         for name in feature_audit.CHECKS
@@ -63,7 +63,7 @@ def feature_matrix_checks(context: AssetCheckExecutionContext, lake: LakeResourc
     # checks-only run audits the published ones with this op's config.
     config = context.op_execution_context.op_config or {}
     sample = config.get("prefix_samples", os.environ.get(SAMPLE_ENV, str(feature_audit.DEFAULT_SAMPLE)))
-    yield from run_gate(context, lake, contract.FEATURES_ASSET, lambda batch: feature_verdicts(batch, sample, config.get("seed")))
+    yield from run_audit(context, lake, contract.FEATURES_ASSET, lambda batch: feature_verdicts(batch, sample, config.get("seed")))
 
 
 def feature_verdicts(batch: Batch, sample: str | None = None, seed: int | None = None) -> dict[str, Verdict]:
@@ -80,7 +80,7 @@ def feature_verdicts(batch: Batch, sample: str | None = None, seed: int | None =
     return {f"feature_matrix_{name}": _verdict(name, reports, sample, seed, changed) for name in feature_audit.CHECKS}
 
 
-register_gate(contract.FEATURES_ASSET, feature_verdicts, [f"feature_matrix_{name}" for name in feature_audit.CHECKS])
+register_audit(contract.FEATURES_ASSET, feature_verdicts, [f"feature_matrix_{name}" for name in feature_audit.CHECKS])
 
 
 def _verdict(name: str, reports: list, sample, seed: int, changed: dict) -> Verdict:

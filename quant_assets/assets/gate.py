@@ -242,7 +242,7 @@ def _portfolio_line(verdicts: pl.DataFrame) -> str:
 def _reasons_md(verdicts: pl.DataFrame, family: str) -> str:
     """The reasons of the series a person promotes on (the served family's and the portfolio's),
     and a count of the others (ablations, other families: their reasons are in the partition).
-    Dagster stores the metadata with every materialisation event: all 21 series' reasons were most of it."""
+    Dagster stores the metadata with every materialization event: all 21 series' reasons were most of it."""
     shown = verdicts.filter(pl.col("family").is_in([family, PORTFOLIO]))
     lines = [f"**{f}/{h}**\n\n" + r.replace("\n", "  \n") for f, h, r in shown.select("family", "horizon", "reasons").iter_rows()]
     others = verdicts.height - shown.height
@@ -262,7 +262,7 @@ def build_gate_asset(thresholds: Thresholds, leakage_assets: dict[str, str] | No
     """The asset for a window length (the partition mapping needs it at definition time).
     ``leakage_assets``: upstream asset -> which days (``EVIDENCE``, ``SERVED``, ``BOTH``) must have
     passed their blocking checks in the Dagster instance (default ``LEAKAGE_ASSETS``; a code
-    location that does not materialise some of them through Dagster names fewer)."""
+    location that does not materialize some of them through Dagster names fewer)."""
     window = thresholds.window_days
     leakage_assets = LEAKAGE_ASSETS if leakage_assets is None else leakage_assets
 
@@ -299,10 +299,10 @@ def build_gate_asset(thresholds: Thresholds, leakage_assets: dict[str, str] | No
         store = lake.lake()
         # A model day that failed its checks is quarantined: it is judged, and its verdict is the
         # leakage gate's FAIL naming those checks (read from the instance); one never
-        # materialised cannot be judged at all.
+        # materialized cannot be judged at all.
         missing = [str(p) for p in parts if not store.exists(MODELS_ASSET, p) and not store.quarantine_report(MODELS_ASSET, p)]
         if missing:
-            raise ValueError(f"{GATE_ASSET}: {MODELS_ASSET} partitions not materialised: {', '.join(missing[:10])}; materialise them first")
+            raise ValueError(f"{GATE_ASSET}: {MODELS_ASSET} partitions not materialized: {', '.join(missing[:10])}; materialize them first")
         tracking = mlflow_tracking.tracking()
         checks = UpstreamChecks(context.instance)
         family = served_family()

@@ -1,7 +1,7 @@
 """Blocking checks on gate_verdict (logic in ``quant_assets.evaluation.gate_verify``), and the
 alias moves that wait for them.
 
-One gate op runs both on the run's staged partitions (the reproduction, which judges a
+One audit op runs both on the run's staged partitions (the reproduction, which judges a
 partition again, on the first, last and ``QUANT_ASSETS_VERDICT_REPRODUCE_SAMPLES`` sampled ones, as
 oos_eval's summary check does; the evidence check on every one) and publishes those that pass both
 (``quant_assets.assets.checks``); the others are quarantined with their report and move no
@@ -15,7 +15,7 @@ import polars as pl
 from dagster import AssetCheckExecutionContext, AssetCheckSpec, multi_asset_check
 
 from quant_assets import settings
-from quant_assets.assets.checks import gate_name, open_batch, problems_verdict, publish_verdicts
+from quant_assets.assets.checks import audit_op_name, open_batch, problems_verdict, publish_verdicts
 from quant_assets.assets.evaluation_checks import DEFAULT_SAMPLES, sampled
 from quant_assets.assets.gate import WindowBooks, by_symbol, gate_thresholds, judge, model_record, move_aliases, served_family
 from quant_assets.evaluation import gate_verify
@@ -52,7 +52,7 @@ def labels_known(store, symbol: str, days) -> dict:
 
 
 @multi_asset_check(
-    name=gate_name(GATE_ASSET),
+    name=audit_op_name(GATE_ASSET),
     specs=[AssetCheckSpec(name, asset=GATE_ASSET, blocking=True, description=d) for name, d in CHECKS.items()],
     description="The gate_verdict checks, over the run's staged partitions; publishes those that pass, then moves the aliases.",
 )

@@ -2,8 +2,8 @@
 
 Kept apart from feature_matrix (invariant 4) and joined to it only for training and
 evaluation. A day's labels read bars of days D..D+7 through a partition mapping; days not
-materialised yet leave their labels missing and flagged, and a later materialisation fills them.
-Partitions are staged and published by the labels_checks gate only once both checks pass.
+materialized yet leave their labels missing and flagged, and a later materialization fills them.
+Partitions are staged and published by the labels_checks audit only once both checks pass.
 """
 
 import polars as pl
@@ -52,7 +52,7 @@ def labels(context: AssetExecutionContext, lake: LakeResource) -> MaterializeRes
     cost = cost_from_env()
     bar_parts = mapped_upstream(context, BARS_ASSET) or []
     bars = store.read_many(BARS_ASSET, bar_parts, missing_ok=True)
-    if bars.width == 0:  # no bar partition materialised: every label is missing
+    if bars.width == 0:  # no bar partition materialized: every label is missing
         bars = pl.DataFrame(schema={"symbol": pl.String(), **BAR_SCHEMA})
     frame = forward.forward_labels(bars, parts, cost.log_cost, now=utc_now())
     by_part = frame.partition_by("partition", as_dict=True, maintain_order=True)

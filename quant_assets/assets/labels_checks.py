@@ -2,7 +2,7 @@
 
 Both run on the run's staged partitions as the labels step ends (``quant_assets.assets.checks.settle``),
 which publishes those that pass both; the others are quarantined, never read by models or
-oos_eval; the gate op reports the results (or, in a checks-only run, audits the published ones).
+oos_eval; the audit op reports the results (or, in a checks-only run, audits the published ones).
 (That no label column ever enters feature_matrix is feature_matrix's own blocking check.)
 """
 
@@ -10,7 +10,7 @@ import polars as pl
 from dagster import AssetCheckExecutionContext, AssetCheckSpec, multi_asset_check
 
 from quant_assets import settings
-from quant_assets.assets.checks import Batch, Verdict, gate_name, problems_verdict, register_gate, run_gate
+from quant_assets.assets.checks import Batch, Verdict, audit_op_name, problems_verdict, register_audit, run_audit
 from quant_assets.labels import verify
 from quant_assets.labels.costs import cost_from_env
 from quant_assets.labels.forward import LABELS_ASSET
@@ -20,7 +20,7 @@ from quant_assets.timegrid import TS_DTYPE, utc_now
 
 
 @multi_asset_check(
-    name=gate_name(LABELS_ASSET),
+    name=audit_op_name(LABELS_ASSET),
     specs=[
         AssetCheckSpec(
             "labels_recompute",
@@ -41,7 +41,7 @@ from quant_assets.timegrid import TS_DTYPE, utc_now
     description="The labels checks, over the run's staged partitions (one read shared by both); publishes those that pass.",
 )
 def labels_checks(context: AssetCheckExecutionContext, lake: LakeResource):
-    yield from run_gate(context, lake, LABELS_ASSET)
+    yield from run_audit(context, lake, LABELS_ASSET)
 
 
 def labels_verdicts(batch: Batch) -> dict[str, Verdict]:
@@ -68,4 +68,4 @@ def labels_verdicts(batch: Batch) -> dict[str, Verdict]:
     }
 
 
-register_gate(LABELS_ASSET, labels_verdicts, ["labels_recompute", "labels_available_at"])
+register_audit(LABELS_ASSET, labels_verdicts, ["labels_recompute", "labels_available_at"])

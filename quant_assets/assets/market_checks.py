@@ -2,7 +2,7 @@
 everything downstream of that partition.
 
 All six are evaluated on one read of the run's staged bars as the asset's step ends, which
-publishes the partitions that pass every check and quarantines the rest; the gate op reports
+publishes the partitions that pass every check and quarantines the rest; the audit op reports
 the results (``quant_assets.assets.checks``).
 """
 
@@ -11,10 +11,10 @@ from datetime import timedelta
 import polars as pl
 
 from quant_assets.assets.checks import (
+    AuditCheck,
     Batch,
-    GateCheck,
     Verdict,
-    gate_check,
+    audit_checks,
     row_rule,
     schema_verdict,
 )
@@ -92,12 +92,12 @@ def _listed_before(parts: list[DaySymbol], bars: pl.DataFrame, batch: Batch) -> 
 
 
 CHECKS = {
-    "bars_schema": GateCheck("Columns and dtypes match the bar schema.", schema_verdict),
-    "bars_unique": GateCheck("No two bars share (symbol, ts).", row_rule(quality.duplicate_bars, "unique (symbol, ts)")),
-    "bars_sorted": GateCheck("Bars are stored in increasing ts order.", row_rule(quality.unsorted_bars, "sorted by ts")),
-    "bars_on_grid": GateCheck("Every ts is on the 5m grid and available_at = ts + 5m.", row_rule(quality.off_grid_bars, "on the 5m grid")),
-    "bars_ohlc_sane": GateCheck("low <= open, close <= high; prices > 0; volume >= 0; no null or NaN.", row_rule(quality.insane_ohlc, "OHLC sane")),
-    "bars_complete": GateCheck(
+    "bars_schema": AuditCheck("Columns and dtypes match the bar schema.", schema_verdict),
+    "bars_unique": AuditCheck("No two bars share (symbol, ts).", row_rule(quality.duplicate_bars, "unique (symbol, ts)")),
+    "bars_sorted": AuditCheck("Bars are stored in increasing ts order.", row_rule(quality.unsorted_bars, "sorted by ts")),
+    "bars_on_grid": AuditCheck("Every ts is on the 5m grid and available_at = ts + 5m.", row_rule(quality.off_grid_bars, "on the 5m grid")),
+    "bars_ohlc_sane": AuditCheck("low <= open, close <= high; prices > 0; volume >= 0; no null or NaN.", row_rule(quality.insane_ohlc, "OHLC sane")),
+    "bars_complete": AuditCheck(
         "288 bars a day; today only the bars closed so far; on a listing day only from the "
         "first bar. Bars missing inside the data are a gap (quarantined); bars after the "
         "source's last one are not yet available (held back, retried by the next run).",
@@ -106,7 +106,7 @@ CHECKS = {
 }
 
 
-market_bars_checks = gate_check(
+market_bars_checks = audit_checks(
     BARS_ASSET,
     CHECKS,
     description="The market_bars checks on one read of the run's staged bars; publishes the partitions that pass.",

@@ -1,10 +1,10 @@
 """Metadata helpers shared by the assets: Dagster's standard keys, per-partition facts, previews.
 
 Every lake asset declares its columns once, on its definition (:func:`lake_asset_metadata`:
-``dagster/column_schema`` from the catalog's schema), and each partition's materialisation
+``dagster/column_schema`` from the catalog's schema), and each partition's materialization
 records the rows it published (``dagster/row_count``, with ``rows``) beside its content hash
 and path (:func:`written_facts`). Every asset has a ``code_version`` (:func:`code_version`),
-a digest of the source that computes it, so Dagster can tell which materialisations are stale.
+a digest of the source that computes it, so Dagster can tell which materializations are stale.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def code_version(*sources: str) -> str:
 
 
 def row_count(rows: int) -> dict:
-    """``{"dagster/row_count": rows}``: the rows a materialisation published."""
+    """``{"dagster/row_count": rows}``: the rows a materialization published."""
     return {ROW_COUNT_KEY: MetadataValue.int(rows)}
 
 

@@ -5,9 +5,9 @@ feature and label partitions, fit both families (``quant_assets.models``) in a p
 processes (``models.pool``: fits of a step run side by side, one thread each), log and
 register each fit in MLflow (``quant_assets.registry``) here, in plan order, and store per
 partition the row that ties the day to its fit. A fit whose window, inputs, settings and code
-were logged before is reused, so re-materialising a day does not mint a new model version.
+were logged before is reused, so re-materializing a day does not mint a new model version.
 
-Write-audit-publish: the rows are staged and published by the multi_horizon_model_checks gate
+Write-audit-publish: the rows are staged and published by the multi_horizon_model_checks audit
 only for days whose four checks pass. The fit itself is logged and registered in MLflow before
 the checks run (they reload it from there); a fit whose days fail stays in MLflow as a trial
 tried (the evaluation gate counts every trial), but no published partition points at it, so
@@ -25,7 +25,7 @@ from quant_assets.assets.checks import staged_writes
 from quant_assets.assets.metadata import code_version, partition_metadata
 from quant_assets.assets.pooled import PooledFits
 from quant_assets.automation.conditions import model_condition
-from quant_assets.bundles.landed import LandedBundles
+from quant_assets.bundles.unpacked import UnpackedBundles
 from quant_assets.features.contract import CONTRACT_HASH, FEATURES_ASSET, SCHEMA_VERSION
 from quant_assets.labels.forward import LABELS_ASSET
 from quant_assets.labels.horizons import HORIZON_NAMES
@@ -87,8 +87,8 @@ class _Prepared:
 
 def _bundle_ids(fit: PlannedFit) -> list[str]:
     """The imported bundles that hold the raw data of the window's days (empty for exchange data)."""
-    landed = LandedBundles(settings.home().bundles)
-    return sorted({bundle.bundle_id for asset_name in RAW_ASSETS for bundle in landed.locate(asset_name, fit.input_parts).values()})
+    unpacked = UnpackedBundles(settings.home().bundles)
+    return sorted({bundle.bundle_id for asset_name in RAW_ASSETS for bundle in unpacked.locate(asset_name, fit.input_parts).values()})
 
 
 def build_model_asset(train_days: int, refit_days: int):
@@ -138,7 +138,7 @@ def build_model_asset(train_days: int, refit_days: int):
                 if logged is None and (features.is_empty() or labels.is_empty()):
                     raise ValueError(
                         f"{MODELS_ASSET} {fit.window.symbol} anchor {fit.window.anchor}: no feature_matrix or labels partitions "
-                        f"in the fit window {fit.window.days[0]}..{fit.window.days[-1]}; materialise them first"
+                        f"in the fit window {fit.window.days[0]}..{fit.window.days[-1]}; materialize them first"
                     )
                 job = FitJob(fit.window, features, labels, config) if logged is None else None
                 yield _Prepared(fit, hashes, digest, key, logged), job

@@ -1,6 +1,6 @@
 """Blocking checks on multi_horizon_model (logic in ``quant_assets.models.verify``).
 
-One gate op runs the four on the run's staged partitions (the rows tying each day to its
+One audit op runs the four on the run's staged partitions (the rows tying each day to its
 fit) and publishes those that pass all four (``quant_assets.assets.checks``); a fit's
 problems fail every day it serves, and a quarantined day is never served by oos_eval.
 """
@@ -10,7 +10,7 @@ from collections import defaultdict
 import polars as pl
 from dagster import AssetCheckExecutionContext, AssetCheckSpec, multi_asset_check
 
-from quant_assets.assets.checks import gate_name, open_batch, problems_verdict, publish_verdicts
+from quant_assets.assets.checks import audit_op_name, open_batch, problems_verdict, publish_verdicts
 from quant_assets.assets.pooled import merge_problems, pooled_check_problems
 from quant_assets.features.contract import FEATURES_ASSET
 from quant_assets.labels.forward import LABELS_ASSET
@@ -43,7 +43,7 @@ CHECKS = {
 
 
 @multi_asset_check(
-    name=gate_name(MODELS_ASSET),
+    name=audit_op_name(MODELS_ASSET),
     specs=[AssetCheckSpec(f"model_{n}", asset=MODELS_ASSET, blocking=True, description=d) for n, d in CHECKS.items()],
     description="The multi_horizon_model checks, over the run's staged partitions; each fit is loaded once; publishes those that pass.",
 )

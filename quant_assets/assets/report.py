@@ -4,7 +4,7 @@ Partitioned by a dynamic ``study`` dimension whose keys name the study's model d
 universe (``frames.Study.key``): every study is its own partition, so each keeps its own
 report, metadata and history in the Dagster UI, and a study run again replaces only its own.
 Run config would keep one latest report for every study; a daily partition would mix
-universes. The ``quant-assets study`` command adds its key and materialises it last.
+universes. The ``quant-assets study`` command adds its key and materializes it last.
 
 Thin glue: read the study's oos_eval rows, its last day's gate_verdict rows and the feature
 missing flags from the lake; ``quant_assets.report`` builds the frames and the page; the page

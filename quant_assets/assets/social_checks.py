@@ -12,10 +12,10 @@ from datetime import timedelta
 import polars as pl
 
 from quant_assets.assets.checks import (
+    AuditCheck,
     Batch,
-    GateCheck,
     Verdict,
-    gate_check,
+    audit_checks,
     offending_verdict,
     row_rule,
     schema_verdict,
@@ -59,32 +59,32 @@ def social_text_comment_post_ratio(batch: Batch) -> Verdict:
 
 
 SOCIAL_TEXT_CHECKS = {
-    "social_text_schema": GateCheck("Columns and dtypes match the social_text schema.", schema_verdict),
-    "social_text_unique_ids": GateCheck("No item_id appears twice for a symbol.", _rule(quality.duplicate_items, "unique item_id")),
-    "social_text_timestamps_in_day": GateCheck(
+    "social_text_schema": AuditCheck("Columns and dtypes match the social_text schema.", schema_verdict),
+    "social_text_unique_ids": AuditCheck("No item_id appears twice for a symbol.", _rule(quality.duplicate_items, "unique item_id")),
+    "social_text_timestamps_in_day": AuditCheck(
         "created_at lies inside the partition's UTC day, available_at = max(created_at + collection_lag_s, first_seen_at) "
         "re-derived, and "
         "engagement is never observed before the text existed.",
         _rule(quality.outside_day, "timestamps inside the day"),
     ),
-    "social_text_unavailable_marked": GateCheck(
+    "social_text_unavailable_marked": AuditCheck(
         "Text that is gone is marked: null (the item is kept and counted), never a blank or "
         "a [deleted] / [removed] placeholder that would be embedded as words.",
         _rule(quality.unmarked_unavailable_text, "unavailable text marked null"),
     ),
-    "social_text_comments_have_posts": GateCheck(
+    "social_text_comments_have_posts": AuditCheck(
         "Every comment's post is known to the source and was created before the comment.",
         _rule(quality.orphan_comments, "every comment's post known"),
     ),
-    "social_text_comment_post_ratio": GateCheck(
-        f"Comments per post, per partition and over the run; warns when below {quality.MIN_COMMENT_POST_RATIO:g} (the old system's gate).",
+    "social_text_comment_post_ratio": AuditCheck(
+        f"Comments per post, per partition and over the run; warns when below {quality.MIN_COMMENT_POST_RATIO:g} (the old system's threshold).",
         social_text_comment_post_ratio,
         blocking=False,
     ),
 }
 
 
-social_text_checks = gate_check(
+social_text_checks = audit_checks(
     SOCIAL_TEXT_ASSET,
     SOCIAL_TEXT_CHECKS,
     description="The social_text checks on one read of the run's staged texts; publishes the partitions that pass.",
@@ -108,20 +108,20 @@ def text_embeddings_cover_text(batch: Batch) -> Verdict:
 
 
 TEXT_EMBEDDINGS_CHECKS = {
-    "text_embeddings_schema": GateCheck("Columns and dtypes match the text_embeddings schema (384-dim Float32 arrays).", schema_verdict),
-    "text_embeddings_cover_text": GateCheck(
+    "text_embeddings_schema": AuditCheck("Columns and dtypes match the text_embeddings schema (384-dim Float32 arrays).", schema_verdict),
+    "text_embeddings_cover_text": AuditCheck(
         "Exactly one embedding per social_text row with text, none for text marked unavailable; "
         "each row's text_sha256 is the hash of its text and its created_at is its text's.",
         text_embeddings_cover_text,
     ),
-    "text_embeddings_vectors_sane": GateCheck(
+    "text_embeddings_vectors_sane": AuditCheck(
         "Vectors are finite, unit length (the model normalises) and from one model version per run.",
         _rule(emb.vector_problems, "vectors sane"),
     ),
 }
 
 
-text_embeddings_checks = gate_check(
+text_embeddings_checks = audit_checks(
     emb.TEXT_EMBEDDINGS_ASSET,
     TEXT_EMBEDDINGS_CHECKS,
     description="The text_embeddings checks on one read of the run's staged vectors; publishes the partitions that pass.",
@@ -161,30 +161,30 @@ def text_latents_projection_refit(batch: Batch) -> Verdict:
 
 
 TEXT_LATENTS_CHECKS = {
-    "text_latents_schema": GateCheck("Columns and dtypes match the text_latents schema.", schema_verdict),
-    "text_latents_grid": GateCheck(
+    "text_latents_schema": AuditCheck("Columns and dtypes match the text_latents schema.", schema_verdict),
+    "text_latents_grid": AuditCheck(
         "One row per 5m bucket of the day (288; today only ended buckets), on the grid, available_at = ts + 5m.",
         text_latents_grid,
     ),
-    "text_latents_projection_before_day": GateCheck(
+    "text_latents_projection_before_day": AuditCheck(
         "The projection was fitted only on text before the partition's day: fit_end <= day start, always.",
         _rule(projection_problems, "projection fitted before the day"),
     ),
-    "text_latents_missing_explicit": GateCheck(
+    "text_latents_missing_explicit": AuditCheck(
         "Empty buckets are explicit: counts 0 and latents null with *_latent_missing; present latents are complete.",
         _rule(lambda rows: missing_problems(rows, latent_spec()), "missing is explicit"),
     ),
-    "text_latents_counts_match_text": GateCheck(
+    "text_latents_counts_match_text": AuditCheck(
         "Recounted from social_text: every bucket's post, comment and market-post counts and its "
         "comment/post ratio are the social_text rows created in it, deleted text included.",
         _rederived_from_text(rederive.count_problems, "bucket counts are social_text's"),
     ),
-    "text_latents_engagement_observed": GateCheck(
+    "text_latents_engagement_observed": AuditCheck(
         "Re-derived from social_text: a bucket's engagement is the mean over its posts whose "
         "engagement was observed by the bucket's available_at; none where none was observed.",
         _rederived_from_text(rederive.engagement_problems, "engagement observed by the bucket's end"),
     ),
-    "text_latents_projection_refit": GateCheck(
+    "text_latents_projection_refit": AuditCheck(
         "Refits each partition's projections on the text created in the fit window its rows "
         "record and recomputes the latents: a projection fitted on other text (the day's own) "
         "while recording an earlier window gives other latents and fails.",
@@ -193,7 +193,7 @@ TEXT_LATENTS_CHECKS = {
 }
 
 
-text_latents_checks = gate_check(
+text_latents_checks = audit_checks(
     TEXT_LATENTS_ASSET,
     TEXT_LATENTS_CHECKS,
     description="The text_latents checks on one read of the run's staged buckets; publishes the partitions that pass.",

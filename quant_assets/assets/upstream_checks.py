@@ -4,7 +4,7 @@ Public instance APIs only: ``fetch_materializations`` filtered to the asset part
 the run that last wrote it, and that run's event log (``all_logs``) holds the checks it
 planned and their evaluations. The checks here judge a whole run's partitions at once
 (partition-less evaluations), so the run that last wrote a partition is the one whose
-checks vouch for it. A partition fails the leakage gate when it was never materialised
+checks vouch for it. A partition fails the leakage gate when it was never materialized
 (unless its asset may be absent: see ``UpstreamChecks.failing``), a blocking check of that run
 failed, or a planned check has no evaluation (the run died before it, or the check was
 skipped).
@@ -18,7 +18,7 @@ from dagster import AssetKey, AssetRecordsFilter, DagsterEventType, DagsterInsta
 
 from quant_assets.partitions import DaySymbol
 
-WRITERS_PAGE = 1000  # materialisation records per instance query
+WRITERS_PAGE = 1000  # materialization records per instance query
 CHECK_EVENTS = {DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED, DagsterEventType.ASSET_CHECK_EVALUATION}
 
 
@@ -60,7 +60,7 @@ class UpstreamChecks:
         if not todo:
             return
         for part in todo.values():
-            self._writer[(asset, part)] = None  # never materialised unless a record says otherwise
+            self._writer[(asset, part)] = None  # never materialized unless a record says otherwise
         found, cursor = set(), None
         while True:
             page = self._instance.fetch_materializations(
@@ -80,8 +80,8 @@ class UpstreamChecks:
 
     def failing(self, assets: Iterable[str], parts: Iterable[DaySymbol], absent_ok: bool = False) -> list[str]:
         """One line per upstream partition whose blocking checks did not all pass, naming it.
-        ``absent_ok``: a partition never materialised is not a failure (a source that was not
-        collected that day was read by nobody); one that was materialised must still have passed."""
+        ``absent_ok``: a partition never materialized is not a failure (a source that was not
+        collected that day was read by nobody); one that was materialized must still have passed."""
         parts, assets = list(parts), list(assets)
         for asset in assets:
             self.read_writers(asset, parts)
@@ -97,7 +97,7 @@ class UpstreamChecks:
     def _judge(self, asset: str, part: DaySymbol, absent_ok: bool) -> list[str]:
         run_id = self._last_writer(asset, part)
         if run_id is None:
-            return [] if absent_ok else [f"{asset} {part}: not materialised"]
+            return [] if absent_ok else [f"{asset} {part}: not materialized"]
         if (run_id, asset) not in self._runs:
             self._runs[(run_id, asset)] = _run_checks(self._instance, run_id, asset)
         unevaluated, passed = self._runs[(run_id, asset)]

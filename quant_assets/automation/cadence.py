@@ -29,7 +29,7 @@ def _intraday_minutes(raw: str) -> int:
 
 
 def daily_minute() -> int:
-    """Minutes after 00:00 UTC at which yesterday's partitions are materialised (default 10)."""
+    """Minutes after 00:00 UTC at which yesterday's partitions are materialized (default 10)."""
     return settings.read("QUANT_ASSETS_DAILY_MINUTE", "10", _minute_of_hour, "a minute of the hour, 0-59, e.g. 10")
 
 

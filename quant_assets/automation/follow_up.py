@@ -5,7 +5,7 @@ available) fails, so Dagster shows those partitions failed and skips the run's d
 steps (``quant_assets.assets.checks.settle``). Whoever launched it, a UI backfill, a schedule
 or the automation sensor, this sensor then requests the assets the run did not get to, for
 the partitions no held-back one blocks, one run per partition rectangle: the same decision as
-``quant-assets materialise`` makes in process (``quant_assets.runs.follow_up``). A run that
+``quant-assets materialize`` makes in process (``quant_assets.runs.follow_up``). A run that
 failed for any other reason is left for a person, as before.
 """
 
@@ -26,7 +26,7 @@ from dagster import (
 from quant_assets import settings
 from quant_assets.assets.report import REPORT_ASSET  # one partition per study: never in a day x symbol range
 from quant_assets.lake.store import ParquetLake
-from quant_assets.runs import Rectangle, follow_up, held_in_run, rectangles
+from quant_assets.runs import PartitionRange, follow_up, held_in_run, partition_ranges
 
 FOLLOW_UP_SENSOR = "partial_follow_up"
 FOLLOWS_TAG = "quant_assets/follows"  # on a follow-up run: the run whose held partitions it works around
@@ -53,14 +53,14 @@ follow_up_job = define_asset_job(
 def partial_follow_up(context: RunFailureSensorContext):
     run = context.dagster_run
     selected = sorted(_assets_with(context, run.run_id, DagsterEventType.ASSET_MATERIALIZATION_PLANNED))
-    rect = Rectangle.of_run(dict(run.tags))
+    rect = PartitionRange.of_run(dict(run.tags))
     covered = set(rect.parts(settings.universe())) if rect is not None else set()
     if not selected or not covered:
         return SkipReason(f"run {run.run_id} is not a partitioned asset run")
     held = held_in_run(ParquetLake(settings.home().lake), selected, run.run_id)
     failed = {e.step_key: "failed" for e in context.get_step_failure_events()}
-    materialised = _assets_with(context, run.run_id, DagsterEventType.ASSET_MATERIALIZATION)
-    follow = follow_up(selected, materialised, held, covered, failed)
+    materialized = _assets_with(context, run.run_id, DagsterEventType.ASSET_MATERIALIZATION)
+    follow = follow_up(selected, materialized, held, covered, failed)
     if follow is None or not follow[0] or not follow[1]:
         return SkipReason(f"run {run.run_id}: nothing to follow up (it failed for another reason, or nothing was skipped)")
     rest, parts, _ = follow
@@ -70,7 +70,7 @@ def partial_follow_up(context: RunFailureSensorContext):
             asset_selection=[AssetKey(a) for a in rest],
             tags={**rect.tags, FOLLOWS_TAG: run.run_id},
         )
-        for rect in rectangles(parts, settings.universe())
+        for rect in partition_ranges(parts, settings.universe())
     ]
 
 

@@ -6,12 +6,12 @@ symbol whose newest bar closed more than ``max_bar_age()`` before the tick, and 
 make the source assets' Dagster ``FreshnessPolicy``, so the UI marks a source overdue on the
 same terms.
 
-The lake is refreshed every ``QUANT_ASSETS_INTRADAY_MINUTES``, and a materialisation at ``m``
+The lake is refreshed every ``QUANT_ASSETS_INTRADAY_MINUTES``, and a materialization at ``m``
 holds every record closed by ``m``; so between refreshes the lake's newest record is up to one
-cadence older than at ``m``. A source asset is therefore overdue when it was last materialised
+cadence older than at ``m``. A source asset is therefore overdue when it was last materialized
 more than ``cadence + max_age`` ago: a refresh was missed, and what the lake holds is older than
 a consumer tolerates. (Dagster 1.13 judges a time-window policy by the asset's last
-materialisation of any partition, which is what an intraday refresh of today's partition renews.)
+materialization of any partition, which is what an intraday refresh of today's partition renews.)
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from quant_assets.catalog import max_age, max_bar_age  # noqa: F401 - max_bar_ag
 
 
 def overdue_after(asset: str) -> timedelta:
-    """How long after its last materialisation a source asset is overdue (see the module doc)."""
+    """How long after its last materialization a source asset is overdue (see the module doc)."""
     return timedelta(minutes=intraday_minutes()) + max_age(asset)
 
 

@@ -1,12 +1,12 @@
 """The bundle inbox: drop a bundle in ``<home>/inbox/`` and it is imported, once, with no command.
 
-The sensor verifies and lands each settled ``*.tar.gz`` in the inbox exactly as
-``quant-assets bundle import`` does (``bundles.land.land`` with the same universe and first-day
+The sensor verifies and unpacks each settled ``*.tar.gz`` in the inbox exactly as
+``quant-assets bundle import`` does (``bundles.unpack.unpack`` with the same universe and first-day
 check), then files it away: into ``inbox/imported/`` with an import run requested, or into
 ``inbox/refused/`` beside a ``.why.txt`` holding the one-line reason, which the tick log shows
 too. A refusal never stops the sensor: the next file is tried in the same tick. The run
-(``bundle_import`` job) materialises the landed bundle through the importer
-(``bundles.importer.materialise``: its partitions, with their checks, rolled back on a failure),
+(``bundle_import`` job) materializes the unpacked bundle through the importer
+(``bundles.importer.materialize``: its partitions, with their checks, rolled back on a failure),
 and the downstream assets follow by their automation conditions. ``definitions.py`` builds
 that job (``build_bundle_import_job``) and hands it the bundle-import definitions.
 
@@ -38,20 +38,20 @@ from dagster import (
 )
 
 from quant_assets import settings
-from quant_assets.bundles.importer import BUNDLE_ID_TAG, RunOutcome, materialise
-from quant_assets.bundles.land import Landing, check_fits_settings, land
-from quant_assets.bundles.landed import MANIFEST_NAME, load_landed
+from quant_assets.bundles.importer import BUNDLE_ID_TAG, RunOutcome, import_partitions
 from quant_assets.bundles.limits import BundleLimits
 from quant_assets.bundles.lock import bundle_lock
 from quant_assets.bundles.manifest import BundleError, Manifest, one_line
+from quant_assets.bundles.unpack import Unpacking, check_fits_settings, unpack
+from quant_assets.bundles.unpacked import MANIFEST_NAME, load_unpacked
 from quant_assets.lake.store import ParquetLake
 
 INBOX_SENSOR = "bundle_inbox"
 IMPORT_JOB = "bundle_import"
-IMPORT_OP = "import_landed_bundle"
+IMPORT_OP = "import_unpacked_bundle"
 IMPORTED, REFUSED = "imported", "refused"
 INBOX_FILE_TAG = "quant_assets/inbox_file"
-# A tick stops landing new files after this long (the daemon gives a tick 60 s); the rest wait.
+# A tick stops unpacking new files after this long (the daemon gives a tick 60 s); the rest wait.
 TICK_BUDGET_S = 20.0
 
 
@@ -86,7 +86,7 @@ def file_away(path: Path, folder: str, why: str | None = None) -> Path:
     return target
 
 
-class LandedBundleConfig(Config):
+class UnpackedBundleConfig(Config):
     bundle_id: str
     dropped_as: str = ""
 
@@ -96,42 +96,44 @@ ImportDefinitions = Callable[[settings.HomeLayout], Definitions]
 
 def build_bundle_import_job(import_definitions: ImportDefinitions) -> JobDefinition:
     """The ``bundle_import`` job the inbox sensor requests. ``import_definitions(home)`` gives
-    the definitions a landed bundle is materialised through (the code location's with the
+    the definitions an unpacked bundle is materialized through (the code location's with the
     bundle twins of its sources): handed in by ``definitions.py``, which builds them, so this
     module never rebuilds the Definitions it is part of."""
 
-    @op(name=IMPORT_OP, description="Materialise a landed bundle's partitions through the importer (checks, provenance, rollback).")
-    def import_landed_bundle(context: OpExecutionContext, config: LandedBundleConfig) -> dict:
+    @op(name=IMPORT_OP, description="Materialize an unpacked bundle's partitions through the importer (checks, provenance, rollback).")
+    def import_unpacked_bundle(context: OpExecutionContext, config: UnpackedBundleConfig) -> dict:
         home = settings.home()
         root = Path(home.bundles) / config.bundle_id
         if not (root / MANIFEST_NAME).exists():
-            raise Failure(f"bundle {config.bundle_id} is not landed under {home.bundles}; drop its file in the inbox again")
-        landing = Landing(load_landed(root), Manifest.from_json((root / MANIFEST_NAME).read_text()), fresh=False)
+            raise Failure(f"bundle {config.bundle_id} is not unpacked under {home.bundles}; drop its file in the inbox again")
+        unpacking = Unpacking(load_unpacked(root), Manifest.from_json((root / MANIFEST_NAME).read_text()), fresh=False)
 
         def on_run(outcome: RunOutcome) -> None:
             state = "ok" if outcome.success and not outcome.checks_failed else "FAILED"
             context.log.info(f"{outcome.asset} {outcome.partitions}: {state}, {len(outcome.checks_passed)} checks passed (run {outcome.run_id})")
 
         with bundle_lock(home.bundles, BundleLimits.from_env().lock_timeout_s, context.log.info):
-            report = materialise(landing, import_definitions(home), context.instance, settings.universe(), ParquetLake(home.lake), on_run=on_run)
-        done = sum(len(p) for p in report.materialised.values())
-        summary = f"bundle {config.bundle_id} ({config.dropped_as or 'inbox'}): {len(report.runs)} runs, {done} partitions materialised"
+            report = import_partitions(
+                unpacking, import_definitions(home), context.instance, settings.universe(), ParquetLake(home.lake), on_run=on_run
+            )
+        done = sum(len(p) for p in report.materialized.values())
+        summary = f"bundle {config.bundle_id} ({config.dropped_as or 'inbox'}): {len(report.runs)} runs, {done} partitions materialized"
         if not report.ok:
             raise Failure(f"{summary}; {report.failure_line()}; the lake was left as it was")
         for warning in report.checks_warned:
             context.log.warning(warning)
         context.log.info(summary)
-        return {"bundle_id": config.bundle_id, "runs": len(report.runs), "partitions_materialised": done}
+        return {"bundle_id": config.bundle_id, "runs": len(report.runs), "partitions_materialized": done}
 
-    @job(name=IMPORT_JOB, description="Import one bundle the inbox sensor landed: materialise its partitions with their checks.")
+    @job(name=IMPORT_JOB, description="Import one bundle the inbox sensor unpacked: materialize its partitions with their checks.")
     def bundle_import_job():
-        import_landed_bundle()
+        import_unpacked_bundle()
 
     return bundle_import_job
 
 
 def scan_inbox(context: SensorEvaluationContext, now_s: float) -> SensorResult | SkipReason:
-    """One tick: land every settled drop, file it away, and request an import run per landed one."""
+    """One tick: unpack every settled drop, file it away, and request an import run per unpacked one."""
     inbox = inbox_folder()
     inbox.mkdir(parents=True, exist_ok=True)
     ready = settled_drops(inbox, now_s, settle_s())
@@ -140,7 +142,7 @@ def scan_inbox(context: SensorEvaluationContext, now_s: float) -> SensorResult |
     home = settings.home()
     try:
         with bundle_lock(home.bundles, 0):  # an import or export under way: try again next tick
-            requests, refusals = _land_ready(context, ready, settings.universe(), settings.start_date())
+            requests, refusals = _unpack_ready(context, ready, settings.universe(), settings.start_date())
     except BundleError as err:
         return SkipReason(f"{one_line(err)}; the inbox is read again next tick")
     if requests:
@@ -148,29 +150,29 @@ def scan_inbox(context: SensorEvaluationContext, now_s: float) -> SensorResult |
     return SkipReason("; ".join(refusals))
 
 
-def _land_ready(context: SensorEvaluationContext, ready: list[Path], universe: list[str], start) -> tuple[list, list]:
+def _unpack_ready(context: SensorEvaluationContext, ready: list[Path], universe: list[str], start) -> tuple[list, list]:
     requests, refusals, started = [], [], time.monotonic()
     for path in ready:
         if time.monotonic() - started > TICK_BUDGET_S:
             context.log.info(f"inbox: {len(ready) - len(requests) - len(refusals)} drops left for the next tick")
             break
-        outcome = _land_one(context, path, universe, start)
+        outcome = _unpack_one(context, path, universe, start)
         (requests if isinstance(outcome, RunRequest) else refusals).append(outcome)
     return requests, refusals
 
 
-def _land_one(context: SensorEvaluationContext, path: Path, universe: list[str], start) -> RunRequest | str:
-    """Land one drop: a run request, or the refusal line (logged, and the file filed away)."""
+def _unpack_one(context: SensorEvaluationContext, path: Path, universe: list[str], start) -> RunRequest | str:
+    """Unpack one drop: a run request, or the refusal line (logged, and the file filed away)."""
     dropped_ns = path.stat().st_mtime_ns
     try:
-        landing = land(path, settings.home().bundles, admit=lambda manifest: check_fits_settings(manifest, universe, start))
+        unpacking = unpack(path, settings.home().bundles, admit=lambda manifest: check_fits_settings(manifest, universe, start))
     except Exception as err:  # noqa: BLE001 - any failure refuses this file only; the inbox goes on
         line = f"inbox: {path.name} refused: {one_line(err)}"
         context.log.warning(line)
         file_away(path, REFUSED, why=line)
         return line
-    bundle_id = landing.bundle.bundle_id
-    context.log.info(f"inbox: {path.name}: bundle {bundle_id} {'landed' if landing.fresh else 'already landed'}; import run requested")
+    bundle_id = unpacking.bundle.bundle_id
+    context.log.info(f"inbox: {path.name}: bundle {bundle_id} {'unpacked' if unpacking.fresh else 'already unpacked'}; import run requested")
     file_away(path, IMPORTED)
     return RunRequest(
         run_key=f"{bundle_id}@{dropped_ns}",
@@ -185,7 +187,7 @@ def _land_one(context: SensorEvaluationContext, path: Path, universe: list[str],
     minimum_interval_seconds=30,
     default_status=DefaultSensorStatus.RUNNING,
     description=(
-        "Imports each bundle dropped in <QUANT_ASSETS_HOME>/inbox/ once: verifies and lands it (refusals are logged in "
+        "Imports each bundle dropped in <QUANT_ASSETS_HOME>/inbox/ once: verifies and unpacks it (refusals are logged in "
         "this tick's log and the file moved to inbox/refused/ with a .why.txt), then requests a bundle_import run; the "
         "file moves to inbox/imported/."
     ),

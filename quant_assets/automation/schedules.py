@@ -2,13 +2,13 @@
 
 Both run the external sources (an exchange through ccxt, or dropped files), never the
 bundle-fed ones: a bundle's days arrive through the inbox sensor, and a scheduled run would
-only read the landed bundles again. Each requests one run over the day's whole row of
+only read the unpacked bundles again. Each requests one run over the day's whole row of
 symbols (a partition range, as a backfill would), with the sources' blocking checks riding
 along, so a day is published only once its checks pass.
 
 A night the daemon missed is caught up the next night: the daily run starts from the first
 of the last ``CATCH_UP_DAYS`` days that some symbol's first external source lacks (never
-materialised), through yesterday. Older gaps are a backfill in the UI.
+materialized), through yesterday. Older gaps are a backfill in the UI.
 
 Only closed records are ever written: ``market_bars`` keeps a bar once ``available_at <= now``
 at run time (every market source filters with ``only_closed``), and derivatives keep an hourly
@@ -35,7 +35,7 @@ from dagster import (
 from quant_assets import catalog, settings
 from quant_assets.automation.cadence import daily_cron, daily_minute, intraday_cron, intraday_minutes
 from quant_assets.partitions import DaySymbol
-from quant_assets.runs import Rectangle
+from quant_assets.runs import PartitionRange
 
 SOURCE_JOB = "source_refresh"
 DAILY_SCHEDULE = "daily_sources"
@@ -57,7 +57,7 @@ def build_source_refresh_job():
     return define_asset_job(
         SOURCE_JOB,
         selection=AssetSelection.assets(*source_resources().values()),
-        description="Materialise the source assets (bars, derivatives, social text) for a partition range, with their checks.",
+        description="Materialize the source assets (bars, derivatives, social text) for a partition range, with their checks.",
     )
 
 
@@ -78,7 +78,7 @@ def external_sources(resources: dict) -> list[str]:
 def days_request(first: date, last: date, assets: list[str], universe: list[str], trigger: str, run_key: str) -> RunRequest:
     """One run over days ``first..last`` for every symbol of the universe (the partition range
     ``first|first symbol .. last|last symbol``), of ``assets`` and their checks."""
-    row = Rectangle(DaySymbol(first, universe[0]), DaySymbol(last, universe[-1]))
+    row = PartitionRange(DaySymbol(first, universe[0]), DaySymbol(last, universe[-1]))
     return RunRequest(
         run_key=f"{trigger}:{run_key}",
         asset_selection=[AssetKey(a) for a in assets],
@@ -88,7 +88,7 @@ def days_request(first: date, last: date, assets: list[str], universe: list[str]
 
 def first_missed_day(instance, asset: str, yesterday: date, universe: list[str]) -> date:
     """The first of the last ``CATCH_UP_DAYS`` days (from the first partition day on) for which
-    some symbol has no materialisation of ``asset``; ``yesterday`` when none is missing."""
+    some symbol has no materialization of ``asset``; ``yesterday`` when none is missing."""
     done = instance.get_materialized_partitions(AssetKey(asset))
     first = max(settings.start_date(), yesterday - timedelta(days=CATCH_UP_DAYS - 1))
     for offset in range((yesterday - first).days):
@@ -103,7 +103,7 @@ def _tick_time(context: ScheduleEvaluationContext) -> datetime:
 
 
 def _nothing_external() -> SkipReason:
-    return SkipReason("every source reads landed bundles (QUANT_ASSETS_MARKET_SOURCE=bundle): new days arrive through the bundle inbox")
+    return SkipReason("every source reads unpacked bundles (QUANT_ASSETS_MARKET_SOURCE=bundle): new days arrive through the bundle inbox")
 
 
 def build_source_schedules(external: list[str], job=None) -> list[ScheduleDefinition]:

@@ -30,7 +30,7 @@ def held_partitions(manifest: Manifest) -> dict[str, set[DaySymbol]]:
 
 def import_steps(held: Mapping[str, set[DaySymbol]], todo: set[DaySymbol]) -> list[Step]:
     """The bundle's own assets for the partitions in ``todo``: partitions that hold the same
-    assets share a step, so every asset of a step is materialised only where the bundle
+    assets share a step, so every asset of a step is materialized only where the bundle
     holds it (and Dagster orders assets that read each other within a partition)."""
     groups: dict[tuple[str, ...], list[DaySymbol]] = {}
     for part in sorted(todo):

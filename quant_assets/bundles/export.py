@@ -67,7 +67,7 @@ def export_lake(
 ) -> Manifest:
     """Bundle the stored partitions of ``assets`` (default: every lake asset) for days
     ``start..end`` (inclusive) and ``symbols`` (default: all); refuse if nothing matches or a
-    selected partition is quarantined (its latest materialisation failed a blocking check)."""
+    selected partition is quarantined (its latest materialization failed a blocking check)."""
     if end < start:
         raise BundleError(f"--end {end} is before --start {start}")
     asset_names = sorted(assets) if assets else sorted(asset_schemas())  # every catalogued asset, registered ones too
@@ -81,13 +81,13 @@ def export_lake(
     def chosen(part: DaySymbol) -> bool:
         return start <= part.day <= end and (wanted is None or part.symbol in wanted)
 
-    # A partition whose latest materialisation failed its checks is in dispute: not exported.
+    # A partition whose latest materialization failed its checks is in dispute: not exported.
     quarantined = [(asset, part) for asset in asset_names for part in lake.quarantined(asset) if chosen(part)]
     if quarantined:
         asset, part = quarantined[0]
         raise BundleError(
             f"{len(quarantined)} selected partitions are quarantined (their blocking checks failed), first "
-            f"{asset} {part}: {lake.quarantine_note(asset, part)}; re-materialise them or leave them out"
+            f"{asset} {part}: {lake.quarantine_note(asset, part)}; re-materialize them or leave them out"
         )
     selected = [(asset, part) for asset in asset_names for part in lake.partitions(asset) if chosen(part)]
     if not selected:

@@ -1,6 +1,6 @@
-"""Import a bundle: land it (``quant_assets.bundles.land``), then materialise it through Dagster.
+"""Import a bundle: unpack it (``quant_assets.bundles.unpack``), then materialize it through Dagster.
 
-Materialising runs the bundle's own assets for the partitions it holds, reading the landed
+Materializing runs the bundle's own assets for the partitions it holds, reading the unpacked
 files through the ``bundle`` data sources, so imported data passes the same blocking checks
 as ingested data and Dagster records where each partition came from. A failed run or
 blocking check puts the lake back as it was.
@@ -25,13 +25,13 @@ from dagster import (
 from quant_assets import runs
 from quant_assets.assets.checks import ROLLED_BACK_TAG, partial_outcome
 from quant_assets.bundles.coverage import held_partitions, import_steps
-from quant_assets.bundles.land import (
-    Landing,
-    verify_and_land,  # noqa: F401 - where callers found it before landing moved
-)
-from quant_assets.bundles.landed import STAGING_PREFIX, LandedBundles
 from quant_assets.bundles.manifest import BundleError
 from quant_assets.bundles.rollback import kept_aside
+from quant_assets.bundles.unpack import (
+    Unpacking,
+    verify_and_unpack,  # noqa: F401 - where callers found it before unpacking moved
+)
+from quant_assets.bundles.unpacked import STAGING_PREFIX, UnpackedBundles
 from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import DaySymbol
 
@@ -48,19 +48,19 @@ class RunOutcome:
     checks_passed: list[str]
     checks_failed: list[str]  # "check: description", blocking (ERROR) checks only
     checks_warned: list[str]  # failed WARN-severity checks: reported, not fatal
-    # partitions a step published and recorded materialised before it failed holding others back
+    # partitions a step published and recorded materialized before it failed holding others back
     recorded: dict[str, list[DaySymbol]] = field(default_factory=dict)
 
 
 @dataclass
-class MaterialiseReport:
+class ImportReport:
     bundle_id: str
-    materialised: dict[str, list[DaySymbol]] = field(default_factory=dict)
+    materialized: dict[str, list[DaySymbol]] = field(default_factory=dict)
     skipped: dict[str, list[DaySymbol]] = field(default_factory=dict)
-    # bundle id -> "asset partition" of this bundle's partitions that a bundle landed later holds
+    # bundle id -> "asset partition" of this bundle's partitions that a bundle unpacked later holds
     held_by: dict[str, list[str]] = field(default_factory=dict)
     runs: list[RunOutcome] = field(default_factory=list)
-    # after a rollback: the partitions Dagster had shown materialised by the import, now shown failed
+    # after a rollback: the partitions Dagster had shown materialized by the import, now shown failed
     rolled_back: dict[str, list[DaySymbol]] = field(default_factory=dict)
 
     @property
@@ -93,44 +93,44 @@ class MaterialiseReport:
         )
 
 
-def materialise(
-    landing: Landing,
+def import_partitions(
+    unpacking: Unpacking,
     defs: Definitions,
     instance: DagsterInstance,
     universe: list[str],
     lake: ParquetLake,
     on_run: Callable[[RunOutcome], None] | None = None,
-) -> MaterialiseReport:
+) -> ImportReport:
     """Run the bundle's assets for the partitions it holds, tagged with the bundle id.
 
-    A partition belongs to the bundle landed last that has it (what the bundle sources read).
+    A partition belongs to the bundle unpacked last that has it (what the bundle sources read).
     Partitions a later bundle holds are reported in ``held_by`` and left alone; partitions
     whose lake file already has the bundle file's SHA-256 are skipped. So importing a bundle
     again, even after a newer one replaced some of its partitions, runs nothing. If any run
     fails or any blocking check fails, the lake files the runs wrote are put back as they were.
     """
-    manifest, bundle = landing.manifest, landing.bundle
+    manifest, bundle = unpacking.manifest, unpacking.bundle
     known = set(defs.resolve_all_asset_keys())
     undefined = [a for a in manifest.assets if AssetKey(a) not in known]
     if undefined:
         raise BundleError(f"bundle {bundle.bundle_id} holds {', '.join(undefined)}, which no Dagster asset here defines")
-    report = MaterialiseReport(bundle.bundle_id)
-    landed = LandedBundles(str(bundle.root.parent))
+    report = ImportReport(bundle.bundle_id)
+    unpacked = UnpackedBundles(str(bundle.root.parent))
     for asset in manifest.assets:
         parts = manifest.partitions(asset)
-        holders = landed.locate(asset, parts)
+        holders = unpacked.locate(asset, parts)
         for part in parts:
             holder = holders[part].bundle_id
             if holder != bundle.bundle_id:
                 report.held_by.setdefault(holder, []).append(f"{asset} {part}")
                 continue
             same = lake.exists(asset, part) and lake.file_sha256(asset, part) == bundle.files[(asset, part)]
-            (report.skipped if same else report.materialised).setdefault(asset, []).append(part)
+            (report.skipped if same else report.materialized).setdefault(asset, []).append(part)
     # One run per partition rectangle for all of the bundle's assets together, so Dagster
     # orders them (derivatives read the bars of the same partition) and a partition is
     # redone whole when any of its assets differs from the bundle; partitions that hold
     # fewer assets (text collected later than bars) run apart, only what they hold.
-    todo = sorted({part for parts in report.materialised.values() for part in parts})
+    todo = sorted({part for parts in report.materialized.values() for part in parts})
     if not todo:
         return report
     touched = [(asset, part) for asset in manifest.assets for part in todo]
@@ -148,10 +148,10 @@ def materialise(
     return report
 
 
-def _record_rollback(defs: Definitions, instance: DagsterInstance, universe: list[str], report: MaterialiseReport) -> dict[str, list[DaySymbol]]:
-    """Dagster must not go on showing a rolled-back partition as materialised, and its open
+def _record_rollback(defs: Definitions, instance: DagsterInstance, universe: list[str], report: ImportReport) -> dict[str, list[DaySymbol]]:
+    """Dagster must not go on showing a rolled-back partition as materialized, and its open
     source storage cannot wipe one partition's events. So each asset's partitions that the
-    import's runs recorded materialised get one more run, tagged with why, whose steps refuse
+    import's runs recorded materialized get one more run, tagged with why, whose steps refuse
     before writing anything: Dagster then shows those partitions failed, the reason in that run."""
     shown: dict[str, set[DaySymbol]] = {}
     for outcome in report.runs:

@@ -1,12 +1,12 @@
 """One bundle command at a time per home: imports and exports take a file lock first.
 
-An import stages, commits and materialises; an export reads the lake an import writes. Two
-of them at once could rename over each other's landed bundle or record the wrong provenance,
+An import stages, commits and materializes; an export reads the lake an import writes. Two
+of them at once could rename over each other's unpacked bundle or record the wrong provenance,
 so they queue on ``<bundles root>/.lock``. The lock is re-entrant within a thread (the CLI
-holds it across landing and materialising, and landing takes it again), and it is an OS lock
+holds it across unpacking and materializing, and unpacking takes it again), and it is an OS lock
 (``flock``): a killed holder releases it with its process, so a crash never wedges a home.
 
-The lock is local, and so is what it guards: the home's landed bundles, and the lake as this
+The lock is local, and so is what it guards: the home's unpacked bundles, and the lake as this
 home writes it. With the lake in an object store (``QUANT_ASSETS_LAKE_ROOT=s3://...``) that
 several homes (machines) share, it serialises one home's bundle commands only; S3 offers no
 lock to queue on. Across homes, each partition is still replaced whole (one PUT or one

@@ -19,7 +19,7 @@ from typing import IO, Callable
 import polars as pl
 import pyarrow.parquet as pq
 
-from quant_assets.bundles.landed import MANIFEST_NAME
+from quant_assets.bundles.unpacked import MANIFEST_NAME
 from quant_assets.catalog import schema_for
 from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import DaySymbol
@@ -41,7 +41,7 @@ class BundleError(Exception):
 
 
 def member_path(asset: str, part: DaySymbol) -> str:
-    """Where a partition's file sits inside the archive (and under a landed bundle)."""
+    """Where a partition's file sits inside the archive (and under an unpacked bundle)."""
     return LAKE_PREFIX + _LAYOUT.relative_path(asset, part)
 
 

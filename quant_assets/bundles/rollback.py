@@ -1,9 +1,9 @@
 """An import changes the published lake all or nothing.
 
 Each asset publishes its partitions only once its own blocking checks pass (write-audit-
-publish, ``quant_assets.lake.publish``), but an import materialises several assets in several
+publish, ``quant_assets.lake.publish``), but an import materializes several assets in several
 runs: market_bars may pass and publish while derivatives then fails. So before an import
-materialises, the lake files its runs may replace are set aside, and put back byte for byte
+materializes, the lake files its runs may replace are set aside, and put back byte for byte
 (or removed, where there was none) when a run fails or a blocking check fails: a failed
 import leaves the published lake exactly as it found it.
 """

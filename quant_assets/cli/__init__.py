@@ -12,7 +12,7 @@ from quant_assets.cli.audit import audit
 from quant_assets.cli.bundle import bundle
 from quant_assets.cli.demo import demo, dev
 from quant_assets.cli.evaluate import evaluate
-from quant_assets.cli.materialise import materialise
+from quant_assets.cli.materialize import materialize
 from quant_assets.cli.mlflow_ui import mlflow_ui
 from quant_assets.cli.model import model
 from quant_assets.cli.sql import sql
@@ -43,7 +43,7 @@ def main() -> None:
 main.add_command(bundle)
 main.add_command(audit)
 main.add_command(evaluate)
-main.add_command(materialise)
+main.add_command(materialize)
 main.add_command(demo)
 main.add_command(study)
 main.add_command(dev)

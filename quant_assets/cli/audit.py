@@ -1,7 +1,7 @@
 """``quant-assets audit``: prove stored partitions clean after the fact.
 
 Runs the feature_matrix checks (``quant_assets.features.audit``, the same code as the
-blocking asset checks) on partitions already in the lake, without re-materialising
+blocking asset checks) on partitions already in the lake, without re-materializing
 anything, and prints one line per partition (and each violation under it).
 
 Exit codes: 0 clean; 1 a violation; 2 a usage error or nothing to audit; 3 (only with

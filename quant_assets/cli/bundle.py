@@ -1,6 +1,6 @@
 """``quant-assets bundle export|import``.
 
-Export bundles stored lake partitions; import verifies a bundle, lands it and materialises
+Export bundles stored lake partitions; import verifies a bundle, unpacks it and materializes
 its partitions through Dagster, so the imported data passes the asset checks and carries its
 provenance. Any refusal is a non-zero exit with one line on stderr naming the problem.
 """
@@ -14,11 +14,11 @@ import click
 
 from quant_assets import settings
 from quant_assets.bundles.export import export_lake
-from quant_assets.bundles.importer import MaterialiseReport, RunOutcome, materialise
-from quant_assets.bundles.land import check_fits_settings, land
+from quant_assets.bundles.importer import ImportReport, RunOutcome, import_partitions
 from quant_assets.bundles.limits import BundleLimits
 from quant_assets.bundles.lock import bundle_lock
 from quant_assets.bundles.manifest import BundleError, Manifest, one_line
+from quant_assets.bundles.unpack import check_fits_settings, unpack
 from quant_assets.instance import get_instance
 from quant_assets.lake.store import ParquetLake
 from quant_assets.symbols import Symbol
@@ -59,50 +59,50 @@ def export_command(out_path: Path, start, end, symbols: tuple[str, ...], assets:
     )
 
 
-@bundle.command("import", help="Verify a bundle, land it, and materialise its partitions through Dagster.")
+@bundle.command("import", help="Verify a bundle, unpack it, and materialize its partitions through Dagster.")
 @click.argument("archive", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--land-only", is_flag=True, help="Verify and land, but do not materialise (backfill later).")
-def import_command(archive: Path, land_only: bool) -> None:
-    import_bundle(archive, land_only)
+@click.option("--unpack-only", is_flag=True, help="Verify and unpack, but do not materialize (backfill later).")
+def import_command(archive: Path, unpack_only: bool) -> None:
+    import_bundle(archive, unpack_only)
 
 
-def import_bundle(archive: Path, land_only: bool = False) -> Manifest:
-    """Verify, land and (unless ``land_only``) materialise a bundle; returns its manifest.
+def import_bundle(archive: Path, unpack_only: bool = False) -> Manifest:
+    """Verify, unpack and (unless ``unpack_only``) materialize a bundle; returns its manifest.
 
     One bundle command runs at a time per home: this one waits (saying so) for any other.
     Any refusal or failed check raises ``click.ClickException`` with one line.
     """
     home = settings.home()
     universe = settings.universe()
-    admit = None if land_only else (lambda manifest: check_fits_settings(manifest, universe, settings.start_date()))
+    admit = None if unpack_only else (lambda manifest: check_fits_settings(manifest, universe, settings.start_date()))
     try:
         limits = BundleLimits.from_env()
         with bundle_lock(home.bundles, limits.lock_timeout_s, _notice):
-            landing = land(archive, home.bundles, _Progress("import"), admit, limits)
+            unpacking = unpack(archive, home.bundles, _Progress("import"), admit, limits)
             try:
                 report = (
                     None
-                    if land_only
-                    else materialise(landing, _bundle_definitions(home), get_instance(), universe, ParquetLake(home.lake), on_run=_echo_run)
+                    if unpack_only
+                    else import_partitions(unpacking, _bundle_definitions(home), get_instance(), universe, ParquetLake(home.lake), on_run=_echo_run)
                 )
             except BundleError as err:
                 raise click.ClickException(f"bundle {archive.name}: {err}") from None
     except BundleError as err:  # the settings, the lock, or verification
         raise click.ClickException(f"bundle {archive.name} refused: {err}") from None
-    except OSError as err:  # the lake or the disk, while materialising: a line, not a traceback
+    except OSError as err:  # the lake or the disk, while materializing: a line, not a traceback
         raise click.ClickException(f"bundle {archive.name}: {one_line(err)}") from None
-    manifest, landed = landing.manifest, landing.bundle
+    manifest, unpacked = unpacking.manifest, unpacking.bundle
     what = (
-        f"bundle {manifest.bundle_id} (sha256 {landed.bundle_sha256[:12]}): {len(manifest.files)} files, "
-        f"{manifest.rows} rows, {'landed' if landing.fresh else 'already landed'}"
+        f"bundle {manifest.bundle_id} (sha256 {unpacked.bundle_sha256[:12]}): {len(manifest.files)} files, "
+        f"{manifest.rows} rows, {'unpacked' if unpacking.fresh else 'already unpacked'}"
     )
     if report is None:
-        click.echo(f"{what}; not materialised (--land-only)")
+        click.echo(f"{what}; not materialized (--unpack-only)")
         return manifest
-    done = sum(len(p) for p in report.materialised.values())
+    done = sum(len(p) for p in report.materialized.values())
     skipped = sum(len(p) for p in report.skipped.values())
     summary = (
-        f"{what}; {len(report.runs)} runs, {done} partitions materialised, {skipped} already in the lake"
+        f"{what}; {len(report.runs)} runs, {done} partitions materialized, {skipped} already in the lake"
         f"{_held_elsewhere(report)}; {report.checks_passed} checks passed"
     )
     if not report.ok:
@@ -117,20 +117,20 @@ def import_bundle(archive: Path, land_only: bool = False) -> Manifest:
 
 def _bundle_definitions(home: settings.HomeLayout):
     """The code location's definitions with every external source swapped for its
-    landed-bundle twin (``definitions.bundle_definitions``)."""
+    unpacked-bundle twin (``definitions.bundle_definitions``)."""
     # Imported here, not at the top: importing the module builds the module-level defs,
-    # which every other command (and --land-only) would pay for.
+    # which every other command (and --unpack-only) would pay for.
     from quant_assets.definitions import bundle_definitions
 
     return bundle_definitions(home)
 
 
-def _held_elsewhere(report: MaterialiseReport) -> str:
+def _held_elsewhere(report: ImportReport) -> str:
     """Which later bundle holds each partition this one no longer provides, compactly."""
     parts = []
     for bundle_id, held in sorted(report.held_by.items()):
         shown = ", ".join(held[:3]) + (f" and {len(held) - 3} more" if len(held) > 3 else "")
-        parts.append(f"{len(held)} held by bundle {bundle_id}, landed later ({shown})")
+        parts.append(f"{len(held)} held by bundle {bundle_id}, unpacked later ({shown})")
     return "".join(f", {p}" for p in parts)
 
 

@@ -16,7 +16,7 @@ from quant_assets.runs import ProgressLines, materialize
 SAMPLE_BUNDLE = settings.REPO_ROOT / "data" / "sample_bundle.tar.gz"
 
 
-@click.command(help="Import the shipped sample bundle and materialise the whole graph.")
+@click.command(help="Import the shipped sample bundle and materialize the whole graph.")
 @click.option("--bundle", "archive", default=str(SAMPLE_BUNDLE), show_default=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--model-days", default=28, show_default=True, help="models and their evaluations for the bundle's last N days")
 @click.option("--replay-days", default=2, show_default=True, help="paper replay of the bundle's last N days on the champions (0: none)")
@@ -35,7 +35,7 @@ def demo(archive: str, model_days: int, replay_days: int) -> None:
     click.echo(f"QUANT_ASSETS_HOME = {home.root}")
     # Every step reports progress on stderr as it goes (runs.materialize), so minutes of
     # work are never minutes of silence.
-    click.echo(f"[1] importing {Path(archive).name}: verify, land, materialise its assets ...")
+    click.echo(f"[1] importing {Path(archive).name}: verify, unpack, materialize its assets ...")
     manifest = import_bundle(Path(archive))
     click.echo(f"imported in {time.perf_counter() - started:.0f}s")
     held = held_partitions(manifest)
@@ -61,14 +61,14 @@ def demo(archive: str, model_days: int, replay_days: int) -> None:
             if not assets or not parts:
                 continue
             click.echo(
-                f"[{i}/{len(steps) + 1}] {time.perf_counter() - started:.0f}s in; materialising {', '.join(assets)} "
+                f"[{i}/{len(steps) + 1}] {time.perf_counter() - started:.0f}s in; materializing {', '.join(assets)} "
                 f"for {len(parts)} partitions ({len(assets) * len(parts)} asset partitions) ..."
             )
             step_started = time.perf_counter()
             results = materialize(defs, assets, parts, settings.universe(), instance, progress=ProgressLines(write=_echo_err))
             failed = [r.run_id for r in results if not r.success]
             if failed:
-                raise click.ClickException(f"materialisation failed in runs {', '.join(failed)}; see the Dagster UI")
+                raise click.ClickException(f"materialization failed in runs {', '.join(failed)}; see the Dagster UI")
             click.echo(f"  in {time.perf_counter() - step_started:.0f}s")
     if served and replay_days > 0:
         _paper_replay(served, replay_days, started)

@@ -16,7 +16,7 @@ Labels of the last 7 days lack the bars after ``--end``: those oos_eval days are
 they are live; no verdict up to ``--end`` needs them (a verdict's evidence is the days whose
 every label was known on its day).
 
-Resuming: a partition already materialised in the Dagster instance and published in the lake
+Resuming: a partition already materialized in the Dagster instance and published in the lake
 is not run again, so a second run after a kill redoes only what is missing. The report, a
 few seconds, is rebuilt on every run: it shows what the lake holds now.
 """
@@ -71,7 +71,7 @@ def _day(_ctx, _param, value: datetime | None) -> date | None:
               help="a file drop (../shared/data layout) every source reads: "
                    "sets QUANT_ASSETS_MARKET_SOURCE=file and QUANT_ASSETS_FILE_DROP")  # fmt: skip
 @click.option("--bundle", "bundles", multiple=True, type=click.Path(exists=True, dir_okay=False),
-              help="offline bundle(s) to import first; the sources then read what they landed")  # fmt: skip
+              help="offline bundle(s) to import first; the sources then read what they unpacked")  # fmt: skip
 def study(start: date, end: date, symbols: str | None, data: str | None, bundles: tuple[str, ...]) -> None:
     started = time.perf_counter()
     if end < start:
@@ -89,7 +89,7 @@ def study(start: date, end: date, symbols: str | None, data: str | None, bundles
 
         t0 = time.perf_counter()
         for archive in bundles:
-            click.echo(f"[import] {Path(archive).name}: verify, land, materialise its assets ...")
+            click.echo(f"[import] {Path(archive).name}: verify, unpack, materialize its assets ...")
             import_bundle(Path(archive))
         timings["import_s"] = time.perf_counter() - t0
     counts: dict[str, int] = {}
@@ -101,7 +101,7 @@ def study(start: date, end: date, symbols: str | None, data: str | None, bundles
     click.echo(f"  same settings for the UIs: QUANT_ASSETS_SYMBOLS={os.environ['QUANT_ASSETS_SYMBOLS']} "
                f"QUANT_ASSETS_START_DATE={os.environ['QUANT_ASSETS_START_DATE']}")  # fmt: skip
     # The last line, machine-readable (benchmarks/bench_study.py reads it): seconds per step,
-    # asset partitions materialised by this run, fits planned, verdicts on the last day.
+    # asset partitions materialized by this run, fits planned, verdicts on the last day.
     summary = {k: round(v, 1) for k, v in timings.items()} | counts | {"total_s": round(time.perf_counter() - started, 1)}
     click.echo(SUMMARY_PREFIX + json.dumps(summary, sort_keys=True))
 
@@ -147,7 +147,7 @@ def _settle_partitions(plan: dict, symbols: tuple[str, ...]) -> None:
 def run_study(plan: dict, symbols: tuple[str, ...], timings: dict[str, float], counts: dict[str, int], started: float) -> dict:
     """Every step of the study, each on its missing partitions; then the report. Returns the
     report's key, path and MLflow run id; ``timings`` gets seconds per step, ``counts`` the
-    partitions materialised, the fits the model days need and the last day's verdicts."""
+    partitions materialized, the fits the model days need and the last day's verdicts."""
     from dagster import AssetKey
 
     from quant_assets.assets.report import REPORT_ASSET, STUDY_PARTITIONS, report_path
@@ -173,15 +173,15 @@ def run_study(plan: dict, symbols: tuple[str, ...], timings: dict[str, float], c
                     t0 = time.perf_counter()
                     done_before = f" ({len(parts) - len(todo)} done before)" if len(todo) < len(parts) else ""
                     click.echo(f"[{i}/{len(steps) + 1}] {time.perf_counter() - started:.0f}s in; "
-                               f"{asset}: {len(todo)} of {len(parts)} partitions to materialise{done_before}")  # fmt: skip
+                               f"{asset}: {len(todo)} of {len(parts)} partitions to materialize{done_before}")  # fmt: skip
                     if todo:
-                        _materialise(defs, [asset], todo, universe, instance, across=across if asset in BY_SYMBOL else None)
+                        _materialize(defs, [asset], todo, universe, instance, across=across if asset in BY_SYMBOL else None)
                     counts["partitions"] = counts.get("partitions", 0) + len(todo)
                     timings[f"{name}_s"] = timings.get(f"{name}_s", 0.0) + time.perf_counter() - t0
         t0 = time.perf_counter()
         instance.add_dynamic_partitions(STUDY_PARTITIONS.name, [study_key.key])
         click.echo(f"[{len(steps) + 1}/{len(steps) + 1}] {time.perf_counter() - started:.0f}s in; {REPORT_ASSET} {study_key.key} ...")
-        _materialise(defs, [REPORT_ASSET], None, universe, instance, partition_key=study_key.key)
+        _materialize(defs, [REPORT_ASSET], None, universe, instance, partition_key=study_key.key)
         timings["report_s"] = time.perf_counter() - t0
         event = instance.get_latest_materialization_event(AssetKey(REPORT_ASSET))
         meta = event.asset_materialization.metadata
@@ -197,9 +197,9 @@ def _parts_of(step: str, plan: dict, text_parts: list[DaySymbol]) -> list[DaySym
 
 def text_days(defs, parts: list[DaySymbol]) -> list[DaySymbol]:
     """Of ``parts``, those the social source holds text for: a file drop from its first item's
-    day on, landed bundles where a bundle holds the social_text partition; any other source
+    day on, unpacked bundles where a bundle holds the social_text partition; any other source
     (one that fetches) everywhere."""
-    from quant_assets.bundles.landed import LandedBundles
+    from quant_assets.bundles.unpacked import UnpackedBundles
     from quant_assets.resources.social_data import BundleSocialText, FileDropSocialText
     from quant_assets.social.text import SOCIAL_TEXT_ASSET
 
@@ -211,12 +211,12 @@ def text_days(defs, parts: list[DaySymbol]) -> list[DaySymbol]:
         first = items["created_at"].min().date()
         return [p for p in parts if p.day >= first]
     if isinstance(source, BundleSocialText):
-        return sorted(LandedBundles(source.bundles_root).locate(SOCIAL_TEXT_ASSET, parts))
+        return sorted(UnpackedBundles(source.bundles_root).locate(SOCIAL_TEXT_ASSET, parts))
     return parts
 
 
 def missing(instance, asset: str, parts: list[DaySymbol]) -> list[DaySymbol]:
-    """Of ``parts``, those with no materialisation of ``asset`` in the instance, or (for an
+    """Of ``parts``, those with no materialization of ``asset`` in the instance, or (for an
     asset the lake holds) none published: a partition whose checks failed is done again."""
     from dagster import AssetKey
 
@@ -227,7 +227,7 @@ def missing(instance, asset: str, parts: list[DaySymbol]) -> list[DaySymbol]:
     return [p for p in parts if str(p) not in done or not lake.exists(asset, p)]
 
 
-def _materialise(defs, assets: list[str], parts, universe, instance, partition_key: str | None = None, across=None):
+def _materialize(defs, assets: list[str], parts, universe, instance, partition_key: str | None = None, across=None):
     """One step through ``runs.materialize`` (progress on stderr, as every command shows it);
     a failed run stops the study in one line, and what it finished stays for the next run."""
     from quant_assets.cli.demo import _echo_err

@@ -8,7 +8,7 @@ import uuid
 
 import click
 
-from quant_assets.execution import CeleryConfig, celery_config, worker_concurrency
+from quant_assets.executors import CeleryConfig, celery_config, worker_concurrency
 
 
 def worker_argv(config: CeleryConfig, concurrency: int, name: str, loglevel: str) -> list[str]:

@@ -3,7 +3,7 @@
 Day D's rows run to t = D+1 00:00 (the bar closing at midnight), and a label over
 horizon h is known at t + h. So horizon h of day D is complete once D+1 + h <= as_of,
 and the day is complete once its longest horizon is (D+1 + 7d for the usual set).
-Before that, oos_eval materialises the day as partial and names what is still missing.
+Before that, oos_eval materializes the day as partial and names what is still missing.
 
 A verdict for day D counts only the days complete by D 00:00 (``evidence_days``), never by
 the wall clock: the same verdict comes out whenever it is computed.

@@ -352,7 +352,7 @@ def _read_stored(store, reports, now, first_day):
         if stored_part is None:
             # a quarantined partition (its blocking checks failed) is not in the lake: say so
             note = store.quarantine_note(contract.FEATURES_ASSET, part)
-            detail = "partition is not materialised" + (f" ({note})" if note else "")
+            detail = "partition is not materialized" + (f" ({note})" if note else "")
             report.add([Violation("contract", str(part), None, None, None, None, detail)])
             continue
         frame, kv = stored_part

@@ -1,7 +1,7 @@
 """The upstream frames the feature matrix reads, and which partitions of them a day needs.
 
 Upstream schemas are fixed by their assets; here they are only named, so that an absent
-source (no partition materialised for the range) is an empty frame of the right shape and
+source (no partition materialized for the range) is an empty frame of the right shape and
 its features come out missing and flagged rather than failing or being filled.
 
 Lookback: a feature partition ``(D, symbol)`` reads the upstream partitions of days

@@ -60,7 +60,7 @@ def read_partition(store: ParquetLake, part: DaySymbol) -> tuple[pl.DataFrame, d
         data = store.read_bytes(contract.FEATURES_ASSET, part)
     except FileNotFoundError:
         path = store.partition_path(contract.FEATURES_ASSET, part)
-        raise FileNotFoundError(f"feature_matrix {part} is not materialised ({path})") from None
+        raise FileNotFoundError(f"feature_matrix {part} is not materialized ({path})") from None
     return pl.read_parquet(data), pl.read_parquet_metadata(data)
 
 

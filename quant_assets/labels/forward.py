@@ -6,7 +6,7 @@ close of the 5m bar that closes at ``x`` (opened at ``x - 5m``); net of cost it 
 when the bar closing at ``t + h`` does: ``label_available_at_<h> = t + h``.
 
 A label whose bars are not (yet) in the lake is null and flagged ``label_missing_<h>``: the
-newest days fill in on a later materialisation, once their horizon has passed. Nothing is
+newest days fill in on a later materialization, once their horizon has passed. Nothing is
 interpolated across a gap.
 """
 

@@ -94,7 +94,7 @@ class StagedLake(ParquetLake):
 
     @classmethod
     def sealed(cls, lake: ParquetLake, run_id: str, asset: str) -> "StagedLake | None":
-        """The run's sealed staging of ``asset``; None when the run did not materialise it."""
+        """The run's sealed staging of ``asset``; None when the run did not materialize it."""
         marker = lake.staging_root / run_id / asset / STAGED_MARKER
         if not marker.exists():
             return None

@@ -128,7 +128,7 @@ class ParquetLake:
         try:
             return read_object(path)
         except FileNotFoundError:
-            raise FileNotFoundError(f"lake partition {asset} {part} is not materialised ({path})") from None
+            raise FileNotFoundError(f"lake partition {asset} {part} is not materialized ({path})") from None
 
     def read_schema(self, asset: str, part: DaySymbol) -> pl.Schema:
         """The partition's columns and dtypes, from the parquet footer only."""
@@ -174,7 +174,7 @@ class ParquetLake:
         paths = [self.partition_path(asset, p).path for p in present]
         missing = [str(p) for p, path in zip(present, paths) if not os.path.exists(path)]
         if missing:
-            raise FileNotFoundError(f"lake partitions of {asset} not materialised: {', '.join(missing[:5])}")
+            raise FileNotFoundError(f"lake partitions of {asset} not materialized: {', '.join(missing[:5])}")
         scan = pl.scan_parquet(paths, hive_partitioning=True, hive_schema={"date": pl.String(), "symbol": pl.String()})
         frame = (scan.select(*columns, "date", "symbol") if columns else scan).collect()
         if with_partition_day:
@@ -209,7 +209,7 @@ class ParquetLake:
         return f"quarantined: {checks} failed, see {self.quarantine_dir(asset, part) / QUARANTINE_REPORT}"
 
     def quarantined(self, asset: str) -> list[DaySymbol]:
-        """Partitions of ``asset`` whose latest materialisation failed a blocking check."""
+        """Partitions of ``asset`` whose latest materialization failed a blocking check."""
         return hive_partitions(self.quarantine_root / asset, QUARANTINE_REPORT)
 
 

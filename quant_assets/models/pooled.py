@@ -242,7 +242,7 @@ def fit_pooled(
     if not pooled.data.usable.any():
         raise ValueError(
             f"{POOLED_FAMILY} fit {window.start:%Y-%m-%d %H:%M}..{window.end:%Y-%m-%d %H:%M}: no row of {', '.join(universe)} "
-            "has a label known by the fit end; materialise feature_matrix and labels for the window first"
+            "has a label known by the fit end; materialize feature_matrix and labels for the window first"
         )
     boosters, metrics = fit_boosters_pooled(pooled.data, config)
     return PooledModel(window, universe, pooled_columns(), boosters, config, pooled.summary(), metrics, thin)

@@ -29,7 +29,7 @@ def fit_multi_horizon(features: pl.DataFrame, labels: pl.DataFrame, window: FitW
     if not data.usable.any():
         raise ValueError(
             f"{window.symbol} fit {window.start:%Y-%m-%d %H:%M}..{window.end:%Y-%m-%d %H:%M}: no row has a label "
-            "known by the fit end; materialise feature_matrix and labels for the window first"
+            "known by the fit end; materialize feature_matrix and labels for the window first"
         )
     train, valid = validation_split(data, config.valid_fraction)
     boosters, lgbm_metrics = fit_boosters(data, train, valid, config)

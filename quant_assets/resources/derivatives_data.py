@@ -12,7 +12,7 @@ from dagster import ConfigurableResource
 from pydantic import PrivateAttr
 
 from quant_assets import venues
-from quant_assets.bundles.landed import LandedBundles
+from quant_assets.bundles.unpacked import UnpackedBundles
 from quant_assets.derivatives.files import FUNDING_COLUMNS, MARK_COLUMNS, STAT_COLUMNS, read_metric_file
 from quant_assets.derivatives.frame import (
     DERIVATIVES_ASSET,
@@ -157,7 +157,7 @@ class FileDropDerivatives(DerivativesSource):
 
 
 class BundleDerivatives(DerivativesSource):
-    """Derivatives from bundles landed by ``quant-assets bundle import`` (no network).
+    """Derivatives from bundles unpacked by ``quant-assets bundle import`` (no network).
 
     A bundle exported mid-day may hold rows not yet available on this clock (dropped), and
     hours that closed since the export have no row yet (flagged missing).
@@ -166,5 +166,5 @@ class BundleDerivatives(DerivativesSource):
     bundles_root: str
 
     def fetch(self, parts, now, spot_bars):
-        frame, meta = LandedBundles(self.bundles_root).read_with_provenance(DERIVATIVES_ASSET, parts)
+        frame, meta = UnpackedBundles(self.bundles_root).read_with_provenance(DERIVATIVES_ASSET, parts)
         return complete_stored(frame, parts, now, source="bundle"), meta

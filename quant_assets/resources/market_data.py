@@ -11,7 +11,7 @@ from dagster import ConfigurableResource
 from pydantic import PrivateAttr
 
 from quant_assets import venues
-from quant_assets.bundles.landed import LandedBundles
+from quant_assets.bundles.unpacked import UnpackedBundles
 from quant_assets.market.bars import BARS_ASSET, empty_bars, only_closed, with_availability
 from quant_assets.partitions import DaySymbol
 from quant_assets.symbols import Symbol
@@ -92,11 +92,11 @@ class FileDropMarketData(MarketDataSource):
 
 
 class BundleMarketData(MarketDataSource):
-    """Bars from bundles landed by ``quant-assets bundle import`` (no network)."""
+    """Bars from bundles unpacked by ``quant-assets bundle import`` (no network)."""
 
     bundles_root: str
 
     def fetch_bars(self, parts, now):
-        frame, meta = LandedBundles(self.bundles_root).read_with_provenance(BARS_ASSET, parts)
+        frame, meta = UnpackedBundles(self.bundles_root).read_with_provenance(BARS_ASSET, parts)
         # A bundle exported mid-day may hold a bar that, on this clock, is still forming.
         return only_closed(frame, now), meta

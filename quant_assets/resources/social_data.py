@@ -20,7 +20,7 @@ import polars as pl
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from quant_assets.bundles.landed import LandedBundles
+from quant_assets.bundles.unpacked import UnpackedBundles
 from quant_assets.partitions import DaySymbol
 from quant_assets.social.items import (
     ITEM_SCHEMA,
@@ -138,7 +138,7 @@ class FileDropSocialText(SocialTextSource):
 
 
 class BundleSocialText(SocialTextSource):
-    """social_text partitions from bundles landed by ``quant-assets bundle import`` (no network).
+    """social_text partitions from bundles unpacked by ``quant-assets bundle import`` (no network).
 
     They were linked when exported, so they are served as they are (``linked = True``); only
     what was knowable at ``now`` is kept.
@@ -152,7 +152,7 @@ class BundleSocialText(SocialTextSource):
         return "bundle"
 
     def fetch(self, parts, now):
-        frame, meta = LandedBundles(self.bundles_root).read_with_provenance(self.asset, parts)
+        frame, meta = UnpackedBundles(self.bundles_root).read_with_provenance(self.asset, parts)
         if not frame.is_empty():
             unseen = pl.col("observed_at").is_null() | (pl.col("observed_at") > now)
             frame = frame.filter(pl.col("created_at") <= now).with_columns(

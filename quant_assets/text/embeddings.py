@@ -4,7 +4,7 @@ A row whose text is unavailable (null: deleted or removed later) has no vector: 
 are unknown, so nothing about it may enter a latent.
 
 Every row carries the SHA-256 of its text and the model version; the (model version, hash)
-pair keys the embedding cache, so a re-materialisation, or the same market-wide text in
+pair keys the embedding cache, so a re-materialization, or the same market-wide text in
 three symbols' partitions, is embedded once.
 """
 

@@ -12,11 +12,11 @@ from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import DaySymbol, daily_symbol_partitions
 from quant_assets.resources.lake import LakeResource
 from quant_assets.resources.market_data import FileDropMarketData
-from quant_assets.runs import Rectangle
+from quant_assets.runs import PartitionRange
 from quant_assets_tests.checkresults import checks_by_name
 
 CHECKS = [market_checks.market_bars_checks]
-DAYS = Rectangle(DaySymbol(date(2025, 10, 5), "BTC-USDT"), DaySymbol(date(2025, 10, 7), "SOL-USDT"))
+DAYS = PartitionRange(DaySymbol(date(2025, 10, 5), "BTC-USDT"), DaySymbol(date(2025, 10, 7), "SOL-USDT"))
 
 
 @asset(partitions_def=daily_symbol_partitions(), deps=[market_bars])
@@ -40,20 +40,20 @@ def _run(lake_root, folder, instance, rect=DAYS, with_probe=False, selection=Non
 
 
 def _checks(result, instance=None) -> dict[str, object]:
-    """The run's check results (from the gate op, or recorded by a step that held partitions back)."""
+    """The run's check results (from the audit op, or recorded by a step that held partitions back)."""
     if instance is None:
         return {e.check_name: e for e in result.get_asset_check_evaluations()}
     return checks_by_name(result, instance)
 
 
 def materialized_hashes(instance, asset: str = "market_bars") -> dict[str, str]:
-    """What Dagster shows materialised, per partition: the newest materialisation's file hash
+    """What Dagster shows materialized, per partition: the newest materialization's file hash
     (recorded in the run, or by a step that held partitions back, through the instance)."""
     records = instance.fetch_materializations(AssetKey(asset), limit=10_000, ascending=True).records
     return {r.asset_materialization.partition: r.asset_materialization.metadata["content_sha256"].value for r in records}
 
 
-def test_real_bars_materialise_with_metadata_and_pass_every_check(qa_home, drop_folder):
+def test_real_bars_materialize_with_metadata_and_pass_every_check(qa_home, drop_folder):
     lake_root = qa_home / "lake"
     with DagsterInstance.ephemeral() as instance:
         result = _run(lake_root, drop_folder, instance, with_probe=True)
@@ -77,7 +77,7 @@ def test_real_bars_materialise_with_metadata_and_pass_every_check(qa_home, drop_
     assert (bars["available_at"] - bars["ts"]).unique().to_list() == [timedelta(minutes=5)]
 
 
-def test_rematerialising_gives_identical_bytes(qa_home, drop_folder):
+def test_rematerializing_gives_identical_bytes(qa_home, drop_folder):
     lake = ParquetLake(str(qa_home / "lake"))
     part = DaySymbol(date(2025, 10, 7), "ETH-USDT")
     with DagsterInstance.ephemeral() as instance:

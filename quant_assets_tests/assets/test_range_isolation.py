@@ -1,9 +1,9 @@
 """A bad day never holds the good ones hostage: a range run through the README's command.
 
 A 30-day x 3-symbol file drop (the shipped sample bundle's real Binance bars) whose bars stop
-at 18:00 on the last day: one ``quant-assets materialise`` publishes market_bars, feature_matrix
+at 18:00 on the last day: one ``quant-assets materialize`` publishes market_bars, feature_matrix
 and labels for the 29 complete days of every symbol, holds the last day back as not yet
-available ("source ends at 2025-10-31 18:00 UTC"), shows it failed (never materialised) in
+available ("source ends at 2025-10-31 18:00 UTC"), shows it failed (never materialized) in
 Dagster, skips its downstream partitions, and ends with a summary that says "partial" and
 exit status 3. Dropping the rest of the day and running again publishes it and its downstream.
 A bad bar planted mid-range costs that one partition and its downstream, nothing else.
@@ -23,7 +23,7 @@ from quant_assets.cli import main
 from quant_assets.lake.store import ParquetLake
 from quant_assets.market.bars import BARS_ASSET
 from quant_assets.partitions import DaySymbol, daily_symbol_partitions, days_between
-from quant_assets.runs import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, Rectangle
+from quant_assets.runs import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, PartitionRange
 from quant_assets.symbols import Symbol
 from quant_assets_tests.lakeseed import copy_bundle_assets
 
@@ -36,7 +36,7 @@ MID = DaySymbol(date(2025, 10, 15), "ETH-USDT")  # where the planted bad bar goe
 
 
 def _range(first: date, last: date) -> str:
-    return str(Rectangle(DaySymbol(first, SYMBOLS[0]), DaySymbol(last, SYMBOLS[-1])))
+    return str(PartitionRange(DaySymbol(first, SYMBOLS[0]), DaySymbol(last, SYMBOLS[-1])))
 
 
 @pytest.fixture
@@ -61,11 +61,11 @@ def drop(qa_home, tmp_path, monkeypatch):
     return folder, bars
 
 
-def _materialise(first: date, last: date, select=ASSETS):
-    return CliRunner().invoke(main, ["materialise", "--select", ",".join(select), "--partition-range", _range(first, last)])
+def _materialize(first: date, last: date, select=ASSETS):
+    return CliRunner().invoke(main, ["materialize", "--select", ",".join(select), "--partition-range", _range(first, last)])
 
 
-def _materialised(asset: str) -> set[str]:
+def _materialized(asset: str) -> set[str]:
     with DagsterInstance.get() as instance:
         return set(instance.get_materialized_partitions(AssetKey(asset)))
 
@@ -85,11 +85,11 @@ def test_a_source_that_ends_mid_day_costs_that_day_only_and_the_next_run_publish
     good = {DaySymbol(d, s) for d in days_between(FIRST, date(2025, 10, 30)) for s in SYMBOLS}
     last_day = {DaySymbol(LAST, s) for s in SYMBOLS}
 
-    result = _materialise(FIRST, LAST)
+    result = _materialize(FIRST, LAST)
     assert result.exit_code == EXIT_PARTIAL, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)  # a summary, not a stack trace
     lines = result.stdout.strip().splitlines()
-    assert lines[0].startswith("materialise: partial (exit 3)")
+    assert lines[0].startswith("materialize: partial (exit 3)")
     assert lines[1] == "published: market_bars 87/90, feature_matrix 87/90, labels 87/90"
     for symbol in SYMBOLS:
         assert (
@@ -105,10 +105,10 @@ def test_a_source_that_ends_mid_day_costs_that_day_only_and_the_next_run_publish
     assert set(lake.quarantined(BARS_ASSET)) == last_day
     report = lake.quarantine_report(BARS_ASSET, DaySymbol(LAST, "BTC-USDT"))
     assert report["state"] == "not yet available" and "source ends at 2025-10-31 18:00 UTC" in report["failed_checks"][0]["why"]
-    # Dagster tells the same: the good partitions materialised, the last day not (failed, its
+    # Dagster tells the same: the good partitions materialized, the last day not (failed, its
     # reason in the run that held it back; its downstream never ran).
     for asset in ASSETS:
-        assert _materialised(asset) == {str(p) for p in good}, asset
+        assert _materialized(asset) == {str(p) for p in good}, asset
     assert set(_status(BARS_ASSET, last_day).values()) == {"FAILED"}
     assert set(_status(BARS_ASSET, good).values()) == {"MATERIALIZED"}
 
@@ -120,12 +120,12 @@ def test_a_source_that_ends_mid_day_costs_that_day_only_and_the_next_run_publish
 
     # The rest of the day arrives; the next run of that day publishes it and its downstream.
     bars.write_parquet(folder / SPOT_FILE)
-    again = _materialise(LAST, LAST)
+    again = _materialize(LAST, LAST)
     assert again.exit_code == EXIT_OK, again.output
-    assert again.stdout.strip().splitlines()[:2] == ["materialise: ok (exit 0); 1 runs", "published: market_bars 3/3, feature_matrix 3/3, labels 3/3"]
+    assert again.stdout.strip().splitlines()[:2] == ["materialize: ok (exit 0); 1 runs", "published: market_bars 3/3, feature_matrix 3/3, labels 3/3"]
     for asset in ASSETS:
         assert set(lake.partitions(asset)) == good | last_day, asset
-        assert _materialised(asset) == {str(p) for p in good | last_day}, asset
+        assert _materialized(asset) == {str(p) for p in good | last_day}, asset
     assert lake.quarantined(BARS_ASSET) == []  # the version that passed cleared the report
 
 
@@ -137,7 +137,7 @@ def test_a_bad_bar_mid_range_skips_only_that_partitions_downstream(qa_home, drop
     planted = (pl.col("symbol") == "ETH/USDT") & (pl.col("ts") == at)
     bars.with_columns(close=pl.when(planted).then(float("nan")).otherwise(pl.col("close"))).write_parquet(folder / SPOT_FILE)
 
-    result = _materialise(first, last)
+    result = _materialize(first, last)
     assert result.exit_code == EXIT_PARTIAL, result.output
     lines = result.stdout.strip().splitlines()
     assert lines[1] == "published: market_bars 14/15, feature_matrix 14/15, labels 14/15"
@@ -149,7 +149,7 @@ def test_a_bad_bar_mid_range_skips_only_that_partitions_downstream(qa_home, drop
     rest = {DaySymbol(d, s) for d in days_between(first, last) for s in SYMBOLS} - {MID}
     for asset in ASSETS:
         assert set(lake.partitions(asset)) == rest, asset
-        assert _materialised(asset) == {str(p) for p in rest}, asset
+        assert _materialized(asset) == {str(p) for p in rest}, asset
     assert lake.quarantined(BARS_ASSET) == [MID]
     assert lines[-2:] == [
         f"skipped: feature_matrix {MID} (their market_bars partitions were held back)",
@@ -159,16 +159,16 @@ def test_a_bad_bar_mid_range_skips_only_that_partitions_downstream(qa_home, drop
 
 def test_a_run_that_fails_for_another_reason_exits_1_naming_its_step_in_one_line(qa_home, drop):
     folder, _ = drop  # nothing dropped: the source itself fails
-    result = _materialise(LAST, LAST, select=["market_bars"])
+    result = _materialize(LAST, LAST, select=["market_bars"])
     assert result.exit_code == EXIT_FAILED, result.output
     lines = result.stdout.strip().splitlines()
-    assert lines[0] == "materialise: failed (exit 1); 1 runs"
+    assert lines[0] == "materialize: failed (exit 1); 1 runs"
     (failed,) = [line for line in lines if line.startswith("failed: ")]
     assert "market_bars: " in failed and "binance_spot_5m.parquet" in failed and "Traceback" not in result.output
 
 
 def test_a_bad_range_or_asset_is_one_line(qa_home, drop):
-    bad_range = CliRunner().invoke(main, ["materialise", "--select", "market_bars", "--partition-range", "2025-10-02|BTC-USDT"])
+    bad_range = CliRunner().invoke(main, ["materialize", "--select", "market_bars", "--partition-range", "2025-10-02|BTC-USDT"])
     assert bad_range.exit_code == 1 and "expected FIRST...LAST" in bad_range.output and "Traceback" not in bad_range.output
-    unknown = _materialise(LAST, LAST, select=["market_bar"])
+    unknown = _materialize(LAST, LAST, select=["market_bar"])
     assert unknown.exit_code == 1 and "--select: market_bar is not an asset here" in unknown.output

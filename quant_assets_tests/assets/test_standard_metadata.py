@@ -1,5 +1,5 @@
 """Dagster's standard metadata from the catalog: a lake asset declares its columns
-(``dagster/column_schema``), each partition's materialisation the rows it published
+(``dagster/column_schema``), each partition's materialization the rows it published
 (``dagster/row_count``), and every asset of the code location has a ``code_version``."""
 
 from datetime import date
@@ -16,9 +16,9 @@ from quant_assets.market.bars import BARS_ASSET
 from quant_assets.partitions import DaySymbol
 from quant_assets.resources.lake import LakeResource
 from quant_assets.resources.market_data import FileDropMarketData
-from quant_assets.runs import Rectangle
+from quant_assets.runs import PartitionRange
 
-DAYS = Rectangle(DaySymbol(date(2025, 10, 5), "BTC-USDT"), DaySymbol(date(2025, 10, 6), "ETH-USDT"))
+DAYS = PartitionRange(DaySymbol(date(2025, 10, 5), "BTC-USDT"), DaySymbol(date(2025, 10, 6), "ETH-USDT"))
 
 
 def _catalog_columns(asset: str) -> list[tuple[str, str]]:

@@ -2,7 +2,7 @@
 market_bars is never read, by a later run, by export or by SQL.
 
 Bad bars are planted where they really come from (the exchange download the asset reads),
-market_bars is materialised (its checks fail), and every reader is then shown the lake.
+market_bars is materialized (its checks fail), and every reader is then shown the lake.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from quant_assets_tests.assets.test_market_bars import (
     _run,
     materialized_hashes,
 )
-from quant_assets_tests.features import harness
+from quant_assets_tests.features import feature_location
 
 BAD = DaySymbol(date(2025, 10, 6), "BTC-USDT")  # where PLANTED puts its bad bar
 NEIGHBOUR = DaySymbol(date(2025, 10, 6), "ETH-USDT")
@@ -47,7 +47,7 @@ def test_bad_bars_are_quarantined_and_a_separate_feature_run_does_not_read_them(
         assert "2025-10-06 12:00" in report["failed_checks"][0]["why"] and report["published_sha256"] is None
         assert report["state"] == "quarantined"
         assert sha256_bytes((lake.quarantine_dir("market_bars", BAD) / PART_FILE).read_bytes()) == report["sha256"]
-        # Dagster shows the eight published partitions materialised, each with its published
+        # Dagster shows the eight published partitions materialized, each with its published
         # file's hash, and never the quarantined one; the step's failure names it and why.
         hashes = materialized_hashes(instance)
         assert set(hashes) == {str(p) for p in lake.partitions("market_bars")} and str(BAD) not in hashes
@@ -57,7 +57,7 @@ def test_bad_bars_are_quarantined_and_a_separate_feature_run_does_not_read_them(
         assert message.startswith("market_bars: 8 partitions published, 1 held back (2025-10-06|BTC-USDT quarantined: bars_sorted: ")
 
         # A separate run of feature_matrix for the same day does not read the bad bars.
-        (features_run,) = harness.run_features(str(lake.root), (BAD.day, BAD.day), [BAD.symbol], instance)
+        (features_run,) = feature_location.run_features(str(lake.root), (BAD.day, BAD.day), [BAD.symbol], instance)
     assert features_run.success
     frame, kv = read_partition(lake, BAD)
     assert recorded_inputs(kv)["market_bars"] == [date(2025, 10, 5)]  # the published day before, not the bad day
@@ -70,14 +70,14 @@ def test_bad_bars_are_quarantined_and_a_separate_feature_run_does_not_read_them(
     assert "report.json" in note
 
 
-def test_the_published_version_survives_a_failed_rematerialisation_byte_identical(qa_home, drop_folder):
+def test_the_published_version_survives_a_failed_rematerialization_byte_identical(qa_home, drop_folder):
     lake = ParquetLake(str(qa_home / "lake"))
     with DagsterInstance.ephemeral() as instance:
         assert _run(lake.root, drop_folder, instance).success
         before = lake.partition_path("market_bars", BAD).read_bytes()
         _plant(drop_folder, PLANTED["nan"][1])
         failed = _run(lake.root, drop_folder, instance)
-        # The partitions that passed were re-published unchanged; the gate reported what it did.
+        # The partitions that passed were re-published unchanged; the audit reported what it did.
         evaluation = _checks(failed, instance)["bars_ohlc_sane"]
         # Dagster still shows the published version of the partition, not the rejected one.
         assert materialized_hashes(instance)[str(BAD)] == sha256_bytes(before)

@@ -1,7 +1,7 @@
 """The downstream assets' automation conditions on the code location's own asset graph.
 
 The graph is the real one (keys, partitions, partition mappings, automation conditions) with
-each asset's data work replaced by a no-op (``kit.stand_ins``), so what is asserted is exactly
+each asset's data work replaced by a no-op (``condition_ticks.stand_ins``), so what is asserted is exactly
 which partitions Dagster's daemon would request, tick by tick: ``evaluate_automation_conditions``
 runs at fixed evaluation times against an instance, and what a tick requests is then run
 (grouped roughly as the daemon groups it) before the next tick.
@@ -14,7 +14,7 @@ from dagster import Definitions, evaluate_automation_conditions
 
 from quant_assets.automation import conditions
 from quant_assets.labels.horizons import LOOKAHEAD_DAYS
-from quant_assets_tests.automation.kit import all_requested, definitions, keys, report, requested, stand_ins, utc, walk
+from quant_assets_tests.automation.condition_ticks import all_requested, definitions, keys, report, requested, stand_ins, utc, walk
 
 SOURCES = ["market_bars", "derivatives"]
 TEXT = ["social_text", "text_embeddings", "text_latents"]
@@ -36,7 +36,7 @@ def stand_in_graph(tmp_path_factory):
 
 @pytest.fixture
 def graph(stand_in_graph, fresh_instance):
-    """The graph with everything materialised for 10-01..10-19, after the conditions' first tick."""
+    """The graph with everything materialized for 10-01..10-19, after the conditions' first tick."""
     defs, assets = stand_in_graph
     report(fresh_instance, SOURCES + TEXT + DOWNSTREAM, FIRST, YESTERDAY)
     first = evaluate_automation_conditions(defs, fresh_instance, evaluation_time=utc(2025, 10, 20, 0, 5))

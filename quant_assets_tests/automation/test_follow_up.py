@@ -7,7 +7,7 @@ from __future__ import annotations
 from dagster import AssetKey, DagsterEventType, DagsterInstance, build_run_status_sensor_context
 
 from quant_assets.automation.follow_up import FOLLOW_UP_SENSOR, FOLLOWS_TAG, partial_follow_up
-from quant_assets.runs import Rectangle
+from quant_assets.runs import PartitionRange
 from quant_assets_tests.assets.test_market_bars import DAYS, PLANTED, _plant, _run
 from quant_assets_tests.assets.test_write_audit_publish import BAD
 
@@ -31,7 +31,7 @@ def test_a_run_that_held_a_partition_back_is_followed_by_its_skipped_assets_on_t
     for request in requests:
         assert request.asset_selection == [AssetKey("downstream_probe")]
         assert request.tags[FOLLOWS_TAG] == result.run_id
-        requested |= set(Rectangle.of_run(request.tags).parts(["BTC-USDT", "ETH-USDT", "SOL-USDT"]))
+        requested |= set(PartitionRange.of_run(request.tags).parts(["BTC-USDT", "ETH-USDT", "SOL-USDT"]))
     assert requested == covered - {BAD}
 
 

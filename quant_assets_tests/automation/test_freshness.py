@@ -8,7 +8,7 @@ from dagster import AssetKey
 
 from quant_assets import settings
 from quant_assets.automation import freshness
-from quant_assets_tests.automation.kit import definitions, utc
+from quant_assets_tests.automation.condition_ticks import definitions, utc
 
 SOURCES = ["market_bars", "derivatives", "social_text"]
 

@@ -1,5 +1,5 @@
 """The bundle inbox sensor, driven with ``build_sensor_context`` on an instance: each settled
-drop landed once, refusals logged and filed away without stopping the sensor; and the whole
+drop unpacked once, refusals logged and filed away without stopping the sensor; and the whole
 drill: a new day of recorded bars dropped in the inbox, the requested import run, and the
 automation conditions requesting the downstream partitions, with no command typed."""
 
@@ -18,9 +18,9 @@ from quant_assets.bundles.export import write_bundle
 from quant_assets.bundles.importer import BUNDLE_ID_TAG
 from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import DaySymbol
-from quant_assets.runs import Rectangle
-from quant_assets_tests.automation.kit import definitions, keys, requested, utc
-from quant_assets_tests.bundles.kit import PARTS, bundle_entries
+from quant_assets.runs import PartitionRange
+from quant_assets_tests.automation.condition_ticks import definitions, keys, requested, utc
+from quant_assets_tests.bundles.archives import PARTS, bundle_entries
 
 SETTLED = 3600  # seconds ago: older than QUANT_ASSETS_INBOX_SETTLE_S (default 10)
 
@@ -69,7 +69,7 @@ def _tick(instance, log: _Lines | None = None):
     return bundle_inbox_sensor(context)
 
 
-def test_each_drop_is_landed_once_and_a_refusal_does_not_stop_the_sensor(inbox, bundle, fresh_instance, tick_log):
+def test_each_drop_is_unpacked_once_and_a_refusal_does_not_stop_the_sensor(inbox, bundle, fresh_instance, tick_log):
     path, manifest = bundle
     _drop(inbox / "a-broken.tar.gz", b"not a gzip file")  # the oldest: tried first
     _drop(inbox / "b-good.tar.gz", source=path)
@@ -80,7 +80,7 @@ def test_each_drop_is_landed_once_and_a_refusal_does_not_stop_the_sensor(inbox, 
     assert isinstance(result, SensorResult)
     (request,) = result.run_requests
     assert request.tags[BUNDLE_ID_TAG] == manifest.bundle_id and request.run_key.startswith(manifest.bundle_id + "@")
-    assert request.run_config["ops"]["import_landed_bundle"]["config"]["bundle_id"] == manifest.bundle_id
+    assert request.run_config["ops"]["import_unpacked_bundle"]["config"]["bundle_id"] == manifest.bundle_id
     assert (Path(settings.home().bundles) / manifest.bundle_id / "LANDED.json").exists()
 
     # The refusal: one line in the tick's log, the file filed away with its reason.
@@ -96,14 +96,14 @@ def test_each_drop_is_landed_once_and_a_refusal_does_not_stop_the_sensor(inbox, 
     assert isinstance(again, SkipReason) and "no settled" in again.skip_message
 
 
-def test_the_same_bundle_dropped_again_is_a_new_drop_but_lands_nothing_new(inbox, bundle, fresh_instance, tick_log):
+def test_the_same_bundle_dropped_again_is_a_new_drop_but_unpacks_nothing_new(inbox, bundle, fresh_instance, tick_log):
     path, manifest = bundle
     _drop(inbox / "day.tar.gz", source=path)
     first = _tick(fresh_instance, tick_log).run_requests[0]
     _drop(inbox / "day.tar.gz", source=path, age_s=60)
     second = _tick(fresh_instance, tick_log).run_requests[0]
     assert first.run_key != second.run_key  # a later drop is a new request; the importer skips what the lake holds
-    assert any("already landed" in line for line in tick_log.lines)
+    assert any("already unpacked" in line for line in tick_log.lines)
     assert sorted(p.name for p in (inbox / IMPORTED).iterdir())[-1].endswith("day.tar.gz")
     assert len(list((inbox / IMPORTED).iterdir())) == 2
 
@@ -145,7 +145,7 @@ def test_a_new_day_in_the_inbox_flows_into_the_lake_and_on_to_its_children(inbox
     labels = defs.resolve_implicit_global_asset_job_def().execute_in_process(
         instance=fresh_instance,
         asset_selection=[AssetKey("labels")],
-        tags=Rectangle(DaySymbol(date(2025, 10, 6), "BTC-USDT"), DaySymbol(date(2025, 10, 7), "ETH-USDT")).tags,
+        tags=PartitionRange(DaySymbol(date(2025, 10, 6), "BTC-USDT"), DaySymbol(date(2025, 10, 7), "ETH-USDT")).tags,
     )
     assert labels.success
     day = lake.read("labels", DaySymbol(date(2025, 10, 6), "BTC-USDT"))

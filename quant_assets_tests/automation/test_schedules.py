@@ -12,7 +12,7 @@ from quant_assets.automation import cadence
 from quant_assets.automation.schedules import CATCH_UP_DAYS, build_source_schedules, external_sources
 from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import DaySymbol
-from quant_assets_tests.automation.kit import SYMBOLS, definitions, report, utc
+from quant_assets_tests.automation.condition_ticks import SYMBOLS, definitions, report, utc
 from quant_assets_tests.conftest import SPOT_FIXTURE
 
 BARS_AND_DERIVATIVES = ["market_bars", "derivatives"]

@@ -3,7 +3,7 @@ next to the trading sensors that were there before."""
 
 from dagster import DefaultScheduleStatus, DefaultSensorStatus
 
-from quant_assets_tests.automation.kit import definitions
+from quant_assets_tests.automation.condition_ticks import definitions
 
 
 def test_the_daemon_runs_the_schedules_the_inbox_and_the_conditions_with_no_toggle(qa_home, monkeypatch):

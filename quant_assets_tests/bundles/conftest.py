@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from quant_assets.bundles.export import write_bundle
-from quant_assets.bundles.land import verify_and_land
+from quant_assets.bundles.unpack import verify_and_unpack
 from quant_assets.cli import main
-from quant_assets_tests.bundles.kit import SYMBOLS, bundle_entries, fill_lake
+from quant_assets_tests.bundles.archives import SYMBOLS, bundle_entries, fill_lake
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def home(qa_home, monkeypatch) -> Path:
 def place_lake(request, monkeypatch):
     """Where a home's lake goes, for tests that run on both stores: ``place(home)`` returns
     ``<home>/lake``, or a fresh prefix on the loopback S3 server with QUANT_ASSETS_LAKE_ROOT
-    pointing at it (the bundle's landing and lock stay in the local home either way)."""
+    pointing at it (the bundle's unpacking and lock stay in the local home either way)."""
     if request.param == "local":
 
         def place(home: Path) -> str:
@@ -54,9 +54,9 @@ def good_bundle(tmp_path):
 
 @pytest.fixture
 def lived_in_home(home, good_bundle):
-    """A home with a lake and a landed bundle already in it: what a refusal must not touch."""
+    """A home with a lake and an unpacked bundle already in it: what a refusal must not touch."""
     fill_lake(home / "lake")
-    verify_and_land(good_bundle[0], home / "bundles")
+    verify_and_unpack(good_bundle[0], home / "bundles")
     return home
 
 

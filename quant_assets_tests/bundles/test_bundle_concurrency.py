@@ -1,6 +1,6 @@
-"""Two bundle commands in one home queue on its lock: one landed copy, the right provenance,
+"""Two bundle commands in one home queue on its lock: one unpacked copy, the right provenance,
 and a clear line for the one that waited or gave up; never an OSError, never one import
-removing what the other landed.
+removing what the other unpacked.
 
 A thread holds the lock while both imports start, so they really overlap every time.
 """
@@ -21,13 +21,13 @@ from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
 from quant_assets import settings
 from quant_assets.bundles.export import write_bundle
-from quant_assets.bundles.land import land
-from quant_assets.bundles.landed import LANDED_NAME, LandedBundles
 from quant_assets.bundles.limits import LOCK_TIMEOUT_ENV
 from quant_assets.bundles.lock import bundle_lock
+from quant_assets.bundles.unpack import unpack
+from quant_assets.bundles.unpacked import UNPACKED_MARKER, UnpackedBundles
 from quant_assets.cli.bundle import import_bundle
 from quant_assets.market.bars import BARS_ASSET
-from quant_assets_tests.bundles.kit import PARTS, bundle_entries, fixture_partitions
+from quant_assets_tests.bundles.archives import PARTS, bundle_entries, fixture_partitions
 
 WAITING = "waiting for another bundle import or export to finish"
 REPO = Path(__file__).parents[2]
@@ -60,13 +60,13 @@ def _until(condition, timeout_s: float = 60) -> None:
         time.sleep(0.05)
 
 
-def test_two_imports_of_one_bundle_queue_and_land_one_copy(home, good_bundle):
+def test_two_imports_of_one_bundle_queue_and_unpack_one_copy(home, good_bundle):
     root = home / "bundles"
-    landings, errors, waited = [], [], []
+    unpackings, errors, waited = [], [], []
 
     def run():
         try:
-            landings.append(land(good_bundle[0], root, on_wait=waited.append))
+            unpackings.append(unpack(good_bundle[0], root, on_wait=waited.append))
         except BaseException as err:  # noqa: BLE001 - the assertion below shows it
             errors.append(err)
 
@@ -80,8 +80,8 @@ def test_two_imports_of_one_bundle_queue_and_land_one_copy(home, good_bundle):
 
     assert errors == []
     assert all(WAITING in line and LOCK_TIMEOUT_ENV in line for line in waited), waited
-    assert sorted(landing.fresh for landing in landings) == [False, True]
-    assert {landing.bundle.landed_at for landing in landings} == {landings[0].bundle.landed_at}  # the same landed copy
+    assert sorted(unpacking.fresh for unpacking in unpackings) == [False, True]
+    assert {unpacking.bundle.unpacked_at for unpacking in unpackings} == {unpackings[0].bundle.unpacked_at}  # the same unpacked copy
     assert sorted(p.name for p in root.iterdir()) == [".lock", good_bundle[1].bundle_id]
 
 
@@ -97,14 +97,14 @@ def test_another_process_queues_on_the_lock(home, good_bundle, tmp_path):
     # The lock is an OS lock on a file: a separate process waits for it as a thread does.
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     log = tmp_path / "import.err"
-    command = [sys.executable, "-c", "from quant_assets.cli import main; main()", "bundle", "import", "--land-only"]
+    command = [sys.executable, "-c", "from quant_assets.cli import main; main()", "bundle", "import", "--unpack-only"]
     with lock_held_elsewhere(home / "bundles"):
         proc = subprocess.Popen([*command, str(good_bundle[0])], env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"))
         _until(lambda: WAITING in log.read_text(), timeout_s=120)
         time.sleep(0.5)
         assert proc.poll() is None and not (home / "bundles" / good_bundle[1].bundle_id).exists()
     assert proc.wait(timeout=120) == 0, log.read_text()
-    assert [b.bundle_id for b in LandedBundles(str(home / "bundles")).bundles()] == [good_bundle[1].bundle_id]
+    assert [b.bundle_id for b in UnpackedBundles(str(home / "bundles")).bundles()] == [good_bundle[1].bundle_id]
 
 
 def test_two_imports_at_once_end_with_the_right_provenance(home, good_bundle, tmp_path, capsys):
@@ -131,10 +131,10 @@ def test_two_imports_at_once_end_with_the_right_provenance(home, good_bundle, tm
         thread.join(120)
     assert errors == []
 
-    # Both landed, neither removed the other. Each partition's lake file is the file of the
-    # bundle landed last that has it, and Dagster's metadata names a bundle holding exactly
+    # Both unpacked, neither removed the other. Each partition's lake file is the file of the
+    # bundle unpacked last that has it, and Dagster's metadata names a bundle holding exactly
     # those bytes (BTC-USDT's are the same in both; ETH-USDT's only in the one that won).
-    bundles = LandedBundles(settings.home().bundles)
+    bundles = UnpackedBundles(settings.home().bundles)
     by_id = {b.bundle_id: b for b in bundles.bundles()}
     assert len(by_id) == 2
     holders = bundles.locate(BARS_ASSET, PARTS)
@@ -168,8 +168,8 @@ def test_an_import_that_waits_too_long_is_refused_in_one_line(home, good_bundle,
     )
     assert sorted(p.name for p in (home / "bundles").iterdir()) == [".lock"]
     assert exported.exit_code == 1 and "bundle export refused: another bundle import or export held" in exported.stderr
-    # Once the lock is free the same import goes through, and landing re-enters the lock the
+    # Once the lock is free the same import goes through, and unpacking re-enters the lock the
     # command already holds instead of waiting on itself.
-    again = cli("bundle", "import", "--land-only", good_bundle[0])
+    again = cli("bundle", "import", "--unpack-only", good_bundle[0])
     assert again.exit_code == 0 and WAITING not in again.stderr, again.output
-    assert (home / "bundles" / good_bundle[1].bundle_id / LANDED_NAME).exists()
+    assert (home / "bundles" / good_bundle[1].bundle_id / UNPACKED_MARKER).exists()

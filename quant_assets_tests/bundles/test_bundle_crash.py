@@ -1,7 +1,7 @@
 """A killed import leaves nothing a reader trusts, and the next import cleans up after it.
 
 A real process is SIGKILLed at the two moments that matter: with the bundle staged but not
-yet renamed into place, and renamed but before its landed marker is written.
+yet renamed into place, and renamed but before its unpacked marker is written.
 """
 
 from __future__ import annotations
@@ -14,20 +14,20 @@ from pathlib import Path
 
 import pytest
 
-from quant_assets.bundles import land as land_module
-from quant_assets.bundles.land import land
-from quant_assets.bundles.landed import LANDED_NAME, LandedBundles
+from quant_assets.bundles import unpack as unpack_module
 from quant_assets.bundles.limits import BundleLimits
+from quant_assets.bundles.unpack import unpack
+from quant_assets.bundles.unpacked import UNPACKED_MARKER, UnpackedBundles
 from quant_assets.market.bars import BARS_ASSET
-from quant_assets_tests.bundles.kit import PARTS
+from quant_assets_tests.bundles.archives import PARTS
 
 REPO = Path(__file__).parents[2]
 
-# Lands a bundle, but stops dead (prints "paused", then sleeps) just before the staging
-# folder is renamed into place, or just before the landed marker is put in place.
+# Unpacks a bundle, but stops dead (prints "paused", then sleeps) just before the staging
+# folder is renamed into place, or just before the unpacked marker is put in place.
 IMPORT_THEN_PAUSE = """
 import os, sys, time
-from quant_assets.bundles.land import land
+from quant_assets.bundles.unpack import unpack
 
 archive, root, pause_at = sys.argv[1:]
 real_rename, real_replace = os.rename, os.replace
@@ -47,8 +47,8 @@ def replace(src, dst, *args, **kwargs):
     return real_replace(src, dst, *args, **kwargs)
 
 os.rename, os.replace = rename, replace
-land(archive, root)
-print("landed", flush=True)
+unpack(archive, root)
+print("unpacked", flush=True)
 """
 
 
@@ -81,17 +81,17 @@ def test_an_import_killed_before_its_commit_is_ignored_then_cleaned(home, good_b
         assert left[0].startswith(".staging-")
     else:
         assert left[0] == manifest.bundle_id
-    assert not (root / left[0] / LANDED_NAME).exists()
+    assert not (root / left[0] / UNPACKED_MARKER).exists()
 
     # Readers see no bundle at all.
-    readers = LandedBundles(str(root))
+    readers = UnpackedBundles(str(root))
     assert readers.bundles() == []
     with pytest.raises(FileNotFoundError, match="no imported bundle holds market_bars"):
         readers.read(BARS_ASSET, PARTS)
 
-    # The killed process took its lock with it; the next import clears the leftover and lands.
-    landing = land(archive, root, limits=BundleLimits(lock_timeout_s=5))
-    assert landing.fresh
+    # The killed process took its lock with it; the next import clears the leftover and unpacks.
+    unpacking = unpack(archive, root, limits=BundleLimits(lock_timeout_s=5))
+    assert unpacking.fresh
     assert sorted(p.name for p in root.iterdir()) == [".lock", manifest.bundle_id]
     frame, provenance = readers.read(BARS_ASSET, PARTS)
     assert frame.height == 1152 and {p.bundle_id for p in provenance.values()} == {manifest.bundle_id}
@@ -99,10 +99,10 @@ def test_an_import_killed_before_its_commit_is_ignored_then_cleaned(home, good_b
 
 def test_staged_folders_are_synced_before_the_rename(home, good_bundle, monkeypatch):
     events = []
-    real_fsync_dir, real_rename = land_module.fsync_dir, os.rename
-    monkeypatch.setattr(land_module, "fsync_dir", lambda path: events.append(("fsync", Path(path))) or real_fsync_dir(path))
+    real_fsync_dir, real_rename = unpack_module.fsync_dir, os.rename
+    monkeypatch.setattr(unpack_module, "fsync_dir", lambda path: events.append(("fsync", Path(path))) or real_fsync_dir(path))
     monkeypatch.setattr(os, "rename", lambda src, dst: events.append(("rename", Path(src))) or real_rename(src, dst))
-    land(good_bundle[0], home / "bundles")
+    unpack(good_bundle[0], home / "bundles")
 
     renames = [i for i, (kind, _) in enumerate(events) if kind == "rename"]
     assert len(renames) == 1

@@ -1,7 +1,7 @@
 """Bundle import is bounded before it inflates: declared sizes, a total cap, a ratio cap, the
 end of the archive, and row counts from the parquet footer.
 
-The bombs are real gzip streams (built in milliseconds, see ``kit.gzip_with_zeros``); the
+The bombs are real gzip streams (built in milliseconds, see ``archives.gzip_with_zeros``); the
 ones that would take minutes to inflate prove by the clock that the importer never tried.
 """
 
@@ -15,10 +15,10 @@ import time
 import pyarrow.parquet as pq
 import pytest
 
-from quant_assets.bundles.land import verify_and_land
 from quant_assets.bundles.limits import LOCK_TIMEOUT_ENV, MAX_BYTES_ENV, MAX_RATIO_ENV, BundleLimits
 from quant_assets.bundles.manifest import BundleError
-from quant_assets_tests.bundles.kit import (
+from quant_assets.bundles.unpack import verify_and_unpack
+from quant_assets_tests.bundles.archives import (
     FIRST,
     bundle_members,
     gzip_with_zeros,
@@ -101,7 +101,7 @@ def test_the_total_size_cap_is_a_setting(home, good_bundle, cli, monkeypatch):
     assert f"good.tar.gz unpacks to more than {unpacked - 1} bytes ({MAX_BYTES_ENV})" in line, line
     assert not (home / "bundles").exists() or not any(p.name != ".lock" for p in (home / "bundles").iterdir())
     monkeypatch.setenv(MAX_BYTES_ENV, str(unpacked))
-    assert cli("bundle", "import", "--land-only", good_bundle[0]).exit_code == 0
+    assert cli("bundle", "import", "--unpack-only", good_bundle[0]).exit_code == 0
 
 
 def test_zeros_after_the_tar_end_are_refused_without_inflating_them(lived_in_home, good_bundle, tmp_path, cli):
@@ -130,7 +130,7 @@ def test_the_row_count_comes_from_the_parquet_footer(home, good_bundle, tmp_path
     refresh_id(manifest)
     bad = write_archive(tmp_path / "bad.tar.gz", bundle_members(manifest, files))
     with pytest.raises(BundleError, match=f"{FIRST}: row count mismatch: the file has 288 rows, the manifest says 287"):
-        verify_and_land(bad, home / "bundles")
+        verify_and_unpack(bad, home / "bundles")
 
 
 @pytest.mark.parametrize(

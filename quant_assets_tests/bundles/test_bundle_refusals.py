@@ -1,5 +1,5 @@
 """Every way ``bundle import`` refuses a bundle: non-zero exit, one line naming the problem,
-and the home (lake, landed bundles, Dagster) byte-identical afterwards.
+and the home (lake, unpacked bundles, Dagster) byte-identical afterwards.
 
 Each case takes a good bundle written by the real exporter apart and damages exactly one
 thing, so the refusal it provokes can only come from that damage.
@@ -16,10 +16,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from quant_assets.bundles.land import verify_and_land
 from quant_assets.bundles.manifest import BundleError
+from quant_assets.bundles.unpack import verify_and_unpack
 from quant_assets.lake.store import parquet_bytes
-from quant_assets_tests.bundles.kit import (
+from quant_assets_tests.bundles.archives import (
     FIRST,
     SECOND,
     bundle_members,
@@ -306,7 +306,7 @@ def test_refusal_in_a_fresh_home_creates_nothing_but_the_lock(home, good_bundle,
     manifest, files = read_archive(good_bundle[0])
     bad = write_archive(tmp_path / "bad.tar.gz", bundle_members(manifest, {**files, FIRST: _flip_byte(files[FIRST])}))
     with pytest.raises(BundleError, match="sha256 mismatch"):
-        verify_and_land(bad, home / "bundles")
+        verify_and_unpack(bad, home / "bundles")
     # The lock file stays: deleting it while another import may have opened it would let
     # two imports hold "the" lock at once.
     assert tree_digest(home) == {"bundles": "dir", "bundles/.lock": hashlib.sha256(b"").hexdigest()}

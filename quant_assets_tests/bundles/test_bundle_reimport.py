@@ -10,7 +10,7 @@ from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
 from quant_assets.bundles.export import write_bundle
 from quant_assets.market.bars import BARS_ASSET
-from quant_assets_tests.bundles.kit import PARTS, bundle_entries, fill_lake, fixture_partitions, tree_digest
+from quant_assets_tests.bundles.archives import PARTS, bundle_entries, fill_lake, fixture_partitions, tree_digest
 
 
 def _bundle(tmp_path, name, revise=lambda part, frame: frame, symbols=("BTC-USDT", "ETH-USDT")):
@@ -38,19 +38,19 @@ def test_reimporting_an_older_bundle_converges_and_names_the_holder(home, tmp_pa
     assert cli("bundle", "import", older).exit_code == 0
     imported = cli("bundle", "import", newer)
     assert imported.exit_code == 0, imported.output
-    assert "2 partitions materialised, 0 already in the lake" in imported.stdout
+    assert "2 partitions materialized, 0 already in the lake" in imported.stdout
 
     with DagsterInstance.get() as instance:
         runs_before = len(instance.get_runs())
         provenance = _provenance(instance)
     lake_before = tree_digest(home / "lake")
     eth = [f"{BARS_ASSET} {p}" for p in PARTS if p.symbol == "ETH-USDT"]
-    held = f"2 held by bundle {new_manifest.bundle_id}, landed later ({', '.join(eth)})"
+    held = f"2 held by bundle {new_manifest.bundle_id}, unpacked later ({', '.join(eth)})"
 
     for _ in range(2):
         again = cli("bundle", "import", older)
         assert again.exit_code == 0, again.output
-        assert f"already landed; 0 runs, 0 partitions materialised, 2 already in the lake, {held}" in again.stdout
+        assert f"already unpacked; 0 runs, 0 partitions materialized, 2 already in the lake, {held}" in again.stdout
         assert tree_digest(home / "lake") == lake_before
         with DagsterInstance.get() as instance:
             assert len(instance.get_runs()) == runs_before
@@ -70,7 +70,7 @@ def test_a_failed_import_leaves_the_lake_byte_identical(home, tmp_path, cli, mon
     assert tree_digest(home / "lake") == lake_before
     monkeypatch.delenv("QUANT_ASSETS_START_DATE")
 
-    # Verified and landed, then failing at the materialise step: an hour of bars missing on
+    # Verified and unpacked, then failing at the materialize step: an hour of bars missing on
     # every partition, which the blocking completeness check catches after the asset ran.
     gappy, _ = _bundle(tmp_path, "gappy.tar.gz", lambda part, frame: frame.filter(pl.col("ts").dt.hour() != 3))
     failed = cli("bundle", "import", gappy)

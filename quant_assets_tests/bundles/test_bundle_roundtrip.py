@@ -16,13 +16,13 @@ from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 from quant_assets.assets.checks import ROLLED_BACK_TAG
 from quant_assets.bundles.export import export_lake, write_bundle
 from quant_assets.bundles.importer import BUNDLE_ID_TAG
-from quant_assets.bundles.land import verify_and_land
-from quant_assets.bundles.landed import LandedBundles
 from quant_assets.bundles.manifest import Manifest, schema_strings
+from quant_assets.bundles.unpack import verify_and_unpack
+from quant_assets.bundles.unpacked import UnpackedBundles
 from quant_assets.lake.store import ParquetLake
 from quant_assets.market.bars import BAR_SCHEMA, BARS_ASSET
 from quant_assets.partitions import daily_symbol_partitions
-from quant_assets_tests.bundles.kit import (
+from quant_assets_tests.bundles.archives import (
     PARTS,
     bundle_entries,
     fill_lake,
@@ -54,14 +54,14 @@ def test_export_import_roundtrip(home, place_lake, tmp_path, monkeypatch, cli):
     target_lake = place_lake(target)
     imported = cli("bundle", "import", archive)
     assert imported.exit_code == 0, imported.output
-    assert "1 runs, 4 partitions materialised" in imported.stdout and "6 checks passed" in imported.stdout
+    assert "1 runs, 4 partitions materialized" in imported.stdout and "6 checks passed" in imported.stdout
 
     lake = ParquetLake(target_lake)
     assert _lake_bytes(lake) == originals
 
     archive_sha = hashlib.sha256(archive.read_bytes()).hexdigest()
-    landed = json.loads((target / "bundles" / manifest["bundle_id"] / "LANDED.json").read_text())
-    assert landed["bundle_sha256"] == archive_sha
+    unpacked = json.loads((target / "bundles" / manifest["bundle_id"] / "LANDED.json").read_text())
+    assert unpacked["bundle_sha256"] == archive_sha
 
     with DagsterInstance.get() as instance:
         key = AssetKey(BARS_ASSET)
@@ -76,11 +76,11 @@ def test_export_import_roundtrip(home, place_lake, tmp_path, monkeypatch, cli):
             assert run.tags[BUNDLE_ID_TAG] == manifest["bundle_id"]
         runs_before = len(instance.get_runs())
 
-    # Re-import: verified again, then nothing lands, nothing runs, nothing changes.
+    # Re-import: verified again, then nothing unpacks, nothing runs, nothing changes.
     before = lake_digest(target_lake), tree_digest(target / "bundles")
     again = cli("bundle", "import", archive)
     assert again.exit_code == 0, again.output
-    assert "already landed" in again.stdout and "0 runs" in again.stdout and "4 already in the lake" in again.stdout
+    assert "already unpacked" in again.stdout and "0 runs" in again.stdout and "4 already in the lake" in again.stdout
     assert (lake_digest(target_lake), tree_digest(target / "bundles")) == before
     with DagsterInstance.get() as instance:
         assert len(instance.get_runs()) == runs_before
@@ -124,27 +124,27 @@ def test_export_selects_days_symbols_and_refuses_nothing(home, tmp_path, cli):
     assert not (tmp_path / "none.tar.gz").exists()
 
 
-def test_land_only_lands_for_the_bundle_source(home, good_bundle, cli, monkeypatch):
+def test_unpack_only_unpacks_for_the_bundle_source(home, good_bundle, cli, monkeypatch):
     path, manifest = good_bundle
-    # --land-only skips the universe check: the benchmark backfills later with its own settings.
+    # --unpack-only skips the universe check: the benchmark backfills later with its own settings.
     monkeypatch.setenv("QUANT_ASSETS_SYMBOLS", "SOL-USDT")
-    result = cli("bundle", "import", "--land-only", path)
+    result = cli("bundle", "import", "--unpack-only", path)
     assert result.exit_code == 0, result.output
-    assert "not materialised" in result.stdout
+    assert "not materialized" in result.stdout
     assert not (home / "lake").exists() and not (home / "dagster").exists()
-    frame, provenance = LandedBundles(str(home / "bundles")).read(BARS_ASSET, PARTS)
+    frame, provenance = UnpackedBundles(str(home / "bundles")).read(BARS_ASSET, PARTS)
     assert frame.height == 1152 and frame["high"].max() == 126199.63  # BTC's all-time high that day
     assert {p.bundle_id for p in provenance.values()} == {manifest.bundle_id}
 
 
-def test_landing_twice_is_a_no_op_and_reports_progress(home, good_bundle):
+def test_unpacking_twice_is_a_no_op_and_reports_progress(home, good_bundle):
     path, manifest = good_bundle
     calls = []
-    first = verify_and_land(path, home / "bundles", progress=lambda *a: calls.append(a))
+    first = verify_and_unpack(path, home / "bundles", progress=lambda *a: calls.append(a))
     assert calls[-1][:2] == (4, 4) and [c[0] for c in calls] == [1, 2, 3, 4]
     before = tree_digest(home / "bundles")
-    second = verify_and_land(path, home / "bundles")
-    assert second.landed_at == first.landed_at and tree_digest(home / "bundles") == before
+    second = verify_and_unpack(path, home / "bundles")
+    assert second.unpacked_at == first.unpacked_at and tree_digest(home / "bundles") == before
     assert first.files == {(BARS_ASSET, f.partition): f.sha256 for f in manifest.files}
 
 
@@ -166,7 +166,7 @@ def test_import_fails_when_a_blocking_check_fails(home, place_lake, tmp_path, cl
     # The failing version went to the lake's quarantine (in the bucket, for an S3 lake).
     assert ParquetLake(lake_root).quarantined(BARS_ASSET) == [part]
     # Dagster does not go on showing the three partitions the import published, then rolled
-    # back, as materialised: a run tagged with why records them failed.
+    # back, as materialized: a run tagged with why records them failed.
     with DagsterInstance.get() as instance:
         published_then_rolled_back = instance.get_materialized_partitions(AssetKey(BARS_ASSET))
         assert len(published_then_rolled_back) == 3 and str(part) not in published_then_rolled_back
@@ -180,7 +180,7 @@ def test_long_imports_and_exports_show_progress(home, good_bundle, tmp_path, cli
     # Progress is time-throttled; with no interval every file is reported on stderr.
     # (quant_assets.cli's `bundle` attribute is the click group, so fetch the module itself.)
     monkeypatch.setattr(importlib.import_module("quant_assets.cli.bundle"), "PROGRESS_EVERY_S", 0.0)
-    result = cli("bundle", "import", "--land-only", good_bundle[0])
+    result = cli("bundle", "import", "--unpack-only", good_bundle[0])
     assert result.exit_code == 0, result.output
     assert [line.split(" (")[0] for line in result.stderr.splitlines()] == [f"import: {i}/4 files" for i in range(1, 5)]
     fill_lake(home / "lake")

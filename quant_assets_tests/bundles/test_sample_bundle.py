@@ -11,14 +11,14 @@ import pytest
 from quant_assets import settings
 from quant_assets.bundles.coverage import downstream_steps, held_partitions
 from quant_assets.bundles.export import write_bundle
-from quant_assets.bundles.land import check_fits_settings, land
+from quant_assets.bundles.unpack import check_fits_settings, unpack
 from quant_assets.cli.demo import SAMPLE_BUNDLE, _direct_deps
 from quant_assets.definitions import build_definitions
 from quant_assets.derivatives.frame import BASIS, FUNDING, MARK, STAT_METRICS
 from quant_assets.features import contract
 from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import DaySymbol, days_between
-from quant_assets_tests.bundles.kit import read_archive
+from quant_assets_tests.bundles.archives import read_archive
 
 SYMBOLS = settings.DEFAULT_SYMBOLS.split(",")
 MARKET_FROM, TEXT_FROM, LAST = date(2025, 6, 1), date(2025, 10, 1), date(2025, 11, 30)
@@ -30,13 +30,13 @@ def _parts(first: date) -> set[DaySymbol]:
 
 
 @pytest.fixture(scope="module")
-def landing(tmp_path_factory):
-    """The sample, verified member by member and landed, exactly as an import does."""
-    return land(SAMPLE_BUNDLE, tmp_path_factory.mktemp("sample") / "bundles")
+def unpacking(tmp_path_factory):
+    """The sample, verified member by member and unpacked, exactly as an import does."""
+    return unpack(SAMPLE_BUNDLE, tmp_path_factory.mktemp("sample") / "bundles")
 
 
-def test_sample_holds_bars_and_derivatives_from_june_and_text_from_october(landing):
-    manifest = landing.manifest
+def test_sample_holds_bars_and_derivatives_from_june_and_text_from_october(unpacking):
+    manifest = unpacking.manifest
     assert manifest.assets == ["derivatives", "market_bars", "social_text"]
     assert set(manifest.partitions("market_bars")) == _parts(MARKET_FROM)
     assert set(manifest.partitions("derivatives")) == _parts(MARKET_FROM)
@@ -50,15 +50,15 @@ def test_sample_is_small_enough_to_ship():
     assert SAMPLE_BUNDLE.stat().st_size < MAX_BYTES
 
 
-def test_default_first_partition_day_is_the_samples_first_day(landing):
-    manifest = landing.manifest
+def test_default_first_partition_day_is_the_samples_first_day(unpacking):
+    manifest = unpacking.manifest
     first = min(f.partition.day for f in manifest.files)
     assert date.fromisoformat(settings.DEFAULT_START_DATE) == first == MARKET_FROM
     check_fits_settings(manifest, SYMBOLS, first)  # the demo's defaults admit the whole sample
 
 
-def test_sample_derivatives_have_funding_mark_and_basis_every_day_and_explicit_missing_stats(landing):
-    rows = landing.bundle.lake.read_many("derivatives", sorted(_parts(MARKET_FROM)))
+def test_sample_derivatives_have_funding_mark_and_basis_every_day_and_explicit_missing_stats(unpacking):
+    rows = unpacking.bundle.lake.read_many("derivatives", sorted(_parts(MARKET_FROM)))
     per_day = (
         rows.with_columns(day=pl.col("event_time").dt.date())
         .group_by("symbol", "day", "metric")
@@ -74,8 +74,8 @@ def test_sample_derivatives_have_funding_mark_and_basis_every_day_and_explicit_m
     assert stats["present"].max() == 0 and stats["missing"].min() == 24
 
 
-def test_demo_plans_text_assets_only_where_the_sample_has_text(landing):
-    manifest = landing.manifest
+def test_demo_plans_text_assets_only_where_the_sample_has_text(unpacking):
+    manifest = unpacking.manifest
     defs = build_definitions()
     rest = [k.to_user_string() for k in defs.resolve_all_asset_keys() if k.to_user_string() not in manifest.assets]
     steps = downstream_steps(rest, _direct_deps(defs, rest), held_partitions(manifest))

@@ -23,7 +23,7 @@ from quant_assets.resources.derivatives_data import FileDropDerivatives
 from quant_assets.timegrid import to_ms
 from quant_assets.venues.derivatives import stats_history_floor
 from quant_assets.venues.errors import ExchangeCallFailed
-from quant_assets_tests.derivatives.support import (
+from quant_assets_tests.derivatives.binance_fixtures import (
     DERIV_FIXTURES,
     FUNDING_PATH,
     INVALID_START_TIME,

@@ -16,13 +16,13 @@ from quant_assets.partitions import DaySymbol, daily_symbol_partitions
 from quant_assets.resources.derivatives_data import FileDropDerivatives
 from quant_assets.resources.lake import LakeResource
 from quant_assets.resources.market_data import FileDropMarketData
-from quant_assets.runs import Rectangle
+from quant_assets.runs import PartitionRange
 from quant_assets_tests.checkresults import checks_by_name
 from quant_assets_tests.conftest import SPOT_FIXTURE
-from quant_assets_tests.derivatives.support import DERIV_FIXTURES, at
+from quant_assets_tests.derivatives.binance_fixtures import DERIV_FIXTURES, at
 
 CHECKS = [derivatives_checks.derivatives_checks]
-DAYS = Rectangle(DaySymbol(date(2025, 10, 5), "BTC-USDT"), DaySymbol(date(2025, 10, 7), "SOL-USDT"))
+DAYS = PartitionRange(DaySymbol(date(2025, 10, 5), "BTC-USDT"), DaySymbol(date(2025, 10, 7), "SOL-USDT"))
 BTC_1006 = DaySymbol(date(2025, 10, 6), "BTC-USDT")
 
 
@@ -83,7 +83,7 @@ def test_asset_definition_shows_group_kinds_description_and_depends_on_bars():
     assert all(spec.blocking for c in CHECKS for spec in c.check_specs)
 
 
-def test_real_data_materialises_with_coverage_metadata_and_passes_every_check(qa_home, folders):
+def test_real_data_materializes_with_coverage_metadata_and_passes_every_check(qa_home, folders):
     lake_root = qa_home / "lake"
     with DagsterInstance.ephemeral() as instance:
         result = _run(lake_root, folders, instance, with_consumer=True)
@@ -119,7 +119,7 @@ def test_real_data_materialises_with_coverage_metadata_and_passes_every_check(qa
 
 
 def test_without_market_bars_the_basis_is_flagged_missing(qa_home, folders):
-    one = Rectangle(BTC_1006, BTC_1006)
+    one = PartitionRange(BTC_1006, BTC_1006)
     with DagsterInstance.ephemeral() as instance:
         result = _run(qa_home / "lake", folders, instance, with_bars=False, rect=one)
     assert result.success

@@ -20,7 +20,7 @@ from quant_assets.derivatives.frame import (
     split_partitions,
 )
 from quant_assets.resources.derivatives_data import FileDropDerivatives
-from quant_assets_tests.derivatives.support import DERIV_FIXTURES, at, days, spot_bars
+from quant_assets_tests.derivatives.binance_fixtures import DERIV_FIXTURES, at, days, spot_bars
 
 LATER = at(2026, 7, 1)
 

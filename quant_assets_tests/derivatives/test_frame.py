@@ -29,7 +29,7 @@ from quant_assets.derivatives.frame import (
 from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import DaySymbol
 from quant_assets.resources.derivatives_data import BundleDerivatives, FileDropDerivatives
-from quant_assets_tests.derivatives.support import DERIV_FIXTURES, at, days, spot_bars
+from quant_assets_tests.derivatives.binance_fixtures import DERIV_FIXTURES, at, days, spot_bars
 
 DAY = DaySymbol(date(2025, 10, 6), "BTC-USDT")
 
@@ -175,8 +175,8 @@ def test_every_rule_names_its_planted_fault(clean, planted):
 # ---- bundle source ---------------------------------------------------------------------------
 
 
-def _land_bundle(root, frame: pl.DataFrame, parts: list[DaySymbol]) -> None:
-    """A landed bundle as ``bundle import`` leaves it (manifest + LANDED marker + lake)."""
+def _unpack_bundle(root, frame: pl.DataFrame, parts: list[DaySymbol]) -> None:
+    """An unpacked bundle as ``bundle import`` leaves it (manifest + LANDED marker + lake)."""
     lake = ParquetLake(str(root / "b1" / "lake"))
     files = []
     for part, rows in split_partitions(frame, parts):
@@ -186,10 +186,10 @@ def _land_bundle(root, frame: pl.DataFrame, parts: list[DaySymbol]) -> None:
     (root / "b1" / "LANDED.json").write_text(json.dumps({"bundle_sha256": "f" * 64, "landed_at": "2025-10-06T12:00:00+00:00"}))
 
 
-def test_bundle_source_serves_landed_rows_and_flags_hours_closed_since_export(tmp_path):
+def test_bundle_source_serves_unpacked_rows_and_flags_hours_closed_since_export(tmp_path):
     exported_at = at(2025, 10, 6, 12, 5)
     frame, _ = FileDropDerivatives(folder=str(DERIV_FIXTURES)).fetch([DAY], exported_at, spot_bars())
-    _land_bundle(tmp_path, frame, [DAY])
+    _unpack_bundle(tmp_path, frame, [DAY])
     source = BundleDerivatives(bundles_root=str(tmp_path))
 
     same, meta = source.fetch([DAY], exported_at, spot_bars())

@@ -26,7 +26,7 @@ from quant_assets.derivatives.frame import (
 from quant_assets.features.compute import latest_available
 from quant_assets.resources.derivatives_data import FileDropDerivatives
 from quant_assets.timegrid import BAR, TS_DTYPE
-from quant_assets_tests.derivatives.support import DERIV_FIXTURES, at, binance_derivatives, days, spot_bars
+from quant_assets_tests.derivatives.binance_fixtures import DERIV_FIXTURES, at, binance_derivatives, days, spot_bars
 
 # Real figures (../shared/data, cut into the fixtures).
 BTC_FUNDING_0000 = 7.672e-05  # BTC/USDT:USDT 2025-10-06 00:00

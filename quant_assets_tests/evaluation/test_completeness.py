@@ -38,7 +38,7 @@ def test_a_naive_clock_is_refused():
 def test_a_verdict_for_d_counts_only_days_whose_labels_were_known_at_d_midnight():
     from quant_assets.evaluation.completeness import evidence_days, labels_known_at
     from quant_assets.labels.horizons import HORIZONS as ALL
-    from quant_assets_tests.evaluation.gatekit import planted_labels
+    from quant_assets_tests.evaluation.planted_oos_days import planted_labels
 
     day = date(2025, 10, 20)
     known = {d: labels_known_at(planted_labels(d), ALL) for d in (date(2025, 10, 11), date(2025, 10, 12), date(2025, 10, 19))}

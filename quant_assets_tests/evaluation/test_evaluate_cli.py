@@ -22,20 +22,20 @@ from quant_assets.partitions import DaySymbol, days_between
 from quant_assets.registry.names import CHAMPION, registered_name
 from quant_assets.registry.store import MlflowStore
 from quant_assets.registry.tracking import Tracking
-from quant_assets_tests import modelkit
+from quant_assets_tests import fitted_models
 
 FIRST, LAST = date(2025, 10, 1), date(2025, 11, 12)
 # One fit, anchored Monday 11-03, serves 11-03..11-09 (its fit ends 11-03 00:00 - 7d 5m);
 # the lake's bars end 11-12, so the newest days' 7d labels are not known.
 SERVED = (date(2025, 11, 3), date(2025, 11, 9))
 LABEL_DAYS = (date(2025, 10, 12), date(2025, 11, 11))
-SYMBOL = modelkit.SYMBOL
+SYMBOL = fitted_models.SYMBOL
 
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory, seed_cache):
     """Labels, one fit (registered: version 1 of each horizon, the champion) and oos_eval of SERVED."""
-    home = modelkit.fitted_home(tmp_path_factory.mktemp("evaluate") / "home", seed_cache, (FIRST, LAST), LABEL_DAYS, SERVED,
+    home = fitted_models.fitted_home(tmp_path_factory.mktemp("evaluate") / "home", seed_cache, (FIRST, LAST), LABEL_DAYS, SERVED,
                                 assets=(MODELS_ASSET, OOS_ASSET))  # fmt: skip
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("QUANT_ASSETS_HOME", str(home))

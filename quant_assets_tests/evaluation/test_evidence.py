@@ -12,7 +12,7 @@ import pytest
 from quant_assets.evaluation import metrics, strategy
 from quant_assets.evaluation.evidence import collect_evidence, pbo_blocks
 from quant_assets.evaluation.gate import verdict
-from quant_assets_tests.evaluation.kit import HOUR, series
+from quant_assets_tests.evaluation.synthetic_series import HOUR, series
 
 H = 4 * HOUR
 FIRST = date(2025, 9, 1)

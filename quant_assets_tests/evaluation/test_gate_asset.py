@@ -53,9 +53,9 @@ from quant_assets.partitions import DaySymbol, daily_symbol_partitions, parse_ke
 from quant_assets.registry import aliases
 from quant_assets.registry.names import CHALLENGER, CHAMPION, registered_name
 from quant_assets.resources.lake import LakeResource
-from quant_assets.runs import rectangles
-from quant_assets_tests import modelkit
-from quant_assets_tests.evaluation.gatekit import SERVABLE, known_at, planted_day
+from quant_assets.runs import partition_ranges
+from quant_assets_tests import fitted_models
+from quant_assets_tests.evaluation.planted_oos_days import SERVABLE, known_at, planted_day
 from quant_assets_tests.models.test_model_asset import FIRST, LABEL_DAYS, LAST
 from quant_assets_tests.models.test_planted_leaks import _no_embargo
 
@@ -90,9 +90,13 @@ def _definitions(home) -> Definitions:
     specs = [AssetSpec(a, partitions_def=daily_symbol_partitions()) for a in (BARS_ASSET, FEATURES_ASSET)]
     gate = build_gate_asset(Thresholds(), leakage_assets={MODELS_ASSET: SERVED, OOS_ASSET: EVIDENCE})
     return Definitions(
-        assets=[*specs, labels_asset, build_model_asset(modelkit.TRAIN_DAYS, modelkit.REFIT_DAYS), planted_oos, gate],
+        assets=[*specs, labels_asset, build_model_asset(fitted_models.TRAIN_DAYS, fitted_models.REFIT_DAYS), planted_oos, gate],
         asset_checks=[labels_checks, model_checks, planted_oos_stored, gate_verdict_checks],
-        resources={"lake": LakeResource(root=str(home / "lake")), "mlflow_tracking": modelkit.mlflow_resource(home), "model_training": modelkit.FAST},
+        resources={
+            "lake": LakeResource(root=str(home / "lake")),
+            "mlflow_tracking": fitted_models.mlflow_resource(home),
+            "model_training": fitted_models.FAST,
+        },
     )
 
 
@@ -102,24 +106,24 @@ def _judge(home, instance, monkeypatch, leaky: bool, evidence_days=EVIDENCE_DAYS
     monkeypatch.setenv("QUANT_ASSETS_HOME", str(home))
     monkeypatch.setenv(STORED_AS_OF, verdict_cutoff(D).isoformat())
     defs = _definitions(home)
-    assert all(r.success for r in modelkit.run(defs, [LABELS_ASSET], min(FIRST, LABEL_DAYS[0]), D - timedelta(days=1), instance))
+    assert all(r.success for r in fitted_models.run(defs, [LABELS_ASSET], min(FIRST, LABEL_DAYS[0]), D - timedelta(days=1), instance))
     if leaky:
         monkeypatch.setattr(plan, "fit_window", _no_embargo)
-    modelkit.run(defs, [MODELS_ASSET], D, D, instance)  # a leaky model's blocking check fails the run
-    assert all(r.success for r in modelkit.run(defs, [OOS_ASSET], *evidence_days, instance))
-    results = modelkit.run(defs, [GATE_ASSET], D, D, instance)
+    fitted_models.run(defs, [MODELS_ASSET], D, D, instance)  # a leaky model's blocking check fails the run
+    assert all(r.success for r in fitted_models.run(defs, [OOS_ASSET], *evidence_days, instance))
+    results = fitted_models.run(defs, [GATE_ASSET], D, D, instance)
     assert all(r.success for r in results)
-    assert {k: v.passed for k, v in modelkit.checks_of(results).items() if k in GATE_CHECKS} == {k: True for k in GATE_CHECKS}
+    assert {k: v.passed for k, v in fitted_models.checks_of(results).items() if k in GATE_CHECKS} == {k: True for k in GATE_CHECKS}
     store = ParquetLake(str(home / "lake"))
-    part = DaySymbol(D, modelkit.SYMBOL)
+    part = DaySymbol(D, fitted_models.SYMBOL)
     # A model day that failed its checks is quarantined (write-audit-publish): no record to read.
     record = store.read(MODELS_ASSET, part).row(0, named=True) if store.exists(MODELS_ASSET, part) else None
-    return store.read(GATE_ASSET, part), record, modelkit.mlflow_resource(home).tracking().client
+    return store.read(GATE_ASSET, part), record, fitted_models.mlflow_resource(home).tracking().client
 
 
 def _alias(client, horizon, alias):
     try:
-        return str(client.get_model_version_by_alias(registered_name(modelkit.SYMBOL, horizon), alias).version)
+        return str(client.get_model_version_by_alias(registered_name(fitted_models.SYMBOL, horizon), alias).version)
     except MlflowException:
         return None
 
@@ -127,7 +131,7 @@ def _alias(client, horizon, alias):
 @pytest.fixture
 def home(tmp_path, seed_cache):
     home = tmp_path / "home"
-    modelkit.copy_lake(modelkit.seeded_lake(seed_cache, FIRST, LAST), home)
+    fitted_models.copy_lake(fitted_models.seeded_lake(seed_cache, FIRST, LAST), home)
     return home
 
 
@@ -142,24 +146,24 @@ def test_the_served_family_passes_sets_challenger_and_a_failed_portfolio_blocks_
     assert lgbm["sharpe_ci_low"] < lgbm["daily_sharpe"] < lgbm["sharpe_ci_high"] and lgbm["n_trials"] == 21 + COMPLETE_AT_D - 1
     version = json.loads(record["versions"])["4h"]
     assert _alias(client, "4h", CHALLENGER) == version
-    tags = client.get_model_version(registered_name(modelkit.SYMBOL, "4h"), version).tags
+    tags = client.get_model_version(registered_name(fitted_models.SYMBOL, "4h"), version).tags
     assert tags[aliases.VERDICT_TAG] == "PASS" and tags[aliases.VERDICT_DAY_TAG] == str(D) and tags[aliases.VERDICT_FAMILIES_TAG] == "lgbm"
     assert "PASS deflated Sharpe" in tags[aliases.VERDICT_REASONS_TAG]
     assert {h: _alias(client, h, CHALLENGER) for h in HORIZON_NAMES if h != "4h"} == {"1h": None, "1d": None, "7d": None}
     assert not table.filter(pl.col("family") == PORTFOLIO)["passed"].any()
     assert {tags[aliases.PORTFOLIO_TAG], tags[aliases.PORTFOLIO_DAY_TAG]} == {"FAIL", str(D)}
     with pytest.raises(aliases.Refused, match="portfolio verdict failed"):
-        aliases.promote(client, modelkit.SYMBOL, "4h", version=None, force=False, reason=None, by="test")
+        aliases.promote(client, fitted_models.SYMBOL, "4h", version=None, force=False, reason=None, by="test")
     assert {h: _alias(client, h, CHAMPION) for h in HORIZON_NAMES} == {h: None for h in HORIZON_NAMES}
     # A later clock: the last week's labels are all in and oos_eval stored again; D's verdict is unchanged.
     monkeypatch.delenv(STORED_AS_OF)
     defs = _definitions(home)
-    assert all(r.success for r in modelkit.run(defs, [OOS_ASSET], *EVIDENCE_DAYS, fresh_instance))
-    results = modelkit.run(defs, [GATE_ASSET], D, D, fresh_instance)
-    assert all(r.success for r in results) and all(v.passed for v in modelkit.checks_of(results).values())
-    part = DaySymbol(D, modelkit.SYMBOL)
+    assert all(r.success for r in fitted_models.run(defs, [OOS_ASSET], *EVIDENCE_DAYS, fresh_instance))
+    results = fitted_models.run(defs, [GATE_ASSET], D, D, fresh_instance)
+    assert all(r.success for r in results) and all(v.passed for v in fitted_models.checks_of(results).values())
+    part = DaySymbol(D, fitted_models.SYMBOL)
     store = ParquetLake(str(home / "lake"))
-    last = store.read(OOS_ASSET, DaySymbol(D - timedelta(days=1), modelkit.SYMBOL)).filter(pl.col("family") != PORTFOLIO)
+    last = store.read(OOS_ASSET, DaySymbol(D - timedelta(days=1), fitted_models.SYMBOL)).filter(pl.col("family") != PORTFOLIO)
     assert last["label"].null_count() == 0, "a later clock: every label of the last day is in"
     later = store.read(GATE_ASSET, part)
     assert later.equals(table) and later.write_ipc(None).getvalue() == table.write_ipc(None).getvalue()
@@ -169,7 +173,7 @@ def _audit(home, instance) -> dict:
     """gate_verdict's blocking checks alone over the published partition of D."""
     job = _definitions(home).resolve_implicit_global_asset_job_def()
     only_checks = job.get_subset(asset_selection=set(), asset_check_selection={AssetCheckKey(AssetKey(GATE_ASSET), c) for c in GATE_CHECKS})
-    (rect,) = rectangles([DaySymbol(D, modelkit.SYMBOL)], settings.universe())
+    (rect,) = partition_ranges([DaySymbol(D, fitted_models.SYMBOL)], settings.universe())
     run = only_checks.execute_in_process(instance=instance, tags=rect.tags, raise_on_error=False)
     return {ev.check_name: ev for ev in run.get_asset_check_evaluations()}
 
@@ -178,11 +182,11 @@ def test_a_verdict_computed_late_that_counts_day_d_minus_1_fails_its_blocking_ch
     table, _, _ = _judge(home, fresh_instance, monkeypatch, leaky=False)
     monkeypatch.delenv(STORED_AS_OF)
     defs = _definitions(home)
-    assert all(r.success for r in modelkit.run(defs, [OOS_ASSET], *EVIDENCE_DAYS, fresh_instance))  # every label in
+    assert all(r.success for r in fitted_models.run(defs, [OOS_ASSET], *EVIDENCE_DAYS, fresh_instance))  # every label in
     store = ParquetLake(str(home / "lake"))
-    part = DaySymbol(D, modelkit.SYMBOL)
-    rows = {d: store.read(OOS_ASSET, DaySymbol(d, modelkit.SYMBOL)) for d in gate_window.window_days(D, 60, FIRST)
-            if store.exists(OOS_ASSET, DaySymbol(d, modelkit.SYMBOL))}  # fmt: skip
+    part = DaySymbol(D, fitted_models.SYMBOL)
+    rows = {d: store.read(OOS_ASSET, DaySymbol(d, fitted_models.SYMBOL)) for d in gate_window.window_days(D, 60, FIRST)
+            if store.exists(OOS_ASSET, DaySymbol(d, fitted_models.SYMBOL))}  # fmt: skip
     # What the wall-clock rule gave when the gate re-ran D on D+9: every stored day complete by then.
     late = gate_window.verdicts(rows, (table["window_start"][0], D + timedelta(days=9)), [], Thresholds(), configurations=1)
     late = late.with_columns(window_end=pl.lit(D))
@@ -204,12 +208,12 @@ def test_a_verdict_computed_late_that_counts_day_d_minus_1_fails_its_blocking_ch
 def test_a_leaky_model_with_good_metrics_is_refused_by_the_leakage_gate(home, fresh_instance, monkeypatch):
     table, record, client = _judge(home, fresh_instance, monkeypatch, leaky=True)
     store = ParquetLake(str(home / "lake"))
-    assert record is None and store.quarantined(MODELS_ASSET) == [DaySymbol(D, modelkit.SYMBOL)], "the leaky model is never published"
+    assert record is None and store.quarantined(MODELS_ASSET) == [DaySymbol(D, fitted_models.SYMBOL)], "the leaky model is never published"
     row = table.filter((pl.col("family") == "lgbm") & (pl.col("horizon") == "4h")).row(0, named=True)
     failures = [r for r in row["reasons"].splitlines() if r.startswith("FAIL")]
     assert not row["passed"] and len(failures) == 1, "the metrics look good: only the leakage gate refuses"
     # model_embargo fails, and model_cv_purged with it: folds cut from a window without embargo
-    assert failures[0].startswith(f"FAIL leakage: upstream blocking checks failed: {MODELS_ASSET} {D}|{modelkit.SYMBOL}: ")
+    assert failures[0].startswith(f"FAIL leakage: upstream blocking checks failed: {MODELS_ASSET} {D}|{fitted_models.SYMBOL}: ")
     assert "model_embargo" in failures[0].split(" (run")[0]
     assert not table["passed"].any()
     assert {h: (_alias(client, h, CHALLENGER), _alias(client, h, CHAMPION)) for h in HORIZON_NAMES} == {h: (None, None) for h in HORIZON_NAMES}
@@ -223,7 +227,7 @@ def test_a_sound_model_over_too_few_days_fails_for_lack_of_evidence_and_says_so(
     lines = row["reasons"].splitlines()
     assert lines[0].startswith("FAIL evidence: too little evidence: 5 completed days (min 30)")
     assert lines[1].startswith("PASS leakage"), "the model is sound: evidence, not leakage, refuses it"
-    key = DaySymbol(D, modelkit.SYMBOL).dagster_key
+    key = DaySymbol(D, fitted_models.SYMBOL).dagster_key
     [found] = fresh_instance.fetch_materializations(AssetRecordsFilter(asset_key=AssetKey(GATE_ASSET), asset_partitions=[key]), limit=1).records
     metadata = found.asset_materialization.metadata
     assert metadata["passed"].value == "none" and metadata["served_passed"].value == "none"

@@ -13,7 +13,7 @@ from quant_assets.evaluation import gate_book, gate_window, pbo
 from quant_assets.evaluation.bootstrap import SEED, _indices, sharpe_interval, sharpe_intervals
 from quant_assets.evaluation.deflated_sharpe import deflated_sharpe, deflated_sharpes
 from quant_assets.evaluation.gate import Thresholds
-from quant_assets_tests.evaluation.gatekit import SERVABLE, planted_day, planted_flags
+from quant_assets_tests.evaluation.planted_oos_days import SERVABLE, planted_day, planted_flags
 
 RNG = np.random.default_rng(7)
 

@@ -13,7 +13,7 @@ from quant_assets.evaluation.gate import Thresholds
 from quant_assets.evaluation.gate_window import verdicts
 from quant_assets.labels.horizons import HORIZONS
 from quant_assets.partitions import DaySymbol
-from quant_assets_tests.evaluation.gatekit import planted_day, planted_labels
+from quant_assets_tests.evaluation.planted_oos_days import planted_day, planted_labels
 
 FIRST = date(2025, 10, 1)
 D = FIRST + timedelta(days=40)

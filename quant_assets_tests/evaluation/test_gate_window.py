@@ -9,7 +9,7 @@ import pytest
 from quant_assets.evaluation.gate import Thresholds
 from quant_assets.evaluation.gate_window import grid_decisions, horizon_days, trial_count, verdicts, window_days
 from quant_assets.labels.horizons import HORIZONS
-from quant_assets_tests.evaluation.gatekit import PORTFOLIO, PORTFOLIO_HORIZON, SERVABLE, known_at, planted_day, planted_flags
+from quant_assets_tests.evaluation.planted_oos_days import PORTFOLIO, PORTFOLIO_HORIZON, SERVABLE, known_at, planted_day, planted_flags
 
 FIRST = date(2025, 10, 1)
 GOOD = {("lgbm", "4h"): 0.5}

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from quant_assets.evaluation import metrics, strategy
-from quant_assets_tests.evaluation.kit import HOUR, UTC, frame, series
+from quant_assets_tests.evaluation.synthetic_series import HOUR, UTC, frame, series
 
 
 def s(values) -> pl.Series:

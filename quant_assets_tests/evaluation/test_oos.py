@@ -12,7 +12,7 @@ import pytest
 from quant_assets.evaluation import oos, oos_verify, portfolio, strategy
 from quant_assets.labels.horizons import HORIZON_NAMES, HORIZONS, embargo
 from quant_assets.partitions import DaySymbol
-from quant_assets_tests.evaluation.kit import oos_day
+from quant_assets_tests.evaluation.synthetic_series import oos_day
 
 DAY = date(2025, 11, 5)  # a Wednesday: its last row, Thu 00:00, is a 7d decision
 PART = DaySymbol(DAY, "BTC-USDT")

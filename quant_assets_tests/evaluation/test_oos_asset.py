@@ -20,20 +20,20 @@ from quant_assets.labels.horizons import HORIZON_NAMES, embargo
 from quant_assets.lake.store import ParquetLake
 from quant_assets.models.record import MODELS_ASSET
 from quant_assets.partitions import DaySymbol
-from quant_assets_tests import modelkit
+from quant_assets_tests import fitted_models
 
 FIRST, LAST = date(2025, 10, 1), date(2025, 11, 12)
 # one fit (anchor Mon 11-10) serves both days; the lake's bars end 11-12, so their 7d labels
 # (bars up to D+8) are not known yet
 SERVED = (date(2025, 11, 10), date(2025, 11, 11))
 LABEL_DAYS = (date(2025, 10, 19), date(2025, 11, 11))
-DAY = DaySymbol(SERVED[0], modelkit.SYMBOL)
+DAY = DaySymbol(SERVED[0], fitted_models.SYMBOL)
 
 
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory, seed_cache):
     """A home with labels and one real fit serving SERVED (built once: the fit is the slow part)."""
-    return modelkit.fitted_home(tmp_path_factory.mktemp("oos") / "home", seed_cache, (FIRST, LAST), LABEL_DAYS, SERVED)
+    return fitted_models.fitted_home(tmp_path_factory.mktemp("oos") / "home", seed_cache, (FIRST, LAST), LABEL_DAYS, SERVED)
 
 
 @pytest.fixture
@@ -46,11 +46,11 @@ def lake(fitted, tmp_path, monkeypatch):
 
 
 def _evaluate(lake, fitted, instance, days=SERVED):
-    return modelkit.run(modelkit.oos_definitions(lake, fitted), [OOS_ASSET], days[0], days[-1], instance)
+    return fitted_models.run(fitted_models.oos_definitions(lake, fitted), [OOS_ASSET], days[0], days[-1], instance)
 
 
 def _verdicts(results) -> dict[str, bool]:
-    return {n: c.passed for n, c in modelkit.checks_of(results if isinstance(results, list) else [results]).items()}
+    return {n: c.passed for n, c in fitted_models.checks_of(results if isinstance(results, list) else [results]).items()}
 
 
 def test_the_day_d_model_is_evaluated_on_day_d_and_is_partial_until_7d(lake, fitted, fresh_instance):
@@ -75,7 +75,7 @@ def test_the_day_d_model_is_evaluated_on_day_d_and_is_partial_until_7d(lake, fit
     assert (pooled["model_uri"] == record["pooled_model_uri"]).all() and record["pooled_model_uri"] != record["model_uri"]
     assert (models.filter(pl.col("family") != "lgbm_pooled")["model_uri"] == record["model_uri"]).all()
     # the predictions are the MLflow model's on this day's feature rows
-    tracking = modelkit.mlflow_resource(fitted)
+    tracking = fitted_models.mlflow_resource(fitted)
     model = tracking.load_fitted(tracking.tracking(), record["model_uri"])
     lgbm_1d = rows.filter((pl.col("family") == "lgbm") & (pl.col("horizon") == "1d")).sort("t")
     assert lgbm_1d["prediction"].to_numpy().tolist() == model.predict(features.sort("t"))["lgbm"][:, 2].tolist()
@@ -86,7 +86,7 @@ def test_the_day_d_model_is_evaluated_on_day_d_and_is_partial_until_7d(lake, fit
         assert m["complete"].value is False and m["missing_horizons"].value == "7d"
     # one book across days: the first day opens flat (no day before it was evaluated), the next carries its close
     assert meta[str(DAY.dagster_key)]["carry_in"].value.startswith(f"flat: {OOS_ASSET} {oos.previous_day(DAY)} is not published")
-    second = DaySymbol(SERVED[1], modelkit.SYMBOL)
+    second = DaySymbol(SERVED[1], fitted_models.SYMBOL)
     assert meta[str(second.dagster_key)]["carry_in"].value == f"from {SERVED[0]} (evaluated earlier in this run)"
     closed = oos.closing_positions(rows)
     opened = oos.carry_from_record(json.loads(store.read_file_metadata(OOS_ASSET, second)[oos.CARRY_KEY]))
@@ -109,11 +109,11 @@ def test_a_model_record_whose_fit_ends_inside_the_embargo_is_caught(lake, fitted
     late = DAY.start - embargo() + timedelta(hours=1)  # one hour too late for day D
     store.write(MODELS_ASSET, DAY, record.with_columns(fit_end=pl.lit(late, record.schema["fit_end"])))
     results = _evaluate(lake, fitted, fresh_instance, days=(DAY.day,))
-    checks = modelkit.checks_of(results)
+    checks = fitted_models.checks_of(results)
     assert _verdicts(results) == {"oos_embargo": False, "oos_labels_unchanged": True, "oos_summary_reproduces": True, "oos_carry_in": True}
     description = checks["oos_embargo"].description
     assert str(DAY) in description and str(late) in description and "after the day starts" in description
-    modelkit.assert_quarantined(lake, OOS_ASSET, [DAY], "oos_embargo")
+    fitted_models.assert_quarantined(lake, OOS_ASSET, [DAY], "oos_embargo")
 
 
 def test_a_label_edited_on_its_way_to_the_stored_rows_is_caught(lake, fitted, fresh_instance, monkeypatch):
@@ -130,9 +130,9 @@ def test_a_label_edited_on_its_way_to_the_stored_rows_is_caught(lake, fitted, fr
     results = _evaluate(lake, fitted, fresh_instance, days=(DAY.day,))
     # the summary describes the stored rows faithfully: only the labels check can see it
     assert _verdicts(results) == {"oos_embargo": True, "oos_labels_unchanged": False, "oos_summary_reproduces": True, "oos_carry_in": True}
-    description = modelkit.checks_of(results)["oos_labels_unchanged"].description
+    description = fitted_models.checks_of(results)["oos_labels_unchanged"].description
     assert f"{DAY}: 1 rows' labels differ" in description and f"momentum 1h t={edited['t']}" in description
-    modelkit.assert_quarantined(lake, OOS_ASSET, [DAY], "oos_labels_unchanged")
+    fitted_models.assert_quarantined(lake, OOS_ASSET, [DAY], "oos_labels_unchanged")
 
 
 def test_a_tampered_stored_summary_is_caught(lake, fitted, fresh_instance, monkeypatch):
@@ -146,15 +146,15 @@ def test_a_tampered_stored_summary_is_caught(lake, fitted, fresh_instance, monke
     monkeypatch.setattr(oos, "summary_json", flattering)
     results = _evaluate(lake, fitted, fresh_instance, days=(DAY.day,))
     assert _verdicts(results) == {"oos_embargo": True, "oos_labels_unchanged": True, "oos_summary_reproduces": False, "oos_carry_in": True}
-    description = modelkit.checks_of(results)["oos_summary_reproduces"].description
+    description = fitted_models.checks_of(results)["oos_summary_reproduces"].description
     assert str(DAY) in description and "/lgbm/1h/pnl" in description
-    modelkit.assert_quarantined(lake, OOS_ASSET, [DAY], "oos_summary_reproduces")
+    fitted_models.assert_quarantined(lake, OOS_ASSET, [DAY], "oos_summary_reproduces")
 
 
 def test_a_day_reevaluated_alone_opens_with_its_published_previous_day_and_a_flat_start_is_caught(lake, fitted, fresh_instance, monkeypatch):
     assert all(r.success for r in _evaluate(lake, fitted, fresh_instance))
     store = ParquetLake(str(lake))
-    second = DaySymbol(SERVED[1], modelkit.SYMBOL)
+    second = DaySymbol(SERVED[1], fitted_models.SYMBOL)
     before = store.read(OOS_ASSET, second)
     results = _evaluate(lake, fitted, fresh_instance, days=(SERVED[1],))  # the day alone: D-1 from the lake
     assert _verdicts(results) == {n: True for n in CHECKS}
@@ -167,7 +167,7 @@ def test_a_day_reevaluated_alone_opens_with_its_published_previous_day_and_a_fla
     monkeypatch.setattr(oos, "evaluate_day", forgetful)
     results = _evaluate(lake, fitted, fresh_instance, days=(SERVED[1],))
     assert _verdicts(results) == {"oos_embargo": True, "oos_labels_unchanged": True, "oos_summary_reproduces": True, "oos_carry_in": False}
-    description = modelkit.checks_of(results)["oos_carry_in"].description
+    description = fitted_models.checks_of(results)["oos_carry_in"].description
     assert str(second) in description and "first trade is not their change from the opening position" in description
     # quarantined; readers still see the honest book published before
     assert store.quarantined(OOS_ASSET) == [second] and store.read(OOS_ASSET, second).equals(before)
@@ -175,17 +175,17 @@ def test_a_day_reevaluated_alone_opens_with_its_published_previous_day_and_a_fla
 
 
 def test_missing_inputs_fail_with_one_clear_line_and_write_nothing(lake, fitted, fresh_instance):
-    other = DaySymbol(SERVED[1], modelkit.SYMBOL)
+    other = DaySymbol(SERVED[1], fitted_models.SYMBOL)
     (lake / MODELS_ASSET / f"date={other.day}" / f"symbol={other.symbol}" / "part-0.parquet").unlink()
     results = _evaluate(lake, fitted, fresh_instance)
     assert not results[0].success
     error = [e for e in results[0].all_events if e.is_step_failure][0].step_failure_data.error
-    assert f"input partitions not materialised: {MODELS_ASSET} {other}" in (error.cause or error).message
+    assert f"input partitions not materialized: {MODELS_ASSET} {other}" in (error.cause or error).message
     assert not ParquetLake(str(lake)).exists(OOS_ASSET, DAY), "nothing written when one partition cannot be evaluated"
 
 
 def test_a_quarantined_model_day_is_not_served_and_the_failure_says_why(lake, fitted, fresh_instance):
-    """A model day whose checks failed (first materialisation: nothing published before) is
+    """A model day whose checks failed (first materialization: nothing published before) is
     in quarantine, not the lake: a separate oos_eval run refuses it and names the check."""
     from quant_assets.lake.publish import StagedLake
 
@@ -200,7 +200,7 @@ def test_a_quarantined_model_day_is_not_served_and_the_failure_says_why(lake, fi
     assert not results[0].success
     error = [e for e in results[0].all_events if e.is_step_failure][0].step_failure_data.error
     message = (error.cause or error).message
-    assert f"input partitions not materialised: {MODELS_ASSET} {DAY} (quarantined: model_purge failed, see " in message
+    assert f"input partitions not materialized: {MODELS_ASSET} {DAY} (quarantined: model_purge failed, see " in message
     assert not store.exists(OOS_ASSET, DAY) and not store.quarantined(OOS_ASSET)
 
 
@@ -218,8 +218,8 @@ def test_a_run_that_hands_its_next_day_a_wrong_close_is_caught_on_that_day_only(
     monkeypatch.setattr(oos, "split_days", misclosing)
     results = _evaluate(lake, fitted, fresh_instance)
     assert _verdicts(results) == {"oos_embargo": True, "oos_labels_unchanged": True, "oos_summary_reproduces": True, "oos_carry_in": False}
-    second = DaySymbol(SERVED[1], modelkit.SYMBOL)
-    description = modelkit.checks_of(results)["oos_carry_in"].description
+    second = DaySymbol(SERVED[1], fitted_models.SYMBOL)
+    description = fitted_models.checks_of(results)["oos_carry_in"].description
     assert str(second) in description and "open with a position other than the previous day's close" in description
     assert ParquetLake(str(lake)).exists(OOS_ASSET, DAY)  # the first day is right, and published
-    modelkit.assert_quarantined(lake, OOS_ASSET, [second], "oos_carry_in")
+    fitted_models.assert_quarantined(lake, OOS_ASSET, [second], "oos_carry_in")

@@ -14,7 +14,7 @@ from scipy import stats
 from quant_assets.evaluation import metrics, oos, oos_run, oos_verify, portfolio, strategy
 from quant_assets.labels.horizons import HORIZON_NAMES
 from quant_assets.partitions import DaySymbol
-from quant_assets_tests.evaluation.kit import oos_day
+from quant_assets_tests.evaluation.synthetic_series import oos_day
 
 FIRST = date(2025, 11, 3)
 COST = 0.0022

@@ -8,7 +8,7 @@ import pytest
 
 from quant_assets.evaluation import oos, range_eval
 from quant_assets.labels.horizons import HORIZON_NAMES, embargo
-from quant_assets_tests.evaluation.kit import oos_day
+from quant_assets_tests.evaluation.synthetic_series import oos_day
 
 COST = 0.0022
 FIT = oos.Fit("models:/m-1", datetime(2025, 10, 27, tzinfo=timezone.utc) - embargo())

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from quant_assets.evaluation import strategy
-from quant_assets_tests.evaluation.kit import HOUR, UTC, frame, series
+from quant_assets_tests.evaluation.synthetic_series import HOUR, UTC, frame, series
 
 COST = 0.0022
 D = datetime(2025, 10, 7, tzinfo=UTC)

@@ -29,27 +29,27 @@ def _text_asset(passes: bool):
     return [social_text], [planted]
 
 
-def _materialise(instance, part: DaySymbol, passes: bool) -> None:
+def _materialize(instance, part: DaySymbol, passes: bool) -> None:
     assets, checks = _text_asset(passes)
     materialize([*assets, *checks], instance=instance, partition_key=part.dagster_key, raise_on_error=False)
 
 
 def test_absent_text_is_no_leak_but_failed_text_and_absent_bars_are(fresh_instance):
-    _materialise(fresh_instance, GOOD, True)
-    _materialise(fresh_instance, BAD, False)
+    _materialize(fresh_instance, GOOD, True)
+    _materialize(fresh_instance, BAD, False)
     parts = [GOOD, BAD, NEVER]
 
     strict = UpstreamChecks(fresh_instance).failing([SOCIAL_TEXT_ASSET], parts)
     assert [line.split(" (run")[0] for line in strict] == [
         f"{SOCIAL_TEXT_ASSET} {BAD}: planted failed",
-        f"{SOCIAL_TEXT_ASSET} {NEVER}: not materialised",
+        f"{SOCIAL_TEXT_ASSET} {NEVER}: not materialized",
     ]
     lenient = UpstreamChecks(fresh_instance).failing([SOCIAL_TEXT_ASSET], parts, absent_ok=True)
     assert [line.split(" (run")[0] for line in lenient] == [f"{SOCIAL_TEXT_ASSET} {BAD}: planted failed"]
 
     # The gate applies the leniency to the text assets only.
     assert _failing(UpstreamChecks(fresh_instance), {SOCIAL_TEXT_ASSET: BOTH, BARS_ASSET: BOTH}, NEVER, {}) == [
-        f"{BARS_ASSET} {NEVER}: not materialised"
+        f"{BARS_ASSET} {NEVER}: not materialized"
     ]
     assert [line.split(" (run")[0] for line in _failing(UpstreamChecks(fresh_instance), {SOCIAL_TEXT_ASSET: BOTH}, BAD, {})] == [
         f"{SOCIAL_TEXT_ASSET} {BAD}: planted failed"
@@ -59,14 +59,14 @@ def test_absent_text_is_no_leak_but_failed_text_and_absent_bars_are(fresh_instan
 def test_the_newest_writer_vouches_when_many_partitions_are_read_at_once_and_paged(fresh_instance, monkeypatch):
     from quant_assets.assets import upstream_checks
 
-    _materialise(fresh_instance, GOOD, True)
-    _materialise(fresh_instance, BAD, False)
-    _materialise(fresh_instance, GOOD, False)  # rewritten by a run whose check failed
-    _materialise(fresh_instance, BAD, True)  # rewritten by a run whose check passed
+    _materialize(fresh_instance, GOOD, True)
+    _materialize(fresh_instance, BAD, False)
+    _materialize(fresh_instance, GOOD, False)  # rewritten by a run whose check failed
+    _materialize(fresh_instance, BAD, True)  # rewritten by a run whose check passed
     monkeypatch.setattr(upstream_checks, "WRITERS_PAGE", 1)  # one record per page: the cursor is followed
 
     failing = UpstreamChecks(fresh_instance).failing([SOCIAL_TEXT_ASSET], [GOOD, BAD, NEVER])
     assert [line.split(" (run")[0] for line in failing] == [
         f"{SOCIAL_TEXT_ASSET} {GOOD}: planted failed",
-        f"{SOCIAL_TEXT_ASSET} {NEVER}: not materialised",
+        f"{SOCIAL_TEXT_ASSET} {NEVER}: not materialized",
     ]

@@ -12,7 +12,7 @@ from quant_assets.features.contract import FEATURES_ASSET
 from quant_assets.features.lake_io import read_partition, recorded_hashes, recorded_inputs, serialise, write_partition
 from quant_assets.lake.store import ParquetLake, parquet_bytes
 from quant_assets.partitions import DaySymbol
-from quant_assets_tests.features import harness, realdata
+from quant_assets_tests.features import feature_location, realdata
 from quant_assets_tests.features.test_planted_leaks import audit_cli
 
 RUN = (date(2025, 10, 6), date(2025, 10, 7))
@@ -20,13 +20,13 @@ PART = DaySymbol(date(2025, 10, 7), "BTC-USDT")
 
 
 @pytest.fixture(scope="module")
-def materialised(tmp_path_factory, instance):
-    return harness.built_lake(str(tmp_path_factory.mktemp("audit") / "lake"), RUN, instance)
+def materialized(tmp_path_factory, instance):
+    return feature_location.built_lake(str(tmp_path_factory.mktemp("audit") / "lake"), RUN, instance)
 
 
 @pytest.fixture
-def lake(materialised, tmp_path) -> str:
-    return harness.copy_lake(materialised, tmp_path)
+def lake(materialized, tmp_path) -> str:
+    return feature_location.copy_lake(materialized, tmp_path)
 
 
 def _rewrite(lake: str, change) -> tuple[pl.DataFrame, dict]:
@@ -129,7 +129,7 @@ def test_stamp_or_value_of_another_record_is_caught_by_the_rederived_asof(lake):
 
 def test_missing_partition_and_unknown_asset(lake):
     code, output = audit_cli(lake, (RUN[0], RUN[1] + timedelta(days=1)), "--symbols", "BTC-USDT,ETH-USDT")
-    assert code == 1 and "partition is not materialised" in output
+    assert code == 1 and "partition is not materialized" in output
     code, output = audit_cli(lake, RUN, "--symbols", "BTC-USDT")
     assert code == 0
     from click.testing import CliRunner

@@ -1,13 +1,13 @@
 """Planted leaks: each is injected into a copy of the real pipeline (or into its stored
-output), materialised through Dagster on real data, and must be caught twice:
+output), materialized through Dagster on real data, and must be caught twice:
 
-1. by the blocking asset checks of the run that materialised it (while the leaky code is in
+1. by the blocking asset checks of the run that materialized it (while the leaky code is in
    place, so the prefix-invariance recompute runs the *leaky* pipeline on truncated inputs:
    the pipeline itself is shown not to be prefix-invariant), and
 2. by ``quant-assets audit`` afterwards, with the leak gone from the code, on the stored
-   partitions alone (no re-materialisation). The checks keep the leaky partitions out of
+   partitions alone (no re-materialization). The checks keep the leaky partitions out of
    the lake (quarantined), so the audit is shown them as a lake written before checks
-   gated publication would hold them: moved into place by hand.
+   held back publication would hold them: moved into place by hand.
 
 Clean data gives zero violations on every check, on every row (``--sample all``).
 
@@ -32,7 +32,7 @@ from quant_assets.features.inputs import SERIES, Inputs, all_mapped_days
 from quant_assets.features.lake_io import read_partition, recorded_hashes, recorded_inputs, write_partition
 from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import DaySymbol
-from quant_assets_tests.features import harness, realdata
+from quant_assets_tests.features import feature_location, realdata
 
 REAL_COMPUTE = feature_compute.compute_features
 REAL_LATEST = feature_compute.latest_available
@@ -49,7 +49,7 @@ def audit_cli(lake: str, days, *extra) -> tuple[int, str]:
 
 def publish_quarantined_by_hand(lake: str, check: str) -> None:
     """The run quarantined its leaky partitions, naming ``check``; put them in the lake
-    anyway, as a lake written before checks gated publication would hold them."""
+    anyway, as a lake written before checks held back publication would hold them."""
     from quant_assets.lake.store import PART_FILE, ParquetLake
 
     store = ParquetLake(lake)
@@ -62,7 +62,7 @@ def publish_quarantined_by_hand(lake: str, check: str) -> None:
 
 
 def failed_checks(results, instance) -> dict[str, str]:
-    return {name: ev.description for name, ev in harness.check_results(results, instance).items() if not ev.passed}
+    return {name: ev.description for name, ev in feature_location.check_results(results, instance).items() if not ev.passed}
 
 
 # ---- the leaks, as copies of the real pipeline -----------------------------------------
@@ -120,13 +120,13 @@ def clean_lakes(tmp_path_factory):
 
 
 def _fresh_lake(clean_lakes, days, tmp_path) -> str:
-    return harness.copy_lake(clean_lakes[days], tmp_path)
+    return feature_location.copy_lake(clean_lakes[days], tmp_path)
 
 
 def test_clean_data_gives_zero_violations(clean_lakes, tmp_path, instance):
     lake = _fresh_lake(clean_lakes, realdata.OCT, tmp_path)
-    results = harness.run_features(lake, realdata.OCT, realdata.SYMBOLS, instance)
-    evaluations = harness.check_results(results, instance)
+    results = feature_location.run_features(lake, realdata.OCT, realdata.SYMBOLS, instance)
+    evaluations = feature_location.check_results(results, instance)
     assert len(evaluations) == len(CHECKS) == 6
     assert all(ev.passed for ev in evaluations.values()), failed_checks(results, instance)
     code, output = audit_cli(lake, realdata.OCT)
@@ -144,7 +144,7 @@ def test_pipeline_leak_is_caught_by_checks_and_audit(leak, clean_lakes, tmp_path
     lake = _fresh_lake(clean_lakes, slice_days, tmp_path)
     with monkeypatch.context() as patched:
         patched.setattr(feature_compute, attribute, replacement)
-        results = harness.run_features(lake, run_days, realdata.SYMBOLS, instance)
+        results = feature_location.run_features(lake, run_days, realdata.SYMBOLS, instance)
     failed = failed_checks(results, instance)
     assert f"feature_matrix_{expected_check}" in failed, f"{leak}: checks passed: {failed}"
     description = failed[f"feature_matrix_{expected_check}"]
@@ -176,8 +176,8 @@ def test_asof_join_leak_with_a_correct_looking_stamp_is_caught_on_every_row(clea
     lake = _fresh_lake(clean_lakes, realdata.OCT, tmp_path)
     with monkeypatch.context() as patched:
         patched.setattr(feature_compute, "latest_available", asof_join_on_event_time)
-        results = harness.run_features(lake, OCT_RUN, realdata.SYMBOLS, instance)
-    evaluations = harness.check_results(results, instance)
+        results = feature_location.run_features(lake, OCT_RUN, realdata.SYMBOLS, instance)
+    evaluations = feature_location.check_results(results, instance)
     # the stamps are all <= t: the structural check cannot see it
     assert evaluations["feature_matrix_asof"].passed
     caught = evaluations["feature_matrix_asof_inputs"]
@@ -186,7 +186,7 @@ def test_asof_join_leak_with_a_correct_looking_stamp_is_caught_on_every_row(clea
     # every leaked row is caught, not a sample of them: compare with the clean pipeline
     publish_quarantined_by_hand(lake, "feature_matrix_asof_inputs")
     store = ParquetLake(lake)
-    parts = harness.parts(OCT_RUN, realdata.SYMBOLS)
+    parts = feature_location.parts(OCT_RUN, realdata.SYMBOLS)
     inputs = Inputs(realdata.bars(), realdata.derivatives(), realdata.latents())
     clean = feature_compute.features_for_partitions(inputs, parts, {p: all_mapped_days(p.day, realdata.OCT[0]) for p in parts})
     stored = pl.concat([read_partition(store, p)[0].with_columns(partition=pl.lit(str(p))) for p in parts])
@@ -207,7 +207,7 @@ def test_projection_fitted_on_later_text_is_caught(clean_lakes, tmp_path, instan
     leaky = realdata.latents(days=realdata.OCT, fit="whole")
     for part, frame in realdata.split(leaky, "ts"):
         ParquetLake(lake).write("text_latents", part, frame)
-    results = harness.run_features(lake, OCT_RUN, realdata.SYMBOLS, instance)
+    results = feature_location.run_features(lake, OCT_RUN, realdata.SYMBOLS, instance)
     failed = failed_checks(results, instance)
     assert "feature_matrix_asof" in failed, failed
     assert "text_projection_fit_end" in failed["feature_matrix_asof"]
@@ -227,7 +227,7 @@ def test_stored_value_overwritten_with_future_one_is_caught(clean_lakes, tmp_pat
     ``prefix_samples: all``, the pure audit with ``sample="all"``, the CLI with ``--sample all``.
     """
     lake = _fresh_lake(clean_lakes, realdata.OCT, tmp_path)
-    results = harness.run_features(lake, OCT_RUN, realdata.SYMBOLS, instance)
+    results = feature_location.run_features(lake, OCT_RUN, realdata.SYMBOLS, instance)
     assert not failed_checks(results, instance)
 
     store = ParquetLake(lake)
@@ -246,7 +246,7 @@ def test_stored_value_overwritten_with_future_one_is_caught(clean_lakes, tmp_pat
     assert float(found[0].stored) == leaked and float(found[0].expected) == original
 
     # the blocking Dagster checks, run alone over the stored partitions
-    evaluations = harness.run_checks(lake, part, instance, {"prefix_samples": "all"})
+    evaluations = feature_location.run_checks(lake, part, instance, {"prefix_samples": "all"})
     assert not evaluations["feature_matrix_prefix_invariance"].passed
     assert all(evaluations[f"feature_matrix_{c}"].passed for c in CHECKS if c != "prefix_invariance")
     assert "ret_1h" in evaluations["feature_matrix_prefix_invariance"].description

@@ -16,7 +16,7 @@ from quant_assets.features.inputs import UPSTREAM
 from quant_assets.features.lake_io import read_partition, recorded_hashes
 from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import DaySymbol
-from quant_assets_tests.features import harness, realdata
+from quant_assets_tests.features import feature_location, realdata
 from quant_assets_tests.features.test_planted_leaks import audit_cli
 
 RUN = (date(2025, 10, 6), date(2025, 10, 7))
@@ -35,12 +35,12 @@ def built(tmp_path_factory, instance):
             part = DaySymbol(AHEAD.day, symbol)
             store.write("derivatives", part, store.read("derivatives", part).filter(pl.col("available_at") <= MIDNIGHT))
 
-    return harness.built_lake(str(tmp_path_factory.mktemp("reproducible") / "lake"), RUN, instance, known_at_midnight)
+    return feature_location.built_lake(str(tmp_path_factory.mktemp("reproducible") / "lake"), RUN, instance, known_at_midnight)
 
 
 @pytest.fixture
 def lake(built, tmp_path) -> str:
-    return harness.copy_lake(built, tmp_path)
+    return feature_location.copy_lake(built, tmp_path)
 
 
 def _full_day_ahead(lake: str) -> None:
@@ -111,7 +111,7 @@ def test_records_landing_after_the_build_in_the_day_ahead_change_nothing_it_coul
 def test_a_mapped_day_absent_at_the_build_and_present_now_is_inputs_changed(lake):
     store = ParquetLake(lake)
     shutil.rmtree(store.partition_dir("derivatives", AHEAD))
-    (result,) = harness.run_features(lake, (PART.day, PART.day), [PART.symbol])
+    (result,) = feature_location.run_features(lake, (PART.day, PART.day), [PART.symbol])
     assert all(ev.passed for ev in result.get_asset_check_evaluations())
     _, kv = read_partition(store, PART)
     assert "2025-10-08" not in recorded_hashes(kv)["derivatives"]
@@ -168,10 +168,10 @@ def test_blocking_checks_rerun_after_an_upstream_change_cannot_pass_and_say_why(
     """The checks that recompute from the inputs cannot vouch for a partition whose inputs
     are no longer the build's; the others still judge the stored rows. Each run draws its
     own seed and records it."""
-    before = harness.run_checks(lake, PART, instance)
+    before = feature_location.run_checks(lake, PART, instance)
     assert all(ev.passed for ev in before.values())
     _edit(lake, "text_latents", PART, lambda f: f.with_columns(post_count=pl.col("post_count") + 1))
-    after = harness.run_checks(lake, PART, instance)
+    after = feature_location.run_checks(lake, PART, instance)
     for name in ("asof_inputs", "prefix_invariance"):
         ev = after[f"feature_matrix_{name}"]
         assert not ev.passed and "inputs changed since build, not verified" in ev.description

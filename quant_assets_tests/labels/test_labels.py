@@ -15,7 +15,7 @@ from quant_assets.labels.horizons import HORIZONS, embargo
 from quant_assets.lake.store import ParquetLake
 from quant_assets.market.bars import BARS_ASSET
 from quant_assets.partitions import DaySymbol
-from quant_assets_tests import modelkit
+from quant_assets_tests import fitted_models
 
 UTC = timezone.utc
 DAY = DaySymbol(date(2025, 10, 3), "BTC-USDT")
@@ -25,7 +25,7 @@ DAY = DaySymbol(date(2025, 10, 3), "BTC-USDT")
 def home(tmp_path, monkeypatch, seed_cache):
     home = tmp_path / "home"
     monkeypatch.setenv("QUANT_ASSETS_HOME", str(home))
-    modelkit.copy_lake(modelkit.seeded_lake(seed_cache, date(2025, 10, 1), date(2025, 10, 14)), home)
+    fitted_models.copy_lake(fitted_models.seeded_lake(seed_cache, date(2025, 10, 1), date(2025, 10, 14)), home)
     return home
 
 
@@ -71,7 +71,7 @@ def test_embargo_is_the_longest_horizon_plus_one_bar():
 def test_labels_asset_fills_in_as_the_horizon_passes(tmp_path, monkeypatch, seed_cache, fresh_instance):
     home = tmp_path / "home"
     monkeypatch.setenv("QUANT_ASSETS_HOME", str(home))
-    seed = modelkit.seeded_lake(seed_cache, date(2025, 10, 1), date(2025, 10, 14))
+    seed = fitted_models.seeded_lake(seed_cache, date(2025, 10, 1), date(2025, 10, 14))
     lake = home / "lake"
     lake.mkdir(parents=True)
     # at first the lake has bars up to 10-06 only
@@ -79,19 +79,19 @@ def test_labels_asset_fills_in_as_the_horizon_passes(tmp_path, monkeypatch, seed
         src = seed / BARS_ASSET / f"date=2025-10-0{d}"
         (lake / BARS_ASSET).mkdir(exist_ok=True)
         shutil.copytree(src, lake / BARS_ASSET / src.name)
-    defs = modelkit.definitions(home)
-    first = modelkit.run(defs, [LABELS_ASSET], date(2025, 10, 2), date(2025, 10, 3), fresh_instance)
+    defs = fitted_models.definitions(home)
+    first = fitted_models.run(defs, [LABELS_ASSET], date(2025, 10, 2), date(2025, 10, 3), fresh_instance)
     assert all(r.success for r in first)
-    checks = modelkit.checks_of(first)
+    checks = fitted_models.checks_of(first)
     assert checks["labels_recompute"].passed and checks["labels_available_at"].passed
     meta = _partition_metadata(fresh_instance, DAY)
     assert meta["complete"] is False and "7d" in meta["pending_horizons"]
-    # the horizon passes: later bars arrive, and a new materialisation fills the labels
+    # the horizon passes: later bars arrive, and a new materialization fills the labels
     for d in range(7, 12):
         src = seed / BARS_ASSET / f"date=2025-10-{d:02d}"
         shutil.copytree(src, lake / BARS_ASSET / src.name)
-    again = modelkit.run(defs, [LABELS_ASSET], date(2025, 10, 3), date(2025, 10, 3), fresh_instance)
-    assert all(r.success for r in again) and modelkit.checks_of(again)["labels_recompute"].passed
+    again = fitted_models.run(defs, [LABELS_ASSET], date(2025, 10, 3), date(2025, 10, 3), fresh_instance)
+    assert all(r.success for r in again) and fitted_models.checks_of(again)["labels_recompute"].passed
     meta = _partition_metadata(fresh_instance, DAY)
     assert meta["complete"] is True and meta["coverage_7d"] == 1.0
 
@@ -102,7 +102,7 @@ def _partition_metadata(instance, part):
         mat = record.asset_materialization
         if mat.partition == str(part.dagster_key):
             return {k: v.value for k, v in mat.metadata.items()}
-    raise AssertionError(f"no materialisation of {part}")
+    raise AssertionError(f"no materialization of {part}")
 
 
 def _peek_one_bar_further(bars, parts, log_cost, now=None):
@@ -127,8 +127,8 @@ _real_forward_labels = forward.forward_labels
 )
 def test_planted_label_faults_are_caught(fault, caught_by, home, monkeypatch, fresh_instance):
     monkeypatch.setattr(forward, "forward_labels", fault)
-    results = modelkit.run(modelkit.definitions(home), [LABELS_ASSET], date(2025, 10, 3), date(2025, 10, 4), fresh_instance)
-    checks = modelkit.checks_of(results, fresh_instance)
+    results = fitted_models.run(fitted_models.definitions(home), [LABELS_ASSET], date(2025, 10, 3), date(2025, 10, 4), fresh_instance)
+    checks = fitted_models.checks_of(results, fresh_instance)
     assert not checks[caught_by].passed, checks[caught_by].description
     # never published: a model fitted later cannot train on these labels
-    modelkit.assert_quarantined(home / "lake", LABELS_ASSET, modelkit.parts(date(2025, 10, 3), date(2025, 10, 4)), caught_by)
+    fitted_models.assert_quarantined(home / "lake", LABELS_ASSET, fitted_models.parts(date(2025, 10, 3), date(2025, 10, 4)), caught_by)

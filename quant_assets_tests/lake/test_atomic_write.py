@@ -17,7 +17,7 @@ import textwrap
 
 from quant_assets.lake.store import PART_FILE, ParquetLake
 from quant_assets.market.bars import BARS_ASSET
-from quant_assets_tests.bundles.kit import fixture_partitions
+from quant_assets_tests.bundles.archives import fixture_partitions
 
 CHILD = textwrap.dedent(
     """

@@ -17,7 +17,7 @@ from quant_assets.lake.duckdb_views import lake_views
 from quant_assets.lake.publish import StagedLake, sweep_staging
 from quant_assets.lake.store import PART_FILE, ParquetLake
 from quant_assets.market.bars import BARS_ASSET
-from quant_assets_tests.bundles.kit import fixture_partitions
+from quant_assets_tests.bundles.archives import fixture_partitions
 
 PARTS = dict(fixture_partitions())
 GOOD, BAD = sorted(PARTS)[:2]
@@ -104,7 +104,7 @@ def test_a_killed_runs_staging_is_read_by_nobody_and_swept_once_the_run_is_over(
     from quant_assets.bundles.export import export_lake
     from quant_assets.bundles.manifest import BundleError
 
-    # A run killed after sealing, before its gate published: its partitions sit in staging.
+    # A run killed after sealing, before its audit published: its partitions sit in staging.
     _stage(lake, "killed-run", {GOOD: pl.concat([PARTS[GOOD], PARTS[GOOD].head(1)])})
     assert lake.partitions(BARS_ASSET) == [] and lake.quarantined(BARS_ASSET) == []
     assert lake.read_many(BARS_ASSET, [GOOD], missing_ok=True).is_empty()

@@ -26,8 +26,8 @@ from quant_assets.lake.publish import StagedLake, sweep_staging
 from quant_assets.lake.store import ParquetLake
 from quant_assets.market.bars import BARS_ASSET
 from quant_assets.settings import SettingsError
-from quant_assets_tests.bundles.kit import fixture_partitions
-from quant_assets_tests.s3kit import object_keys
+from quant_assets_tests.bundles.archives import fixture_partitions
+from quant_assets_tests.moto_s3 import object_keys
 
 PARTS = dict(fixture_partitions())  # four real partitions: BTC and ETH, 2025-10-06 and 07
 
@@ -106,7 +106,7 @@ def test_partitions_are_single_objects_at_hive_keys_and_read_back(s3_lake, use_s
     assert both.height == 4 * 288 and set(both["symbol"]) == {"BTC-USDT", "ETH-USDT"}
     assert both.filter(pl.col("partition_day") == sorted(PARTS)[0].day).height == 2 * 288
     assert s3_lake.read_schema(BARS_ASSET, sorted(PARTS)[0]) == PARTS[sorted(PARTS)[0]].schema
-    with pytest.raises(FileNotFoundError, match="is not materialised"):
+    with pytest.raises(FileNotFoundError, match="is not materialized"):
         s3_lake.read(BARS_ASSET, type(sorted(PARTS)[0]).parse("2025-10-08|BTC-USDT"))
 
 

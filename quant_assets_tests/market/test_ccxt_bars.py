@@ -333,7 +333,7 @@ def test_ccxt_market_data_resource_fills_several_partitions():
     assert symbols == ["BTCUSDT"] * 5 + ["ETHUSDT"] * 2
 
 
-def test_market_bars_asset_materialises_a_day_range_from_ccxt(tmp_path):
+def test_market_bars_asset_materializes_a_day_range_from_ccxt(tmp_path):
     from dagster import DagsterInstance, materialize
 
     from quant_assets.assets.market import market_bars

@@ -17,14 +17,14 @@ from quant_assets.models.artefact import FAMILIES, FittedModel
 from quant_assets.models.verify import contract_inputs, input_problems
 from quant_assets.partitions import DaySymbol
 from quant_assets.registry.pyfunc import output_columns
-from quant_assets_tests import modelkit
+from quant_assets_tests import fitted_models
 
-PART = DaySymbol(date(2025, 11, 10), modelkit.SYMBOL)
+PART = DaySymbol(date(2025, 11, 10), fitted_models.SYMBOL)
 
 
 @pytest.fixture(scope="module")
 def fitted(seed_cache):
-    return modelkit.small_fit(seed_cache)
+    return fitted_models.small_fit(seed_cache)
 
 
 def test_each_ablation_reads_the_contract_minus_its_source(fitted):
@@ -73,7 +73,7 @@ def test_a_text_column_in_lgbm_no_text_is_caught(seed_cache, monkeypatch):
         return [*kept, "text_post_count_1h"] if source == "text" else kept
 
     monkeypatch.setattr(lgbm, "ablation_columns", leaky)
-    model, _ = modelkit.small_fit(seed_cache)
+    model, _ = fitted_models.small_fit(seed_cache)
     problems = input_problems(PART, model)
     assert problems and all("lgbm_no_text" in p and "text_post_count_1h" in p for p in problems)
     assert len(problems) == len(model.ablations["lgbm_no_text"])

@@ -18,10 +18,10 @@ from quant_assets.models import cv, lgbm, plan
 from quant_assets.models.artefact import FittedModel
 from quant_assets.models.verify import cv_problems
 from quant_assets.partitions import DaySymbol
-from quant_assets_tests import modelkit
+from quant_assets_tests import fitted_models
 from quant_assets_tests.evaluation.test_purged_kfold import leaks
 
-PART = DaySymbol(date(2025, 11, 10), modelkit.SYMBOL)
+PART = DaySymbol(date(2025, 11, 10), fitted_models.SYMBOL)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def spied(seed_cache):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(cv, "purged_kfold", spy)
         mp.setattr(cv, "fit_boosters", fit_spy)
-        model, features = modelkit.small_fit(seed_cache)
+        model, features = fitted_models.small_fit(seed_cache)
     return model, features, calls, fits
 
 
@@ -118,7 +118,7 @@ def _no_embargo(t, end, n_splits, embargo):
 @pytest.mark.parametrize("split, says", [(_plain_kfold, "not purged"), (_no_embargo, "not embargoed")], ids=["no-purge", "no-embargo"])
 def test_a_fold_split_that_does_not_purge_or_embargo_is_caught(split, says, seed_cache, monkeypatch):
     monkeypatch.setattr(cv, "purged_kfold", split)
-    model, _ = modelkit.small_fit(seed_cache)
+    model, _ = fitted_models.small_fit(seed_cache)
     problems = cv_problems(PART, model)
     assert problems and all(says in p for p in problems)
     assert {p.split(" fold ")[0].rsplit(" ", 1)[-1] for p in problems} >= {"1h", "4h", "1d"}
@@ -126,7 +126,7 @@ def test_a_fold_split_that_does_not_purge_or_embargo_is_caught(split, says, seed
 
 def test_fold_results_are_stored_and_reproducible(spied, seed_cache, tmp_path):
     model, _, _, _ = spied
-    again, _ = modelkit.small_fit(seed_cache)
+    again, _ = fitted_models.small_fit(seed_cache)
     assert again.cv == model.cv, "the same inputs give the same folds and figures"
     loaded = FittedModel.load(model.save(tmp_path / "native"))
     assert loaded.cv == model.cv
@@ -183,7 +183,7 @@ def test_by_default_one_weekly_refit_in_four_cross_validates_and_the_others_say_
     anchors = [date(2025, 11, 3) + timedelta(weeks=i) for i in range(4)]
     assert [cv.runs_at(a, config) for a in anchors] == [False, False, False, True]  # 2025-11-24: 20,412 days after 1970-01-05
 
-    job = modelkit.fit_inputs(seed_cache)  # anchor 2025-11-10: not one that cross-validates
+    job = fitted_models.fit_inputs(seed_cache)  # anchor 2025-11-10: not one that cross-validates
     skipped = fit_job(replace(job, config=config))
     assert skipped.cv["folds"] == [] and "one anchor in 28 days" in skipped.cv["skipped"] and "2025-11-10" in skipped.cv["skipped"]
     assert cv.fold_metrics(skipped.cv) == {} and cv.summary_metrics(skipped.cv) == {}

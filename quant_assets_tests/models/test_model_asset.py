@@ -18,7 +18,7 @@ from quant_assets.models.record import MODELS_ASSET
 from quant_assets.models.verify import contract_inputs
 from quant_assets.partitions import DaySymbol
 from quant_assets.registry.names import registered_name
-from quant_assets_tests import modelkit
+from quant_assets_tests import fitted_models
 
 FIRST, LAST = date(2025, 10, 1), date(2025, 11, 12)
 # Mon 2025-11-10 and Tue 11-11 share one anchor; the window is 10-20 .. 11-02 23:55
@@ -30,26 +30,26 @@ LABEL_DAYS = (date(2025, 10, 19), date(2025, 11, 3))
 def home(tmp_path, monkeypatch, seed_cache):
     home = tmp_path / "home"
     monkeypatch.setenv("QUANT_ASSETS_HOME", str(home))
-    modelkit.copy_lake(modelkit.seeded_lake(seed_cache, FIRST, LAST), home)
+    fitted_models.copy_lake(fitted_models.seeded_lake(seed_cache, FIRST, LAST), home)
     return home
 
 
-def _materialise(home, fresh_instance, defs=None):
-    defs = defs or modelkit.definitions(home)
-    labelled = modelkit.run(defs, [LABELS_ASSET], *LABEL_DAYS, fresh_instance)
+def _materialize(home, fresh_instance, defs=None):
+    defs = defs or fitted_models.definitions(home)
+    labelled = fitted_models.run(defs, [LABELS_ASSET], *LABEL_DAYS, fresh_instance)
     assert all(r.success for r in labelled)
-    return defs, modelkit.run(defs, [MODELS_ASSET], *SERVED, fresh_instance)
+    return defs, fitted_models.run(defs, [MODELS_ASSET], *SERVED, fresh_instance)
 
 
 def test_one_fit_serves_both_days_and_is_registered_per_horizon(home, fresh_instance):
-    defs, results = _materialise(home, fresh_instance)
+    defs, results = _materialize(home, fresh_instance)
     assert all(r.success for r in results)
-    checks = modelkit.checks_of(results)
+    checks = fitted_models.checks_of(results)
     store = ParquetLake(str(home / "lake"))
     assert {n: c.passed for n, c in checks.items() if n.startswith("model_")} == {
         "model_embargo": True, "model_purge": True, "model_inputs_contract": True, "model_reproduces": True, "model_cv_purged": True,
     }  # fmt: skip
-    records = [store.read(MODELS_ASSET, DaySymbol(d, modelkit.SYMBOL)).row(0, named=True) for d in SERVED]
+    records = [store.read(MODELS_ASSET, DaySymbol(d, fitted_models.SYMBOL)).row(0, named=True) for d in SERVED]
     assert records[0] == records[1], "two days of one anchor share one fit"
     record = records[0]
     assert str(record["fit_end"]) == "2025-11-02 23:55:00+00:00" and str(record["fit_start"]) == "2025-10-20 00:00:00+00:00"
@@ -72,11 +72,11 @@ def test_one_fit_serves_both_days_and_is_registered_per_horizon(home, fresh_inst
     )
     assert run.data.tags["bundle_ids"] == "none (not from bundles)" and inputs["bundle_ids"] == []
     for h in HORIZON_NAMES:
-        version = client.get_model_version(registered_name(modelkit.SYMBOL, h), "1")
+        version = client.get_model_version(registered_name(fitted_models.SYMBOL, h), "1")
         assert version.run_id == record["mlflow_run_id"] and version.tags["dagster_run_id"] == results[0].run_id
         assert version.tags["horizon"] == h
     names = sorted(m.name for m in client.search_registered_models())
-    assert names == sorted([*(registered_name(modelkit.SYMBOL, h) for h in HORIZON_NAMES), *(f"quant_assets_pooled.{h}" for h in HORIZON_NAMES)])
+    assert names == sorted([*(registered_name(fitted_models.SYMBOL, h) for h in HORIZON_NAMES), *(f"quant_assets_pooled.{h}" for h in HORIZON_NAMES)])
 
     # Dagster metadata links to the run and names the versions
     mat = fresh_instance.fetch_materializations(AssetKey(MODELS_ASSET), limit=10).records[0].asset_materialization
@@ -85,10 +85,10 @@ def test_one_fit_serves_both_days_and_is_registered_per_horizon(home, fresh_inst
     assert mat.metadata["mlflow_run"].value.endswith(record["mlflow_run_id"])
 
     # the pyfunc face and the native files predict the same, with the contract as signature
-    pyfunc = mlflow.pyfunc.load_model(f"models:/{registered_name(modelkit.SYMBOL, '1h')}/1")
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{registered_name(fitted_models.SYMBOL, '1h')}/1")
     assert pyfunc.metadata.get_input_schema().input_names() == contract_inputs()
     native = defs.resources["mlflow_tracking"].load_fitted(defs.resources["mlflow_tracking"].tracking(), record["model_uri"])
-    rows = store.read(FEATURES_ASSET, DaySymbol(SERVED[0], modelkit.SYMBOL)).head(5)
+    rows = store.read(FEATURES_ASSET, DaySymbol(SERVED[0], fitted_models.SYMBOL)).head(5)
     generic = pyfunc.predict(rows.to_pandas())
     assert list(generic.columns) == [f"{f}_{h}" for f in ("lgbm", "mhnet") for h in HORIZON_NAMES]  # served families only
     assert np.allclose(generic["lgbm_1h"].to_numpy(), native.predict(rows)["lgbm"][:, 0])
@@ -101,27 +101,27 @@ def test_one_fit_serves_both_days_and_is_registered_per_horizon(home, fresh_inst
         assert record[f"train_rows_{h}"] > 1000
 
 
-def test_rematerialising_reuses_the_fit(home, fresh_instance):
-    defs, _ = _materialise(home, fresh_instance)
-    again = modelkit.run(defs, [MODELS_ASSET], *SERVED, fresh_instance)
+def test_rematerializing_reuses_the_fit(home, fresh_instance):
+    defs, _ = _materialize(home, fresh_instance)
+    again = fitted_models.run(defs, [MODELS_ASSET], *SERVED, fresh_instance)
     assert all(r.success for r in again)
     client = MlflowClient(defs.resources["mlflow_tracking"].tracking_uri)
-    assert [v.version for v in client.search_model_versions(f"name = '{registered_name(modelkit.SYMBOL, '1d')}'")] == [1]
+    assert [v.version for v in client.search_model_versions(f"name = '{registered_name(fitted_models.SYMBOL, '1d')}'")] == [1]
     mat = fresh_instance.fetch_materializations(AssetKey(MODELS_ASSET), limit=1).records[0].asset_materialization
     assert mat.metadata["fit_reused"].value is True
 
 
 def test_the_same_inputs_give_the_same_model(home, fresh_instance, tmp_path):
-    defs, _ = _materialise(home, fresh_instance)
+    defs, _ = _materialize(home, fresh_instance)
     store = ParquetLake(str(home / "lake"))
-    record = store.read(MODELS_ASSET, DaySymbol(SERVED[0], modelkit.SYMBOL)).row(0, named=True)
+    record = store.read(MODELS_ASSET, DaySymbol(SERVED[0], fitted_models.SYMBOL)).row(0, named=True)
     tracking = defs.resources["mlflow_tracking"]
     model = tracking.load_fitted(tracking.tracking(), record["model_uri"])
     from quant_assets.models.train import fit_multi_horizon
 
-    features = store.read_many(FEATURES_ASSET, [DaySymbol(d, modelkit.SYMBOL) for d in model.window.days]).drop("symbol")
-    labels = store.read_many(LABELS_ASSET, [DaySymbol(d, modelkit.SYMBOL) for d in model.window.days]).drop("symbol")
-    again = fit_multi_horizon(features, labels, model.window, modelkit.FAST.config())
+    features = store.read_many(FEATURES_ASSET, [DaySymbol(d, fitted_models.SYMBOL) for d in model.window.days]).drop("symbol")
+    labels = store.read_many(LABELS_ASSET, [DaySymbol(d, fitted_models.SYMBOL) for d in model.window.days]).drop("symbol")
+    again = fit_multi_horizon(features, labels, model.window, fitted_models.FAST.config())
     rows = features.tail(50)
     for family in ("lgbm", "mhnet"):
         assert np.array_equal(again.predict(rows)[family], model.predict(rows)[family], equal_nan=True)
@@ -131,7 +131,7 @@ def test_a_missing_window_fails_with_one_clear_line(tmp_path, monkeypatch, fresh
     home = tmp_path / "home"
     monkeypatch.setenv("QUANT_ASSETS_HOME", str(home))
     (home / "lake").mkdir(parents=True)
-    results = modelkit.run(modelkit.definitions(home), [MODELS_ASSET], *SERVED, fresh_instance)
+    results = fitted_models.run(fitted_models.definitions(home), [MODELS_ASSET], *SERVED, fresh_instance)
     assert not results[0].success
     failure = [e for e in results[0].all_events if e.is_step_failure][0]
     error = failure.step_failure_data.error
@@ -149,8 +149,8 @@ def test_consecutive_windows_read_once_are_the_windows_read_whole(seed_cache):
     from quant_assets.lake.store import ParquetLake
     from quant_assets.models.plan import plan_fits
 
-    store = ParquetLake(str(modelkit.seeded_lake(seed_cache, date(2025, 10, 1), date(2025, 11, 12))))
-    fits = plan_fits(modelkit.parts(date(2025, 10, 27), date(2025, 11, 12)), modelkit.TRAIN_DAYS, modelkit.REFIT_DAYS)
+    store = ParquetLake(str(fitted_models.seeded_lake(seed_cache, date(2025, 10, 1), date(2025, 11, 12))))
+    fits = plan_fits(fitted_models.parts(date(2025, 10, 27), date(2025, 11, 12)), fitted_models.TRAIN_DAYS, fitted_models.REFIT_DAYS)
     assert len(fits) == 3
     windows, read = WindowReads(store), []
     windows._read = lambda asset_name, parts, _read=windows._read: read.append((asset_name, len(parts))) or _read(asset_name, parts)
@@ -167,4 +167,4 @@ def test_consecutive_windows_read_once_are_the_windows_read_whole(seed_cache):
             assert all(hashes[f"{asset_name}/{p}"] == store.file_sha256(asset_name, p) for p in present)
         assert min(p.day for _, p in windows.held) == fit.input_parts[0].day  # older days let go
     features_read = [n for asset_name, n in read if asset_name == FEATURES_ASSET]
-    assert features_read[0] == len(fits[0].input_parts) and all(n <= modelkit.REFIT_DAYS for n in features_read[1:]), features_read
+    assert features_read[0] == len(fits[0].input_parts) and all(n <= fitted_models.REFIT_DAYS for n in features_read[1:]), features_read

@@ -10,7 +10,7 @@ import torch
 from quant_assets.models import dataset
 from quant_assets.models.multihead import fit_net
 from quant_assets.models.split import validation_split
-from quant_assets_tests import modelkit
+from quant_assets_tests import fitted_models
 
 
 def _fit(job, **settings):
@@ -22,7 +22,7 @@ def _fit(job, **settings):
 
 
 def test_the_net_stops_after_its_patience_and_keeps_the_best_epoch(seed_cache):
-    job = modelkit.fit_inputs(seed_cache)
+    job = fitted_models.fit_inputs(seed_cache)
     data, full, full_metrics = _fit(job, nn_patience=8)  # never stops early
     _, early, early_metrics = _fit(job, nn_patience=1)
     assert full_metrics["mhnet_epochs"] == 8

@@ -18,7 +18,7 @@ from quant_assets.models.record import MODELS_ASSET
 from quant_assets.models.verify import contract_inputs
 from quant_assets.models.window import fit_window
 from quant_assets.partitions import DaySymbol, days_between
-from quant_assets_tests import modelkit
+from quant_assets_tests import fitted_models
 from quant_assets_tests.models.test_model_asset import FIRST, LABEL_DAYS, LAST, SERVED
 
 
@@ -26,8 +26,8 @@ from quant_assets_tests.models.test_model_asset import FIRST, LABEL_DAYS, LAST, 
 def home(tmp_path, monkeypatch, seed_cache, fresh_instance):
     home = tmp_path / "home"
     monkeypatch.setenv("QUANT_ASSETS_HOME", str(home))
-    modelkit.copy_lake(modelkit.seeded_lake(seed_cache, FIRST, LAST), home)
-    assert all(r.success for r in modelkit.run(modelkit.definitions(home), [LABELS_ASSET], *LABEL_DAYS, fresh_instance))
+    fitted_models.copy_lake(fitted_models.seeded_lake(seed_cache, FIRST, LAST), home)
+    assert all(r.success for r in fitted_models.run(fitted_models.definitions(home), [LABELS_ASSET], *LABEL_DAYS, fresh_instance))
     return home
 
 
@@ -51,7 +51,7 @@ def _smuggled_label(monkeypatch, home):
     # training code takes "every column" instead of the contract's
     store = ParquetLake(str(home / "lake"))
     for day in days_between(date(2025, 10, 19), date(2025, 11, 11)):
-        part = DaySymbol(day, modelkit.SYMBOL)
+        part = DaySymbol(day, fitted_models.SYMBOL)
         if not store.exists(LABELS_ASSET, part):
             continue
         features = store.read(FEATURES_ASSET, part)
@@ -72,9 +72,9 @@ def _smuggled_label(monkeypatch, home):
 )
 def test_planted_model_leak_is_caught(plant, caught_by, home, monkeypatch, fresh_instance):
     plant(monkeypatch, home)
-    results = modelkit.run(modelkit.definitions(home), [MODELS_ASSET], *SERVED, fresh_instance)
-    checks = modelkit.checks_of(results)
+    results = fitted_models.run(fitted_models.definitions(home), [MODELS_ASSET], *SERVED, fresh_instance)
+    checks = fitted_models.checks_of(results)
     assert not checks[caught_by].passed, f"{caught_by} passed: {checks[caught_by].description}"
     assert caught_by.removeprefix("model_") in checks[caught_by].description
     # no served day points at the leaky fit: oos_eval and every lake reader never see it
-    modelkit.assert_quarantined(home / "lake", MODELS_ASSET, modelkit.parts(*SERVED), caught_by)
+    fitted_models.assert_quarantined(home / "lake", MODELS_ASSET, fitted_models.parts(*SERVED), caught_by)

@@ -9,7 +9,7 @@ import pytest
 
 from quant_assets.models.pool import FitJobError, fit_in_pool
 from quant_assets.models.train import FitJob, fit_job
-from quant_assets_tests import modelkit
+from quant_assets_tests import fitted_models
 
 ANCHORS = (date(2025, 11, 3), date(2025, 11, 10))
 
@@ -21,7 +21,7 @@ def _square(n: int) -> int:
 
 
 def test_the_pool_gives_the_same_models_as_fitting_one_after_another(seed_cache):
-    jobs = [modelkit.fit_inputs(seed_cache, day) for day in ANCHORS]
+    jobs = [fitted_models.fit_inputs(seed_cache, day) for day in ANCHORS]
     tagged = [("first", jobs[0]), ("logged before", None), ("second", jobs[1])]
     pooled = list(fit_in_pool(tagged, fit_job, FitJob.describe, workers=2))
     in_order = list(fit_in_pool(tagged, fit_job, FitJob.describe, workers=1))
@@ -44,10 +44,10 @@ def test_results_come_in_the_jobs_order_and_a_failure_names_its_job(workers):
 
 
 def test_a_fit_that_fails_in_a_worker_names_its_symbol_and_anchor(seed_cache):
-    good = modelkit.fit_inputs(seed_cache, ANCHORS[0])
-    bad = modelkit.fit_inputs(seed_cache, ANCHORS[1])
+    good = fitted_models.fit_inputs(seed_cache, ANCHORS[0])
+    bad = fitted_models.fit_inputs(seed_cache, ANCHORS[1])
     bad.labels = bad.labels.with_columns(pl.lit(True).alias(c) for c in bad.labels.columns if c.startswith("label_missing"))
     results = fit_in_pool([(0, good), (1, bad)], fit_job, FitJob.describe, workers=2)
     assert next(results)[1].window == good.window
-    with pytest.raises(FitJobError, match=f"^fit of {modelkit.SYMBOL} anchor {ANCHORS[1]}: ValueError: .*no row has a label"):
+    with pytest.raises(FitJobError, match=f"^fit of {fitted_models.SYMBOL} anchor {ANCHORS[1]}: ValueError: .*no row has a label"):
         next(results)

@@ -9,15 +9,15 @@ import polars as pl
 from quant_assets.lake.store import ParquetLake
 from quant_assets.models import dataset, pooled
 from quant_assets.models.record import MODELS_ASSET
-from quant_assets_tests import modelkit
+from quant_assets_tests import fitted_models
 from quant_assets_tests.models.test_model_asset import SERVED
 from quant_assets_tests.models.test_planted_leaks import home  # noqa: F401 (the fixture)
 
 
 def test_each_partition_names_the_pooled_fit_of_its_anchor(home, fresh_instance):  # noqa: F811
-    results = modelkit.run(modelkit.definitions(home), [MODELS_ASSET], *SERVED, fresh_instance)
-    assert all(r.success for r in results) and all(c.passed for c in modelkit.checks_of(results).values())
-    records = ParquetLake(str(home / "lake")).read_many(MODELS_ASSET, modelkit.parts(*SERVED))
+    results = fitted_models.run(fitted_models.definitions(home), [MODELS_ASSET], *SERVED, fresh_instance)
+    assert all(r.success for r in results) and all(c.passed for c in fitted_models.checks_of(results).values())
+    records = ParquetLake(str(home / "lake")).read_many(MODELS_ASSET, fitted_models.parts(*SERVED))
     assert records["pooled_model_uri"].n_unique() == 1 and records["pooled_model_uri"][0] != records["model_uri"][0]
     assert (records["pooled_fit_end"] == records["fit_end"]).all()
 
@@ -33,8 +33,8 @@ def test_a_leak_in_the_pooled_training_set_alone_is_caught(home, monkeypatch, fr
             replace(w, end=w.anchor_start),
         ),
     )
-    results = modelkit.run(modelkit.definitions(home), [MODELS_ASSET], *SERVED, fresh_instance)
-    checks = modelkit.checks_of(results)
+    results = fitted_models.run(fitted_models.definitions(home), [MODELS_ASSET], *SERVED, fresh_instance)
+    checks = fitted_models.checks_of(results)
     assert not checks["model_purge"].passed and "lgbm_pooled" in checks["model_purge"].description
     assert checks["model_reproduces"].passed  # the symbol's own fit is clean
-    modelkit.assert_quarantined(home / "lake", MODELS_ASSET, modelkit.parts(*SERVED), "model_purge")
+    fitted_models.assert_quarantined(home / "lake", MODELS_ASSET, fitted_models.parts(*SERVED), "model_purge")

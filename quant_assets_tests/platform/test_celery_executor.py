@@ -1,4 +1,4 @@
-"""A partition range materialised through the Celery executor, on the machine's real Redis
+"""A partition range materialized through the Celery executor, on the machine's real Redis
 and on its RabbitMQ, by a ``quant-assets worker`` process, with the Dagster instance on
 PostgreSQL; the lake it writes is byte for byte the lake the in-process executor writes for
 the same range.
@@ -66,7 +66,7 @@ def _home(root: Path, monkeypatch) -> Path:
     return home
 
 
-def _materialise(instance, progress=None):
+def _materialize(instance, progress=None):
     from quant_assets import settings
     from quant_assets.definitions import build_definitions
     from quant_assets.runs import materialize
@@ -77,7 +77,7 @@ def _materialise(instance, progress=None):
 
 def _lake_hashes(home: Path) -> dict[str, str]:
     """relative path -> SHA-256 of every published file of ASSETS in the range (the seeded
-    day before it is left out: it is copied, not materialised)."""
+    day before it is left out: it is copied, not materialized)."""
     lake = home / "lake"
     days = {f"date={d.isoformat()}" for d in days_between(FIRST, LAST)}
     return {
@@ -151,7 +151,7 @@ def in_process_hashes(tmp_path_factory) -> dict[str, str]:
         reference = _home(tmp_path_factory.mktemp("in_process"), monkeypatch)
         monkeypatch.delenv("QUANT_ASSETS_EXECUTOR", raising=False)
         with DagsterInstance.ephemeral() as instance:
-            results = _materialise(instance)
+            results = _materialize(instance)
     assert [r.success for r in results] == [True]
     expected = _lake_hashes(reference)
     assert len(expected) == len(ASSETS) * len(SYMBOLS) * 3
@@ -186,7 +186,7 @@ def test_partition_range_through_celery_worker_equals_in_process(tmp_path, monke
         instance = get_instance()
         try:
             started, seen = time.perf_counter(), []
-            results = _within(RUN_TIMEOUT_S, lambda: _materialise(instance, progress=seen.append), log)
+            results = _within(RUN_TIMEOUT_S, lambda: _materialize(instance, progress=seen.append), log)
             elapsed = time.perf_counter() - started
             assert [r.success for r in results] == [True], log.read_text()[-3000:]
             events = instance.all_logs(results[0].run_id)
@@ -216,8 +216,8 @@ def test_partition_range_through_celery_worker_equals_in_process(tmp_path, monke
     assert set(taken.values()) == {node}
     step_pids = {e.dagster_event.pid for e in events if e.dagster_event and e.dagster_event.event_type == DagsterEventType.STEP_START}
     assert os.getpid() not in step_pids
-    materialised = [e for e in events if e.dagster_event and e.dagster_event.event_type == DagsterEventType.ASSET_MATERIALIZATION]
-    assert len(materialised) == len(ASSETS) * len(SYMBOLS) * 3
+    materialized = [e for e in events if e.dagster_event and e.dagster_event.event_type == DagsterEventType.ASSET_MATERIALIZATION]
+    assert len(materialized) == len(ASSETS) * len(SYMBOLS) * 3
 
     assert _lake_hashes(celery_home) == in_process_hashes
-    print(f"celery run on {broker}: {len(steps)} steps, {len(materialised)} asset partitions in {elapsed:.1f} s")
+    print(f"celery run on {broker}: {len(steps)} steps, {len(materialized)} asset partitions in {elapsed:.1f} s")

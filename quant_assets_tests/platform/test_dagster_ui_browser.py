@@ -1,10 +1,10 @@
 """A person in the Dagster UI, in a real browser: ``quant-assets dev`` (webserver, daemon and
-code server) runs on loopback over a small materialised home, and headless Chromium opens the
+code server) runs on loopback over a small materialized home, and headless Chromium opens the
 market group's asset graph, market_bars' partitions, the result of its ``bars_complete``
 check, then launches a backfill of 2 days x 2 symbols from the asset's Materialize dialog.
 
 GraphQL then says what the UI did: the backfill (the id the UI's toast named) completed, its
-runs succeeded and materialised exactly the partitions chosen, and the lake holds them.
+runs succeeded and materialized exactly the partitions chosen, and the lake holds them.
 
 Bars come from a file drop (the repository's spot fixture), so nothing touches the network.
 Screenshots of every page are kept in ``test-artifacts/dagster-ui/`` (or under
@@ -37,7 +37,7 @@ try:
 except ImportError:  # require_browser says so, a failure in CI
     expect = None
 
-SEEDED = DaySymbol(date(2025, 10, 5), "BTC-USDT")  # materialised before the UI starts
+SEEDED = DaySymbol(date(2025, 10, 5), "BTC-USDT")  # materialized before the UI starts
 FIRST_DAY, LAST_DAY = "2025-10-06", "2025-10-07"  # the backfill the person launches
 SYMBOLS = ("BTC-USDT", "ETH-USDT")  # two of the universe's three
 BACKFILLED = {DaySymbol(date.fromisoformat(d), s) for d in (FIRST_DAY, LAST_DAY) for s in SYMBOLS}
@@ -63,7 +63,7 @@ FINISHED = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CAN
 
 
 @pytest.fixture
-def materialised_home(qa_home, spot_file_drop, monkeypatch) -> Path:
+def materialized_home(qa_home, spot_file_drop, monkeypatch) -> Path:
     """A home whose lake and Dagster instance hold one checked market_bars partition (SEEDED);
     bars come from the file drop, so the server's runs read them from disk only."""
     monkeypatch.delenv("QUANT_ASSETS_PG_URL", raising=False)
@@ -112,7 +112,7 @@ def _see_asset_graph(page, url: str, n_checks: int, shots: Path) -> None:
 
 
 def _see_partition(page, url: str, part: DaySymbol, materialized: int, shots: Path, name: str) -> None:
-    """The partitions tab with ``part`` selected: the count of materialised partitions, and
+    """The partitions tab with ``part`` selected: the count of materialized partitions, and
     the partition's own page with its row count and lake file."""
     page.goto(f"{url}/assets/{BARS_ASSET}?view=partitions&partition={part}")
     _shown(page.get_by_text(f"Materialized ({materialized})", exact=True))
@@ -198,7 +198,7 @@ def _dagster_ui(log: Path):
 
 
 @pytest.mark.slow
-def test_a_person_backfills_market_bars_from_the_dagster_ui(materialised_home, tmp_path):
+def test_a_person_backfills_market_bars_from_the_dagster_ui(materialized_home, tmp_path):
     shots = artifacts_dir("dagster-ui")
     log = tmp_path / "dev.log"
 
@@ -231,7 +231,7 @@ def test_a_person_backfills_market_bars_from_the_dagster_ui(materialised_home, t
         _see_backfill(page, url, backfill_id, shots)
         _see_partition(page, url, max(BACKFILLED), 1 + len(BACKFILLED), shots, "06-partition-backfilled")
 
-        # Dagster records each partition as materialised by one of the backfill's runs...
+        # Dagster records each partition as materialized by one of the backfill's runs...
         events = graphql(url, MATERIALIZATIONS, {"key": KEY})["assetOrError"]["assetMaterializations"]
         by_partition = {DaySymbol.parse(e["partition"]): e["runId"] for e in events}
         assert set(by_partition) == BACKFILLED | {SEEDED}
@@ -252,7 +252,7 @@ def test_a_person_backfills_market_bars_from_the_dagster_ui(materialised_home, t
     ]  # fmt: skip
 
 
-# ---- a backfill with a bad day: the good days materialised, the bad one not -----------------
+# ---- a backfill with a bad day: the good days materialized, the bad one not -----------------
 
 SOURCE_END = "2025-10-07 18:00"  # the file drop's bars stop here on the backfill's last day
 STATS = """query($key: AssetKeyInput!) { assetNodes(assetKeys: [$key]) {
@@ -292,7 +292,7 @@ def test_a_ui_backfill_with_a_bad_day_shows_the_good_days_materialized_and_the_b
         by_day = {min(_range_partitions({t["key"]: t["value"] for t in r["tags"]})).day.isoformat(): r for r in backfill["runs"]}
         assert {day: r["status"] for day, r in by_day.items()} == {FIRST_DAY: "SUCCESS", LAST_DAY: "FAILURE"}, backfill
 
-        # GraphQL: the good day's partitions materialised, the bad day's failed, never materialised.
+        # GraphQL: the good day's partitions materialized, the bad day's failed, never materialized.
         stats = graphql(url, STATS, {"key": KEY})["assetNodes"][0]["partitionStats"]
         assert stats == {"numMaterialized": len(good), "numFailed": len(bad), "numMaterializing": 0}, stats
         events = graphql(url, MATERIALIZATIONS, {"key": KEY})["assetOrError"]["assetMaterializations"]
@@ -307,7 +307,7 @@ def test_a_ui_backfill_with_a_bad_day_shows_the_good_days_materialized_and_the_b
         for part in bad:
             assert f"{part} not yet available: bars_complete: source ends at {SOURCE_END} UTC" in reason, reason
 
-        # The partition view a person sees: 2 materialised, 2 failed; the bad partition failed.
+        # The partition view a person sees: 2 materialized, 2 failed; the bad partition failed.
         page.goto(f"{url}/assets/{BARS_ASSET}?view=partitions")
         _shown(page.get_by_text(f"Materialized ({len(good)})", exact=True))
         _shown(page.get_by_text(f"Failed ({len(bad)})", exact=True))
@@ -317,7 +317,7 @@ def test_a_ui_backfill_with_a_bad_day_shows_the_good_days_materialized_and_the_b
         # "Run <id> failed, and did not materialize this asset." with View logs: the reason above.
         _shown(page.get_by_text("failed, and did not materialize this asset."))
         _shown(page.get_by_role("link", name=by_day[LAST_DAY]["runId"][:8], exact=True))
-        _shown(page.get_by_role("button", name="View all historical events (0)"))  # never materialised
+        _shown(page.get_by_role("button", name="View all historical events (0)"))  # never materialized
         screenshot(page, shots, "03-bad-partition-failed")
 
         # A backfill of bars and their features over every symbol: the held-back partitions
@@ -346,7 +346,7 @@ def test_a_ui_backfill_with_a_bad_day_shows_the_good_days_materialized_and_the_b
 
 
 def _materialized_when(url: str, asset: str, expected: set[DaySymbol]) -> set[DaySymbol]:
-    """The partitions of ``asset`` Dagster shows materialised, once they are ``expected`` (or
+    """The partitions of ``asset`` Dagster shows materialized, once they are ``expected`` (or
     after FOLLOW_UP_TIMEOUT_S, whatever they are then)."""
     deadline = time.time() + FOLLOW_UP_TIMEOUT_S
     while True:

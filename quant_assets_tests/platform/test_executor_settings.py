@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from dagster import Definitions
 
-from quant_assets.execution import (
+from quant_assets.executors import (
     RUN_JOB,
     celery_config,
     executor,
@@ -153,7 +153,7 @@ def test_materialize_refuses_in_one_line_when_no_worker_listens(qa_home, no_work
 
 
 def test_an_unreachable_broker_is_named(monkeypatch):
-    from quant_assets.execution import require_worker
+    from quant_assets.executors import require_worker
 
     monkeypatch.setenv("QUANT_ASSETS_CELERY_BROKER", "redis://127.0.0.1:1/0")  # nothing listens on port 1
     with pytest.raises(SettingsError, match=r"^QUANT_ASSETS_CELERY_BROKER='redis://127\.0\.0\.1:1/0' is not reachable \("):

@@ -1,4 +1,4 @@
-"""market_bars materialised with the Dagster instance on the machine's real PostgreSQL
+"""market_bars materialized with the Dagster instance on the machine's real PostgreSQL
 (a database of its own: the ``pg_database`` fixture in the root conftest)."""
 
 from datetime import date

@@ -12,7 +12,7 @@ from dagster import DagsterInstance
 from quant_assets import runs
 from quant_assets.partitions import DaySymbol
 from quant_assets.runs import Progress, ProgressLines, materialize
-from quant_assets_tests.derivatives.support import DERIV_FIXTURES
+from quant_assets_tests.derivatives.binance_fixtures import DERIV_FIXTURES
 
 UNIVERSE = ["BTC-USDT", "ETH-USDT", "SOL-USDT"]
 # Not a rectangle: ETH on Oct 5-6 and BTC on Oct 5-7, so two runs (ETH's first).
@@ -36,7 +36,7 @@ def test_progress_counts_every_asset_partition_across_runs(file_drop_defs):
 
     final = seen[-1]
     assert final.finished and (final.done, final.total, final.assets_done, final.assets_total) == (10, 10, 2, 2)
-    assert final.line().startswith("materialise: done; 2/2 assets, 10/10 asset partitions, ")
+    assert final.line().startswith("materialize: done; 2/2 assets, 10/10 asset partitions, ")
     # Each asset's step, then its checks, per run: the count as each asset's step ends.
     step_ends = [b.done for a, b in zip(seen, seen[1:]) if a.running and not b.running]
     assert step_ends == [2, 4, 7, 10]
@@ -63,10 +63,10 @@ def test_lines_are_quiet_for_a_short_job_then_per_step_throttled_and_final():
               _p(4.6, "derivatives", 6), _p(4.7, "", 8), _p(4.8, "market_bars", 8), _p(5.0, "", 10, finished=True)]:  # fmt: skip
         report(p)
     assert lines == [
-        "materialise: running derivatives; 0/2 assets, 4/10 asset partitions, 2s elapsed, 1.6 partitions/s",
-        "materialise: running derivatives; 0/2 assets, 6/10 asset partitions, 4s elapsed, 1.3 partitions/s",
-        "materialise: running market_bars; 0/2 assets, 8/10 asset partitions, 4s elapsed, 1.7 partitions/s",
-        "materialise: done; 0/2 assets, 10/10 asset partitions, 5s elapsed, 2.0 partitions/s",
+        "materialize: running derivatives; 0/2 assets, 4/10 asset partitions, 2s elapsed, 1.6 partitions/s",
+        "materialize: running derivatives; 0/2 assets, 6/10 asset partitions, 4s elapsed, 1.3 partitions/s",
+        "materialize: running market_bars; 0/2 assets, 8/10 asset partitions, 4s elapsed, 1.7 partitions/s",
+        "materialize: done; 0/2 assets, 10/10 asset partitions, 5s elapsed, 2.0 partitions/s",
     ]
     quiet: list[str] = []
     short = ProgressLines(every_s=2.0, write=quiet.append)
@@ -83,19 +83,19 @@ def test_a_step_started_while_quiet_is_shown_and_a_silent_step_gets_a_heartbeat(
               _p(31.0, "text_embeddings"), _p(32.1, "text_embeddings"), _p(34.0, "text_embeddings")]:  # fmt: skip
         report(p)
     assert [line.split(";")[0] + " @" + line.split(", ")[2] for line in lines] == [
-        "materialise: running text_embeddings @2s elapsed",
-        "materialise: running text_embeddings @32s elapsed",
+        "materialize: running text_embeddings @2s elapsed",
+        "materialize: running text_embeddings @32s elapsed",
     ]
     assert Progress(done=0, total=6, assets_done=0, assets_total=1, elapsed_s=125.0).line().endswith("2m05s elapsed, 0.0 partitions/s")
 
 
-def test_bundle_import_shows_materialisation_progress_on_stderr(qa_home, tmp_path, monkeypatch):
+def test_bundle_import_shows_materialization_progress_on_stderr(qa_home, tmp_path, monkeypatch):
     """The bundle import calls materialize without a reporter: the default prints to stderr."""
     from click.testing import CliRunner
 
     from quant_assets.bundles.export import write_bundle
     from quant_assets.cli import main
-    from quant_assets_tests.bundles.kit import SYMBOLS, bundle_entries
+    from quant_assets_tests.bundles.archives import SYMBOLS, bundle_entries
 
     monkeypatch.setenv("QUANT_ASSETS_SYMBOLS", ",".join(SYMBOLS))
     monkeypatch.delenv("QUANT_ASSETS_MARKET_SOURCE", raising=False)
@@ -104,11 +104,11 @@ def test_bundle_import_shows_materialisation_progress_on_stderr(qa_home, tmp_pat
     write_bundle(archive, bundle_entries())
     result = CliRunner().invoke(main, ["bundle", "import", str(archive)])
     assert result.exit_code == 0, result.output
-    progress = [line for line in result.stderr.splitlines() if line.startswith("materialise: ")]
-    assert progress[0].startswith("materialise: materialising; 0/1 assets, 0/4 asset partitions (1 planned), ")
-    assert next(line for line in progress if "running" in line).startswith("materialise: running market_bars; 0/1 assets, 0/4 asset partitions, ")
-    assert progress[-1].startswith("materialise: done; 1/1 assets, 4/4 asset partitions, ")
-    assert "materialise:" not in result.stdout
+    progress = [line for line in result.stderr.splitlines() if line.startswith("materialize: ")]
+    assert progress[0].startswith("materialize: materializing; 0/1 assets, 0/4 asset partitions (1 planned), ")
+    assert next(line for line in progress if "running" in line).startswith("materialize: running market_bars; 0/1 assets, 0/4 asset partitions, ")
+    assert progress[-1].startswith("materialize: done; 1/1 assets, 4/4 asset partitions, ")
+    assert "materialize:" not in result.stdout
 
 
 def test_a_broken_progress_stream_does_not_fail_the_run(file_drop_defs):

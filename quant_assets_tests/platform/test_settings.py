@@ -86,7 +86,7 @@ def test_the_cli_reports_a_bad_setting_in_one_line(qa_home, monkeypatch):
         "quant_assets: QUANT_ASSETS_SYMBOLS='btc-usdt' is not usable (symbol partition key 'btc-usdt' is not of the "
         "form BASE-QUOTE, e.g. BTC-USDT); expected comma-separated BASE-QUOTE keys, e.g. BTC-USDT,ETH-USDT"
     ]
-    assert not (qa_home / "bundles").exists(), "nothing may be landed with a bad setting"
+    assert not (qa_home / "bundles").exists(), "nothing may be unpacked with a bad setting"
 
 
 def test_read_parses_defaults_and_names_the_variable(monkeypatch):

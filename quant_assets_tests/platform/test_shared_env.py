@@ -31,19 +31,19 @@ def parse_env_file(text: str) -> dict[str, str]:
 
 
 def _celery():
-    from quant_assets.execution import celery_config
+    from quant_assets.executors import celery_config
 
     return celery_config()
 
 
 def _executor_name():
-    from quant_assets.execution import executor
+    from quant_assets.executors import executor
 
     return executor().name
 
 
 def _concurrency():
-    from quant_assets.execution import worker_concurrency
+    from quant_assets.executors import worker_concurrency
 
     return worker_concurrency()
 
@@ -175,7 +175,7 @@ def test_each_project_variable_is_read_and_validated(example_env, monkeypatch, n
 
 
 def test_the_example_turns_every_shared_store_on_together(example_env):
-    from quant_assets.execution import celery_config, executor
+    from quant_assets.executors import celery_config, executor
 
     assert executor().name == "celery"
     assert celery_config().broker == example_env["QUANT_ASSETS_CELERY_BROKER"]

@@ -5,7 +5,7 @@ universe order (each group stays one rectangle), every partition exactly once.""
 from datetime import date, timedelta
 
 from quant_assets.partitions import DaySymbol
-from quant_assets.runs import rectangles, symbol_groups
+from quant_assets.runs import partition_ranges, symbol_groups
 
 UNIVERSE = [f"S{i}-USDT" for i in range(10)]
 
@@ -19,7 +19,7 @@ def test_ten_symbols_split_in_two_halves_each_one_rectangle():
     groups = symbol_groups(parts, UNIVERSE, 2)
     assert [sorted({p.symbol for p in g}) for g in groups] == [UNIVERSE[:5], UNIVERSE[5:]]
     assert sorted(p for g in groups for p in g) == sorted(parts)
-    assert [len(rectangles(g, UNIVERSE)) for g in groups] == [1, 1]
+    assert [len(partition_ranges(g, UNIVERSE)) for g in groups] == [1, 1]
 
 
 def test_groups_balance_partitions_not_symbols():

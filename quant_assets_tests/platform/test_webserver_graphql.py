@@ -37,7 +37,7 @@ def webserver(qa_home, spot_file_drop, tmp_path, monkeypatch):
     monkeypatch.delenv("QUANT_ASSETS_PG_URL", raising=False)
     prepare_dagster_home()
 
-    # Materialise two partitions first, into the same instance the server will read.
+    # Materialize two partitions first, into the same instance the server will read.
     from quant_assets.definitions import build_definitions
     from quant_assets.instance import get_instance
     from quant_assets.runs import materialize

@@ -12,14 +12,14 @@ from quant_assets.labels.horizons import HORIZON_NAMES
 from quant_assets.registry.names import registered_name
 from quant_assets.registry.store import MlflowStore
 from quant_assets.registry.tracking import Tracking
-from quant_assets_tests import modelkit
+from quant_assets_tests import fitted_models
+from quant_assets_tests.moto_s3 import object_keys
 from quant_assets_tests.registry.mlflow_server import served_mlflow_ui
-from quant_assets_tests.s3kit import object_keys
 
 
 @pytest.fixture(scope="module")
 def fitted(seed_cache):
-    return modelkit.small_fit(seed_cache)
+    return fitted_models.small_fit(seed_cache)
 
 
 def _log(tracking: Tracking, fitted, key="k1"):

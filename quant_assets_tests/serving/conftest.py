@@ -7,7 +7,7 @@ from serving.ledger import Ledger
 
 # One fitted home for the serving tests that need real registered models: labels, two weekly
 # fits (anchors Mon 11-03 and Mon 11-10, so two registered versions per name) serving
-# 11-09..11-10, and oos_eval of those days, all through Dagster (see modelkit.fitted_home).
+# 11-09..11-10, and oos_eval of those days, all through Dagster (see fitted_models.fitted_home).
 LAKE_DAYS = (date(2025, 10, 1), date(2025, 11, 12))
 LABEL_DAYS = (date(2025, 10, 12), date(2025, 11, 11))
 SERVED = (date(2025, 11, 9), date(2025, 11, 10))
@@ -24,10 +24,10 @@ def ledger(tmp_path):
 def served_home(tmp_path_factory, seed_cache):
     from quant_assets.evaluation.oos import OOS_ASSET
     from quant_assets.models.record import MODELS_ASSET
-    from quant_assets_tests import modelkit
+    from quant_assets_tests import fitted_models
 
     home = tmp_path_factory.mktemp("served") / "home"
-    return modelkit.fitted_home(home, seed_cache, LAKE_DAYS, LABEL_DAYS, SERVED, assets=(MODELS_ASSET, OOS_ASSET))
+    return fitted_models.fitted_home(home, seed_cache, LAKE_DAYS, LABEL_DAYS, SERVED, assets=(MODELS_ASSET, OOS_ASSET))
 
 
 @pytest.fixture

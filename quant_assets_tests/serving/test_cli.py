@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from quant_assets_tests.serving.kit import BAR_T, BTC_1205_OPEN, PAPER, order, paper
+from quant_assets_tests.serving.trading_fixtures import BAR_T, BTC_1205_OPEN, PAPER, order, paper
 from serving.execution.batch import run_batch
 from serving.risk.checks import RiskLimits
 

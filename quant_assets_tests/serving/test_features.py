@@ -1,4 +1,4 @@
-"""The served feature row is the materialised feature_matrix row, column by column."""
+"""The served feature row is the materialized feature_matrix row, column by column."""
 
 from datetime import datetime, timedelta, timezone
 
@@ -9,7 +9,7 @@ from quant_assets.features import contract
 from quant_assets.lake.store import ParquetLake
 from quant_assets.market.bars import BARS_ASSET
 from quant_assets.partitions import DaySymbol
-from quant_assets_tests import modelkit
+from quant_assets_tests import fitted_models
 from quant_assets_tests.serving.conftest import SERVED
 from serving.features import FeatureServer, partition_of
 
@@ -21,7 +21,7 @@ TIMES = [START + timedelta(minutes=5), START + timedelta(hours=9, minutes=35), S
 
 
 def _stored(store, t):
-    frame = store.read(contract.FEATURES_ASSET, DaySymbol(DAY, modelkit.SYMBOL))
+    frame = store.read(contract.FEATURES_ASSET, DaySymbol(DAY, fitted_models.SYMBOL))
     return frame.filter(pl.col("t") == t).select(contract.COLUMN_NAMES)
 
 
@@ -33,11 +33,11 @@ def _assert_same(served: pl.DataFrame, stored: pl.DataFrame):
 
 
 @pytest.mark.parametrize("t", TIMES, ids=lambda t: t.strftime("%dT%H%M"))
-def test_served_row_equals_the_materialised_row(home, t):
+def test_served_row_equals_the_materialized_row(home, t):
     store = ParquetLake(str(home / "lake"))
-    served = FeatureServer(store).rows([modelkit.SYMBOL], t)
-    assert served["symbol"].to_list() == [modelkit.SYMBOL]
-    assert partition_of(t, modelkit.SYMBOL).day == DAY
+    served = FeatureServer(store).rows([fitted_models.SYMBOL], t)
+    assert served["symbol"].to_list() == [fitted_models.SYMBOL]
+    assert partition_of(t, fitted_models.SYMBOL).day == DAY
     stored = _stored(store, t)
     assert stored["bars_1d_missing"].to_list() == [False]  # a real, complete row, not two empty ones
     _assert_same(served.drop("symbol"), stored)
@@ -48,13 +48,13 @@ def test_bars_fetched_since_the_lake_give_the_same_row(home):
     store = ParquetLake(str(home / "lake"))
     t = TIMES[2]
     stored = _stored(store, t)
-    part = DaySymbol(DAY, modelkit.SYMBOL)
-    bars = store.read(BARS_ASSET, part).with_columns(symbol=pl.lit(modelkit.SYMBOL))
+    part = DaySymbol(DAY, fitted_models.SYMBOL)
+    bars = store.read(BARS_ASSET, part).with_columns(symbol=pl.lit(fitted_models.SYMBOL))
     store.partition_path(BARS_ASSET, part).unlink()
     server = FeatureServer(store)
-    without = server.rows([modelkit.SYMBOL], t)
+    without = server.rows([fitted_models.SYMBOL], t)
     assert without["bars_5m_missing"].to_list() == [True]  # the planted gap is seen
-    _assert_same(server.rows([modelkit.SYMBOL], t, fetched_bars=bars).drop("symbol"), stored)
+    _assert_same(server.rows([fitted_models.SYMBOL], t, fetched_bars=bars).drop("symbol"), stored)
 
 
 def test_an_s3_lake_serves_the_same_row_and_newest_bar(home, use_s3):
@@ -67,16 +67,16 @@ def test_an_s3_lake_serves_the_same_row_and_newest_bar(home, use_s3):
     remote = ParquetLake(f"{use_s3.fresh_prefix()}/lake")
     for asset in UPSTREAM:
         for day in mapped_days(DAY, asset):
-            part = DaySymbol(day, modelkit.SYMBOL)
+            part = DaySymbol(day, fitted_models.SYMBOL)
             if local.exists(asset, part):
                 remote.write_bytes(asset, part, local.read_bytes(asset, part))
     t = TIMES[2]
     server = FeatureServer(remote)
-    _assert_same(server.rows([modelkit.SYMBOL], t).drop("symbol"), _stored(local, t))
+    _assert_same(server.rows([fitted_models.SYMBOL], t).drop("symbol"), _stored(local, t))
     now = t + timedelta(minutes=2)
-    assert newest_closed_bar(remote, [modelkit.SYMBOL], now) == newest_closed_bar(local, [modelkit.SYMBOL], now) == t
+    assert newest_closed_bar(remote, [fitted_models.SYMBOL], now) == newest_closed_bar(local, [fitted_models.SYMBOL], now) == t
 
-    part = DaySymbol(DAY, modelkit.SYMBOL)
+    part = DaySymbol(DAY, fitted_models.SYMBOL)
     cut = local.read(BARS_ASSET, part).filter(pl.col("available_at") < t)  # the bar at t gone
     remote.write(BARS_ASSET, part, cut)
-    assert server.rows([modelkit.SYMBOL], t)["bars_5m_missing"].to_list() == [True], "the rewritten object is read again"
+    assert server.rows([fitted_models.SYMBOL], t)["bars_5m_missing"].to_list() == [True], "the rewritten object is read again"

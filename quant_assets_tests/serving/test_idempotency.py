@@ -8,7 +8,7 @@ from datetime import timedelta, timezone
 
 import pytest
 
-from quant_assets_tests.serving.kit import BAR_T, BTC_1205_OPEN, LOOSE, PAPER, kill_at_step, order, paper
+from quant_assets_tests.serving.trading_fixtures import BAR_T, BTC_1205_OPEN, LOOSE, PAPER, kill_at_step, order, paper
 from serving.execution.batch import run_batch
 from serving.ledger import Ledger
 from serving.records import FILLED, NEW, client_order_id
@@ -48,7 +48,7 @@ def _bar(price: float = BTC_1205_OPEN):
 CHILD = """
 import sys, time
 from pathlib import Path
-from quant_assets_tests.serving.kit import BAR_T, BTC_1205_OPEN, LOOSE, PAPER, order, paper
+from quant_assets_tests.serving.trading_fixtures import BAR_T, BTC_1205_OPEN, LOOSE, PAPER, order, paper
 from serving.execution.batch import run_batch
 from serving.ledger import Ledger
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import command
 
 from quant_assets.settings import SettingsError
-from quant_assets_tests.serving.kit import BAR_T, NEXT_T, order
+from quant_assets_tests.serving.trading_fixtures import BAR_T, NEXT_T, order
 from serving.ledger import Ledger, migrate
 from serving.records import FILLED, OPEN, Fill, OrderUpdate
 from serving.settings import ledger_url

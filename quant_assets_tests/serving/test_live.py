@@ -7,7 +7,7 @@ import ccxt
 import pytest
 
 from quant_assets_tests.recorded_exchange import fixture, http_error, network_error
-from quant_assets_tests.serving.kit import BAR_T, BTC_1205_OPEN, LIVE, LOOSE, binance_live, echo_client_id, errors, live_order
+from quant_assets_tests.serving.trading_fixtures import BAR_T, BTC_1205_OPEN, LIVE, LOOSE, binance_live, echo_client_id, errors, live_order
 from serving.execution.batch import run_batch
 from serving.records import FILLED, NEW, REJECTED
 

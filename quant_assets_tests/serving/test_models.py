@@ -6,10 +6,10 @@ import pytest
 
 from quant_assets.labels.horizons import HORIZON_NAMES
 from quant_assets.registry.names import registered_name
-from quant_assets_tests import modelkit
+from quant_assets_tests import fitted_models
 from serving.models import Champion, ChampionModels, NoChampion
 
-SYMBOL = modelkit.SYMBOL
+SYMBOL = fitted_models.SYMBOL
 
 
 @pytest.fixture

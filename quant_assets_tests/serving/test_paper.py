@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from quant_assets_tests.serving.kit import BAR_T, BTC_1205_OPEN, LOOSE, NEXT_T, PAPER, bars, order, paper
+from quant_assets_tests.serving.trading_fixtures import BAR_T, BTC_1205_OPEN, LOOSE, NEXT_T, PAPER, bars, order, paper
 from serving.execution.batch import run_batch
 from serving.execution.paper import Bar, PaperAdapter
 from serving.records import FILLED, OPEN, PARTIAL

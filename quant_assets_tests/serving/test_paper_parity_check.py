@@ -16,8 +16,8 @@ from quant_assets.labels.forward import LABELS_ASSET
 from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import DaySymbol
 from quant_assets.timegrid import BAR
-from quant_assets_tests import modelkit
-from quant_assets_tests.serving import tradekit
+from quant_assets_tests import fitted_models
+from quant_assets_tests.serving import served_trader
 from quant_assets_tests.serving.conftest import SERVED
 from serving.assets import PAPER_CHECK, paper_check, trading_book
 from serving.ledger import Ledger
@@ -33,7 +33,7 @@ COST_BPS = 2.0  # low enough that the fast test model trades
 
 def _replay(strategy: str) -> None:
     """The day's ticks from its 00:00 close to the next 00:00 close (the two marks the check reads)."""
-    replay_trader(Ledger.open(), [modelkit.SYMBOL], strategy).run(START - BAR, START + timedelta(days=1))
+    replay_trader(Ledger.open(), [fitted_models.SYMBOL], strategy).run(START - BAR, START + timedelta(days=1))
 
 
 def _check(day=DAY):
@@ -51,7 +51,7 @@ def _env(monkeypatch, **more):
         "QUANT_ASSETS_RISK_MAX_DAILY_LOSS": "1",
         "QUANT_ASSETS_RISK_MAX_DRAWDOWN": "1",
         "QUANT_ASSETS_RISK_MAX_CONSECUTIVE_LOSSES": "100000",
-        "QUANT_ASSETS_SYMBOLS": modelkit.SYMBOL,
+        "QUANT_ASSETS_SYMBOLS": fitted_models.SYMBOL,
         **more,
     }.items():
         monkeypatch.setenv(name, value)
@@ -59,7 +59,7 @@ def _env(monkeypatch, **more):
 
 def test_an_honest_paper_day_passes_and_a_mispriced_fee_warns_with_the_figures(home, monkeypatch):
     _env(monkeypatch)  # the paper sensor's default sizing: four horizons, budget 0.5, caps 0.25 of equity, min change
-    tradekit.crown(home, -1)
+    served_trader.crown(home, -1)
     _replay("replay")
 
     honest = _check()
@@ -86,9 +86,9 @@ def test_an_honest_paper_day_passes_and_a_mispriced_fee_warns_with_the_figures(h
 def test_a_book_that_stopped_ticking_is_named_not_compared(home, monkeypatch):
     """A book that ticked from noon to 13:00 only: its first day opens at its starting cash,
     and without the closing mark at the next 00:00 the day is not compared, and says why."""
-    monkeypatch.setenv("QUANT_ASSETS_SYMBOLS", modelkit.SYMBOL)
-    tradekit.crown(home, -1)
-    replay_trader(Ledger.open(), [modelkit.SYMBOL], "noon").run(START + timedelta(hours=12), START + timedelta(hours=13))
+    monkeypatch.setenv("QUANT_ASSETS_SYMBOLS", fitted_models.SYMBOL)
+    served_trader.crown(home, -1)
+    replay_trader(Ledger.open(), [fitted_models.SYMBOL], "noon").run(START + timedelta(hours=12), START + timedelta(hours=13))
     (parity,) = paper_parity(Ledger.open(), ParquetLake(str(home / "lake")), DAY, serving_settings(), risk_limits())
     assert not parity.within and parity.problem.startswith(f"no equity mark at {DAY + timedelta(days=1)} 00:00")
     assert "noon: not compared" in paper_check([parity]).description and not paper_check([parity]).passed
@@ -100,15 +100,15 @@ def test_like_for_like_the_checks_reference_is_oos_evals(home, monkeypatch):
     replay-parity test's."""
     _env(monkeypatch, QUANT_ASSETS_SERVING_HORIZON_WEIGHTS="1h=1", QUANT_ASSETS_SERVING_RISK_BUDGET="1",
          QUANT_ASSETS_RISK_MAX_POSITION="1", QUANT_ASSETS_SERVING_MIN_CHANGE="0")  # fmt: skip
-    tradekit.crown(home, -1)
+    served_trader.crown(home, -1)
     _replay("replay")
     store = ParquetLake(str(home / "lake"))
     (parity,) = paper_parity(Ledger.open(), store, DAY, serving_settings(), risk_limits())
     assert parity.within, parity.line()
 
-    part = DaySymbol(DAY, modelkit.SYMBOL)
+    part = DaySymbol(DAY, fitted_models.SYMBOL)
     features = store.read(FEATURES_ASSET, part).sort("t")
-    champion = replay_trader(Ledger.open(), [modelkit.SYMBOL]).trader.models.resolve([modelkit.SYMBOL], ["1h"])[modelkit.SYMBOL, "1h"]
+    champion = replay_trader(Ledger.open(), [fitted_models.SYMBOL]).trader.models.resolve([fitted_models.SYMBOL], ["1h"])[fitted_models.SYMBOL, "1h"]
     rows = oos.evaluate_day(features, store.read(LABELS_ASSET, part), champion.model.predict(features),
                             oos.Fit(champion.model_uri, START), cost=COST_BPS / 1e4)  # fmt: skip
     ref = rows.filter((pl.col("family") == "lgbm") & (pl.col("horizon") == "1h") & pl.col("evaluable"))

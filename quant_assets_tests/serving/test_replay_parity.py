@@ -40,8 +40,8 @@ from quant_assets.lake.store import ParquetLake
 from quant_assets.market.bars import BARS_ASSET
 from quant_assets.partitions import DaySymbol, days_between
 from quant_assets.timegrid import BAR
-from quant_assets_tests import modelkit
-from quant_assets_tests.serving import tradekit
+from quant_assets_tests import fitted_models
+from quant_assets_tests.serving import served_trader
 from quant_assets_tests.serving.conftest import SERVED
 from serving.ledger import Ledger
 from serving.replay import replay_trader
@@ -59,7 +59,7 @@ def _book(store: ParquetLake, model, uri: str, rules: portfolio.Rules) -> pl.Dat
     """The week's oos_eval rows for the champion: one book, each day opening with the day before's close."""
     frames, carry = [], {}
     for day in DAYS:
-        part = DaySymbol(day, modelkit.SYMBOL)
+        part = DaySymbol(day, fitted_models.SYMBOL)
         features = store.read(FEATURES_ASSET, part).sort("t")
         rows = oos.evaluate_day(features, store.read(LABELS_ASSET, part), model.predict(features), oos.Fit(uri, START),
                                 cost=COST_BPS / 1e4, carry=carry, rules=rules)  # fmt: skip
@@ -84,15 +84,15 @@ def test_a_week_of_paper_replay_pnl_equals_the_portfolio_book(home, monkeypatch,
         "QUANT_ASSETS_RISK_MAX_CONSECUTIVE_LOSSES": "100000",
     }.items():
         monkeypatch.setenv(name, value)
-    version = tradekit.crown(home, -1)  # the 11-10 fit, held fixed over the week
+    version = served_trader.crown(home, -1)  # the 11-10 fit, held fixed over the week
     ledger = Ledger.open(f"sqlite:///{tmp_path}/replay.sqlite3")
-    replay = replay_trader(ledger, [modelkit.SYMBOL])
+    replay = replay_trader(ledger, [fitted_models.SYMBOL])
     halts = []
     ticks = replay.run(START, END, on_tick=lambda r: halts.extend(r.data_halts.items()))
     assert ticks == 288 * len(DAYS) and halts == []
 
     store = ParquetLake(str(home / "lake"))
-    champion = replay.trader.models.resolve([modelkit.SYMBOL], ["1h"])[modelkit.SYMBOL, "1h"]
+    champion = replay.trader.models.resolve([fitted_models.SYMBOL], ["1h"])[fitted_models.SYMBOL, "1h"]
     assert champion.version == version
     rules = portfolio.Rules.from_env()
     assert rules.family == "lgbm" and rules.horizons == list(HORIZON_NAMES)
@@ -117,7 +117,7 @@ def test_a_week_of_paper_replay_pnl_equals_the_portfolio_book(home, monkeypatch,
     evaluable = book.filter(pl.col("evaluable"))
     assert evaluable.height == 24 * len(DAYS) and (evaluable["trade_size"] > 0).sum() >= 24  # the week really trades
     expected = C * evaluable["pnl"].sum()
-    bars = pl.concat([store.read(BARS_ASSET, DaySymbol(d, modelkit.SYMBOL)) for d in [*DAYS, END.date()]]).sort("ts")
+    bars = pl.concat([store.read(BARS_ASSET, DaySymbol(d, fitted_models.SYMBOL)) for d in [*DAYS, END.date()]]).sort("ts")
     mark = bars.filter(pl.col("available_at") == END + HOUR)["close"][0]
     (cash,) = ledger.bookkeeping.cash("paper", "replay")
     (position,) = ledger.bookkeeping.positions("paper", "replay")

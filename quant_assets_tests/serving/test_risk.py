@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from quant_assets.settings import REPO_ROOT
 from quant_assets_tests.recorded_exchange import fixture
-from quant_assets_tests.serving.kit import BAR_T, BTC_1205_OPEN, LIVE, LOOSE, NEXT_T, PAPER, binance_live, echo_client_id, order, paper
+from quant_assets_tests.serving.trading_fixtures import BAR_T, BTC_1205_OPEN, LIVE, LOOSE, NEXT_T, PAPER, binance_live, echo_client_id, order, paper
 from serving.execution.batch import run_batch
 from serving.records import FILLED, Fill, OrderUpdate
 from serving.risk import checks

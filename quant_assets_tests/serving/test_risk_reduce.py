@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from quant_assets.registry.names import registered_name
-from quant_assets_tests import modelkit
-from quant_assets_tests.serving import tradekit
+from quant_assets_tests import fitted_models
+from quant_assets_tests.serving import served_trader
 from quant_assets_tests.serving.conftest import SERVED
 from serving.allocator import Sizing, allocate
 from serving.execution.batch import risk_state
@@ -25,7 +25,7 @@ CAP = 0.01  # max_position: small enough that any real 1h signal is capped
 @pytest.fixture
 def trade(home, monkeypatch, tmp_path):
     monkeypatch.setenv("QUANT_ASSETS_ROUND_TRIP_COST_BPS", "0")
-    return tradekit.one_horizon_desk(home, tmp_path / "reduce.sqlite3")
+    return served_trader.one_horizon_desk(home, tmp_path / "reduce.sqlite3")
 
 
 def test_after_a_loss_a_capped_order_is_sized_to_the_cap_at_equity_and_passes_the_risk_check(trade):
@@ -43,7 +43,7 @@ def test_after_a_loss_a_capped_order_is_sized_to_the_cap_at_equity_and_passes_th
     assert MAX_POSITION not in {e["code"] for e in ledger.journal.risk_events("paper")}
 
     # Before: the allocator capped at max_position x capital, and the same order was refused.
-    target = report.targets[modelkit.SYMBOL]
+    target = report.targets[fitted_models.SYMBOL]
     assert abs(target) > CAP, "the planted signal must be one the cap binds"
     old = Sizing(capital, 1.0, CAP, trader.config.max_gross, trader.config.min_change)  # no equity: the capital
     (proposal,), _ = allocate({BTC: target}, {BTC: order.reference_price}, {}, old)
@@ -64,7 +64,7 @@ def _into_a_position(trader, ledger, clock) -> float:
 
 
 def _remove_champion(trader):
-    trader.models.tracking.client.delete_registered_model_alias(registered_name(modelkit.SYMBOL, "1h"), "champion")
+    trader.models.tracking.client.delete_registered_model_alias(registered_name(fitted_models.SYMBOL, "1h"), "champion")
 
 
 def test_a_horizon_whose_champion_is_removed_is_flattened_by_the_next_tick(trade):
@@ -74,13 +74,13 @@ def test_a_horizon_whose_champion_is_removed_is_flattened_by_the_next_tick(trade
 
     clock[0] = NOON + timedelta(minutes=10)
     report = run_tick(trader, clock[0])
-    assert set(report.flattened) == {(modelkit.SYMBOL, "1h")}
+    assert set(report.flattened) == {(fitted_models.SYMBOL, "1h")}
     (order,) = report.orders
     assert order.signed_quantity == pytest.approx(-held)
     codes = {e["code"]: e for e in ledger.journal.risk_events("paper")}
     assert NO_CHAMPION in codes and "1h: held" in codes[NO_CHAMPION_FLATTEN]["detail"]
     assert "has no alias 'champion'" in codes[NO_CHAMPION_FLATTEN]["detail"]  # it says why
-    assert ledger.journal.held_positions("paper", trader.book.strategy, clock[0])[modelkit.SYMBOL, "1h"] == 0.0
+    assert ledger.journal.held_positions("paper", trader.book.strategy, clock[0])[fitted_models.SYMBOL, "1h"] == 0.0
 
     clock[0] = NOON + timedelta(minutes=15)
     later = run_tick(trader, clock[0])  # the flat order fills; nothing more to flatten

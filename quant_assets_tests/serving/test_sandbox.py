@@ -15,7 +15,7 @@ from dagster import DagsterInstance, RunRequest, SkipReason, build_sensor_contex
 
 from quant_assets.resources.market_data import BundleMarketData
 from quant_assets_tests.recorded_exchange import RecordedExchange, fixture
-from quant_assets_tests.serving.kit import BAR_T, BTC_1205_OPEN, FAKE, LOOSE, echo_client_id, order
+from quant_assets_tests.serving.trading_fixtures import BAR_T, BTC_1205_OPEN, FAKE, LOOSE, echo_client_id, order
 from serving import jobs
 from serving.execution.batch import Book, run_batch
 from serving.execution.live import LiveAdapter

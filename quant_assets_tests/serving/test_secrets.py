@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from quant_assets_tests.recorded_exchange import fixture, http_error
-from quant_assets_tests.serving.kit import BAR_T, BTC_1205_OPEN, FAKE, LIVE, LOOSE, binance_live, echo_client_id, order
+from quant_assets_tests.serving.trading_fixtures import BAR_T, BTC_1205_OPEN, FAKE, LIVE, LOOSE, binance_live, echo_client_id, order
 from serving.execution.batch import run_batch
 from serving.execution.live import LiveExecutionError
 from serving.settings import exchange_account

@@ -16,11 +16,11 @@ from dagster import DagsterInstance, serialize_value
 
 from quant_assets.instance import prepare_dagster_home
 from quant_assets.settings import REPO_ROOT
-from quant_assets_tests import modelkit
+from quant_assets_tests import fitted_models
 from quant_assets_tests.platform.processes import free_port, graphql, location_entry, served
-from quant_assets_tests.serving import tradekit
+from quant_assets_tests.serving import served_trader
 from quant_assets_tests.serving.conftest import SERVED
-from quant_assets_tests.serving.kit import FAKE
+from quant_assets_tests.serving.trading_fixtures import FAKE
 from serving.ledger import Ledger
 
 UTC = timezone.utc
@@ -50,7 +50,7 @@ def _leaks(text: str) -> list[str]:
 
 
 def test_a_tick_run_shows_no_secret_in_the_instance_the_run_or_the_ui(home, pg_database, monkeypatch, tmp_path):
-    monkeypatch.setenv("QUANT_ASSETS_SYMBOLS", modelkit.SYMBOL)
+    monkeypatch.setenv("QUANT_ASSETS_SYMBOLS", fitted_models.SYMBOL)
     for name, value in {"QUANT_ASSETS_ROUND_TRIP_COST_BPS": "0", "QUANT_ASSETS_SERVING_HORIZON_WEIGHTS": "1h=1",
                         "QUANT_ASSETS_SERVING_RISK_BUDGET": "1", "QUANT_ASSETS_RISK_MAX_POSITION": "1", **PLANTED}.items():  # fmt: skip
         monkeypatch.setenv(name, value)
@@ -58,11 +58,11 @@ def test_a_tick_run_shows_no_secret_in_the_instance_the_run_or_the_ui(home, pg_d
     monkeypatch.setenv("QUANT_ASSETS_LEDGER_URL", pg_database.replace(f"{user}@", f"{user}:{LEDGER_PW}@", 1))
     monkeypatch.setenv("QUANT_ASSETS_MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")  # the served champions
     monkeypatch.setenv("QUANT_ASSETS_MARKET_SOURCE", "file")  # the day's bars as the tick fetches them
-    monkeypatch.setenv("QUANT_ASSETS_FILE_DROP", str(tradekit.file_drop(home, [SERVED[1]])))
+    monkeypatch.setenv("QUANT_ASSETS_FILE_DROP", str(served_trader.file_drop(home, [SERVED[1]])))
     monkeypatch.setenv("QUANT_ASSETS_BARS_FILES", "bars.parquet")
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
     prepare_dagster_home()
-    tradekit.crown(home)
+    served_trader.crown(home)
 
     from quant_assets.definitions import build_definitions
 

@@ -12,8 +12,8 @@ from quant_assets.lake.store import ParquetLake
 from quant_assets.market.bars import BARS_ASSET
 from quant_assets.partitions import DaySymbol
 from quant_assets.venues.limits import market_refusal
-from quant_assets_tests import modelkit
-from quant_assets_tests.serving import kit, tradekit
+from quant_assets_tests import fitted_models
+from quant_assets_tests.serving import served_trader, trading_fixtures
 from quant_assets_tests.serving.conftest import SERVED
 from serving.allocator import BELOW_MIN_CHANGE, OUTSIDE_EXCHANGE_LIMITS, Sizing, allocate
 from serving.risk.data import FEATURE_DRIFT, MISSING_SOURCES, STALE_BARS
@@ -21,13 +21,13 @@ from serving.tick import NO_CHAMPION, run_tick
 
 UTC = timezone.utc
 NOON = datetime(SERVED[1].year, SERVED[1].month, SERVED[1].day, 12, tzinfo=UTC)
-SYMBOL = modelkit.SYMBOL
+SYMBOL = fitted_models.SYMBOL
 
 
 @pytest.fixture
 def trade(home, monkeypatch, tmp_path):
     monkeypatch.setenv("QUANT_ASSETS_ROUND_TRIP_COST_BPS", "0")
-    trader, ledger, _ = tradekit.one_horizon_desk(home, tmp_path / "halts.sqlite3")
+    trader, ledger, _ = served_trader.one_horizon_desk(home, tmp_path / "halts.sqlite3")
     return trader, ledger
 
 
@@ -99,7 +99,7 @@ def test_allocator_caps_scales_and_skips_small_changes():
 
 
 def test_allocator_uses_the_venues_limits_and_precision():
-    adapter, recorded = kit.binance_live()
+    adapter, recorded = trading_fixtures.binance_live()
     exchange = adapter.exchange
     exchange.load_markets()
     sizing = Sizing(capital=1_000.0, risk_budget=1.0, max_symbol=1.0, max_gross=1.0, min_change=0.0)

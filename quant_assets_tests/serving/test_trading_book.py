@@ -1,5 +1,5 @@
 """trading_book: a day's positions and PnL per book, from the ledger's permanent rows, so a
-past day reads the same after later trading; materialised through Dagster with its metadata."""
+past day reads the same after later trading; materialized through Dagster with its metadata."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from dagster import materialize
 
-from quant_assets_tests.serving.kit import BAR_T, NEXT_T, order
+from quant_assets_tests.serving.trading_fixtures import BAR_T, NEXT_T, order
 from serving.assets import trading_book
 from serving.ledger.daily import day_books
 from serving.records import FILLED, Fill, OrderUpdate

@@ -24,9 +24,8 @@ from quant_assets.registry.store import MlflowStore
 from quant_assets.resources.lake import LakeResource
 from quant_assets.resources.market_data import BundleMarketData, CcxtMarketData, FileDropMarketData
 from quant_assets.resources.models import MlflowTracking
-from quant_assets_tests import modelkit
-from quant_assets_tests.serving import kit as tradekit_keys
-from quant_assets_tests.serving import tradekit
+from quant_assets_tests import fitted_models
+from quant_assets_tests.serving import served_trader, trading_fixtures
 from quant_assets_tests.serving.conftest import SERVED
 from serving import jobs
 from serving.ledger import Ledger
@@ -38,7 +37,7 @@ NOON = datetime(SERVED[1].year, SERVED[1].month, SERVED[1].day, 12, tzinfo=UTC)
 
 @pytest.fixture
 def env(home, monkeypatch):
-    monkeypatch.setenv("QUANT_ASSETS_SYMBOLS", modelkit.SYMBOL)
+    monkeypatch.setenv("QUANT_ASSETS_SYMBOLS", fitted_models.SYMBOL)
     for name, value in {"QUANT_ASSETS_ROUND_TRIP_COST_BPS": "0", "QUANT_ASSETS_SERVING_HORIZON_WEIGHTS": "1h=1",
                         "QUANT_ASSETS_SERVING_RISK_BUDGET": "1", "QUANT_ASSETS_RISK_MAX_POSITION": "1"}.items():  # fmt: skip
         monkeypatch.setenv(name, value)
@@ -96,7 +95,7 @@ def test_paper_sensor_on_a_live_source_ticks_on_the_clock_not_the_lake(env, monk
 
 
 def _drop(env, days, name="drop") -> FileDropMarketData:
-    return FileDropMarketData(folder=str(tradekit.file_drop(env, days, name)), pattern="bars.parquet", source_name="recorded")
+    return FileDropMarketData(folder=str(served_trader.file_drop(env, days, name)), pattern="bars.parquet", source_name="recorded")
 
 
 def _run(env, bar, instance, market_data=None, now=None):
@@ -116,9 +115,9 @@ def _run(env, bar, instance, market_data=None, now=None):
 
 
 def test_the_runs_page_shows_positions_cash_and_pnl_and_never_a_key(env, monkeypatch):
-    tradekit.crown(env)
-    monkeypatch.setenv("QUANT_ASSETS_EXCHANGE_API_KEY", tradekit_keys.FAKE.api_key)
-    monkeypatch.setenv("QUANT_ASSETS_EXCHANGE_API_SECRET", tradekit_keys.FAKE.secret)
+    served_trader.crown(env)
+    monkeypatch.setenv("QUANT_ASSETS_EXCHANGE_API_KEY", trading_fixtures.FAKE.api_key)
+    monkeypatch.setenv("QUANT_ASSETS_EXCHANGE_API_SECRET", trading_fixtures.FAKE.secret)
     with DagsterInstance.ephemeral() as instance:
         _run(env, NOON, instance)
         _run(env, NOON + timedelta(minutes=5), instance)  # the fill
@@ -128,7 +127,7 @@ def test_the_runs_page_shows_positions_cash_and_pnl_and_never_a_key(env, monkeyp
         assert {"cash", "equity", "pnl_day", "pnl_total", "orders_placed", "halts"} <= set(meta)
         assert meta["book"].value == "paper/champion"
         everything = "".join(serialize_value(e) for run in instance.get_runs() for e in instance.all_logs(run.run_id))
-    for secret in (tradekit_keys.FAKE.api_key, tradekit_keys.FAKE.secret, "LEAKCANARY"):
+    for secret in (trading_fixtures.FAKE.api_key, trading_fixtures.FAKE.secret, "LEAKCANARY"):
         assert secret not in everything
 
 
@@ -138,16 +137,16 @@ def test_a_bar_fetched_after_the_lakes_last_partition_is_traded_on(env):
     order fills at the next fetched bar's open on the next tick."""
     from datetime import timedelta as td
 
-    tradekit.crown(env)
+    served_trader.crown(env)
     day = SERVED[1] + td(days=1)
     exchange = _drop(env, [day], "exchange")  # what the source holds beyond the lake
     for d in (day, day + td(days=1)):  # the lake's newest partition is SERVED[1]
-        shutil.rmtree(ParquetLake(str(env / "lake")).partition_path(BARS_ASSET, DaySymbol(d, modelkit.SYMBOL)).parent)
+        shutil.rmtree(ParquetLake(str(env / "lake")).partition_path(BARS_ASSET, DaySymbol(d, fitted_models.SYMBOL)).parent)
     t = datetime(day.year, day.month, day.day, 1, tzinfo=UTC)
     ledger = Ledger.open()
     with DagsterInstance.ephemeral() as instance:
         stale = _run(env, t, instance, market_data=_drop(env, [SERVED[1]], "old"))
-        assert "DATA_STALE_BARS" in stale["data_halts"][modelkit.SYMBOL] and stale["orders"] == []
+        assert "DATA_STALE_BARS" in stale["data_halts"][fitted_models.SYMBOL] and stale["orders"] == []
 
     with DagsterInstance.ephemeral() as instance:
         fresh = _run(env, t, instance, market_data=exchange)
@@ -160,7 +159,7 @@ def test_a_bar_fetched_after_the_lakes_last_partition_is_traded_on(env):
 
 
 def test_a_tick_run_twice_for_a_bar_places_one_order_and_the_kill_switch_stops_the_next(env):
-    tradekit.crown(env)
+    served_trader.crown(env)
     ledger = Ledger.open()
     with DagsterInstance.ephemeral() as instance:
         first = _run(env, NOON, instance)
@@ -211,8 +210,10 @@ def test_paper_replay_command_trades_the_champion_into_the_ledger(env):
 
     from quant_assets.cli import main
 
-    tradekit.crown(env)
-    result = CliRunner().invoke(main, ["paper", "replay", "--start", "2025-11-10T11:00", "--end", "2025-11-10T13:00", "--symbols", modelkit.SYMBOL])
+    served_trader.crown(env)
+    result = CliRunner().invoke(
+        main, ["paper", "replay", "--start", "2025-11-10T11:00", "--end", "2025-11-10T13:00", "--symbols", fitted_models.SYMBOL]
+    )
     assert result.exit_code == 0, result.output
     assert "replayed 24 ticks" in result.output
     orders = [o for o in Ledger.open().bookkeeping.orders("paper") if o["strategy"] == "replay"]

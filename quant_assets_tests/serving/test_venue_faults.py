@@ -26,7 +26,7 @@ from datetime import timedelta
 import pytest
 
 from quant_assets_tests.binance_double import ORDER, BinanceDouble
-from quant_assets_tests.serving.kit import BAR_T, FAKE, LIVE, LIVE_MARKS, LOOSE, Desk, bar, kill_at_step, live_order
+from quant_assets_tests.serving.trading_fixtures import BAR_T, FAKE, LIVE, LIVE_MARKS, LOOSE, Desk, bar, kill_at_step, live_order
 from serving.execution import batch
 from serving.execution.batch import IN_FLIGHT, UNSETTLED, Book, run_batch
 from serving.execution.live import LiveAdapter
@@ -252,7 +252,7 @@ def third_order_fails_after_two_filled(desk: Desk) -> None:
 CHILD = """
 import sys, time
 from pathlib import Path
-from quant_assets_tests.serving.kit import BAR_T, Desk, live_order
+from quant_assets_tests.serving.trading_fixtures import BAR_T, Desk, live_order
 
 url, venue_file, crash_at, marker = sys.argv[1:5]
 

@@ -13,13 +13,13 @@ from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import DaySymbol
 from quant_assets.resources.lake import LakeResource
 from quant_assets.resources.social_data import FileDropSocialText, SocialLinking
-from quant_assets.runs import Rectangle
+from quant_assets.runs import PartitionRange
 from quant_assets.social.text import SOCIAL_TEXT_ASSET
 from quant_assets_tests.checkresults import checks_by_name
-from quant_assets_tests.social.support import DAY1, DAY2, REDDIT_FIXTURES
+from quant_assets_tests.social.reddit_fixture import DAY1, DAY2, REDDIT_FIXTURES
 
 CHECKS = [social_checks.social_text_checks]
-RECT = Rectangle(DaySymbol(DAY1, "BTC-USDT"), DaySymbol(DAY2, "SOL-USDT"))
+RECT = PartitionRange(DaySymbol(DAY1, "BTC-USDT"), DaySymbol(DAY2, "SOL-USDT"))
 BTC_DAY1 = DaySymbol(DAY1, "BTC-USDT")
 
 
@@ -95,7 +95,7 @@ def test_clean_fixture_passes_every_check_and_reaches_downstream(tmp_path):
     _, checks, consumed = run(tmp_path, PlantedSource(folder=str(REDDIT_FIXTURES)))
     assert set(checks) == set(social_checks.SOCIAL_TEXT_CHECKS)
     assert not blocking_failures(checks), {n: e.description for n, e in checks.items()}
-    # The real fixture is above the old gate over the run; one thin partition is reported.
+    # The real fixture is above the old threshold over the run; one thin partition is reported.
     ratio = checks["social_text_comment_post_ratio"].metadata
     assert ratio["comment_post_ratio"].value > 10 and ratio["threshold"].value == 10.0
     assert ratio["posts"].value > 0 and ratio["comments"].value > 10 * ratio["posts"].value

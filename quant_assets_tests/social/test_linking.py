@@ -5,7 +5,7 @@ import pytest
 
 from quant_assets.resources.social_data import SocialLinking
 from quant_assets.social.linking import DEFAULT_MENTIONS, LinkRules
-from quant_assets_tests.social.support import linked_fixture
+from quant_assets_tests.social.reddit_fixture import linked_fixture
 
 
 @pytest.fixture(scope="module")

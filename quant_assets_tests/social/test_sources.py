@@ -6,13 +6,13 @@ import polars as pl
 import pytest
 
 from quant_assets.bundles.export import write_bundle
-from quant_assets.bundles.importer import verify_and_land
+from quant_assets.bundles.importer import verify_and_unpack
 from quant_assets.lake.store import parquet_bytes
 from quant_assets.partitions import DaySymbol
 from quant_assets.resources.social_data import BundleSocialText, FileDropSocialText
 from quant_assets.social.items import posts_to_items
 from quant_assets.social.text import SOCIAL_TEXT_ASSET, split_partitions
-from quant_assets_tests.social.support import DAY1, DAY2, NOW, REDDIT_FIXTURES, SYMBOLS, at, parts_for, social_rows
+from quant_assets_tests.social.reddit_fixture import DAY1, DAY2, NOW, REDDIT_FIXTURES, SYMBOLS, at, parts_for, social_rows
 
 
 def source(folder=REDDIT_FIXTURES) -> FileDropSocialText:
@@ -95,13 +95,13 @@ def test_a_post_scraped_twice_keeps_its_earliest_observation(tmp_path):
     assert first["score"].to_list() == expected["score"].to_list()
 
 
-def test_bundle_source_serves_landed_social_text_as_exported(tmp_path):
+def test_bundle_source_serves_unpacked_social_text_as_exported(tmp_path):
     frame, _ = source().fetch(parts_for([DAY1]), NOW)
     parts = parts_for([DAY1])
     stored = dict(split_partitions(social_rows(frame), parts))
     bundle = tmp_path / "social.tar.gz"
     write_bundle(bundle, [(SOCIAL_TEXT_ASSET, part, parquet_bytes(texts)) for part, texts in stored.items()])
-    verify_and_land(bundle, tmp_path / "bundles")
+    verify_and_unpack(bundle, tmp_path / "bundles")
     served, meta = BundleSocialText(bundles_root=str(tmp_path / "bundles")).fetch(parts, NOW)
     assert BundleSocialText.linked
     for part in parts:

@@ -10,7 +10,7 @@ import pytest
 
 from quant_assets.evaluation import metrics
 from quant_assets.report import frames
-from quant_assets_tests.evaluation.gatekit import planted_day
+from quant_assets_tests.evaluation.planted_oos_days import planted_day
 
 DAYS = [date(2025, 11, 3) + timedelta(days=i) for i in range(3)]
 

@@ -3,8 +3,8 @@ cut from the shipped sample (real Binance bars and derivatives, the Reddit fixtu
 Dagster to study_report, in a home of its own with an on-disk instance.
 
 The study is run twice, as a person would after a kill: the first run is interrupted when it
-reaches oos_eval (its models done), the second resumes. From the instance's materialisation
-records: every partition of every step was materialised exactly once over both runs, and the
+reaches oos_eval (its models done), the second resumes. From the instance's materialization
+records: every partition of every step was materialized exactly once over both runs, and the
 second run launched nothing for the steps the first finished. Then the report: its asset
 metadata (path, link, summary, MLflow run), the MLflow artifact (the same bytes as the file),
 its verdict count against the lake's gate_verdict rows, and a browser that opens the file with
@@ -27,7 +27,7 @@ from dagster import AssetKey, AssetRecordsFilter
 from quant_assets.evaluation.gate_window import GATE_ASSET
 from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import DaySymbol
-from quant_assets_tests.study.kit import file_drop
+from quant_assets_tests.study.sample_file_drop import file_drop
 
 SYMBOLS = ["BTC-USDT", "ETH-USDT", "SOL-USDT"]
 START, END = date(2025, 10, 27), date(2025, 11, 9)  # two weeks of model days: two weekly refits per symbol
@@ -80,19 +80,19 @@ def study_home(tmp_path_factory):
             before = set(instance.get_run_ids())
         second = _study(args)
         with get_instance() as instance:
-            records = {a: _materialised(instance, a) for a in [*ASSETS, "study_report"]}
+            records = {a: _materialized(instance, a) for a in [*ASSETS, "study_report"]}
             resumed_runs = [instance.get_run_by_id(r) for r in set(instance.get_run_ids()) - before]
         # a partition the instance holds but the lake does not publish (as after a failed check)
         shutil.move(home / "lake" / "oos_eval" / f"date={UNPUBLISHED.day}" / f"symbol={UNPUBLISHED.symbol}", root / "set-aside")
         third = _study(args)
         with get_instance() as instance:
-            after_third = {a: _materialised(instance, a) for a in [*ASSETS, "study_report"]}
+            after_third = {a: _materialized(instance, a) for a in [*ASSETS, "study_report"]}
         yield {"home": home, "first": first, "second": second, "records": records, "resumed_runs": resumed_runs,
                "third": third, "after_third": after_third}  # fmt: skip
 
 
-def _materialised(instance, asset: str) -> Counter:
-    """Materialisations per partition key of ``asset``, from the instance's records."""
+def _materialized(instance, asset: str) -> Counter:
+    """Materializations per partition key of ``asset``, from the instance's records."""
     out, cursor = Counter(), None
     while True:
         page = instance.fetch_materializations(AssetRecordsFilter(asset_key=AssetKey(asset)), limit=1000, cursor=cursor)
@@ -110,24 +110,24 @@ def test_an_interrupted_study_resumes_and_redoes_only_what_was_missing(study_hom
     model_parts = {str(DaySymbol(d, s)) for d in pl.date_range(START, END, eager=True).to_list() for s in SYMBOLS}
     for asset in ASSETS:
         counts = records[asset]
-        assert counts, f"{asset}: never materialised"
-        assert set(counts.values()) == {1}, f"{asset}: partitions materialised twice: {[k for k, n in counts.items() if n > 1][:5]}"
+        assert counts, f"{asset}: never materialized"
+        assert set(counts.values()) == {1}, f"{asset}: partitions materialized twice: {[k for k, n in counts.items() if n > 1][:5]}"
     for asset in ("multi_horizon_model", "oos_eval", "gate_verdict"):
         assert set(records[asset]) == model_parts, asset
     assert records["study_report"] == Counter({KEY: 1})
     # the resumed run launched runs only for the steps the first never reached
     launched = {key.to_user_string() for run in study_home["resumed_runs"] for key in (run.asset_selection or [])}
     assert launched == {"oos_eval", "gate_verdict", "study_report"}
-    assert "multi_horizon_model: 0 of 42 partitions to materialise (42 done before)" in second.output
+    assert "multi_horizon_model: 0 of 42 partitions to materialize (42 done before)" in second.output
 
 
 @pytest.mark.slow
 def test_a_partition_the_lake_does_not_publish_is_done_again(study_home):
-    """Done means materialised in the instance and published in the lake: the oos_eval partition
+    """Done means materialized in the instance and published in the lake: the oos_eval partition
     taken out of the lake is evaluated again, and nothing else (the report is always rebuilt)."""
     third, before, after = study_home["third"], study_home["records"], study_home["after_third"]
     assert third.exit_code == 0, third.output + repr(third.exception)
-    assert "oos_eval: 1 of 42 partitions to materialise (41 done before)" in third.output
+    assert "oos_eval: 1 of 42 partitions to materialize (41 done before)" in third.output
     for asset in ASSETS:
         expected = before[asset] + (Counter({str(UNPUBLISHED): 1}) if asset == "oos_eval" else Counter())
         assert after[asset] == expected, asset

@@ -11,7 +11,7 @@ from quant_assets.text import cache as cache_module
 from quant_assets.text.cache import EmbeddingCache
 from quant_assets.text.embeddings import embed_rows, sha256_text, split_partitions, vector_problems
 from quant_assets.text.model import packaged_model_path
-from quant_assets_tests.social.support import DAY1, DAY2, fixture_items, parts_for, social_rows
+from quant_assets_tests.social.reddit_fixture import DAY1, DAY2, fixture_items, parts_for, social_rows
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def test_text_marked_unavailable_is_counted_but_never_embedded(tmp_path, rows, c
     assert None not in counting_encoder.seen and "[deleted]" not in counting_encoder.seen
 
 
-def test_second_materialisation_embeds_nothing(tmp_path, rows, counting_encoder):
+def test_second_materialization_embeds_nothing(tmp_path, rows, counting_encoder):
     cache = EmbeddingCache(str(tmp_path), counting_encoder.model_version, 384)
     first, stats = embed_rows(rows, counting_encoder, cache)
     unique = rows["text"].drop_nulls().n_unique()

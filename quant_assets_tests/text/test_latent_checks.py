@@ -13,18 +13,18 @@ from dagster import AssetCheckSeverity, DagsterInstance, asset, load_asset_check
 from quant_assets.assets import social, social_checks
 from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import DaySymbol
-from quant_assets.runs import Rectangle
+from quant_assets.runs import PartitionRange
 from quant_assets.text import latents, rederive
 from quant_assets.text.latents import bucket_latents
 from quant_assets.text.rederive import count_problems, engagement_problems
 from quant_assets_tests.checkresults import checks_by_name
-from quant_assets_tests.social.support import DAY1, DAY2, NOW, REDDIT_FIXTURES
+from quant_assets_tests.social.reddit_fixture import DAY1, DAY2, NOW, REDDIT_FIXTURES
 from quant_assets_tests.text.test_latents import PART, SPEC, WINDOW, projections, rows, t, vectors_for
 from quant_assets_tests.text.test_pipeline import FakeEmbeddingModel, resources
 
 CHECKS = load_asset_checks_from_modules([social_checks])
 BTC = "BTC-USDT"
-RECT = Rectangle(DaySymbol(DAY1, BTC), DaySymbol(DAY2, BTC))
+RECT = PartitionRange(DaySymbol(DAY1, BTC), DaySymbol(DAY2, BTC))
 NEW_CHECKS = {"text_latents_counts_match_text", "text_latents_engagement_observed", "text_latents_projection_refit"}
 
 

@@ -17,7 +17,7 @@ from quant_assets.text.latents import (
     projection_problems,
 )
 from quant_assets.text.projection import fit_projection
-from quant_assets_tests.social.support import DAY2, NOW, fixture_items, social_rows
+from quant_assets_tests.social.reddit_fixture import DAY2, NOW, fixture_items, social_rows
 
 PART = DaySymbol(date(2025, 10, 10), "BTC-USDT")
 SPEC = LatentSpec(post_dims=4, comment_dims=3, lookback_days=30, min_fit_texts=20)

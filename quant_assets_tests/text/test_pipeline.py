@@ -13,15 +13,15 @@ from quant_assets.partitions import DaySymbol
 from quant_assets.resources.embedding import EmbeddingModel
 from quant_assets.resources.lake import LakeResource
 from quant_assets.resources.social_data import FileDropSocialText, SocialLinking
-from quant_assets.runs import Rectangle
+from quant_assets.runs import PartitionRange
 from quant_assets.text.model import load_encoder
 from quant_assets_tests.checkresults import checks_by_name
-from quant_assets_tests.social.support import DAY1, DAY2, REDDIT_FIXTURES
+from quant_assets_tests.social.reddit_fixture import DAY1, DAY2, REDDIT_FIXTURES
 
 ASSETS = [social.social_text, social.text_embeddings, social.text_latents]
 CHECKS = load_asset_checks_from_modules([social_checks])
 # Two real days of BTC and ETH (a rectangle of the universe, as a single-run backfill sees it).
-RECT = Rectangle(DaySymbol(DAY1, "BTC-USDT"), DaySymbol(DAY2, "ETH-USDT"))
+RECT = PartitionRange(DaySymbol(DAY1, "BTC-USDT"), DaySymbol(DAY2, "ETH-USDT"))
 PARTS = [DaySymbol(d, s) for d in (DAY1, DAY2) for s in ("BTC-USDT", "ETH-USDT")]
 
 
@@ -93,7 +93,7 @@ def test_assets_show_description_group_kinds_rows_and_time_span(two_runs):
     assert latents["last_ts"] == "2025-10-10 23:55:00+00:00"
 
 
-def test_second_materialisation_embeds_nothing(two_runs):
+def test_second_materialization_embeds_nothing(two_runs):
     _, first, second, (before, middle, after) = two_runs
     run1 = next(m for m in first.asset_materializations_for_node("text_embeddings")).metadata
     run2 = next(m for m in second.asset_materializations_for_node("text_embeddings")).metadata
@@ -145,7 +145,7 @@ class FakeEmbeddingModel(EmbeddingModel):
 
 
 def test_a_day_read_before_it_ended_yields_only_the_buckets_known_then(tmp_path, monkeypatch):
-    one = Rectangle(DaySymbol(DAY2, "BTC-USDT"), DaySymbol(DAY2, "BTC-USDT"))
+    one = PartitionRange(DaySymbol(DAY2, "BTC-USDT"), DaySymbol(DAY2, "BTC-USDT"))
     fake = resources(tmp_path, FakeEmbeddingModel)
     noon = DaySymbol(DAY2, "BTC-USDT").start + timedelta(hours=12)
     with DagsterInstance.ephemeral() as instance:
@@ -170,6 +170,6 @@ def test_a_day_read_before_it_ended_yields_only_the_buckets_known_then(tmp_path,
     latents = pl.read_parquet(lake.quarantine_dir("text_latents", DaySymbol(DAY2, "BTC-USDT")) / "part-0.parquet")
     # Buckets after noon are unknown, not empty: they are not written at all.
     assert latents.height == 144 and latents["available_at"].max() == noon
-    # Held back, so never shown materialised: the step's failure names it and why.
+    # Held back, so never shown materialized: the step's failure names it and why.
     assert "text_latents" not in {m.asset_key.to_user_string() for m in later.get_asset_materialization_events()}
     assert not grid.passed and grid.metadata["offending_rows"].value == 144

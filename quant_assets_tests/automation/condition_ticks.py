@@ -1,4 +1,4 @@
-"""Helpers for the automation tests: partition keys, runless materialisations, the code location."""
+"""Helpers for the automation tests: partition keys, runless materializations, the code location."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def keys(first: date, last: date, symbols=SYMBOLS) -> set[str]:
 
 
 def report(instance: DagsterInstance, assets: list[str], first: date, last: date, symbols=SYMBOLS) -> None:
-    """Record materialisations of ``assets`` for days ``first..last``, as a run would (no data)."""
+    """Record materializations of ``assets`` for days ``first..last``, as a run would (no data)."""
     for asset in assets:
         for key in sorted(keys(first, last, symbols)):
             instance.report_runless_asset_event(AssetMaterialization(asset_key=asset, partition=key))
@@ -63,7 +63,7 @@ def run_requested(assets: list, instance: DagsterInstance, result) -> int:
     from dagster import materialize
 
     from quant_assets.partitions import parse_keys
-    from quant_assets.runs import rectangles
+    from quant_assets.runs import partition_ranges
 
     groups: dict[frozenset, list[str]] = {}
     for assets_def in assets:
@@ -78,7 +78,7 @@ def run_requested(assets: list, instance: DagsterInstance, result) -> int:
                 assert materialize(assets, selection=names, instance=instance, partition_key=day).success
                 runs += 1
             continue
-        for rect in rectangles(parse_keys(parts), SYMBOLS):
+        for rect in partition_ranges(parse_keys(parts), SYMBOLS):
             outcome = materialize(assets, selection=names, instance=instance, tags=rect.tags)
             assert outcome.success
             runs += 1

@@ -78,7 +78,7 @@ def oos_definitions(lake_root: Path, home: Path) -> Definitions:
     specs = [AssetSpec(a, partitions_def=daily_symbol_partitions()) for a in (BARS_ASSET, FEATURES_ASSET)]
     return Definitions(
         assets=[*specs, labels_asset, build_model_asset(TRAIN_DAYS, REFIT_DAYS), oos_eval],
-        # every staged asset needs its gate op to publish (write-audit-publish)
+        # every staged asset needs its audit op to publish (write-audit-publish)
         asset_checks=[labels_checks, model_checks, oos_eval_checks],
         resources={"lake": LakeResource(root=str(lake_root)), "mlflow_tracking": mlflow_resource(home), "model_training": FAST},
     )
@@ -93,7 +93,7 @@ def fitted_home(
     assets: tuple[str, ...] = (MODELS_ASSET,),
 ) -> Path:
     """``home`` over the seeded lake of ``lake_days``, with labels of ``label_days`` and ``assets``
-    (the model, and oos_eval if asked) of ``served``, materialised through Dagster."""
+    (the model, and oos_eval if asked) of ``served``, materialized through Dagster."""
     import pytest
 
     with pytest.MonkeyPatch.context() as mp, DagsterInstance.ephemeral() as instance:

@@ -1,15 +1,15 @@
-"""Verify a bundle and land it, all or nothing, under the home's bundle lock.
+"""Verify a bundle and unpack it, all or nothing, under the home's bundle lock.
 
-Landing streams the archive once (it is never held in memory, and ``extractall`` is never
-used) into a staging folder beside the landed bundles, never into the lake. What may be
+Unpacking streams the archive once (it is never held in memory, and ``extractall`` is never
+used) into a staging folder beside the unpacked bundles, never into the lake. What may be
 inflated is bounded before it is inflated (the configured caps, then what the manifest,
 which must come first, declares). Each member is checked as it arrives: a safe relative
 name, a plain file, listed in the manifest, with the manifest's size in its tar header and
 the manifest's SHA-256, and a parquet file whose footer has the manifest's row count and
 schema, with the asset's registered schema and unique keys. Only when all of it holds is the
-staging folder synced and renamed to ``<bundles_root>/<bundle_id>/`` and its landed marker
+staging folder synced and renamed to ``<bundles_root>/<bundle_id>/`` and its unpacked marker
 written: that marker is the commit. Any refusal removes the staging folder, so the lake and
-the landed bundles are left as they were. Nothing here needs Dagster.
+the unpacked bundles are left as they were. Nothing here needs Dagster.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from typing import Callable
 
 from upath import UPath
 
-from quant_assets.bundles.landed import LANDED_NAME, STAGING_PREFIX, LandedBundle, is_bundle_id, load_landed
 from quant_assets.bundles.limits import BundleLimits
 from quant_assets.bundles.lock import bundle_lock
 from quant_assets.bundles.manifest import (
@@ -45,6 +44,7 @@ from quant_assets.bundles.manifest import (
     schema_strings,
 )
 from quant_assets.bundles.stream import CHUNK, BoundedGunzip, HashingReader
+from quant_assets.bundles.unpacked import STAGING_PREFIX, UNPACKED_MARKER, UnpackedBundle, is_bundle_id, load_unpacked
 from quant_assets.lake.store import atomic_write_bytes, fsync_dir
 
 MAX_MANIFEST_BYTES = 64 << 20
@@ -59,35 +59,35 @@ _END_MARKER = 2 * tarfile.BLOCKSIZE
 
 
 @dataclass(frozen=True)
-class Landing:
-    bundle: LandedBundle
+class Unpacking:
+    bundle: UnpackedBundle
     manifest: Manifest
-    fresh: bool  # False when this very bundle had landed before: nothing was written
+    fresh: bool  # False when this very bundle had been unpacked before: nothing was written
 
 
-def verify_and_land(
+def verify_and_unpack(
     archive_path: str | os.PathLike,
     bundles_root: str | os.PathLike,
     progress: Progress | None = None,
     admit: Callable[[Manifest], None] | None = None,
     limits: BundleLimits | None = None,
-) -> LandedBundle:
-    """Verify ``archive_path`` completely and land it under ``bundles_root``; see ``land``."""
-    return land(archive_path, bundles_root, progress, admit, limits).bundle
+) -> UnpackedBundle:
+    """Verify ``archive_path`` completely and unpack it under ``bundles_root``; see ``unpack``."""
+    return unpack(archive_path, bundles_root, progress, admit, limits).bundle
 
 
-def land(
+def unpack(
     archive_path: str | os.PathLike,
     bundles_root: str | os.PathLike,
     progress: Progress | None = None,
     admit: Callable[[Manifest], None] | None = None,
     limits: BundleLimits | None = None,
     on_wait: Callable[[str], None] | None = None,
-) -> Landing:
-    """Verify and land a bundle, all or nothing; raise ``BundleError`` naming any problem.
+) -> Unpacking:
+    """Verify and unpack a bundle, all or nothing; raise ``BundleError`` naming any problem.
 
     ``admit`` sees the verified manifest before the commit and may refuse it (the CLI checks
-    the bundle fits the configured universe there). Landing a bundle that already landed
+    the bundle fits the configured universe there). Unpacking a bundle that was already unpacked
     verifies it again and then changes nothing. It holds the home's bundle lock throughout
     (``on_wait`` hears if it has to wait), so what it finds half-done under ``bundles_root``
     was left by a killed import and is cleared first. ``limits`` default to the environment's.
@@ -96,7 +96,7 @@ def land(
     if not archive.is_file():
         raise BundleError(f"{archive}: no such bundle file")
     if "://" in str(bundles_root):
-        raise BundleError(f"bundles land on a local disk; {bundles_root} is not a local path")
+        raise BundleError(f"bundles are unpacked on a local disk; {bundles_root} is not a local path")
     limits = limits or BundleLimits.from_env()
     root = Path(bundles_root)
     staging = root / f"{STAGING_PREFIX}{uuid.uuid4().hex}"
@@ -109,33 +109,33 @@ def land(
                 admit(manifest)
             return _commit(staging, root / manifest.bundle_id, manifest, archive_sha256)
         except OSError as err:
-            raise BundleError(f"cannot land under {root}: {one_line(err)}") from None
+            raise BundleError(f"cannot unpack under {root}: {one_line(err)}") from None
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
 
 def check_fits_settings(manifest: Manifest, universe: list[str], start: date) -> None:
-    """Refuse partitions Dagster could not materialise here: unknown symbols, days too early."""
+    """Refuse partitions Dagster could not materialize here: unknown symbols, days too early."""
     symbols = sorted({f.symbol for f in manifest.files} - set(universe))
     if symbols:
         raise BundleError(
             f"bundle {manifest.bundle_id} holds symbols {', '.join(symbols)} that are not in the universe "
-            f"({', '.join(universe)}); add them to QUANT_ASSETS_SYMBOLS, or import with --land-only"
+            f"({', '.join(universe)}); add them to QUANT_ASSETS_SYMBOLS, or import with --unpack-only"
         )
     first = min(f.partition.day for f in manifest.files)
     if first < start:
         raise BundleError(
             f"bundle {manifest.bundle_id} starts on {first}, before the first partition day {start}; "
-            f"set QUANT_ASSETS_START_DATE={first} or earlier, or import with --land-only"
+            f"set QUANT_ASSETS_START_DATE={first} or earlier, or import with --unpack-only"
         )
 
 
 def _clear_leftovers(root: Path) -> None:
     """Remove what a killed import left: staging folders, and bundle folders renamed into
-    place whose landed marker was never written. Readers ignore both; under the lock no
+    place whose unpacked marker was never written. Readers ignore both; under the lock no
     live import owns them."""
     for folder in root.iterdir():
-        unfinished = folder.name.startswith(STAGING_PREFIX) or (is_bundle_id(folder.name) and not (folder / LANDED_NAME).exists())
+        unfinished = folder.name.startswith(STAGING_PREFIX) or (is_bundle_id(folder.name) and not (folder / UNPACKED_MARKER).exists())
         if unfinished and folder.is_dir():
             shutil.rmtree(folder)
 
@@ -290,25 +290,25 @@ def _check_file(entry: FileEntry, sha256: str, size: int, staged: Path) -> None:
     check_lake_file(entry.asset, str(staged), footer_schema, where=entry.path)
 
 
-def _commit(staging: Path, final: Path, manifest: Manifest, archive_sha256: str) -> Landing:
-    """Publish the staged bundle: sync it, rename it into place, then write its landed marker.
+def _commit(staging: Path, final: Path, manifest: Manifest, archive_sha256: str) -> Unpacking:
+    """Publish the staged bundle: sync it, rename it into place, then write its unpacked marker.
 
     The marker is the commit. A reader trusts only folders that carry it, and it is written
     (atomically) only once the rename is durable, so a crash at any point leaves either a
-    landed bundle or a folder no reader looks at, which the next import clears.
+    unpacked bundle or a folder no reader looks at, which the next import clears.
     """
-    if (final / LANDED_NAME).exists():
-        return Landing(load_landed(final), manifest, fresh=False)
+    if (final / UNPACKED_MARKER).exists():
+        return Unpacking(load_unpacked(final), manifest, fresh=False)
     _fsync_tree(staging)
     os.rename(staging, final)
     fsync_dir(final.parent)
-    landed = {
+    unpacked = {
         "bundle_id": manifest.bundle_id,
         "bundle_sha256": archive_sha256,
         "landed_at": datetime.now(timezone.utc).isoformat(),
     }
-    atomic_write_bytes(UPath(final / LANDED_NAME), (json.dumps(landed, indent=1) + "\n").encode())
-    return Landing(load_landed(final), manifest, fresh=True)
+    atomic_write_bytes(UPath(final / UNPACKED_MARKER), (json.dumps(unpacked, indent=1) + "\n").encode())
+    return Unpacking(load_unpacked(final), manifest, fresh=True)
 
 
 def _fsync_tree(root: Path) -> None:

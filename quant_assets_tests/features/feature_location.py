@@ -17,7 +17,7 @@ from quant_assets.features.contract import FEATURES_ASSET
 from quant_assets.features.inputs import UPSTREAM
 from quant_assets.partitions import DaySymbol, daily_symbol_partitions, days_between
 from quant_assets.resources.lake import LakeResource
-from quant_assets.runs import materialize, rectangles
+from quant_assets.runs import materialize, partition_ranges
 from quant_assets_tests.checkresults import checks_over
 
 
@@ -35,7 +35,7 @@ def parts(days, symbols) -> list[DaySymbol]:
 
 
 def run_features(lake_root: str, days, symbols, instance: DagsterInstance | None = None):
-    """Materialise feature_matrix (with its blocking checks) for days x symbols; one result per run."""
+    """Materialize feature_matrix (with its blocking checks) for days x symbols; one result per run."""
     instance = instance or DagsterInstance.ephemeral()
     return materialize(definitions(lake_root), [FEATURES_ASSET], parts(days, symbols), settings.universe(), instance)
 
@@ -47,12 +47,12 @@ def check_results(results, instance: DagsterInstance | None = None) -> dict[str,
 
 
 def run_checks(lake_root: str, part: DaySymbol, instance: DagsterInstance, config: dict | None = None) -> dict[str, object]:
-    """The blocking feature checks alone over one stored partition (no materialisation):
+    """The blocking feature checks alone over one stored partition (no materialization):
     check name -> AssetCheckEvaluation."""
     job = definitions(lake_root).resolve_implicit_global_asset_job_def()
     keys = {AssetCheckKey(AssetKey(FEATURES_ASSET), f"feature_matrix_{c}") for c in CHECKS}
     only_checks = job.get_subset(asset_selection=set(), asset_check_selection=keys)
-    (rect,) = rectangles([part], settings.universe())
+    (rect,) = partition_ranges([part], settings.universe())
     run = only_checks.execute_in_process(
         instance=instance,
         tags=rect.tags,
@@ -64,7 +64,7 @@ def run_checks(lake_root: str, part: DaySymbol, instance: DagsterInstance, confi
 
 def built_lake(root: str, run_days, instance: DagsterInstance, prepare=None) -> str:
     """The real upstream slice in a lake at ``root`` (``prepare(store)`` may edit it), with
-    the features of ``run_days`` materialised and every check passing."""
+    the features of ``run_days`` materialized and every check passing."""
     from quant_assets_tests.features import realdata
 
     store = realdata.write_lake(root, days=realdata.OCT)

@@ -1,4 +1,4 @@
-"""``quant-assets materialise``: a partition range of some assets, where a bad partition costs
+"""``quant-assets materialize``: a partition range of some assets, where a bad partition costs
 only itself and what is downstream of it (``quant_assets.runs.backfill``).
 
 Ends with a summary: the outcome and exit status, what was published per asset, each
@@ -14,10 +14,10 @@ import click
 from quant_assets import settings
 from quant_assets.instance import get_instance
 from quant_assets.lake.store import ParquetLake
-from quant_assets.runs import ProgressLines, Rectangle, backfill
+from quant_assets.runs import PartitionRange, ProgressLines, backfill
 
 
-@click.command("materialise", help="Materialise assets for a partition range; a bad partition costs only itself (exit 0 ok, 3 partial, 1 failed).")
+@click.command("materialize", help="Materialize assets for a partition range; a bad partition costs only itself (exit 0 ok, 3 partial, 1 failed).")
 @click.option("--select", "selection", required=True, help="Assets, comma-separated, e.g. market_bars,feature_matrix,labels.")
 @click.option(
     "--partition-range",
@@ -25,13 +25,13 @@ from quant_assets.runs import ProgressLines, Rectangle, backfill
     required=True,
     help="FIRST...LAST as in `dagster asset materialize`, e.g. '2025-10-01|BTC-USDT...2025-10-31|SOL-USDT'.",
 )
-def materialise(selection: str, partition_range: str) -> None:
+def materialize(selection: str, partition_range: str) -> None:
     # Imported here: building the definitions loads every asset, which other commands skip.
     from quant_assets.definitions import build_definitions
 
     universe = settings.universe()
     try:
-        parts = Rectangle.parse(partition_range).parts(universe)
+        parts = PartitionRange.parse(partition_range).parts(universe)
     except ValueError as err:
         raise click.ClickException(str(err)) from None
     defs = build_definitions()

@@ -1,6 +1,6 @@
 """Planted oos_eval partitions for the gate tests: rows in oos_eval's schema, through the
 real reference strategy and baselines, on a synthetic day whose labels a prediction knows
-with a chosen skill (``kit.series``). A day's labels are shared by every series of a horizon.
+with a chosen skill (``synthetic_series.series``). A day's labels are shared by every series of a horizon.
 Besides the model families, a day may hold the symbol's ``portfolio`` series (the combined
 book serving would hold, on horizon ``PORTFOLIO_HORIZON``: no single one)."""
 
@@ -13,7 +13,7 @@ import polars as pl
 from quant_assets.evaluation import strategy
 from quant_assets.evaluation.oos import ROW_SCHEMA
 from quant_assets.labels.horizons import HORIZON_NAMES, HORIZONS
-from quant_assets_tests.evaluation.kit import series
+from quant_assets_tests.evaluation.synthetic_series import series
 
 FAMILIES = ("lgbm", "mhnet")
 SERVABLE = ("lgbm", "mhnet", "mean", "lgbm_no_text", "lgbm_no_derivatives")  # with the ablations
@@ -88,7 +88,7 @@ def planted_labels(day: date) -> pl.DataFrame:
     """The labels partition of ``day`` as the labels asset stores it once complete: every
     label known at ``t + h`` (``label_available_at_<h>``), none missing."""
     from quant_assets.labels.forward import LABEL_SCHEMA, available_column, gross_column, missing_column, net_column
-    from quant_assets_tests.evaluation.kit import grid
+    from quant_assets_tests.evaluation.synthetic_series import grid
 
     t = grid(day, 1)
     columns = {"t": t, "close_t": [100.0] * len(t)}

@@ -13,7 +13,7 @@ from quant_assets.partitions import DaySymbol
 from quant_assets.registry.names import registered_name
 from quant_assets.registry.store import MlflowStore
 from quant_assets.registry.tracking import Tracking
-from quant_assets_tests import modelkit
+from quant_assets_tests import fitted_models
 from serving.execution.batch import Book
 from serving.execution.paper import PaperAdapter
 from serving.features import FeatureServer
@@ -27,7 +27,7 @@ UTC = timezone.utc
 LOOSE = RiskLimits(max_daily_loss=0.5, max_consecutive_losses=100, max_drawdown=0.5, max_position=1.0)
 
 
-def crown(home, version_index: int = -1, horizons=("1h", "4h", "1d", "7d"), symbol=modelkit.SYMBOL) -> str:
+def crown(home, version_index: int = -1, horizons=("1h", "4h", "1d", "7d"), symbol=fitted_models.SYMBOL) -> str:
     """Point ``champion`` of ``symbol``'s horizons at one of its versions (what a person does)."""
     tracking = Tracking(MlflowStore.from_env())
     name = registered_name(symbol, horizons[0])
@@ -38,7 +38,7 @@ def crown(home, version_index: int = -1, horizons=("1h", "4h", "1d", "7d"), symb
     return version
 
 
-def trader(home, ledger: Ledger, clock: list[datetime], symbols=(modelkit.SYMBOL,), costs=PaperCosts(10, 1, 1.0), **config) -> Trader:
+def trader(home, ledger: Ledger, clock: list[datetime], symbols=(fitted_models.SYMBOL,), costs=PaperCosts(10, 1, 1.0), **config) -> Trader:
     """``clock[0]`` is the simulated now the paper venue sees."""
     features = FeatureServer(ParquetLake(str(home / "lake")))
     cfg = replace(serving_settings(), **config)
@@ -51,7 +51,7 @@ def file_drop(home, days, name: str = "drop"):
     """A folder holding the lake's BTC bars of ``days`` as ``bars.parquet`` (what an exchange
     download looks like): a ``file`` market source over it serves the tick's fetched bars."""
     store = ParquetLake(str(home / "lake"))
-    frame = pl.concat([store.read(BARS_ASSET, DaySymbol(d, modelkit.SYMBOL)) for d in days])
+    frame = pl.concat([store.read(BARS_ASSET, DaySymbol(d, fitted_models.SYMBOL)) for d in days])
     folder = home / name
     folder.mkdir(exist_ok=True)
     frame.select("ts", "open", "high", "low", "close", "volume").with_columns(symbol=pl.lit("BTC/USDT")).write_parquet(folder / "bars.parquet")

@@ -1,6 +1,6 @@
-"""Read partitions out of bundles that were verified and landed by ``bundle import``.
+"""Read partitions out of bundles that were verified and unpacked by ``bundle import``.
 
-A landed bundle is a folder (named by its bundle id) that holds ``LANDED.json``, which the
+An unpacked bundle is a folder (named by its bundle id) that holds ``LANDED.json``, which the
 import writes last. Anything else under the bundles root (staging folders, a folder whose
 import was killed before its marker, the lock file) is not a bundle and is never read.
 """
@@ -18,7 +18,7 @@ from quant_assets.lake.store import ParquetLake
 from quant_assets.partitions import DaySymbol
 
 MANIFEST_NAME = "bundle_manifest.json"
-LANDED_NAME = "LANDED.json"
+UNPACKED_MARKER = "LANDED.json"  # and its "landed_at": named before "unpack", kept so homes unpacked before read as they are
 STAGING_PREFIX = ".staging-"
 _BUNDLE_ID = re.compile(r"[0-9a-f]{16}")
 
@@ -35,11 +35,11 @@ class Provenance:
 
 
 @dataclass(frozen=True)
-class LandedBundle:
+class UnpackedBundle:
     root: Path
     bundle_id: str
     bundle_sha256: str
-    landed_at: str
+    unpacked_at: str
     files: dict[tuple[str, DaySymbol], str]  # (asset, partition) -> file sha256
 
     @property
@@ -47,28 +47,28 @@ class LandedBundle:
         return ParquetLake(str(self.root / "lake"))
 
 
-def load_landed(root: Path) -> LandedBundle:
-    landed = json.loads((root / LANDED_NAME).read_text())
+def load_unpacked(root: Path) -> UnpackedBundle:
+    unpacked = json.loads((root / UNPACKED_MARKER).read_text())
     manifest = json.loads((root / MANIFEST_NAME).read_text())
     files = {(entry["asset"], DaySymbol.parse(f"{entry['date']}|{entry['symbol']}")): entry["sha256"] for entry in manifest["files"]}
-    return LandedBundle(root, manifest["bundle_id"], landed["bundle_sha256"], landed["landed_at"], files)
+    return UnpackedBundle(root, manifest["bundle_id"], unpacked["bundle_sha256"], unpacked["landed_at"], files)
 
 
-class LandedBundles:
-    """All landed bundles under one folder; the most recently landed one wins a partition."""
+class UnpackedBundles:
+    """All unpacked bundles under one folder; the most recently unpacked one wins a partition."""
 
     def __init__(self, root: str):
         self.root = Path(root)
 
-    def bundles(self) -> list[LandedBundle]:
+    def bundles(self) -> list[UnpackedBundle]:
         if not self.root.exists():
             return []
         # Dot names are the import's own (staging folders, the lock); a folder without the
         # marker is one whose import has not finished, or never will.
-        found = [load_landed(d) for d in self.root.iterdir() if not d.name.startswith(".") and (d / LANDED_NAME).exists()]
-        return sorted(found, key=lambda b: b.landed_at, reverse=True)
+        found = [load_unpacked(d) for d in self.root.iterdir() if not d.name.startswith(".") and (d / UNPACKED_MARKER).exists()]
+        return sorted(found, key=lambda b: b.unpacked_at, reverse=True)
 
-    def locate(self, asset: str, parts: list[DaySymbol]) -> dict[DaySymbol, LandedBundle]:
+    def locate(self, asset: str, parts: list[DaySymbol]) -> dict[DaySymbol, UnpackedBundle]:
         bundles = self.bundles()
         located = {}
         for part in parts:
@@ -81,7 +81,7 @@ class LandedBundles:
     def read(self, asset: str, parts: list[DaySymbol]) -> tuple[pl.DataFrame, dict[DaySymbol, Provenance]]:
         """Rows of the requested partitions (with ``symbol``), and where each came from.
 
-        A partition that no landed bundle holds is an error naming it: the bundle source
+        A partition that no unpacked bundle holds is an error naming it: the bundle source
         never invents an empty day.
         """
         located = self.locate(asset, parts)
@@ -99,7 +99,7 @@ class LandedBundles:
         return pl.concat(frames, how="vertical") if frames else pl.DataFrame(), provenance
 
     def read_with_provenance(self, asset: str, parts: list[DaySymbol]) -> tuple[pl.DataFrame, dict[DaySymbol, dict[str, str]]]:
-        """:meth:`read`, with each partition's provenance as the materialisation metadata
+        """:meth:`read`, with each partition's provenance as the materialization metadata
         the bundle sources report (``source``, ``bundle_id``, ``bundle_sha256``)."""
         frame, provenance = self.read(asset, parts)
         meta = {part: {"source": "bundle", "bundle_id": prov.bundle_id, "bundle_sha256": prov.bundle_sha256} for part, prov in provenance.items()}
