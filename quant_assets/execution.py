@@ -20,6 +20,7 @@ it must get the same ``QUANT_ASSETS_*`` settings as the process that launches th
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -52,13 +53,20 @@ class CeleryConfig:
     queue: str
 
     def executor_config(self) -> dict:
-        """``celery_executor``'s config; the worker's Celery app gets the same values."""
+        """``celery_executor``'s config; the worker's Celery app gets the same values. A URL
+        that came from the environment goes as its variable (``{"env": ...}``, resolved in the
+        run's process), never its value: a broker URL may carry a password."""
         return {
-            "broker": self.broker,
-            "backend": self.backend,
+            "broker": _from_env(self.broker, "QUANT_ASSETS_CELERY_BROKER"),
+            "backend": _from_env(self.backend, "QUANT_ASSETS_CELERY_BACKEND", "QUANT_ASSETS_CELERY_BROKER"),
             # Steps go to this queue; a worker listens on it (``quant-assets worker``).
             "config_source": {"task_default_queue": self.queue},
         }
+
+
+def _from_env(value: str, *names: str) -> str | dict:
+    """``value`` as the first of ``names`` that holds it exactly, else the value itself (a default)."""
+    return next(({"env": name} for name in names if os.environ.get(name) == value), value)
 
 
 def celery_config() -> CeleryConfig:
