@@ -52,9 +52,6 @@ from quant_assets.resources.social_data import (
 from serving.jobs import live_trading_sensor, paper_trading_sensor, trading_tick_job
 from serving.settings import exchange_account
 
-SOURCE_KINDS = ("bundle", "ccxt", "file")
-MARKET_TYPES = ("spot", "swap", "perp", "future")
-
 
 def _ccxt_exchange(raw: str) -> str:
     if raw not in ccxt.exchanges:
@@ -63,16 +60,8 @@ def _ccxt_exchange(raw: str) -> str:
 
 
 def _exchange() -> str:
-    default = venues.default().name
-    return settings.read("QUANT_ASSETS_EXCHANGE", default, _ccxt_exchange, f"a ccxt exchange id, e.g. {default}")
-
-
-def _market_kind() -> str:
-    return settings.read("QUANT_ASSETS_MARKET_SOURCE", "bundle", settings.one_of(*SOURCE_KINDS), "bundle, ccxt or file")
-
-
-def _file_drop(variable: str, reader: str) -> str:
-    return settings.read(variable, None, settings.local_folder, f"the folder of dropped files that {reader} reads")
+    exchange = settings.declared("QUANT_ASSETS_EXCHANGE")
+    return exchange.refine(_ccxt_exchange, settings.current().sources.exchange or venues.default().name)
 
 
 def market_data_source() -> MarketDataSource:
@@ -81,17 +70,14 @@ def market_data_source() -> MarketDataSource:
     ``bundle`` (default) reads imported offline bundles; ``ccxt`` fetches from the exchange;
     ``file`` reads exchange downloads dropped in ``QUANT_ASSETS_FILE_DROP``.
     """
-    kind = _market_kind()
-    if kind == "ccxt":
-        return CcxtMarketData(
-            exchange_id=_exchange(),
-            market_type=settings.read("QUANT_ASSETS_MARKET_TYPE", "spot", settings.one_of(*MARKET_TYPES), "spot or swap"),
-        )
-    if kind == "file":
+    sources = settings.current().sources
+    if sources.market_source == "ccxt":
+        return CcxtMarketData(exchange_id=_exchange(), market_type=sources.market_type)
+    if sources.market_source == "file":
         return FileDropMarketData(
-            folder=_file_drop("QUANT_ASSETS_FILE_DROP", "QUANT_ASSETS_MARKET_SOURCE=file"),
-            pattern=settings.read("QUANT_ASSETS_BARS_FILES", "binance_spot_5m.parquet", expect="a file name or glob"),
-            source_name=settings.read("QUANT_ASSETS_BARS_SOURCE_NAME", "binance-spot", expect="a provenance name"),
+            folder=sources.drop_folder("QUANT_ASSETS_MARKET_SOURCE=file"),
+            pattern=sources.bars_files,
+            source_name=sources.bars_source_name,
         )
     return BundleMarketData(bundles_root=settings.home().bundles)
 
@@ -99,11 +85,11 @@ def market_data_source() -> MarketDataSource:
 def derivatives_data_source() -> DerivativesSource:
     """Where derivatives come from (``QUANT_ASSETS_DERIVATIVES_SOURCE``, else the market source):
     ``bundle``, ``ccxt`` (the exchange's perpetuals) or ``file`` (``QUANT_ASSETS_FILE_DROP``)."""
-    kind = settings.read("QUANT_ASSETS_DERIVATIVES_SOURCE", _market_kind(), settings.one_of(*SOURCE_KINDS), "bundle, ccxt or file")
-    if kind == "ccxt":
+    sources = settings.current().sources
+    if sources.derivatives == "ccxt":
         return CcxtDerivatives(exchange_id=_exchange())
-    if kind == "file":
-        return FileDropDerivatives(folder=_file_drop("QUANT_ASSETS_FILE_DROP", "the file derivatives source"))
+    if sources.derivatives == "file":
+        return FileDropDerivatives(folder=sources.drop_folder("the file derivatives source"))
     return BundleDerivatives(bundles_root=settings.home().bundles)
 
 
@@ -111,22 +97,16 @@ def social_text_source() -> SocialTextSource:
     """Where social text comes from (``QUANT_ASSETS_SOCIAL_SOURCE``, else the market source
     when that is ``file`` or ``bundle``): ``bundle`` or ``file`` (scraped Reddit files in
     ``QUANT_ASSETS_SOCIAL_FILE_DROP``, else ``QUANT_ASSETS_FILE_DROP``)."""
-    market = _market_kind()
-    kind = settings.read("QUANT_ASSETS_SOCIAL_SOURCE", market if market != "ccxt" else "bundle", settings.one_of("bundle", "file"), "bundle or file")
-    if kind == "file":
-        own = "QUANT_ASSETS_SOCIAL_FILE_DROP"
-        variable = own if settings.is_set(own) else "QUANT_ASSETS_FILE_DROP"
-        return FileDropSocialText(folder=_file_drop(variable, "the file social source"))
+    sources = settings.current().sources
+    if sources.social == "file":
+        return FileDropSocialText(folder=sources.drop_folder("the file social source", social=True))
     return BundleSocialText(bundles_root=settings.home().bundles)
 
 
 def embedding_model() -> EmbeddingModel:
     """all-MiniLM-L6-v2, offline; ``QUANT_ASSETS_EMBEDDING_DEVICE`` (cpu) and ``_BATCH`` (64)."""
-    return EmbeddingModel(
-        cache_root=settings.home().cache.rstrip("/") + "/embeddings",
-        device=settings.read("QUANT_ASSETS_EMBEDDING_DEVICE", "cpu", expect="a torch device, e.g. cpu or cuda"),
-        batch_size=settings.read("QUANT_ASSETS_EMBEDDING_BATCH", "64", settings.positive_int, "texts per batch, e.g. 64"),
-    )
+    embedding = settings.current().embedding
+    return EmbeddingModel(cache_root=settings.home().cache.rstrip("/") + "/embeddings", device=embedding.device, batch_size=embedding.batch)
 
 
 def mlflow_tracking() -> MlflowTracking:
@@ -137,7 +117,7 @@ def mlflow_tracking() -> MlflowTracking:
         tracking_uri=_from_env_var(store.tracking_uri, "QUANT_ASSETS_MLFLOW_TRACKING_URI", "QUANT_ASSETS_MLFLOW_PG_URL"),
         artifact_root=store.artifact_root,
         cache_root=settings.home().cache.rstrip("/") + "/models",
-        ui_url=settings.read("QUANT_ASSETS_MLFLOW_UI_URL", "http://127.0.0.1:5000", expect="the MLflow UI's address, e.g. http://127.0.0.1:5000"),
+        ui_url=settings.current().mlflow.ui_url,
     )
 
 

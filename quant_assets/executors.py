@@ -37,27 +37,11 @@ from dagster import (
 
 from quant_assets import settings
 
-EXECUTORS = ("in_process", "multiprocess", "celery")
-DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
-DEFAULT_QUEUE = "dagster"  # dagster-celery's own queue name
-BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps", "pyamqp")
+EXECUTORS = settings.EXECUTORS
 
 
 def executor_kind() -> str:
-    return settings.read("QUANT_ASSETS_EXECUTOR", "in_process", settings.one_of(*EXECUTORS), "in_process, multiprocess or celery")
-
-
-def _broker_url(raw: str) -> str:
-    scheme = raw.split("://", 1)[0] if "://" in raw else ""
-    if scheme not in BROKER_SCHEMES:
-        raise ValueError(f"not a {', '.join(s + '://' for s in BROKER_SCHEMES)} URL")
-    return raw
-
-
-def _queue_name(raw: str) -> str:
-    if not raw.replace("_", "").replace("-", "").isalnum():
-        raise ValueError("letters, digits, '-' and '_' only")
-    return raw
+    return settings.current().execution.executor
 
 
 @dataclass(frozen=True)
@@ -69,28 +53,32 @@ class CeleryConfig:
     queue: str
 
     def executor_config(self) -> dict:
-        """``celery_executor``'s config; the worker's Celery app gets the same values."""
+        """``celery_executor``'s config; the worker's Celery app gets the same values. A URL
+        that came from the environment goes as its variable (``{"env": ...}``, resolved in the
+        run's process), never its value: a broker URL may carry a password."""
         return {
-            "broker": self.broker,
-            "backend": self.backend,
+            "broker": _from_env(self.broker, "QUANT_ASSETS_CELERY_BROKER"),
+            "backend": _from_env(self.backend, "QUANT_ASSETS_CELERY_BACKEND", "QUANT_ASSETS_CELERY_BROKER"),
             # Steps go to this queue; a worker listens on it (``quant-assets worker``).
             "config_source": {"task_default_queue": self.queue},
         }
 
 
+def _from_env(value: str, *names: str) -> str | dict:
+    """``value`` as the first of ``names`` that holds it exactly, else the value itself (a default)."""
+    return next(({"env": name} for name in names if os.environ.get(name) == value), value)
+
+
 def celery_config() -> CeleryConfig:
     """``QUANT_ASSETS_CELERY_BROKER`` (default the machine's Redis), ``_BACKEND`` (default: the
     broker when it is Redis, else Celery's ``rpc://`` over the broker) and ``_QUEUE``."""
-    broker = settings.read("QUANT_ASSETS_CELERY_BROKER", DEFAULT_BROKER, _broker_url, "a broker URL, e.g. redis://127.0.0.1:6379/0")
-    default_backend = broker if broker.startswith(("redis://", "rediss://")) else "rpc://"
-    backend = settings.read("QUANT_ASSETS_CELERY_BACKEND", default_backend, expect="a Celery result backend URL, e.g. redis://127.0.0.1:6379/0")
-    queue = settings.read("QUANT_ASSETS_CELERY_QUEUE", DEFAULT_QUEUE, _queue_name, "a queue name, e.g. dagster")
-    return CeleryConfig(broker, backend, queue)
+    execution = settings.current().execution
+    return CeleryConfig(execution.celery_broker, execution.backend, execution.celery_queue)
 
 
 def worker_concurrency() -> int:
     """Steps one worker runs at once (``QUANT_ASSETS_CELERY_CONCURRENCY``, default the CPU count)."""
-    return settings.read("QUANT_ASSETS_CELERY_CONCURRENCY", str(os.cpu_count() or 1), settings.positive_int, "a number of processes, e.g. 4")
+    return settings.current().execution.celery_concurrency
 
 
 _WORKERS_SEEN: set[tuple[str, str]] = set()  # (broker, queue) a worker was seen on, in this process

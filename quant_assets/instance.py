@@ -23,15 +23,8 @@ INSTANCE_TEMPLATES = {
 }
 
 
-def _postgres_url(raw: str) -> str:
-    if raw and not raw.startswith("postgresql"):
-        raise ValueError("not a postgresql:// URL")
-    return raw
-
-
 def instance_kind() -> str:
-    url = settings.read("QUANT_ASSETS_PG_URL", "", _postgres_url, "postgresql+psycopg2://USER@HOST:PORT/DB, or unset for SQLite")
-    return "postgres" if url else "sqlite"
+    return "postgres" if settings.current().instance.pg_url else "sqlite"
 
 
 def is_template_copy(config: Path) -> bool:

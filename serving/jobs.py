@@ -65,7 +65,7 @@ def build_trader(mode: str, lake: LakeResource, mlflow_tracking: MlflowTracking,
     cfg = serving_settings()
     features = FeatureServer(lake.lake())
     models = ChampionModels(mlflow_tracking.tracking(), Path(mlflow_tracking.cache_root).parent / "serving-models")
-    market_type = settings.read("QUANT_ASSETS_MARKET_TYPE", "spot", expect="spot or swap")
+    market_type = settings.current().sources.market_type
     book = Book(mode, cfg.strategy if mode == "paper" else account.strategy(cfg.strategy), "USDT", cfg.capital)
     common = dict(ledger=ledger, models=models, features=features, book=book, symbols=settings.universe(), config=cfg,
                   limits=risk_limits(), market_type=market_type)  # fmt: skip
@@ -74,7 +74,7 @@ def build_trader(mode: str, lake: LakeResource, mlflow_tracking: MlflowTracking,
     from quant_assets.venues.limits import market_refusal
     from serving.execution.live import LiveAdapter
 
-    exchange = live_client(account, settings.read("QUANT_ASSETS_EXCHANGE", venues.default().name, expect="a ccxt exchange id"), market_type)
+    exchange = live_client(account, settings.current().sources.exchange or venues.default().name, market_type)
     exchange.load_markets()
     return Trader(
         adapter=LiveAdapter(exchange), keys_present=True,

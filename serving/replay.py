@@ -65,5 +65,5 @@ def replay_trader(ledger: Ledger, symbols: list[str], strategy: str = "replay") 
     models = ChampionModels(Tracking(MlflowStore.from_env()), Path(home.cache) / "serving-models", refresh_s=REFRESH_S)
     adapter = PaperAdapter(lake_bars(features, lambda: clock[0]), paper_costs())
     book = Book("paper", strategy, "USDT", cfg.capital)
-    market_type = settings.read("QUANT_ASSETS_MARKET_TYPE", "spot", expect="spot or swap")
+    market_type = settings.current().sources.market_type
     return Replay(Trader(ledger, adapter, models, features, book, symbols, cfg, risk_limits(), market_type), clock)

@@ -1,4 +1,5 @@
-"""Trading settings, read through ``quant_assets.settings.read`` so a bad value is one line.
+"""Trading settings: the ``trading`` and ``portfolio`` groups of the settings model
+(``quant_assets.settings``), so a bad value is one line.
 
 Exchange keys reach the code only through the ``ExchangeAccount`` resource, whose key fields
 are Dagster ``EnvVar``s (``exchange_account``): the run config, the resource config the UI
@@ -20,15 +21,6 @@ from quant_assets.evaluation import portfolio
 from serving.risk.checks import RiskLimits
 
 
-def flag(raw: str) -> bool:
-    """``true`` or ``false`` (any case)."""
-    return settings.one_of("true", "false")(raw.lower()) == "true"
-
-
-_fraction = settings.bounded(float, 0, 1, above=True)
-_non_negative = settings.bounded(float, 0)
-
-
 def _ledger_url(raw: str) -> str:
     if not raw.startswith(("sqlite://", "postgresql://", "postgresql+psycopg2://")):
         raise ValueError("not a sqlite:// or postgresql+psycopg2:// URL")
@@ -45,8 +37,8 @@ def ledger_url() -> str:
 
     Read where the ledger is opened, never passed as run or resource config; a bad value is
     named with its password hidden (the message reaches logs and the UI)."""
-    if settings.is_set("QUANT_ASSETS_LEDGER_URL"):
-        raw = settings.read("QUANT_ASSETS_LEDGER_URL", None)
+    raw = settings.current().trading.ledger_url
+    if raw:
         try:
             return _ledger_url(raw)
         except ValueError as err:
@@ -72,11 +64,8 @@ class PaperCosts:
 
 
 def paper_costs() -> PaperCosts:
-    return PaperCosts(
-        fee_bps=settings.read("QUANT_ASSETS_PAPER_FEE_BPS", "10", _non_negative, "basis points, e.g. 10"),
-        slippage_bps=settings.read("QUANT_ASSETS_PAPER_SLIPPAGE_BPS", "1", _non_negative, "basis points, e.g. 1"),
-        max_volume_share=settings.read("QUANT_ASSETS_PAPER_MAX_VOLUME_SHARE", "0.1", _fraction, "a share of the bar's volume in (0, 1], e.g. 0.1"),
-    )
+    trading = settings.current().trading
+    return PaperCosts(fee_bps=trading.paper_fee_bps, slippage_bps=trading.paper_slippage_bps, max_volume_share=trading.paper_max_volume_share)
 
 
 @dataclass(frozen=True)
@@ -90,8 +79,8 @@ class Credentials:
     __str__ = __repr__
 
 
-REAL_KEYS = ("QUANT_ASSETS_EXCHANGE_API_KEY", "QUANT_ASSETS_EXCHANGE_API_SECRET")
-SANDBOX_KEYS = ("QUANT_ASSETS_EXCHANGE_SANDBOX_API_KEY", "QUANT_ASSETS_EXCHANGE_SANDBOX_API_SECRET")
+REAL_KEYS = settings.EXCHANGE_KEYS  # secrets: documented by the model, never its values
+SANDBOX_KEYS = settings.SANDBOX_KEYS
 TESTNET = "testnet"  # the suffix of a sandbox book's strategy name in the ledger
 
 
@@ -148,7 +137,7 @@ def _secret(name: str) -> EnvVar | str:
 def exchange_account() -> ExchangeAccount:
     """The ``exchange_account`` resource of the definitions, keys as EnvVars."""
     return ExchangeAccount(
-        sandbox=settings.read("QUANT_ASSETS_EXCHANGE_SANDBOX", "false", flag, "true or false"),
+        sandbox=settings.current().trading.exchange_sandbox,
         api_key=_secret(REAL_KEYS[0]),
         secret=_secret(REAL_KEYS[1]),
         sandbox_api_key=_secret(SANDBOX_KEYS[0]),
@@ -157,12 +146,11 @@ def exchange_account() -> ExchangeAccount:
 
 
 def risk_limits():
+    trading = settings.current().trading
     return RiskLimits(
-        max_daily_loss=settings.read("QUANT_ASSETS_RISK_MAX_DAILY_LOSS", "0.02", _fraction, "a fraction of the day's starting equity, e.g. 0.02"),
-        max_consecutive_losses=settings.read(
-            "QUANT_ASSETS_RISK_MAX_CONSECUTIVE_LOSSES", "5", settings.positive_int, "a whole number of losing closes, e.g. 5"
-        ),
-        max_drawdown=settings.read("QUANT_ASSETS_RISK_MAX_DRAWDOWN", "0.03", _fraction, "a fraction below the day's equity peak, e.g. 0.03"),
+        max_daily_loss=trading.risk_max_daily_loss,
+        max_consecutive_losses=trading.risk_max_consecutive_losses,
+        max_drawdown=trading.risk_max_drawdown,
         max_position=portfolio.max_position(),
     )
 
@@ -186,21 +174,19 @@ class ServingSettings:
 
 
 def serving_settings() -> ServingSettings:
-    positive = settings.bounded(float, 0, above=True)
+    trading = settings.current().trading
     return ServingSettings(
-        strategy=settings.read("QUANT_ASSETS_SERVING_STRATEGY", "champion", expect="a book name, e.g. champion"),
+        strategy=trading.strategy,
         # family, weights and sizing: the settings oos_eval's portfolio series reads too
         family=portfolio.served_family(),
         weights=portfolio.horizon_weights(),
-        capital=settings.read("QUANT_ASSETS_SERVING_CAPITAL", "100000", positive, "quote currency, e.g. 100000"),
+        capital=trading.capital,
         risk_budget=portfolio.risk_budget(),
         max_gross=portfolio.max_gross(),
         min_change=portfolio.min_change(),
         # One limit with the lake's freshness policy for market_bars (quant_assets.catalog).
         max_bar_age_s=max_bar_age().total_seconds(),
-        max_missing_sources=settings.read(
-            "QUANT_ASSETS_SERVING_MAX_MISSING_SOURCES", "1", settings.bounded(int, 0), "a whole number of sources, e.g. 1"
-        ),
-        max_drift=settings.read("QUANT_ASSETS_SERVING_MAX_DRIFT", "5", positive, "a mean |z-score|, e.g. 5"),
-        flatten_without_champion=settings.read("QUANT_ASSETS_SERVING_FLATTEN_WITHOUT_CHAMPION", "true", flag, "true or false"),
+        max_missing_sources=trading.max_missing_sources,
+        max_drift=trading.max_drift,
+        flatten_without_champion=trading.flatten_without_champion,
     )

@@ -20,8 +20,6 @@ from quant_assets.models.record import MODELS_ASSET
 from quant_assets.partitions import DaySymbol
 from quant_assets.resources.lake import LakeResource
 
-DEFAULT_SAMPLES = 20
-
 CHECKS = {
     "oos_embargo": (
         "Every prediction row names the fit of the model partition (D, S), "
@@ -54,9 +52,7 @@ def sampled(parts: list[DaySymbol], n: int) -> list[DaySymbol]:
 def oos_eval_checks(context: AssetCheckExecutionContext, lake: LakeResource):
     batch = open_batch(context, lake, OOS_ASSET)  # the run's staged rows, published inputs
     parts, store = sorted(batch.parts, key=lambda p: (p.symbol, p.day)), batch.store  # each symbol's days in order
-    samples = set(
-        sampled(parts, settings.read("QUANT_ASSETS_OOS_SUMMARY_SAMPLES", str(DEFAULT_SAMPLES), settings.positive_int, "partitions per run, e.g. 20"))
-    )
+    samples = set(sampled(parts, settings.current().evaluation.oos_summary_samples))
     # One read of each input asset for the run, and of each staged file (its rows and footer).
     records = by_partition(store.read_many(MODELS_ASSET, parts, with_partition_day=True), parts)
     labels = by_partition(store.read_many(LABELS_ASSET, parts, with_partition_day=True), parts)

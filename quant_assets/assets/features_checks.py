@@ -7,11 +7,10 @@ all six (``quant_assets.assets.checks``). The logic is ``quant_assets.features.a
 the same code ``quant-assets audit`` runs on stored partitions.
 """
 
-import os
-
 import polars as pl
 from dagster import AssetCheckExecutionContext, AssetCheckSpec, Field, multi_asset_check
 
+from quant_assets import settings
 from quant_assets.assets.checks import Batch, Verdict, audit_op_name, register_audit, run_audit
 from quant_assets.assets.metadata import preview
 from quant_assets.features import audit as feature_audit
@@ -35,7 +34,6 @@ CHECK_DESCRIPTIONS = {
         f"truncated at t gives the stored row (floats within atol {feature_audit.ATOL:g} + rtol {feature_audit.RTOL:g})."
     ),
 }
-SAMPLE_ENV = "QUANT_ASSETS_FEATURE_PREFIX_SAMPLES"
 
 
 @multi_asset_check(
@@ -47,7 +45,7 @@ SAMPLE_ENV = "QUANT_ASSETS_FEATURE_PREFIX_SAMPLES"
     config_schema={
         "prefix_samples": Field(
             str,
-            default_value=os.environ.get(SAMPLE_ENV, str(feature_audit.DEFAULT_SAMPLE)),
+            default_value=settings.current().features.prefix_samples,
             description="random rows per partition recomputed besides the first and last, or 'all'",
         ),
         "seed": Field(
@@ -62,15 +60,15 @@ def feature_matrix_checks(context: AssetCheckExecutionContext, lake: LakeResourc
     # The asset's step settled its partitions with the default sample (feature_verdicts); a
     # checks-only run audits the published ones with this op's config.
     config = context.op_execution_context.op_config or {}
-    sample = config.get("prefix_samples", os.environ.get(SAMPLE_ENV, str(feature_audit.DEFAULT_SAMPLE)))
+    sample = config.get("prefix_samples", settings.current().features.prefix_samples)
     yield from run_audit(context, lake, contract.FEATURES_ASSET, lambda batch: feature_verdicts(batch, sample, config.get("seed")))
 
 
 def feature_verdicts(batch: Batch, sample: str | None = None, seed: int | None = None) -> dict[str, Verdict]:
     """Every feature check on the batch's partitions, read with their recorded, published
-    inputs; ``sample`` rows per partition (default ``$QUANT_ASSETS_FEATURE_PREFIX_SAMPLES``),
+    inputs; ``sample`` rows per partition (default ``QUANT_ASSETS_FEATURE_PREFIX_SAMPLES``),
     a fresh ``seed`` when none is given (recorded in the metadata)."""
-    sample = sample if sample is not None else os.environ.get(SAMPLE_ENV, str(feature_audit.DEFAULT_SAMPLE))
+    sample = sample if sample is not None else settings.current().features.prefix_samples
     sample = "all" if sample == "all" else int(sample)
     seed = seed if seed is not None else feature_audit.draw_seed()
     reports = list(feature_audit.audit_lake(batch.store, batch.parts, sample=sample, seed=seed, now=utc_now()))

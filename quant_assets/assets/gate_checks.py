@@ -16,7 +16,7 @@ from dagster import AssetCheckExecutionContext, AssetCheckSpec, multi_asset_chec
 
 from quant_assets import settings
 from quant_assets.assets.checks import audit_op_name, open_batch, problems_verdict, publish_verdicts
-from quant_assets.assets.evaluation_checks import DEFAULT_SAMPLES, sampled
+from quant_assets.assets.evaluation_checks import sampled
 from quant_assets.assets.gate import WindowBooks, by_symbol, gate_thresholds, judge, model_record, move_aliases, served_family
 from quant_assets.evaluation import gate_verify
 from quant_assets.evaluation.completeness import labels_known_by_day
@@ -60,11 +60,7 @@ def gate_verdict_checks(context: AssetCheckExecutionContext, lake: LakeResource,
     batch = open_batch(context, lake, GATE_ASSET)  # the run's staged verdicts, published inputs
     parts, store = batch.parts, batch.store
     tracking, thresholds = mlflow_tracking.tracking(), gate_thresholds()
-    samples = set(
-        sampled(
-            parts, settings.read("QUANT_ASSETS_VERDICT_REPRODUCE_SAMPLES", str(DEFAULT_SAMPLES), settings.positive_int, "partitions per run, e.g. 20")
-        )
-    )
+    samples = set(sampled(parts, settings.current().evaluation.verdict_reproduce_samples))
     problems = {name: {} for name in CHECKS}
     stored_by_part = {part: store.read(GATE_ASSET, part) for part in parts}
     evidence = {part: gate_verify.evidence_days_of(stored) for part, stored in stored_by_part.items()}

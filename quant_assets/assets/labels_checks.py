@@ -47,7 +47,7 @@ def labels_checks(context: AssetCheckExecutionContext, lake: LakeResource):
 def labels_verdicts(batch: Batch) -> dict[str, Verdict]:
     """Both checks on one read of the batch (the run's staged labels, published bars)."""
     parts, store = batch.parts, batch.store
-    samples = settings.read("QUANT_ASSETS_LABEL_SAMPLES", "20", settings.positive_int, "random rows per partition, e.g. 20")
+    samples = settings.current().labels.samples
     log_cost = cost_from_env().log_cost
     bar_parts = sorted({b for p in parts for b in verify.bar_days(p)})
     bars = store.read_many(BARS_ASSET, bar_parts, missing_ok=True, columns=["available_at", "close"])

@@ -15,10 +15,6 @@ DAY_MINUTES = 24 * 60
 BAR_MINUTES = 5
 
 
-def _minute_of_hour(raw: str) -> int:
-    return settings.bounded(int, 0, 59)(raw)
-
-
 def _intraday_minutes(raw: str) -> int:
     minutes = settings.bounded(int, BAR_MINUTES, DAY_MINUTES)(raw)
     if minutes % BAR_MINUTES or DAY_MINUTES % minutes:
@@ -30,12 +26,12 @@ def _intraday_minutes(raw: str) -> int:
 
 def daily_minute() -> int:
     """Minutes after 00:00 UTC at which yesterday's partitions are materialized (default 10)."""
-    return settings.read("QUANT_ASSETS_DAILY_MINUTE", "10", _minute_of_hour, "a minute of the hour, 0-59, e.g. 10")
+    return settings.current().automation.daily_minute
 
 
 def intraday_minutes() -> int:
     """Minutes between refreshes of today's partial partition (default 60)."""
-    return settings.read("QUANT_ASSETS_INTRADAY_MINUTES", "60", _intraday_minutes, "minutes that tile the day on the 5m grid, e.g. 15, 60 or 120")
+    return settings.declared("QUANT_ASSETS_INTRADAY_MINUTES").refine(_intraday_minutes)
 
 
 def daily_cron() -> str:

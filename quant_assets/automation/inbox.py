@@ -64,7 +64,7 @@ def inbox_folder() -> Path:
 
 def settle_s() -> float:
     """Seconds a dropped file must be left untouched before it is read (default 10)."""
-    return settings.read("QUANT_ASSETS_INBOX_SETTLE_S", "10", settings.bounded(float, 0), "seconds, e.g. 10")
+    return settings.current().automation.inbox_settle_s
 
 
 def settled_drops(inbox: Path, now_s: float, settle: float) -> list[Path]:

@@ -56,7 +56,7 @@ BY_SYMBOL = frozenset({"market_bars", "derivatives", "social_text", "text_latent
 def study_processes() -> int:
     """How many processes a study's by-symbol steps run in at once (``QUANT_ASSETS_STUDY_PROCESSES``,
     default the CPU count)."""
-    return settings.read("QUANT_ASSETS_STUDY_PROCESSES", str(os.cpu_count() or 1), settings.positive_int, "a number of processes, e.g. 2")
+    return settings.current().study.processes
 
 
 def _day(_ctx, _param, value: datetime | None) -> date | None:

@@ -42,10 +42,6 @@ FAMILIES = (*MEAN_OF, MEAN)  # the families serving can trade
 # A change of notional below this (quote units) is never an order, whatever min_change says.
 MIN_ORDER_NOTIONAL = 1e-9
 
-_fraction = settings.bounded(float, 0, 1, above=True)
-_non_negative = settings.bounded(float, 0)
-_positive = settings.bounded(float, 0, above=True)
-
 
 def parse_weights(raw: str) -> dict[str, float]:
     """``1h=0.25,4h=0.25,1d=0.25,7d=0.25`` -> {horizon: weight}; horizons not named weigh 0."""
@@ -61,30 +57,28 @@ def parse_weights(raw: str) -> dict[str, float]:
 
 
 def served_family() -> str:
-    return settings.read("QUANT_ASSETS_SERVING_FAMILY", "lgbm", settings.one_of(*FAMILIES), "lgbm, mhnet or mean")
+    return settings.current().portfolio.family
 
 
 def horizon_weights() -> dict[str, float]:
-    return settings.read(
-        "QUANT_ASSETS_SERVING_HORIZON_WEIGHTS", "1h=0.25,4h=0.25,1d=0.25,7d=0.25", parse_weights, "e.g. 1h=0.25,4h=0.25,1d=0.25,7d=0.25"
-    )
+    return settings.declared("QUANT_ASSETS_SERVING_HORIZON_WEIGHTS").refine(parse_weights, settings.current().portfolio.horizon_weights)
 
 
 def risk_budget() -> float:
-    return settings.read("QUANT_ASSETS_SERVING_RISK_BUDGET", "0.5", _fraction, "a share of capital in (0, 1], e.g. 0.5")
+    return settings.current().portfolio.risk_budget
 
 
 def max_gross() -> float:
-    return settings.read("QUANT_ASSETS_SERVING_MAX_GROSS", "1", _positive, "a share of capital, e.g. 1")
+    return settings.current().portfolio.max_gross
 
 
 def min_change() -> float:
-    return settings.read("QUANT_ASSETS_SERVING_MIN_CHANGE", "0.002", _non_negative, "a share of capital, e.g. 0.002")
+    return settings.current().portfolio.min_change
 
 
 def max_position() -> float:
     """A symbol's notional cap as a share of equity (also the risk checks' ``max_position``)."""
-    return settings.read("QUANT_ASSETS_RISK_MAX_POSITION", "0.25", _fraction, "a symbol's notional as a fraction of equity, e.g. 0.25")
+    return settings.current().portfolio.max_position
 
 
 @dataclass(frozen=True)

@@ -46,14 +46,8 @@ def default_cost(market_type: str) -> RoundTripCost:
 
 def cost_from_env() -> RoundTripCost:
     """``QUANT_ASSETS_ROUND_TRIP_COST_BPS`` if set, else the default for the market type."""
-    if not settings.is_set(COST_ENV):
+    bps = settings.current().labels.round_trip_cost_bps
+    if bps is None:
         market_types = venues.default().taker_fee_bps
-        return default_cost(settings.read("QUANT_ASSETS_MARKET_TYPE", "spot", settings.one_of(*market_types), "spot or swap"))
-    return RoundTripCost(settings.read(COST_ENV, None, _bps, "basis points for a whole round trip, 0 <= bps < 10000, e.g. 22"), COST_ENV)
-
-
-def _bps(raw: str) -> float:
-    bps = float(raw)
-    if not 0 <= bps < 1e4:
-        raise ValueError("out of range")
-    return bps
+        return default_cost(settings.declared("QUANT_ASSETS_MARKET_TYPE").refine(settings.one_of(*market_types)))
+    return RoundTripCost(bps, COST_ENV)

@@ -28,20 +28,11 @@ class MlflowStore:
     @classmethod
     def from_env(cls) -> "MlflowStore":
         home = settings.home().mlflow
-        pg_url = settings.read("QUANT_ASSETS_MLFLOW_PG_URL", "", _psycopg2_url, "postgresql+psycopg2://user@host:5432/db")
-        tracking = settings.read("QUANT_ASSETS_MLFLOW_TRACKING_URI", "", expect="a tracking server, e.g. http://mlflow:5000") or pg_url
+        mlflow = settings.current().mlflow
+        tracking = mlflow.tracking_uri or mlflow.pg_url
         local = not tracking
         if local:
             Path(home).mkdir(parents=True, exist_ok=True)
             tracking = f"sqlite:///{Path(home).resolve() / DB_FILE}"
-        artifacts = (
-            settings.read("QUANT_ASSETS_MLFLOW_ARTIFACTS", "", expect="an artifact root, e.g. s3://bucket/mlflow")
-            or (Path(home).resolve() / "artifacts").as_uri()
-        )
+        artifacts = mlflow.artifacts or (Path(home).resolve() / "artifacts").as_uri()
         return cls(tracking, artifacts)
-
-
-def _psycopg2_url(raw: str) -> str:
-    if raw and not raw.startswith("postgresql+psycopg2://"):
-        raise ValueError("SQLAlchemy 2.1 needs the explicit driver")
-    return raw

@@ -46,24 +46,11 @@ SOCIAL_TEXT_SCHEMA: dict[str, pl.DataType] = {
 }
 
 ENGAGEMENT_COLUMNS = ("score", "num_comments", "upvote_ratio")
-LAG_SETTING = "QUANT_ASSETS_TEXT_COLLECTION_LAG"
-DEFAULT_LAG = "10m"
-
-
-def _duration(raw: str) -> timedelta:
-    """``10m``, ``90s``, ``1h`` or plain seconds; not negative."""
-    raw = raw.strip().lower()
-    units = {"s": 1, "m": 60, "h": 3600}
-    number, unit = (raw[:-1], raw[-1]) if raw and raw[-1] in units else (raw, "s")
-    seconds = float(number) * units[unit]
-    if seconds < 0:
-        raise ValueError("must not be negative")
-    return timedelta(seconds=seconds)
 
 
 def collection_lag() -> timedelta:
     """How long after it is written a text can first have been collected (``QUANT_ASSETS_TEXT_COLLECTION_LAG``)."""
-    return settings.read(LAG_SETTING, DEFAULT_LAG, _duration, "a duration such as 10m, 90s or 1h")
+    return settings.current().text.collection_lag
 
 
 def available_at() -> pl.Expr:

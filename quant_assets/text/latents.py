@@ -26,13 +26,13 @@ mapping that Dagster tracks:
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
 import polars as pl
 
+from quant_assets import settings
 from quant_assets.partitions import DaySymbol
 from quant_assets.social.items import COMMENT, POST
 from quant_assets.social.linking import SCOPE_MARKET
@@ -60,20 +60,9 @@ class LatentSpec:
 
 
 def latent_spec() -> LatentSpec:
-    raw = os.environ.get("QUANT_ASSETS_TEXT_LATENT_DIMS", "32,32")
-    try:
-        post, comment = (int(x) for x in raw.replace("+", ",").split(","))
-    except ValueError as exc:
-        raise ValueError(f"QUANT_ASSETS_TEXT_LATENT_DIMS={raw!r}: expected 'post,comment', e.g. '32,32'") from exc
-    spec = LatentSpec(
-        post_dims=post,
-        comment_dims=comment,
-        lookback_days=int(os.environ.get("QUANT_ASSETS_TEXT_FIT_LOOKBACK_DAYS", "30")),
-        min_fit_texts=int(os.environ.get("QUANT_ASSETS_TEXT_MIN_FIT_TEXTS", "64")),
-    )
-    if not (1 <= spec.post_dims <= 384 and 1 <= spec.comment_dims <= 384 and spec.lookback_days >= 1):
-        raise ValueError(f"invalid text latent settings {spec}")
-    return spec
+    text = settings.current().text
+    post, comment = text.latent_dims
+    return LatentSpec(post_dims=post, comment_dims=comment, lookback_days=text.fit_lookback_days, min_fit_texts=text.min_fit_texts)
 
 
 def latent_columns(tower: str, dims: int) -> list[str]:

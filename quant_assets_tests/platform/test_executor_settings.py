@@ -55,6 +55,14 @@ def test_a_rabbitmq_broker_returns_results_over_itself(monkeypatch):
     assert celery_config().backend == "redis://127.0.0.1:6379/3"
 
 
+def test_a_broker_url_from_the_environment_reaches_the_executor_as_its_variable(monkeypatch):
+    # It may carry a password: the executor's config names the variable, Dagster resolves it in the run.
+    monkeypatch.setenv("QUANT_ASSETS_CELERY_BROKER", "redis://:s3cret@127.0.0.1:6379/0")
+    config = celery_config().executor_config()
+    assert config["broker"] == config["backend"] == {"env": "QUANT_ASSETS_CELERY_BROKER"}
+    assert "s3cret" not in repr(config)
+
+
 @pytest.mark.parametrize(
     "variable, value, reason, read",
     [

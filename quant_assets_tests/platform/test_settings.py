@@ -161,3 +161,41 @@ def test_every_variable_the_code_reads_is_in_the_settings_table():
     assert len(in_code) >= 19, in_code
     assert sorted(in_code - documented) == []
     assert sorted(documented - in_code) == [], "the table lists variables nothing reads"
+
+
+def test_the_settings_table_is_generated_from_the_model():
+    documented = settings.table_in_docs((REPO_ROOT / "docs" / "settings.md").read_text())
+    assert documented == settings.table(), "docs/settings.md's table differs from the settings model: run python -m quant_assets.settings"
+
+
+def test_each_variable_is_declared_once_and_read_once_per_environment(monkeypatch):
+    names = [var.name for group in settings.GROUPS for var in (*group.variables().values(), *group.elsewhere)]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+    monkeypatch.setenv("QUANT_ASSETS_TRAIN_DAYS", "30")
+    first = settings.current()
+    assert first.training.train_days == 30 and settings.current() is first
+    monkeypatch.setenv("QUANT_ASSETS_TRAIN_DAYS", "45")
+    assert settings.current() is not first and settings.train_days() == 45
+    monkeypatch.setenv("QUANT_ASSETS_TRAIN_DAYS", "0")
+    with pytest.raises(SettingsError, match=r"^QUANT_ASSETS_TRAIN_DAYS='0' is not usable \(must be at least 1\)"):
+        settings.train_days()
+    assert isinstance(settings.start_date(), date), "another area is not stopped by it"
+
+
+def test_what_other_modules_declare_agrees_with_the_model():
+    from quant_assets import catalog
+    from quant_assets.bundles.limits import LOCK_TIMEOUT_ENV, MAX_BYTES_ENV, MAX_RATIO_ENV, BundleLimits
+    from quant_assets.evaluation.portfolio import FAMILIES
+    from quant_assets.features.audit import DEFAULT_SAMPLE
+    from serving.settings import REAL_KEYS, SANDBOX_KEYS
+
+    listed = {var.name: var.default_text() for group in settings.GROUPS for var in group.elsewhere}
+    for name, default, _record in catalog.max_age_settings().values():
+        assert listed[name] == f"`{default}`", name
+    assert set(catalog.RENAMED) <= set(listed)
+    limits = BundleLimits()
+    assert (limits.max_bytes, listed[MAX_BYTES_ENV]) == (16 << 30, "16 GiB")
+    assert listed[MAX_RATIO_ENV] == f"`{limits.max_ratio:g}`" and listed[LOCK_TIMEOUT_ENV] == f"`{limits.lock_timeout_s:g}`"
+    assert {*REAL_KEYS, *SANDBOX_KEYS} <= set(listed), "the exchange keys are secrets: listed, never fields"
+    assert settings.SERVED_FAMILIES == FAMILIES
+    assert settings.declared("QUANT_ASSETS_FEATURE_PREFIX_SAMPLES").default == str(DEFAULT_SAMPLE)
