@@ -1,368 +1,48 @@
-"""Where state lives and what the universe is, read from the environment once.
+"""Every ``QUANT_ASSETS_*`` variable, declared once: one ``Group`` per area (Home, Calendar,
+Sources, ... Trading), each field with its variable, default, parser and description.
 
-Everything the platform writes (the parquet lake, the Dagster instance, the MLflow store,
-the trading ledger, unpacked bundles, caches) lives under one root, ``QUANT_ASSETS_HOME``.
-A test or a second deployment is one environment variable away. The lake alone may live
-elsewhere, e.g. in an S3 bucket a team shares: ``QUANT_ASSETS_LAKE_ROOT=s3://bucket/prefix``
-(with ``QUANT_ASSETS_S3_ENDPOINT_URL`` for an S3-compatible server).
-
-Partition definitions must exist when Dagster loads the code location, so the universe and
-the first partition day are environment settings rather than run config.
-
-Every ``QUANT_ASSETS_*`` variable is declared once, in the typed model below (``Settings``:
-one ``Group`` per area, each field with its variable, default, parser and description), and
-read through ``current()``; a bad value is one ``SettingsError`` line naming the variable,
-never a traceback from deep inside a parser. The docs' table (docs/settings.md) is generated
-from the model: ``python -m quant_assets.settings`` rewrites it.
+``current()`` is the settings of the environment as it is now (``Settings``: each group read
+the first time it is used), kept until a ``QUANT_ASSETS_*`` variable changes; ``declared``
+finds a variable's declaration; ``GROUPS`` is the order of the docs' table.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
-import re
-import subprocess
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
-from typing import Annotated, Any, ClassVar, TypeVar
-from urllib.parse import urlsplit
+from typing import Annotated, ClassVar
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from quant_assets.symbols import Symbol
-
-T = TypeVar("T")
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_HOME = REPO_ROOT / ".quant_assets_home"
+from quant_assets.settings.layout import DEFAULT_HOME, HomeLayout
+from quant_assets.settings.model import Group, Var, _var
+from quant_assets.settings.parsers import (
+    _cpu_count,
+    bounded,
+    broker_url,
+    check,
+    duration,
+    flag,
+    fraction,
+    http_url,
+    lake_location,
+    latent_dims,
+    local_folder,
+    non_negative,
+    one_of,
+    positive,
+    positive_int,
+    postgres_url,
+    psycopg2_url,
+    queue_name,
+    round_trip_bps,
+    sample_rows,
+    symbol_keys,
+)
 
 DEFAULT_SYMBOLS = "BTC-USDT,ETH-USDT,SOL-USDT"
 DEFAULT_START_DATE = "2025-06-01"
-
-
-@dataclass(frozen=True)
-class HomeLayout:
-    """The folders under ``QUANT_ASSETS_HOME``; nothing outside it is written, except the
-    lake when ``QUANT_ASSETS_LAKE_ROOT`` puts it elsewhere (``lake_root``)."""
-
-    root: str
-    lake_root: str | None = None
-
-    @property
-    def lake(self) -> str:
-        """The lake; its staging and quarantine areas are its siblings (``../staging``)."""
-        return self.lake_root or _join(self.root, "lake")
-
-    @property
-    def dagster_home(self) -> str:
-        return _join(self.root, "dagster")
-
-    @property
-    def mlflow(self) -> str:
-        return _join(self.root, "mlflow")
-
-    @property
-    def ledger(self) -> str:
-        return _join(self.root, "ledger")
-
-    @property
-    def reports(self) -> str:
-        """Study reports (``study_report``): one self-contained HTML page per study."""
-        return _join(self.root, "reports")
-
-    @property
-    def bundles(self) -> str:
-        """Verified, imported bundles are unpacked here; the ``bundle`` source reads from them."""
-        return _join(self.root, "bundles")
-
-    @property
-    def cache(self) -> str:
-        return _join(self.root, "cache")
-
-
-def _join(root: str, name: str) -> str:
-    # Roots may be URLs (s3://bucket/prefix) as well as local paths.
-    return root.rstrip("/") + "/" + name
-
-
-class SettingsError(ValueError):
-    """A ``QUANT_ASSETS_*`` variable that cannot be used; the message is one line naming it."""
-
-
-def check(name: str, raw: str | None, parse: Callable[[str], T] = str, expect: str = "a value") -> T:
-    """``raw`` (the value of the variable ``name``, None when it is unset and has no default)
-    parsed by ``parse``; a ``SettingsError`` of one line naming the variable when it cannot be."""
-    if raw is None:
-        raise SettingsError(f"{name} is not set; expected {expect}")
-    try:
-        return parse(raw)
-    except ValueError as err:
-        reason = " ".join(str(err).split())  # one line, whatever the parser said
-        raise SettingsError(f"{name}={raw!r} is not usable ({reason}); expected {expect}") from None
-
-
-def read(name: str, default: str | None, parse: Callable[[str], T] = str, expect: str = "a value") -> T:
-    """The environment variable ``name`` parsed by ``parse``; unset or blank means ``default``.
-
-    ``default=None`` makes the variable required. When it is missing, or ``parse`` raises
-    ``ValueError``, this raises ``SettingsError`` with one line: the variable, its value, what
-    was wrong and ``expect`` (what a good value looks like). The model below (``current()``)
-    reads every ``QUANT_ASSETS_*`` variable through it.
-    """
-    return check(name, os.environ.get(name, "").strip() or default, parse, expect)
-
-
-def is_set(name: str) -> bool:
-    return bool(os.environ.get(name, "").strip())
-
-
-def one_of(*choices: str) -> Callable[[str], str]:
-    """A parser that accepts exactly one of ``choices``."""
-
-    def parse(raw: str) -> str:
-        if raw not in choices:
-            raise ValueError(f"not one of {', '.join(choices)}")
-        return raw
-
-    return parse
-
-
-def bounded(convert: Callable[[str], T], low=None, high=None, *, above: bool = False) -> Callable[[str], T]:
-    """A parser: ``convert`` the value, then require ``low <= value`` (``low < value`` with
-    ``above``) and ``value <= high``; either bound may be None."""
-
-    def parse(raw: str) -> T:
-        value = convert(raw)
-        if low is not None and (value <= low if above else value < low):
-            raise ValueError(f"must be {'above' if above else 'at least'} {low}")
-        if high is not None and value > high:
-            raise ValueError(f"must be at most {high}")
-        return value
-
-    return parse
-
-
-positive_int = bounded(int, 1)
-
-
-def local_folder(raw: str) -> str:
-    """A folder that exists (URLs such as ``s3://...`` are taken as they are)."""
-    if "://" not in raw and not Path(raw).is_dir():
-        raise ValueError("no such folder")
-    return raw
-
-
-_S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
-
-
-def lake_location(raw: str) -> str:
-    """A local folder (created on the first write) or ``s3://bucket/prefix``, normalised
-    without a trailing slash. The prefix is required: staging and quarantine are the lake's
-    siblings, so the lake needs a folder of its own below the bucket."""
-    if "://" not in raw:
-        return raw
-    scheme, _, rest = raw.partition("://")
-    if scheme != "s3":
-        raise ValueError(f"{scheme}:// is not supported")
-    bucket, _, prefix = rest.partition("/")
-    if not _S3_BUCKET.fullmatch(bucket):
-        raise ValueError(f"{bucket!r} is not an S3 bucket name")
-    prefix = prefix.strip("/")
-    if not prefix:
-        raise ValueError("no prefix below the bucket (staging and quarantine live beside the lake)")
-    return f"s3://{bucket}/{prefix}"
-
-
-def http_url(raw: str) -> str:
-    """``http(s)://host[:port]``, e.g. an S3-compatible server's endpoint."""
-    parts = urlsplit(raw)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("not an http:// or https:// address")
-    parts.port  # raises ValueError on a bad port
-    return raw.rstrip("/")
-
-
-def symbol_keys(raw: str) -> list[str]:
-    """``BTC-USDT,ETH-USDT`` -> partition keys, each checked, no duplicates."""
-    keys = [Symbol.from_key(s.strip()).key for s in raw.split(",") if s.strip()]
-    if not keys:
-        raise ValueError("no symbols")
-    duplicated = sorted({k for k in keys if keys.count(k) > 1})
-    if duplicated:
-        raise ValueError(f"{', '.join(duplicated)} listed twice")
-    return keys
-
-
-@contextmanager
-def exit_on_settings_error() -> Iterator[None]:
-    """Turn a ``SettingsError`` into a one-line exit (status 1), for code that runs when
-    Dagster or the CLI loads the project: a user sees the variable to fix, not a traceback."""
-    try:
-        yield
-    except SettingsError as err:
-        raise SystemExit(f"quant_assets: {err}") from None
-
-
-def flag(raw: str) -> bool:
-    """``true`` or ``false`` (any case)."""
-    return one_of("true", "false")(raw.lower()) == "true"
-
-
-fraction = bounded(float, 0, 1, above=True)
-non_negative = bounded(float, 0)
-positive = bounded(float, 0, above=True)
-
-
-def postgres_url(raw: str) -> str:
-    if raw and not raw.startswith("postgresql"):
-        raise ValueError("not a postgresql:// URL")
-    return raw
-
-
-def psycopg2_url(raw: str) -> str:
-    if raw and not raw.startswith("postgresql+psycopg2://"):
-        raise ValueError("SQLAlchemy 2.1 needs the explicit driver")
-    return raw
-
-
-BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps", "pyamqp")
-
-
-def broker_url(raw: str) -> str:
-    scheme = raw.split("://", 1)[0] if "://" in raw else ""
-    if scheme not in BROKER_SCHEMES:
-        raise ValueError(f"not a {', '.join(s + '://' for s in BROKER_SCHEMES)} URL")
-    return raw
-
-
-def queue_name(raw: str) -> str:
-    if not raw.replace("_", "").replace("-", "").isalnum():
-        raise ValueError("letters, digits, '-' and '_' only")
-    return raw
-
-
-def round_trip_bps(raw: str) -> float:
-    bps = float(raw)
-    if not 0 <= bps < 1e4:
-        raise ValueError("out of range")
-    return bps
-
-
-def duration(raw: str) -> timedelta:
-    """``10m``, ``90s``, ``1h`` or plain seconds; not negative."""
-    raw = raw.strip().lower()
-    units = {"s": 1, "m": 60, "h": 3600}
-    number, unit = (raw[:-1], raw[-1]) if raw and raw[-1] in units else (raw, "s")
-    seconds = float(number) * units[unit]
-    if seconds < 0:
-        raise ValueError("must not be negative")
-    return timedelta(seconds=seconds)
-
-
-def latent_dims(raw: str) -> tuple[int, int]:
-    """``post,comment`` (or ``post+comment``) latent sizes, each 1-384."""
-    post, comment = (int(x) for x in raw.replace("+", ",").split(","))
-    if not (1 <= post <= 384 and 1 <= comment <= 384):
-        raise ValueError("each size must be 1-384")
-    return post, comment
-
-
-def sample_rows(raw: str) -> str:
-    """``all`` or a whole number of rows (kept as text: it is a check's config default)."""
-    if raw != "all":
-        bounded(int, 0)(raw)
-    return raw
-
-
-def _cpu_count() -> str:
-    return str(os.cpu_count() or 1)
-
-
-# --- The settings model: every QUANT_ASSETS_* variable, declared once, grouped by area ------
-
-
-@dataclass(frozen=True)
-class Var:
-    """One environment variable: its name, its default as text (parsed like a set value; None:
-    unset leaves the field None; a function: computed when read), the parser that checks it,
-    what a good value looks like (``expect``), what it does (``what``, the docs' column) and the
-    default as the docs show it where that is not the text itself (``shown``)."""
-
-    name: str
-    default: str | Callable[[], str] | None
-    parse: Callable[[str], Any] = str
-    expect: str = "a value"
-    what: str = ""
-    shown: str | None = None
-
-    def raw(self) -> str | None:
-        raw = os.environ.get(self.name, "").strip()
-        if raw:
-            return raw
-        return self.default() if callable(self.default) else self.default
-
-    def read(self) -> Any:
-        """The parsed value, None when unset without a default; a bad value is one ``SettingsError`` line."""
-        raw = self.raw()
-        return None if raw is None else check(self.name, raw, self.parse, self.expect)
-
-    def refine(self, parse: Callable[[str], T], raw: str | None = None) -> T:
-        """The value (or ``raw``) through a stricter parser that only a domain above the settings
-        knows (the exchanges ccxt has, the horizons, the bar grid), with this variable's one line."""
-        return check(self.name, self.raw() if raw is None else raw, parse, self.expect)
-
-    def default_text(self) -> str:
-        if self.shown is not None:
-            return self.shown
-        if self.default is None or callable(self.default):
-            return "unset"
-        return f"`{self.default}`"
-
-
-class _Environment(PydanticBaseSettingsSource):
-    """The only source of a group: each field's ``Var`` read from the environment."""
-
-    def get_field_value(self, field, field_name):  # not used: __call__ reads every field at once
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        values = {}
-        for field, var in self.settings_cls.variables().items():
-            value = var.read()
-            if value is not None:
-                values[field] = value
-        return values
-
-
-class Group(BaseSettings):
-    """One area's variables. A group is read, and each of its values checked, the first time
-    the area is used (``current().sources``), so a bad value stops what needs it, and only that."""
-
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", arbitrary_types_allowed=True)
-    title: ClassVar[str] = ""
-    # Variables of the area read by their own module, listed here for the docs' table: secrets
-    # (Dagster EnvVars of a resource, never values in the model) and families a module checks itself.
-    elsewhere: ClassVar[tuple[Var, ...]] = ()
-
-    @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
-        return (init_settings, _Environment(settings_cls))
-
-    @classmethod
-    def variables(cls) -> dict[str, Var]:
-        """field -> its ``Var``."""
-        return {name: next(m for m in f.metadata if isinstance(m, Var)) for name, f in cls.model_fields.items()}
-
-
-def _var(name: str, default, parse=str, expect: str = "a value", *, what: str, shown: str | None = None) -> Var:
-    return Var(name, default, parse, expect, what, shown)
-
-
 SOURCE_KINDS = ("bundle", "ccxt", "file")
 MARKET_TYPES = ("spot", "swap", "perp", "future")
 SERVED_FAMILIES = ("lgbm", "mhnet", "mean")
@@ -706,100 +386,3 @@ def declared(name: str) -> Var:
             if var.name == name:
                 return var
     raise KeyError(name)
-
-
-def table() -> str:
-    """The docs' settings table (docs/settings.md), generated from the model."""
-    rows = ["| variable | default | what |", "|---|---|---|"]
-    for group in GROUPS:
-        for var in (*group.variables().values(), *group.elsewhere):
-            rows.append(f"| `{var.name}` | {var.default_text()} | {var.what} |")
-    return "\n".join(rows) + "\n"
-
-
-DOCS = REPO_ROOT / "docs" / "settings.md"
-
-
-def table_in_docs(text: str) -> str:
-    """The table of docs/settings.md's text: from its header row to the first line not a row."""
-    lines = text.splitlines(keepends=True)
-    first = next(i for i, line in enumerate(lines) if line.startswith("| variable |"))
-    last = next((i for i in range(first, len(lines)) if not lines[i].startswith("|")), len(lines))
-    return "".join(lines[first:last])
-
-
-def write_docs() -> bool:
-    """Replace docs/settings.md's table with ``table()``, keeping its prose; whether it changed."""
-    text = DOCS.read_text()
-    new = text.replace(table_in_docs(text), table(), 1)
-    if new != text:
-        DOCS.write_text(new)
-    return new != text
-
-
-def home() -> HomeLayout:
-    return current().home.layout()
-
-
-def s3_endpoint_url() -> str | None:
-    """The S3-compatible server of an ``s3://`` lake (``QUANT_ASSETS_S3_ENDPOINT_URL``, e.g.
-    MinIO); None leaves it to botocore: ``AWS_ENDPOINT_URL_S3``, ``AWS_ENDPOINT_URL``, the
-    AWS config file, else AWS itself."""
-    return current().home.s3_endpoint_url
-
-
-def universe() -> list[str]:
-    """Symbol partition keys, e.g. ``["BTC-USDT", "ETH-USDT"]``."""
-    return list(current().calendar.symbols)
-
-
-def start_date() -> date:
-    return current().calendar.start_date
-
-
-def train_days() -> int:
-    """Length of a model's fit window, in days (``QUANT_ASSETS_TRAIN_DAYS``, default 90)."""
-    return current().training.train_days
-
-
-def refit_days() -> int:
-    """Refit cadence: days that share a cadence anchor share one fit (``QUANT_ASSETS_REFIT_DAYS``, default 7)."""
-    return current().training.refit_days
-
-
-@functools.cache
-def code_version() -> str:
-    """The git commit of the checkout (``+dirty`` with uncommitted changes), else 'unknown'.
-
-    For people reading a run; what decides whether a fit can be reused is the digest of the
-    model code itself (``quant_assets.models.plan.code_digest``).
-    """
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5)
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-    if commit.returncode != 0:
-        return "unknown"
-    return commit.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-
-
-def source_files(root: Path, entries: Iterable[str]) -> list[Path]:
-    """The source files of ``entries`` (relative to ``root``): a package's ``*.py``, or the module named."""
-    return sorted({p for entry in entries for p in ((root / entry).glob("*.py") if (root / entry).is_dir() else [root / entry])})
-
-
-def source_digest(root: Path, entries: Iterable[str]) -> str:
-    """SHA-256 over the source of ``source_files(root, entries)``, committed or not: a version
-    of that code which changes when it does (unlike :func:`code_version`, the checkout's)."""
-    digest = hashlib.sha256()
-    for path in source_files(root, entries):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
-
-
-if __name__ == "__main__":
-    # python -m quant_assets.settings: rewrite docs/settings.md's table from the model.
-    from quant_assets import settings as _settings  # the module itself, not this __main__ copy
-
-    print("docs/settings.md " + ("rewritten from the model" if _settings.write_docs() else "already matches the model"))
