@@ -232,7 +232,7 @@ class Execution(Group):
 class Automation(Group):
     title: ClassVar[str] = "Automation and freshness"
     daily_minute: Annotated[int, _var("QUANT_ASSETS_DAILY_MINUTE", "10", bounded(int, 0, 59), "a minute of the hour, 0-59, e.g. 10",
-        what="minutes after 00:00 UTC at which `daily_sources` materialises yesterday's partitions of the external sources (0-59)")]  # fmt: skip
+        what="minutes after 00:00 UTC at which `daily_sources` materializes yesterday's partitions of the external sources (0-59)")]  # fmt: skip
     intraday_minutes: Annotated[int, _var("QUANT_ASSETS_INTRADAY_MINUTES", "60", positive_int,
         "minutes that tile the day on the 5m grid, e.g. 15, 60 or 120",
         what="minutes between `intraday_sources` refreshes of today's partial partitions; must tile the day on the 5m grid "
