@@ -11,14 +11,17 @@ from quant_assets.settings.layout import HomeLayout
 
 
 def home() -> HomeLayout:
-    return current().home.layout()
+    layout = current().home.layout()
+    if layout.lake.startswith("s3://"):
+        s3_endpoint_url()  # a bad endpoint fails here, when the project loads, not at the first write
+    return layout
 
 
 def s3_endpoint_url() -> str | None:
     """The S3-compatible server of an ``s3://`` lake (``QUANT_ASSETS_S3_ENDPOINT_URL``, e.g.
     MinIO); None leaves it to botocore: ``AWS_ENDPOINT_URL_S3``, ``AWS_ENDPOINT_URL``, the
     AWS config file, else AWS itself."""
-    return current().home.s3_endpoint_url
+    return current().s3.endpoint_url
 
 
 def universe() -> list[str]:

@@ -56,20 +56,27 @@ SAMPLES_EXPECT = "partitions per run, e.g. 20"
 
 
 class Home(Group):
-    title: ClassVar[str] = "Home, lake and S3"
+    title: ClassVar[str] = "Home and lake"
     root: Annotated[str, _var("QUANT_ASSETS_HOME", str(DEFAULT_HOME), str, "a folder or URL for all state",
         what="root of all state ([Where state lives](operations.md#where-state-lives))",
         shown="`.quant_assets_home/` in the checkout")]  # fmt: skip
     lake_root: Annotated[str | None, _var("QUANT_ASSETS_LAKE_ROOT", None, lake_location, LAKE_ROOT_EXPECT,
         what="the lake elsewhere: a local folder or `s3://bucket/prefix` (staging and quarantine beside it); "
         "see [The lake in S3](operations.md#the-lake-in-s3-or-minio)", shown="`<home>/lake`")] = None  # fmt: skip
-    s3_endpoint_url: Annotated[str | None, _var("QUANT_ASSETS_S3_ENDPOINT_URL", None, http_url,
-        "an http(s)://host[:port] address, e.g. http://127.0.0.1:9000",
-        what="an S3-compatible server for an `s3://` lake, e.g. MinIO's `http://127.0.0.1:9000`",
-        shown="(AWS, or `AWS_ENDPOINT_URL`)")] = None  # fmt: skip
 
     def layout(self) -> HomeLayout:
         return HomeLayout(self.root, self.lake_root)
+
+
+class S3(Group):
+    """Its own group: the endpoint is checked only where an ``s3://`` lake is used, and a lake
+    opened in code (``ParquetLake("s3://...")``) reads it whatever the home's variables say."""
+
+    title: ClassVar[str] = "S3"
+    endpoint_url: Annotated[str | None, _var("QUANT_ASSETS_S3_ENDPOINT_URL", None, http_url,
+        "an http(s)://host[:port] address, e.g. http://127.0.0.1:9000",
+        what="an S3-compatible server for an `s3://` lake, e.g. MinIO's `http://127.0.0.1:9000`",
+        shown="(AWS, or `AWS_ENDPOINT_URL`)")] = None  # fmt: skip
 
 
 class Calendar(Group):
@@ -86,7 +93,7 @@ class Sources(Group):
     title: ClassVar[str] = "Sources: market, derivatives, social, file drop, exchange"
     market_source: Annotated[str, _var("QUANT_ASSETS_MARKET_SOURCE", "bundle", one_of(*SOURCE_KINDS), "bundle, ccxt or file",
         what="where bars come from: `bundle` (imported bundles, no network), `ccxt`, `file`")]  # fmt: skip
-    exchange: Annotated[str | None, _var("QUANT_ASSETS_EXCHANGE", None, str, "a ccxt exchange id, e.g. binance",
+    exchange: Annotated[str | None, _var("QUANT_ASSETS_EXCHANGE", None, str, "a ccxt exchange id (one of ccxt.exchanges)",
         what="ccxt exchange id of the `ccxt` sources (keys, if any, in `<EXCHANGE>_API_KEY` / `_API_SECRET`)",
         shown="`binance` (the default venue)")] = None  # fmt: skip
     market_type: Annotated[str, _var("QUANT_ASSETS_MARKET_TYPE", "spot", one_of(*MARKET_TYPES), "spot or swap",
@@ -341,6 +348,7 @@ class Settings:
         self.snapshot = snapshot
 
     home = functools.cached_property(lambda self: Home())
+    s3 = functools.cached_property(lambda self: S3())
     calendar = functools.cached_property(lambda self: Calendar())
     sources = functools.cached_property(lambda self: Sources())
     embedding = functools.cached_property(lambda self: Embedding())
@@ -361,7 +369,7 @@ class Settings:
 
 # The docs' table, in this order.
 GROUPS: tuple[type[Group], ...] = (
-    Home, Calendar, Sources, Embedding, Text, Features, Labels, Training, Study, Evaluation,
+    Home, S3, Calendar, Sources, Embedding, Text, Features, Labels, Training, Study, Evaluation,
     Bundles, Instance, Execution, Automation, Mlflow, Portfolio, Trading,
 )  # fmt: skip
 PREFIX = "QUANT_ASSETS_"
