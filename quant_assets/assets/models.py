@@ -68,6 +68,16 @@ class WindowReads:
             hashes.update({f"{asset_name}/{p}": self.held[asset_name, p][1] for p in present})
         return frames[FEATURES_ASSET], frames[LABELS_ASSET], hashes
 
+    def partition(self, asset_name: str, part: DaySymbol) -> tuple[pl.DataFrame, str] | None:
+        """One partition's frame and content hash, held (read now if it was not); None when the
+        lake has no such partition. The pooled fits read their windows through here: they need the
+        same partitions as the per-symbol fits of their anchor."""
+        if (asset_name, part) not in self.held:
+            if not self.store.exists(asset_name, part):
+                return None
+            self._read(asset_name, [part])
+        return self.held[asset_name, part]
+
     def _read(self, asset_name: str, parts: list[DaySymbol]) -> None:
         for part in parts:
             frame, sha = self.store.read_hashed(asset_name, part)
@@ -123,10 +133,9 @@ def build_model_asset(train_days: int, refit_days: int):
         config = model_training.config()
         fits = plan_fits(parts, train_days, refit_days)
         fitted_count = reused = 0
-        pooled = PooledFits(context, store, tracking, mlflow_tracking, config, train_days, refit_days)  # lgbm_pooled
-        started = time.perf_counter()
-
         reads = WindowReads(store)
+        pooled = PooledFits(context, store, tracking, mlflow_tracking, config, train_days, refit_days, reads.partition)  # lgbm_pooled
+        started = time.perf_counter()
 
         def prepared():
             """Per fit, in plan order: (what the parent keeps, the pool's job or None when logged before)."""

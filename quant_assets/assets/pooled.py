@@ -39,12 +39,12 @@ POOLED_RECORD = {"pooled_fit_key": pl.String(), "pooled_run_id": pl.String(), "p
 class PooledFits:
     """The run's pooled fits, one per anchor, each attached to the records of the days it serves."""
 
-    def __init__(self, context, store, tracking, mlflow_tracking, config, train_days: int, refit_days: int):
+    def __init__(self, context, store, tracking, mlflow_tracking, config, train_days: int, refit_days: int, read_partition=None):
         self.context, self.store, self.tracking, self.mlflow_tracking = context, store, tracking, mlflow_tracking
         self.config, self.train_days, self.refit_days = config, train_days, refit_days
         self.universe = sorted(settings.universe())
         self.logged: dict[date, tuple] = {}
-        self.reads = PooledWindowReads(store, self.universe)
+        self.reads = PooledWindowReads(store, self.universe, read_partition)
         self.fitted = self.reused = 0
         self.seconds = 0.0
 
@@ -90,9 +90,16 @@ class PooledWindowReads:
     read and hashed once, kept on the thinned grid, and let go once no later window holds it
     (anchors come in order)."""
 
-    def __init__(self, store, universe: list[str]):
+    def __init__(self, store, universe: list[str], read_partition=None):
+        """``read_partition(asset, part)``: (frame, content hash) or None when absent; by default
+        read from ``store``. The model step hands in its per-symbol reader (``WindowReads.partition``),
+        which holds the same partitions already."""
         self.store, self.universe = store, universe
+        self.read_partition = read_partition or self._from_store
         self.read: dict[tuple[str, DaySymbol], tuple[pl.DataFrame, str]] = {}
+
+    def _from_store(self, asset_name: str, part: DaySymbol) -> tuple[pl.DataFrame, str] | None:
+        return self.store.read_hashed(asset_name, part) if self.store.exists(asset_name, part) else None
 
     def window(self, window: FitWindow) -> tuple[dict, dict, dict[str, str]]:
         """(features by symbol, labels by symbol, each partition's content hash keyed as the
@@ -105,8 +112,8 @@ class PooledWindowReads:
             for symbol in self.universe:
                 held = []
                 for part in (DaySymbol(d, symbol) for d in days):
-                    if (asset_name, part) not in self.read and self.store.exists(asset_name, part):
-                        frame, sha = self.store.read_hashed(asset_name, part)
+                    if (asset_name, part) not in self.read and (found := self.read_partition(asset_name, part)) is not None:
+                        frame, sha = found
                         self.read[asset_name, part] = (on_thin_grid(frame).drop("symbol", strict=False), sha)
                     if (asset_name, part) in self.read:
                         frame, hashes[f"{asset_name}/{part}"] = self.read[asset_name, part]
