@@ -10,7 +10,6 @@ put in a message (``Credentials`` and ``ExchangeAccount`` hide them in their rep
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from dagster import ConfigurableResource, EnvVar
@@ -27,11 +26,6 @@ def _ledger_url(raw: str) -> str:
     return raw
 
 
-def hide_password(url: str) -> str:
-    """``scheme://user:***@host``: a database URL fit for a message."""
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
-
-
 def ledger_url() -> str:
     """``QUANT_ASSETS_LEDGER_URL``, else a SQLite file under ``QUANT_ASSETS_HOME/ledger``.
 
@@ -43,7 +37,7 @@ def ledger_url() -> str:
             return _ledger_url(raw)
         except ValueError as err:
             raise settings.SettingsError(
-                f"QUANT_ASSETS_LEDGER_URL={hide_password(raw)!r} is not usable ({err}); "
+                f"QUANT_ASSETS_LEDGER_URL={settings.hide_password(raw)!r} is not usable ({err}); "
                 "expected a SQLAlchemy URL, e.g. postgresql+psycopg2://user@host:5432/ledger"
             ) from None
     folder = settings.home().ledger

@@ -81,6 +81,7 @@ from quant_assets.settings.parsers import (
     exit_on_settings_error,
     flag,
     fraction,
+    hide_password,
     http_url,
     is_set,
     lake_location,
@@ -102,7 +103,7 @@ from quant_assets.settings.versions import code_version, source_digest, source_f
 
 __all__ = [
     # parsers
-    "SettingsError", "check", "read", "is_set", "exit_on_settings_error", "one_of", "bounded", "positive_int",
+    "SettingsError", "check", "hide_password", "read", "is_set", "exit_on_settings_error", "one_of", "bounded", "positive_int",
     "local_folder", "lake_location", "http_url", "symbol_keys", "flag", "fraction", "non_negative", "positive",
     "postgres_url", "psycopg2_url", "BROKER_SCHEMES", "broker_url", "queue_name", "round_trip_bps", "duration",
     "latent_dims", "sample_rows",

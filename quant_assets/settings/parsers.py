@@ -27,16 +27,22 @@ class SettingsError(ValueError):
     """A ``QUANT_ASSETS_*`` variable that cannot be used; the message is one line naming it."""
 
 
+def hide_password(url: str) -> str:
+    """``scheme://user:***@host``: a URL fit for a message (unchanged when it has no password)."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
 def check(name: str, raw: str | None, parse: Callable[[str], T] = str, expect: str = "a value") -> T:
     """``raw`` (the value of the variable ``name``, None when it is unset and has no default)
-    parsed by ``parse``; a ``SettingsError`` of one line naming the variable when it cannot be."""
+    parsed by ``parse``; a ``SettingsError`` of one line naming the variable when it cannot be.
+    The value is shown with any URL password hidden: the message reaches logs and the UI."""
     if raw is None:
         raise SettingsError(f"{name} is not set; expected {expect}")
     try:
         return parse(raw)
     except ValueError as err:
-        reason = " ".join(str(err).split())  # one line, whatever the parser said
-        raise SettingsError(f"{name}={raw!r} is not usable ({reason}); expected {expect}") from None
+        reason = " ".join(hide_password(str(err)).split())  # one line, whatever the parser said
+        raise SettingsError(f"{name}={hide_password(raw)!r} is not usable ({reason}); expected {expect}") from None
 
 
 def read(name: str, default: str | None, parse: Callable[[str], T] = str, expect: str = "a value") -> T:

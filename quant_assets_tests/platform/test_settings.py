@@ -199,3 +199,22 @@ def test_what_other_modules_declare_agrees_with_the_model():
     assert {*REAL_KEYS, *SANDBOX_KEYS} <= set(listed), "the exchange keys are secrets: listed, never fields"
     assert settings.SERVED_FAMILIES == FAMILIES
     assert settings.declared("QUANT_ASSETS_FEATURE_PREFIX_SAMPLES").default == str(DEFAULT_SAMPLE)
+
+
+@pytest.mark.parametrize(
+    "variable, value",
+    [
+        ("QUANT_ASSETS_MLFLOW_PG_URL", "postgresql://mlflow:pl4nted-pw@db:5432/mlflow"),  # no driver: refused
+        ("QUANT_ASSETS_PG_URL", "mysql://dagster:pl4nted-pw@db:3306/dagster"),
+        ("QUANT_ASSETS_CELERY_BROKER", "http://celery:pl4nted-pw@broker:80//"),
+    ],
+)
+def test_a_refused_url_is_named_with_its_password_hidden(monkeypatch, variable, value):
+    # The message reaches run logs and the UI: the variable and the rest of the URL, never the password.
+    monkeypatch.setenv(variable, value)
+    group = next(g for g in settings.GROUPS if any(v.name == variable for v in g.variables().values()))
+    with pytest.raises(SettingsError) as err:
+        group()
+    message = str(err.value)
+    assert message.startswith(f"{variable}=") and "***@" in message and "\n" not in message
+    assert "pl4nted-pw" not in message
