@@ -41,6 +41,7 @@ from serving import signals
 from serving.allocator import Sizing, allocate
 from serving.ledger import Bookkeeping, Ledger
 from serving.ledger.daily import day_books
+from serving.ledger.engine import naive
 from serving.risk.checks import RiskLimits
 from serving.settings import ServingSettings
 
@@ -106,7 +107,7 @@ def paper_parity(ledger: Ledger, store: ParquetLake, day: date, cfg: ServingSett
     with ledger.engine.connect() as conn:
         books = conn.execute(
             sa.select(marks.c.strategy).distinct()
-            .where(marks.c.mode == MODE, marks.c.ts >= _naive(start), marks.c.ts < _naive(start + timedelta(days=1)))
+            .where(marks.c.mode == MODE, marks.c.ts >= naive(start), marks.c.ts < naive(start + timedelta(days=1)))
         ).scalars().all()  # fmt: skip
     opening = {(b.mode, b.strategy): b.positions for b in day_books(ledger, day - timedelta(days=1))}  # at the day's 00:00
     return [
@@ -163,17 +164,13 @@ def book_parity(ledger: Ledger, store: ParquetLake, strategy_name: str, day: dat
     return DayParity(book, day, pnl_book, total, parity_bound(pl.concat(frames), cost, cfg.capital), len(instants))
 
 
-def _naive(ts: datetime) -> datetime:
-    return ts.astimezone(UTC).replace(tzinfo=None)
-
-
 def _equity_marks(ledger: Ledger, strategy_name: str, since: datetime, until: datetime) -> dict[datetime, float]:
     """ts -> equity of the book's marks in ``[since, until]`` (a tick marks at its decision time)."""
     marks = ledger.t["equity_marks"]
     with ledger.engine.connect() as conn:
         rows = conn.execute(
             sa.select(marks.c.ts, marks.c.equity)
-            .where(marks.c.mode == MODE, marks.c.strategy == strategy_name, marks.c.ts >= _naive(since), marks.c.ts <= _naive(until))
+            .where(marks.c.mode == MODE, marks.c.strategy == strategy_name, marks.c.ts >= naive(since), marks.c.ts <= naive(until))
         ).all()  # fmt: skip
     return {ts.replace(tzinfo=UTC): eq for ts, eq in rows}
 
@@ -182,7 +179,7 @@ def _marked_before(ledger: Ledger, strategy_name: str, start: datetime) -> bool:
     marks = ledger.t["equity_marks"]
     with ledger.engine.connect() as conn:
         first = conn.execute(sa.select(sa.func.min(marks.c.ts)).where(marks.c.mode == MODE, marks.c.strategy == strategy_name)).scalar()
-    return first is not None and first < _naive(start)
+    return first is not None and first < naive(start)
 
 
 def _starting_cash(bookkeeping: Bookkeeping, strategy_name: str) -> float:
@@ -196,7 +193,7 @@ def _sizing_instants(ledger: Ledger, strategy_name: str, start: datetime, end: d
     with ledger.engine.connect() as conn:
         today = conn.execute(
             sa.select(s.c.t, s.c.symbol, s.c.cost)
-            .where(s.c.mode == MODE, s.c.strategy == strategy_name, s.c.t >= _naive(start), s.c.t < _naive(end))
+            .where(s.c.mode == MODE, s.c.strategy == strategy_name, s.c.t >= naive(start), s.c.t < naive(end))
         ).all()  # fmt: skip
     instants: dict[datetime, set[str]] = {}
     for t, symbol, _ in today:

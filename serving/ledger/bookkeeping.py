@@ -15,7 +15,8 @@ from datetime import date, datetime, time, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from serving.ledger.engine import Database, aware, aware_row, naive, utc_now
+from quant_assets.timegrid import utc_now
+from serving.ledger.engine import Database, aware, aware_row, naive
 from serving.records import FINAL, NEW, OrderRequest, OrderUpdate
 
 

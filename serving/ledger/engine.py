@@ -33,10 +33,6 @@ def aware(ts: datetime | None) -> datetime | None:
     return None if ts is None else ts.replace(tzinfo=UTC)
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def aware_row(row) -> dict:
     return {k: aware(v) if isinstance(v, datetime) else v for k, v in dict(row).items()}
 

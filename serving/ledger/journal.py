@@ -14,7 +14,8 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from serving.ledger.engine import Database, aware, naive, utc_now
+from quant_assets.timegrid import utc_now
+from serving.ledger.engine import Database, aware, naive
 
 
 @dataclass(frozen=True)
